@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: GPL-2.0
+# dm-remap top-level build. `make` builds dm-remap.ko against the installed kernel headers,
+# `make test` runs the userspace unit tests and the QEMU VM suite, `make demo` shows the target
+# at work in a VM. Every entry point installs what it needs (tools/install-deps.sh).
+
+SHELL := /bin/bash
+
+KVER ?= $(shell tools/vm/kver.sh 2>/dev/null)
+KDIR ?= /lib/modules/$(KVER)/build
+BUILD ?= build
+JOBS ?= $(shell nproc)
+
+.PHONY: all module deps unit vm-test test demo clean
+
+all: module
+
+deps:
+	@tools/install-deps.sh
+
+# Kbuild only warns about objtool findings and unresolved symbols; here they fail the build.
+module: deps
+	@test -n "$(KVER)" || { echo "no kernel with headers found (set KVER or KDIR)"; exit 1; }
+	@mkdir -p $(BUILD)
+	@set -o pipefail; $(MAKE) -C $(KDIR) M=$(CURDIR) modules 2>&1 | tee $(BUILD)/module.log
+	@tools/check-module-log.sh $(BUILD)/module.log
+
+unit: deps
+	@cmake -S . -B $(BUILD)/user -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build $(BUILD)/user -j $(JOBS)
+	@cd $(BUILD)/user && ctest --output-on-failure -j $(JOBS)
+
+vm-test: module
+	@tools/vm/run-tests.sh --module $(CURDIR)/dm-remap.ko
+
+test: unit vm-test
+
+demo: module
+	@tools/vm/run-tests.sh --module $(CURDIR)/dm-remap.ko --demo
+
+clean:
+	@if [ -n "$(KVER)" ] && [ -e $(KDIR)/Makefile ]; then $(MAKE) -C $(KDIR) M=$(CURDIR) clean; fi
+	rm -rf $(BUILD)

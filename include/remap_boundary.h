@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The one interface between dm-remap's C++ core (src/core) and its hosts: the kernel glue
+ * (src/kernel) and the userspace build (src/user). Both directions live here: the platform
+ * services the core needs (rb_*), and the core entry points the C glue calls (rc_*).
+ *
+ * It must stay valid C and C++ and include nothing: no kernel header may reach C++ code,
+ * and no libc header may reach the kernel.
+ */
+#ifndef REMAP_BOUNDARY_H
+#define REMAP_BOUNDARY_H
+
+typedef __UINT8_TYPE__ rb_u8;
+typedef __UINT16_TYPE__ rb_u16;
+typedef __UINT32_TYPE__ rb_u32;
+typedef __UINT64_TYPE__ rb_u64;
+typedef __INT32_TYPE__ rb_s32;
+typedef __INT64_TYPE__ rb_s64;
+typedef __SIZE_TYPE__ rb_size_t;
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------------------------
+ * Platform services, implemented by src/kernel/boundary.c and src/user/boundary_user.c.
+ * ---------------------------------------------------------------------------------------- */
+
+/*
+ * Every allocation names its context, as the kernel's GFP flags do. RB_GFP_NOIO is for
+ * anything reachable from the I/O path (reclaim must not recurse into our own device).
+ */
+enum rb_gfp {
+	RB_GFP_KERNEL = 0,
+	RB_GFP_NOIO = 1,
+	RB_GFP_ATOMIC = 2,
+};
+
+/* kmalloc-like: small objects. Returns NULL on failure; never sleeps for RB_GFP_ATOMIC. */
+void *rb_alloc(rb_size_t size, enum rb_gfp gfp);
+void rb_free(void *ptr);
+/* kvmalloc-like: large arrays and bitmaps. Zero-filled. May sleep. */
+void *rb_alloc_large(rb_size_t size, enum rb_gfp gfp);
+void rb_free_large(void *ptr);
+
+/*
+ * Locks are embedded, opaque storage sized for the largest debug configuration; the glue
+ * checks at build time that the real lock fits.
+ */
+#define RB_LOCK_STORAGE 128
+struct rb_spinlock {
+	__attribute__((aligned(8))) unsigned char opaque[RB_LOCK_STORAGE];
+};
+struct rb_mutex {
+	__attribute__((aligned(8))) unsigned char opaque[RB_LOCK_STORAGE];
+};
+
+void rb_spin_init(struct rb_spinlock *lock);
+/* Spinlocks are taken with interrupts disabled: the end_io path may run in irq context. */
+void rb_spin_lock(struct rb_spinlock *lock, unsigned long *flags);
+void rb_spin_unlock(struct rb_spinlock *lock, unsigned long flags);
+
+void rb_mutex_init(struct rb_mutex *lock);
+void rb_mutex_destroy(struct rb_mutex *lock);
+void rb_mutex_lock(struct rb_mutex *lock);
+void rb_mutex_unlock(struct rb_mutex *lock);
+
+/* RCU: readers never block; writers publish a new object, then wait out the readers. */
+void rb_rcu_read_lock(void);
+void rb_rcu_read_unlock(void);
+void rb_synchronize_rcu(void);
+
+/* Bitmaps are arrays of unsigned long, bit i in word i / BITS_PER_LONG (the kernel layout). */
+unsigned long rb_find_next_zero_bit(const unsigned long *bitmap, unsigned long size,
+				    unsigned long offset);
+
+/* CRC32C (Castagnoli) without pre/post inversion, like the kernel's crc32c(). */
+rb_u32 rb_crc32c(rb_u32 seed, const void *data, rb_size_t len);
+
+/* Random bytes for uuids. */
+void rb_random_bytes(void *buf, rb_size_t len);
+
+enum rb_log_level {
+	RB_LOG_ERR = 0,
+	RB_LOG_WARN = 1,
+	RB_LOG_INFO = 2,
+	RB_LOG_DEBUG = 3,
+};
+/* printk-style; the glue adds the "device-mapper: remap: " prefix and newline. */
+void rb_log(enum rb_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* C99 snprintf semantics: returns the length the output would have had. */
+int rb_snprintf(char *buf, rb_size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int rb_vsnprintf(char *buf, rb_size_t size, const char *fmt, __builtin_va_list args)
+	__attribute__((format(printf, 3, 0)));
+
+/* ------------------------------------------------------------------------------------------
+ * Core entry points, implemented in src/core, called by the glue.
+ * ---------------------------------------------------------------------------------------- */
+
+#define RC_SECTOR_SHIFT 9
+#define RC_DEFAULT_BLOCK_SIZE 4096u
+#define RC_MIN_BLOCK_SIZE 512u
+#define RC_MAX_BLOCK_SIZE 65536u
+#define RC_DEFAULT_READ_RETRIES 2u
+#define RC_MAX_READ_RETRIES 100u
+
+/* Which optional features the table line named explicitly (for the normalized line). */
+enum rc_feature_bits {
+	RC_FEAT_BLOCK_SIZE = 1u << 0,
+	RC_FEAT_NO_AUTO_REMAP = 1u << 1,
+	RC_FEAT_READ_RETRIES = 1u << 2,
+	RC_FEAT_SPARE_LOW_WATER = 1u << 3,
+};
+
+/*
+ * A parsed table line:
+ *   <data_dev> <data_offset> <spare_dev> <spare_offset> <spare_len> [<#features> <feature>...]
+ * Offsets and lengths are in 512-byte sectors. The device paths point into the argv the
+ * line was parsed from.
+ */
+struct rc_table {
+	const char *data_path;
+	rb_u64 data_offset;
+	const char *spare_path;
+	rb_u64 spare_offset;
+	rb_u64 spare_len;
+	rb_u32 block_size; /* bytes */
+	rb_u32 read_retries;
+	rb_u64 spare_low_water; /* blocks; resolved to its default by rc_table_check() */
+	rb_u32 explicit_features; /* enum rc_feature_bits */
+	int auto_remap;
+};
+
+/* What the glue learnt from the opened devices. */
+struct rc_devices {
+	rb_u64 target_len;        /* ti->len, sectors */
+	rb_u64 data_dev_sectors;
+	rb_u64 spare_dev_sectors;
+	rb_u32 data_logical_block; /* bytes */
+	rb_u32 spare_logical_block;
+	int same_device;          /* spare_dev is the data device */
+};
+
+/*
+ * Parse a table line. On failure returns -EINVAL and points *error at a string literal
+ * naming the problem (suitable for ti->error).
+ */
+int rc_table_parse(unsigned int argc, char **argv, struct rc_table *table, const char **error);
+
+/* Check the parsed line against the devices; fills in defaults that depend on geometry. */
+int rc_table_check(struct rc_table *table, const struct rc_devices *devs, const char **error);
+
+/*
+ * Status output with DMEMIT semantics: append to buf[*used .. maxlen), always leave it
+ * NUL-terminated, never overrun; output that does not fit is cut.
+ */
+void rc_status_table(const struct rc_table *table, const char *data_name, const char *spare_name,
+		     char *buf, unsigned int maxlen, unsigned int *used);
+void rc_status_info(const struct rc_table *table, char *buf, unsigned int maxlen,
+		    unsigned int *used);
+/* The key=value pairs after dm-ima's "target_name=...,target_version=..." prefix. */
+void rc_status_ima(const struct rc_table *table, const char *data_name, const char *spare_name,
+		   char *buf, unsigned int maxlen, unsigned int *used);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* REMAP_BOUNDARY_H */

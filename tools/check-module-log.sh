@@ -1,0 +1,9 @@
+#!/bin/sh
+# Fails the module build on what Kbuild only warns about: objtool findings in any object (the
+# C++ ones included) and symbols modpost could not resolve (e.g. a libgcc helper or operator new).
+set -eu
+log=$1
+if grep -E 'objtool:|undefined!|modpost: .*(error|WARNING)' "$log" >&2; then
+	echo "error: module build produced objtool or modpost findings (see above)" >&2
+	exit 1
+fi

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install (idempotently) everything the build, the unit tests and the VM tests need on Debian 12.
+# Runs apt-get only when a package is missing, so a warm machine pays nothing.
+set -euo pipefail
+
+PKGS=(
+  # module build and guest kernel
+  gcc g++ make bc kmod cpio linux-image-amd64 linux-headers-amd64
+  # guest userspace and emulator
+  qemu-system-x86 busybox-static fio dmsetup
+  # userspace build of the core
+  cmake libgtest-dev libisal-dev clang
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
