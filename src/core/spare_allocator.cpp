@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: GPL-2.0
+// Spare block allocation with a per-target cache; see spare_allocator.h.
+#include "spare_allocator.h"
+
+namespace remap {
+
+Status SpareAllocator::init(u64 total_blocks, Gfp gfp)
+{
+	TRY(taken_.init(total_blocks, gfp));
+	TRY(reserved_.init(total_blocks, gfp));
+	free_in_bitmap_ = total_blocks;
+	return {};
+}
+
+void SpareAllocator::reserve(SpareBlock block)
+{
+	SpinGuard guard(lock_);
+	const u64 b = block.value();
+	if (!reserved_.test(b)) {
+		reserved_.set(b);
+		reserved_count_++;
+	}
+	if (!taken_.test(b)) {
+		taken_.set(b);
+		free_in_bitmap_--;
+	}
+}
+
+void SpareAllocator::mark_in_use(SpareBlock block)
+{
+	SpinGuard guard(lock_);
+	if (!taken_.test(block.value())) {
+		taken_.set(block.value());
+		free_in_bitmap_--;
+	}
+}
+
+// Fills the cache in one pass over the bitmap, continuing where the last
+// pass stopped so that a nearly full bitmap is not rescanned from the start every time.
+void SpareAllocator::refill_locked()
+{
+	const u64 total = taken_.size();
+	u64 pos = cursor_;
+	bool wrapped = false;
+
+	while (cached_ < kCacheSlots && free_in_bitmap_ > 0) {
+		u64 bit = taken_.find_next_zero(pos);
+		if (bit >= total) {
+			if (wrapped)
+				break;
+			wrapped = true;
+			pos = 0;
+			continue;
+		}
+		taken_.set(bit);
+		free_in_bitmap_--;
+		cache_[cached_++] = bit;
+		pos = bit + 1;
+	}
+	cursor_ = pos < total ? pos : 0;
+}
+
+Result<SpareBlock> SpareAllocator::allocate()
+{
+	SpinGuard guard(lock_);
+	if (cached_) {
+		hits_++;
+	} else {
+		misses_++;
+		refill_locked();
+		if (!cached_)
+			return Error{-kENOSPC};
+	}
+	return SpareBlock(cache_[--cached_]);
+}
+
+void SpareAllocator::release_locked(SpareBlock block)
+{
+	if (cached_ < kCacheSlots) {
+		cache_[cached_++] = block.value();
+		return;
+	}
+	taken_.clear(block.value());
+	free_in_bitmap_++;
+}
+
+void SpareAllocator::release(SpareBlock block)
+{
+	SpinGuard guard(lock_);
+	release_locked(block);
+}
+
+void SpareAllocator::free(SpareBlock block)
+{
+	SpinGuard guard(lock_);
+	if (reserved_.test(block.value()))
+		return; // a bad block stays out of circulation even when its mapping goes
+	release_locked(block);
+}
+
+void SpareAllocator::mark_bad(SpareBlock block)
+{
+	SpinGuard guard(lock_);
+	const u64 b = block.value();
+	if (!reserved_.test(b)) {
+		reserved_.set(b);
+		reserved_count_++;
+	}
+	if (!taken_.test(b)) {
+		taken_.set(b);
+		free_in_bitmap_--;
+		return;
+	}
+	// If it was waiting in the cache, take it out so it is never handed out.
+	for (u32 i = 0; i < cached_; i++) {
+		if (cache_[i] == b) {
+			cache_[i] = cache_[--cached_];
+			break;
+		}
+	}
+}
+
+u64 SpareAllocator::available() const
+{
+	SpinGuard guard(lock_);
+	return free_in_bitmap_ + cached_;
+}
+
+u64 SpareAllocator::reserved_blocks() const
+{
+	SpinGuard guard(lock_);
+	return reserved_count_;
+}
+
+bool SpareAllocator::is_reserved(SpareBlock block) const
+{
+	SpinGuard guard(lock_);
+	return reserved_.test(block.value());
+}
+
+u64 SpareAllocator::cache_hits() const
+{
+	SpinGuard guard(lock_);
+	return hits_;
+}
+
+u64 SpareAllocator::cache_misses() const
+{
+	SpinGuard guard(lock_);
+	return misses_;
+}
+
+void SpareAllocator::clear_counters()
+{
+	SpinGuard guard(lock_);
+	hits_ = 0;
+	misses_ = 0;
+}
+
+} // namespace remap
