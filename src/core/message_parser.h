@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: GPL-2.0
+// `dmsetup message` grammar: a case-insensitive verb and strictly parsed numbers. Parsing
+// decides nothing about the device; range checks happen where the geometry is known.
+#pragma once
+
+#include "base.h"
+
+namespace remap {
+
+enum class Verb : u8 {
+	Remap,      // remap <sector>
+	Unremap,    // unremap <sector>
+	List,       // list [<first_block> [<max>]]
+	Stats,      // stats
+	ClearStats, // clear_stats
+	Help,       // help
+};
+
+struct Message {
+	Verb verb;
+	u32 nargs; // numbers given after the verb
+	u64 args[2];
+};
+
+// Parses argv (argv[0] is the verb). Returns nullptr on success, else a string literal that
+// names the problem (the caller logs it and returns -EINVAL).
+[[nodiscard]] const char *parse_message(unsigned argc, char **argv, Message *out);
+
+// One line per verb, for `help`.
+extern const char kMessageHelp[];
+
+} // namespace remap
