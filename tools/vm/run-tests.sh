@@ -1,0 +1,446 @@
+#!/usr/bin/env bash
+# Runs the dm-remap VM tests: boots the Debian target kernel under QEMU TCG (the host cannot load
+# modules and its /dev/kvm cannot run ordinary guests) with a cached base initramfs plus a small per-run
+# cpio, then turns the guest's report lines into TAP and a final "N passed, N failed" line.
+set -euo pipefail
+shopt -s inherit_errexit   # so failures inside $(...) stop the run too
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PROG=tools/vm/run-tests.sh
+
+# Modules every guest gets; dm-remap's own dependencies are added from its modinfo.
+BASE_MODULES=(dm-mod dm-flakey brd null_blk scsi_debug sd_mod)
+
+usage() {
+  cat <<EOF
+Usage: $PROG [--module PATH] [--timeout SECS] [--demo] [test-name...]
+
+  --module PATH   dm-remap.ko to test (default: ./dm-remap.ko relative to the repo root)
+  --timeout SECS  per-test timeout inside the guest (default 120); the whole boot is bounded
+                  by 90 + (SECS + 15) * number-of-tests seconds
+  --demo          run tests/vm/demo.sh and show its narration as it is told (checks still count)
+  test-name       NN-name, NN-name.sh or a path to a test script (default: tests/vm/[0-9]*.sh)
+
+Environment: KVER (target kernel, default: tools/vm/kver.sh), DMREMAP_CACHE (default
+~/.cache/dm-remap) holds the base initramfs and one log directory per run, DMREMAP_QEMU_ARGS
+adds QEMU options (never -accel kvm: this host's KVM cannot run the guest).
+EOF
+}
+
+die() { echo "$PROG: $*" >&2; exit 2; }
+note() { echo "# $*"; }
+
+module=$REPO/dm-remap.ko
+per_test_timeout=120
+demo=0
+tests=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --module) [ $# -ge 2 ] || die "--module needs a path"; module=$2; shift 2 ;;
+    --module=*) module=${1#--module=}; shift ;;
+    --timeout) [ $# -ge 2 ] || die "--timeout needs seconds"; per_test_timeout=$2; shift 2 ;;
+    --timeout=*) per_test_timeout=${1#--timeout=}; shift ;;
+    --demo) demo=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    --) shift; tests+=("$@"); break ;;
+    -*) usage >&2; die "unknown option $1" ;;
+    *) tests+=("$1"); shift ;;
+  esac
+done
+[[ $per_test_timeout =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a positive integer"
+
+"$REPO/tools/install-deps.sh"
+export PATH=$PATH:/usr/sbin:/sbin
+
+KVER=$("$REPO/tools/vm/kver.sh")
+KERNEL=/boot/vmlinuz-$KVER
+[ -r "$KERNEL" ] || die "no readable $KERNEL for KVER=$KVER"
+[ -d "/lib/modules/$KVER/kernel" ] || die "no /lib/modules/$KVER/kernel for KVER=$KVER"
+
+# Relative module paths are relative to the repo root, as documented, not to the caller's cwd.
+case $module in /*) ;; *) module=$REPO/$module ;; esac
+[ -f "$module" ] || die "module $module not found (build it first: make)"
+vermagic=$(modinfo -F vermagic "$module" 2>/dev/null || true)
+[ "${vermagic%% *}" = "$KVER" ] ||
+  die "module $module was built for '${vermagic%% *}', but the guest kernel is $KVER"
+read -r -a module_deps <<<"$(modinfo -F depends "$module" | tr ',' ' ')"
+
+# Resolve test names to scripts; guest-side names must stay shell-word safe.
+if [ "$demo" = 1 ]; then
+  tests=(demo)
+elif [ ${#tests[@]} -eq 0 ]; then
+  for f in "$REPO"/tests/vm/[0-9]*.sh; do [ -e "$f" ] && tests+=("$f"); done
+  [ ${#tests[@]} -gt 0 ] || die "no tests in tests/vm/[0-9]*.sh"
+fi
+test_files=()
+test_names=()
+for t in "${tests[@]}"; do
+  if [ -f "$t" ]; then f=$t
+  elif [ -f "$REPO/tests/vm/$t" ]; then f=$REPO/tests/vm/$t
+  elif [ -f "$REPO/tests/vm/$t.sh" ]; then f=$REPO/tests/vm/$t.sh
+  else die "test '$t' not found (looked for it as a path and in tests/vm/)"
+  fi
+  name=$(basename "$f" .sh)
+  [[ $name =~ ^[A-Za-z0-9._-]+$ ]] || die "test name '$name' must match [A-Za-z0-9._-]+"
+  for n in "${test_names[@]}"; do [ "$n" != "$name" ] || die "test '$name' selected twice"; done
+  test_files+=("$f")
+  test_names+=("$name")
+done
+
+CACHE=${DMREMAP_CACHE:-$HOME/.cache/dm-remap}
+BASE_DIR=$CACHE/initramfs-$KVER
+mkdir -p "$BASE_DIR" "$CACHE/runs"
+
+# ---------------------------------------------------------------------------------------------
+# Base initramfs: big (fio drags in ~80 MB of libraries) and slow to pack, so it is cached and
+# rebuilt only when the kernel, the builder functions or any copied host file changes.
+
+# Prints module files for the given names, following depends and softdeps (libcrc32c, for one,
+# only softdeps on the crc32c implementations it asks for at run time).
+resolve_modules() {
+  local -A seen=()
+  local queue=("$@") name files file dep
+  while [ ${#queue[@]} -gt 0 ]; do
+    name=${queue[0]}
+    queue=("${queue[@]:1}")
+    # An alias such as "crc32c" names several files; a built-in module names none.
+    if ! files=$(modinfo -k "$KVER" -n "$name" 2>/dev/null); then
+      echo "$PROG: kernel $KVER has no module '$name'" >&2
+      return 1
+    fi
+    while IFS= read -r file; do
+      case $file in /*) ;; *) continue ;; esac
+      [ -z "${seen[$file]:-}" ] || continue
+      seen[$file]=1
+      printf '%s\n' "$file"
+      for dep in $(modinfo -k "$KVER" -F depends "$file" | tr ',' ' ') \
+                 $(modinfo -k "$KVER" -F softdep "$file" | tr ' ' '\n' | grep -v ':$' || true); do
+        queue+=("$dep")
+      done
+    done <<<"$files"
+  done
+}
+
+# Prints every host file the base image copies (binaries, their libraries and interpreter, modules).
+base_inputs() {
+  local bin
+  for bin in /bin/busybox "$(command -v dmsetup)" "$(command -v fio)"; do
+    printf '%s\n' "$bin"
+    # ldd lines are "name => /path (addr)" or "/path (addr)"; keep the absolute paths only.
+    # The static busybox makes ldd fail; that just means "no libraries".
+    { ldd "$bin" 2>/dev/null || true; } | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^\//) print $i }'
+  done
+  resolve_modules "${BASE_MODULES[@]}" "${module_deps[@]}"
+  local f
+  for f in modules.order modules.builtin modules.builtin.modinfo; do
+    printf '%s\n' "/lib/modules/$KVER/$f"
+  done
+}
+
+build_base() {
+  local out=$1 stage f dest applet inputs
+  inputs=$(base_inputs | sort -u)   # an assignment, so a failure stops the build
+  stage=$(mktemp -d "$BASE_DIR/stage.XXXXXX")
+  # Mirror the host's merged /usr so ldd's paths and the ELF interpreter path resolve unchanged.
+  mkdir -p "$stage"/usr/{bin,sbin,lib,lib64} "$stage"/{dev,proc,sys,tmp,run,etc,root,mnt}
+  ln -s usr/bin "$stage/bin"
+  ln -s usr/sbin "$stage/sbin"
+  ln -s usr/lib "$stage/lib"
+  ln -s usr/lib64 "$stage/lib64"
+  while IFS= read -r f; do
+    dest=$stage$(readlink -f "$(dirname "$f")")/$(basename "$f")
+    mkdir -p "$(dirname "$dest")"
+    cp -L "$f" "$dest"
+  done <<<"$inputs"
+  # Applet paths go through the bin/sbin symlinks; never shadow a real binary such as dmsetup.
+  for applet in $(/bin/busybox --list-full); do
+    dest=$stage/$applet
+    [ -e "$dest" ] || [ -L "$dest" ] || ln -s /usr/bin/busybox "$dest"
+  done
+  depmod -b "$stage" "$KVER"
+  (cd "$stage" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
+     cpio --null -o -H newc -R 0:0 --quiet) >"$out.tmp"
+  mv "$out.tmp" "$out"
+  rm -rf "$stage"
+}
+
+base_stamp() {
+  local inputs
+  inputs=$(base_inputs | sort -u)
+  {
+    echo "kver $KVER"
+    echo "modules ${BASE_MODULES[*]} ${module_deps[*]}"
+    declare -f resolve_modules base_inputs build_base
+    xargs -r stat -L -c '%n %s %Y' <<<"$inputs"
+  } | sha256sum | cut -d' ' -f1
+}
+
+ensure_base() {
+  local stamp t0
+  exec {lock_fd}>"$BASE_DIR/lock"
+  flock "$lock_fd"   # a concurrent run may be building the same base
+  stamp=$(base_stamp)
+  if [ -f "$BASE_DIR/base.cpio" ] && [ "$(cat "$BASE_DIR/stamp" 2>/dev/null)" = "$stamp" ]; then
+    note "base initramfs: cached $BASE_DIR/base.cpio"
+  else
+    t0=$(date +%s.%N)
+    rm -f "$BASE_DIR/stamp"
+    rm -rf "$BASE_DIR"/stage.*
+    build_base "$BASE_DIR/base.cpio"
+    echo "$stamp" >"$BASE_DIR/stamp"
+    note "base initramfs: built $BASE_DIR/base.cpio ($(du -m "$BASE_DIR/base.cpio" | cut -f1) MB)" \
+         "in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+  fi
+  exec {lock_fd}>&-
+}
+
+# ---------------------------------------------------------------------------------------------
+# Per-run cpio: /init, the guest library, the tests and the module. Later cpio members override
+# earlier ones, so it is simply appended to the base.
+
+write_init() {
+  cat >"$1" <<'INIT'
+#!/bin/sh
+# PID 1 of the dm-remap test VM, generated by tools/vm/run-tests.sh into the per-run cpio.
+# Everything for the host goes to ttyS1 (the results UART); the console on ttyS0 is only a log.
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t debugfs debugfs /sys/kernel/debug
+mkdir -p /dev/shm /tmp /run
+mount -t tmpfs tmpfs /dev/shm
+# No udev in the guest: dmsetup must create its /dev/mapper nodes itself.
+DM_DISABLE_UDEV=1
+HOME=/root
+export DM_DISABLE_UDEV HOME
+. /vmtest/config
+VMT_LIB=/vmtest/lib.sh
+export VMT_TIMEOUT VMT_LIB DM_REMAP_KO DM_REMAP_DEPS
+
+if ! exec 9>/dev/ttyS1; then
+  echo "vmtest: cannot open /dev/ttyS1"
+  poweroff -f
+fi
+# raw: no \n -> \r\n translation, so the host sees the bytes the tests wrote.
+stty -F /dev/ttyS1 115200 raw -echo
+echo "@@BOOT $(uname -r) uptime=$(cut -d' ' -f1 /proc/uptime)" >&9
+
+for t in $VMT_TESTS; do
+  name=${t%.sh}
+  echo "vmtest: running $name"
+  echo "vmtest: begin $name" >/dev/kmsg
+  echo "@@BEGIN $name" >&9
+  t0=$(date +%s)
+  # Own session, so a timeout can take down everything the test started, not just its shell;
+  # -k: a test that ignores SIGTERM still gets SIGKILL.
+  VMT_TEST=$name timeout -s TERM -k 10 "$VMT_TIMEOUT" setsid sh "/vmtest/tests/$t" </dev/null >&9 2>&1 9>&- &
+  pid=$!
+  wait "$pid"
+  rc=$?
+  kill -KILL -- "-$pid" 2>/dev/null
+  secs=$(( $(date +%s) - t0 ))
+  status=ok
+  [ "$rc" -eq 0 ] || status=fail
+  if [ "$rc" -ge 128 ] && [ "$secs" -ge "$VMT_TIMEOUT" ]; then status=timeout; fi
+  echo "vmtest: end $name rc=$rc" >/dev/kmsg
+  echo "@@DONE $name $rc $status $secs" >&9
+  echo "vmtest: $name: $status (rc=$rc, ${secs}s)"
+done
+
+echo "@@DMESG-BEGIN" >&9
+dmesg >&9
+echo "@@DMESG-END" >&9
+# The last close of the tty waits until the UART has sent everything; poweroff would not.
+exec 9>&-
+echo "@@ALL-DONE" >/dev/ttyS1
+sleep 0.2
+poweroff -f
+INIT
+  chmod 755 "$1"
+}
+
+build_extra() {
+  local out=$1 stage i
+  stage=$(mktemp -d "$run_dir/extra.XXXXXX")
+  mkdir -p "$stage/vmtest/tests"
+  write_init "$stage/init"
+  cp "$REPO/tests/vm/lib.sh" "$stage/vmtest/lib.sh"
+  cp "$module" "$stage/vmtest/dm-remap.ko"
+  for i in "${!test_files[@]}"; do
+    cp "${test_files[$i]}" "$stage/vmtest/tests/${test_names[$i]}.sh"
+  done
+  {
+    echo "VMT_TESTS='${test_names[*]/%/.sh}'"
+    echo "VMT_TIMEOUT=$per_test_timeout"
+    echo "DM_REMAP_KO=/vmtest/dm-remap.ko"
+    echo "DM_REMAP_DEPS='${module_deps[*]}'"
+  } >"$stage/vmtest/config"
+  (cd "$stage" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
+     cpio --null -o -H newc -R 0:0 --quiet) >"$out"
+  rm -rf "$stage"
+}
+
+# ---------------------------------------------------------------------------------------------
+
+run_dir=$CACHE/runs/$(date +%Y%m%d-%H%M%S)-$$
+mkdir -p "$run_dir"
+# Old run directories are only useful for a while; keep the newest 20.
+# shellcheck disable=SC2012 # names are ours and contain no odd characters
+ls -1d "$CACHE"/runs/*/ 2>/dev/null | sort | head -n -20 | xargs -r rm -rf
+
+ensure_base
+build_extra "$run_dir/extra.cpio"
+cat "$BASE_DIR/base.cpio" "$run_dir/extra.cpio" >"$run_dir/initramfs.cpio"
+
+overall_timeout=$(( 90 + (per_test_timeout + 15) * ${#test_names[@]} ))
+qemu=(qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -nodefaults -nic none -display none -no-reboot
+      -serial "file:$run_dir/console.log" -serial "file:$run_dir/results.log"
+      -kernel "$KERNEL" -initrd "$run_dir/initramfs.cpio"
+      -append "console=ttyS0 panic=-1 quiet")
+# Extra QEMU options for experiments (e.g. "-cpu max"); word-split on purpose.
+# shellcheck disable=SC2206
+qemu+=(${DMREMAP_QEMU_ARGS:-})
+{
+  echo "# to repeat this boot (extra.cpio is kept; initramfs.cpio is not):"
+  printf 'cat %q %q >%q\n' "$BASE_DIR/base.cpio" "$run_dir/extra.cpio" "$run_dir/initramfs.cpio"
+  printf '%q ' timeout "$overall_timeout" "${qemu[@]}"
+  echo
+} >"$run_dir/qemu.cmd"
+note "kernel $KVER, module $module, tests: ${test_names[*]}"
+t0=$(date +%s.%N)
+qemu_rc=0
+timeout "$overall_timeout" "${qemu[@]}" </dev/null >"$run_dir/qemu.out" 2>&1 || qemu_rc=$?
+boot_secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+rm -f "$run_dir/initramfs.cpio"   # ~90 MB each; qemu.cmd says how to recreate it
+note "guest: boot to poweroff ${boot_secs} s (qemu exit status $qemu_rc)"
+
+# ---------------------------------------------------------------------------------------------
+# Turn the results UART into TAP.
+
+tap_n=0
+passed=0
+failed=0
+guest_checks=0
+tap() {  # tap ok|fail "description"
+  local desc=${2//#/\\#}   # a bare # would start a TAP directive
+  tap_n=$((tap_n + 1))
+  if [ "$1" = ok ]; then
+    passed=$((passed + 1))
+    echo "ok $tap_n - $desc"
+  else
+    failed=$((failed + 1))
+    echo "not ok $tap_n - $desc"
+  fi
+}
+show_file_tail() {  # as TAP comments, so the output stays valid TAP
+  sed -e 's/^/#   /' "$1" | tail -n "${2:-60}"
+}
+
+declare -A began=() test_failed=()
+# Test-level verdict right after the test's own checks, with its output when anything failed.
+finish_test() {  # name rc status secs ("" rc when the guest never reported the end)
+  local name=$1 rc=$2 status=$3 secs=$4
+  if [ -z "$rc" ]; then
+    tap fail "$name: did not finish (the guest stopped while it ran)"
+    test_failed[$name]=1
+  elif [ "$status" = timeout ]; then
+    tap fail "$name: timed out after $secs s (limit $per_test_timeout s)"
+    test_failed[$name]=1
+  elif [ "$rc" != 0 ]; then
+    tap fail "$name: script exited with status $rc"
+    test_failed[$name]=1
+  fi
+  if [ -n "${test_failed[$name]:-}" ]; then
+    note "output of $name (last 60 lines; all of it in $run_dir/test-$name.log):"
+    show_file_tail "$run_dir/test-$name.log" 60
+  fi
+}
+
+cur=""
+in_dmesg=0
+end_marker=0
+: >"$run_dir/dmesg.log"
+while IFS= read -r line; do
+  line=${line%$'\r'}
+  if [ "$in_dmesg" = 1 ]; then
+    if [ "$line" = "@@DMESG-END" ]; then in_dmesg=0; else printf '%s\n' "$line" >>"$run_dir/dmesg.log"; fi
+    continue
+  fi
+  case $line in
+    "@@BEGIN "*)
+      cur=${line#@@BEGIN }
+      began[$cur]=1
+      : >"$run_dir/test-$cur.log"
+      ;;
+    "@@CHECK "*)
+      rest=${line#@@CHECK }
+      result=${rest%% *}; rest=${rest#"$result"}; rest=${rest# }
+      tname=${rest%% *}; desc=${rest#"$tname"}; desc=${desc# }
+      guest_checks=$((guest_checks + 1))
+      if [ "$result" = ok ]; then tap ok "$tname: $desc"; else tap fail "$tname: $desc"; test_failed[$tname]=1; fi
+      [ -z "$cur" ] || printf '%s\n' "$line" >>"$run_dir/test-$cur.log"
+      ;;
+    "@@DONE "*)
+      read -r tname rc status secs <<<"${line#@@DONE }"
+      finish_test "$tname" "$rc" "$status" "$secs"
+      cur=""
+      ;;
+    "@@DMESG-BEGIN") in_dmesg=1 ;;
+    "@@ALL-DONE") end_marker=1 ;;
+    "@@BOOT "*) note "guest: /init started at ${line##*uptime=} s guest time" ;;
+    *)
+      if [ -n "$cur" ]; then printf '%s\n' "$line" >>"$run_dir/test-$cur.log"; fi
+      case $line in "# run"*) ;; *) if [ "$demo" = 1 ]; then printf '%s\n' "$line"; fi ;; esac
+      ;;
+  esac
+done < <(cat "$run_dir/results.log" 2>/dev/null || true)
+
+[ -z "$cur" ] || finish_test "$cur" "" "" ""
+for name in "${test_names[@]}"; do
+  [ -n "${began[$name]:-}" ] || tap fail "$name: never started"
+done
+
+if [ "$end_marker" != 1 ]; then
+  if [ "$qemu_rc" = 124 ]; then
+    reason="overall timeout of $overall_timeout s hit"
+  elif grep -q 'Kernel panic' "$run_dir/console.log" 2>/dev/null; then
+    reason="kernel panic: $(grep -m1 'Kernel panic' "$run_dir/console.log" | tr -d '\r')"
+  elif [ "$qemu_rc" != 0 ]; then
+    reason="qemu failed with status $qemu_rc: $(tail -n 3 "$run_dir/qemu.out" | tr '\n' ' ')"
+  else
+    reason="guest powered off without reporting"
+  fi
+  tap fail "guest: end marker missing ($reason)"
+  note "console (last 40 lines; all of it in $run_dir/console.log):"
+  show_file_tail "$run_dir/console.log" 40
+fi
+
+# Kernel trouble is a failure even when every check passed. Without a dmesg dump the console
+# (which shows warnings and worse despite "quiet") is the best evidence left.
+dmesg_src=$run_dir/dmesg.log
+[ -s "$dmesg_src" ] || dmesg_src=$run_dir/console.log
+bad_re='BUG:|WARNING:|Oops|Call Trace|general protection'
+if [ -f "$dmesg_src" ] && grep -qE "$bad_re" "$dmesg_src"; then
+  tap fail "guest: kernel log free of BUG/WARNING/Oops/Call Trace/general protection"
+  note "offending kernel log lines (from $dmesg_src):"
+  grep -nE "$bad_re" "$dmesg_src" | tr -d '\r' | head -n 40 | sed 's/^/#   /'
+  note "context of the first one:"
+  grep -m1 -A 25 -E "$bad_re" "$dmesg_src" | tr -d '\r' | sed 's/^/#   /'
+elif [ -f "$dmesg_src" ]; then
+  tap ok "guest: kernel log free of BUG/WARNING/Oops/Call Trace/general protection"
+fi
+
+if [ "$guest_checks" -eq 0 ]; then
+  tap fail "guest: no checks ran"
+fi
+
+echo "1..$tap_n"
+if [ "$failed" -gt 0 ]; then
+  note "FAILED; logs (console.log, results.log, dmesg.log, test-*.log) in $run_dir"
+else
+  note "logs in $run_dir"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
