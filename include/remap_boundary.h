@@ -95,6 +95,32 @@ int rb_snprintf(char *buf, rb_size_t size, const char *fmt, ...)
 int rb_vsnprintf(char *buf, rb_size_t size, const char *fmt, __builtin_va_list args)
 	__attribute__((format(printf, 3, 0)));
 
+/*
+ * Synchronous block I/O the core asks for (metadata, copies between the devices). Sectors are
+ * absolute on the named device; buffers come from rb_alloc_large(). May sleep; never called
+ * with a spinlock held or from map().
+ */
+enum rb_device {
+	RB_DATA_DEV = 0,
+	RB_SPARE_DEV = 1,
+};
+enum rb_io_flags {
+	RB_IO_FUA = 1u << 0,      /* durable when complete */
+	RB_IO_PREFLUSH = 1u << 1, /* everything completed before is durable first */
+};
+struct rb_io_ops {
+	int (*read)(void *ctx, enum rb_device dev, rb_u64 sector, void *buf, rb_u32 bytes);
+	int (*write)(void *ctx, enum rb_device dev, rb_u64 sector, const void *buf, rb_u32 bytes,
+		     unsigned int flags);
+	/*
+	 * Called after the core published a new mapping: returns once no I/O that was mapped
+	 * with an older one is still in flight.
+	 */
+	void (*drain)(void *ctx);
+	/* I/O held back on a block in transition may be mapped again now. */
+	void (*release_held)(void *ctx);
+};
+
 /* ------------------------------------------------------------------------------------------
  * Core entry points, implemented in src/core, called by the glue.
  * ---------------------------------------------------------------------------------------- */

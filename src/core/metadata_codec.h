@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: GPL-2.0
+// The on-disk metadata format (docs/on-disk-format.rst) as pure functions: superblocks and
+// table blocks to and from bytes, with every check that one block can make on its own. No I/O
+// and no allocation; the loader adds the checks that span blocks (duplicates, entry_count).
+#pragma once
+
+#include "geometry.h"
+
+namespace remap {
+
+constexpr u32 kFormatVersion = 1;
+// Only this much of a superblock block is meaningful (512-byte write atomicity).
+constexpr u32 kSuperblockBytes = 512;
+constexpr u32 kUuidBytes = 16;
+
+enum class EntryState : u8 {
+	Free = 0,
+	Remapped = 1,
+	Lost = 2,
+	BadSpare = 3,
+};
+
+// One table slot. A free slot's other fields are ignored when encoding (it is written as zero).
+struct Entry {
+	static constexpr u32 kLostSpare = 0xffffffffu; // spare_block of a Lost entry
+	static constexpr u64 kBadSpareData = ~0ull;     // data_block of a BadSpare entry
+
+	u64 data_block;
+	u32 spare_block;
+	EntryState state;
+};
+
+// Every field of a superblock except the constants (magic, version, flags, crc).
+struct Superblock {
+	u64 seq;
+	u8 uuid[kUuidBytes];
+	u64 data_offset;  // sectors
+	u64 data_len;     // sectors
+	u64 spare_offset; // sectors
+	u64 spare_len;    // sectors
+	u32 block_size;   // bytes
+	u32 table_blocks; // T
+	u32 area;         // 0 or 1
+	u32 used_blocks;  // ceil(used_slots / E)
+	u64 used_slots;
+	u64 entry_count;
+	u32 table_crc;
+};
+
+// A superblock of this geometry with everything else zero.
+void init_superblock(const Geometry &geo, Superblock *sb);
+
+// Writes a whole block (block_size >= 512): the superblock, then zero to the end.
+void encode_superblock(const Superblock &sb, u8 *block, u32 block_size);
+
+// Reads the first 512 bytes of block. Returns nullptr if they hold a valid superblock for
+// this geometry, else a string literal naming the first problem found. *out is only
+// meaningful on success.
+[[nodiscard]] const char *decode_superblock(const Geometry &geo, const u8 *block,
+					    Superblock *out);
+
+bool block_is_zero(const u8 *block, u32 len);
+
+// How many slots table block `index` of an area holding used_slots slots must declare: E in
+// every used block but the last, which has the remainder (1 .. E); 0 past the used blocks.
+u32 slots_in_table_block(const Geometry &geo, u64 used_slots, u32 index);
+
+// Writes a whole table block (block_size bytes) holding slots[0 .. nslots) and returns its
+// crc, for table_crc(). nslots must be at most E; more are not written.
+u32 encode_table_block(const Geometry &geo, const u8 uuid[kUuidBytes], u64 seq, u32 area,
+		       u32 index, const Entry *slots, u32 nslots, u8 *block);
+
+// Checks a table block read from table_block(area, index) against its superblock (uuid,
+// seq at most max_seq, expected_slots from slots_in_table_block()) and every entry on its
+// own. On success fills out[0 .. E) (slots past the declared ones as free), sets *crc_out
+// and returns nullptr; otherwise returns a string literal naming the first problem.
+[[nodiscard]] const char *decode_table_block(const Geometry &geo, const u8 uuid[kUuidBytes],
+					     u64 max_seq, u32 area, u32 index, u32 expected_slots,
+					     const u8 *block, Entry *out, u32 *crc_out);
+
+// The superblock's table_crc: CRC32C over the block crcs as 4 little-endian bytes each.
+u32 table_crc(const u32 *block_crcs, u32 n);
+
+} // namespace remap

@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: GPL-2.0
+// Loading and committing the persistent mapping; see metadata_store.h and
+// docs/on-disk-format.rst.
+#include "metadata_store.h"
+
+#include "memory.h"
+
+namespace remap {
+
+MetadataStore::~MetadataStore()
+{
+	rb_free_large(slots_);
+	rb_free_large(block_crcs_[0]);
+	rb_free_large(block_crcs_[1]);
+	rb_free_large(block_buf_);
+	LookupTable::free(loaded_lookup_);
+}
+
+Status MetadataStore::alloc_working_memory(Gfp gfp)
+{
+	const auto g = static_cast<rb_gfp>(gfp);
+	const u32 t = geo_.table_blocks();
+	TRY(slot_in_use_.init(geo_.table_slots(), gfp));
+	for (u32 a = 0; a < 2; a++) {
+		TRY(dirty_[a].init(t, gfp));
+		block_crcs_[a] = static_cast<u32 *>(rb_alloc_large(t * sizeof(u32), g));
+		if (!block_crcs_[a])
+			return Error{-kENOMEM};
+	}
+	block_buf_ = static_cast<u8 *>(rb_alloc_large(geo_.block_size(), g));
+	if (!block_buf_)
+		return Error{-kENOMEM};
+	return {};
+}
+
+// Grows the slot array to hold at least `capacity` slots, in whole table blocks so that a
+// block can be decoded straight into it. Doubles, to keep a long run of commits linear.
+Status MetadataStore::reserve_slots(u64 capacity, Gfp gfp)
+{
+	if (capacity <= slots_capacity_)
+		return {};
+	if (capacity > geo_.table_slots())
+		return Error{-kENOSPC};
+	const u64 e = geo_.entries_per_table_block();
+	u64 want = max(capacity, slots_capacity_ * 2);
+	want = min((want + e - 1) / e * e, geo_.table_slots());
+	auto *mem = static_cast<Entry *>(
+		rb_alloc_large(want * sizeof(Entry), static_cast<rb_gfp>(gfp)));
+	if (!mem)
+		return Error{-kENOMEM};
+	for (u64 i = 0; i < slots_capacity_; i++)
+		mem[i] = slots_[i];
+	rb_free_large(slots_);
+	slots_ = mem;
+	slots_capacity_ = want;
+	return {};
+}
+
+u32 MetadataStore::used_blocks() const
+{
+	const u64 e = geo_.entries_per_table_block();
+	return static_cast<u32>((used_slots_ + e - 1) / e);
+}
+
+void MetadataStore::mark_dirty(u64 slot)
+{
+	const u64 block = slot / geo_.entries_per_table_block();
+	dirty_[0].set(block);
+	dirty_[1].set(block);
+}
+
+u64 MetadataStore::find_slot(u64 data_block) const
+{
+	for (u64 i = 0; i < used_slots_; i++) {
+		if (slots_[i].state != EntryState::Free && slots_[i].state != EntryState::BadSpare &&
+		    slots_[i].data_block == data_block)
+			return i;
+	}
+	return SlotChange::kNewSlot;
+}
+
+u64 MetadataStore::bytes() const
+{
+	return slots_capacity_ * sizeof(Entry) + geo_.table_slots() / 8 +
+	       2 * geo_.table_blocks() * (sizeof(u32) + 1) + geo_.block_size();
+}
+
+Result<LookupTable *> MetadataStore::build_lookup(Gfp gfp) const
+{
+	u64 n = 0;
+	for (u64 i = 0; i < used_slots_; i++)
+		n += slots_[i].state == EntryState::Remapped || slots_[i].state == EntryState::Lost;
+	const auto g = static_cast<rb_gfp>(gfp);
+	auto *keys = static_cast<u64 *>(rb_alloc_large((n ? n : 1) * sizeof(u64), g));
+	auto *values = static_cast<u32 *>(rb_alloc_large((n ? n : 1) * sizeof(u32), g));
+	if (!keys || !values) {
+		rb_free_large(keys);
+		rb_free_large(values);
+		return Error{-kENOMEM};
+	}
+	u64 j = 0;
+	for (u64 i = 0; i < used_slots_; i++) {
+		const Entry &e = slots_[i];
+		if (e.state != EntryState::Remapped && e.state != EntryState::Lost)
+			continue;
+		keys[j] = e.data_block;
+		values[j++] = e.state == EntryState::Lost ? LookupTable::kLost : e.spare_block;
+	}
+	auto r = LookupTable::build(keys, values, n, gfp);
+	rb_free_large(keys);
+	rb_free_large(values);
+	return r;
+}
+
+// Checks that span entries: entry_count, and no data or spare block twice. Builds the
+// lookup table on the way (a duplicate data block is what makes that fail).
+const char *MetadataStore::check_entries(u64 expected_count, Gfp gfp)
+{
+	Bitmap spare_seen;
+	if (spare_seen.init(geo_.spare_blocks(), gfp).is_error())
+		return "Cannot allocate memory to check the metadata";
+	u64 count = 0;
+	for (u64 i = 0; i < used_slots_; i++) {
+		const Entry &e = slots_[i];
+		if (e.state == EntryState::Free)
+			continue;
+		count++;
+		if (e.state == EntryState::Lost)
+			continue;
+		if (spare_seen.test(e.spare_block))
+			return "Metadata maps two entries to the same spare block";
+		spare_seen.set(e.spare_block);
+	}
+	if (count != expected_count)
+		return "Metadata entry count does not match its table";
+
+	auto r = build_lookup(gfp);
+	if (r.is_error()) {
+		return r.error().code == -kENOMEM ? "Cannot allocate memory to load the metadata"
+						  : "Metadata maps the same data block twice";
+	}
+	LookupTable::free(loaded_lookup_);
+	loaded_lookup_ = r.value();
+	return nullptr;
+}
+
+const char *MetadataStore::load_area(const Superblock &sb, Gfp gfp)
+{
+	const u64 e = geo_.entries_per_table_block();
+	if (reserve_slots(sb.used_slots, gfp).is_error())
+		return "Cannot allocate memory to load the metadata";
+	used_slots_ = 0;
+	for (u32 i = 0; i < sb.used_blocks; i++) {
+		const u64 sector = geo_.spare_dev_sector(geo_.table_block(sb.area, i));
+		if (io_->read(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size()))
+			return "Cannot read the metadata table";
+		const char *bad = decode_table_block(geo_, sb.uuid, sb.seq, sb.area, i,
+						     slots_in_table_block(geo_, sb.used_slots, i),
+						     block_buf_, slots_ + i * e,
+						     &block_crcs_[sb.area][i]);
+		if (bad)
+			return bad;
+	}
+	if (table_crc(block_crcs_[sb.area], sb.used_blocks) != sb.table_crc)
+		return "Metadata table does not match its superblock's checksum";
+	used_slots_ = sb.used_slots;
+	return check_entries(sb.entry_count, gfp);
+}
+
+const char *MetadataStore::load(Gfp gfp)
+{
+	if (alloc_working_memory(gfp).is_error())
+		return "Cannot allocate memory for the metadata";
+
+	Superblock sb[2];
+	const char *why[2];
+	bool zero[2];
+	for (u32 s = 0; s < 2; s++) {
+		const u64 sector = geo_.spare_dev_sector(geo_.superblock_block(s));
+		if (io_->read(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size()))
+			return "Cannot read the metadata superblocks";
+		zero[s] = block_is_zero(block_buf_, geo_.block_size());
+		why[s] = zero[s] ? "Superblock slot is empty" : decode_superblock(geo_, block_buf_, &sb[s]);
+	}
+
+	if (zero[0] && zero[1]) {
+		// Fresh: nothing to load; the first commit (at resume) formats.
+		seq_ = 0;
+		area_ = 1;
+		used_slots_ = entry_count_ = 0;
+		rb_random_bytes(uuid_, sizeof(uuid_));
+		return nullptr;
+	}
+
+	// A slot that is neither valid nor empty is worth a warning, and makes whatever loads a
+	// fallback.
+	const char *first_problem = nullptr;
+	for (u32 s = 0; s < 2; s++) {
+		if (why[s] && !zero[s]) {
+			rb_log(RB_LOG_WARN, "metadata superblock slot %u is invalid: %s", s, why[s]);
+			if (!first_problem)
+				first_problem = why[s];
+		}
+	}
+	// Newest valid slot first.
+	u32 order[2] = {0, 1};
+	if (!why[1] && (why[0] || sb[1].seq > sb[0].seq)) {
+		order[0] = 1;
+		order[1] = 0;
+	}
+	for (u32 k = 0; k < 2; k++) {
+		const u32 s = order[k];
+		if (why[s])
+			continue;
+		const char *bad = load_area(sb[s], gfp);
+		if (bad) {
+			rb_log(RB_LOG_WARN, "metadata superblock slot %u (seq %llu): %s", s,
+			       static_cast<unsigned long long>(sb[s].seq), bad);
+			if (!first_problem)
+				first_problem = bad;
+			continue;
+		}
+		if (first_problem)
+			rb_log(RB_LOG_WARN, "using the older metadata in slot %u (seq %llu)", s,
+			       static_cast<unsigned long long>(sb[s].seq));
+		seq_ = sb[s].seq;
+		area_ = sb[s].area;
+		entry_count_ = sb[s].entry_count;
+		for (u32 i = 0; i < kUuidBytes; i++)
+			uuid_[i] = sb[s].uuid[i];
+		for (u64 i = 0; i < used_slots_; i++) {
+			if (slots_[i].state != EntryState::Free)
+				slot_in_use_.set(i);
+		}
+		// What the other area holds is unknown: rewrite all of it on the next commit.
+		for (u32 i = 0; i < geo_.table_blocks(); i++)
+			dirty_[1 - area_].set(i);
+		return nullptr;
+	}
+	return first_problem;
+}
+
+LookupTable *MetadataStore::take_loaded_lookup()
+{
+	LookupTable *t = loaded_lookup_;
+	loaded_lookup_ = nullptr;
+	return t;
+}
+
+Result<bool> MetadataStore::disk_unchanged()
+{
+	u64 newest = 0;
+	bool any = false;
+	for (u32 s = 0; s < 2; s++) {
+		const u64 sector = geo_.spare_dev_sector(geo_.superblock_block(s));
+		if (io_->read(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size()))
+			return Error{-kEIO};
+		Superblock sb;
+		if (!decode_superblock(geo_, block_buf_, &sb)) {
+			newest = any ? max(newest, sb.seq) : sb.seq;
+			any = true;
+		}
+	}
+	return any ? newest == seq_ : seq_ == 0;
+}
+
+Status MetadataStore::write_area(u32 area, u64 seq)
+{
+	const u64 e = geo_.entries_per_table_block();
+	const u32 blocks = used_blocks();
+	for (u32 i = 0; i < blocks; i++) {
+		if (!dirty_[area].test(i))
+			continue;
+		block_crcs_[area][i] =
+			encode_table_block(geo_, uuid_, seq, area, i, slots_ + i * e,
+					   slots_in_table_block(geo_, used_slots_, i), block_buf_);
+		const u64 sector = geo_.spare_dev_sector(geo_.table_block(area, i));
+		int r = io_->write(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size(), 0);
+		if (r)
+			return Error{r};
+	}
+
+	Superblock sb;
+	init_superblock(geo_, &sb);
+	sb.seq = seq;
+	for (u32 i = 0; i < kUuidBytes; i++)
+		sb.uuid[i] = uuid_[i];
+	sb.area = area;
+	sb.used_blocks = blocks;
+	sb.used_slots = used_slots_;
+	sb.entry_count = entry_count_;
+	sb.table_crc = table_crc(block_crcs_[area], blocks);
+	encode_superblock(sb, block_buf_, geo_.block_size());
+	// The preflush makes the table blocks (and any data copied for this commit) durable
+	// before the superblock that names them; FUA makes the superblock itself durable.
+	const u64 sector = geo_.spare_dev_sector(geo_.superblock_block(static_cast<u32>(seq % 2)));
+	int r = io_->write(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size(),
+			   RB_IO_PREFLUSH | RB_IO_FUA);
+	return r ? Status(Error{r}) : Status();
+}
+
+Status MetadataStore::commit(const SlotChange *changes, u64 count, Gfp gfp)
+{
+	if (!block_buf_)
+		return Error{-kEINVAL};
+
+	u64 inserts = 0;
+	for (u64 i = 0; i < count; i++)
+		inserts += changes[i].slot == SlotChange::kNewSlot;
+	// New entries take the lowest free slots, so the high-water mark grows by at most that.
+	if (inserts > geo_.table_slots() - entry_count_)
+		return Error{-kENOSPC};
+	const u64 want = min(used_slots_ + inserts, geo_.table_slots());
+	TRY(reserve_slots(want, gfp));
+	auto *undo = static_cast<Undo *>(
+		rb_alloc_large((count ? count : 1) * sizeof(Undo), static_cast<rb_gfp>(gfp)));
+	if (!undo)
+		return Error{-kENOMEM};
+
+	const u64 old_used_slots = used_slots_;
+	const u64 old_entry_count = entry_count_;
+	if (used_slots_)
+		mark_dirty(used_slots_ - 1); // the last block's slot count may change
+	u64 cursor = 0;
+	for (u64 i = 0; i < count; i++) {
+		u64 slot = changes[i].slot;
+		if (slot == SlotChange::kNewSlot) {
+			slot = slot_in_use_.find_next_zero(cursor);
+			cursor = slot + 1;
+		}
+		undo[i] = Undo{slot, slot < used_slots_ ? slots_[slot] : Entry{0, 0, EntryState::Free}};
+		const bool was_used = slot < used_slots_ && slots_[slot].state != EntryState::Free;
+		const bool now_used = changes[i].entry.state != EntryState::Free;
+		slots_[slot] = now_used ? changes[i].entry : Entry{0, 0, EntryState::Free};
+		if (now_used)
+			slot_in_use_.set(slot);
+		else
+			slot_in_use_.clear(slot);
+		entry_count_ = entry_count_ - was_used + now_used;
+		for (u64 s = used_slots_; s < slot; s++)
+			slots_[s] = Entry{0, 0, EntryState::Free};
+		used_slots_ = max(used_slots_, slot + 1);
+		mark_dirty(slot);
+	}
+
+	const u32 area = 1 - area_;
+	Status written = write_area(area, seq_ + 1);
+	if (written.is_error()) {
+		for (u64 i = count; i-- > 0;) {
+			slots_[undo[i].slot] = undo[i].old;
+			if (undo[i].old.state != EntryState::Free)
+				slot_in_use_.set(undo[i].slot);
+			else
+				slot_in_use_.clear(undo[i].slot);
+		}
+		used_slots_ = old_used_slots;
+		entry_count_ = old_entry_count;
+		rb_free_large(undo);
+		return written;
+	}
+	rb_free_large(undo);
+	for (u32 i = 0; i < geo_.table_blocks(); i++)
+		dirty_[area].clear(i);
+	seq_++;
+	area_ = area;
+	return {};
+}
+
+} // namespace remap

@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: GPL-2.0
+// The persistent mapping: the authoritative table of entry slots, loading it (newest valid
+// superblock, falling back to the older one) and committing changes with the two-slot
+// protocol of docs/on-disk-format.rst. Not thread-safe: the owner serializes calls.
+#pragma once
+
+#include "bitmap.h"
+#include "lookup_table.h"
+#include "metadata_codec.h"
+
+namespace remap {
+
+class MetadataStore {
+public:
+	// One change to one slot. slot == kNewSlot takes the lowest free slot; an entry with
+	// state Free empties the slot.
+	struct SlotChange {
+		static constexpr u64 kNewSlot = ~0ull;
+		u64 slot;
+		Entry entry;
+	};
+
+	MetadataStore(const Geometry &geo, const rb_io_ops *io, void *io_ctx)
+		: geo_(geo), io_(io), io_ctx_(io_ctx)
+	{
+	}
+	~MetadataStore();
+	MetadataStore(const MetadataStore &) = delete;
+	MetadataStore &operator=(const MetadataStore &) = delete;
+
+	// Reads and validates the metadata. Returns nullptr on success (fresh() tells whether
+	// the area was all zero), else a string literal for ti->error; details go to the log.
+	[[nodiscard]] const char *load(Gfp gfp);
+	bool fresh() const { return seq_ == 0; }
+	u64 seq() const { return seq_; }
+	const u8 *uuid() const { return uuid_; }
+	// Whether the newest superblock on disk is still the one this store committed or loaded
+	// (false if another table's instance committed in between).
+	[[nodiscard]] Result<bool> disk_unchanged();
+
+	// Writes the changes as one commit. On failure nothing in memory changes and the disk
+	// still holds the previous commit. Allocation happens before any I/O.
+	[[nodiscard]] Status commit(const SlotChange *changes, u64 count, Gfp gfp);
+
+	u64 used_slots() const { return used_slots_; }
+	u64 entry_count() const { return entry_count_; }
+	const Entry &slot(u64 i) const { return slots_[i]; }
+	// The slot holding data_block, or kNewSlot. Linear: for the rare updates of an entry.
+	u64 find_slot(u64 data_block) const;
+	// The lookup table for the entries load() found (Remapped and Lost); the caller owns it.
+	[[nodiscard]] LookupTable *take_loaded_lookup();
+	// The lookup table for the current entries; the caller owns it.
+	[[nodiscard]] Result<LookupTable *> build_lookup(Gfp gfp) const;
+	// Memory held by the slot table, for the stats.
+	u64 bytes() const;
+
+private:
+	struct Undo {
+		u64 slot;
+		Entry old;
+	};
+
+	[[nodiscard]] const char *load_area(const Superblock &sb, Gfp gfp);
+	[[nodiscard]] const char *check_entries(u64 expected_count, Gfp gfp);
+	[[nodiscard]] Status alloc_working_memory(Gfp gfp);
+	[[nodiscard]] Status reserve_slots(u64 capacity, Gfp gfp);
+	[[nodiscard]] Status write_area(u32 area, u64 seq);
+	void mark_dirty(u64 slot);
+	u32 used_blocks() const;
+
+	const Geometry geo_;
+	const rb_io_ops *io_;
+	void *io_ctx_;
+
+	u64 seq_ = 0;      // of the newest commit on disk, 0 when fresh
+	u32 area_ = 1;     // the area that commit names; a fresh store's first commit uses 0
+	u8 uuid_[kUuidBytes] = {};
+
+	Entry *slots_ = nullptr; // used_slots_ meaningful, slots_capacity_ allocated
+	u64 slots_capacity_ = 0;
+	u64 used_slots_ = 0;
+	u64 entry_count_ = 0;
+	Bitmap slot_in_use_;     // one bit per possible slot (T * E)
+	Bitmap dirty_[2];        // per area: table blocks that differ from what the area holds
+	u32 *block_crcs_[2] = {}; // per area: crc of each table block as written there
+	u8 *block_buf_ = nullptr; // one block, for encoding and reading
+	LookupTable *loaded_lookup_ = nullptr;
+};
+
+} // namespace remap

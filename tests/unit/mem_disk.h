@@ -1,0 +1,142 @@
+// A pair of in-memory block devices behind rb_io_ops, with a volatile write cache: a write is
+// durable only after a flush (or REQ_PREFLUSH on a later write) or with FUA. crash() keeps
+// what was durable, optionally plus some of the rest, possibly torn at 512-byte granularity.
+#pragma once
+
+#include <array>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <unordered_map>
+#include <vector>
+
+#include "remap_boundary.h"
+
+class MemDisk {
+public:
+	struct Write {
+		int dev;
+		rb_u64 sector;
+		std::vector<unsigned char> data;
+	};
+
+	MemDisk(rb_u64 data_sectors, rb_u64 spare_sectors) : size_{data_sectors, spare_sectors} {}
+
+	const rb_io_ops *ops() const { return &kOps; }
+	void *ctx() { return this; }
+
+	// The nth write from now fails (and, if crash_at_failure, nothing after it happens).
+	int fail_write_in = -1;
+	int fail_read_in = -1;
+	int fail_error = -5;
+	// Called when a write is about to be issued; returning false fails it.
+	std::function<bool(const Write &)> write_filter;
+	int writes = 0;
+	int drains = 0;
+
+	// Direct access for tests (as if by dd): reads see and writes change the current image
+	// and the durable one alike.
+	void poke(int dev, rb_u64 byte_offset, const void *src, size_t len)
+	{
+		for (size_t i = 0; i < len; i++) {
+			rb_u64 b = byte_offset + i;
+			sector(current_[dev], b / 512)[b % 512] = static_cast<const unsigned char *>(src)[i];
+			sector(durable_[dev], b / 512)[b % 512] = static_cast<const unsigned char *>(src)[i];
+		}
+	}
+	unsigned char peek(int dev, rb_u64 byte_offset)
+	{
+		return sector(current_[dev], byte_offset / 512)[byte_offset % 512];
+	}
+
+	// Power cut: what survives is the durable image, plus each unflushed write with
+	// probability keep_chance, each 512-byte sector of it independently if torn.
+	void crash(std::mt19937_64 *rng = nullptr, unsigned keep_chance_pct = 0, bool torn = false)
+	{
+		for (const Write &w : volatile_) {
+			if (!rng || (*rng)() % 100 >= keep_chance_pct)
+				continue;
+			for (size_t off = 0; off < w.data.size(); off += 512) {
+				if (torn && (*rng)() % 2)
+					continue;
+				std::memcpy(sector(durable_[w.dev], w.sector + off / 512).data(),
+					    &w.data[off], 512);
+			}
+		}
+		volatile_.clear();
+		current_[0] = durable_[0];
+		current_[1] = durable_[1];
+	}
+
+private:
+	static int do_read(void *ctx, rb_device dev, rb_u64 sector, void *buf, rb_u32 bytes)
+	{
+		auto *d = static_cast<MemDisk *>(ctx);
+		if (d->fail_read_in >= 0 && d->fail_read_in-- == 0)
+			return d->fail_error;
+		if (sector + bytes / 512 > d->size_[dev])
+			return -5;
+		for (rb_u32 i = 0; i < bytes / 512; i++)
+			std::memcpy(static_cast<unsigned char *>(buf) + i * 512,
+				    d->sector(d->current_[dev], sector + i).data(), 512);
+		return 0;
+	}
+
+	static int do_write(void *ctx, rb_device dev, rb_u64 sector, const void *buf, rb_u32 bytes,
+			    unsigned flags)
+	{
+		auto *d = static_cast<MemDisk *>(ctx);
+		if (sector + bytes / 512 > d->size_[dev])
+			return -5;
+		Write w{dev, sector,
+			std::vector<unsigned char>(static_cast<const unsigned char *>(buf),
+						   static_cast<const unsigned char *>(buf) + bytes)};
+		if (d->fail_write_in >= 0 && d->fail_write_in-- == 0)
+			return d->fail_error;
+		if (d->write_filter && !d->write_filter(w))
+			return d->fail_error;
+		d->writes++;
+		if (flags & RB_IO_PREFLUSH)
+			d->flush_all();
+		d->store(d->current_[dev], w);
+		if (flags & RB_IO_FUA)
+			d->store(d->durable_[dev], w);
+		else
+			d->volatile_.push_back(std::move(w));
+		return 0;
+	}
+
+	void flush_all()
+	{
+		for (const Write &w : volatile_)
+			store(durable_[w.dev], w);
+		volatile_.clear();
+	}
+
+	using Image = std::unordered_map<rb_u64, std::array<unsigned char, 512>>;
+
+	// Sectors never written read as zero; storage is only spent on written ones.
+	static std::array<unsigned char, 512> &sector(Image &img, rb_u64 s)
+	{
+		auto it = img.find(s);
+		if (it == img.end())
+			it = img.emplace(s, std::array<unsigned char, 512>{}).first;
+		return it->second;
+	}
+
+	void store(Image &img, const Write &w)
+	{
+		for (size_t off = 0; off < w.data.size(); off += 512)
+			std::memcpy(sector(img, w.sector + off / 512).data(), &w.data[off], 512);
+	}
+
+	static void do_drain(void *ctx) { static_cast<MemDisk *>(ctx)->drains++; }
+	static void do_release(void *) {}
+
+	static constexpr rb_io_ops kOps = {do_read, do_write, do_drain, do_release};
+
+	rb_u64 size_[2];
+	Image durable_[2];
+	Image current_[2];
+	std::vector<Write> volatile_;
+};

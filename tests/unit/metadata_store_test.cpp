@@ -1,0 +1,345 @@
+// The commit protocol and the loader: what load() returns is always exactly the state of the
+// last commit that completed, or of the one before it when the newest is damaged; a crash at
+// any write, with any subset of unflushed writes surviving (torn or not), changes nothing else.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <tuple>
+
+#include "boundary_user.h"
+#include "mem_disk.h"
+#include "metadata_store.h"
+
+using remap::Entry;
+using remap::EntryState;
+using remap::Geometry;
+using remap::MetadataStore;
+using remap::u32;
+using remap::u64;
+
+namespace {
+
+using Model = std::map<u64, std::pair<EntryState, u32>>; // data block -> state, spare
+
+Geometry make_geometry(u64 spare_blocks, u32 block_size = 4096, u64 data_blocks = 1 << 20)
+{
+	Geometry g;
+	const u64 bs = block_size / 512;
+	const char *err = Geometry::create(0, data_blocks * bs, 0, spare_blocks * bs, block_size, &g);
+	EXPECT_EQ(err, nullptr) << err;
+	return g;
+}
+
+Model model_of(const MetadataStore &s)
+{
+	Model m;
+	for (u64 i = 0; i < s.used_slots(); i++) {
+		const Entry &e = s.slot(i);
+		if (e.state == EntryState::Free)
+			continue;
+		u64 key = e.state == EntryState::BadSpare ? (1ull << 63) + e.spare_block : e.data_block;
+		m[key] = {e.state, e.spare_block};
+	}
+	return m;
+}
+
+void apply(Model *m, const std::vector<MetadataStore::SlotChange> &changes,
+	   const MetadataStore &before)
+{
+	for (auto &c : changes) {
+		if (c.slot != MetadataStore::SlotChange::kNewSlot) {
+			const Entry &old = before.slot(c.slot);
+			m->erase(old.state == EntryState::BadSpare ? (1ull << 63) + old.spare_block
+								   : old.data_block);
+		}
+		if (c.entry.state == EntryState::Free)
+			continue;
+		u64 key = c.entry.state == EntryState::BadSpare ? (1ull << 63) + c.entry.spare_block
+								  : c.entry.data_block;
+		(*m)[key] = {c.entry.state, c.entry.spare_block};
+	}
+}
+
+std::unique_ptr<MetadataStore> load(const Geometry &g, MemDisk &disk, std::string *err = nullptr)
+{
+	auto s = std::make_unique<MetadataStore>(g, disk.ops(), disk.ctx());
+	const char *e = s->load(remap::Gfp::Kernel);
+	if (err)
+		*err = e ? e : "";
+	else
+		EXPECT_EQ(e, nullptr) << e;
+	return e ? nullptr : std::move(s);
+}
+
+MetadataStore::SlotChange insert(u64 data, u32 spare, EntryState st = EntryState::Remapped)
+{
+	return {MetadataStore::SlotChange::kNewSlot,
+		Entry{data, st == EntryState::Lost ? Entry::kLostSpare : spare, st}};
+}
+
+// A scripted history of commits touching inserts, updates, removals, lost and bad entries.
+std::vector<std::vector<MetadataStore::SlotChange>> history(const Geometry &g,
+							    std::mt19937_64 &rng, int commits)
+{
+	std::vector<std::vector<MetadataStore::SlotChange>> h;
+	u32 next_spare = static_cast<u32>(g.first_usable_spare().value());
+	u64 next_data = 0;
+	for (int c = 0; c < commits; c++) {
+		std::vector<MetadataStore::SlotChange> ch;
+		int n = 1 + static_cast<int>(rng() % (c % 3 == 0 ? 300 : 5));
+		for (int i = 0; i < n; i++) {
+			next_data += 1 + rng() % 7;
+			unsigned kind = rng() % 10;
+			if (kind == 0)
+				ch.push_back(insert(next_data, 0, EntryState::Lost));
+			else if (kind == 1)
+				ch.push_back({MetadataStore::SlotChange::kNewSlot,
+					      Entry{Entry::kBadSpareData, next_spare++, EntryState::BadSpare}});
+			else
+				ch.push_back(insert(next_data, next_spare++));
+		}
+		h.push_back(ch);
+	}
+	return h;
+}
+
+} // namespace
+
+TEST(MetadataStore, FreshLoadThenFormat)
+{
+	Geometry g = make_geometry(1000);
+	MemDisk disk(1 << 23, 1000 * 8);
+	auto s = load(g, disk);
+	ASSERT_TRUE(s);
+	EXPECT_TRUE(s->fresh());
+	EXPECT_EQ(disk.writes, 0) << "load never writes";
+	ASSERT_FALSE(s->commit(nullptr, 0, remap::Gfp::Kernel).is_error());
+	EXPECT_EQ(s->seq(), 1u);
+	auto again = load(g, disk);
+	ASSERT_TRUE(again);
+	EXPECT_FALSE(again->fresh());
+	EXPECT_EQ(again->seq(), 1u);
+	EXPECT_EQ(again->entry_count(), 0u);
+	EXPECT_EQ(std::memcmp(again->uuid(), s->uuid(), 16), 0);
+}
+
+TEST(MetadataStore, CommitsRoundTripWithSlotReuse)
+{
+	Geometry g = make_geometry(2000, 512); // E = 28: many table blocks
+	MemDisk disk(1 << 23, 2000);
+	auto s = load(g, disk);
+	Model model;
+	std::vector<MetadataStore::SlotChange> ch;
+	for (u32 i = 0; i < 100; i++)
+		ch.push_back(insert(i * 3, static_cast<u32>(g.first_usable_spare().value()) + i));
+	apply(&model, ch, *s);
+	ASSERT_FALSE(s->commit(ch.data(), ch.size(), remap::Gfp::Kernel).is_error());
+	EXPECT_EQ(model_of(*s), model);
+
+	// Remove every other entry, turn one into a lost block, then insert: lowest slots first.
+	ch.clear();
+	for (u64 d = 0; d < 100; d += 2)
+		ch.push_back({s->find_slot(d * 3), Entry{0, 0, EntryState::Free}});
+	ch.push_back({s->find_slot(3), Entry{3, Entry::kLostSpare, EntryState::Lost}});
+	apply(&model, ch, *s);
+	ASSERT_FALSE(s->commit(ch.data(), ch.size(), remap::Gfp::Kernel).is_error());
+	EXPECT_EQ(model_of(*s), model);
+	EXPECT_EQ(s->entry_count(), 50u);
+	ch = {insert(100000, 1500)};
+	apply(&model, ch, *s);
+	ASSERT_FALSE(s->commit(ch.data(), ch.size(), remap::Gfp::Kernel).is_error());
+	EXPECT_EQ(s->slot(0).data_block, 100000u) << "a new entry takes the lowest free slot";
+	EXPECT_EQ(s->used_slots(), 100u);
+
+	auto loaded = load(g, disk);
+	ASSERT_TRUE(loaded);
+	EXPECT_EQ(model_of(*loaded), model);
+	EXPECT_EQ(loaded->seq(), 3u);
+	// The lookup built at load time agrees.
+	remap::LookupTable *t = loaded->take_loaded_lookup();
+	ASSERT_NE(t, nullptr);
+	u32 v = 0;
+	ASSERT_TRUE(t->find(3, &v));
+	EXPECT_EQ(v, remap::LookupTable::kLost);
+	ASSERT_TRUE(t->find(100000, &v));
+	EXPECT_EQ(v, 1500u);
+	EXPECT_FALSE(t->find(0, &v));
+	remap::LookupTable::free(t);
+}
+
+// A crash injected before every write of every commit (and after the last): the loaded
+// state is exactly the old or the new one, whatever subset of unflushed writes survived.
+TEST(MetadataStore, CrashAtEveryWriteLoadsOldOrNew)
+{
+	const Geometry g = make_geometry(3000, 512);
+	std::mt19937_64 rng(11);
+	auto hist = history(g, rng, 8);
+
+	int cases = 0;
+	for (size_t c = 0; c < hist.size(); c++) {
+		for (int k = 0;; k++) {
+			for (int variant = 0; variant < 3; variant++) {
+				MemDisk disk(1 << 23, 3000);
+				auto s = load(g, disk);
+				Model before;
+				for (size_t i = 0; i < c; i++) {
+					apply(&before, hist[i], *s);
+					ASSERT_FALSE(s->commit(hist[i].data(), hist[i].size(),
+							       remap::Gfp::Kernel).is_error());
+				}
+				Model after = before;
+				apply(&after, hist[c], *s);
+				disk.fail_write_in = k;
+				auto st = s->commit(hist[c].data(), hist[c].size(), remap::Gfp::Kernel);
+				const bool completed = !st.is_error();
+				disk.fail_write_in = -1;
+				if (!completed) {
+					EXPECT_EQ(model_of(*s), before) << "failed commit left memory changed";
+				}
+				std::mt19937_64 crash_rng(c * 1000 + k * 10 + variant);
+				disk.crash(&crash_rng, variant == 0 ? 0 : 50, variant == 2);
+				auto loaded = load(g, disk);
+				ASSERT_TRUE(loaded) << "commit " << c << " write " << k;
+				Model got = model_of(*loaded);
+				if (completed) {
+					EXPECT_EQ(got, after) << "commit " << c << " write " << k;
+					EXPECT_EQ(loaded->seq(), c + 1);
+				} else {
+					EXPECT_EQ(got, before) << "commit " << c << " write " << k;
+					EXPECT_EQ(loaded->seq(), c);
+				}
+				// The reloaded store can go on committing.
+				auto more = std::vector<MetadataStore::SlotChange>{insert(999999, 2999)};
+				EXPECT_FALSE(loaded->commit(more.data(), 1, remap::Gfp::Kernel).is_error());
+				cases++;
+				if (completed && variant == 2)
+					goto next_commit;
+			}
+		}
+	next_commit:;
+	}
+	EXPECT_GT(cases, 100);
+}
+
+TEST(MetadataStore, DamagedNewestFallsBackToOlder)
+{
+	const Geometry g = make_geometry(1000);
+	MemDisk disk(1 << 23, 8000);
+	auto s = load(g, disk);
+	std::vector<MetadataStore::SlotChange> c1 = {insert(5, 100)}, c2 = {insert(6, 101)};
+	ASSERT_FALSE(s->commit(c1.data(), 1, remap::Gfp::Kernel).is_error()); // seq 1: slot 1
+	ASSERT_FALSE(s->commit(c2.data(), 1, remap::Gfp::Kernel).is_error()); // seq 2: slot 0
+	Model old_model;
+	old_model[5] = {EntryState::Remapped, 100};
+
+	// One flipped byte in the newest superblock.
+	unsigned char b = disk.peek(1, 100) ^ 0x40;
+	disk.poke(1, 100, &b, 1);
+	auto loaded = load(g, disk);
+	ASSERT_TRUE(loaded);
+	EXPECT_EQ(loaded->seq(), 1u);
+	EXPECT_EQ(model_of(*loaded), old_model);
+	EXPECT_NE(std::string(rb_user_last_log()).find("using the older metadata in slot 1"), std::string::npos)
+		<< rb_user_last_log();
+	b ^= 0x40;
+	disk.poke(1, 100, &b, 1);
+
+	// One flipped byte in the newest table (area 1, block 0: spare block 2 + T).
+	const u64 table_byte = g.table_block(1, 0).value() * 4096 + 64 + 8;
+	b = disk.peek(1, table_byte) ^ 1;
+	disk.poke(1, table_byte, &b, 1);
+	loaded = load(g, disk);
+	ASSERT_TRUE(loaded);
+	EXPECT_EQ(loaded->seq(), 1u);
+	EXPECT_EQ(model_of(*loaded), old_model);
+
+	// Both superblocks damaged: refused, with the problem named.
+	unsigned char z = disk.peek(1, 4096 + 8) ^ 0xff; // slot 1's version
+	disk.poke(1, 4096 + 8, &z, 1);
+	std::string err;
+	EXPECT_FALSE(load(g, disk, &err));
+	EXPECT_FALSE(err.empty());
+}
+
+TEST(MetadataStore, GeometryMismatchIsRefused)
+{
+	const Geometry g = make_geometry(1000);
+	MemDisk disk(1 << 23, 8000);
+	auto s = load(g, disk);
+	ASSERT_FALSE(s->commit(nullptr, 0, remap::Gfp::Kernel).is_error());
+	std::string err;
+	EXPECT_FALSE(load(make_geometry(1000, 4096, 12345), disk, &err));
+	EXPECT_NE(err.find("geometry"), std::string::npos) << err;
+}
+
+TEST(MetadataStore, AllocationFailuresAreClean)
+{
+	const Geometry g = make_geometry(1000);
+	MemDisk disk(1 << 23, 8000);
+	{
+		auto s = load(g, disk);
+		std::vector<MetadataStore::SlotChange> c = {insert(5, 100), insert(9, 101)};
+		ASSERT_FALSE(s->commit(c.data(), c.size(), remap::Gfp::Kernel).is_error());
+	}
+	const long base = rb_user_live_allocs();
+	for (long nth = 0; nth < 12; nth++) {
+		auto s = std::make_unique<MetadataStore>(g, disk.ops(), disk.ctx());
+		rb_user_fail_alloc_nth(nth);
+		const char *e = s->load(remap::Gfp::Kernel);
+		rb_user_fail_alloc_nth(-1);
+		if (e) {
+			EXPECT_NE(std::string(e).find("memory"), std::string::npos) << e;
+		} else {
+			EXPECT_EQ(s->entry_count(), 2u);
+		}
+		s.reset();
+		EXPECT_EQ(rb_user_live_allocs(), base) << "leak after failing allocation " << nth;
+	}
+	// A commit whose allocation fails changes nothing.
+	auto s = load(g, disk);
+	std::vector<MetadataStore::SlotChange> c = {insert(7, 102)};
+	rb_user_fail_all_allocs(1);
+	auto st = s->commit(c.data(), 1, remap::Gfp::Noio);
+	rb_user_fail_all_allocs(0);
+	ASSERT_TRUE(st.is_error());
+	EXPECT_EQ(s->entry_count(), 2u);
+	EXPECT_EQ(s->seq(), 1u);
+}
+
+TEST(MetadataStore, OneMillionRemaps)
+{
+	const u64 spare_blocks = (1u << 20) + 20000;
+	const Geometry g = make_geometry(spare_blocks, 4096, 1ull << 24);
+	MemDisk disk(1ull << 27, spare_blocks * 8);
+	auto s = load(g, disk);
+	const u32 first = static_cast<u32>(g.first_usable_spare().value());
+	const u64 usable = spare_blocks - first;
+	ASSERT_GE(usable, 1u << 20);
+	ASSERT_GE(g.table_slots(), usable);
+	// Every usable spare block, in a few large commits.
+	std::vector<MetadataStore::SlotChange> ch;
+	for (u64 i = 0; i < usable; i++) {
+		ch.push_back(insert(i * 11, static_cast<u32>(first + i)));
+		if (ch.size() == 300000 || i + 1 == usable) {
+			ASSERT_FALSE(s->commit(ch.data(), ch.size(), remap::Gfp::Kernel).is_error());
+			ch.clear();
+		}
+	}
+	EXPECT_EQ(s->entry_count(), usable);
+	auto loaded = load(g, disk);
+	ASSERT_TRUE(loaded);
+	EXPECT_EQ(loaded->entry_count(), usable);
+	remap::LookupTable *t = loaded->take_loaded_lookup();
+	ASSERT_EQ(t->size(), usable);
+	u32 v;
+	ASSERT_TRUE(t->find((usable - 1) * 11, &v));
+	EXPECT_EQ(v, first + usable - 1);
+	remap::LookupTable::free(t);
+	// The table is full: one more entry does not fit.
+	ch = {insert(1, 0)};
+	auto st = loaded->commit(ch.data(), 1, remap::Gfp::Kernel);
+	EXPECT_TRUE(st.is_error() || g.table_slots() > usable);
+}
