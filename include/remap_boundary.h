@@ -114,9 +114,9 @@ struct rb_io_ops {
 		     unsigned int flags);
 	/*
 	 * Called after the core published a new mapping: returns once no I/O that was mapped
-	 * with an older one is still in flight.
+	 * with generation old_generation (see struct rc_mapping) is still in flight.
 	 */
-	void (*drain)(void *ctx);
+	void (*drain)(void *ctx, rb_u32 old_generation);
 	/* I/O held back on a block in transition may be mapped again now. */
 	void (*release_held)(void *ctx);
 };
@@ -184,11 +184,52 @@ int rc_table_check(struct rc_table *table, const struct rc_devices *devs, const 
  */
 void rc_status_table(const struct rc_table *table, const char *data_name, const char *spare_name,
 		     char *buf, unsigned int maxlen, unsigned int *used);
-void rc_status_info(const struct rc_table *table, char *buf, unsigned int maxlen,
-		    unsigned int *used);
 /* The key=value pairs after dm-ima's "target_name=...,target_version=..." prefix. */
 void rc_status_ima(const struct rc_table *table, const char *data_name, const char *spare_name,
 		   char *buf, unsigned int maxlen, unsigned int *used);
+
+/* The remap engine of one target. */
+struct rc_target;
+
+/*
+ * Loads and validates the metadata (reads only: a reload's constructor runs while the old
+ * table is live). On failure returns NULL with *err a negative errno and *error a literal.
+ */
+struct rc_target *rc_target_create(const struct rc_table *table, rb_u64 target_len,
+				   const struct rb_io_ops *io, void *io_ctx, const char **error,
+				   int *err);
+void rc_target_destroy(struct rc_target *t);
+/* preresume: picks up commits made by another table since create, formats a fresh area. */
+int rc_target_resume(struct rc_target *t);
+/* postsuspend: waits for mapping changes in progress; refuses new ones until resume. */
+void rc_target_suspend(struct rc_target *t);
+
+enum rc_route {
+	RC_ROUTE_DATA = 0,  /* to the data device */
+	RC_ROUTE_SPARE = 1, /* to the spare device */
+	RC_ROUTE_LOST = 2,  /* the block is lost: fail the I/O without touching the disks */
+	RC_ROUTE_HOLD = 3,  /* the block is being moved: hold the I/O until release_held */
+};
+struct rc_mapping {
+	enum rc_route route;
+	rb_u32 generation; /* of the mapping used; pass to drain accounting */
+	rb_u64 sector;     /* on the routed device */
+	rb_u32 sectors;    /* how much of the I/O, from its start, this mapping covers */
+};
+/*
+ * The I/O path's lookup: never sleeps, allocates nothing, takes no lock. The caller holds
+ * rb_rcu_read_lock() until it has accounted the I/O to out->generation.
+ */
+void rc_target_map(const struct rc_target *t, rb_u64 sector, rb_u32 sectors,
+		   struct rc_mapping *out);
+/* I/O errors seen by the glue, for the stats. */
+void rc_target_count_error(struct rc_target *t, int is_write);
+
+/* dmsetup message: 0, a negative errno, or 1 when text was written to result. Sleeps. */
+int rc_target_message(struct rc_target *t, unsigned int argc, char **argv, char *result,
+		      unsigned int maxlen);
+void rc_target_status_info(struct rc_target *t, char *buf, unsigned int maxlen,
+			   unsigned int *used);
 
 #ifdef __cplusplus
 }

@@ -11,4 +11,11 @@ if [ -n "$bad" ]; then
 	rm -f "$obj"
 	exit 1
 fi
+# COMDAT groups: the linker would drop all but one copy while objtool's tables still point
+# into the dropped ones (see -fno-weak in Kbuild).
+if readelf -SW "$obj" | grep -q ' GROUP '; then
+	echo "error: $obj contains COMDAT groups (build C++ with -fno-weak)" >&2
+	rm -f "$obj"
+	exit 1
+fi
 exit 0

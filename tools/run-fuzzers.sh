@@ -38,11 +38,12 @@ for src in "${sources[@]}"; do
 	mkdir -p "$corpus" "$artifacts" "$seeds"
 	echo "run-fuzzers: $name for ${secs}s"
 	# Value profiling helps past the multi-byte magic and geometry comparisons.
-	if FUZZ_SEED_DIR=$seeds "$out/$name" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-		-use_value_profile=1 -print_final_stats=1 -artifact_prefix="$artifacts/" \
+	if FUZZ_SEED_DIR=$seeds "$out/$name" -max_total_time="$secs" -timeout=10 \
+		-rss_limit_mb=2048 -use_value_profile=1 -print_final_stats=1 \
+		-artifact_prefix="$artifacts/" \
 		"$corpus" "$seeds" >"$log" 2>&1; then
 		grep -E '^stat::(number_of_executed_units|new_units_added|peak_rss_mb)' "$log" |
-			sed "s/^/run-fuzzers: $name /"
+			sed "s/^/run-fuzzers: $name /" || true
 		grep -E '^#[0-9]+.*DONE' "$log" | tail -n 1 | sed "s/^/run-fuzzers: $name /" || true
 	else
 		tail -n 60 "$log" >&2

@@ -29,7 +29,7 @@ public:
 	}
 
 private:
-	static constexpr u64 kWordBits = 8 * sizeof(unsigned long);
+	enum : u64 { kWordBits = 8 * sizeof(unsigned long) };
 	unsigned long *words_ = nullptr;
 	u64 bits_ = 0;
 };

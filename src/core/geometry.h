@@ -11,14 +11,14 @@ namespace remap {
 class Geometry {
 public:
 	// Sizes fixed by the on-disk format.
-	static constexpr u32 kSuperblockSlots = 2;
-	static constexpr u32 kTableAreas = 2;
-	static constexpr u32 kTableHeaderBytes = 64;
-	static constexpr u32 kEntryBytes = 16;
+	enum : u32 { kSuperblockSlots = 2 };
+	enum : u32 { kTableAreas = 2 };
+	enum : u32 { kTableHeaderBytes = 64 };
+	enum : u32 { kEntryBytes = 16 };
 	// Spare block numbers are 32-bit on disk and 0xffffffff marks a lost block.
-	static constexpr u64 kMaxSpareBlocks = 0xfffffffeull;
-	// Two superblocks, one block per table area (T = 1 up to E + 2 blocks) and one spare.
-	static constexpr u64 kMinSpareBlocks = kSuperblockSlots + kTableAreas + 1;
+	enum : u64 { kMaxSpareBlocks = 0xfffffffeull };
+	// Two superblocks, one block per table area (T = 1 while S <= E + 4) and one spare.
+	enum : u64 { kMinSpareBlocks = kSuperblockSlots + kTableAreas + 1 };
 
 	// All zero and unusable (E = 0, no blocks): storage for create() to fill. Nothing may be
 	// computed from a Geometry that create() did not accept.
@@ -48,10 +48,11 @@ public:
 	// first test only keeps S - 2 from wrapping: below five blocks nothing fits anyway.)
 	static constexpr bool holds_metadata(u64 spare_blocks, u32 entries)
 	{
-		return spare_blocks >= kMinSpareBlocks &&
-		       spare_blocks >= kSuperblockSlots +
-					       kTableAreas * table_blocks_for(spare_blocks, entries) +
-					       1;
+		if (spare_blocks < kMinSpareBlocks)
+			return false;
+		const u64 metadata =
+			kSuperblockSlots + kTableAreas * table_blocks_for(spare_blocks, entries);
+		return spare_blocks >= metadata + 1;
 	}
 
 	u64 data_offset() const { return data_offset_; }
@@ -72,7 +73,8 @@ public:
 	SpareBlock superblock_block(u32 slot) const { return SpareBlock(slot); }
 	SpareBlock table_block(u32 area, u32 index) const
 	{
-		return SpareBlock(kSuperblockSlots + static_cast<u64>(area) * table_blocks_ + index);
+		const u64 area_start = kSuperblockSlots + static_cast<u64>(area) * table_blocks_;
+		return SpareBlock(area_start + index);
 	}
 	// 2 + 2T: everything below is metadata.
 	SpareBlock first_usable_spare() const
@@ -97,7 +99,10 @@ public:
 	// Absolute sectors on the devices. The arguments must be in range (is_data_block(),
 	// s < data_len, b < spare_blocks); create() made sure the ends do not wrap.
 	u64 data_dev_sector(Sector s) const { return data_offset_ + s.value(); }
-	u64 data_dev_sector(DataBlock b) const { return data_offset_ + (b.value() << block_shift_); }
+	u64 data_dev_sector(DataBlock b) const
+	{
+		return data_offset_ + (b.value() << block_shift_);
+	}
 	u64 spare_dev_sector(SpareBlock b) const
 	{
 		return spare_offset_ + (b.value() << block_shift_);

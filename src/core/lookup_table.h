@@ -12,7 +12,10 @@ namespace remap {
 class LookupTable {
 public:
 	// The value of a data block that is lost: reads fail until it is rewritten.
-	static constexpr u32 kLost = 0xffffffffu;
+	enum : u32 { kLost = 0xffffffffu };
+	// A block being moved: its I/O waits until the move is published. (Spare block numbers
+	// stop below this; see Geometry::kMaxSpareBlocks.)
+	enum : u32 { kPending = 0xfffffffeu };
 
 	// One change to apply: set data_block to spare (or kLost), or remove it.
 	struct Change {
@@ -46,10 +49,14 @@ public:
 	// Memory held, for the stats and the memory benchmark.
 	u64 bytes() const;
 
+	// Which publication of the mapping this is; the glue drains I/O per generation.
+	u32 generation() const { return generation_; }
+	void set_generation(u32 g) { generation_ = g; }
+
 private:
 	// Every kFanout-th key is copied into a small top-level array searched first, so a lookup
 	// in a large table touches a few cache lines instead of log2(n) scattered ones.
-	static constexpr u64 kFanout = 32;
+	enum : u64 { kFanout = 32 };
 
 	LookupTable() = default;
 	[[nodiscard]] static LookupTable *alloc(u64 count, Gfp gfp);
@@ -57,6 +64,7 @@ private:
 
 	u64 count_ = 0;
 	u64 index_count_ = 0;
+	u32 generation_ = 0;
 	u64 *keys_ = nullptr;
 	u32 *values_ = nullptr;
 	u64 *index_ = nullptr;

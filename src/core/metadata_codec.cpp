@@ -139,6 +139,12 @@ const char *decode_entry(const Geometry &geo, const u8 *p, Entry *e)
 	return nullptr;
 }
 
+// Where slot i starts in a table block (slot E is the end of the block).
+constexpr u32 entry_offset(u32 slot)
+{
+	return Geometry::kTableHeaderBytes + slot * Geometry::kEntryBytes;
+}
+
 void encode_entry(const Entry &e, u8 *p)
 {
 	// A free slot is all zero on disk whatever stale values the caller left in it.
@@ -244,6 +250,16 @@ const char *decode_superblock(const Geometry &geo, const u8 *block, Superblock *
 	return nullptr;
 }
 
+bool superblock_block_size(const u8 *block, u32 *block_size)
+{
+	if (!bytes_equal(block + kSbMagic, kSuperblockMagic, kMagicBytes) ||
+	    get_le32(block + kSbVersion) != kFormatVersion ||
+	    get_le32(block + kSbCrc) != crc32c(block, kSbCrc))
+		return false;
+	*block_size = get_le32(block + kSbBlockSize);
+	return true;
+}
+
 bool block_is_zero(const u8 *block, u32 len)
 {
 	u8 acc = 0;
@@ -275,7 +291,7 @@ u32 encode_table_block(const Geometry &geo, const u8 uuid[kUuidBytes], u64 seq, 
 	put_le32(block + kTbIndex, index);
 	put_le32(block + kTbSlots, n);
 	for (u32 i = 0; i < n; i++)
-		encode_entry(slots[i], block + Geometry::kTableHeaderBytes + i * Geometry::kEntryBytes);
+		encode_entry(slots[i], block + entry_offset(i));
 	// The crc field is still zero, as its definition wants.
 	const u32 crc = crc32c(block, block_size);
 	put_le32(block + kTbCrc, crc);
@@ -312,13 +328,12 @@ const char *decode_table_block(const Geometry &geo, const u8 uuid[kUuidBytes], u
 		return "Table block slot count does not match the superblock";
 	if (!block_is_zero(block + kTbReserved, kTbCrc - kTbReserved))
 		return "Table block has non-zero reserved bytes";
-	const u32 used_end = Geometry::kTableHeaderBytes + slots * Geometry::kEntryBytes;
+	const u32 used_end = entry_offset(slots);
 	if (!block_is_zero(block + used_end, block_size - used_end))
 		return "Table block has data after its last slot";
 
 	for (u32 i = 0; i < slots; i++) {
-		const char *err = decode_entry(
-			geo, block + Geometry::kTableHeaderBytes + i * Geometry::kEntryBytes, &out[i]);
+		const char *err = decode_entry(geo, block + entry_offset(i), &out[i]);
 		if (err)
 			return err;
 	}

@@ -22,8 +22,8 @@ enum class EntryState : u8 {
 
 // One table slot. A free slot's other fields are ignored when encoding (it is written as zero).
 struct Entry {
-	static constexpr u32 kLostSpare = 0xffffffffu; // spare_block of a Lost entry
-	static constexpr u64 kBadSpareData = ~0ull;     // data_block of a BadSpare entry
+	enum : u32 { kLostSpare = 0xffffffffu }; // spare_block of a Lost entry
+	enum : u64 { kBadSpareData = ~0ull };     // data_block of a BadSpare entry
 
 	u64 data_block;
 	u32 spare_block;
@@ -58,6 +58,10 @@ void encode_superblock(const Superblock &sb, u8 *block, u32 block_size);
 // meaningful on success.
 [[nodiscard]] const char *decode_superblock(const Geometry &geo, const u8 *block,
 					    Superblock *out);
+
+// Whether the first 512 bytes of block are an intact superblock of any geometry, and if so
+// its block_size: to tell an admin that the area was formatted with another block size.
+bool superblock_block_size(const u8 *block, u32 *block_size);
 
 bool block_is_zero(const u8 *block, u32 len);
 

@@ -220,9 +220,11 @@ const char *MetadataStore::load(Gfp gfp)
 				first_problem = bad;
 			continue;
 		}
-		if (first_problem)
+		if (first_problem) {
 			rb_log(RB_LOG_WARN, "using the older metadata in slot %u (seq %llu)", s,
 			       static_cast<unsigned long long>(sb[s].seq));
+			fell_back_ = true;
+		}
 		seq_ = sb[s].seq;
 		area_ = sb[s].area;
 		entry_count_ = sb[s].entry_count;
@@ -237,7 +239,24 @@ const char *MetadataStore::load(Gfp gfp)
 			dirty_[1 - area_].set(i);
 		return nullptr;
 	}
-	return first_problem;
+	return formatted_with_other_block_size() ? "Metadata was formatted with another block_size"
+						 : first_problem;
+}
+
+// Slot 0 is at the same place for every block size, slot 1 is not: an area whose newest
+// superblock is in slot 1 looks corrupt under the wrong block_size. Probe for that.
+bool MetadataStore::formatted_with_other_block_size()
+{
+	for (u32 bs = RC_MIN_BLOCK_SIZE; bs <= RC_MAX_BLOCK_SIZE; bs <<= 1) {
+		if (bs == geo_.block_size())
+			continue;
+		const u64 sector = geo_.spare_offset() + (bs >> RC_SECTOR_SHIFT);
+		u32 found;
+		if (io_->read(io_ctx_, RB_SPARE_DEV, sector, block_buf_, kSuperblockBytes) == 0 &&
+		    superblock_block_size(block_buf_, &found) && found == bs)
+			return true;
+	}
+	return false;
 }
 
 LookupTable *MetadataStore::take_loaded_lookup()

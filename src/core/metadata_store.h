@@ -15,7 +15,7 @@ public:
 	// One change to one slot. slot == kNewSlot takes the lowest free slot; an entry with
 	// state Free empties the slot.
 	struct SlotChange {
-		static constexpr u64 kNewSlot = ~0ull;
+		enum : u64 { kNewSlot = ~0ull };
 		u64 slot;
 		Entry entry;
 	};
@@ -32,6 +32,8 @@ public:
 	// the area was all zero), else a string literal for ti->error; details go to the log.
 	[[nodiscard]] const char *load(Gfp gfp);
 	bool fresh() const { return seq_ == 0; }
+	// load() found a damaged superblock or table (and so may have used the older slot).
+	bool fell_back() const { return fell_back_; }
 	u64 seq() const { return seq_; }
 	const u8 *uuid() const { return uuid_; }
 	// Whether the newest superblock on disk is still the one this store committed or loaded
@@ -61,6 +63,7 @@ private:
 	};
 
 	[[nodiscard]] const char *load_area(const Superblock &sb, Gfp gfp);
+	bool formatted_with_other_block_size();
 	[[nodiscard]] const char *check_entries(u64 expected_count, Gfp gfp);
 	[[nodiscard]] Status alloc_working_memory(Gfp gfp);
 	[[nodiscard]] Status reserve_slots(u64 capacity, Gfp gfp);
@@ -74,6 +77,7 @@ private:
 
 	u64 seq_ = 0;      // of the newest commit on disk, 0 when fresh
 	u32 area_ = 1;     // the area that commit names; a fresh store's first commit uses 0
+	bool fell_back_ = false;
 	u8 uuid_[kUuidBytes] = {};
 
 	Entry *slots_ = nullptr; // used_slots_ meaningful, slots_capacity_ allocated

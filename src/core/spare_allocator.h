@@ -13,7 +13,7 @@ namespace remap {
 
 class SpareAllocator {
 public:
-	static constexpr u32 kCacheSlots = 64;
+	enum : u32 { kCacheSlots = 64 };
 
 	SpareAllocator() = default;
 	SpareAllocator(const SpareAllocator &) = delete;

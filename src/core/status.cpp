@@ -34,11 +34,6 @@ void emit_features(TextBuffer &out, const rc_table &t)
 		out.emit(" spare_low_water %llu", static_cast<unsigned long long>(t.spare_low_water));
 }
 
-unsigned long long blocks(const rc_table &t, u64 sectors)
-{
-	return sectors >> ilog2(t.block_size >> RC_SECTOR_SHIFT);
-}
-
 } // namespace
 
 extern "C" void rc_status_table(const struct rc_table *t, const char *data_name,
@@ -50,13 +45,6 @@ extern "C" void rc_status_table(const struct rc_table *t, const char *data_name,
 		 spare_name, static_cast<unsigned long long>(t->spare_offset),
 		 static_cast<unsigned long long>(t->spare_len));
 	emit_features(out, *t);
-}
-
-extern "C" void rc_status_info(const struct rc_table *t, char *buf, unsigned int maxlen,
-			       unsigned int *used)
-{
-	TextBuffer out(buf, maxlen, used);
-	out.emit("%u %llu", t->block_size, blocks(*t, t->spare_len));
 }
 
 extern "C" void rc_status_ima(const struct rc_table *t, const char *data_name,

@@ -1,23 +1,53 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * dm-remap: a device-mapper target that keeps a disk with bad blocks usable by remapping
- * failed blocks into a spare area. This file holds the dm callbacks; the table grammar,
- * geometry rules and status text live in the C++ core (src/core) behind remap_boundary.h.
+ * failed blocks into a spare area. This file holds the dm callbacks and bio handling; the
+ * table grammar, metadata, allocation, lookup and messages live in the C++ core (src/core)
+ * behind remap_boundary.h.
  */
+#include <linux/bio.h>
 #include <linux/blkdev.h>
+#include <linux/delay.h>
 #include <linux/device-mapper.h>
+#include <linux/dm-io.h>
 #include <linux/module.h>
+#include <linux/percpu.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/vmalloc.h>
 
 #include "remap_boundary.h"
 
 #define DM_MSG_PREFIX "remap"
 
+/*
+ * Bios in flight per mapping generation (its parity): the core publishes a new mapping,
+ * waits out RCU readers, then drain() waits for the old generation's count to reach zero.
+ * Per-CPU so that the I/O path never bounces a shared cache line.
+ */
+struct remap_inflight {
+	long count[2];
+};
+
 struct remap_c {
+	struct dm_target *ti;
 	struct dm_dev *data_dev;
 	struct dm_dev *spare_dev;
 	struct rc_table table; /* its device paths are only valid during the constructor */
+	struct rc_target *engine;
+	struct dm_io_client *io_client;
+	struct remap_inflight __percpu *inflight;
 	bool same_device;
+
+	/* Bios that touched a block while it moved; re-mapped by remap_release_held(). */
+	spinlock_t held_lock;
+	struct bio_list held;
+};
+
+/* Per-bio state, in the space dm reserves with per_io_data_size. */
+struct remap_io {
+	unsigned int generation;
+	bool counted;
 };
 
 static void remap_dtr(struct dm_target *ti);
@@ -28,14 +58,172 @@ static void remap_set_error(struct dm_target *ti, const char *message)
 	ti->error = (char *)message;
 }
 
+static struct block_device *remap_bdev(struct remap_c *rc, enum rb_device dev)
+{
+	return dev == RB_DATA_DEV ? rc->data_dev->bdev : rc->spare_dev->bdev;
+}
+
+/* Synchronous I/O for the core (metadata, copies between the devices). */
+static int remap_sync_io(struct remap_c *rc, enum rb_device dev, rb_u64 sector, void *buf,
+			 rb_u32 bytes, blk_opf_t opf)
+{
+	struct dm_io_region where = {
+		.bdev = remap_bdev(rc, dev),
+		.sector = sector,
+		.count = bytes >> SECTOR_SHIFT,
+	};
+	struct dm_io_request req = {
+		.bi_opf = opf,
+		.notify.fn = NULL, /* synchronous */
+		.client = rc->io_client,
+	};
+	unsigned long error_bits = 0;
+	int r;
+
+	if (is_vmalloc_addr(buf)) {
+		req.mem.type = DM_IO_VMA;
+		req.mem.ptr.vma = buf;
+	} else {
+		req.mem.type = DM_IO_KMEM;
+		req.mem.ptr.addr = buf;
+	}
+	r = dm_io(&req, 1, &where, &error_bits, IOPRIO_DEFAULT);
+	if (!r && error_bits)
+		r = -EIO;
+	return r;
+}
+
+static int remap_io_read(void *ctx, enum rb_device dev, rb_u64 sector, void *buf, rb_u32 bytes)
+{
+	return remap_sync_io(ctx, dev, sector, buf, bytes, REQ_OP_READ | REQ_SYNC);
+}
+
+static int remap_io_write(void *ctx, enum rb_device dev, rb_u64 sector, const void *buf,
+			  rb_u32 bytes, unsigned int flags)
+{
+	blk_opf_t opf = REQ_OP_WRITE | REQ_SYNC;
+
+	if (flags & RB_IO_FUA)
+		opf |= REQ_FUA;
+	if (flags & RB_IO_PREFLUSH)
+		opf |= REQ_PREFLUSH;
+	return remap_sync_io(ctx, dev, sector, (void *)buf, bytes, opf);
+}
+
+static long remap_inflight_sum(struct remap_c *rc, unsigned int idx)
+{
+	long sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += READ_ONCE(per_cpu_ptr(rc->inflight, cpu)->count[idx]);
+	return sum;
+}
+
+/*
+ * The core has waited for an RCU grace period, so no map() is still counting into the old
+ * generation: its count only falls from here on, and a sum of zero is final.
+ */
+static void remap_io_drain(void *ctx, rb_u32 old_generation)
+{
+	struct remap_c *rc = ctx;
+
+	while (remap_inflight_sum(rc, old_generation & 1))
+		msleep(1);
+}
+
+static void remap_account(struct remap_c *rc, struct remap_io *io, unsigned int generation)
+{
+	io->generation = generation;
+	io->counted = true;
+	this_cpu_inc(rc->inflight->count[generation & 1]);
+}
+
+/*
+ * Looks the bio up and, under the same RCU read section, either accounts it to the mapping's
+ * generation or parks it on the held list: the core's grace period then guarantees a parked
+ * bio is on the list before it releases the list.
+ */
+static void remap_lookup(struct remap_c *rc, struct dm_target *ti, struct bio *bio,
+			 struct rc_mapping *m)
+{
+	struct remap_io *io = dm_per_bio_data(bio, sizeof(struct remap_io));
+	unsigned long flags;
+
+	io->counted = false;
+	rcu_read_lock();
+	rc_target_map(rc->engine, dm_target_offset(ti, bio->bi_iter.bi_sector), bio_sectors(bio), m);
+	switch (m->route) {
+	case RC_ROUTE_DATA:
+	case RC_ROUTE_SPARE:
+		remap_account(rc, io, m->generation);
+		break;
+	case RC_ROUTE_HOLD:
+		spin_lock_irqsave(&rc->held_lock, flags);
+		bio_list_add(&rc->held, bio);
+		spin_unlock_irqrestore(&rc->held_lock, flags);
+		break;
+	case RC_ROUTE_LOST:
+		break;
+	}
+	rcu_read_unlock();
+}
+
+static void remap_route(struct remap_c *rc, struct bio *bio, const struct rc_mapping *m)
+{
+	bio_set_dev(bio, m->route == RC_ROUTE_SPARE ? rc->spare_dev->bdev : rc->data_dev->bdev);
+	bio->bi_iter.bi_sector = m->sector;
+}
+
+static void remap_io_release_held(void *ctx)
+{
+	struct remap_c *rc = ctx;
+	struct bio_list list;
+	struct rc_mapping m;
+	struct bio *bio;
+
+	spin_lock_irq(&rc->held_lock);
+	list = rc->held;
+	bio_list_init(&rc->held);
+	spin_unlock_irq(&rc->held_lock);
+
+	while ((bio = bio_list_pop(&list))) {
+		remap_lookup(rc, rc->ti, bio, &m);
+		/* A held bio lies inside one block, which any mapping covers whole. */
+		WARN_ON_ONCE(m.sectors != bio_sectors(bio));
+		switch (m.route) {
+		case RC_ROUTE_DATA:
+		case RC_ROUTE_SPARE:
+			remap_route(rc, bio, &m);
+			dm_submit_bio_remap(bio, NULL);
+			break;
+		case RC_ROUTE_LOST:
+			bio_io_error(bio);
+			break;
+		case RC_ROUTE_HOLD:
+			break; /* moving again: parked by remap_lookup() */
+		}
+	}
+}
+
+static const struct rb_io_ops remap_io_ops = {
+	.read = remap_io_read,
+	.write = remap_io_write,
+	.drain = remap_io_drain,
+	.release_held = remap_io_release_held,
+};
+
 /*
  * Construct a remap mapping:
  *   <data_dev> <data_offset> <spare_dev> <spare_offset> <spare_len> [<#feature args> <arg>...]
  *
  * data_dev/data_offset: the device being protected and where the mapped range starts (sectors).
- * spare_dev/spare_offset/spare_len: the spare area that replacement blocks come from; it may be
- *   on the data device if it does not overlap the data range.
+ * spare_dev/spare_offset/spare_len: the spare area that replacement blocks come from, with the
+ *   metadata at its start; it may be on the data device if it does not overlap the data range.
  * Features: block_size <bytes>, no_auto_remap, read_retries <n>, spare_low_water <blocks>.
+ *
+ * The constructor only reads: a reload's constructor runs while the old table is live. A
+ * fresh spare area is formatted at the first resume.
  */
 static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {
@@ -46,10 +234,13 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 
 	rc = kzalloc(sizeof(*rc), GFP_KERNEL);
 	if (!rc) {
-		ti->error = "Cannot allocate remap context";
+		remap_set_error(ti, "Cannot allocate remap context");
 		return -ENOMEM;
 	}
 	ti->private = rc;
+	rc->ti = ti;
+	spin_lock_init(&rc->held_lock);
+	bio_list_init(&rc->held);
 
 	r = rc_table_parse(argc, argv, &rc->table, &error);
 	if (r) {
@@ -59,12 +250,12 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 
 	r = dm_get_device(ti, rc->table.data_path, dm_table_get_mode(ti->table), &rc->data_dev);
 	if (r) {
-		ti->error = "Data device lookup failed";
+		remap_set_error(ti, "Data device lookup failed");
 		goto bad;
 	}
 	r = dm_get_device(ti, rc->table.spare_path, dm_table_get_mode(ti->table), &rc->spare_dev);
 	if (r) {
-		ti->error = "Spare device lookup failed";
+		remap_set_error(ti, "Spare device lookup failed");
 		goto bad;
 	}
 	rc->table.data_path = NULL;
@@ -83,11 +274,33 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 
+	rc->inflight = alloc_percpu(struct remap_inflight);
+	if (!rc->inflight) {
+		remap_set_error(ti, "Cannot allocate in-flight counters");
+		r = -ENOMEM;
+		goto bad;
+	}
+	rc->io_client = dm_io_client_create();
+	if (IS_ERR(rc->io_client)) {
+		r = PTR_ERR(rc->io_client);
+		rc->io_client = NULL;
+		remap_set_error(ti, "Cannot create dm-io client");
+		goto bad;
+	}
+
+	rc->engine = rc_target_create(&rc->table, ti->len, &remap_io_ops, rc, &error, &r);
+	if (!rc->engine) {
+		remap_set_error(ti, error);
+		goto bad;
+	}
+
 	/* A flush must reach every device we write to: one flush bio per distinct device. */
 	ti->num_flush_bios = rc->same_device ? 1 : 2;
 	/* Discard and write-zeroes are not advertised until they are correct across remaps. */
 	ti->num_discard_bios = 0;
 	ti->num_write_zeroes_bios = 0;
+	ti->per_io_data_size = sizeof(struct remap_io);
+	ti->accounts_remapped_io = true;
 	return 0;
 
 bad:
@@ -102,6 +315,11 @@ static void remap_dtr(struct dm_target *ti)
 
 	if (!rc)
 		return;
+	if (rc->engine)
+		rc_target_destroy(rc->engine);
+	if (rc->io_client)
+		dm_io_client_destroy(rc->io_client);
+	free_percpu(rc->inflight);
 	if (rc->spare_dev)
 		dm_put_device(ti, rc->spare_dev);
 	if (rc->data_dev)
@@ -113,17 +331,70 @@ static void remap_dtr(struct dm_target *ti)
 static int remap_map(struct dm_target *ti, struct bio *bio)
 {
 	struct remap_c *rc = ti->private;
+	struct rc_mapping m;
 
 	if (unlikely(op_is_flush(bio->bi_opf) && !bio_sectors(bio))) {
+		struct remap_io *io = dm_per_bio_data(bio, sizeof(struct remap_io));
+
+		io->counted = false;
 		/* Empty flush number 1 goes to the spare device (see num_flush_bios). */
 		bio_set_dev(bio, dm_bio_get_target_bio_nr(bio) ? rc->spare_dev->bdev
 							      : rc->data_dev->bdev);
 		return DM_MAPIO_REMAPPED;
 	}
 
-	bio_set_dev(bio, rc->data_dev->bdev);
-	bio->bi_iter.bi_sector = rc->table.data_offset + dm_target_offset(ti, bio->bi_iter.bi_sector);
-	return DM_MAPIO_REMAPPED;
+	remap_lookup(rc, ti, bio, &m);
+	/* Each piece of a bio goes to exactly one place; dm resubmits the rest. */
+	if (m.sectors < bio_sectors(bio))
+		dm_accept_partial_bio(bio, m.sectors);
+
+	switch (m.route) {
+	case RC_ROUTE_DATA:
+	case RC_ROUTE_SPARE:
+		remap_route(rc, bio, &m);
+		return DM_MAPIO_REMAPPED;
+	case RC_ROUTE_HOLD:
+		return DM_MAPIO_SUBMITTED; /* parked; remap_io_release_held() submits it */
+	case RC_ROUTE_LOST:
+	default:
+		return DM_MAPIO_KILL; /* the block's data is gone; the disk is not asked */
+	}
+}
+
+static int remap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error)
+{
+	struct remap_c *rc = ti->private;
+	struct remap_io *io = dm_per_bio_data(bio, sizeof(struct remap_io));
+
+	if (io->counted) {
+		this_cpu_dec(rc->inflight->count[io->generation & 1]);
+		io->counted = false;
+	}
+	if (*error && bio_sectors(bio))
+		rc_target_count_error(rc->engine, op_is_write(bio_op(bio)));
+	return DM_ENDIO_DONE;
+}
+
+static void remap_postsuspend(struct dm_target *ti)
+{
+	struct remap_c *rc = ti->private;
+
+	rc_target_suspend(rc->engine);
+}
+
+static int remap_preresume(struct dm_target *ti)
+{
+	struct remap_c *rc = ti->private;
+
+	return rc_target_resume(rc->engine);
+}
+
+static int remap_message(struct dm_target *ti, unsigned int argc, char **argv, char *result,
+			 unsigned int maxlen)
+{
+	struct remap_c *rc = ti->private;
+
+	return rc_target_message(rc->engine, argc, argv, result, maxlen);
 }
 
 static void remap_status(struct dm_target *ti, status_type_t type, unsigned int status_flags,
@@ -134,7 +405,7 @@ static void remap_status(struct dm_target *ti, status_type_t type, unsigned int 
 
 	switch (type) {
 	case STATUSTYPE_INFO:
-		rc_status_info(&rc->table, result, maxlen, &sz);
+		rc_target_status_info(rc->engine, result, maxlen, &sz);
 		break;
 	case STATUSTYPE_TABLE:
 		rc_status_table(&rc->table, rc->data_dev->name, rc->spare_dev->name, result, maxlen,
@@ -161,11 +432,15 @@ static int remap_iterate_devices(struct dm_target *ti, iterate_devices_callout_f
 
 static struct target_type remap_target = {
 	.name = "remap",
-	.version = {0, 1, 0},
+	.version = {0, 2, 0},
 	.module = THIS_MODULE,
 	.ctr = remap_ctr,
 	.dtr = remap_dtr,
 	.map = remap_map,
+	.end_io = remap_end_io,
+	.postsuspend = remap_postsuspend,
+	.preresume = remap_preresume,
+	.message = remap_message,
 	.status = remap_status,
 	.iterate_devices = remap_iterate_devices,
 };

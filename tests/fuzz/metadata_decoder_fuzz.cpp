@@ -167,19 +167,21 @@ void write_seeds(const std::string &dir)
 		}
 
 		// Every kind of entry, at the ends of the valid ranges.
+		const u64 last_data = g.data_blocks() - 1;
+		const u32 last_spare = static_cast<u32>(g.spare_blocks() - 1);
 		for (u32 i = 0; i < e; i++) {
 			switch (i % 5) {
 			case 0:
-				slots[i] = {i % g.data_blocks(),
-					    static_cast<u32>(first + i % (g.spare_blocks() - first)),
+				slots[i] = {i % g.data_blocks(), static_cast<u32>(first + i % 2),
 					    EntryState::Remapped};
+				if (slots[i].spare_block > last_spare)
+					slots[i].spare_block = last_spare;
 				break;
 			case 1:
-				slots[i] = {g.data_blocks() - 1, Entry::kLostSpare, EntryState::Lost};
+				slots[i] = {last_data, Entry::kLostSpare, EntryState::Lost};
 				break;
 			case 2:
-				slots[i] = {Entry::kBadSpareData, static_cast<u32>(g.spare_blocks() - 1),
-					    EntryState::BadSpare};
+				slots[i] = {Entry::kBadSpareData, last_spare, EntryState::BadSpare};
 				break;
 			default:
 				slots[i] = {0, 0, EntryState::Free};
@@ -191,10 +193,10 @@ void write_seeds(const std::string &dir)
 			u8 header[kHeader] = {static_cast<u8>(which | 4), 1};
 			put32(header + 6, n);
 			header[10] = 5;
-			write_seed(dir, "tb" + tag + "-" + std::to_string(n), header, block, g.block_size());
+			const std::string name = "tb" + tag + "-" + std::to_string(n);
+			write_seed(dir, name, header, block, g.block_size());
 			header[0] |= 8 | 16;
-			write_seed(dir, "tb" + tag + "-own-" + std::to_string(n), header, block,
-				   g.block_size());
+			write_seed(dir, name + "-own", header, block, g.block_size());
 		}
 	}
 }

@@ -130,7 +130,7 @@ private:
 			std::memcpy(sector(img, w.sector + off / 512).data(), &w.data[off], 512);
 	}
 
-	static void do_drain(void *ctx) { static_cast<MemDisk *>(ctx)->drains++; }
+	static void do_drain(void *ctx, rb_u32) { static_cast<MemDisk *>(ctx)->drains++; }
 	static void do_release(void *) {}
 
 	static constexpr rb_io_ops kOps = {do_read, do_write, do_drain, do_release};

@@ -343,3 +343,16 @@ TEST(MetadataStore, OneMillionRemaps)
 	auto st = loaded->commit(ch.data(), 1, remap::Gfp::Kernel);
 	EXPECT_TRUE(st.is_error() || g.table_slots() > usable);
 }
+
+TEST(MetadataStore, AnotherBlockSizeIsNamed)
+{
+	const Geometry g = make_geometry(1000, 4096, 1024);
+	MemDisk disk(1 << 23, 8000);
+	auto s = load(g, disk);
+	ASSERT_FALSE(s->commit(nullptr, 0, remap::Gfp::Kernel).is_error()); // slot 1 only
+	Geometry other;
+	ASSERT_EQ(Geometry::create(0, 1024 * 8, 0, 1000 * 8, 8192, &other), nullptr);
+	std::string err;
+	EXPECT_FALSE(load(other, disk, &err));
+	EXPECT_EQ(err, "Metadata was formatted with another block_size");
+}

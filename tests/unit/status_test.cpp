@@ -47,15 +47,12 @@ TEST(Status, FeaturesAreNormalized)
 	EXPECT_EQ(table_line(t), "8:0 0 8:16 0 131072 5 block_size 4096 no_auto_remap read_retries 3");
 }
 
-TEST(Status, InfoAndIma)
+TEST(Status, Ima)
 {
 	rc_table t;
 	ASSERT_EQ(construct("8:0 0 8:16 0 131072", &t, default_devices()), "");
 	char buf[256];
 	unsigned used = 0;
-	rc_status_info(&t, buf, sizeof(buf), &used);
-	EXPECT_STREQ(buf, "4096 16384");
-	used = 0;
 	rc_status_ima(&t, "8:0", "8:16", buf, sizeof(buf), &used);
 	EXPECT_STREQ(buf, ",data_device=8:0,data_offset=0,spare_device=8:16,spare_offset=0,"
 			  "spare_len=131072,block_size=4096,auto_remap=y,read_retries=2,"
@@ -84,12 +81,12 @@ TEST(Status, AppendsAfterExistingText)
 {
 	rc_table t;
 	ASSERT_EQ(construct("8:0 0 8:16 0 131072", &t, default_devices()), "");
-	char buf[64] = "prefix";
-	unsigned used = 6;
-	rc_status_info(&t, buf, sizeof(buf), &used);
-	EXPECT_STREQ(buf, "prefix4096 16384");
+	char buf[64] = "prefix ";
+	unsigned used = 7;
+	rc_status_table(&t, "8:0", "8:16", buf, sizeof(buf), &used);
+	EXPECT_STREQ(buf, "prefix 8:0 0 8:16 0 131072");
 	// A buffer that is already full is left alone.
 	used = sizeof(buf);
-	rc_status_info(&t, buf, sizeof(buf), &used);
-	EXPECT_STREQ(buf, "prefix4096 16384");
+	rc_status_table(&t, "8:0", "8:16", buf, sizeof(buf), &used);
+	EXPECT_STREQ(buf, "prefix 8:0 0 8:16 0 131072");
 }

@@ -38,7 +38,7 @@ dmesg_since | grep 'remap:' | sed 's/^/  kernel: /'
 check "refused with a message naming the problem" dmesg_since_has 'remap: Spare range overlaps'
 
 say "Reload with the table dmsetup printed, plus a feature, and tear down"
-show dmsetup reload demo --table "$TABLE 2 block_size 8192"
+show dmsetup reload demo --table "$TABLE 2 read_retries 5"
 show dmsetup resume demo
 show dmsetup table demo
 check "removed" dmsetup remove demo

@@ -1,0 +1,562 @@
+// SPDX-License-Identifier: GPL-2.0
+// The remap engine: loading, messages and the I/O path's lookup; see remap_target.h.
+#include "remap_target.h"
+
+#include "memory.h"
+#include "message_parser.h"
+
+namespace remap {
+
+namespace {
+
+constexpr u32 kSpareWriteAttempts = 3;
+
+const char *metadata_name(MetadataState s)
+{
+	switch (s) {
+	case MetadataState::Ok:
+		return "ok";
+	case MetadataState::Degraded:
+		return "degraded";
+	case MetadataState::Failed:
+		return "failed";
+	}
+	return "?";
+}
+
+u64 load_relaxed(const u64 *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+void add_relaxed(u64 *p) { __atomic_fetch_add(p, 1, __ATOMIC_RELAXED); }
+void zero_relaxed(u64 *p) { __atomic_store_n(p, 0, __ATOMIC_RELAXED); }
+
+} // namespace
+
+int RemapTarget::load_state(const Geometry &geo, const rb_io_ops *io, void *io_ctx,
+			    Own<State> *out, const char **error)
+{
+	*error = "Cannot allocate memory for the remap engine";
+	Own<State> st(make<State>(Gfp::Kernel));
+	if (!st)
+		return -kENOMEM;
+	st->store.reset(make<MetadataStore>(Gfp::Kernel, geo, io, io_ctx));
+	st->allocator.reset(make<SpareAllocator>(Gfp::Kernel));
+	if (!st->store || !st->allocator ||
+	    st->allocator->init(geo.spare_blocks(), Gfp::Kernel).is_error())
+		return -kENOMEM;
+
+	*error = st->store->load(Gfp::Kernel);
+	if (*error)
+		return -kEINVAL;
+
+	SpareAllocator &alloc = *st->allocator;
+	const MetadataStore &store = *st->store;
+	for (u64 b = 0; b < geo.first_usable_spare().value(); b++)
+		alloc.reserve(SpareBlock(b));
+	for (u64 i = 0; i < store.used_slots(); i++) {
+		const Entry &e = store.slot(i);
+		if (e.state == EntryState::Remapped)
+			alloc.mark_in_use(SpareBlock(e.spare_block));
+		else if (e.state == EntryState::BadSpare)
+			alloc.reserve(SpareBlock(e.spare_block));
+	}
+
+	st->lookup = st->store->take_loaded_lookup();
+	if (!st->lookup) { // fresh: an empty table
+		auto r = LookupTable::merge(nullptr, nullptr, 0, Gfp::Kernel);
+		if (r.is_error()) {
+			*error = "Cannot allocate memory for the remap engine";
+			return -kENOMEM;
+		}
+		st->lookup = r.value();
+	}
+	st->degraded = st->store->fell_back();
+	*out = move(st);
+	*error = nullptr;
+	return 0;
+}
+
+// Takes over a freshly loaded state. Before the target is live nothing reads lookup_; after,
+// this only runs while suspended, and publish() still waits out any reader.
+void RemapTarget::install(Own<State> st)
+{
+	store_ = move(st->store);
+	allocator_ = move(st->allocator);
+	remapped_ = lost_ = 0;
+	for (u64 i = 0; i < st->lookup->size(); i++) {
+		if (st->lookup->value(i) == LookupTable::kLost)
+			lost_++;
+		else
+			remapped_++;
+	}
+	metadata_ = st->degraded ? MetadataState::Degraded : MetadataState::Ok;
+	LookupTable *t = st->lookup;
+	st->lookup = nullptr;
+	if (lookup_)
+		publish(t);
+	else
+		lookup_ = t;
+}
+
+Result<RemapTarget *> RemapTarget::create(const rc_table &table, u64 target_len,
+					  const rb_io_ops *io, void *io_ctx, const char **error)
+{
+	Geometry geo;
+	*error = Geometry::from_table(table, target_len, &geo);
+	if (*error)
+		return Error{-kEINVAL};
+
+	Own<RemapTarget> t(new (Gfp::Kernel) RemapTarget(table, geo, io, io_ctx));
+	if (t)
+		t->copy_buf_ = static_cast<u8 *>(rb_alloc_large(geo.block_size(), RB_GFP_KERNEL));
+	if (!t || !t->copy_buf_) {
+		*error = "Cannot allocate memory for the remap engine";
+		return Error{-kENOMEM};
+	}
+
+	Own<State> st;
+	int r = load_state(geo, io, io_ctx, &st, error);
+	if (r)
+		return Error{r};
+	t->install(move(st));
+	if (t->store_->fresh())
+		rb_log(RB_LOG_INFO, "no metadata in the spare area: formatting it at resume");
+	return t.release();
+}
+
+RemapTarget::~RemapTarget()
+{
+	LookupTable::free(lookup_);
+	rb_free_large(copy_buf_);
+}
+
+Status RemapTarget::resume()
+{
+	MutexGuard guard(mutex_);
+	// Another table may have committed since this one loaded (a reload races with
+	// messages to the old table): pick that up rather than overwrite it.
+	auto unchanged = store_->disk_unchanged();
+	if (unchanged.is_error()) {
+		rb_log(RB_LOG_ERR, "cannot read the metadata superblocks at resume");
+		return unchanged.error();
+	}
+	if (!unchanged.value()) {
+		Own<State> st;
+		const char *bad;
+		int r = load_state(geo_, io_, io_ctx_, &st, &bad);
+		if (r) {
+			rb_log(RB_LOG_ERR, "metadata changed on disk and no longer loads: %s", bad);
+			return Error{r};
+		}
+		install(move(st));
+		rb_log(RB_LOG_INFO, "picked up metadata seq %llu committed by another table",
+		       static_cast<unsigned long long>(store_->seq()));
+	}
+	if (store_->fresh()) {
+		TRY(commit(nullptr, 0));
+		rb_log(RB_LOG_INFO, "formatted the spare area: %llu spare blocks of %u bytes",
+		       static_cast<unsigned long long>(spare_total()), geo_.block_size());
+	}
+	suspended_ = false;
+	return {};
+}
+
+void RemapTarget::suspend()
+{
+	MutexGuard guard(mutex_); // waits for a mapping change in progress
+	suspended_ = true;
+}
+
+void RemapTarget::map(u64 sector, u32 sectors, rc_mapping *out) const
+{
+	const LookupTable *t = rcu_read(&lookup_);
+	out->generation = t->generation();
+	out->route = RC_ROUTE_DATA;
+	out->sector = geo_.data_offset() + sector;
+	out->sectors = sectors;
+	if (t->size() == 0)
+		return;
+
+	const u32 shift = geo_.block_shift();
+	const u64 first = sector >> shift;
+	const u64 last = (sector + sectors - 1) >> shift;
+	const u64 pos = t->lower_bound(first);
+	if (pos == t->size() || t->key(pos) > last)
+		return; // touches no remapped block: pass through whole
+	if (t->key(pos) > first) {
+		out->sectors = static_cast<u32>((t->key(pos) << shift) - sector);
+		return; // the clean part before the first remapped block
+	}
+
+	const u64 block_end = (first + 1) << shift;
+	out->sectors = static_cast<u32>(min<u64>(sectors, block_end - sector));
+	const u32 v = t->value(pos);
+	if (v == LookupTable::kLost) {
+		out->route = RC_ROUTE_LOST;
+	} else if (v == LookupTable::kPending) {
+		out->route = RC_ROUTE_HOLD;
+	} else {
+		out->route = RC_ROUTE_SPARE;
+		out->sector = geo_.spare_dev_sector(SpareBlock(v)) + (sector & ((1u << shift) - 1));
+	}
+}
+
+void RemapTarget::count_error(bool is_write) { add_relaxed(is_write ? &write_errors_ : &read_errors_); }
+
+void RemapTarget::publish(LookupTable *next)
+{
+	LookupTable *old = lookup_;
+	next->set_generation(++generation_);
+	rcu_publish(&lookup_, next);
+	rb_synchronize_rcu();
+	io_->drain(io_ctx_, old->generation());
+	LookupTable::free(old);
+}
+
+Result<LookupTable *> RemapTarget::with_change(u64 block, u32 value, bool remove)
+{
+	LookupTable::Change c{block, value, remove};
+	return LookupTable::merge(lookup_, &c, 1, Gfp::Noio);
+}
+
+Status RemapTarget::commit(const MetadataStore::SlotChange *changes, u64 count)
+{
+	if (metadata_ == MetadataState::Failed)
+		return Error{-kEIO};
+	Status st = store_->commit(changes, count, Gfp::Noio);
+	if (st.is_error()) {
+		const int code = st.error().code;
+		if (code != -kENOMEM && code != -kENOSPC) {
+			// The disk may hold anything the failed writes left; the last good commit is
+			// still intact for a reload, but this instance writes nothing more.
+			metadata_ = MetadataState::Failed;
+			rb_log(RB_LOG_ERR, "metadata commit failed (error %d): no more remaps until the table is reloaded",
+			       code);
+		}
+		return st;
+	}
+	metadata_ = MetadataState::Ok;
+	return {};
+}
+
+int RemapTarget::do_remap(DataBlock block, TextBuffer &reply)
+{
+	MutexGuard guard(mutex_);
+	const u64 b = block.value();
+	u32 v;
+	if (lookup_->find(b, &v)) { // already remapped: nothing to do
+		if (v == LookupTable::kLost)
+			reply.emit("%llu lost", static_cast<unsigned long long>(b));
+		else
+			reply.emit("%llu %u", static_cast<unsigned long long>(b), v);
+		return 1;
+	}
+	if (suspended_) {
+		rb_log(RB_LOG_ERR, "remap: the device is suspended");
+		return -kEBUSY;
+	}
+	if (metadata_ == MetadataState::Failed) {
+		rb_log(RB_LOG_ERR, "remap: metadata has failed; reload the table");
+		return -kEIO;
+	}
+
+	// Every table this can end with is allocated before I/O is held.
+	auto pending = with_change(b, LookupTable::kPending, false);
+	if (pending.is_error())
+		return pending.error().code;
+	LookupTable::Change undo{b, 0, true};
+	auto rollback = LookupTable::merge(pending.value(), &undo, 1, Gfp::Noio);
+	if (rollback.is_error()) {
+		LookupTable::free(pending.value());
+		return rollback.error().code;
+	}
+	LookupTable *undo_table = rollback.value();
+
+	// From here writes to the block wait; none that was already in flight is still going.
+	publish(pending.value());
+
+	MetadataStore::SlotChange changes[1 + kSpareWriteAttempts];
+	u64 nchanges = 0;
+	u32 spare = LookupTable::kLost;
+	int r = io_->read(io_ctx_, RB_DATA_DEV, geo_.data_dev_sector(block), copy_buf_,
+			  geo_.block_size());
+	if (r) {
+		rb_log(RB_LOG_WARN, "remap: block %llu does not read (error %d): marking it lost",
+		       static_cast<unsigned long long>(b), r);
+	} else {
+		for (u32 attempt = 0; attempt < kSpareWriteAttempts; attempt++) {
+			auto got = allocator_->allocate();
+			if (got.is_error()) {
+				r = got.error().code;
+				break;
+			}
+			const SpareBlock s = got.value();
+			r = io_->write(io_ctx_, RB_SPARE_DEV, geo_.spare_dev_sector(s), copy_buf_,
+				       geo_.block_size(), 0);
+			if (!r) {
+				spare = static_cast<u32>(s.value());
+				break;
+			}
+			rb_log(RB_LOG_WARN, "remap: spare block %llu failed a write (error %d): retiring it",
+			       static_cast<unsigned long long>(s.value()), r);
+			allocator_->mark_bad(s);
+			changes[nchanges++] = {MetadataStore::SlotChange::kNewSlot,
+					       Entry{Entry::kBadSpareData, static_cast<u32>(s.value()),
+						     EntryState::BadSpare}};
+		}
+		if (spare == LookupTable::kLost) {
+			// Readable data and nowhere to put it: change nothing but the bad blocks.
+			if (r == -kENOSPC)
+				rb_log(RB_LOG_ERR, "remap: no spare blocks left");
+			if (nchanges)
+				(void)commit(changes, nchanges);
+			publish(undo_table);
+			io_->release_held(io_ctx_);
+			return r ? r : -kEIO;
+		}
+	}
+
+	const bool lost = spare == LookupTable::kLost;
+	changes[nchanges++] = {MetadataStore::SlotChange::kNewSlot,
+			       Entry{b, lost ? Entry::kLostSpare : spare,
+				     lost ? EntryState::Lost : EntryState::Remapped}};
+	LookupTable::Change done{b, spare, false};
+	auto final_table = LookupTable::merge(pending.value(), &done, 1, Gfp::Noio);
+	Status st = final_table.is_error() ? Status(final_table.error()) : commit(changes, nchanges);
+	if (st.is_error()) {
+		if (!final_table.is_error())
+			LookupTable::free(final_table.value());
+		if (!lost)
+			allocator_->release(SpareBlock(spare));
+		publish(undo_table);
+		io_->release_held(io_ctx_);
+		return st.error().code;
+	}
+	LookupTable::free(undo_table);
+	publish(final_table.value());
+	io_->release_held(io_ctx_);
+	if (lost)
+		lost_++;
+	else
+		remapped_++;
+	add_relaxed(&manual_remaps_);
+	if (lost)
+		reply.emit("%llu lost", static_cast<unsigned long long>(b));
+	else
+		reply.emit("%llu %u", static_cast<unsigned long long>(b), spare);
+	return 1;
+}
+
+int RemapTarget::do_unremap(DataBlock block)
+{
+	MutexGuard guard(mutex_);
+	const u64 b = block.value();
+	u32 spare;
+	if (!lookup_->find(b, &spare))
+		return 0; // not remapped: nothing to do
+	if (spare == LookupTable::kLost) {
+		rb_log(RB_LOG_ERR, "unremap: block %llu is lost: there is no data to copy back; write the block instead",
+		       static_cast<unsigned long long>(b));
+		return -kEINVAL;
+	}
+	if (suspended_) {
+		rb_log(RB_LOG_ERR, "unremap: the device is suspended");
+		return -kEBUSY;
+	}
+	if (metadata_ == MetadataState::Failed) {
+		rb_log(RB_LOG_ERR, "unremap: metadata has failed; reload the table");
+		return -kEIO;
+	}
+
+	auto pending = with_change(b, LookupTable::kPending, false);
+	if (pending.is_error())
+		return pending.error().code;
+	LookupTable::Change undo{b, spare, false}, drop{b, 0, true};
+	auto undo_table = LookupTable::merge(pending.value(), &undo, 1, Gfp::Noio);
+	auto final_table = LookupTable::merge(pending.value(), &drop, 1, Gfp::Noio);
+	if (undo_table.is_error() || final_table.is_error()) {
+		LookupTable::free(pending.value());
+		if (!undo_table.is_error())
+			LookupTable::free(undo_table.value());
+		if (!final_table.is_error())
+			LookupTable::free(final_table.value());
+		return -kENOMEM;
+	}
+	publish(pending.value());
+
+	int r = io_->read(io_ctx_, RB_SPARE_DEV, geo_.spare_dev_sector(SpareBlock(spare)), copy_buf_,
+			  geo_.block_size());
+	if (!r)
+		r = io_->write(io_ctx_, RB_DATA_DEV, geo_.data_dev_sector(block), copy_buf_,
+			       geo_.block_size(), RB_IO_FUA);
+	Status st = r ? Status(Error{r}) : Status();
+	if (!st.is_error()) {
+		MetadataStore::SlotChange c{store_->find_slot(b), Entry{0, 0, EntryState::Free}};
+		st = commit(&c, 1);
+	}
+	if (st.is_error()) {
+		rb_log(RB_LOG_ERR, "unremap: block %llu stays remapped (error %d)",
+		       static_cast<unsigned long long>(b), st.error().code);
+		LookupTable::free(final_table.value());
+		publish(undo_table.value());
+		io_->release_held(io_ctx_);
+		return st.error().code;
+	}
+	LookupTable::free(undo_table.value());
+	publish(final_table.value());
+	io_->release_held(io_ctx_);
+	allocator_->free(SpareBlock(spare));
+	remapped_--;
+	return 0;
+}
+
+void RemapTarget::do_list(u64 first, u64 max, TextBuffer &reply) const
+{
+	RcuReadGuard rcu;
+	const LookupTable *t = rcu_read(&lookup_);
+	for (u64 pos = t->lower_bound(first); pos < t->size() && max; pos++, max--) {
+		const unsigned long long b = t->key(pos);
+		const u32 v = t->value(pos);
+		bool fit;
+		if (v == LookupTable::kLost)
+			fit = reply.emit_whole("%llu - lost\n", b);
+		else if (v == LookupTable::kPending)
+			fit = reply.emit_whole("%llu - moving\n", b);
+		else
+			fit = reply.emit_whole("%llu %u remapped\n", b, v);
+		if (!fit)
+			break; // the next page starts at this block
+	}
+}
+
+u64 RemapTarget::spare_total() const
+{
+	return geo_.spare_blocks() - geo_.first_usable_spare().value();
+}
+
+void RemapTarget::do_stats(TextBuffer &out) const
+{
+	const u64 total = spare_total();
+	const u64 free = allocator_->available();
+	const u64 bad = allocator_->reserved_blocks() - geo_.first_usable_spare().value();
+	out.emit("remapped=%llu lost=%llu spare_used=%llu spare_free=%llu spare_total=%llu "
+		 "bad_spare=%llu read_errors=%llu write_errors=%llu auto_remaps=%llu "
+		 "manual_remaps=%llu cache_hits=%llu cache_misses=%llu metadata=%s seq=%llu",
+		 static_cast<unsigned long long>(remapped_), static_cast<unsigned long long>(lost_),
+		 static_cast<unsigned long long>(total - free), static_cast<unsigned long long>(free),
+		 static_cast<unsigned long long>(total), static_cast<unsigned long long>(bad),
+		 static_cast<unsigned long long>(load_relaxed(&read_errors_)),
+		 static_cast<unsigned long long>(load_relaxed(&write_errors_)),
+		 static_cast<unsigned long long>(load_relaxed(&auto_remaps_)),
+		 static_cast<unsigned long long>(load_relaxed(&manual_remaps_)),
+		 static_cast<unsigned long long>(allocator_->cache_hits()),
+		 static_cast<unsigned long long>(allocator_->cache_misses()), metadata_name(metadata_),
+		 static_cast<unsigned long long>(store_->seq()));
+}
+
+void RemapTarget::status_info(TextBuffer &out) const
+{
+	const u64 total = spare_total();
+	const u64 free = allocator_->available();
+	out.emit("%u %llu %llu %llu/%llu %s %llu", geo_.block_size(),
+		 static_cast<unsigned long long>(remapped_), static_cast<unsigned long long>(lost_),
+		 static_cast<unsigned long long>(total - free), static_cast<unsigned long long>(total),
+		 metadata_name(metadata_), static_cast<unsigned long long>(store_->seq()));
+}
+
+int RemapTarget::message(unsigned argc, char **argv, char *result, unsigned maxlen)
+{
+	Message m;
+	const char *bad = parse_message(argc, argv, &m);
+	if (bad) {
+		rb_log(RB_LOG_ERR, "message rejected: %s", bad);
+		return -kEINVAL;
+	}
+	unsigned used = 0;
+	TextBuffer reply(result, maxlen, &used);
+	if (maxlen)
+		result[0] = '\0';
+
+	if (m.verb == Verb::Remap || m.verb == Verb::Unremap) {
+		if (m.args[0] >= geo_.data_len()) {
+			rb_log(RB_LOG_ERR, "message rejected: sector %llu is beyond the end of the device (%llu sectors)",
+			       static_cast<unsigned long long>(m.args[0]),
+			       static_cast<unsigned long long>(geo_.data_len()));
+			return -kEINVAL;
+		}
+		const DataBlock block = geo_.data_block(Sector(m.args[0]));
+		return m.verb == Verb::Remap ? do_remap(block, reply) : do_unremap(block);
+	}
+	switch (m.verb) {
+	case Verb::List:
+		do_list(m.nargs > 0 ? m.args[0] : 0, m.nargs > 1 ? m.args[1] : ~0ull, reply);
+		return 1;
+	case Verb::Stats:
+		do_stats(reply);
+		return 1;
+	case Verb::ClearStats:
+		zero_relaxed(&read_errors_);
+		zero_relaxed(&write_errors_);
+		zero_relaxed(&auto_remaps_);
+		zero_relaxed(&manual_remaps_);
+		allocator_->clear_counters();
+		return 0;
+	case Verb::Help:
+		reply.emit("%s", kMessageHelp);
+		return 1;
+	default:
+		return -kEINVAL;
+	}
+}
+
+} // namespace remap
+
+using namespace remap;
+
+// struct rc_target is never defined: the C side only holds the pointer.
+extern "C" struct rc_target *rc_target_create(const struct rc_table *table, rb_u64 target_len,
+					      const struct rb_io_ops *io, void *io_ctx,
+					      const char **error, int *err)
+{
+	auto r = RemapTarget::create(*table, target_len, io, io_ctx, error);
+	if (r.is_error()) {
+		*err = r.error().code;
+		return nullptr;
+	}
+	*err = 0;
+	return reinterpret_cast<rc_target *>(r.value());
+}
+
+static RemapTarget *engine(rc_target *t) { return reinterpret_cast<RemapTarget *>(t); }
+static const RemapTarget *engine(const rc_target *t)
+{
+	return reinterpret_cast<const RemapTarget *>(t);
+}
+
+extern "C" void rc_target_destroy(struct rc_target *t) { destroy(engine(t)); }
+
+extern "C" int rc_target_resume(struct rc_target *t) { return to_errno(engine(t)->resume()); }
+
+extern "C" void rc_target_suspend(struct rc_target *t) { engine(t)->suspend(); }
+
+extern "C" void rc_target_map(const struct rc_target *t, rb_u64 sector, rb_u32 sectors,
+			      struct rc_mapping *out)
+{
+	engine(t)->map(sector, sectors, out);
+}
+
+extern "C" void rc_target_count_error(struct rc_target *t, int is_write)
+{
+	engine(t)->count_error(is_write != 0);
+}
+
+extern "C" int rc_target_message(struct rc_target *t, unsigned int argc, char **argv,
+				 char *result, unsigned int maxlen)
+{
+	return engine(t)->message(argc, argv, result, maxlen);
+}
+
+extern "C" void rc_target_status_info(struct rc_target *t, char *buf, unsigned int maxlen,
+				      unsigned int *used)
+{
+	TextBuffer out(buf, maxlen, used);
+	engine(t)->status_info(out);
+}

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: GPL-2.0
+// The remap engine of one dm target: the persistent store, the spare allocator and the
+// RCU-published lookup table, and the operations that change them (messages, resume). The
+// I/O path only ever reads the published lookup table.
+#pragma once
+
+#include "geometry.h"
+#include "locks.h"
+#include "lookup_table.h"
+#include "metadata_store.h"
+#include "spare_allocator.h"
+#include "text_buffer.h"
+
+namespace remap {
+
+enum class MetadataState : u8 {
+	Ok,       // the newest commit loaded cleanly and every commit since succeeded
+	Degraded, // loaded from the older slot (the newer one was damaged) until the next commit
+	Failed,   // a commit failed: nothing more is written until the table is reloaded
+};
+
+class RemapTarget {
+public:
+	// Loads the metadata (reads only). On failure *error is a literal for ti->error.
+	[[nodiscard]] static Result<RemapTarget *> create(const rc_table &table, u64 target_len,
+							  const rb_io_ops *io, void *io_ctx,
+							  const char **error);
+	~RemapTarget();
+	RemapTarget(const RemapTarget &) = delete;
+	RemapTarget &operator=(const RemapTarget &) = delete;
+
+	[[nodiscard]] Status resume();
+	void suspend();
+
+	void map(u64 sector, u32 sectors, rc_mapping *out) const;
+	void count_error(bool is_write);
+	int message(unsigned argc, char **argv, char *result, unsigned maxlen);
+	void status_info(TextBuffer &out) const;
+
+private:
+	// What load() builds; replaced as a whole when another table committed meanwhile.
+	struct State {
+		Own<MetadataStore> store;
+		Own<SpareAllocator> allocator;
+		LookupTable *lookup = nullptr; // until published
+		bool degraded = false;
+		~State() { LookupTable::free(lookup); }
+	};
+
+	RemapTarget(const rc_table &table, const Geometry &geo, const rb_io_ops *io, void *io_ctx)
+		: table_(table), geo_(geo), io_(io), io_ctx_(io_ctx)
+	{
+	}
+	// 0, or a negative errno with *error a literal naming the problem.
+	[[nodiscard]] static int load_state(const Geometry &geo, const rb_io_ops *io, void *io_ctx,
+					    Own<State> *out, const char **error);
+	void install(Own<State> state);
+
+	// Publishes next (the target owns it from now), waits out readers and I/O that used
+	// the old table, and frees it.
+	void publish(LookupTable *next);
+	[[nodiscard]] Result<LookupTable *> with_change(u64 block, u32 value, bool remove);
+	[[nodiscard]] Status commit(const MetadataStore::SlotChange *changes, u64 count);
+
+	int do_remap(DataBlock block, TextBuffer &reply);
+	int do_unremap(DataBlock block);
+	void do_list(u64 first, u64 max, TextBuffer &reply) const;
+	void do_stats(TextBuffer &reply) const;
+	u64 spare_total() const;
+
+	const rc_table table_;
+	const Geometry geo_;
+	const rb_io_ops *io_;
+	void *io_ctx_;
+
+	// Serializes everything that changes the mapping or writes metadata.
+	Mutex mutex_;
+	Own<MetadataStore> store_;
+	Own<SpareAllocator> allocator_;
+	LookupTable *lookup_ = nullptr; // RCU-published; read with rcu_read()
+	u32 generation_ = 0;
+	bool suspended_ = true;
+	MetadataState metadata_ = MetadataState::Ok;
+	u8 *copy_buf_ = nullptr; // one block, for moving data (under mutex_)
+
+	u64 remapped_ = 0; // under mutex_
+	u64 lost_ = 0;
+
+	// Updated without the mutex (end_io), read for stats.
+	u64 read_errors_ = 0;
+	u64 write_errors_ = 0;
+	u64 auto_remaps_ = 0;
+	u64 manual_remaps_ = 0;
+};
+
+} // namespace remap
