@@ -16,7 +16,7 @@ struct VerbSpec {
 };
 
 constexpr VerbSpec kVerbs[] = {
-	{"remap", Verb::Remap, 1, 1, "Usage: remap <sector>"},
+	{"remap", Verb::Remap, 1, 2, "Usage: remap <sector> [<count>]"},
 	{"unremap", Verb::Unremap, 1, 1, "Usage: unremap <sector>"},
 	{"list", Verb::List, 0, 2, "Usage: list [<first_block> [<max>]]"},
 	{"stats", Verb::Stats, 0, 0, "Usage: stats"},
@@ -26,7 +26,7 @@ constexpr VerbSpec kVerbs[] = {
 
 } // namespace
 
-const char kMessageHelp[] = "remap <sector> | unremap <sector> | list [<first_block> [<max>]] | "
+const char kMessageHelp[] = "remap <sector> [<count>] | unremap <sector> | list [<first_block> [<max>]] | "
 			    "stats | clear_stats | help";
 
 const char *parse_message(unsigned argc, char **argv, Message *out)

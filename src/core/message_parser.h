@@ -8,7 +8,7 @@
 namespace remap {
 
 enum class Verb : u8 {
-	Remap,      // remap <sector>
+	Remap,      // remap <sector> [<count>]
 	Unremap,    // unremap <sector>
 	List,       // list [<first_block> [<max>]]
 	Stats,      // stats

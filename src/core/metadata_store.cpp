@@ -7,6 +7,12 @@
 
 namespace remap {
 
+const char *MetadataStore::resource_failure(int err, const char *message)
+{
+	load_errno_ = err;
+	return message;
+}
+
 MetadataStore::~MetadataStore()
 {
 	rb_free_large(slots_);
@@ -118,7 +124,7 @@ const char *MetadataStore::check_entries(u64 expected_count, Gfp gfp)
 {
 	Bitmap spare_seen;
 	if (spare_seen.init(geo_.spare_blocks(), gfp).is_error())
-		return "Cannot allocate memory to check the metadata";
+		return resource_failure(-kENOMEM, "Cannot allocate memory to check the metadata");
 	u64 count = 0;
 	for (u64 i = 0; i < used_slots_; i++) {
 		const Entry &e = slots_[i];
@@ -136,8 +142,9 @@ const char *MetadataStore::check_entries(u64 expected_count, Gfp gfp)
 
 	auto r = build_lookup(gfp);
 	if (r.is_error()) {
-		return r.error().code == -kENOMEM ? "Cannot allocate memory to load the metadata"
-						  : "Metadata maps the same data block twice";
+		return r.error().code == -kENOMEM
+			       ? resource_failure(-kENOMEM, "Cannot allocate memory to load the metadata")
+			       : "Metadata maps the same data block twice";
 	}
 	LookupTable::free(loaded_lookup_);
 	loaded_lookup_ = r.value();
@@ -148,12 +155,12 @@ const char *MetadataStore::load_area(const Superblock &sb, Gfp gfp)
 {
 	const u64 e = geo_.entries_per_table_block();
 	if (reserve_slots(sb.used_slots, gfp).is_error())
-		return "Cannot allocate memory to load the metadata";
+		return resource_failure(-kENOMEM, "Cannot allocate memory to load the metadata");
 	used_slots_ = 0;
 	for (u32 i = 0; i < sb.used_blocks; i++) {
 		const u64 sector = geo_.spare_dev_sector(geo_.table_block(sb.area, i));
 		if (io_->read(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size()))
-			return "Cannot read the metadata table";
+			return resource_failure(-kEIO, "Cannot read the metadata table");
 		const char *bad = decode_table_block(geo_, sb.uuid, sb.seq, sb.area, i,
 						     slots_in_table_block(geo_, sb.used_slots, i),
 						     block_buf_, slots_ + i * e,
@@ -169,8 +176,9 @@ const char *MetadataStore::load_area(const Superblock &sb, Gfp gfp)
 
 const char *MetadataStore::load(Gfp gfp)
 {
+	load_errno_ = 0;
 	if (alloc_working_memory(gfp).is_error())
-		return "Cannot allocate memory for the metadata";
+		return resource_failure(-kENOMEM, "Cannot allocate memory for the metadata");
 
 	Superblock sb[2];
 	const char *why[2];
@@ -178,7 +186,7 @@ const char *MetadataStore::load(Gfp gfp)
 	for (u32 s = 0; s < 2; s++) {
 		const u64 sector = geo_.spare_dev_sector(geo_.superblock_block(s));
 		if (io_->read(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size()))
-			return "Cannot read the metadata superblocks";
+			return resource_failure(-kEIO, "Cannot read the metadata superblocks");
 		zero[s] = block_is_zero(block_buf_, geo_.block_size());
 		why[s] = zero[s] ? "Superblock slot is empty" : decode_superblock(geo_, block_buf_, &sb[s]);
 	}
@@ -213,6 +221,8 @@ const char *MetadataStore::load(Gfp gfp)
 		if (why[s])
 			continue;
 		const char *bad = load_area(sb[s], gfp);
+		if (bad && load_errno_)
+			return bad; // out of memory or unreadable: not a reason to load an older commit
 		if (bad) {
 			rb_log(RB_LOG_WARN, "metadata superblock slot %u (seq %llu): %s", s,
 			       static_cast<unsigned long long>(sb[s].seq), bad);

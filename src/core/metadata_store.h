@@ -31,6 +31,9 @@ public:
 	// Reads and validates the metadata. Returns nullptr on success (fresh() tells whether
 	// the area was all zero), else a string literal for ti->error; details go to the log.
 	[[nodiscard]] const char *load(Gfp gfp);
+	// After a failed load(): -ENOMEM or -EIO if it failed for want of memory or a readable
+	// device rather than because the metadata is invalid (-EINVAL).
+	int load_errno() const { return load_errno_ ? load_errno_ : -kEINVAL; }
 	bool fresh() const { return seq_ == 0; }
 	// load() found a damaged superblock or table (and so may have used the older slot).
 	bool fell_back() const { return fell_back_; }
@@ -64,6 +67,7 @@ private:
 
 	[[nodiscard]] const char *load_area(const Superblock &sb, Gfp gfp);
 	bool formatted_with_other_block_size();
+	const char *resource_failure(int err, const char *message);
 	[[nodiscard]] const char *check_entries(u64 expected_count, Gfp gfp);
 	[[nodiscard]] Status alloc_working_memory(Gfp gfp);
 	[[nodiscard]] Status reserve_slots(u64 capacity, Gfp gfp);
@@ -78,6 +82,7 @@ private:
 	u64 seq_ = 0;      // of the newest commit on disk, 0 when fresh
 	u32 area_ = 1;     // the area that commit names; a fresh store's first commit uses 0
 	bool fell_back_ = false;
+	int load_errno_ = 0;
 	u8 uuid_[kUuidBytes] = {};
 
 	Entry *slots_ = nullptr; // used_slots_ meaningful, slots_capacity_ allocated

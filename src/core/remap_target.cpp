@@ -10,6 +10,8 @@ namespace remap {
 namespace {
 
 constexpr u32 kSpareWriteAttempts = 3;
+// Blocks one remap message may move: bounds the memory and the time its I/O is held.
+constexpr u32 kMaxRemapRange = 65536;
 
 const char *metadata_name(MetadataState s)
 {
@@ -45,7 +47,7 @@ int RemapTarget::load_state(const Geometry &geo, const rb_io_ops *io, void *io_c
 
 	*error = st->store->load(Gfp::Kernel);
 	if (*error)
-		return -kEINVAL;
+		return st->store->load_errno();
 
 	SpareAllocator &alloc = *st->allocator;
 	const MetadataStore &store = *st->store;
@@ -172,7 +174,7 @@ void RemapTarget::map(u64 sector, u32 sectors, rc_mapping *out) const
 	out->route = RC_ROUTE_DATA;
 	out->sector = geo_.data_offset() + sector;
 	out->sectors = sectors;
-	if (t->size() == 0)
+	if (t->size() == 0 || sectors == 0)
 		return;
 
 	const u32 shift = geo_.block_shift();
@@ -237,16 +239,89 @@ Status RemapTarget::commit(const MetadataStore::SlotChange *changes, u64 count)
 	return {};
 }
 
-int RemapTarget::do_remap(DataBlock block, TextBuffer &reply)
+// Scratch arrays for one remap message, allocated up front (Gfp::Noio: I/O may be held).
+struct RemapTarget::RangeWork {
+	u64 *blocks = nullptr;                  // the blocks of the range not yet mapped
+	u32 *spares = nullptr;                  // their new spare block, kLost, or kPending if undone
+	LookupTable::Change *lookup = nullptr;  // scratch for building tables
+	MetadataStore::SlotChange *slots = nullptr;
+	u64 nslots = 0;
+
+	~RangeWork()
+	{
+		rb_free_large(blocks);
+		rb_free_large(spares);
+		rb_free_large(lookup);
+		rb_free_large(slots);
+	}
+	[[nodiscard]] bool alloc(u64 n)
+	{
+		const auto g = RB_GFP_NOIO;
+		blocks = static_cast<u64 *>(rb_alloc_large(n * sizeof(u64), g));
+		spares = static_cast<u32 *>(rb_alloc_large(n * sizeof(u32), g));
+		lookup = static_cast<LookupTable::Change *>(
+			rb_alloc_large(n * sizeof(LookupTable::Change), g));
+		slots = static_cast<MetadataStore::SlotChange *>(rb_alloc_large(
+			n * (1 + kSpareWriteAttempts) * sizeof(MetadataStore::SlotChange), g));
+		return blocks && spares && lookup && slots;
+	}
+};
+
+// Copies one block to a new spare block, retiring spare blocks that fail a write. Returns
+// the spare block, kLost if the data block does not read, or a negative errno in *err.
+u32 RemapTarget::move_block(u64 b, RangeWork &work, int *err)
+{
+	*err = io_->read(io_ctx_, RB_DATA_DEV, geo_.data_dev_sector(DataBlock(b)), copy_buf_,
+			 geo_.block_size());
+	if (*err) {
+		rb_log(RB_LOG_WARN, "remap: block %llu does not read (error %d): marking it lost",
+		       static_cast<unsigned long long>(b), *err);
+		*err = 0;
+		return LookupTable::kLost;
+	}
+	for (u32 attempt = 0; attempt < kSpareWriteAttempts; attempt++) {
+		auto got = allocator_->allocate();
+		if (got.is_error()) {
+			*err = got.error().code;
+			return LookupTable::kPending;
+		}
+		const SpareBlock s = got.value();
+		*err = io_->write(io_ctx_, RB_SPARE_DEV, geo_.spare_dev_sector(s), copy_buf_,
+				  geo_.block_size(), 0);
+		if (!*err)
+			return static_cast<u32>(s.value());
+		rb_log(RB_LOG_WARN, "remap: spare block %llu failed a write (error %d): retiring it",
+		       static_cast<unsigned long long>(s.value()), *err);
+		allocator_->mark_bad(s);
+		work.slots[work.nslots++] = {MetadataStore::SlotChange::kNewSlot,
+					     Entry{Entry::kBadSpareData, static_cast<u32>(s.value()),
+						   EntryState::BadSpare}};
+	}
+	return LookupTable::kPending;
+}
+
+// base with one change per range block; set(i, change) fills in what happens to block i.
+template <typename Set>
+Result<LookupTable *> RemapTarget::range_table(const LookupTable *base, RangeWork &work, u64 n,
+					       Set set)
+{
+	for (u64 i = 0; i < n; i++) {
+		work.lookup[i] = LookupTable::Change{work.blocks[i], 0, false};
+		set(i, work.lookup[i]);
+	}
+	return LookupTable::merge(base, work.lookup, n, Gfp::Noio);
+}
+
+int RemapTarget::do_remap(DataBlock first, u64 count, TextBuffer &reply)
 {
 	MutexGuard guard(mutex_);
-	const u64 b = block.value();
+	const u64 f = first.value();
 	u32 v;
-	if (lookup_->find(b, &v)) { // already remapped: nothing to do
+	if (count == 1 && lookup_->find(f, &v)) { // already remapped: nothing to do
 		if (v == LookupTable::kLost)
-			reply.emit("%llu lost", static_cast<unsigned long long>(b));
+			reply.emit("%llu lost", static_cast<unsigned long long>(f));
 		else
-			reply.emit("%llu %u", static_cast<unsigned long long>(b), v);
+			reply.emit("%llu %u", static_cast<unsigned long long>(f), v);
 		return 1;
 	}
 	if (suspended_) {
@@ -258,90 +333,87 @@ int RemapTarget::do_remap(DataBlock block, TextBuffer &reply)
 		return -kEIO;
 	}
 
-	// Every table this can end with is allocated before I/O is held.
-	auto pending = with_change(b, LookupTable::kPending, false);
+	RangeWork work;
+	if (!work.alloc(count))
+		return -kENOMEM;
+	u64 n = 0;
+	for (u64 b = f; b < f + count; b++) {
+		if (!lookup_->find(b, &v))
+			work.blocks[n++] = b;
+	}
+	const u64 already = count - n;
+
+	// Every table this can end with is allocated before I/O is held: the held blocks'
+	// writes could be what memory reclaim is waiting for.
+	auto pending = range_table(lookup_, work, n, [](u64, LookupTable::Change &c) {
+		c.spare = LookupTable::kPending;
+	});
 	if (pending.is_error())
 		return pending.error().code;
-	LookupTable::Change undo{b, 0, true};
-	auto rollback = LookupTable::merge(pending.value(), &undo, 1, Gfp::Noio);
-	if (rollback.is_error()) {
+	auto undo = range_table(pending.value(), work, n,
+				[](u64, LookupTable::Change &c) { c.remove = true; });
+	if (undo.is_error()) {
 		LookupTable::free(pending.value());
-		return rollback.error().code;
+		return undo.error().code;
 	}
-	LookupTable *undo_table = rollback.value();
 
-	// From here writes to the block wait; none that was already in flight is still going.
+	// From here writes to these blocks wait; none that was already in flight is going on.
 	publish(pending.value());
 
-	MetadataStore::SlotChange changes[1 + kSpareWriteAttempts];
-	u64 nchanges = 0;
-	u32 spare = LookupTable::kLost;
-	int r = io_->read(io_ctx_, RB_DATA_DEV, geo_.data_dev_sector(block), copy_buf_,
-			  geo_.block_size());
-	if (r) {
-		rb_log(RB_LOG_WARN, "remap: block %llu does not read (error %d): marking it lost",
-		       static_cast<unsigned long long>(b), r);
-	} else {
-		for (u32 attempt = 0; attempt < kSpareWriteAttempts; attempt++) {
-			auto got = allocator_->allocate();
-			if (got.is_error()) {
-				r = got.error().code;
-				break;
-			}
-			const SpareBlock s = got.value();
-			r = io_->write(io_ctx_, RB_SPARE_DEV, geo_.spare_dev_sector(s), copy_buf_,
-				       geo_.block_size(), 0);
-			if (!r) {
-				spare = static_cast<u32>(s.value());
-				break;
-			}
-			rb_log(RB_LOG_WARN, "remap: spare block %llu failed a write (error %d): retiring it",
-			       static_cast<unsigned long long>(s.value()), r);
-			allocator_->mark_bad(s);
-			changes[nchanges++] = {MetadataStore::SlotChange::kNewSlot,
-					       Entry{Entry::kBadSpareData, static_cast<u32>(s.value()),
-						     EntryState::BadSpare}};
-		}
-		if (spare == LookupTable::kLost) {
-			// Readable data and nowhere to put it: change nothing but the bad blocks.
-			if (r == -kENOSPC)
-				rb_log(RB_LOG_ERR, "remap: no spare blocks left");
-			if (nchanges)
-				(void)commit(changes, nchanges);
-			publish(undo_table);
-			io_->release_held(io_ctx_);
-			return r ? r : -kEIO;
-		}
+	int err = 0;
+	u64 done = 0, lost = 0;
+	for (u64 i = 0; i < n; i++) {
+		work.spares[i] = err ? u32(LookupTable::kPending) : move_block(work.blocks[i], work, &err);
+		if (work.spares[i] == LookupTable::kPending)
+			continue;
+		work.slots[work.nslots++] = {
+			MetadataStore::SlotChange::kNewSlot,
+			work.spares[i] == LookupTable::kLost
+				? Entry{work.blocks[i], Entry::kLostSpare, EntryState::Lost}
+				: Entry{work.blocks[i], work.spares[i], EntryState::Remapped}};
+		done++;
+		lost += work.spares[i] == LookupTable::kLost;
 	}
+	if (err == -kENOSPC)
+		rb_log(RB_LOG_ERR, "remap: no spare blocks left: %llu of %llu blocks remapped",
+		       static_cast<unsigned long long>(done), static_cast<unsigned long long>(n));
 
-	const bool lost = spare == LookupTable::kLost;
-	changes[nchanges++] = {MetadataStore::SlotChange::kNewSlot,
-			       Entry{b, lost ? Entry::kLostSpare : spare,
-				     lost ? EntryState::Lost : EntryState::Remapped}};
-	LookupTable::Change done{b, spare, false};
-	auto final_table = LookupTable::merge(pending.value(), &done, 1, Gfp::Noio);
-	Status st = final_table.is_error() ? Status(final_table.error()) : commit(changes, nchanges);
+	// lookup_ is the pending table now: undone blocks drop out, done ones get their place.
+	auto final_table = range_table(lookup_, work, n, [&](u64 i, LookupTable::Change &c) {
+		c.spare = work.spares[i];
+		c.remove = work.spares[i] == LookupTable::kPending;
+	});
+	Status st = final_table.is_error() ? Status(final_table.error())
+					   : (work.nslots ? commit(work.slots, work.nslots) : Status());
 	if (st.is_error()) {
 		if (!final_table.is_error())
 			LookupTable::free(final_table.value());
-		if (!lost)
-			allocator_->release(SpareBlock(spare));
-		publish(undo_table);
+		for (u64 i = 0; i < n; i++) {
+			if (work.spares[i] != LookupTable::kLost && work.spares[i] != LookupTable::kPending)
+				allocator_->release(SpareBlock(work.spares[i]));
+		}
+		publish(undo.value());
 		io_->release_held(io_ctx_);
 		return st.error().code;
 	}
-	LookupTable::free(undo_table);
+	LookupTable::free(undo.value());
 	publish(final_table.value());
 	io_->release_held(io_ctx_);
-	if (lost)
-		lost_++;
-	else
-		remapped_++;
-	add_relaxed(&manual_remaps_);
-	if (lost)
-		reply.emit("%llu lost", static_cast<unsigned long long>(b));
-	else
-		reply.emit("%llu %u", static_cast<unsigned long long>(b), spare);
+	remapped_ += done - lost;
+	lost_ += lost;
+	__atomic_fetch_add(&manual_remaps_, done, __ATOMIC_RELAXED);
+	if (err)
+		return err;
+	if (count == 1) {
+		if (lost)
+			reply.emit("%llu lost", static_cast<unsigned long long>(f));
+		else
+			reply.emit("%llu %u", static_cast<unsigned long long>(f), work.spares[0]);
+	} else {
+		reply.emit("remapped=%llu lost=%llu already=%llu",
+			   static_cast<unsigned long long>(done - lost),
+			   static_cast<unsigned long long>(lost), static_cast<unsigned long long>(already));
+	}
 	return 1;
 }
 
@@ -432,17 +504,24 @@ u64 RemapTarget::spare_total() const
 	return geo_.spare_blocks() - geo_.first_usable_spare().value();
 }
 
+// Usable spare blocks are free (in the bitmap or the cache), retired as bad, or used.
+u64 RemapTarget::spare_bad() const
+{
+	return allocator_->reserved_blocks() - geo_.first_usable_spare().value();
+}
+
 void RemapTarget::do_stats(TextBuffer &out) const
 {
 	const u64 total = spare_total();
 	const u64 free = allocator_->available();
-	const u64 bad = allocator_->reserved_blocks() - geo_.first_usable_spare().value();
+	const u64 bad = spare_bad();
 	out.emit("remapped=%llu lost=%llu spare_used=%llu spare_free=%llu spare_total=%llu "
 		 "bad_spare=%llu read_errors=%llu write_errors=%llu auto_remaps=%llu "
 		 "manual_remaps=%llu cache_hits=%llu cache_misses=%llu metadata=%s seq=%llu",
 		 static_cast<unsigned long long>(remapped_), static_cast<unsigned long long>(lost_),
-		 static_cast<unsigned long long>(total - free), static_cast<unsigned long long>(free),
-		 static_cast<unsigned long long>(total), static_cast<unsigned long long>(bad),
+		 static_cast<unsigned long long>(total - free - bad),
+		 static_cast<unsigned long long>(free), static_cast<unsigned long long>(total),
+		 static_cast<unsigned long long>(bad),
 		 static_cast<unsigned long long>(load_relaxed(&read_errors_)),
 		 static_cast<unsigned long long>(load_relaxed(&write_errors_)),
 		 static_cast<unsigned long long>(load_relaxed(&auto_remaps_)),
@@ -455,10 +534,10 @@ void RemapTarget::do_stats(TextBuffer &out) const
 void RemapTarget::status_info(TextBuffer &out) const
 {
 	const u64 total = spare_total();
-	const u64 free = allocator_->available();
+	const u64 used = total - allocator_->available() - spare_bad();
 	out.emit("%u %llu %llu %llu/%llu %s %llu", geo_.block_size(),
 		 static_cast<unsigned long long>(remapped_), static_cast<unsigned long long>(lost_),
-		 static_cast<unsigned long long>(total - free), static_cast<unsigned long long>(total),
+		 static_cast<unsigned long long>(used), static_cast<unsigned long long>(total),
 		 metadata_name(metadata_), static_cast<unsigned long long>(store_->seq()));
 }
 
@@ -483,7 +562,16 @@ int RemapTarget::message(unsigned argc, char **argv, char *result, unsigned maxl
 			return -kEINVAL;
 		}
 		const DataBlock block = geo_.data_block(Sector(m.args[0]));
-		return m.verb == Verb::Remap ? do_remap(block, reply) : do_unremap(block);
+		if (m.verb == Verb::Unremap)
+			return do_unremap(block);
+		const u64 count = m.nargs > 1 ? m.args[1] : 1;
+		if (count == 0 || count > kMaxRemapRange ||
+		    count > geo_.data_blocks() - block.value()) {
+			rb_log(RB_LOG_ERR, "message rejected: remap count must be 1 to %u and stay inside the device",
+			       static_cast<unsigned>(kMaxRemapRange));
+			return -kEINVAL;
+		}
+		return do_remap(block, count, reply);
 	}
 	switch (m.verb) {
 	case Verb::List:

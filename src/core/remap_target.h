@@ -62,11 +62,17 @@ private:
 	[[nodiscard]] Result<LookupTable *> with_change(u64 block, u32 value, bool remove);
 	[[nodiscard]] Status commit(const MetadataStore::SlotChange *changes, u64 count);
 
-	int do_remap(DataBlock block, TextBuffer &reply);
+	struct RangeWork;
+	int do_remap(DataBlock first, u64 count, TextBuffer &reply);
+	u32 move_block(u64 block, RangeWork &work, int *err);
+	template <typename Set>
+	[[nodiscard]] Result<LookupTable *> range_table(const LookupTable *base, RangeWork &work,
+							u64 n, Set set);
 	int do_unremap(DataBlock block);
 	void do_list(u64 first, u64 max, TextBuffer &reply) const;
 	void do_stats(TextBuffer &reply) const;
 	u64 spare_total() const;
+	u64 spare_bad() const;
 
 	const rc_table table_;
 	const Geometry geo_;

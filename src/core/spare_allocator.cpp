@@ -58,6 +58,12 @@ void SpareAllocator::refill_locked()
 		pos = bit + 1;
 	}
 	cursor_ = pos < total ? pos : 0;
+	// allocate() pops from the end: reverse the batch so that blocks go out in ascending order.
+	for (u32 i = 0, j = cached_ ? cached_ - 1 : 0; i < j; i++, j--) {
+		const u64 t = cache_[i];
+		cache_[i] = cache_[j];
+		cache_[j] = t;
+	}
 }
 
 Result<SpareBlock> SpareAllocator::allocate()
