@@ -10,7 +10,7 @@ KDIR ?= /lib/modules/$(KVER)/build
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all module deps unit vm-test test demo clean
+.PHONY: all module deps unit vm-test test demo clean bench-core
 
 all: module
 
@@ -36,6 +36,10 @@ test: unit vm-test
 
 demo: module
 	@tools/vm/run-tests.sh --module $(CURDIR)/dm-remap.ko --demo
+
+# Userspace micro-benchmarks of the core (median, p99.9, callgrind instructions per op).
+bench-core: deps
+	@tools/bench-core.sh
 
 clean:
 	@if [ -n "$(KVER)" ] && [ -e $(KDIR)/Makefile ]; then $(MAKE) -C $(KDIR) M=$(CURDIR) clean; fi

@@ -10,6 +10,8 @@ PKGS=(
   qemu-system-x86 busybox-static fio dmsetup
   # userspace build of the core
   cmake libgtest-dev libisal-dev clang
+  # benchmarks
+  libbenchmark-dev valgrind
 )
 
 missing=()

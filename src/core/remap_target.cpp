@@ -93,7 +93,7 @@ void RemapTarget::install(Own<State> st)
 	LookupTable *t = st->lookup;
 	st->lookup = nullptr;
 	if (lookup_)
-		publish(t);
+		LookupTable::free(publish(t));
 	else
 		lookup_ = t;
 }
@@ -203,14 +203,14 @@ void RemapTarget::map(u64 sector, u32 sectors, rc_mapping *out) const
 
 void RemapTarget::count_error(bool is_write) { add_relaxed(is_write ? &write_errors_ : &read_errors_); }
 
-void RemapTarget::publish(LookupTable *next)
+LookupTable *RemapTarget::publish(LookupTable *next)
 {
 	LookupTable *old = lookup_;
 	next->set_generation(++generation_);
 	rcu_publish(&lookup_, next);
 	rb_synchronize_rcu();
 	io_->drain(io_ctx_, old->generation());
-	LookupTable::free(old);
+	return old;
 }
 
 Result<LookupTable *> RemapTarget::with_change(u64 block, u32 value, bool remove)
@@ -350,15 +350,10 @@ int RemapTarget::do_remap(DataBlock first, u64 count, TextBuffer &reply)
 	});
 	if (pending.is_error())
 		return pending.error().code;
-	auto undo = range_table(pending.value(), work, n,
-				[](u64, LookupTable::Change &c) { c.remove = true; });
-	if (undo.is_error()) {
-		LookupTable::free(pending.value());
-		return undo.error().code;
-	}
 
 	// From here writes to these blocks wait; none that was already in flight is going on.
-	publish(pending.value());
+	// The table from before is kept: publishing it again is the rollback.
+	LookupTable *before = publish(pending.value());
 
 	int err = 0;
 	u64 done = 0, lost = 0;
@@ -392,12 +387,12 @@ int RemapTarget::do_remap(DataBlock first, u64 count, TextBuffer &reply)
 			if (work.spares[i] != LookupTable::kLost && work.spares[i] != LookupTable::kPending)
 				allocator_->release(SpareBlock(work.spares[i]));
 		}
-		publish(undo.value());
+		LookupTable::free(publish(before));
 		io_->release_held(io_ctx_);
 		return st.error().code;
 	}
-	LookupTable::free(undo.value());
-	publish(final_table.value());
+	LookupTable::free(publish(final_table.value()));
+	LookupTable::free(before);
 	io_->release_held(io_ctx_);
 	remapped_ += done - lost;
 	lost_ += lost;
@@ -441,18 +436,13 @@ int RemapTarget::do_unremap(DataBlock block)
 	auto pending = with_change(b, LookupTable::kPending, false);
 	if (pending.is_error())
 		return pending.error().code;
-	LookupTable::Change undo{b, spare, false}, drop{b, 0, true};
-	auto undo_table = LookupTable::merge(pending.value(), &undo, 1, Gfp::Noio);
+	LookupTable::Change drop{b, 0, true};
 	auto final_table = LookupTable::merge(pending.value(), &drop, 1, Gfp::Noio);
-	if (undo_table.is_error() || final_table.is_error()) {
+	if (final_table.is_error()) {
 		LookupTable::free(pending.value());
-		if (!undo_table.is_error())
-			LookupTable::free(undo_table.value());
-		if (!final_table.is_error())
-			LookupTable::free(final_table.value());
-		return -kENOMEM;
+		return final_table.error().code;
 	}
-	publish(pending.value());
+	LookupTable *before = publish(pending.value()); // kept: publishing it again rolls back
 
 	int r = io_->read(io_ctx_, RB_SPARE_DEV, geo_.spare_dev_sector(SpareBlock(spare)), copy_buf_,
 			  geo_.block_size());
@@ -468,12 +458,12 @@ int RemapTarget::do_unremap(DataBlock block)
 		rb_log(RB_LOG_ERR, "unremap: block %llu stays remapped (error %d)",
 		       static_cast<unsigned long long>(b), st.error().code);
 		LookupTable::free(final_table.value());
-		publish(undo_table.value());
+		LookupTable::free(publish(before));
 		io_->release_held(io_ctx_);
 		return st.error().code;
 	}
-	LookupTable::free(undo_table.value());
-	publish(final_table.value());
+	LookupTable::free(publish(final_table.value()));
+	LookupTable::free(before);
 	io_->release_held(io_ctx_);
 	allocator_->free(SpareBlock(spare));
 	remapped_--;

@@ -56,9 +56,9 @@ private:
 					    Own<State> *out, const char **error);
 	void install(Own<State> state);
 
-	// Publishes next (the target owns it from now), waits out readers and I/O that used
-	// the old table, and frees it.
-	void publish(LookupTable *next);
+	// Publishes next (the target owns it from now) and waits out readers and I/O that used
+	// the old table, which it returns: the caller frees it, or keeps it to roll back to.
+	[[nodiscard]] LookupTable *publish(LookupTable *next);
 	[[nodiscard]] Result<LookupTable *> with_change(u64 block, u32 value, bool remove);
 	[[nodiscard]] Status commit(const MetadataStore::SlotChange *changes, u64 count);
 

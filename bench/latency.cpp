@@ -1,0 +1,430 @@
+// SPDX-License-Identifier: GPL-2.0
+// Per-operation latency percentiles for the allocation and lookup paths, which Google
+// Benchmark's means cannot give. Each sample times one batch of 64 operations with the steady
+// clock (amortising the clock's own cost; the median cost of an empty batch is subtracted)
+// and records batch / 64. The *_miss rows time the single allocation that refills the cache,
+// unbatched: the latency one unlucky caller sees with the spinlock held.
+//
+//   latency [--samples N]     median / p93.6 / p99 / p99.9 / max in ns per op, one line per
+//                             path (samples preempted by the scheduler are retaken, counted)
+//   latency --callgrind N     N/64 measured batches per path, under
+//       valgrind --tool=callgrind --collect-atstart=no --instr-atstart=no
+//     collecting only the measured operations and dumping one profile per path, so that
+//     Ir / op is a repeatable figure on a noisy machine (tools/bench-core.sh does this).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <sys/resource.h>
+
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#define HAVE_CALLGRIND 1
+#else
+#define HAVE_CALLGRIND 0
+#define CALLGRIND_START_INSTRUMENTATION
+#define CALLGRIND_TOGGLE_COLLECT
+#define CALLGRIND_DUMP_STATS_AT(name) ((void)(name))
+#endif
+
+#include "lookup_table.h"
+#include "spare_allocator.h"
+
+using remap::Gfp;
+using remap::LookupTable;
+using remap::SpareAllocator;
+using remap::SpareBlock;
+using remap::u32;
+using remap::u64;
+using remap::u8;
+
+namespace {
+
+constexpr u32 kBatch = 64;
+static_assert(kBatch == SpareAllocator::kCacheSlots, "a batch is one cache refill");
+constexpr u64 kAllocBlocks = 1u << 20;
+
+[[noreturn]] void die(const char *what)
+{
+	std::fprintf(stderr, "latency: %s\n", what);
+	std::exit(1);
+}
+
+// Keeps a value alive without a memory access.
+inline void keep(u64 v) { asm volatile("" : : "r"(v)); }
+
+// ---------------------------------------------------------------------------------------
+
+class Scenario {
+public:
+	explicit Scenario(const char *name) : name_(name) {}
+	virtual ~Scenario() = default;
+	const char *name() const { return name_; }
+	// The operations measured; ops() of them.
+	virtual void measured() = 0;
+	// Untimed: restores measured()'s precondition.
+	virtual void between() {}
+	virtual u32 ops() const { return kBatch; }
+	// After a timed run: nullptr, or what went wrong (the wrong number of refills).
+	virtual const char *check() const { return nullptr; }
+
+protected:
+	u64 measures_ = 0;
+
+private:
+	const char *name_;
+};
+
+class Empty : public Scenario {
+public:
+	Empty() : Scenario("clock") {}
+	void measured() override {}
+	u32 ops() const override { return 1; }
+};
+
+// Allocations: see AllocRig in core_bench.cpp for why 64 blocks are parked in a full cache.
+class AllocRig {
+public:
+	AllocRig(u64 total, u64 free_blocks, u64 seed)
+	{
+		if (alloc_.init(total, Gfp::Kernel).is_error())
+			die("cannot allocate the bitmap");
+		if (free_blocks < total) {
+			std::mt19937_64 rng(seed);
+			std::vector<u8> is_free(total, 0);
+			for (u64 chosen = 0; chosen < free_blocks;) {
+				u64 b = rng() % total;
+				if (!is_free[b]) {
+					is_free[b] = 1;
+					chosen++;
+				}
+			}
+			for (u64 b = 0; b < total; b++)
+				if (!is_free[b])
+					alloc_.mark_in_use(SpareBlock(b));
+		}
+		for (u32 i = 0; i < kBatch; i++)
+			parked_[i] = take();
+	}
+	SpareBlock take()
+	{
+		auto r = alloc_.allocate();
+		if (r.is_error())
+			die("allocator ran dry");
+		return r.value();
+	}
+	void take_batch(u32 from)
+	{
+		for (u32 i = from; i < kBatch; i++)
+			held_[i] = take();
+	}
+	void take_first() { held_[0] = take(); }
+	void restore()
+	{
+		for (u32 i = 0; i < kBatch; i++)
+			alloc_.release(parked_[i]);
+		for (u32 i = 0; i < kBatch; i++)
+			alloc_.free(held_[i]);
+		for (u32 i = 0; i < kBatch; i++)
+			parked_[i] = take();
+	}
+	SpareAllocator &allocator() { return alloc_; }
+	const SpareAllocator &allocator() const { return alloc_; }
+
+private:
+	SpareAllocator alloc_;
+	SpareBlock parked_[kBatch];
+	SpareBlock held_[kBatch];
+};
+
+const char *one_refill_each(const AllocRig &rig, u64 measures)
+{
+	return rig.allocator().cache_misses() == measures ? nullptr : "not one refill per batch";
+}
+
+// 64 allocations from a full cache: all hits; released back into it untimed.
+class AllocHit : public Scenario {
+public:
+	AllocHit() : Scenario("alloc_hit")
+	{
+		if (alloc_.init(kAllocBlocks, Gfp::Kernel).is_error())
+			die("cannot allocate the bitmap");
+		measured(); // one refill, cache empty
+		between();  // cache full
+	}
+	void measured() override
+	{
+		for (u32 i = 0; i < kBatch; i++) {
+			auto r = alloc_.allocate();
+			if (r.is_error())
+				die("allocator ran dry");
+			held_[i] = r.value();
+		}
+	}
+	void between() override
+	{
+		for (u32 i = 0; i < kBatch; i++)
+			alloc_.release(held_[i]);
+	}
+	const char *check() const override
+	{
+		return alloc_.cache_misses() == 1 ? nullptr : "the cache was refilled";
+	}
+
+private:
+	SpareAllocator alloc_;
+	SpareBlock held_[kBatch];
+};
+
+// 64 allocations from an empty cache: one refill, 63 pops; reported per allocation.
+class AllocRefill : public Scenario {
+public:
+	AllocRefill(const char *name, u64 free_blocks, u64 seed)
+		: Scenario(name), rig_(kAllocBlocks, free_blocks, seed)
+	{
+	}
+	void measured() override
+	{
+		if (!measures_++)
+			rig_.allocator().clear_counters();
+		rig_.take_batch(0);
+	}
+	void between() override { rig_.restore(); }
+	const char *check() const override { return one_refill_each(rig_, measures_); }
+
+private:
+	AllocRig rig_;
+};
+
+// Only the allocation that refills, timed alone.
+class AllocMiss : public Scenario {
+public:
+	AllocMiss(const char *name, u64 free_blocks, u64 seed)
+		: Scenario(name), rig_(kAllocBlocks, free_blocks, seed)
+	{
+	}
+	void measured() override
+	{
+		if (!measures_++)
+			rig_.allocator().clear_counters();
+		rig_.take_first();
+	}
+	const char *check() const override { return one_refill_each(rig_, measures_); }
+	void between() override
+	{
+		rig_.take_batch(1);
+		rig_.restore();
+	}
+	u32 ops() const override { return 1; }
+
+private:
+	AllocRig rig_;
+};
+
+// ---------------------------------------------------------------------------------------
+
+std::vector<u64> make_keys(u64 n, std::mt19937_64 &rng)
+{
+	std::vector<u64> keys;
+	while (keys.size() < n) {
+		while (keys.size() < n + n / 16 + 16)
+			keys.push_back(rng() & 0xffffffffull);
+		std::sort(keys.begin(), keys.end());
+		keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+	}
+	std::shuffle(keys.begin(), keys.end(), rng);
+	keys.resize(n);
+	std::sort(keys.begin(), keys.end());
+	return keys;
+}
+
+// 64 finds of random blocks, half of them in the table.
+class Lookup : public Scenario {
+public:
+	Lookup(const char *name, u64 n) : Scenario(name)
+	{
+		std::mt19937_64 rng(0x100c0000 + n);
+		std::vector<u64> keys = make_keys(n, rng);
+		queries_.reserve(kQueries);
+		for (u64 i = 0; i < kQueries; i++) {
+			if (n && (i & 1)) {
+				queries_.push_back(keys[rng() % n]);
+				continue;
+			}
+			u64 k;
+			do
+				k = rng() & 0xffffffffull;
+			while (std::binary_search(keys.begin(), keys.end(), k));
+			queries_.push_back(k);
+		}
+		std::shuffle(queries_.begin(), queries_.end(), rng);
+		std::vector<LookupTable::Change> changes(n);
+		for (u64 i = 0; i < n; i++)
+			changes[i] = {keys[i], static_cast<u32>(1000 + i), false};
+		auto r = LookupTable::merge(nullptr, changes.data(), n, Gfp::Kernel);
+		if (r.is_error())
+			die("cannot build a lookup table");
+		table_ = r.value();
+	}
+	~Lookup() override { LookupTable::free(table_); }
+	void measured() override
+	{
+		const u64 *q = &queries_[pos_];
+		u64 acc = 0;
+		for (u32 i = 0; i < kBatch; i++) {
+			u32 v = 0;
+			acc += table_->find(q[i], &v) + v;
+		}
+		keep(acc);
+	}
+	void between() override { pos_ = (pos_ + kBatch) & (kQueries - 1); }
+
+private:
+	static constexpr u64 kQueries = 1u << 18;
+	std::vector<u64> queries_;
+	LookupTable *table_ = nullptr;
+	u64 pos_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------
+
+using Clock = std::chrono::steady_clock;
+
+struct Stats {
+	double median, p936, p99, p999, max;
+	u64 preempted; // samples retaken because the thread was switched out meanwhile
+};
+
+double percentile(const std::vector<double> &sorted, double p)
+{
+	size_t i = static_cast<size_t>(p * static_cast<double>(sorted.size()));
+	return sorted[std::min(i, sorted.size() - 1)];
+}
+
+// Involuntary context switches of this thread so far (outside the timed window: a syscall).
+long switches()
+{
+	rusage ru;
+	getrusage(RUSAGE_THREAD, &ru);
+	return ru.ru_nivcsw;
+}
+
+// A sample during which the scheduler ran something else measures the machine, not the code:
+// it is retaken (and counted). Interrupts and a hypervisor's preemption stay in.
+Stats run_timed(Scenario &s, u64 samples, double overhead_ns)
+{
+	for (int i = 0; i < 2000; i++) {
+		s.measured();
+		s.between();
+	}
+	std::vector<double> out(samples);
+	u64 preempted = 0;
+	for (u64 i = 0; i < samples;) {
+		const long before = switches();
+		auto t0 = Clock::now();
+		s.measured();
+		auto t1 = Clock::now();
+		const long after = switches();
+		s.between();
+		if (after != before) {
+			preempted++;
+			continue;
+		}
+		double ns = std::chrono::duration<double, std::nano>(t1 - t0).count() - overhead_ns;
+		out[i++] = std::max(ns, 0.0) / s.ops();
+	}
+	std::sort(out.begin(), out.end());
+	return {percentile(out, 0.5),   percentile(out, 1 - 0.001 * kBatch), percentile(out, 0.99),
+		percentile(out, 0.999), out.back(), preempted};
+}
+
+// n_ops / 64 calls of measured() per path: n_ops operations, or n_ops / 64 refills for the
+// *_miss paths (the same number of allocations as the batched refill paths).
+void run_callgrind(Scenario &s, u64 n_ops)
+{
+	const u64 batches = std::max<u64>(1, n_ops / kBatch);
+	for (int i = 0; i < 64; i++) { // warm, uncollected
+		s.measured();
+		s.between();
+	}
+	for (u64 b = 0; b < batches; b++) {
+		CALLGRIND_TOGGLE_COLLECT;
+		s.measured();
+		CALLGRIND_TOGGLE_COLLECT;
+		s.between();
+	}
+	CALLGRIND_DUMP_STATS_AT(s.name());
+	std::printf("callgrind %s ops=%llu batches=%llu\n", s.name(),
+		    static_cast<unsigned long long>(batches * s.ops()),
+		    static_cast<unsigned long long>(batches));
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	u64 samples = 100000;
+	u64 callgrind_ops = 0;
+	for (int i = 1; i < argc; i++) {
+		if (!std::strcmp(argv[i], "--samples") && i + 1 < argc) {
+			samples = std::strtoull(argv[++i], nullptr, 10);
+		} else if (!std::strcmp(argv[i], "--callgrind") && i + 1 < argc) {
+			callgrind_ops = std::strtoull(argv[++i], nullptr, 10);
+		} else {
+			std::fprintf(stderr, "usage: %s [--samples N] [--callgrind N]\n", argv[0]);
+			return 2;
+		}
+	}
+	if (samples < 1000)
+		die("--samples must be at least 1000");
+
+	std::vector<std::unique_ptr<Scenario>> all;
+	all.push_back(std::make_unique<Empty>());
+	all.push_back(std::make_unique<AllocHit>());
+	all.push_back(std::make_unique<AllocRefill>("alloc_refill", kAllocBlocks, 2));
+	all.push_back(std::make_unique<AllocMiss>("alloc_refill_miss", kAllocBlocks, 3));
+	all.push_back(std::make_unique<AllocRefill>("alloc_nearly_full", kAllocBlocks / 1000, 4));
+	all.push_back(std::make_unique<AllocMiss>("alloc_nearly_full_miss", kAllocBlocks / 1000, 5));
+	all.push_back(std::make_unique<Lookup>("lookup_0", 0));
+	all.push_back(std::make_unique<Lookup>("lookup_1k", 1000));
+	all.push_back(std::make_unique<Lookup>("lookup_100k", 100000));
+	all.push_back(std::make_unique<Lookup>("lookup_1M", 1000000));
+
+	if (callgrind_ops) {
+		if (!HAVE_CALLGRIND)
+			die("built without valgrind/callgrind.h");
+		CALLGRIND_START_INSTRUMENTATION;
+		for (auto &s : all)
+			run_callgrind(*s, callgrind_ops);
+		return 0;
+	}
+
+	const Stats clock = run_timed(*all[0], samples * 4, 0.0);
+	std::printf("# steady_clock pair: median %.1f ns, p99.9 %.1f ns, max %.0f ns "
+		    "(median subtracted from every sample)\n",
+		    clock.median, clock.p999, clock.max);
+	std::printf("# ns per op; %llu samples per path, each a batch of %u ops (*_miss: the one "
+		    "allocation that refills);\n# p93.6 of a *_miss row is the p99.9 of single "
+		    "allocations, one in 64 being a miss; 'retaken' = samples preempted\n",
+		    static_cast<unsigned long long>(samples), kBatch);
+	std::printf("# %-22s %9s %9s %9s %9s %10s %8s\n", "path", "median", "p93.6", "p99",
+		    "p99.9", "max", "retaken");
+	for (size_t i = 1; i < all.size(); i++) {
+		const Stats st = run_timed(*all[i], samples, clock.median);
+		std::printf("latency %-22s %9.2f %9.2f %9.2f %9.2f %10.1f %8llu\n", all[i]->name(),
+			    st.median, st.p936, st.p99, st.p999, st.max,
+			    static_cast<unsigned long long>(st.preempted));
+		std::fflush(stdout);
+		if (const char *bad = all[i]->check()) {
+			std::fprintf(stderr, "latency: %s: %s\n", all[i]->name(), bad);
+			return 1;
+		}
+	}
+	return 0;
+}
