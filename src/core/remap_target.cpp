@@ -213,6 +213,20 @@ LookupTable *RemapTarget::publish(LookupTable *next)
 	return old;
 }
 
+// Called with mutex_ held by the messages that change the mapping.
+int RemapTarget::can_change_mapping(const char *verb) const
+{
+	if (suspended_) {
+		rb_log(RB_LOG_ERR, "%s: the device is suspended", verb);
+		return -kEBUSY;
+	}
+	if (metadata_ == MetadataState::Failed) {
+		rb_log(RB_LOG_ERR, "%s: metadata has failed; reload the table", verb);
+		return -kEIO;
+	}
+	return 0;
+}
+
 Result<LookupTable *> RemapTarget::with_change(u64 block, u32 value, bool remove)
 {
 	LookupTable::Change c{block, value, remove};
@@ -324,14 +338,9 @@ int RemapTarget::do_remap(DataBlock first, u64 count, TextBuffer &reply)
 			reply.emit("%llu %u", static_cast<unsigned long long>(f), v);
 		return 1;
 	}
-	if (suspended_) {
-		rb_log(RB_LOG_ERR, "remap: the device is suspended");
-		return -kEBUSY;
-	}
-	if (metadata_ == MetadataState::Failed) {
-		rb_log(RB_LOG_ERR, "remap: metadata has failed; reload the table");
-		return -kEIO;
-	}
+	int r = can_change_mapping("remap");
+	if (r)
+		return r;
 
 	RangeWork work;
 	if (!work.alloc(count))
@@ -424,14 +433,9 @@ int RemapTarget::do_unremap(DataBlock block)
 		       static_cast<unsigned long long>(b));
 		return -kEINVAL;
 	}
-	if (suspended_) {
-		rb_log(RB_LOG_ERR, "unremap: the device is suspended");
-		return -kEBUSY;
-	}
-	if (metadata_ == MetadataState::Failed) {
-		rb_log(RB_LOG_ERR, "unremap: metadata has failed; reload the table");
-		return -kEIO;
-	}
+	int r = can_change_mapping("unremap");
+	if (r)
+		return r;
 
 	auto pending = with_change(b, LookupTable::kPending, false);
 	if (pending.is_error())
@@ -444,7 +448,7 @@ int RemapTarget::do_unremap(DataBlock block)
 	}
 	LookupTable *before = publish(pending.value()); // kept: publishing it again rolls back
 
-	int r = io_->read(io_ctx_, RB_SPARE_DEV, geo_.spare_dev_sector(SpareBlock(spare)), copy_buf_,
+	r = io_->read(io_ctx_, RB_SPARE_DEV, geo_.spare_dev_sector(SpareBlock(spare)), copy_buf_,
 			  geo_.block_size());
 	if (!r)
 		r = io_->write(io_ctx_, RB_DATA_DEV, geo_.data_dev_sector(block), copy_buf_,

@@ -69,6 +69,7 @@ private:
 	[[nodiscard]] Result<LookupTable *> range_table(const LookupTable *base, RangeWork &work,
 							u64 n, Set set);
 	int do_unremap(DataBlock block);
+	int can_change_mapping(const char *verb) const;
 	void do_list(u64 first, u64 max, TextBuffer &reply) const;
 	void do_stats(TextBuffer &reply) const;
 	u64 spare_total() const;

@@ -12,18 +12,24 @@ Status SpareAllocator::init(u64 total_blocks, Gfp gfp)
 	return {};
 }
 
-void SpareAllocator::reserve(SpareBlock block)
+// Marks b reserved and taken. Returns whether it was already taken (in use or cached).
+bool SpareAllocator::reserve_locked(u64 b)
 {
-	SpinGuard guard(lock_);
-	const u64 b = block.value();
 	if (!reserved_.test(b)) {
 		reserved_.set(b);
 		reserved_count_++;
 	}
-	if (!taken_.test(b)) {
-		taken_.set(b);
-		free_in_bitmap_--;
-	}
+	if (taken_.test(b))
+		return true;
+	taken_.set(b);
+	free_in_bitmap_--;
+	return false;
+}
+
+void SpareAllocator::reserve(SpareBlock block)
+{
+	SpinGuard guard(lock_);
+	(void)reserve_locked(block.value());
 }
 
 void SpareAllocator::mark_in_use(SpareBlock block)
@@ -108,15 +114,8 @@ void SpareAllocator::mark_bad(SpareBlock block)
 {
 	SpinGuard guard(lock_);
 	const u64 b = block.value();
-	if (!reserved_.test(b)) {
-		reserved_.set(b);
-		reserved_count_++;
-	}
-	if (!taken_.test(b)) {
-		taken_.set(b);
-		free_in_bitmap_--;
+	if (!reserve_locked(b))
 		return;
-	}
 	// If it was waiting in the cache, take it out so it is never handed out.
 	for (u32 i = 0; i < cached_; i++) {
 		if (cache_[i] == b) {

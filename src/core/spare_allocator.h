@@ -47,6 +47,7 @@ public:
 
 private:
 	void refill_locked();
+	bool reserve_locked(u64 block);
 	void release_locked(SpareBlock block);
 
 	mutable SpinLock lock_;
