@@ -8,18 +8,24 @@ shopt -s inherit_errexit   # so failures inside $(...) stop the run too
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PROG=tools/vm/run-tests.sh
 
-# Modules every guest gets; dm-remap's own dependencies are added from its modinfo.
-BASE_MODULES=(dm-mod dm-flakey brd null_blk scsi_debug sd_mod)
+# Modules every guest gets; dm-remap's own dependencies are added from its modinfo. virtio_pci
+# and virtio_blk serve the disk image of tests that declare one (see the usage text).
+BASE_MODULES=(dm-mod dm-flakey brd null_blk scsi_debug sd_mod virtio_pci virtio_blk)
 
 usage() {
   cat <<EOF
 Usage: $PROG [--module PATH] [--timeout SECS] [--demo] [test-name...]
 
   --module PATH   dm-remap.ko to test (default: ./dm-remap.ko relative to the repo root)
-  --timeout SECS  per-test timeout inside the guest (default 120); the whole boot is bounded
-                  by 90 + (SECS + 15) * number-of-tests seconds
+  --timeout SECS  per-test timeout inside the guest (default 120); each boot is bounded
+                  by 90 + (SECS + 15) * number-of-its-tests seconds
   --demo          run tests/vm/demo.sh and show its narration as it is told (checks still count)
   test-name       NN-name, NN-name.sh or a path to a test script (default: tests/vm/[0-9]*.sh)
+
+Tests share one boot, except those with a line "# vmtest: disk=<MiB> boots=<N>" (either part
+may be left out; boots defaults to 1): such a test gets N boots of its own, one after the other,
+with the same fresh sparse raw image of <MiB> attached as the virtio disk /dev/vda, and runs
+with VMT_BOOT=1..N and VMT_BOOTS=N exported. Its checks are reported as "boot<k>: ...".
 
 Environment: KVER (target kernel, default: tools/vm/kver.sh), DMREMAP_CACHE (default
 ~/.cache/dm-remap) holds the base initramfs and one log directory per run, DMREMAP_QEMU_ARGS
@@ -85,6 +91,29 @@ for t in "${tests[@]}"; do
   for n in "${test_names[@]}"; do [ "$n" != "$name" ] || die "test '$name' selected twice"; done
   test_files+=("$f")
   test_names+=("$name")
+done
+
+# Multi-boot tests declare "# vmtest: disk=<MiB> boots=<N>"; test_disk/test_boots stay 0 for
+# the tests that share the ordinary boot.
+test_disk=()
+test_boots=()
+for i in "${!test_files[@]}"; do
+  disk=0 boots=0
+  directive=$(grep -m1 -E '^#[[:space:]]*vmtest:' "${test_files[$i]}" || true)
+  if [ -n "$directive" ]; then
+    for word in ${directive#*vmtest:}; do
+      case $word in
+        disk=*) disk=${word#disk=}
+                [[ $disk =~ ^[1-9][0-9]{0,6}$ ]] || die "${test_files[$i]}: bad '$word' (disk=<MiB>)" ;;
+        boots=*) boots=${word#boots=}
+                 [[ $boots =~ ^[1-9][0-9]?$ ]] || die "${test_files[$i]}: bad '$word' (boots=<1..99>)" ;;
+        *) die "${test_files[$i]}: unknown vmtest directive '$word' (known: disk=<MiB> boots=<N>)" ;;
+      esac
+    done
+    [ "$boots" != 0 ] || boots=1
+  fi
+  test_disk+=("$disk")
+  test_boots+=("$boots")
 done
 
 CACHE=${DMREMAP_CACHE:-$HOME/.cache/dm-remap}
@@ -218,6 +247,15 @@ export DM_DISABLE_UDEV HOME
 . /vmtest/config
 VMT_LIB=/vmtest/lib.sh
 export VMT_TIMEOUT VMT_LIB DM_REMAP_KO DM_REMAP_DEPS
+# Boots of a multi-boot test: which boot this is, and its disk image as /dev/vda.
+if [ -n "${VMT_BOOT:-}" ]; then export VMT_BOOT VMT_BOOTS; fi
+if [ -n "${VMT_DISK:-}" ]; then
+  modprobe virtio_pci && modprobe virtio_blk || echo "vmtest: cannot load the virtio modules"
+  n=50
+  while [ ! -b "$VMT_DISK" ] && [ "$n" -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+  [ -b "$VMT_DISK" ] || echo "vmtest: no $VMT_DISK"
+  export VMT_DISK
+fi
 
 if ! exec 9>/dev/ttyS1; then
   echo "vmtest: cannot open /dev/ttyS1"
@@ -225,7 +263,7 @@ if ! exec 9>/dev/ttyS1; then
 fi
 # raw: no \n -> \r\n translation, so the host sees the bytes the tests wrote.
 stty -F /dev/ttyS1 115200 raw -echo
-echo "@@BOOT $(uname -r) uptime=$(cut -d' ' -f1 /proc/uptime)" >&9
+echo "@@BOOT $(uname -r) boot=${VMT_BOOT:-1} uptime=$(cut -d' ' -f1 /proc/uptime)" >&9
 
 for t in $VMT_TESTS; do
   name=${t%.sh}
@@ -255,27 +293,33 @@ echo "@@DMESG-END" >&9
 # The last close of the tty waits until the UART has sent everything; poweroff would not.
 exec 9>&-
 echo "@@ALL-DONE" >/dev/ttyS1
+# Whatever a test left in the page cache reaches the disk image before the power goes.
+sync
 sleep 0.2
 poweroff -f
 INIT
   chmod 755 "$1"
 }
 
+# build_extra OUT CONFIG-LINES TEST-INDEX...: the per-boot cpio with the given tests.
 build_extra() {
-  local out=$1 stage i
+  local out=$1 conf=$2 stage i names=()
+  shift 2
   stage=$(mktemp -d "$run_dir/extra.XXXXXX")
   mkdir -p "$stage/vmtest/tests"
   write_init "$stage/init"
   cp "$REPO/tests/vm/lib.sh" "$stage/vmtest/lib.sh"
   cp "$module" "$stage/vmtest/dm-remap.ko"
-  for i in "${!test_files[@]}"; do
+  for i in "$@"; do
     cp "${test_files[$i]}" "$stage/vmtest/tests/${test_names[$i]}.sh"
+    names+=("${test_names[$i]}.sh")
   done
   {
-    echo "VMT_TESTS='${test_names[*]/%/.sh}'"
+    echo "VMT_TESTS='${names[*]}'"
     echo "VMT_TIMEOUT=$per_test_timeout"
     echo "DM_REMAP_KO=/vmtest/dm-remap.ko"
     echo "DM_REMAP_DEPS='${module_deps[*]}'"
+    [ -z "$conf" ] || printf '%s\n' "$conf"
   } >"$stage/vmtest/config"
   (cd "$stage" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
      cpio --null -o -H newc -R 0:0 --quiet) >"$out"
@@ -283,46 +327,11 @@ build_extra() {
 }
 
 # ---------------------------------------------------------------------------------------------
-
-run_dir=$CACHE/runs/$(date +%Y%m%d-%H%M%S)-$$
-mkdir -p "$run_dir"
-# Old run directories are only useful for a while; keep the newest 20.
-# shellcheck disable=SC2012 # names are ours and contain no odd characters
-ls -1d "$CACHE"/runs/*/ 2>/dev/null | sort | head -n -20 | xargs -r rm -rf
-
-ensure_base
-build_extra "$run_dir/extra.cpio"
-cat "$BASE_DIR/base.cpio" "$run_dir/extra.cpio" >"$run_dir/initramfs.cpio"
-
-overall_timeout=$(( 90 + (per_test_timeout + 15) * ${#test_names[@]} ))
-qemu=(qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -nodefaults -nic none -display none -no-reboot
-      -serial "file:$run_dir/console.log" -serial "file:$run_dir/results.log"
-      -kernel "$KERNEL" -initrd "$run_dir/initramfs.cpio"
-      -append "console=ttyS0 panic=-1 quiet")
-# Extra QEMU options for experiments (e.g. "-cpu max"); word-split on purpose.
-# shellcheck disable=SC2206
-qemu+=(${DMREMAP_QEMU_ARGS:-})
-{
-  echo "# to repeat this boot (extra.cpio is kept; initramfs.cpio is not):"
-  printf 'cat %q %q >%q\n' "$BASE_DIR/base.cpio" "$run_dir/extra.cpio" "$run_dir/initramfs.cpio"
-  printf '%q ' timeout "$overall_timeout" "${qemu[@]}"
-  echo
-} >"$run_dir/qemu.cmd"
-note "kernel $KVER, module $module, tests: ${test_names[*]}"
-t0=$(date +%s.%N)
-qemu_rc=0
-timeout "$overall_timeout" "${qemu[@]}" </dev/null >"$run_dir/qemu.out" 2>&1 || qemu_rc=$?
-boot_secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-rm -f "$run_dir/initramfs.cpio"   # ~90 MB each; qemu.cmd says how to recreate it
-note "guest: boot to poweroff ${boot_secs} s (qemu exit status $qemu_rc)"
-
-# ---------------------------------------------------------------------------------------------
-# Turn the results UART into TAP.
+# Results: each boot's results UART turns into TAP lines; the numbering runs across boots.
 
 tap_n=0
 passed=0
 failed=0
-guest_checks=0
 tap() {  # tap ok|fail "description"
   local desc=${2//#/\\#}   # a bare # would start a TAP directive
   tap_n=$((tap_n + 1))
@@ -338,107 +347,220 @@ show_file_tail() {  # as TAP comments, so the output stays valid TAP
   sed -e 's/^/#   /' "$1" | tail -n "${2:-60}"
 }
 
-declare -A began=() test_failed=()
+# Per boot: b_tag names its files (console$b_tag.log, ...), b_sfx its test logs
+# (test-NAME$b_sfx.log), b_prefix goes before each check's description, b_guest names the
+# guest-level checks.
+b_tag="" b_sfx="" b_prefix="" b_guest=guest
+declare -A began=() test_failed=() durations=()
 # Test-level verdict right after the test's own checks, with its output when anything failed.
 finish_test() {  # name rc status secs ("" rc when the guest never reported the end)
-  local name=$1 rc=$2 status=$3 secs=$4
+  local name=$1 rc=$2 status=$3 secs=$4 log=$run_dir/test-$1$b_sfx.log
   if [ -z "$rc" ]; then
-    tap fail "$name: did not finish (the guest stopped while it ran)"
-    test_failed[$name]=1
+    tap fail "$name: ${b_prefix}did not finish (the guest stopped while it ran)"
+    test_failed[$name$b_sfx]=1
   elif [ "$status" = timeout ]; then
-    tap fail "$name: timed out after $secs s (limit $per_test_timeout s)"
-    test_failed[$name]=1
+    tap fail "$name: ${b_prefix}timed out after $secs s (limit $per_test_timeout s)"
+    test_failed[$name$b_sfx]=1
   elif [ "$rc" != 0 ]; then
-    tap fail "$name: script exited with status $rc"
-    test_failed[$name]=1
+    tap fail "$name: ${b_prefix}script exited with status $rc"
+    test_failed[$name$b_sfx]=1
   fi
-  if [ -n "${test_failed[$name]:-}" ]; then
-    note "output of $name (last 60 lines; all of it in $run_dir/test-$name.log):"
-    show_file_tail "$run_dir/test-$name.log" 60
+  [ -z "$secs" ] || durations[$name$b_sfx]=$secs
+  if [ -n "${test_failed[$name$b_sfx]:-}" ]; then
+    note "output of $name$b_sfx (last 60 lines; all of it in $log):"
+    show_file_tail "$log" 60
   fi
 }
 
-cur=""
-in_dmesg=0
-end_marker=0
-: >"$run_dir/dmesg.log"
-while IFS= read -r line; do
-  line=${line%$'\r'}
-  if [ "$in_dmesg" = 1 ]; then
-    if [ "$line" = "@@DMESG-END" ]; then in_dmesg=0; else printf '%s\n' "$line" >>"$run_dir/dmesg.log"; fi
-    continue
-  fi
-  case $line in
-    "@@BEGIN "*)
-      cur=${line#@@BEGIN }
-      began[$cur]=1
-      : >"$run_dir/test-$cur.log"
-      ;;
-    "@@CHECK "*)
-      rest=${line#@@CHECK }
-      result=${rest%% *}; rest=${rest#"$result"}; rest=${rest# }
-      tname=${rest%% *}; desc=${rest#"$tname"}; desc=${desc# }
-      guest_checks=$((guest_checks + 1))
-      if [ "$result" = ok ]; then tap ok "$tname: $desc"; else tap fail "$tname: $desc"; test_failed[$tname]=1; fi
-      [ -z "$cur" ] || printf '%s\n' "$line" >>"$run_dir/test-$cur.log"
-      ;;
-    "@@DONE "*)
-      read -r tname rc status secs <<<"${line#@@DONE }"
-      finish_test "$tname" "$rc" "$status" "$secs"
-      cur=""
-      ;;
-    "@@DMESG-BEGIN") in_dmesg=1 ;;
-    "@@ALL-DONE") end_marker=1 ;;
-    "@@BOOT "*) note "guest: /init started at ${line##*uptime=} s guest time" ;;
-    *)
-      if [ -n "$cur" ]; then printf '%s\n' "$line" >>"$run_dir/test-$cur.log"; fi
-      case $line in "# run"*) ;; *) if [ "$demo" = 1 ]; then printf '%s\n' "$line"; fi ;; esac
-      ;;
-  esac
-done < <(cat "$run_dir/results.log" 2>/dev/null || true)
+# parse_boot TEST-NAME...: the TAP for one boot's results, end marker and kernel log.
+parse_boot() {
+  local cur="" in_dmesg=0 end_marker=0 checks=0 line rest result tname desc rc status secs name
+  local results=$run_dir/results$b_tag.log dmesg_log=$run_dir/dmesg$b_tag.log
+  local console=$run_dir/console$b_tag.log reason dmesg_src bad_re
+  began=()
+  : >"$dmesg_log"
+  while IFS= read -r line; do
+    line=${line%$'\r'}
+    if [ "$in_dmesg" = 1 ]; then
+      if [ "$line" = "@@DMESG-END" ]; then in_dmesg=0; else printf '%s\n' "$line" >>"$dmesg_log"; fi
+      continue
+    fi
+    case $line in
+      "@@BEGIN "*)
+        cur=${line#@@BEGIN }
+        began[$cur]=1
+        : >"$run_dir/test-$cur$b_sfx.log"
+        ;;
+      "@@CHECK "*)
+        rest=${line#@@CHECK }
+        result=${rest%% *}; rest=${rest#"$result"}; rest=${rest# }
+        tname=${rest%% *}; desc=${rest#"$tname"}; desc=${desc# }
+        checks=$((checks + 1))
+        if [ "$result" = ok ]; then
+          tap ok "$tname: $b_prefix$desc"
+        else
+          tap fail "$tname: $b_prefix$desc"
+          test_failed[$tname$b_sfx]=1
+        fi
+        [ -z "$cur" ] || printf '%s\n' "$line" >>"$run_dir/test-$cur$b_sfx.log"
+        ;;
+      "@@DONE "*)
+        read -r tname rc status secs <<<"${line#@@DONE }"
+        finish_test "$tname" "$rc" "$status" "$secs"
+        cur=""
+        ;;
+      "@@DMESG-BEGIN") in_dmesg=1 ;;
+      "@@ALL-DONE") end_marker=1 ;;
+      "@@BOOT "*) note "$b_guest: /init started at ${line##*uptime=} s guest time" ;;
+      *)
+        if [ -n "$cur" ]; then printf '%s\n' "$line" >>"$run_dir/test-$cur$b_sfx.log"; fi
+        case $line in "# run"*) ;; *) if [ "$demo" = 1 ]; then printf '%s\n' "$line"; fi ;; esac
+        ;;
+    esac
+  done < <(cat "$results" 2>/dev/null || true)
 
-[ -z "$cur" ] || finish_test "$cur" "" "" ""
-for name in "${test_names[@]}"; do
-  [ -n "${began[$name]:-}" ] || tap fail "$name: never started"
+  [ -z "$cur" ] || finish_test "$cur" "" "" ""
+  for name in "$@"; do
+    [ -n "${began[$name]:-}" ] || tap fail "$name: ${b_prefix}never started"
+  done
+
+  if [ "$end_marker" != 1 ]; then
+    if [ "$qemu_rc" = 124 ]; then
+      reason="overall timeout of $boot_timeout s hit"
+    elif grep -q 'Kernel panic' "$console" 2>/dev/null; then
+      reason="kernel panic: $(grep -m1 'Kernel panic' "$console" | tr -d '\r')"
+    elif [ "$qemu_rc" != 0 ]; then
+      reason="qemu failed with status $qemu_rc: $(tail -n 3 "$run_dir/qemu$b_tag.out" | tr '\n' ' ')"
+    else
+      reason="guest powered off without reporting"
+    fi
+    tap fail "$b_guest: end marker missing ($reason)"
+    note "console (last 40 lines; all of it in $console):"
+    show_file_tail "$console" 40
+  fi
+
+  # Kernel trouble is a failure even when every check passed. Without a dmesg dump the console
+  # (which shows warnings and worse despite "quiet") is the best evidence left.
+  dmesg_src=$dmesg_log
+  [ -s "$dmesg_src" ] || dmesg_src=$console
+  bad_re='BUG:|WARNING:|Oops|Call Trace|general protection'
+  if [ -f "$dmesg_src" ] && grep -qE "$bad_re" "$dmesg_src"; then
+    tap fail "$b_guest: kernel log free of BUG/WARNING/Oops/Call Trace/general protection"
+    note "offending kernel log lines (from $dmesg_src):"
+    grep -nE "$bad_re" "$dmesg_src" | tr -d '\r' | head -n 40 | sed 's/^/#   /'
+    note "context of the first one:"
+    grep -m1 -A 25 -E "$bad_re" "$dmesg_src" | tr -d '\r' | sed 's/^/#   /'
+  elif [ -f "$dmesg_src" ]; then
+    tap ok "$b_guest: kernel log free of BUG/WARNING/Oops/Call Trace/general protection"
+  fi
+
+  if [ "$checks" -eq 0 ]; then
+    tap fail "$b_guest: no checks ran"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# Boots.
+
+boot_walls=()
+# run_boot DISK-IMAGE TEST-INDEX...: one QEMU boot running the given tests; b_* describe it,
+# and VMT_BOOT/VMT_BOOTS/VMT_DISK come from conf.
+run_boot() {
+  local disk=$1 conf="" i names=() t0 boot_secs qemu
+  shift
+  for i in "$@"; do names+=("${test_names[$i]}"); done
+  [ -z "$b_boot" ] || conf="VMT_BOOT=$b_boot"$'\n'"VMT_BOOTS=$b_boots"
+  [ -z "$disk" ] || conf="$conf"$'\n'"VMT_DISK=/dev/vda"
+  build_extra "$run_dir/extra$b_tag.cpio" "$conf" "$@"
+  cat "$BASE_DIR/base.cpio" "$run_dir/extra$b_tag.cpio" >"$run_dir/initramfs.cpio"
+
+  boot_timeout=$(( 90 + (per_test_timeout + 15) * $# ))
+  qemu=(qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -nodefaults -nic none -display none -no-reboot
+        -serial "file:$run_dir/console$b_tag.log" -serial "file:$run_dir/results$b_tag.log"
+        -kernel "$KERNEL" -initrd "$run_dir/initramfs.cpio"
+        -append "console=ttyS0 panic=-1 quiet")
+  # cache=writeback: guest writes land in the host's page cache, so they outlive this QEMU
+  # process and the next boot reads them; a guest flush becomes fdatasync on the image.
+  [ -z "$disk" ] || qemu+=(-drive "file=$disk,if=virtio,format=raw,cache=writeback")
+  # Extra QEMU options for experiments (e.g. "-cpu max"); word-split on purpose.
+  # shellcheck disable=SC2206
+  qemu+=(${DMREMAP_QEMU_ARGS:-})
+  {
+    echo "# to repeat this boot (extra$b_tag.cpio is kept; initramfs.cpio is not):"
+    printf 'cat %q %q >%q\n' "$BASE_DIR/base.cpio" "$run_dir/extra$b_tag.cpio" "$run_dir/initramfs.cpio"
+    printf '%q ' timeout "$boot_timeout" "${qemu[@]}"
+    echo
+  } >"$run_dir/qemu$b_tag.cmd"
+  note "${b_boot:+${names[0]} boot $b_boot of $b_boots: }kernel $KVER, module $module, tests: ${names[*]}"
+  t0=$(date +%s.%N)
+  qemu_rc=0
+  timeout "$boot_timeout" "${qemu[@]}" </dev/null >"$run_dir/qemu$b_tag.out" 2>&1 || qemu_rc=$?
+  boot_secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+  rm -f "$run_dir/initramfs.cpio"   # ~90 MB each; qemu$b_tag.cmd says how to recreate it
+  note "$b_guest: boot to poweroff ${boot_secs} s (qemu exit status $qemu_rc)"
+  if [ -n "$b_boot" ]; then boot_walls+=("${names[0]} boot$b_boot $boot_secs s")
+  else boot_walls+=("shared boot $boot_secs s"); fi
+  parse_boot "${names[@]}"
+}
+
+run_dir=$CACHE/runs/$(date +%Y%m%d-%H%M%S)-$$
+mkdir -p "$run_dir"
+# Old run directories are only useful for a while; keep the newest 20.
+# shellcheck disable=SC2012 # names are ours and contain no odd characters
+ls -1d "$CACHE"/runs/*/ 2>/dev/null | sort | head -n -20 | xargs -r rm -rf
+
+ensure_base
+
+# The ordinary tests share one boot; each multi-boot test then gets its own boots, all with
+# one image that is fresh at its first boot.
+shared=()
+for i in "${!test_names[@]}"; do
+  [ "${test_boots[$i]}" != 0 ] || shared+=("$i")
+done
+if [ ${#shared[@]} -gt 0 ]; then
+  b_tag="" b_sfx="" b_prefix="" b_guest=guest b_boot="" b_boots=""
+  run_boot "" "${shared[@]}"
+fi
+for i in "${!test_names[@]}"; do
+  [ "${test_boots[$i]}" != 0 ] || continue
+  name=${test_names[$i]}
+  disk=""
+  if [ "${test_disk[$i]}" != 0 ]; then
+    disk=$run_dir/disk-$name.img
+    rm -f "$disk"
+    truncate -s "${test_disk[$i]}M" "$disk"
+  fi
+  for ((k = 1; k <= test_boots[i]; k++)); do
+    b_tag=-$name-boot$k b_sfx=-boot$k b_prefix="boot$k: " b_guest="guest ($name boot $k)"
+    b_boot=$k b_boots=${test_boots[$i]}
+    run_boot "$disk" "$i"
+  done
+  # The image is evidence when something failed; otherwise it only takes space.
+  failed_here=""
+  for ((k = 1; k <= test_boots[i]; k++)); do
+    [ -z "${test_failed[$name-boot$k]:-}" ] || failed_here=1
+  done
+  if [ -n "$disk" ] && [ -z "$failed_here" ]; then rm -f "$disk"; fi
 done
 
-if [ "$end_marker" != 1 ]; then
-  if [ "$qemu_rc" = 124 ]; then
-    reason="overall timeout of $overall_timeout s hit"
-  elif grep -q 'Kernel panic' "$run_dir/console.log" 2>/dev/null; then
-    reason="kernel panic: $(grep -m1 'Kernel panic' "$run_dir/console.log" | tr -d '\r')"
-  elif [ "$qemu_rc" != 0 ]; then
-    reason="qemu failed with status $qemu_rc: $(tail -n 3 "$run_dir/qemu.out" | tr '\n' ' ')"
+summary=""
+for i in "${!test_names[@]}"; do
+  name=${test_names[$i]}
+  if [ "${test_boots[$i]}" = 0 ]; then
+    summary="$summary, $name ${durations[$name]:-?} s"
   else
-    reason="guest powered off without reporting"
+    for ((k = 1; k <= test_boots[i]; k++)); do
+      summary="$summary, $name boot$k ${durations[$name-boot$k]:-?} s"
+    done
   fi
-  tap fail "guest: end marker missing ($reason)"
-  note "console (last 40 lines; all of it in $run_dir/console.log):"
-  show_file_tail "$run_dir/console.log" 40
-fi
-
-# Kernel trouble is a failure even when every check passed. Without a dmesg dump the console
-# (which shows warnings and worse despite "quiet") is the best evidence left.
-dmesg_src=$run_dir/dmesg.log
-[ -s "$dmesg_src" ] || dmesg_src=$run_dir/console.log
-bad_re='BUG:|WARNING:|Oops|Call Trace|general protection'
-if [ -f "$dmesg_src" ] && grep -qE "$bad_re" "$dmesg_src"; then
-  tap fail "guest: kernel log free of BUG/WARNING/Oops/Call Trace/general protection"
-  note "offending kernel log lines (from $dmesg_src):"
-  grep -nE "$bad_re" "$dmesg_src" | tr -d '\r' | head -n 40 | sed 's/^/#   /'
-  note "context of the first one:"
-  grep -m1 -A 25 -E "$bad_re" "$dmesg_src" | tr -d '\r' | sed 's/^/#   /'
-elif [ -f "$dmesg_src" ]; then
-  tap ok "guest: kernel log free of BUG/WARNING/Oops/Call Trace/general protection"
-fi
-
-if [ "$guest_checks" -eq 0 ]; then
-  tap fail "guest: no checks ran"
-fi
+done
+note "test durations (guest): ${summary#, }"
+walls=$(printf '%s, ' "${boot_walls[@]}")
+note "boots (wall, boot to poweroff): ${walls%, }"
 
 echo "1..$tap_n"
 if [ "$failed" -gt 0 ]; then
-  note "FAILED; logs (console.log, results.log, dmesg.log, test-*.log) in $run_dir"
+  note "FAILED; logs (console*.log, results*.log, dmesg*.log, test-*.log) in $run_dir"
 else
   note "logs in $run_dir"
 fi
