@@ -222,6 +222,16 @@ struct rc_mapping {
  */
 void rc_target_map(const struct rc_target *t, rb_u64 sector, rb_u32 sectors,
 		   struct rc_mapping *out);
+/*
+ * Automatic remap: a write of [sector, sector + sectors) of the target (data holds its
+ * payload) failed where it was routed, or it writes a lost block. Retries it block by block
+ * and moves the blocks that still fail to new spare blocks, committed before it returns.
+ * 0: the write is done and durable as a plain write would be; else a negative errno and
+ * nothing changed. Sleeps; call from a WQ_MEM_RECLAIM worker.
+ */
+int rc_target_rewrite(struct rc_target *t, rb_u64 sector, rb_u32 sectors, const void *data);
+/* Whether failed writes should go to rc_target_rewrite (auto remap on, metadata ok). */
+int rc_target_auto_remap(const struct rc_target *t);
 /* I/O errors seen by the glue, for the stats. */
 void rc_target_count_error(struct rc_target *t, int is_write);
 

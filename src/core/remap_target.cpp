@@ -83,12 +83,10 @@ void RemapTarget::install(Own<State> st)
 	store_ = move(st->store);
 	allocator_ = move(st->allocator);
 	remapped_ = lost_ = 0;
-	for (u64 i = 0; i < st->lookup->size(); i++) {
-		if (st->lookup->value(i) == LookupTable::kLost)
-			lost_++;
-		else
-			remapped_++;
-	}
+	st->lookup->for_each_from(0, [&](u64, u32 v) {
+		(v == LookupTable::kLost ? lost_ : remapped_)++;
+		return true;
+	});
 	metadata_ = st->degraded ? MetadataState::Degraded : MetadataState::Ok;
 	LookupTable *t = st->lookup;
 	st->lookup = nullptr;
@@ -180,17 +178,17 @@ void RemapTarget::map(u64 sector, u32 sectors, rc_mapping *out) const
 	const u32 shift = geo_.block_shift();
 	const u64 first = sector >> shift;
 	const u64 last = (sector + sectors - 1) >> shift;
-	const u64 pos = t->lower_bound(first);
-	if (pos == t->size() || t->key(pos) > last)
+	u64 key;
+	u32 v;
+	if (!t->first_at_or_after(first, &key, &v) || key > last)
 		return; // touches no remapped block: pass through whole
-	if (t->key(pos) > first) {
-		out->sectors = static_cast<u32>((t->key(pos) << shift) - sector);
+	if (key > first) {
+		out->sectors = static_cast<u32>((key << shift) - sector);
 		return; // the clean part before the first remapped block
 	}
 
 	const u64 block_end = (first + 1) << shift;
 	out->sectors = static_cast<u32>(min<u64>(sectors, block_end - sector));
-	const u32 v = t->value(pos);
 	if (v == LookupTable::kLost) {
 		out->route = RC_ROUTE_LOST;
 	} else if (v == LookupTable::kPending) {
@@ -281,8 +279,35 @@ struct RemapTarget::RangeWork {
 	}
 };
 
-// Copies one block to a new spare block, retiring spare blocks that fail a write. Returns
-// the spare block, kLost if the data block does not read, or a negative errno in *err.
+// Writes copy_buf_ to a new spare block, retiring spare blocks that fail the write. Returns
+// the spare block, or kPending with a negative errno in *err.
+u32 RemapTarget::place_block(RangeWork &work, int *err)
+{
+	for (u32 attempt = 0; attempt < kSpareWriteAttempts; attempt++) {
+		auto got = allocator_->allocate();
+		if (got.is_error()) {
+			*err = got.error().code;
+			if (*err == -kENOSPC)
+				rb_log(RB_LOG_ERR, "no spare blocks left");
+			return LookupTable::kPending;
+		}
+		const SpareBlock s = got.value();
+		*err = io_->write(io_ctx_, RB_SPARE_DEV, geo_.spare_dev_sector(s), copy_buf_,
+				  geo_.block_size(), 0);
+		if (!*err)
+			return static_cast<u32>(s.value());
+		rb_log(RB_LOG_WARN, "spare block %llu failed a write (error %d): retiring it",
+		       static_cast<unsigned long long>(s.value()), *err);
+		allocator_->mark_bad(s);
+		work.slots[work.nslots++] = {MetadataStore::SlotChange::kNewSlot,
+					     Entry{Entry::kBadSpareData, static_cast<u32>(s.value()),
+						   EntryState::BadSpare}};
+	}
+	return LookupTable::kPending;
+}
+
+// Copies one data block to a new spare block. Returns the spare block, kLost if the data
+// block does not read, or kPending with a negative errno in *err.
 u32 RemapTarget::move_block(u64 b, RangeWork &work, int *err)
 {
 	*err = io_->read(io_ctx_, RB_DATA_DEV, geo_.data_dev_sector(DataBlock(b)), copy_buf_,
@@ -293,25 +318,7 @@ u32 RemapTarget::move_block(u64 b, RangeWork &work, int *err)
 		*err = 0;
 		return LookupTable::kLost;
 	}
-	for (u32 attempt = 0; attempt < kSpareWriteAttempts; attempt++) {
-		auto got = allocator_->allocate();
-		if (got.is_error()) {
-			*err = got.error().code;
-			return LookupTable::kPending;
-		}
-		const SpareBlock s = got.value();
-		*err = io_->write(io_ctx_, RB_SPARE_DEV, geo_.spare_dev_sector(s), copy_buf_,
-				  geo_.block_size(), 0);
-		if (!*err)
-			return static_cast<u32>(s.value());
-		rb_log(RB_LOG_WARN, "remap: spare block %llu failed a write (error %d): retiring it",
-		       static_cast<unsigned long long>(s.value()), *err);
-		allocator_->mark_bad(s);
-		work.slots[work.nslots++] = {MetadataStore::SlotChange::kNewSlot,
-					     Entry{Entry::kBadSpareData, static_cast<u32>(s.value()),
-						   EntryState::BadSpare}};
-	}
-	return LookupTable::kPending;
+	return place_block(work, err);
 }
 
 // base with one change per range block; set(i, change) fills in what happens to block i.
@@ -421,6 +428,136 @@ int RemapTarget::do_remap(DataBlock first, u64 count, TextBuffer &reply)
 	return 1;
 }
 
+// A write that failed on the device it was routed to, or that needs a home because its block
+// is lost. Retries it block by block where it belongs; the blocks that still fail (and lost
+// blocks written whole) move to new spare blocks holding the written data, in one commit.
+// Returns 0 once the data is durable under the same rules as a plain write, else an error
+// (and then nothing was acknowledged or changed). data covers [sector, sector + sectors).
+int RemapTarget::rewrite(u64 sector, u32 sectors, const u8 *data)
+{
+	MutexGuard guard(mutex_);
+	const u32 shift = geo_.block_shift();
+	const u32 bs = geo_.block_sectors();
+	const u64 end = sector + sectors;
+	const u64 first = sector >> shift;
+	const u64 count = ((end - 1) >> shift) - first + 1;
+	if (!table_.auto_remap || metadata_ == MetadataState::Failed || sectors == 0)
+		return -kEIO;
+
+	RangeWork work;
+	if (!work.alloc(count))
+		return -kENOMEM;
+
+	// 1. Retry each block's part where the current mapping puts it: an error that does not
+	//    repeat needs no remap. Collect the blocks that need a new home.
+	u64 n = 0;
+	for (u64 b = first; b < first + count; b++) {
+		const u64 lo = max(sector, b << shift), hi = min(end, (b + 1) << shift);
+		const u8 *src = data + ((lo - sector) << RC_SECTOR_SHIFT);
+		u32 v;
+		const bool mapped = lookup_->find(b, &v);
+		if (mapped && v == LookupTable::kLost) {
+			if (hi - lo < bs) {
+				rb_log(RB_LOG_ERR, "write of part of lost block %llu: the rest of it is gone",
+				       static_cast<unsigned long long>(b));
+				return -kEIO;
+			}
+		} else {
+			const u64 dev_sector = mapped ? geo_.spare_dev_sector(SpareBlock(v)) + (lo & (bs - 1))
+						      : geo_.data_offset() + lo;
+			if (!io_->write(io_ctx_, mapped ? RB_SPARE_DEV : RB_DATA_DEV, dev_sector, src,
+					static_cast<u32>((hi - lo) << RC_SECTOR_SHIFT), 0))
+				continue;
+		}
+		work.blocks[n++] = b;
+	}
+	if (n == 0)
+		return 0;
+
+	// 2. Hold other I/O to those blocks and let what is in flight finish, so the rest of a
+	//    partly written block is read after every write that raced with this one.
+	auto pending = range_table(lookup_, work, n, [](u64, LookupTable::Change &c) {
+		c.spare = LookupTable::kPending;
+	});
+	if (pending.is_error())
+		return pending.error().code;
+	LookupTable *held = pending.value();
+	LookupTable *before = publish(held); // kept: publishing it again rolls back
+
+	int err = 0;
+	u64 placed = 0;
+	for (u64 i = 0; i < n && !err; i++) {
+		const u64 b = work.blocks[i];
+		const u64 lo = max(sector, b << shift), hi = min(end, (b + 1) << shift);
+		u32 v;
+		const bool mapped = before->find(b, &v);
+		if (hi - lo < bs) { // keep the rest of the block: read it from where it was
+			err = io_->read(io_ctx_, mapped ? RB_SPARE_DEV : RB_DATA_DEV,
+					mapped ? geo_.spare_dev_sector(SpareBlock(v))
+					       : geo_.data_dev_sector(DataBlock(b)),
+					copy_buf_, geo_.block_size());
+			if (err) {
+				rb_log(RB_LOG_ERR, "write to block %llu failed and the rest of the block does not read",
+				       static_cast<unsigned long long>(b));
+				break;
+			}
+		}
+		__builtin_memcpy(copy_buf_ + ((lo - (b << shift)) << RC_SECTOR_SHIFT),
+				 data + ((lo - sector) << RC_SECTOR_SHIFT), (hi - lo) << RC_SECTOR_SHIFT);
+		if (mapped && v != LookupTable::kLost) {
+			// Its spare block failed the write: retire it.
+			allocator_->mark_bad(SpareBlock(v));
+			work.slots[work.nslots++] = {MetadataStore::SlotChange::kNewSlot,
+						     Entry{Entry::kBadSpareData, v, EntryState::BadSpare}};
+		}
+		work.spares[i] = place_block(work, &err);
+		if (err)
+			break;
+		placed++;
+		work.slots[work.nslots++] = {mapped ? store_->find_slot(b) : u64(MetadataStore::SlotChange::kNewSlot),
+					     Entry{b, work.spares[i], EntryState::Remapped}};
+	}
+
+	Status st = err ? Status(Error{err}) : Status();
+	LookupTable *final_table = nullptr;
+	if (!st.is_error()) {
+		auto r = range_table(held, work, n, [&](u64 i, LookupTable::Change &c) {
+			c.spare = work.spares[i];
+		});
+		if (r.is_error())
+			st = r.error();
+		else
+			final_table = r.value();
+	}
+	if (!st.is_error())
+		st = commit(work.slots, work.nslots);
+	if (st.is_error()) {
+		LookupTable::free(final_table);
+		for (u64 i = 0; i < placed; i++)
+			allocator_->release(SpareBlock(work.spares[i]));
+		LookupTable::free(publish(before));
+		io_->release_held(io_ctx_);
+		rb_log(RB_LOG_ERR, "could not remap a failed write (error %d): it fails", st.error().code);
+		return st.error().code;
+	}
+	LookupTable::free(publish(final_table));
+	for (u64 i = 0; i < n; i++) {
+		u32 v;
+		if (!before->find(work.blocks[i], &v))
+			remapped_++;
+		else if (v == LookupTable::kLost) {
+			lost_--;
+			remapped_++;
+		}
+	}
+	LookupTable::free(before);
+	io_->release_held(io_ctx_);
+	__atomic_fetch_add(&auto_remaps_, n, __ATOMIC_RELAXED);
+	rb_log(RB_LOG_WARN, "remapped %llu block(s) after a failed write at sector %llu",
+	       static_cast<unsigned long long>(n), static_cast<unsigned long long>(sector));
+	return 0;
+}
+
 int RemapTarget::do_unremap(DataBlock block)
 {
 	MutexGuard guard(mutex_);
@@ -478,19 +615,16 @@ void RemapTarget::do_list(u64 first, u64 max, TextBuffer &reply) const
 {
 	RcuReadGuard rcu;
 	const LookupTable *t = rcu_read(&lookup_);
-	for (u64 pos = t->lower_bound(first); pos < t->size() && max; pos++, max--) {
-		const unsigned long long b = t->key(pos);
-		const u32 v = t->value(pos);
-		bool fit;
+	t->for_each_from(first, [&](u64 key, u32 v) {
+		if (!max--)
+			return false;
+		const unsigned long long b = key;
 		if (v == LookupTable::kLost)
-			fit = reply.emit_whole("%llu - lost\n", b);
-		else if (v == LookupTable::kPending)
-			fit = reply.emit_whole("%llu - moving\n", b);
-		else
-			fit = reply.emit_whole("%llu %u remapped\n", b, v);
-		if (!fit)
-			break; // the next page starts at this block
-	}
+			return reply.emit_whole("%llu - lost\n", b);
+		if (v == LookupTable::kPending)
+			return reply.emit_whole("%llu - moving\n", b);
+		return reply.emit_whole("%llu %u remapped\n", b, v); // a full buffer ends the page
+	});
 }
 
 u64 RemapTarget::spare_total() const
@@ -623,6 +757,17 @@ extern "C" void rc_target_map(const struct rc_target *t, rb_u64 sector, rb_u32 s
 			      struct rc_mapping *out)
 {
 	engine(t)->map(sector, sectors, out);
+}
+
+extern "C" int rc_target_rewrite(struct rc_target *t, rb_u64 sector, rb_u32 sectors,
+				 const void *data)
+{
+	return engine(t)->rewrite(sector, sectors, static_cast<const u8 *>(data));
+}
+
+extern "C" int rc_target_auto_remap(const struct rc_target *t)
+{
+	return engine(t)->auto_remap();
 }
 
 extern "C" void rc_target_count_error(struct rc_target *t, int is_write)

@@ -35,6 +35,13 @@ public:
 	void map(u64 sector, u32 sectors, rc_mapping *out) const;
 	void count_error(bool is_write);
 	int message(unsigned argc, char **argv, char *result, unsigned maxlen);
+	int rewrite(u64 sector, u32 sectors, const u8 *data);
+	// A hint for the I/O path (read without the mutex): rewrite() decides for real.
+	bool auto_remap() const
+	{
+		return table_.auto_remap &&
+		       __atomic_load_n(&metadata_, __ATOMIC_RELAXED) != MetadataState::Failed;
+	}
 	void status_info(TextBuffer &out) const;
 
 private:
@@ -65,6 +72,7 @@ private:
 	struct RangeWork;
 	int do_remap(DataBlock first, u64 count, TextBuffer &reply);
 	u32 move_block(u64 block, RangeWork &work, int *err);
+	u32 place_block(RangeWork &work, int *err);
 	template <typename Set>
 	[[nodiscard]] Result<LookupTable *> range_table(const LookupTable *base, RangeWork &work,
 							u64 n, Set set);

@@ -15,6 +15,7 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/vmalloc.h>
+#include <linux/workqueue.h>
 
 #include "remap_boundary.h"
 
@@ -42,12 +43,22 @@ struct remap_c {
 	/* Bios that touched a block while it moved; re-mapped by remap_release_held(). */
 	spinlock_t held_lock;
 	struct bio_list held;
+
+	/* Writes that failed (or write a lost block), for remap_rewrite_worker(). */
+	struct workqueue_struct *wq;
+	struct work_struct rewrite_work;
+	spinlock_t failed_lock;
+	struct bio_list failed;
 };
 
 /* Per-bio state, in the space dm reserves with per_io_data_size. */
 struct remap_io {
 	unsigned int generation;
 	bool counted;
+	bool rewritten;        /* came back through remap_rewrite_worker() */
+	blk_status_t error;    /* the status the write failed with */
+	sector_t target_sector; /* where the bio starts, relative to the target */
+	struct bvec_iter iter;  /* its payload, as mapped (end_io sees the iterator consumed) */
 };
 
 static void remap_dtr(struct dm_target *ti);
@@ -151,8 +162,9 @@ static void remap_lookup(struct remap_c *rc, struct dm_target *ti, struct bio *b
 	unsigned long flags;
 
 	io->counted = false;
+	io->target_sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
 	rcu_read_lock();
-	rc_target_map(rc->engine, dm_target_offset(ti, bio->bi_iter.bi_sector), bio_sectors(bio), m);
+	rc_target_map(rc->engine, io->target_sector, bio_sectors(bio), m);
 	switch (m->route) {
 	case RC_ROUTE_DATA:
 	case RC_ROUTE_SPARE:
@@ -169,10 +181,77 @@ static void remap_lookup(struct remap_c *rc, struct dm_target *ti, struct bio *b
 	rcu_read_unlock();
 }
 
+/* After any dm_accept_partial_bio(): remembers what this clone carries, for a rewrite. */
+static void remap_save_payload(struct bio *bio)
+{
+	struct remap_io *io = dm_per_bio_data(bio, sizeof(struct remap_io));
+
+	io->iter = bio->bi_iter;
+}
+
 static void remap_route(struct remap_c *rc, struct bio *bio, const struct rc_mapping *m)
 {
+	remap_save_payload(bio);
 	bio_set_dev(bio, m->route == RC_ROUTE_SPARE ? rc->spare_dev->bdev : rc->data_dev->bdev);
 	bio->bi_iter.bi_sector = m->sector;
+}
+
+/* Hands a failed or lost-block write to the worker; it completes the bio. */
+static void remap_queue_rewrite(struct remap_c *rc, struct bio *bio, blk_status_t error)
+{
+	struct remap_io *io = dm_per_bio_data(bio, sizeof(struct remap_io));
+	unsigned long flags;
+
+	io->error = error;
+	spin_lock_irqsave(&rc->failed_lock, flags);
+	bio_list_add(&rc->failed, bio);
+	spin_unlock_irqrestore(&rc->failed_lock, flags);
+	queue_work(rc->wq, &rc->rewrite_work);
+}
+
+static bool remap_wants_rewrite(struct remap_c *rc, struct bio *bio)
+{
+	return bio_op(bio) == REQ_OP_WRITE && bio_sectors(bio) && rc_target_auto_remap(rc->engine);
+}
+
+/*
+ * Copies the write's payload out of its pages and lets the core retry it and remap what
+ * still fails. Without memory for the copy the write fails with its original status: it is
+ * never acknowledged unless the data is on disk.
+ */
+static void remap_rewrite_worker(struct work_struct *work)
+{
+	struct remap_c *rc = container_of(work, struct remap_c, rewrite_work);
+	struct bio_list list;
+	struct bio *bio;
+
+	spin_lock_irq(&rc->failed_lock);
+	list = rc->failed;
+	bio_list_init(&rc->failed);
+	spin_unlock_irq(&rc->failed_lock);
+
+	while ((bio = bio_list_pop(&list))) {
+		struct remap_io *io = dm_per_bio_data(bio, sizeof(struct remap_io));
+		struct bvec_iter it;
+		struct bio_vec bv;
+		unsigned int off = 0;
+		void *buf;
+		int r = -ENOMEM;
+
+		bio->bi_iter = io->iter;
+		buf = kvmalloc(bio->bi_iter.bi_size, GFP_NOIO);
+		if (buf) {
+			bio_for_each_segment(bv, bio, it) {
+				memcpy_from_bvec(buf + off, &bv);
+				off += bv.bv_len;
+			}
+			r = rc_target_rewrite(rc->engine, io->target_sector, bio_sectors(bio), buf);
+			kvfree(buf);
+		}
+		io->rewritten = true;
+		bio->bi_status = r ? io->error : BLK_STS_OK;
+		bio_endio(bio);
+	}
 }
 
 static void remap_io_release_held(void *ctx)
@@ -198,7 +277,12 @@ static void remap_io_release_held(void *ctx)
 			dm_submit_bio_remap(bio, NULL);
 			break;
 		case RC_ROUTE_LOST:
-			bio_io_error(bio);
+			if (remap_wants_rewrite(rc, bio)) {
+				remap_save_payload(bio);
+				remap_queue_rewrite(rc, bio, BLK_STS_IOERR);
+			} else {
+				bio_io_error(bio);
+			}
 			break;
 		case RC_ROUTE_HOLD:
 			break; /* moving again: parked by remap_lookup() */
@@ -241,6 +325,9 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	rc->ti = ti;
 	spin_lock_init(&rc->held_lock);
 	bio_list_init(&rc->held);
+	spin_lock_init(&rc->failed_lock);
+	bio_list_init(&rc->failed);
+	INIT_WORK(&rc->rewrite_work, remap_rewrite_worker);
 
 	r = rc_table_parse(argc, argv, &rc->table, &error);
 	if (r) {
@@ -288,6 +375,14 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 
+	/* Failed writes are handled here while memory may be short: it must make progress. */
+	rc->wq = alloc_workqueue("dm-remap", WQ_MEM_RECLAIM, 0);
+	if (!rc->wq) {
+		remap_set_error(ti, "Cannot allocate workqueue");
+		r = -ENOMEM;
+		goto bad;
+	}
+
 	rc->engine = rc_target_create(&rc->table, ti->len, &remap_io_ops, rc, &error, &r);
 	if (!rc->engine) {
 		remap_set_error(ti, error);
@@ -315,6 +410,8 @@ static void remap_dtr(struct dm_target *ti)
 
 	if (!rc)
 		return;
+	if (rc->wq)
+		destroy_workqueue(rc->wq); /* flushes: no rewrite is running past here */
 	if (rc->engine)
 		rc_target_destroy(rc->engine);
 	if (rc->io_client)
@@ -343,6 +440,7 @@ static int remap_map(struct dm_target *ti, struct bio *bio)
 		return DM_MAPIO_REMAPPED;
 	}
 
+	((struct remap_io *)dm_per_bio_data(bio, sizeof(struct remap_io)))->rewritten = false;
 	remap_lookup(rc, ti, bio, &m);
 	/* Each piece of a bio goes to exactly one place; dm resubmits the rest. */
 	if (m.sectors < bio_sectors(bio))
@@ -357,6 +455,12 @@ static int remap_map(struct dm_target *ti, struct bio *bio)
 		return DM_MAPIO_SUBMITTED; /* parked; remap_io_release_held() submits it */
 	case RC_ROUTE_LOST:
 	default:
+		if (remap_wants_rewrite(rc, bio)) {
+			/* Writing a lost block gives it a new spare block. */
+			remap_save_payload(bio);
+			remap_queue_rewrite(rc, bio, BLK_STS_IOERR);
+			return DM_MAPIO_SUBMITTED;
+		}
 		return DM_MAPIO_KILL; /* the block's data is gone; the disk is not asked */
 	}
 }
@@ -370,8 +474,13 @@ static int remap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *err
 		this_cpu_dec(rc->inflight->count[io->generation & 1]);
 		io->counted = false;
 	}
-	if (*error && bio_sectors(bio))
-		rc_target_count_error(rc->engine, op_is_write(bio_op(bio)));
+	if (!*error || io->rewritten || !bio_sectors(bio))
+		return DM_ENDIO_DONE;
+	rc_target_count_error(rc->engine, op_is_write(bio_op(bio)));
+	if (remap_wants_rewrite(rc, bio)) {
+		remap_queue_rewrite(rc, bio, *error);
+		return DM_ENDIO_INCOMPLETE; /* remap_rewrite_worker() completes it */
+	}
 	return DM_ENDIO_DONE;
 }
 

@@ -1,10 +1,16 @@
 // The lookup table against std::map: every lookup and lower_bound agrees, through builds and
-// long chains of merges, at sizes around the index fanout.
+// long chains of merges, at sizes around the chunk limits; versions share chunks and can be freed
+// in any order; allocation failures leave nothing behind; a commit's cost does not grow with the
+// table.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
+#include <utility>
 #include <vector>
+
+#include <time.h>
 
 #include "boundary_user.h"
 #include "lookup_table.h"
@@ -15,9 +21,27 @@ using remap::u64;
 
 namespace {
 
+// The chunk invariants: no empty chunk, none above kMaxChunk, none below kMinChunk unless it is
+// the only one, and the chunk positions add up.
+void expect_chunks_sound(const LookupTable *t)
+{
+	u64 total = 0;
+	for (u64 i = 0; i < t->chunk_count(); i++) {
+		const u64 n = t->chunk_entries(i);
+		ASSERT_GT(n, 0u) << "chunk " << i;
+		ASSERT_LE(n, u64(LookupTable::kMaxChunk)) << "chunk " << i;
+		if (t->chunk_count() > 1) {
+			ASSERT_GE(n, u64(LookupTable::kMinChunk)) << "chunk " << i << " of " << t->chunk_count();
+		}
+		total += n;
+	}
+	ASSERT_EQ(total, t->size());
+}
+
 void expect_matches(const LookupTable *t, const std::map<u64, u32> &model, std::mt19937_64 &rng)
 {
 	ASSERT_EQ(t->size(), model.size());
+	expect_chunks_sound(t);
 	u64 pos = 0;
 	for (auto [k, v] : model) {
 		ASSERT_EQ(t->key(pos), k);
@@ -35,6 +59,38 @@ void expect_matches(const LookupTable *t, const std::map<u64, u32> &model, std::
 		if (it != model.end() && it->first == probe) {
 			ASSERT_EQ(v, it->second);
 		}
+		u64 k = 0;
+		v = 0;
+		ASSERT_EQ(t->first_at_or_after(probe, &k, &v), it != model.end()) << "probe " << probe;
+		if (it != model.end()) {
+			ASSERT_EQ(k, it->first) << "probe " << probe;
+			ASSERT_EQ(v, it->second) << "probe " << probe;
+		}
+		if (i % 64 == 0) { // a listing page from probe: the entries from it on, in order
+			const int want = static_cast<int>(rng() % 1200);
+			std::vector<std::pair<u64, u32>> got;
+			t->for_each_from(probe, [&](u64 key, u32 value) {
+				got.emplace_back(key, value);
+				return static_cast<int>(got.size()) < want;
+			});
+			auto m = it;
+			for (const auto &[key, value] : got) {
+				ASSERT_NE(m, model.end());
+				ASSERT_EQ(key, m->first);
+				ASSERT_EQ(value, m->second);
+				++m;
+			}
+			ASSERT_TRUE(static_cast<int>(got.size()) == std::max(want, 1) || m == model.end());
+		}
+	}
+	u64 k = 0;
+	u32 v = 0;
+	ASSERT_EQ(t->first_at_or_after(0, &k, &v), !model.empty());
+	if (!model.empty()) {
+		ASSERT_EQ(k, model.begin()->first);
+		ASSERT_FALSE(t->first_at_or_after(model.rbegin()->first + 1, &k, &v));
+		ASSERT_TRUE(t->first_at_or_after(model.rbegin()->first, &k, &v));
+		ASSERT_EQ(k, model.rbegin()->first);
 	}
 	for (auto [k, v] : model) {
 		u32 got = 0;
@@ -139,4 +195,348 @@ TEST(LookupTable, AllocationFailureLeavesNothingBehind)
 		EXPECT_EQ(rb_user_live_allocs(), before);
 	}
 	rb_user_fail_alloc_nth(-1);
+}
+
+namespace {
+
+using Model = std::map<u64, u32>;
+
+LookupTable *merge_ok(const LookupTable *old, const std::vector<LookupTable::Change> &changes)
+{
+	auto r = LookupTable::merge(old, changes.data(), changes.size(), remap::Gfp::Noio);
+	EXPECT_FALSE(r.is_error());
+	return r.is_error() ? nullptr : r.value();
+}
+
+void apply_changes(Model &model, const std::vector<LookupTable::Change> &changes)
+{
+	for (const auto &c : changes) {
+		if (c.remove)
+			model.erase(c.data_block);
+		else
+			model[c.data_block] = c.spare;
+	}
+}
+
+LookupTable *table_of(const Model &model)
+{
+	std::vector<LookupTable::Change> changes;
+	for (auto [k, v] : model)
+		changes.push_back({k, v, false});
+	return merge_ok(nullptr, changes);
+}
+
+double thread_cpu_seconds()
+{
+	timespec ts{};
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+} // namespace
+
+// Versions branch off any live version, one change at a time, and are freed in random order:
+// each keeps reading right while the others come and go (ASan would catch a chunk freed under
+// one), and in the end every chunk is gone.
+TEST(LookupTable, SingleChangeChainsFreedInAnyOrder)
+{
+	const long before = rb_user_live_allocs();
+	std::mt19937_64 rng(11);
+	struct Version {
+		LookupTable *table;
+		Model model;
+	};
+	std::vector<Version> live;
+	live.push_back({merge_ok(nullptr, {}), {}});
+	for (int step = 0; step < 6000; step++) {
+		// Mostly the newest version, sometimes an older one: a branch.
+		const size_t base = rng() % 8 ? live.size() - 1 : rng() % live.size();
+		Model model = live[base].model;
+		// Grow to about 3000 entries, then shrink to nothing, then grow again: splits, then
+		// emptied and tiny chunks folding away.
+		const bool shrinking = step >= 2500 && step < 4500;
+		const u64 key = rng() % 4000;
+		const bool remove = shrinking ? rng() % 8 != 0 : rng() % 5 == 0;
+		std::vector<LookupTable::Change> c{{key, static_cast<u32>(rng() % 100000), remove}};
+		if (shrinking && !model.empty() && rng() % 2) { // remove an entry that is there
+			auto it = model.lower_bound(key);
+			if (it == model.end())
+				it = model.begin();
+			c[0] = {it->first, 0, true};
+		}
+		LookupTable *t = merge_ok(live[base].table, c);
+		ASSERT_NE(t, nullptr);
+		apply_changes(model, c);
+		live.push_back({t, std::move(model)});
+
+		while (live.size() > 6 || (live.size() > 1 && rng() % 3 == 0)) {
+			const size_t victim = rng() % live.size();
+			LookupTable::free(live[victim].table);
+			live.erase(live.begin() + static_cast<long>(victim));
+		}
+		if (step % 239 == 0) {
+			for (const auto &v : live)
+				expect_matches(v.table, v.model, rng);
+		}
+	}
+	for (const auto &v : live)
+		expect_matches(v.table, v.model, rng);
+	std::shuffle(live.begin(), live.end(), rng);
+	for (auto &v : live)
+		LookupTable::free(v.table);
+	EXPECT_EQ(rb_user_live_allocs(), before);
+}
+
+// The chunk boundaries: a full chunk splits, an emptied one drops out, a tiny tail folds into
+// the chunk before it, a large batch is cut into several chunks.
+TEST(LookupTable, ChunksSplitEmptyAndFold)
+{
+	const long before = rb_user_live_allocs();
+	std::mt19937_64 rng(5);
+	const u64 kMax = LookupTable::kMaxChunk;
+	Model model;
+	for (u64 i = 0; i < kMax; i++)
+		model[i * 10] = static_cast<u32>(i);
+	LookupTable *t = table_of(model);
+	ASSERT_EQ(t->chunk_count(), 1u);
+	expect_matches(t, model, rng);
+
+	// One more entry than a chunk holds: two chunks, each of them shared from then on.
+	std::vector<LookupTable::Change> c{{55, 1, false}};
+	LookupTable *split = merge_ok(t, c);
+	apply_changes(model, c);
+	ASSERT_EQ(split->chunk_count(), 2u);
+	expect_matches(split, model, rng);
+	EXPECT_LE(split->copied_entries(), kMax + 1 + 2);
+
+	// A change in the second chunk copies that chunk only.
+	c = {{kMax * 10 - 5, 2, false}};
+	LookupTable *second = merge_ok(split, c);
+	Model second_model = model;
+	apply_changes(second_model, c);
+	expect_matches(second, second_model, rng);
+	EXPECT_LE(second->copied_entries(), split->chunk_entries(1) + 1 + 2);
+
+	// Emptying the first chunk drops it.
+	std::vector<LookupTable::Change> drop;
+	for (u64 i = 0; i < split->chunk_entries(0); i++) {
+		const u64 k = split->key(i);
+		drop.push_back({k, 0, true});
+	}
+	LookupTable *dropped = merge_ok(second, drop);
+	Model dropped_model = second_model;
+	apply_changes(dropped_model, drop);
+	EXPECT_EQ(dropped->chunk_count(), 1u);
+	expect_matches(dropped, dropped_model, rng);
+	EXPECT_EQ(dropped->copied_entries(), 1u) << "only the top level changes";
+
+	// A big batch in the middle: several new chunks.
+	std::vector<LookupTable::Change> batch;
+	for (u64 i = 0; i < 5 * kMax; i++)
+		batch.push_back({kMax * 10 + 1 + i, static_cast<u32>(i), false});
+	LookupTable *big = merge_ok(dropped, batch);
+	Model big_model = dropped_model;
+	apply_changes(big_model, batch);
+	EXPECT_GE(big->chunk_count(), 5u);
+	expect_matches(big, big_model, rng);
+
+	// Removing all but a few of the last chunk's entries: the rest folds into the one before.
+	const u64 last = big->chunk_count() - 1;
+	u64 at = 0;
+	for (u64 i = 0; i < last; i++)
+		at += big->chunk_entries(i);
+	std::vector<LookupTable::Change> shrink;
+	for (u64 i = at + 3; i < big->size(); i++)
+		shrink.push_back({big->key(i), 0, true});
+	LookupTable *folded = merge_ok(big, shrink);
+	Model folded_model = big_model;
+	apply_changes(folded_model, shrink);
+	EXPECT_EQ(folded->chunk_count(), big->chunk_count() - 1);
+	expect_matches(folded, folded_model, rng);
+
+	// The same in one go with a change to the chunk before: the fold takes in a chunk this
+	// very merge made.
+	shrink.insert(shrink.begin(), {big->key(at - 1), 77, false});
+	LookupTable *folded2 = merge_ok(big, shrink);
+	Model folded2_model = big_model;
+	apply_changes(folded2_model, shrink);
+	EXPECT_EQ(folded2->chunk_count(), big->chunk_count() - 1);
+	expect_matches(folded2, folded2_model, rng);
+
+	// Everything removed: no chunks, and lookups answer at once.
+	std::vector<LookupTable::Change> all;
+	for (auto [k, v] : folded_model)
+		all.push_back({k, 0, true});
+	LookupTable *empty = merge_ok(folded, all);
+	EXPECT_EQ(empty->size(), 0u);
+	EXPECT_EQ(empty->chunk_count(), 0u);
+	expect_matches(empty, {}, rng);
+	u32 v = 0;
+	u64 k = 0;
+	EXPECT_FALSE(empty->find(0, &v));
+	EXPECT_FALSE(empty->first_at_or_after(0, &k, &v));
+	EXPECT_EQ(empty->lower_bound(12345), 0u);
+
+	// Freed in no particular order, each version still right until it goes.
+	LookupTable::free(second);
+	expect_matches(big, big_model, rng);
+	LookupTable::free(t);
+	LookupTable::free(big);
+	expect_matches(split, model, rng);
+	expect_matches(folded2, folded2_model, rng);
+	LookupTable::free(folded2);
+	LookupTable::free(empty);
+	LookupTable::free(split);
+	expect_matches(folded, folded_model, rng);
+	expect_matches(dropped, dropped_model, rng);
+	LookupTable::free(dropped);
+	LookupTable::free(folded);
+	EXPECT_EQ(rb_user_live_allocs(), before);
+}
+
+// Every allocation of a merge fails in turn: -ENOMEM, nothing left allocated, the old table as it
+// was; then it succeeds.
+TEST(LookupTable, MergeAllocationFailureAtEveryStep)
+{
+	const long start = rb_user_live_allocs();
+	std::mt19937_64 rng(9);
+	Model model;
+	while (model.size() < 6 * LookupTable::kChunk)
+		model[rng() % 100000] = static_cast<u32>(rng());
+	LookupTable *old = table_of(model);
+	ASSERT_NE(old, nullptr);
+	const u64 chunks = old->chunk_count();
+	ASSERT_GE(chunks, 4u);
+
+	// Changes into several chunks: a big batch into the second (split into several), one
+	// change into the third, and all but two entries of the last removed (a fold into a chunk
+	// this merge rebuilt, when the one before it changes too).
+	std::vector<u64> starts{0};
+	for (u64 i = 0; i < chunks; i++)
+		starts.push_back(starts.back() + old->chunk_entries(i));
+	std::map<u64, LookupTable::Change> batch;
+	for (u64 i = 0; i < 3 * LookupTable::kChunk; i++) {
+		const u64 lo = old->key(starts[1]), hi = old->key(starts[2] - 1);
+		const u64 key = lo + rng() % (hi - lo);
+		batch[key] = {key, static_cast<u32>(i), false};
+	}
+	batch[old->key(starts[2] + 3)] = {old->key(starts[2] + 3), 0, true};
+	batch[old->key(starts[chunks - 1] - 1)] = {old->key(starts[chunks - 1] - 1), 5, false};
+	for (u64 i = starts[chunks - 1] + 2; i < starts[chunks]; i++)
+		batch[old->key(i)] = {old->key(i), 0, true};
+	std::vector<LookupTable::Change> changes;
+	for (auto &[k, c] : batch)
+		changes.push_back(c);
+	Model next = model;
+	apply_changes(next, changes);
+
+	const long with_old = rb_user_live_allocs();
+	LookupTable *t = nullptr;
+	long nth = 0;
+	for (; nth < 100 && !t; nth++) {
+		rb_user_fail_alloc_nth(nth);
+		auto r = LookupTable::merge(old, changes.data(), changes.size(), remap::Gfp::Noio);
+		rb_user_fail_alloc_nth(-1);
+		if (!r.is_error()) {
+			t = r.value();
+			break;
+		}
+		EXPECT_EQ(r.error().code, -remap::kENOMEM) << nth;
+		ASSERT_EQ(rb_user_live_allocs(), with_old) << "leak when allocation " << nth << " fails";
+		expect_matches(old, model, rng);
+	}
+	ASSERT_NE(t, nullptr);
+	EXPECT_GE(nth, 5) << "a merge that rebuilds several chunks allocates several times";
+	expect_matches(t, next, rng);
+	expect_matches(old, model, rng);
+	LookupTable::free(old);
+	expect_matches(t, next, rng);
+	LookupTable::free(t);
+	EXPECT_EQ(rb_user_live_allocs(), start);
+}
+
+// The same for build() of a table of several chunks.
+TEST(LookupTable, BuildAllocationFailureAtEveryStep)
+{
+	const long start = rb_user_live_allocs();
+	std::mt19937_64 rng(4);
+	Model model;
+	while (model.size() < 5 * LookupTable::kChunk)
+		model[rng()] = static_cast<u32>(rng());
+	std::vector<u64> keys;
+	std::vector<u32> values;
+	for (auto [k, v] : model) {
+		keys.push_back(k);
+		values.push_back(v);
+	}
+	std::reverse(keys.begin(), keys.end());
+	std::reverse(values.begin(), values.end());
+	LookupTable *t = nullptr;
+	long nth = 0;
+	for (; nth < 100 && !t; nth++) {
+		rb_user_fail_alloc_nth(nth);
+		auto r = LookupTable::build(keys.data(), values.data(), keys.size(), remap::Gfp::Kernel);
+		rb_user_fail_alloc_nth(-1);
+		if (!r.is_error()) {
+			t = r.value();
+			break;
+		}
+		EXPECT_EQ(r.error().code, -remap::kENOMEM) << nth;
+		ASSERT_EQ(rb_user_live_allocs(), start) << "leak when allocation " << nth << " fails";
+	}
+	ASSERT_NE(t, nullptr);
+	EXPECT_GE(nth, 7);
+	expect_matches(t, model, rng);
+	LookupTable::free(t);
+	EXPECT_EQ(rb_user_live_allocs(), start);
+}
+
+// 20k commits of one new block each: the last thousand cost about what the first thousand did
+// (copying the whole table per commit made them many times dearer). Asserted on the entries
+// each merge copies, which does not depend on the machine, and on CPU time with a margin for a
+// loaded machine (the best of three runs).
+TEST(LookupTable, SingleInsertCommitsDoNotSlowDown)
+{
+	const long before = rb_user_live_allocs();
+	constexpr int kCommits = 20000, kWindow = 1000;
+	double first_s = 1e9, last_s = 1e9;
+	u64 first_copied = 0, last_copied = 0, worst_copied = 0;
+	for (int run = 0; run < 3; run++) {
+		std::mt19937_64 rng(100 + static_cast<u64>(run));
+		LookupTable *t = merge_ok(nullptr, {});
+		double window_start = thread_cpu_seconds();
+		first_copied = last_copied = 0;
+		for (int i = 0; i < kCommits; i++) {
+			LookupTable::Change c{rng() % (1ull << 40), static_cast<u32>(i), false};
+			auto r = LookupTable::merge(t, &c, 1, remap::Gfp::Noio);
+			ASSERT_FALSE(r.is_error());
+			LookupTable::free(t);
+			t = r.value();
+			const u64 copied = t->copied_entries();
+			worst_copied = std::max(worst_copied, copied);
+			if (i < kWindow)
+				first_copied += copied;
+			if (i >= kCommits - kWindow)
+				last_copied += copied;
+			if (i == kWindow - 1) {
+				first_s = std::min(first_s, thread_cpu_seconds() - window_start);
+			} else if (i == kCommits - kWindow - 1) {
+				window_start = thread_cpu_seconds();
+			}
+		}
+		last_s = std::min(last_s, thread_cpu_seconds() - window_start);
+		ASSERT_EQ(t->size(), static_cast<u64>(kCommits)); // 2^40 keys: no repeats here
+		LookupTable::free(t);
+	}
+	std::printf("[ commits  ] first %d: %.1f us and %.0f entries copied each, last %d: %.1f us "
+		    "and %.0f entries (x%.2f time, x%.2f copied); worst %llu entries\n",
+		    kWindow, first_s * 1e6 / kWindow, double(first_copied) / kWindow, kWindow,
+		    last_s * 1e6 / kWindow, double(last_copied) / kWindow, last_s / first_s,
+		    double(last_copied) / double(first_copied),
+		    static_cast<unsigned long long>(worst_copied));
+	EXPECT_LT(last_copied, 2 * first_copied);
+	// One chunk rebuilt (at most split in two) plus the top level's slots.
+	EXPECT_LE(worst_copied, u64(LookupTable::kMaxChunk) + 1 + kCommits / LookupTable::kMinChunk + 1);
+	EXPECT_LT(last_s, 2 * first_s);
+	EXPECT_EQ(rb_user_live_allocs(), before);
 }
