@@ -10,7 +10,7 @@ KDIR ?= /lib/modules/$(KVER)/build
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all module deps unit vm-test test demo clean bench-core
+.PHONY: all module deps unit vm-test test demo clean fuzz fuzz-long bench-core
 
 all: module
 
@@ -32,7 +32,15 @@ unit: deps
 vm-test: module
 	@tools/vm/run-tests.sh --module $(CURDIR)/dm-remap.ko
 
-test: unit vm-test
+test: unit fuzz vm-test
+
+# libFuzzer targets (tests/fuzz) under ASan+UBSan: `fuzz` is the short run (20 s a target),
+# `fuzz-long` the soak (10 min a target). Corpora persist in $(BUILD)/fuzz between runs.
+fuzz: deps
+	@FUZZ_BUILD=$(abspath $(BUILD))/fuzz tools/run-fuzzers.sh 20
+
+fuzz-long: deps
+	@FUZZ_BUILD=$(abspath $(BUILD))/fuzz tools/run-fuzzers.sh 600
 
 demo: module
 	@tools/vm/run-tests.sh --module $(CURDIR)/dm-remap.ko --demo

@@ -88,6 +88,7 @@ void RemapTarget::install(Own<State> st)
 		return true;
 	});
 	metadata_ = st->degraded ? MetadataState::Degraded : MetadataState::Ok;
+	__atomic_store_n(&metadata_failed_, false, __ATOMIC_RELAXED);
 	LookupTable *t = st->lookup;
 	st->lookup = nullptr;
 	if (lookup_)
@@ -242,6 +243,7 @@ Status RemapTarget::commit(const MetadataStore::SlotChange *changes, u64 count)
 			// The disk may hold anything the failed writes left; the last good commit is
 			// still intact for a reload, but this instance writes nothing more.
 			metadata_ = MetadataState::Failed;
+			__atomic_store_n(&metadata_failed_, true, __ATOMIC_RELAXED);
 			rb_log(RB_LOG_ERR, "metadata commit failed (error %d): no more remaps until the table is reloaded",
 			       code);
 		}

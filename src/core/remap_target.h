@@ -39,8 +39,7 @@ public:
 	// A hint for the I/O path (read without the mutex): rewrite() decides for real.
 	bool auto_remap() const
 	{
-		return table_.auto_remap &&
-		       __atomic_load_n(&metadata_, __ATOMIC_RELAXED) != MetadataState::Failed;
+		return table_.auto_remap && !__atomic_load_n(&metadata_failed_, __ATOMIC_RELAXED);
 	}
 	void status_info(TextBuffer &out) const;
 
@@ -96,6 +95,7 @@ private:
 	u32 generation_ = 0;
 	bool suspended_ = true;
 	MetadataState metadata_ = MetadataState::Ok;
+	bool metadata_failed_ = false; // metadata_ == Failed, for readers without the mutex
 	u8 *copy_buf_ = nullptr; // one block, for moving data (under mutex_)
 
 	u64 remapped_ = 0; // under mutex_
