@@ -230,7 +230,14 @@ void rc_target_map(const struct rc_target *t, rb_u64 sector, rb_u32 sectors,
  * nothing changed. Sleeps; call from a WQ_MEM_RECLAIM worker.
  */
 int rc_target_rewrite(struct rc_target *t, rb_u64 sector, rb_u32 sectors, const void *data);
-/* Whether failed writes should go to rc_target_rewrite (auto remap on, metadata ok). */
+/*
+ * A read of [sector, sector + sectors) failed where it was routed. Retries each block
+ * read_retries times; blocks that read on a retry move to new spare blocks, blocks that never
+ * read are marked lost (both committed). 0: data holds the whole read; else a negative errno
+ * and the read should fail with its original status. Sleeps; call from the worker.
+ */
+int rc_target_reread(struct rc_target *t, rb_u64 sector, rb_u32 sectors, void *data);
+/* Whether failed I/O should go to rc_target_rewrite/reread (auto remap on, metadata ok). */
 int rc_target_auto_remap(const struct rc_target *t);
 /* I/O errors seen by the glue, for the stats. */
 void rc_target_count_error(struct rc_target *t, int is_write);

@@ -560,6 +560,149 @@ int RemapTarget::rewrite(u64 sector, u32 sectors, const u8 *data)
 	return 0;
 }
 
+// Reads a whole block from where the mapping `table` puts it, with read_retries retries.
+int RemapTarget::read_block(const LookupTable *table, u64 b, u32 attempts)
+{
+	u32 v;
+	const bool on_spare = table->find(b, &v) && v != LookupTable::kLost;
+	int r = -kEIO;
+	for (u32 i = 0; i < attempts && r; i++)
+		r = io_->read(io_ctx_, on_spare ? RB_SPARE_DEV : RB_DATA_DEV,
+			      on_spare ? geo_.spare_dev_sector(SpareBlock(v))
+				       : geo_.data_dev_sector(DataBlock(b)),
+			      copy_buf_, geo_.block_size());
+	return r;
+}
+
+// A read that failed where it was routed. Each block is retried up to read_retries times: a
+// block that reads on a retry is weak and moves to a new spare block (its data is copied),
+// a block that never reads is marked lost, both persisted. Fills buf and returns 0 if every
+// block read in the end; otherwise -EIO, and the glue fails the read with its original
+// status. data covers [sector, sector + sectors).
+int RemapTarget::reread(u64 sector, u32 sectors, u8 *buf)
+{
+	MutexGuard guard(mutex_);
+	const u32 shift = geo_.block_shift();
+	const u64 end = sector + sectors;
+	const u64 first = sector >> shift;
+	const u64 count = ((end - 1) >> shift) - first + 1;
+	if (sectors == 0)
+		return -kEIO;
+
+	RangeWork work;
+	if (!work.alloc(count))
+		return -kENOMEM;
+
+	// 1. Retry every block; remember the ones that failed at first (weak or unreadable).
+	bool all_read = true;
+	u64 n = 0;
+	for (u64 b = first; b < first + count; b++) {
+		const u64 lo = max(sector, b << shift), hi = min(end, (b + 1) << shift);
+		u32 v;
+		if (lookup_->find(b, &v) && v == LookupTable::kLost) {
+			all_read = false;
+			continue;
+		}
+		// One read of the block alone tells which blocks of the bio failed; a block that
+		// fails it and then reads on a retry is weak.
+		const bool good = read_block(lookup_, b, 1) == 0;
+		if (good || read_block(lookup_, b, table_.read_retries) == 0)
+			__builtin_memcpy(buf + ((lo - sector) << RC_SECTOR_SHIFT),
+					 copy_buf_ + ((lo - (b << shift)) << RC_SECTOR_SHIFT),
+					 (hi - lo) << RC_SECTOR_SHIFT);
+		else
+			all_read = false;
+		if (!good)
+			work.blocks[n++] = b;
+	}
+	if (n == 0 || !auto_remap())
+		return all_read ? 0 : -kEIO;
+
+	// 2. Hold I/O to those blocks, let what is in flight finish, read each once more (so a
+	//    racing write is not undone), and move it (weak) or mark it lost (unreadable).
+	auto pending = range_table(lookup_, work, n, [](u64, LookupTable::Change &c) {
+		c.spare = LookupTable::kPending;
+	});
+	if (pending.is_error())
+		return all_read ? 0 : -kEIO;
+	LookupTable *held = pending.value();
+	LookupTable *before = publish(held); // kept: publishing it again rolls back
+
+	int err = 0;
+	u64 moved = 0, lost = 0, placed = 0;
+	for (u64 i = 0; i < n && !err; i++) {
+		const u64 b = work.blocks[i];
+		u32 v;
+		const bool mapped = before->find(b, &v);
+		const bool readable = read_block(before, b, 1 + table_.read_retries) == 0;
+		if (mapped) {
+			// The spare block it lived in failed a read: retire it.
+			allocator_->mark_bad(SpareBlock(v));
+			work.slots[work.nslots++] = {MetadataStore::SlotChange::kNewSlot,
+						     Entry{Entry::kBadSpareData, v, EntryState::BadSpare}};
+		}
+		if (readable) {
+			work.spares[i] = place_block(work, &err);
+			if (err)
+				break;
+			placed++;
+			moved++;
+		} else {
+			work.spares[i] = LookupTable::kLost;
+			lost++;
+		}
+		const bool is_lost = work.spares[i] == LookupTable::kLost;
+		work.slots[work.nslots++] = {
+			mapped ? store_->find_slot(b) : u64(MetadataStore::SlotChange::kNewSlot),
+			is_lost ? Entry{b, Entry::kLostSpare, EntryState::Lost}
+				: Entry{b, work.spares[i], EntryState::Remapped}};
+	}
+
+	Status st = err ? Status(Error{err}) : Status();
+	LookupTable *final_table = nullptr;
+	if (!st.is_error()) {
+		auto r = range_table(held, work, n, [&](u64 i, LookupTable::Change &c) {
+			c.spare = work.spares[i];
+		});
+		if (r.is_error())
+			st = r.error();
+		else
+			final_table = r.value();
+	}
+	if (!st.is_error())
+		st = commit(work.slots, work.nslots);
+	if (st.is_error()) {
+		LookupTable::free(final_table);
+		for (u64 i = 0; i < n && placed; i++) {
+			if (work.spares[i] != LookupTable::kLost) {
+				allocator_->release(SpareBlock(work.spares[i]));
+				placed--;
+			}
+		}
+		LookupTable::free(publish(before));
+		io_->release_held(io_ctx_);
+		rb_log(RB_LOG_ERR, "could not record a failed read (error %d)", st.error().code);
+		return all_read ? 0 : -kEIO;
+	}
+	LookupTable::free(publish(final_table));
+	for (u64 i = 0; i < n; i++) {
+		u32 v;
+		if (before->find(work.blocks[i], &v))
+			remapped_--; // it was on a spare block before
+		if (work.spares[i] == LookupTable::kLost)
+			lost_++;
+		else
+			remapped_++;
+	}
+	LookupTable::free(before);
+	io_->release_held(io_ctx_);
+	__atomic_fetch_add(&auto_remaps_, moved, __ATOMIC_RELAXED);
+	rb_log(RB_LOG_WARN, "read error at sector %llu: %llu weak block(s) moved, %llu lost",
+	       static_cast<unsigned long long>(sector), static_cast<unsigned long long>(moved),
+	       static_cast<unsigned long long>(lost));
+	return all_read ? 0 : -kEIO;
+}
+
 int RemapTarget::do_unremap(DataBlock block)
 {
 	MutexGuard guard(mutex_);
@@ -765,6 +908,11 @@ extern "C" int rc_target_rewrite(struct rc_target *t, rb_u64 sector, rb_u32 sect
 				 const void *data)
 {
 	return engine(t)->rewrite(sector, sectors, static_cast<const u8 *>(data));
+}
+
+extern "C" int rc_target_reread(struct rc_target *t, rb_u64 sector, rb_u32 sectors, void *data)
+{
+	return engine(t)->reread(sector, sectors, static_cast<u8 *>(data));
 }
 
 extern "C" int rc_target_auto_remap(const struct rc_target *t)

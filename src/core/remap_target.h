@@ -36,6 +36,7 @@ public:
 	void count_error(bool is_write);
 	int message(unsigned argc, char **argv, char *result, unsigned maxlen);
 	int rewrite(u64 sector, u32 sectors, const u8 *data);
+	int reread(u64 sector, u32 sectors, u8 *buf);
 	// A hint for the I/O path (read without the mutex): rewrite() decides for real.
 	bool auto_remap() const
 	{
@@ -72,6 +73,7 @@ private:
 	int do_remap(DataBlock first, u64 count, TextBuffer &reply);
 	u32 move_block(u64 block, RangeWork &work, int *err);
 	u32 place_block(RangeWork &work, int *err);
+	int read_block(const LookupTable *table, u64 block, u32 attempts);
 	template <typename Set>
 	[[nodiscard]] Result<LookupTable *> range_table(const LookupTable *base, RangeWork &work,
 							u64 n, Set set);

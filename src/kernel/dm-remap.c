@@ -209,15 +209,19 @@ static void remap_queue_rewrite(struct remap_c *rc, struct bio *bio, blk_status_
 	queue_work(rc->wq, &rc->rewrite_work);
 }
 
+/* Failed reads are retried and failed writes remapped, unless no_auto_remap. */
 static bool remap_wants_rewrite(struct remap_c *rc, struct bio *bio)
 {
-	return bio_op(bio) == REQ_OP_WRITE && bio_sectors(bio) && rc_target_auto_remap(rc->engine);
+	return (bio_op(bio) == REQ_OP_WRITE || bio_op(bio) == REQ_OP_READ) &&
+	       rc_target_auto_remap(rc->engine);
 }
 
 /*
- * Copies the write's payload out of its pages and lets the core retry it and remap what
- * still fails. Without memory for the copy the write fails with its original status: it is
- * never acknowledged unless the data is on disk.
+ * A failed write: copies its payload out of its pages and lets the core retry it and remap
+ * what still fails. A failed read: the core retries it block by block and the data it got is
+ * copied into the bio. Without memory for the bounce buffer the bio fails with its original
+ * status: a write is never acknowledged unless the data is on disk, and a read never returns
+ * data that was not read.
  */
 static void remap_rewrite_worker(struct work_struct *work)
 {
@@ -240,14 +244,22 @@ static void remap_rewrite_worker(struct work_struct *work)
 
 		bio->bi_iter = io->iter;
 		buf = kvmalloc(bio->bi_iter.bi_size, GFP_NOIO);
-		if (buf) {
+		if (buf && bio_op(bio) == REQ_OP_WRITE) {
 			bio_for_each_segment(bv, bio, it) {
 				memcpy_from_bvec(buf + off, &bv);
 				off += bv.bv_len;
 			}
 			r = rc_target_rewrite(rc->engine, io->target_sector, bio_sectors(bio), buf);
-			kvfree(buf);
+		} else if (buf) {
+			r = rc_target_reread(rc->engine, io->target_sector, bio_sectors(bio), buf);
+			if (!r) {
+				bio_for_each_segment(bv, bio, it) {
+					memcpy_to_bvec(&bv, buf + off);
+					off += bv.bv_len;
+				}
+			}
 		}
+		kvfree(buf);
 		io->rewritten = true;
 		bio->bi_status = r ? io->error : BLK_STS_OK;
 		bio_endio(bio);
@@ -277,7 +289,7 @@ static void remap_io_release_held(void *ctx)
 			dm_submit_bio_remap(bio, NULL);
 			break;
 		case RC_ROUTE_LOST:
-			if (remap_wants_rewrite(rc, bio)) {
+			if (op_is_write(bio_op(bio)) && remap_wants_rewrite(rc, bio)) {
 				remap_save_payload(bio);
 				remap_queue_rewrite(rc, bio, BLK_STS_IOERR);
 			} else {
@@ -434,6 +446,8 @@ static int remap_map(struct dm_target *ti, struct bio *bio)
 		struct remap_io *io = dm_per_bio_data(bio, sizeof(struct remap_io));
 
 		io->counted = false;
+		io->rewritten = false;
+		io->iter.bi_size = 0; /* no payload: end_io leaves its errors alone */
 		/* Empty flush number 1 goes to the spare device (see num_flush_bios). */
 		bio_set_dev(bio, dm_bio_get_target_bio_nr(bio) ? rc->spare_dev->bdev
 							      : rc->data_dev->bdev);
@@ -455,8 +469,8 @@ static int remap_map(struct dm_target *ti, struct bio *bio)
 		return DM_MAPIO_SUBMITTED; /* parked; remap_io_release_held() submits it */
 	case RC_ROUTE_LOST:
 	default:
-		if (remap_wants_rewrite(rc, bio)) {
-			/* Writing a lost block gives it a new spare block. */
+		if (op_is_write(bio_op(bio)) && remap_wants_rewrite(rc, bio)) {
+			/* Writing a lost block gives it a new spare block; reading it just fails. */
 			remap_save_payload(bio);
 			remap_queue_rewrite(rc, bio, BLK_STS_IOERR);
 			return DM_MAPIO_SUBMITTED;
@@ -474,7 +488,8 @@ static int remap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *err
 		this_cpu_dec(rc->inflight->count[io->generation & 1]);
 		io->counted = false;
 	}
-	if (!*error || io->rewritten || !bio_sectors(bio))
+	/* The iterator of a completed bio says nothing about its size: use the saved one. */
+	if (!*error || io->rewritten || !io->iter.bi_size)
 		return DM_ENDIO_DONE;
 	rc_target_count_error(rc->engine, op_is_write(bio_op(bio)));
 	if (remap_wants_rewrite(rc, bio)) {

@@ -31,6 +31,8 @@ public:
 	int fail_error = -5;
 	// Called when a write is about to be issued; returning false fails it.
 	std::function<bool(const Write &)> write_filter;
+	// Called for each read (device, first sector); returning false fails it.
+	std::function<bool(int, rb_u64)> read_filter;
 	int writes = 0;
 	int drains = 0;
 
@@ -73,6 +75,8 @@ private:
 	{
 		auto *d = static_cast<MemDisk *>(ctx);
 		if (d->fail_read_in >= 0 && d->fail_read_in-- == 0)
+			return d->fail_error;
+		if (d->read_filter && !d->read_filter(dev, sector))
 			return d->fail_error;
 		if (sector + bytes / 512 > d->size_[dev])
 			return -5;

@@ -2202,3 +2202,101 @@ TEST(RemapTargetScale, ManyRemapsThroughMessagesListedBackByPages)
 	RecordProperty("remap_seconds", std::to_string(remap_s));
 	RecordProperty("last_over_first_1000", std::to_string(last_k / std::max(first_k, 1e-9)));
 }
+
+// ---- fault handling through the C API the glue's worker uses ----
+
+TEST(RemapTargetFaults, FailedWriteIsRetriedThenRemappedWithItsData)
+{
+	Rig rig;
+	const Layout &l = rig.layout;
+	Target t = rig.started();
+	ASSERT_TRUE(t);
+	std::vector<unsigned char> data(2 * l.block_size);
+	for (u64 i = 0; i < data.size(); i++)
+		data[i] = pattern(20 + i / l.block_size, i % l.block_size, 5);
+
+	// A write that works on the retry needs no remap.
+	ASSERT_EQ(rc_target_rewrite(t.get(), 20 * l.bs(), static_cast<u32>(2 * l.bs()), data.data()), 0);
+	EXPECT_EQ(stat(t.get(), "auto_remaps"), 0u);
+	EXPECT_TRUE(rig.data_holds(20, 5));
+	EXPECT_TRUE(rig.data_holds(21, 5));
+
+	// Block 21 keeps failing on the data device: it moves, with the written data.
+	const u64 bad_lo = l.data_offset + 21 * l.bs(), bad_hi = bad_lo + l.bs();
+	rig.disk.write_filter = [&](const MemDisk::Write &w) {
+		return !(w.dev == RB_DATA_DEV && w.sector < bad_hi && w.sector + w.data.size() / 512 > bad_lo);
+	};
+	ASSERT_EQ(rc_target_rewrite(t.get(), 20 * l.bs(), static_cast<u32>(2 * l.bs()), data.data()), 0);
+	EXPECT_EQ(stat(t.get(), "auto_remaps"), 1u);
+	EXPECT_EQ(stat(t.get(), "remapped"), 1u);
+	Mapping m = list_all(t.get());
+	ASSERT_EQ(m.count(21), 1u);
+	EXPECT_TRUE(rig.spare_holds(static_cast<u64>(m[21]), 21, 5));
+	rc_mapping r = map_io(t.get(), 21 * l.bs(), static_cast<u32>(l.bs()));
+	EXPECT_EQ(r.route, RC_ROUTE_SPARE);
+
+	// A partial write to a moved block whose spare fails too: the spare is retired, the
+	// block moves again, and the rest of the block is kept.
+	const u64 sp = static_cast<u64>(m[21]);
+	rig.disk.write_filter = [&](const MemDisk::Write &w) {
+		return !(w.dev == RB_SPARE_DEV && w.sector == l.spare_sector(sp) + 1);
+	};
+	std::vector<unsigned char> part(512, 0xab);
+	ASSERT_EQ(rc_target_rewrite(t.get(), 21 * l.bs() + 1, 1, part.data()), 0);
+	EXPECT_EQ(stat(t.get(), "bad_spare"), 1u);
+	m = list_all(t.get());
+	ASSERT_NE(static_cast<u64>(m[21]), sp);
+	const u64 nsp = static_cast<u64>(m[21]);
+	for (u64 i = 0; i < l.block_size; i++) {
+		const unsigned char want = (i >= 512 && i < 1024) ? 0xab : pattern(21, i, 5);
+		ASSERT_EQ(rig.disk.peek(RB_SPARE_DEV, l.spare_byte(nsp) + i), want) << i;
+	}
+	rig.disk.write_filter = nullptr;
+}
+
+TEST(RemapTargetFaults, FailedWriteThatCannotBeRemappedFailsAndChangesNothing)
+{
+	Rig rig;
+	const Layout &l = rig.layout;
+	Target t = rig.started();
+	ASSERT_TRUE(t);
+	std::vector<unsigned char> data(l.block_size, 7);
+	rig.disk.write_filter = [](const MemDisk::Write &) { return false; }; // nothing writes
+	EXPECT_NE(rc_target_rewrite(t.get(), 30 * l.bs(), static_cast<u32>(l.bs()), data.data()), 0);
+	rig.disk.write_filter = nullptr;
+	EXPECT_EQ(stat(t.get(), "remapped"), 0u);
+	EXPECT_EQ(list_text(t.get()), "");
+}
+
+TEST(RemapTargetFaults, WeakBlockMovesUnreadableBlockIsLost)
+{
+	Rig rig;
+	const Layout &l = rig.layout;
+	rig.fill_data(40, 9);
+	rig.fill_data(41, 9);
+	Target t = rig.started();
+	ASSERT_TRUE(t);
+	std::vector<unsigned char> buf(2 * l.block_size);
+
+	// Block 40 fails its first read and then reads: weak, moved, and the read succeeds.
+	rig.disk.fail_read_in = 0;
+	ASSERT_EQ(rc_target_reread(t.get(), 40 * l.bs(), static_cast<u32>(2 * l.bs()), buf.data()), 0);
+	for (u64 i = 0; i < buf.size(); i++)
+		ASSERT_EQ(buf[i], pattern(40 + i / l.block_size, i % l.block_size, 9)) << i;
+	EXPECT_EQ(stat(t.get(), "auto_remaps"), 1u);
+	Mapping m = list_all(t.get());
+	ASSERT_EQ(m.size(), 1u);
+	ASSERT_EQ(m.count(40), 1u);
+	EXPECT_TRUE(rig.spare_holds(static_cast<u64>(m[40]), 40, 9));
+
+	// Block 41 never reads: the read fails, the block is lost, and that is persisted.
+	const u64 lo = l.data_offset + 41 * l.bs();
+	rig.disk.fail_read_in = -1;
+	rig.disk.read_filter = [&](int dev, u64 sector) { return !(dev == RB_DATA_DEV && sector == lo); };
+	EXPECT_NE(rc_target_reread(t.get(), 41 * l.bs(), static_cast<u32>(l.bs()), buf.data()), 0);
+	rig.disk.read_filter = nullptr;
+	EXPECT_EQ(stat(t.get(), "lost"), 1u);
+	t.reset();
+	Target again = rig.create();
+	EXPECT_NE(list_text(again.get()).find("41 - lost\n"), std::string::npos);
+}
