@@ -119,6 +119,8 @@ struct rb_io_ops {
 	void (*drain)(void *ctx, rb_u32 old_generation);
 	/* I/O held back on a block in transition may be mapped again now. */
 	void (*release_held)(void *ctx);
+	/* Something an admin waits for happened (spare blocks low, or none left): a dm event. */
+	void (*event)(void *ctx);
 };
 
 /* ------------------------------------------------------------------------------------------

@@ -212,6 +212,31 @@ LookupTable *RemapTarget::publish(LookupTable *next)
 	return old;
 }
 
+void RemapTarget::check_spare_events()
+{
+	MutexGuard guard(mutex_);
+	const u64 free = allocator_->available();
+	if (free <= table_.spare_low_water && !low_water_signalled_) {
+		low_water_signalled_ = true;
+		rb_log(RB_LOG_WARN, "spare blocks running low: %llu left (spare_low_water %llu)",
+		       static_cast<unsigned long long>(free),
+		       static_cast<unsigned long long>(table_.spare_low_water));
+		if (io_->event)
+			io_->event(io_ctx_);
+	}
+	if (free == 0 && !empty_signalled_) {
+		empty_signalled_ = true;
+		rb_log(RB_LOG_ERR, "no spare blocks left: further remaps will fail");
+		if (io_->event)
+			io_->event(io_ctx_);
+	}
+	// Freed blocks (unremap) re-arm the events.
+	if (free > table_.spare_low_water)
+		low_water_signalled_ = false;
+	if (free > 0)
+		empty_signalled_ = false;
+}
+
 // Called with mutex_ held by the messages that change the mapping.
 int RemapTarget::can_change_mapping(const char *verb) const
 {
@@ -335,21 +360,21 @@ Result<LookupTable *> RemapTarget::range_table(const LookupTable *base, RangeWor
 	return LookupTable::merge(base, work.lookup, n, Gfp::Noio);
 }
 
-int RemapTarget::do_remap(DataBlock first, u64 count, TextBuffer &reply)
+int RemapTarget::do_remap(DataBlock first, u64 count, bool range_reply, TextBuffer &reply)
 {
 	MutexGuard guard(mutex_);
 	const u64 f = first.value();
+	int r = can_change_mapping("remap"); // first: while suspended, lookup_ may be stale
+	if (r)
+		return r;
 	u32 v;
-	if (count == 1 && lookup_->find(f, &v)) { // already remapped: nothing to do
+	if (!range_reply && lookup_->find(f, &v)) { // already remapped: nothing to do
 		if (v == LookupTable::kLost)
 			reply.emit("%llu lost", static_cast<unsigned long long>(f));
 		else
 			reply.emit("%llu %u", static_cast<unsigned long long>(f), v);
 		return 1;
 	}
-	int r = can_change_mapping("remap");
-	if (r)
-		return r;
 
 	RangeWork work;
 	if (!work.alloc(count))
@@ -417,7 +442,7 @@ int RemapTarget::do_remap(DataBlock first, u64 count, TextBuffer &reply)
 	__atomic_fetch_add(&manual_remaps_, done, __ATOMIC_RELAXED);
 	if (err)
 		return err;
-	if (count == 1) {
+	if (!range_reply) {
 		if (lost)
 			reply.emit("%llu lost", static_cast<unsigned long long>(f));
 		else
@@ -707,6 +732,9 @@ int RemapTarget::do_unremap(DataBlock block)
 {
 	MutexGuard guard(mutex_);
 	const u64 b = block.value();
+	int r = can_change_mapping("unremap"); // first: while suspended, lookup_ may be stale
+	if (r)
+		return r;
 	u32 spare;
 	if (!lookup_->find(b, &spare))
 		return 0; // not remapped: nothing to do
@@ -715,9 +743,6 @@ int RemapTarget::do_unremap(DataBlock block)
 		       static_cast<unsigned long long>(b));
 		return -kEINVAL;
 	}
-	int r = can_change_mapping("unremap");
-	if (r)
-		return r;
 
 	auto pending = with_change(b, LookupTable::kPending, false);
 	if (pending.is_error())
@@ -835,8 +860,11 @@ int RemapTarget::message(unsigned argc, char **argv, char *result, unsigned maxl
 			return -kEINVAL;
 		}
 		const DataBlock block = geo_.data_block(Sector(m.args[0]));
-		if (m.verb == Verb::Unremap)
-			return do_unremap(block);
+		if (m.verb == Verb::Unremap) {
+			int r = do_unremap(block);
+			check_spare_events();
+			return r;
+		}
 		const u64 count = m.nargs > 1 ? m.args[1] : 1;
 		if (count == 0 || count > kMaxRemapRange ||
 		    count > geo_.data_blocks() - block.value()) {
@@ -844,7 +872,9 @@ int RemapTarget::message(unsigned argc, char **argv, char *result, unsigned maxl
 			       static_cast<unsigned>(kMaxRemapRange));
 			return -kEINVAL;
 		}
-		return do_remap(block, count, reply);
+		int r = do_remap(block, count, m.nargs > 1, reply);
+		check_spare_events();
+		return r;
 	}
 	switch (m.verb) {
 	case Verb::List:
@@ -907,12 +937,16 @@ extern "C" void rc_target_map(const struct rc_target *t, rb_u64 sector, rb_u32 s
 extern "C" int rc_target_rewrite(struct rc_target *t, rb_u64 sector, rb_u32 sectors,
 				 const void *data)
 {
-	return engine(t)->rewrite(sector, sectors, static_cast<const u8 *>(data));
+	int r = engine(t)->rewrite(sector, sectors, static_cast<const u8 *>(data));
+	engine(t)->check_spare_events();
+	return r;
 }
 
 extern "C" int rc_target_reread(struct rc_target *t, rb_u64 sector, rb_u32 sectors, void *data)
 {
-	return engine(t)->reread(sector, sectors, static_cast<u8 *>(data));
+	int r = engine(t)->reread(sector, sectors, static_cast<u8 *>(data));
+	engine(t)->check_spare_events();
+	return r;
 }
 
 extern "C" int rc_target_auto_remap(const struct rc_target *t)

@@ -37,6 +37,8 @@ public:
 	int message(unsigned argc, char **argv, char *result, unsigned maxlen);
 	int rewrite(u64 sector, u32 sectors, const u8 *data);
 	int reread(u64 sector, u32 sectors, u8 *buf);
+	// Raises the low-water and exhaustion events when free spare blocks cross them.
+	void check_spare_events();
 	// A hint for the I/O path (read without the mutex): rewrite() decides for real.
 	bool auto_remap() const
 	{
@@ -70,7 +72,7 @@ private:
 	[[nodiscard]] Status commit(const MetadataStore::SlotChange *changes, u64 count);
 
 	struct RangeWork;
-	int do_remap(DataBlock first, u64 count, TextBuffer &reply);
+	int do_remap(DataBlock first, u64 count, bool range_reply, TextBuffer &reply);
 	u32 move_block(u64 block, RangeWork &work, int *err);
 	u32 place_block(RangeWork &work, int *err);
 	int read_block(const LookupTable *table, u64 block, u32 attempts);
@@ -98,6 +100,8 @@ private:
 	bool suspended_ = true;
 	MetadataState metadata_ = MetadataState::Ok;
 	bool metadata_failed_ = false; // metadata_ == Failed, for readers without the mutex
+	bool low_water_signalled_ = false; // under mutex_
+	bool empty_signalled_ = false;
 	u8 *copy_buf_ = nullptr; // one block, for moving data (under mutex_)
 
 	u64 remapped_ = 0; // under mutex_

@@ -302,11 +302,20 @@ static void remap_io_release_held(void *ctx)
 	}
 }
 
+/* Wakes `dmsetup wait`: spare blocks ran low or out. */
+static void remap_io_event(void *ctx)
+{
+	struct remap_c *rc = ctx;
+
+	dm_table_event(rc->ti->table);
+}
+
 static const struct rb_io_ops remap_io_ops = {
 	.read = remap_io_read,
 	.write = remap_io_write,
 	.drain = remap_io_drain,
 	.release_held = remap_io_release_held,
+	.event = remap_io_event,
 };
 
 /*

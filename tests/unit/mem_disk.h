@@ -35,6 +35,7 @@ public:
 	std::function<bool(int, rb_u64)> read_filter;
 	int writes = 0;
 	int drains = 0;
+	int events = 0; // dm events raised (spare blocks low / exhausted)
 
 	// Direct access for tests (as if by dd): reads see and writes change the current image
 	// and the durable one alike.
@@ -136,8 +137,9 @@ private:
 
 	static void do_drain(void *ctx, rb_u32) { static_cast<MemDisk *>(ctx)->drains++; }
 	static void do_release(void *) {}
+	static void do_event(void *ctx) { static_cast<MemDisk *>(ctx)->events++; }
 
-	static constexpr rb_io_ops kOps = {do_read, do_write, do_drain, do_release};
+	static constexpr rb_io_ops kOps = {do_read, do_write, do_drain, do_release, do_event};
 
 	rb_u64 size_[2];
 	Image durable_[2];

@@ -1235,6 +1235,8 @@ TEST(RemapTarget, ConcurrentReadersSeeConsistentMappings)
 				std::this_thread::yield();
 		}
 	});
+	while (lookups.load() == 0) // on a loaded machine the reader may start late
+		std::this_thread::yield();
 	std::mt19937_64 rng(4);
 	for (int i = 0; i < 150; i++) {
 		const u64 b = rng() % span;
@@ -2299,4 +2301,33 @@ TEST(RemapTargetFaults, WeakBlockMovesUnreadableBlockIsLost)
 	t.reset();
 	Target again = rig.create();
 	EXPECT_NE(list_text(again.get()).find("41 - lost\n"), std::string::npos);
+}
+
+TEST(RemapTargetFaults, LowWaterAndExhaustionRaiseOneEventEach)
+{
+	Layout l;
+	l.spare_blocks = 20; // a handful of usable spare blocks
+	Rig rig(l);
+	Target t = rig.started();
+	ASSERT_TRUE(t);
+	const u64 total = l.spare_total();
+	const u64 low = l.spare_blocks / 10; // the default spare_low_water: 10% of the spare range
+	u64 b = 0;
+	for (; b < total - low - 1; b++)
+		ASSERT_EQ(msg(t.get(), "remap " + std::to_string(b * l.bs())).rc, 1);
+	EXPECT_EQ(rig.disk.events, 0) << "above the low-water mark";
+	ASSERT_EQ(msg(t.get(), "remap " + std::to_string(b++ * l.bs())).rc, 1);
+	EXPECT_EQ(rig.disk.events, 1) << "free blocks reached spare_low_water";
+	while (stat(t.get(), "spare_free") > 0)
+		ASSERT_EQ(msg(t.get(), "remap " + std::to_string(b++ * l.bs())).rc, 1);
+	EXPECT_EQ(rig.disk.events, 2) << "none left";
+	EXPECT_EQ(msg(t.get(), "remap " + std::to_string(b * l.bs())).rc, -kENOSPC);
+	EXPECT_EQ(rig.disk.events, 2) << "no repeat while nothing changes";
+	// Freeing blocks re-arms the events.
+	for (u64 i = 0; i < low + 2; i++)
+		ASSERT_EQ(msg(t.get(), "unremap " + std::to_string(i * l.bs())).rc, 0);
+	ASSERT_EQ(msg(t.get(), "remap " + std::to_string(b * l.bs())).rc, 1);
+	EXPECT_EQ(rig.disk.events, 2);
+	ASSERT_EQ(msg(t.get(), "remap " + std::to_string((b + 1) * l.bs())).rc, 1);
+	EXPECT_EQ(rig.disk.events, 3) << "low water crossed again";
 }
