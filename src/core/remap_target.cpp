@@ -302,7 +302,11 @@ struct RemapTarget::RangeWork {
 			rb_alloc_large(n * sizeof(LookupTable::Change), g));
 		slots = static_cast<MetadataStore::SlotChange *>(rb_alloc_large(
 			n * (1 + kSpareWriteAttempts) * sizeof(MetadataStore::SlotChange), g));
-		return blocks && spares && lookup && slots;
+		if (!blocks || !spares || !lookup || !slots)
+			return false;
+		for (u64 i = 0; i < n; i++)
+			spares[i] = LookupTable::kPending; // "not moved" until a move says otherwise
+		return true;
 	}
 };
 
@@ -358,6 +362,56 @@ Result<LookupTable *> RemapTarget::range_table(const LookupTable *base, RangeWor
 		set(i, work.lookup[i]);
 	}
 	return LookupTable::merge(base, work.lookup, n, Gfp::Noio);
+}
+
+// Ends a move of work.blocks[0..n) while `held` (those blocks pending) is published and
+// `before` is the table from before it. Blocks whose work.spares[i] is a spare block or kLost
+// get that mapping; kPending ones stay as they were. Commits work.slots and publishes the
+// result; on failure (or a non-zero err) releases the spare blocks it placed and publishes
+// `before` again. Either way the held I/O is released.
+Status RemapTarget::finish_move(RangeWork &work, u64 n, LookupTable *held, LookupTable *before,
+				int err)
+{
+	Status st = err ? Status(Error{err}) : Status();
+	LookupTable *final_table = nullptr;
+	if (!st.is_error()) {
+		auto r = range_table(held, work, n, [&](u64 i, LookupTable::Change &c) {
+			u32 old;
+			c.spare = work.spares[i];
+			if (work.spares[i] == LookupTable::kPending) { // not moved: as before
+				c.remove = !before->find(work.blocks[i], &old);
+				c.spare = old;
+			}
+		});
+		if (r.is_error())
+			st = r.error();
+		else
+			final_table = r.value();
+	}
+	if (!st.is_error() && work.nslots)
+		st = commit(work.slots, work.nslots);
+	if (st.is_error()) {
+		LookupTable::free(final_table);
+		for (u64 i = 0; i < n; i++) {
+			if (work.spares[i] != LookupTable::kLost && work.spares[i] != LookupTable::kPending)
+				allocator_->release(SpareBlock(work.spares[i]));
+		}
+		LookupTable::free(publish(before));
+		io_->release_held(io_ctx_);
+		return st;
+	}
+	LookupTable::free(publish(final_table));
+	for (u64 i = 0; i < n; i++) {
+		if (work.spares[i] == LookupTable::kPending)
+			continue;
+		u32 old;
+		if (before->find(work.blocks[i], &old))
+			(old == LookupTable::kLost ? lost_ : remapped_)--;
+		(work.spares[i] == LookupTable::kLost ? lost_ : remapped_)++;
+	}
+	LookupTable::free(before);
+	io_->release_held(io_ctx_);
+	return {};
 }
 
 int RemapTarget::do_remap(DataBlock first, u64 count, bool range_reply, TextBuffer &reply)
@@ -416,29 +470,9 @@ int RemapTarget::do_remap(DataBlock first, u64 count, bool range_reply, TextBuff
 		rb_log(RB_LOG_ERR, "remap: no spare blocks left: %llu of %llu blocks remapped",
 		       static_cast<unsigned long long>(done), static_cast<unsigned long long>(n));
 
-	// lookup_ is the pending table now: undone blocks drop out, done ones get their place.
-	auto final_table = range_table(lookup_, work, n, [&](u64 i, LookupTable::Change &c) {
-		c.spare = work.spares[i];
-		c.remove = work.spares[i] == LookupTable::kPending;
-	});
-	Status st = final_table.is_error() ? Status(final_table.error())
-					   : (work.nslots ? commit(work.slots, work.nslots) : Status());
-	if (st.is_error()) {
-		if (!final_table.is_error())
-			LookupTable::free(final_table.value());
-		for (u64 i = 0; i < n; i++) {
-			if (work.spares[i] != LookupTable::kLost && work.spares[i] != LookupTable::kPending)
-				allocator_->release(SpareBlock(work.spares[i]));
-		}
-		LookupTable::free(publish(before));
-		io_->release_held(io_ctx_);
+	Status st = finish_move(work, n, lookup_, before, 0); // commits what was done
+	if (st.is_error())
 		return st.error().code;
-	}
-	LookupTable::free(publish(final_table.value()));
-	LookupTable::free(before);
-	io_->release_held(io_ctx_);
-	remapped_ += done - lost;
-	lost_ += lost;
 	__atomic_fetch_add(&manual_remaps_, done, __ATOMIC_RELAXED);
 	if (err)
 		return err;
@@ -512,7 +546,6 @@ int RemapTarget::rewrite(u64 sector, u32 sectors, const u8 *data)
 	LookupTable *before = publish(held); // kept: publishing it again rolls back
 
 	int err = 0;
-	u64 placed = 0;
 	for (u64 i = 0; i < n && !err; i++) {
 		const u64 b = work.blocks[i];
 		const u64 lo = max(sector, b << shift), hi = min(end, (b + 1) << shift);
@@ -540,45 +573,15 @@ int RemapTarget::rewrite(u64 sector, u32 sectors, const u8 *data)
 		work.spares[i] = place_block(work, &err);
 		if (err)
 			break;
-		placed++;
 		work.slots[work.nslots++] = {mapped ? store_->find_slot(b) : u64(MetadataStore::SlotChange::kNewSlot),
 					     Entry{b, work.spares[i], EntryState::Remapped}};
 	}
 
-	Status st = err ? Status(Error{err}) : Status();
-	LookupTable *final_table = nullptr;
-	if (!st.is_error()) {
-		auto r = range_table(held, work, n, [&](u64 i, LookupTable::Change &c) {
-			c.spare = work.spares[i];
-		});
-		if (r.is_error())
-			st = r.error();
-		else
-			final_table = r.value();
-	}
-	if (!st.is_error())
-		st = commit(work.slots, work.nslots);
+	Status st = finish_move(work, n, held, before, err); // all or nothing
 	if (st.is_error()) {
-		LookupTable::free(final_table);
-		for (u64 i = 0; i < placed; i++)
-			allocator_->release(SpareBlock(work.spares[i]));
-		LookupTable::free(publish(before));
-		io_->release_held(io_ctx_);
 		rb_log(RB_LOG_ERR, "could not remap a failed write (error %d): it fails", st.error().code);
 		return st.error().code;
 	}
-	LookupTable::free(publish(final_table));
-	for (u64 i = 0; i < n; i++) {
-		u32 v;
-		if (!before->find(work.blocks[i], &v))
-			remapped_++;
-		else if (v == LookupTable::kLost) {
-			lost_--;
-			remapped_++;
-		}
-	}
-	LookupTable::free(before);
-	io_->release_held(io_ctx_);
 	__atomic_fetch_add(&auto_remaps_, n, __ATOMIC_RELAXED);
 	rb_log(RB_LOG_WARN, "remapped %llu block(s) after a failed write at sector %llu",
 	       static_cast<unsigned long long>(n), static_cast<unsigned long long>(sector));
@@ -654,7 +657,7 @@ int RemapTarget::reread(u64 sector, u32 sectors, u8 *buf)
 	LookupTable *before = publish(held); // kept: publishing it again rolls back
 
 	int err = 0;
-	u64 moved = 0, lost = 0, placed = 0;
+	u64 moved = 0, lost = 0;
 	for (u64 i = 0; i < n && !err; i++) {
 		const u64 b = work.blocks[i];
 		u32 v;
@@ -670,7 +673,6 @@ int RemapTarget::reread(u64 sector, u32 sectors, u8 *buf)
 			work.spares[i] = place_block(work, &err);
 			if (err)
 				break;
-			placed++;
 			moved++;
 		} else {
 			work.spares[i] = LookupTable::kLost;
@@ -683,44 +685,11 @@ int RemapTarget::reread(u64 sector, u32 sectors, u8 *buf)
 				: Entry{b, work.spares[i], EntryState::Remapped}};
 	}
 
-	Status st = err ? Status(Error{err}) : Status();
-	LookupTable *final_table = nullptr;
-	if (!st.is_error()) {
-		auto r = range_table(held, work, n, [&](u64 i, LookupTable::Change &c) {
-			c.spare = work.spares[i];
-		});
-		if (r.is_error())
-			st = r.error();
-		else
-			final_table = r.value();
-	}
-	if (!st.is_error())
-		st = commit(work.slots, work.nslots);
+	Status st = finish_move(work, n, held, before, err);
 	if (st.is_error()) {
-		LookupTable::free(final_table);
-		for (u64 i = 0; i < n && placed; i++) {
-			if (work.spares[i] != LookupTable::kLost) {
-				allocator_->release(SpareBlock(work.spares[i]));
-				placed--;
-			}
-		}
-		LookupTable::free(publish(before));
-		io_->release_held(io_ctx_);
 		rb_log(RB_LOG_ERR, "could not record a failed read (error %d)", st.error().code);
 		return all_read ? 0 : -kEIO;
 	}
-	LookupTable::free(publish(final_table));
-	for (u64 i = 0; i < n; i++) {
-		u32 v;
-		if (before->find(work.blocks[i], &v))
-			remapped_--; // it was on a spare block before
-		if (work.spares[i] == LookupTable::kLost)
-			lost_++;
-		else
-			remapped_++;
-	}
-	LookupTable::free(before);
-	io_->release_held(io_ctx_);
 	__atomic_fetch_add(&auto_remaps_, moved, __ATOMIC_RELAXED);
 	rb_log(RB_LOG_WARN, "read error at sector %llu: %llu weak block(s) moved, %llu lost",
 	       static_cast<unsigned long long>(sector), static_cast<unsigned long long>(moved),

@@ -75,6 +75,8 @@ private:
 	int do_remap(DataBlock first, u64 count, bool range_reply, TextBuffer &reply);
 	u32 move_block(u64 block, RangeWork &work, int *err);
 	u32 place_block(RangeWork &work, int *err);
+	[[nodiscard]] Status finish_move(RangeWork &work, u64 n, LookupTable *held,
+					 LookupTable *before, int err);
 	int read_block(const LookupTable *table, u64 block, u32 attempts);
 	template <typename Set>
 	[[nodiscard]] Result<LookupTable *> range_table(const LookupTable *base, RangeWork &work,
