@@ -11,15 +11,20 @@ PROG=tools/vm/run-tests.sh
 # Modules every guest gets; dm-remap's own dependencies are added from its modinfo. virtio_pci
 # and virtio_blk serve the disk image of tests that declare one (see the usage text).
 BASE_MODULES=(dm-mod dm-flakey brd null_blk scsi_debug sd_mod virtio_pci virtio_blk)
+# Added when the kernel has them (Debian's kernel has no dm-dust; the debug kernel has all three).
+OPTIONAL_MODULES=(dm-dust dm-log-writes dm-delay)
 
 usage() {
   cat <<EOF
-Usage: $PROG [--module PATH] [--timeout SECS] [--demo] [test-name...]
+Usage: $PROG [--module PATH] [--kunit PATH] [--timeout SECS] [--demo] [test-name...]
 
   --module PATH   dm-remap.ko to test (default: ./dm-remap.ko relative to the repo root)
   --timeout SECS  per-test timeout inside the guest (default 120); each boot is bounded
                   by 90 + (SECS + 15) * number-of-its-tests seconds
   --demo          run tests/vm/demo.sh and show its narration as it is told (checks still count)
+  --kunit PATH    a KUnit test module (tests/kunit, needs a kernel with CONFIG_KUNIT): loaded
+                  after the tests of the first boot; each of its test cases becomes a check,
+                  read from the KTAP in /sys/kernel/debug/kunit/<suite>/results
   test-name       NN-name, NN-name.sh or a path to a test script (default: tests/vm/[0-9]*.sh)
 
 Tests share one boot, except those with a line "# vmtest: disk=<MiB> boots=<N>" (either part
@@ -30,6 +35,13 @@ with VMT_BOOT=1..N and VMT_BOOTS=N exported. Its checks are reported as "boot<k>
 Environment: KVER (target kernel, default: tools/vm/kver.sh), DMREMAP_CACHE (default
 ~/.cache/dm-remap) holds the base initramfs and one log directory per run, DMREMAP_QEMU_ARGS
 adds QEMU options (never -accel kvm: this host's KVM cannot run the guest).
+
+Another kernel (the debug kernel of tools/debug-kernel/build.sh): DMREMAP_KERNEL=<bzImage> and
+DMREMAP_MODULES=<dir>/lib/modules/<release> (as "make modules_install INSTALL_MOD_PATH=<dir>"
+leaves it; KVER becomes <release>). Such a guest gets 2048 MiB (DMREMAP_QEMU_MEM overrides) and a
+default per-test timeout of 600 s. When the guest has /sys/kernel/debug/kmemleak, every test is
+followed by a kmemleak scan, and each test gets a check that the kernel logged no KASAN, lockdep,
+UBSAN, sleep-in-atomic or other BUG/WARNING report and kmemleak found no new leak while it ran.
 EOF
 }
 
@@ -37,7 +49,8 @@ die() { echo "$PROG: $*" >&2; exit 2; }
 note() { echo "# $*"; }
 
 module=$REPO/dm-remap.ko
-per_test_timeout=120
+kunit_module=""
+per_test_timeout=
 demo=0
 tests=()
 while [ $# -gt 0 ]; do
@@ -47,21 +60,46 @@ while [ $# -gt 0 ]; do
     --timeout) [ $# -ge 2 ] || die "--timeout needs seconds"; per_test_timeout=$2; shift 2 ;;
     --timeout=*) per_test_timeout=${1#--timeout=}; shift ;;
     --demo) demo=1; shift ;;
+    --kunit) [ $# -ge 2 ] || die "--kunit needs a path"; kunit_module=$2; shift 2 ;;
+    --kunit=*) kunit_module=${1#--kunit=}; shift ;;
     -h|--help) usage; exit 0 ;;
     --) shift; tests+=("$@"); break ;;
     -*) usage >&2; die "unknown option $1" ;;
     *) tests+=("$1"); shift ;;
   esac
 done
+custom_kernel=0
+if [ -n "${DMREMAP_KERNEL:-}${DMREMAP_MODULES:-}" ]; then custom_kernel=1; fi
+if [ -z "$per_test_timeout" ]; then
+  per_test_timeout=120
+  [ "$custom_kernel" = 0 ] || per_test_timeout=600   # KASAN + lockdep under TCG is slow
+fi
 [[ $per_test_timeout =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a positive integer"
 
 "$REPO/tools/install-deps.sh"
 export PATH=$PATH:/usr/sbin:/sbin
 
-KVER=$("$REPO/tools/vm/kver.sh")
-KERNEL=/boot/vmlinuz-$KVER
+if [ "$custom_kernel" = 1 ]; then
+  [ -n "${DMREMAP_KERNEL:-}" ] && [ -n "${DMREMAP_MODULES:-}" ] ||
+    die "DMREMAP_KERNEL and DMREMAP_MODULES go together"
+  KERNEL=$DMREMAP_KERNEL
+  MODDIR=${DMREMAP_MODULES%/}
+  KVER=$(basename "$MODDIR")
+  MOD_BASE=${MODDIR%/lib/modules/"$KVER"}
+  [ "$MOD_BASE/lib/modules/$KVER" = "$MODDIR" ] && [ -n "$MOD_BASE" ] ||
+    die "DMREMAP_MODULES=$DMREMAP_MODULES must end in /lib/modules/<release>"
+  QEMU_MEM=${DMREMAP_QEMU_MEM:-2048}
+else
+  KVER=$("$REPO/tools/vm/kver.sh")
+  KERNEL=/boot/vmlinuz-$KVER
+  MODDIR=/lib/modules/$KVER
+  MOD_BASE=/
+  QEMU_MEM=${DMREMAP_QEMU_MEM:-1024}
+fi
 [ -r "$KERNEL" ] || die "no readable $KERNEL for KVER=$KVER"
-[ -d "/lib/modules/$KVER/kernel" ] || die "no /lib/modules/$KVER/kernel for KVER=$KVER"
+[ -d "$MODDIR/kernel" ] || die "no $MODDIR/kernel for KVER=$KVER"
+# modinfo for the target kernel's module tree (which may be a staging directory).
+kmodinfo() { modinfo -b "$MOD_BASE" -k "$KVER" "$@"; }
 
 # Relative module paths are relative to the repo root, as documented, not to the caller's cwd.
 case $module in /*) ;; *) module=$REPO/$module ;; esac
@@ -70,6 +108,13 @@ vermagic=$(modinfo -F vermagic "$module" 2>/dev/null || true)
 [ "${vermagic%% *}" = "$KVER" ] ||
   die "module $module was built for '${vermagic%% *}', but the guest kernel is $KVER"
 read -r -a module_deps <<<"$(modinfo -F depends "$module" | tr ',' ' ')"
+if [ -n "$kunit_module" ]; then
+  case $kunit_module in /*) ;; *) kunit_module=$REPO/$kunit_module ;; esac
+  [ -f "$kunit_module" ] || die "KUnit module $kunit_module not found"
+  vermagic=$(modinfo -F vermagic "$kunit_module" 2>/dev/null || true)
+  [ "${vermagic%% *}" = "$KVER" ] ||
+    die "KUnit module $kunit_module was built for '${vermagic%% *}', but the guest kernel is $KVER"
+fi
 
 # Resolve test names to scripts; guest-side names must stay shell-word safe.
 if [ "$demo" = 1 ]; then
@@ -119,6 +164,10 @@ done
 CACHE=${DMREMAP_CACHE:-$HOME/.cache/dm-remap}
 BASE_DIR=$CACHE/initramfs-$KVER
 mkdir -p "$BASE_DIR" "$CACHE/runs"
+optional_modules=()
+for m in "${OPTIONAL_MODULES[@]}"; do
+  if kmodinfo -n "$m" >/dev/null 2>&1; then optional_modules+=("$m"); fi
+done
 
 # ---------------------------------------------------------------------------------------------
 # Base initramfs: big (fio drags in ~80 MB of libraries) and slow to pack, so it is cached and
@@ -133,7 +182,7 @@ resolve_modules() {
     name=${queue[0]}
     queue=("${queue[@]:1}")
     # An alias such as "crc32c" names several files; a built-in module names none.
-    if ! files=$(modinfo -k "$KVER" -n "$name" 2>/dev/null); then
+    if ! files=$(kmodinfo -n "$name" 2>/dev/null); then
       echo "$PROG: kernel $KVER has no module '$name'" >&2
       return 1
     fi
@@ -142,8 +191,8 @@ resolve_modules() {
       [ -z "${seen[$file]:-}" ] || continue
       seen[$file]=1
       printf '%s\n' "$file"
-      for dep in $(modinfo -k "$KVER" -F depends "$file" | tr ',' ' ') \
-                 $(modinfo -k "$KVER" -F softdep "$file" | tr ' ' '\n' | grep -v ':$' || true); do
+      for dep in $(kmodinfo -F depends "$file" | tr ',' ' ') \
+                 $(kmodinfo -F softdep "$file" | tr ' ' '\n' | grep -v ':$' || true); do
         queue+=("$dep")
       done
     done <<<"$files"
@@ -159,10 +208,10 @@ base_inputs() {
     # The static busybox makes ldd fail; that just means "no libraries".
     { ldd "$bin" 2>/dev/null || true; } | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^\//) print $i }'
   done
-  resolve_modules "${BASE_MODULES[@]}" "${module_deps[@]}"
+  resolve_modules "${BASE_MODULES[@]}" "${optional_modules[@]}" "${module_deps[@]}"
   local f
   for f in modules.order modules.builtin modules.builtin.modinfo; do
-    printf '%s\n' "/lib/modules/$KVER/$f"
+    printf '%s\n' "$MODDIR/$f"
   done
 }
 
@@ -177,7 +226,11 @@ build_base() {
   ln -s usr/lib "$stage/lib"
   ln -s usr/lib64 "$stage/lib64"
   while IFS= read -r f; do
-    dest=$stage$(readlink -f "$(dirname "$f")")/$(basename "$f")
+    # The module tree may be a staging directory: its files go where the guest's modprobe looks.
+    case $f in
+      "$MODDIR"/*) dest=$stage/usr/lib/modules/$KVER/${f#"$MODDIR"/} ;;
+      *) dest=$stage$(readlink -f "$(dirname "$f")")/$(basename "$f") ;;
+    esac
     mkdir -p "$(dirname "$dest")"
     cp -L "$f" "$dest"
   done <<<"$inputs"
@@ -197,8 +250,8 @@ base_stamp() {
   local inputs
   inputs=$(base_inputs | sort -u)
   {
-    echo "kver $KVER"
-    echo "modules ${BASE_MODULES[*]} ${module_deps[*]}"
+    echo "kver $KVER $MODDIR"
+    echo "modules ${BASE_MODULES[*]} ${optional_modules[*]} ${module_deps[*]}"
     declare -f resolve_modules base_inputs build_base
     xargs -r stat -L -c '%n %s %Y' <<<"$inputs"
   } | sha256sum | cut -d' ' -f1
@@ -263,7 +316,25 @@ if ! exec 9>/dev/ttyS1; then
 fi
 # raw: no \n -> \r\n translation, so the host sees the bytes the tests wrote.
 stty -F /dev/ttyS1 115200 raw -echo
-echo "@@BOOT $(uname -r) boot=${VMT_BOOT:-1} uptime=$(cut -d' ' -f1 /proc/uptime)" >&9
+# A debug kernel (tools/debug-kernel) has kmemleak: one scan after each test, with what it found
+# sent to the host. A scan costs ~13 s under TCG. Objects younger than 5 s are not reported yet,
+# so a leak made at the very end of a test shows up at the next scan (the final one at the latest).
+KMEMLEAK=/sys/kernel/debug/kmemleak
+if [ -w "$KMEMLEAK" ]; then debug=1; else debug=0; fi
+kmemleak_scan() {  # label: report new leak suspects, then forget them
+  [ "$debug" = 1 ] || return 0
+  echo scan >"$KMEMLEAK" || echo "vmtest: kmemleak scan failed"
+  cat "$KMEMLEAK" >/tmp/kmemleak.out 2>&1
+  if [ -s /tmp/kmemleak.out ]; then
+    echo "@@KMEMLEAK-BEGIN $1" >&9
+    cat /tmp/kmemleak.out >&9
+    echo "@@KMEMLEAK-END $1" >&9
+  fi
+  echo clear >"$KMEMLEAK"
+}
+echo "@@BOOT $(uname -r) boot=${VMT_BOOT:-1} debug=$debug uptime=$(cut -d' ' -f1 /proc/uptime)" >&9
+# What the kernel leaked while booting is not the tests' doing.
+if [ "$debug" = 1 ]; then kmemleak_scan boot; fi
 
 for t in $VMT_TESTS; do
   name=${t%.sh}
@@ -285,7 +356,33 @@ for t in $VMT_TESTS; do
   echo "vmtest: end $name rc=$rc" >/dev/kmsg
   echo "@@DONE $name $rc $status $secs" >&9
   echo "vmtest: $name: $status (rc=$rc, ${secs}s)"
+  kmemleak_scan "$name"
 done
+# The KUnit module runs its suites while it loads; the results stay in debugfs until it unloads.
+if [ -n "${VMT_KUNIT:-}" ]; then
+  echo "vmtest: running the KUnit suites"
+  echo "vmtest: begin kunit" >/dev/kmsg
+  echo "@@KUNIT-BEGIN" >&9
+  t0=$(date +%s)
+  insmod "$VMT_KUNIT" >/tmp/kunit-insmod.out 2>&1
+  rc=$?
+  for d in /sys/kernel/debug/kunit/*/; do
+    [ -f "$d/results" ] || continue
+    s=$(basename "$d")
+    echo "@@KTAP-BEGIN $s" >&9
+    cat "$d/results" >&9
+    echo "@@KTAP-END $s" >&9
+  done
+  [ "$rc" -ne 0 ] || rmmod "$VMT_KUNIT" || rc=$?
+  echo "vmtest: end kunit rc=$rc" >/dev/kmsg
+  echo "@@KUNIT-END $rc $(( $(date +%s) - t0 )) $(tr '\n' ' ' </tmp/kunit-insmod.out)" >&9
+  kmemleak_scan kunit
+fi
+if [ "$debug" = 1 ]; then
+  # Leaks younger than the minimum age at the last test's scan.
+  sleep 5
+  kmemleak_scan after-all
+fi
 
 echo "@@DMESG-BEGIN" >&9
 dmesg >&9
@@ -310,6 +407,7 @@ build_extra() {
   write_init "$stage/init"
   cp "$REPO/tests/vm/lib.sh" "$stage/vmtest/lib.sh"
   cp "$module" "$stage/vmtest/dm-remap.ko"
+  [ "$with_kunit" = 0 ] || cp "$kunit_module" "$stage/vmtest/dm-remap-kunit.ko"
   for i in "$@"; do
     cp "${test_files[$i]}" "$stage/vmtest/tests/${test_names[$i]}.sh"
     names+=("${test_names[$i]}.sh")
@@ -319,6 +417,7 @@ build_extra() {
     echo "VMT_TIMEOUT=$per_test_timeout"
     echo "DM_REMAP_KO=/vmtest/dm-remap.ko"
     echo "DM_REMAP_DEPS='${module_deps[*]}'"
+    [ "$with_kunit" = 0 ] || echo "VMT_KUNIT=/vmtest/dm-remap-kunit.ko"
     [ -z "$conf" ] || printf '%s\n' "$conf"
   } >"$stage/vmtest/config"
   (cd "$stage" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
@@ -377,10 +476,23 @@ parse_boot() {
   local cur="" in_dmesg=0 end_marker=0 checks=0 line rest result tname desc rc status secs name
   local results=$run_dir/results$b_tag.log dmesg_log=$run_dir/dmesg$b_tag.log
   local console=$run_dir/console$b_tag.log reason dmesg_src bad_re
+  local guest_debug=0 leak_label="" leak_log ktap_suite="" kunit_end=""
   began=()
+  rm -f "$run_dir"/kunit-*"$b_sfx".ktap
   : >"$dmesg_log"
+  rm -f "$run_dir"/kmemleak-*"$b_sfx".log
   while IFS= read -r line; do
     line=${line%$'\r'}
+    if [ -n "$ktap_suite" ]; then
+      if [ "$line" = "@@KTAP-END $ktap_suite" ]; then ktap_suite=""
+      else printf '%s\n' "$line" >>"$run_dir/kunit-$ktap_suite$b_sfx.ktap"; fi
+      continue
+    fi
+    if [ -n "$leak_label" ]; then
+      if [ "$line" = "@@KMEMLEAK-END $leak_label" ]; then leak_label=""
+      else printf '%s\n' "$line" >>"$run_dir/kmemleak-$leak_label$b_sfx.log"; fi
+      continue
+    fi
     if [ "$in_dmesg" = 1 ]; then
       if [ "$line" = "@@DMESG-END" ]; then in_dmesg=0; else printf '%s\n' "$line" >>"$dmesg_log"; fi
       continue
@@ -411,7 +523,20 @@ parse_boot() {
         ;;
       "@@DMESG-BEGIN") in_dmesg=1 ;;
       "@@ALL-DONE") end_marker=1 ;;
-      "@@BOOT "*) note "$b_guest: /init started at ${line##*uptime=} s guest time" ;;
+      "@@BOOT "*)
+        case $line in *" debug=1 "*) guest_debug=1 ;; esac
+        note "$b_guest: /init started at ${line##*uptime=} s guest time" ;;
+      "@@KUNIT-BEGIN") cur=kunit; began[kunit]=1; : >"$run_dir/test-kunit$b_sfx.log" ;;
+      "@@KTAP-BEGIN "*)
+        ktap_suite=${line#@@KTAP-BEGIN }
+        [[ $ktap_suite =~ ^[A-Za-z0-9._-]+$ ]] || ktap_suite=bad-suite-name
+        : >"$run_dir/kunit-$ktap_suite$b_sfx.ktap"
+        ;;
+      "@@KUNIT-END "*) kunit_end=${line#@@KUNIT-END }; cur="" ;;
+      "@@KMEMLEAK-BEGIN "*)
+        leak_label=${line#@@KMEMLEAK-BEGIN }
+        : >"$run_dir/kmemleak-$leak_label$b_sfx.log"
+        ;;
       *)
         if [ -n "$cur" ]; then printf '%s\n' "$line" >>"$run_dir/test-$cur$b_sfx.log"; fi
         case $line in "# run"*) ;; *) if [ "$demo" = 1 ]; then printf '%s\n' "$line"; fi ;; esac
@@ -419,7 +544,8 @@ parse_boot() {
     esac
   done < <(cat "$results" 2>/dev/null || true)
 
-  [ -z "$cur" ] || finish_test "$cur" "" "" ""
+  [ "$cur" = kunit ] || [ -z "$cur" ] || finish_test "$cur" "" "" ""
+  [ "$with_kunit" = 0 ] || kunit_checks "$kunit_end"
   for name in "$@"; do
     [ -n "${began[$name]:-}" ] || tap fail "$name: ${b_prefix}never started"
   done
@@ -443,7 +569,7 @@ parse_boot() {
   # (which shows warnings and worse despite "quiet") is the best evidence left.
   dmesg_src=$dmesg_log
   [ -s "$dmesg_src" ] || dmesg_src=$console
-  bad_re='BUG:|WARNING:|Oops|Call Trace|general protection'
+  bad_re='BUG:|WARNING:|UBSAN:|Oops|Call Trace|general protection'
   if [ -f "$dmesg_src" ] && grep -qE "$bad_re" "$dmesg_src"; then
     tap fail "$b_guest: kernel log free of BUG/WARNING/Oops/Call Trace/general protection"
     note "offending kernel log lines (from $dmesg_src):"
@@ -456,6 +582,121 @@ parse_boot() {
 
   if [ "$checks" -eq 0 ]; then
     tap fail "$b_guest: no checks ran"
+  fi
+  if [ "$guest_debug" = 1 ]; then
+    if [ "$with_kunit" = 1 ]; then debug_checks "$@" kunit; else debug_checks "$@"; fi
+  fi
+}
+
+# KUnit: each test case of each suite's KTAP (debugfs results) becomes a check; a suite that
+# declared more cases than it reported, a module that did not load and a guest that died while
+# the suites ran all fail. Parameterised cases count once, with their parameters listed on failure.
+kunit_checks() {  # "rc secs insmod-output" from @@KUNIT-END, or "" when it never came
+  local end=$1 f suite rc secs plan got cases=0 kpass=0 kfail=0 kskip=0 status name rest
+  if [ -z "$end" ]; then
+    tap fail "kunit: ${b_prefix}the KUnit module finished (the guest stopped while it ran)"
+    test_failed[kunit$b_sfx]=1
+    return
+  fi
+  read -r rc secs rest <<<"$end"
+  durations[kunit$b_sfx]=$secs
+  if [ "$rc" != 0 ]; then
+    tap fail "kunit: ${b_prefix}the KUnit module loads and unloads (status $rc: $rest)"
+    test_failed[kunit$b_sfx]=1
+  fi
+  for f in "$run_dir"/kunit-*"$b_sfx".ktap; do
+    [ -e "$f" ] || continue
+    suite=$(basename "$f" .ktap); suite=${suite#kunit-}; suite=${suite%"$b_sfx"}
+    # Case lines are indented by exactly four spaces; deeper ones are parameters.
+    plan=$(sed -n 's/^    1\.\.\([0-9]*\)$/\1/p' "$f" | head -n 1)
+    got=0
+    while IFS=$'\t' read -r status name; do
+      got=$((got + 1))
+      cases=$((cases + 1))
+      case $status in
+        skip) kskip=$((kskip + 1)); tap ok "kunit: $b_prefix$suite: $name # skipped" ;;
+        ok) kpass=$((kpass + 1)); tap ok "kunit: $b_prefix$suite: $name" ;;
+        *)
+          kfail=$((kfail + 1))
+          tap fail "kunit: $b_prefix$suite: $name"
+          test_failed[kunit$b_sfx]=1
+          note "KTAP of $suite around $name (all of it in $f):"
+          awk -v n="$name" '
+            /^        (not ok|ok) / || /^        # / { buf = buf $0 "\n"; next }
+            /^    (not ok|ok) [0-9]+ / {
+              line = $0; sub(/^    (not ok|ok) [0-9]+ (- )?/, "", line); sub(/ # .*/, "", line)
+              if (line == n) { printf "%s%s\n", buf, $0 }
+              buf = ""; next
+            }
+            { buf = buf $0 "\n" }' "$f" | grep -v '^ *$' | tail -n 40 | sed 's/^/#   /'
+          ;;
+      esac
+    done < <(awk '
+      /^    (not ok|ok) [0-9]+ / {
+        st = ($0 ~ /^    not ok/) ? "fail" : "ok"
+        if ($0 ~ / # SKIP/) st = "skip"
+        line = $0; sub(/^    (not ok|ok) [0-9]+ (- )?/, "", line); sub(/ # .*/, "", line)
+        printf "%s\t%s\n", st, line
+      }' "$f")
+    if [ -z "$plan" ] || [ "$got" != "$plan" ]; then
+      tap fail "kunit: $b_prefix$suite: all ${plan:-?} planned cases reported (got $got: a case crashed?)"
+      test_failed[kunit$b_sfx]=1
+    fi
+  done
+  if [ "$cases" = 0 ]; then
+    tap fail "kunit: ${b_prefix}the KUnit module ran test cases"
+    test_failed[kunit$b_sfx]=1
+  fi
+  kunit_summary="$cases KUnit cases: $kpass passed, $kfail failed, $kskip skipped"
+  note "kunit: $kunit_summary (${secs} s)"
+}
+
+# The debug kernel's reports, attributed to the test during (or after) which they appeared: the
+# kernel log from "vmtest: begin NAME" up to the next test's begin, and the kmemleak scan that
+# followed the test. Reports stay in the log files; the first ones are shown here.
+# KASAN and "sleeping function called from invalid context" say "BUG:", lockdep says "WARNING:"
+# (circular/recursive locking, inconsistent lock state, suspicious RCU usage) or "INFO:"
+# (non-static key), DEBUG_OBJECTS says "ODEBUG:", DEBUG_LIST "list_add/list_del corruption".
+report_re='BUG:|WARNING:|UBSAN:|Oops|general protection|ODEBUG:|list_(add|del) corruption|INFO: (trying to register|possible|task .* blocked)|kmemleak: (Kernel memory leak detector disabled|.*[Pp]ool empty)'
+debug_checks() {  # test names of this boot
+  local name slice leaks dmesg_log=$run_dir/dmesg$b_tag.log
+  for name in "$@"; do
+    [ -n "${began[$name]:-}" ] || continue
+    slice=$run_dir/dmesg-$name$b_sfx.log
+    awk -v b="vmtest: begin $name" '
+      index($0, "vmtest: begin ") { on = (substr($0, index($0, "vmtest: begin ")) == b) }
+      on' "$dmesg_log" >"$slice"
+    if grep -qE "$report_re" "$slice"; then
+      tap fail "$name: ${b_prefix}no KASAN/lockdep/UBSAN/atomic-sleep/BUG/WARNING report while it ran"
+      test_failed[$name$b_sfx]=1
+      note "kernel reports during $name$b_sfx (all of them in $slice):"
+      grep -nE "$report_re" "$slice" | head -n 20 | sed 's/^/#   /'
+      note "the first report:"
+      grep -m1 -A 60 -E "$report_re" "$slice" | sed 's/^/#   /'
+    else
+      tap ok "$name: ${b_prefix}no KASAN/lockdep/UBSAN/atomic-sleep/BUG/WARNING report while it ran"
+    fi
+    leaks=$run_dir/kmemleak-$name$b_sfx.log
+    if [ -s "$leaks" ]; then
+      tap fail "$name: ${b_prefix}kmemleak found no new leak after it"
+      test_failed[$name$b_sfx]=1
+      note "kmemleak after $name$b_sfx: $(grep -c '^unreferenced object' "$leaks") suspects (all in $leaks):"
+      head -n 80 "$leaks" | sed 's/^/#   /'
+    else
+      tap ok "$name: ${b_prefix}kmemleak found no new leak after it"
+    fi
+  done
+  leaks=$run_dir/kmemleak-after-all$b_sfx.log
+  if [ -s "$leaks" ]; then
+    tap fail "$b_guest: kmemleak found no new leak at the end (after the last test)"
+    head -n 80 "$leaks" | sed 's/^/#   /'
+  else
+    tap ok "$b_guest: kmemleak found no new leak at the end (after the last test)"
+  fi
+  leaks=$run_dir/kmemleak-boot$b_sfx.log
+  if [ -s "$leaks" ]; then
+    note "kmemleak suspects left by the kernel's own boot (not counted; in $leaks):"
+    grep '^unreferenced object\|^  comm' "$leaks" | head -n 10 | sed 's/^/#   /'
   fi
 }
 
@@ -475,10 +716,18 @@ run_boot() {
   cat "$BASE_DIR/base.cpio" "$run_dir/extra$b_tag.cpio" >"$run_dir/initramfs.cpio"
 
   boot_timeout=$(( 90 + (per_test_timeout + 15) * $# ))
-  qemu=(qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -nodefaults -nic none -display none -no-reboot
-        -serial "file:$run_dir/console$b_tag.log" -serial "file:$run_dir/results$b_tag.log"
+  # A debug kernel boots slower and scans for leaks after every test (~13 s each).
+  [ "$custom_kernel" = 0 ] || boot_timeout=$(( boot_timeout + 60 + 30 * ($# + 2) ))
+  # log_buf_len: a debug kernel logs a lot, and its reports must survive until the dump at the end.
+  # pci=noacpi: the debug kernel's ACPI interpreter (KASAN + lockdep under TCG) runs into its
+  # 30 s loop timeout evaluating _PRT for the virtio disk's interrupt and the boot stalls
+  # ("AE_AML_LOOP_TIMEOUT"); the BIOS's PIRQ table routes it instead.
+  local append="console=ttyS0 panic=-1 quiet"
+  [ "$custom_kernel" = 0 ] || append="$append log_buf_len=8M pci=noacpi"
+  qemu=(qemu-system-x86_64 -accel tcg -m "$QEMU_MEM" -smp 2 -nodefaults -nic none -display none
+        -no-reboot -serial "file:$run_dir/console$b_tag.log" -serial "file:$run_dir/results$b_tag.log"
         -kernel "$KERNEL" -initrd "$run_dir/initramfs.cpio"
-        -append "console=ttyS0 panic=-1 quiet")
+        -append "$append")
   # cache=writeback: guest writes land in the host's page cache, so they outlive this QEMU
   # process and the next boot reads them; a guest flush becomes fdatasync on the image.
   [ -z "$disk" ] || qemu+=(-drive "file=$disk,if=virtio,format=raw,cache=writeback")
@@ -517,9 +766,15 @@ shared=()
 for i in "${!test_names[@]}"; do
   [ "${test_boots[$i]}" != 0 ] || shared+=("$i")
 done
+with_kunit=0
+kunit_summary=""
 if [ ${#shared[@]} -gt 0 ]; then
   b_tag="" b_sfx="" b_prefix="" b_guest=guest b_boot="" b_boots=""
+  [ -z "$kunit_module" ] || with_kunit=1
   run_boot "" "${shared[@]}"
+  with_kunit=0
+elif [ -n "$kunit_module" ]; then
+  note "--kunit ignored: no test shares the ordinary boot"
 fi
 for i in "${!test_names[@]}"; do
   [ "${test_boots[$i]}" != 0 ] || continue
@@ -554,7 +809,9 @@ for i in "${!test_names[@]}"; do
     done
   fi
 done
+[ -z "${durations[kunit]:-}" ] || summary="$summary, kunit ${durations[kunit]} s"
 note "test durations (guest): ${summary#, }"
+[ -z "$kunit_summary" ] || note "$kunit_summary"
 walls=$(printf '%s, ' "${boot_walls[@]}")
 note "boots (wall, boot to poweroff): ${walls%, }"
 
