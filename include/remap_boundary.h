@@ -45,9 +45,10 @@ void rb_free_large(void *ptr);
 
 /*
  * Locks are embedded, opaque storage sized for the largest debug configuration; the glue
- * checks at build time that the real lock fits.
+ * checks at build time that the real lock fits. With lockdep (DEBUG_LOCK_ALLOC, DEBUG_MUTEXES)
+ * on 6.1 x86_64 a struct mutex is 144 bytes and a spinlock_t 64, hence 192.
  */
-#define RB_LOCK_STORAGE 128
+#define RB_LOCK_STORAGE 192
 struct rb_spinlock {
 	__attribute__((aligned(8))) unsigned char opaque[RB_LOCK_STORAGE];
 };

@@ -43,30 +43,13 @@ src_list() {  # dir paths...: the source files below those paths, relative to di
      \( -name Kbuild -o -name '*.[chS]' -o -name '*.cpp' -o -name '*.hpp' -o -name '*.sh' \) \
      2>/dev/null | LC_ALL=C sort)
 }
-# WORKAROUND (remove when include/remap_boundary.h is fixed): the header reserves 128 bytes for
-# a lock "sized for the largest debug configuration", but with lockdep (DEBUG_LOCK_ALLOC,
-# DEBUG_MUTEXES) struct mutex is 144 bytes and boundary.c's static_assert stops the build. The
-# mirrors get 192 bytes so the suite can run at all; the repository copy is left as it is.
-LOCK_STORAGE_FROM='#define RB_LOCK_STORAGE 128'
-LOCK_STORAGE_TO='#define RB_LOCK_STORAGE 192 /* test-debug.sh: 128 is too small for lockdep */'
-mirrored_text() {  # path: the content the mirror should have
-  if [ "$1" = include/remap_boundary.h ]; then
-    sed "s|^$LOCK_STORAGE_FROM\$|$LOCK_STORAGE_TO|" "$REPO/$1"
-  else
-    cat "$REPO/$1"
-  fi
-}
-if grep -qx "$LOCK_STORAGE_FROM" "$REPO/include/remap_boundary.h"; then
-  note "WORKAROUND: include/remap_boundary.h reserves 128 bytes per lock, but struct mutex is" \
-       "144 bytes with lockdep; the debug build uses 192 (fix the header)"
-fi
 mirror() {  # dest paths...
   local dest=$1 f
   shift
   while IFS= read -r f; do
-    if ! cmp -s <(mirrored_text "$f") "$dest/$f"; then
+    if ! cmp -s "$REPO/$f" "$dest/$f"; then
       mkdir -p "$(dirname "$dest/$f")"
-      mirrored_text "$f" >"$dest/$f"
+      cp -p "$REPO/$f" "$dest/$f"
     fi
   done < <(src_list "$REPO" "$@")
   comm -13 <(src_list "$REPO" "$@") <(src_list "$dest" "$@") |

@@ -316,14 +316,38 @@ if ! exec 9>/dev/ttyS1; then
 fi
 # raw: no \n -> \r\n translation, so the host sees the bytes the tests wrote.
 stty -F /dev/ttyS1 115200 raw -echo
-# A debug kernel (tools/debug-kernel) has kmemleak: one scan after each test, with what it found
-# sent to the host. A scan costs ~13 s under TCG. Objects younger than 5 s are not reported yet,
-# so a leak made at the very end of a test shows up at the next scan (the final one at the latest).
+# A debug kernel (tools/debug-kernel) has kmemleak: it scans after each test and sends what it
+# found to the host. kmemleak reports an object only when a scan finds it unreferenced with the
+# same content (checksum) as at the scan before, so each check is two scans (~5-13 s each under
+# TCG). Objects younger than 5 s are not reported yet: a leak made at the very end of a test
+# shows up at the next check (the final one at the latest).
 KMEMLEAK=/sys/kernel/debug/kmemleak
 if [ -w "$KMEMLEAK" ]; then debug=1; else debug=0; fi
+if [ "$debug" = 1 ]; then
+  # Leak backtraces are symbolised when they are read, after the test unloaded its module: log
+  # where dm_remap's code sections are whenever that changes, so the host can name those frames.
+  # (A watcher, because busybox sh runs its own insmod applet whatever PATH says.)
+  # The section files answer only a read from offset 0 (so no shell "read"), and a cat per poll
+  # would cost a process: they are read once each time the module (re)appears.
+  (
+    logged=0
+    while :; do
+      if [ ! -e /sys/module/dm_remap/sections ]; then
+        logged=0
+      elif [ "$logged" = 0 ]; then
+        for sect in .text .text.unlikely .init.text; do
+          f=/sys/module/dm_remap/sections/$sect
+          [ ! -e "$f" ] || echo "vmtest: module dm_remap $sect $(cat "$f")" >/dev/kmsg
+        done
+        logged=1
+      fi
+      sleep 0.2
+    done
+  ) </dev/null >/dev/null 2>&1 &
+fi
 kmemleak_scan() {  # label: report new leak suspects, then forget them
   [ "$debug" = 1 ] || return 0
-  echo scan >"$KMEMLEAK" || echo "vmtest: kmemleak scan failed"
+  echo scan >"$KMEMLEAK" && echo scan >"$KMEMLEAK" || echo "vmtest: kmemleak scan failed"
   cat "$KMEMLEAK" >/tmp/kmemleak.out 2>&1
   if [ -s /tmp/kmemleak.out ]; then
     echo "@@KMEMLEAK-BEGIN $1" >&9
@@ -657,6 +681,40 @@ kunit_checks() {  # "rc secs insmod-output" from @@KUNIT-END, or "" when it neve
 # KASAN and "sleeping function called from invalid context" say "BUG:", lockdep says "WARNING:"
 # (circular/recursive locking, inconsistent lock state, suspicious RCU usage) or "INFO:"
 # (non-static key), DEBUG_OBJECTS says "ODEBUG:", DEBUG_LIST "list_add/list_del corruption".
+# annotate_leaks FILE: kmemleak's output, with each frame that is a bare address inside the
+# dm-remap module as it was loaded (the guest logged where) named as dm_remap .text+offset and,
+# when addr2line can tell from the module's debug information, its function and source line.
+annotate_leaks() {
+  local bases   # "section=address" pairs
+  bases=$(sed -n 's/.*vmtest: module dm_remap \(\.[a-z.]*\) \(0x[0-9a-f]*\).*/\1=\2/p' \
+            "$run_dir/dmesg$b_tag.log" 2>/dev/null | sort -u | tr '\n' ' ')
+  if [ -z "$bases" ]; then cat "$1"; return; fi
+  local -A size=()   # section sizes from the module file, so a frame is only put where it fits
+  local name hex
+  while read -r name hex; do size[$name]=$((16#$hex)); done < <(
+    readelf -SW "$module" 2>/dev/null |
+      awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^\.(text|init\.text)/) { print $i, $(i + 4); break } }')
+  local line addr pair off where best sect
+  while IFS= read -r line; do
+    printf '%s' "$line"
+    addr=$(printf '%s\n' "$line" | sed -n 's/.*\] \(0xffffffff[0-9a-f]*\)$/\1/p')
+    if [ -n "$addr" ]; then
+      best="" sect=""   # the nearest section start below the frame
+      for pair in $bases; do
+        off=$(( addr - ${pair#*=} ))
+        if [ "$off" -ge 0 ] && [ "$off" -lt "${size[${pair%%=*}]:-0}" ] &&
+           { [ -z "$best" ] || [ "$off" -lt "$best" ]; }; then best=$off sect=${pair%%=*}; fi
+      done
+      if [ -n "$best" ]; then
+        where=$(addr2line -f -i -p -e "$module" -j "$sect" "$(printf '0x%x' "$best")" 2>/dev/null |
+                tr '\n' ' ' || true)
+        printf '  <- dm_remap %s+0x%x %s' "$sect" "$best" "$where"
+      fi
+    fi
+    printf '\n'
+  done <"$1"
+}
+
 report_re='BUG:|WARNING:|UBSAN:|Oops|general protection|ODEBUG:|list_(add|del) corruption|INFO: (trying to register|possible|task .* blocked)|kmemleak: (Kernel memory leak detector disabled|.*[Pp]ool empty)'
 debug_checks() {  # test names of this boot
   local name slice leaks dmesg_log=$run_dir/dmesg$b_tag.log
@@ -681,7 +739,7 @@ debug_checks() {  # test names of this boot
       tap fail "$name: ${b_prefix}kmemleak found no new leak after it"
       test_failed[$name$b_sfx]=1
       note "kmemleak after $name$b_sfx: $(grep -c '^unreferenced object' "$leaks") suspects (all in $leaks):"
-      head -n 80 "$leaks" | sed 's/^/#   /'
+      annotate_leaks "$leaks" | head -n 80 | sed 's/^/#   /'
     else
       tap ok "$name: ${b_prefix}kmemleak found no new leak after it"
     fi
@@ -689,7 +747,7 @@ debug_checks() {  # test names of this boot
   leaks=$run_dir/kmemleak-after-all$b_sfx.log
   if [ -s "$leaks" ]; then
     tap fail "$b_guest: kmemleak found no new leak at the end (after the last test)"
-    head -n 80 "$leaks" | sed 's/^/#   /'
+    annotate_leaks "$leaks" | head -n 80 | sed 's/^/#   /'
   else
     tap ok "$b_guest: kmemleak found no new leak at the end (after the last test)"
   fi
