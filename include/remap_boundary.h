@@ -226,13 +226,25 @@ struct rc_mapping {
 void rc_target_map(const struct rc_target *t, rb_u64 sector, rb_u32 sectors,
 		   struct rc_mapping *out);
 /*
- * Automatic remap: a write of [sector, sector + sectors) of the target (data holds its
- * payload) failed where it was routed, or it writes a lost block. Retries it block by block
- * and moves the blocks that still fail to new spare blocks, committed before it returns.
- * 0: the write is done and durable as a plain write would be; else a negative errno and
- * nothing changed. Sleeps; call from a WQ_MEM_RECLAIM worker.
+ * Part of a failed write: [sector, sector + sectors) of the target, data its payload, flags
+ * RB_IO_FUA if the write had REQ_FUA (a retry in place is then written with FUA too; a block
+ * that moves is made durable by the commit's flush).
  */
-int rc_target_rewrite(struct rc_target *t, rb_u64 sector, rb_u32 sectors, const void *data);
+struct rc_extent {
+	rb_u64 sector;
+	rb_u32 sectors;
+	unsigned int flags;
+	const void *data;
+};
+/*
+ * Automatic remap: writes failed where they were routed, or write lost blocks. Retries each
+ * extent block by block and moves the blocks that still fail to new spare blocks holding the
+ * written data (extents later in the array win where they overlap), all in one commit made
+ * before it returns. 0: every extent is done and durable as a plain write would be; else a
+ * negative errno and nothing was acknowledged or changed (the caller may retry the extents
+ * one by one for a verdict each). Sleeps; call from a WQ_MEM_RECLAIM worker.
+ */
+int rc_target_rewrite(struct rc_target *t, const struct rc_extent *extents, rb_u32 count);
 /*
  * A read of [sector, sector + sectors) failed where it was routed. Retries each block
  * read_retries times; blocks that read on a retry move to new spare blocks, blocks that never

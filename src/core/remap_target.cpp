@@ -489,51 +489,118 @@ int RemapTarget::do_remap(DataBlock first, u64 count, bool range_reply, TextBuff
 	return 1;
 }
 
-// A write that failed on the device it was routed to, or that needs a home because its block
-// is lost. Retries it block by block where it belongs; the blocks that still fail (and lost
-// blocks written whole) move to new spare blocks holding the written data, in one commit.
-// Returns 0 once the data is durable under the same rules as a plain write, else an error
-// (and then nothing was acknowledged or changed). data covers [sector, sector + sectors).
-int RemapTarget::rewrite(u64 sector, u32 sectors, const u8 *data)
+namespace {
+
+// The part of extent e inside block b, as target sectors [lo, hi); empty if none.
+struct Part {
+	u64 lo, hi;
+	bool empty() const { return lo >= hi; }
+};
+Part part_of(const rc_extent &e, u64 b, u32 shift)
+{
+	return {max(e.sector, b << shift), min(e.sector + e.sectors, (b + 1) << shift)};
+}
+
+const u8 *payload(const rc_extent &e, u64 sector)
+{
+	return static_cast<const u8 *>(e.data) + ((sector - e.sector) << RC_SECTOR_SHIFT);
+}
+
+// Whether the extents together write all of block b.
+bool written_whole(const rc_extent *ext, u32 count, u64 b, u32 shift)
+{
+	u64 covered = b << shift;
+	const u64 end = (b + 1) << shift;
+	for (bool progress = true; progress && covered < end;) {
+		progress = false;
+		for (u32 i = 0; i < count; i++) {
+			const Part p = part_of(ext[i], b, shift);
+			if (!p.empty() && p.lo <= covered && p.hi > covered) {
+				covered = p.hi;
+				progress = true;
+			}
+		}
+	}
+	return covered >= end;
+}
+
+bool contains(const u64 *a, u64 n, u64 v)
+{
+	for (u64 i = 0; i < n; i++)
+		if (a[i] == v)
+			return true;
+	return false;
+}
+
+void sort(u64 *a, u64 n) // insertion sort: a batch moves a few hundred blocks at most
+{
+	for (u64 i = 1; i < n; i++) {
+		const u64 v = a[i];
+		u64 j = i;
+		for (; j > 0 && a[j - 1] > v; j--)
+			a[j] = a[j - 1];
+		a[j] = v;
+	}
+}
+
+} // namespace
+
+// Writes that failed on the device they were routed to, or that need a home because their
+// block is lost. Retries each block's part where it belongs; the blocks that still fail (and
+// lost blocks written whole) move to new spare blocks holding the written data, all in one
+// commit. Returns 0 once every extent is durable under the same rules as a plain write, else
+// an error (and then nothing was acknowledged or changed).
+int RemapTarget::rewrite(const rc_extent *ext, u32 count)
 {
 	MutexGuard guard(mutex_);
 	const u32 shift = geo_.block_shift();
-	const u32 bs = geo_.block_sectors();
-	const u64 end = sector + sectors;
-	const u64 first = sector >> shift;
-	const u64 count = ((end - 1) >> shift) - first + 1;
-	if (!table_.auto_remap || metadata_ == MetadataState::Failed || sectors == 0)
+	if (!table_.auto_remap || metadata_ == MetadataState::Failed || count == 0)
 		return -kEIO;
+	u64 total = 0;
+	for (u32 i = 0; i < count; i++) {
+		if (ext[i].sectors == 0 || ext[i].sector > geo_.data_len() ||
+		    ext[i].sectors > geo_.data_len() - ext[i].sector)
+			return -kEINVAL;
+		total += ((ext[i].sector + ext[i].sectors - 1) >> shift) - (ext[i].sector >> shift) + 1;
+	}
 
 	RangeWork work;
-	if (!work.alloc(count))
+	if (!work.alloc(total))
 		return -kENOMEM;
 
-	// 1. Retry each block's part where the current mapping puts it: an error that does not
-	//    repeat needs no remap. Collect the blocks that need a new home.
+	// 1. Retry each extent's part of each block where the current mapping puts it: an error
+	//    that does not repeat needs no remap. Collect the blocks that need a new home; a block
+	//    already collected is written whole in step 3, this extent's part included.
 	u64 n = 0;
-	for (u64 b = first; b < first + count; b++) {
-		const u64 lo = max(sector, b << shift), hi = min(end, (b + 1) << shift);
-		const u8 *src = data + ((lo - sector) << RC_SECTOR_SHIFT);
-		u32 v;
-		const bool mapped = lookup_->find(b, &v);
-		if (mapped && v == LookupTable::kLost) {
-			if (hi - lo < bs) {
-				rb_log(RB_LOG_ERR, "write of part of lost block %llu: the rest of it is gone",
-				       static_cast<unsigned long long>(b));
-				return -kEIO;
-			}
-		} else {
-			const u64 dev_sector = mapped ? geo_.spare_dev_sector(SpareBlock(v)) + (lo & (bs - 1))
-						      : geo_.data_offset() + lo;
-			if (!io_->write(io_ctx_, mapped ? RB_SPARE_DEV : RB_DATA_DEV, dev_sector, src,
-					static_cast<u32>((hi - lo) << RC_SECTOR_SHIFT), 0))
+	for (u32 i = 0; i < count; i++) {
+		const rc_extent &e = ext[i];
+		for (u64 b = e.sector >> shift; b <= (e.sector + e.sectors - 1) >> shift; b++) {
+			if (contains(work.blocks, n, b))
 				continue;
+			const Part p = part_of(e, b, shift);
+			u32 v;
+			const bool mapped = lookup_->find(b, &v);
+			if (mapped && v == LookupTable::kLost) {
+				if (!written_whole(ext, count, b, shift)) {
+					rb_log(RB_LOG_ERR, "write of part of lost block %llu: the rest of it is gone",
+					       static_cast<unsigned long long>(b));
+					return -kEIO;
+				}
+			} else {
+				const u64 dev_sector = mapped ? geo_.spare_dev_sector(SpareBlock(v)) +
+									(p.lo & (geo_.block_sectors() - 1))
+							      : geo_.data_offset() + p.lo;
+				if (!io_->write(io_ctx_, mapped ? RB_SPARE_DEV : RB_DATA_DEV, dev_sector,
+						payload(e, p.lo), static_cast<u32>((p.hi - p.lo) << RC_SECTOR_SHIFT),
+						e.flags & RB_IO_FUA))
+					continue;
+			}
+			work.blocks[n++] = b;
 		}
-		work.blocks[n++] = b;
 	}
 	if (n == 0)
 		return 0;
+	sort(work.blocks, n);
 
 	// 2. Hold other I/O to those blocks and let what is in flight finish, so the rest of a
 	//    partly written block is read after every write that raced with this one.
@@ -545,13 +612,13 @@ int RemapTarget::rewrite(u64 sector, u32 sectors, const u8 *data)
 	LookupTable *held = pending.value();
 	LookupTable *before = publish(held); // kept: publishing it again rolls back
 
+	// 3. Each block: what it held where it was, overlaid with every extent's part of it.
 	int err = 0;
 	for (u64 i = 0; i < n && !err; i++) {
 		const u64 b = work.blocks[i];
-		const u64 lo = max(sector, b << shift), hi = min(end, (b + 1) << shift);
 		u32 v;
 		const bool mapped = before->find(b, &v);
-		if (hi - lo < bs) { // keep the rest of the block: read it from where it was
+		if (!written_whole(ext, count, b, shift)) { // keep the rest of the block
 			err = io_->read(io_ctx_, mapped ? RB_SPARE_DEV : RB_DATA_DEV,
 					mapped ? geo_.spare_dev_sector(SpareBlock(v))
 					       : geo_.data_dev_sector(DataBlock(b)),
@@ -562,8 +629,12 @@ int RemapTarget::rewrite(u64 sector, u32 sectors, const u8 *data)
 				break;
 			}
 		}
-		__builtin_memcpy(copy_buf_ + ((lo - (b << shift)) << RC_SECTOR_SHIFT),
-				 data + ((lo - sector) << RC_SECTOR_SHIFT), (hi - lo) << RC_SECTOR_SHIFT);
+		for (u32 k = 0; k < count; k++) {
+			const Part p = part_of(ext[k], b, shift);
+			if (!p.empty())
+				__builtin_memcpy(copy_buf_ + ((p.lo - (b << shift)) << RC_SECTOR_SHIFT),
+						 payload(ext[k], p.lo), (p.hi - p.lo) << RC_SECTOR_SHIFT);
+		}
 		if (mapped && v != LookupTable::kLost) {
 			// Its spare block failed the write: retire it.
 			allocator_->mark_bad(SpareBlock(v));
@@ -583,8 +654,8 @@ int RemapTarget::rewrite(u64 sector, u32 sectors, const u8 *data)
 		return st.error().code;
 	}
 	__atomic_fetch_add(&auto_remaps_, n, __ATOMIC_RELAXED);
-	rb_log(RB_LOG_WARN, "remapped %llu block(s) after a failed write at sector %llu",
-	       static_cast<unsigned long long>(n), static_cast<unsigned long long>(sector));
+	rb_log(RB_LOG_WARN, "remapped %llu block(s) after %u failed write(s) at sector %llu",
+	       static_cast<unsigned long long>(n), count, static_cast<unsigned long long>(ext[0].sector));
 	return 0;
 }
 
@@ -903,10 +974,10 @@ extern "C" void rc_target_map(const struct rc_target *t, rb_u64 sector, rb_u32 s
 	engine(t)->map(sector, sectors, out);
 }
 
-extern "C" int rc_target_rewrite(struct rc_target *t, rb_u64 sector, rb_u32 sectors,
-				 const void *data)
+extern "C" int rc_target_rewrite(struct rc_target *t, const struct rc_extent *extents,
+				 rb_u32 count)
 {
-	int r = engine(t)->rewrite(sector, sectors, static_cast<const u8 *>(data));
+	int r = engine(t)->rewrite(extents, count);
 	engine(t)->check_spare_events();
 	return r;
 }

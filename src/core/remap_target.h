@@ -35,7 +35,7 @@ public:
 	void map(u64 sector, u32 sectors, rc_mapping *out) const;
 	void count_error(bool is_write);
 	int message(unsigned argc, char **argv, char *result, unsigned maxlen);
-	int rewrite(u64 sector, u32 sectors, const u8 *data);
+	int rewrite(const rc_extent *extents, u32 count);
 	int reread(u64 sector, u32 sectors, u8 *buf);
 	// Raises the low-water and exhaustion events when free spare blocks cross them.
 	void check_spare_events();

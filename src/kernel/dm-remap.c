@@ -30,6 +30,15 @@ struct remap_inflight {
 	long count[2];
 };
 
+/*
+ * Failed I/O is redone through one bounce buffer per target, allocated by the constructor so
+ * that the worker never needs memory to make progress. It holds at least four of the largest
+ * blocks; failed writes that fit together share one core call (and one metadata commit), a bio
+ * larger than the buffer is redone in pieces that end on block boundaries.
+ */
+#define REMAP_BOUNCE_BYTES (256U << 10)
+#define REMAP_BATCH_MAX 64
+
 struct remap_c {
 	struct dm_target *ti;
 	struct dm_dev *data_dev;
@@ -44,11 +53,15 @@ struct remap_c {
 	spinlock_t held_lock;
 	struct bio_list held;
 
-	/* Writes that failed (or write a lost block), for remap_rewrite_worker(). */
+	/* Failed I/O (and writes of lost blocks), for remap_rewrite_worker(). */
 	struct workqueue_struct *wq;
 	struct work_struct rewrite_work;
 	spinlock_t failed_lock;
 	struct bio_list failed;
+	/* Only the worker uses these (a work item never runs twice at once). */
+	void *bounce; /* REMAP_BOUNCE_BYTES */
+	struct bio *batch[REMAP_BATCH_MAX];
+	struct rc_extent extents[REMAP_BATCH_MAX];
 };
 
 /* Per-bio state, in the space dm reserves with per_io_data_size. */
@@ -216,12 +229,95 @@ static bool remap_wants_rewrite(struct remap_c *rc, struct bio *bio)
 	       rc_target_auto_remap(rc->engine);
 }
 
+/* Copies len bytes at offset off of the bio's payload (as mapped) to or from buf. */
+static void remap_copy_payload(struct bio *bio, unsigned int off, void *buf, unsigned int len,
+			       bool to_buf)
+{
+	struct remap_io *io = dm_per_bio_data(bio, sizeof(struct remap_io));
+	struct bvec_iter range = io->iter, it;
+	struct bio_vec bv;
+
+	bio_advance_iter(bio, &range, off);
+	range.bi_size = len;
+	__bio_for_each_segment(bv, bio, it, range) {
+		if (to_buf)
+			memcpy_from_bvec(buf, &bv);
+		else
+			memcpy_to_bvec(&bv, buf);
+		buf += bv.bv_len;
+	}
+}
+
+static unsigned int remap_payload_bytes(struct bio *bio)
+{
+	return ((struct remap_io *)dm_per_bio_data(bio, sizeof(struct remap_io)))->iter.bi_size;
+}
+
+/* A retried write keeps its FUA (an empty preflush was already sent on its own by dm). */
+static unsigned int remap_extent_flags(struct bio *bio)
+{
+	return (bio->bi_opf & REQ_FUA) ? RB_IO_FUA : 0;
+}
+
+static void remap_complete(struct bio *bio, int r)
+{
+	struct remap_io *io = dm_per_bio_data(bio, sizeof(struct remap_io));
+
+	io->rewritten = true;
+	bio->bi_status = r ? io->error : BLK_STS_OK;
+	bio_endio(bio);
+}
+
 /*
- * A failed write: copies its payload out of its pages and lets the core retry it and remap
- * what still fails. A failed read: the core retries it block by block and the data it got is
- * copied into the bio. Without memory for the bounce buffer the bio fails with its original
- * status: a write is never acknowledged unless the data is on disk, and a read never returns
- * data that was not read.
+ * Redoes one bio through the bounce buffer, in pieces that end on block boundaries. A read
+ * goes on after a piece fails, so every unreadable block of the bio is recorded; a write
+ * stops (it fails either way).
+ */
+static int remap_redo_alone(struct remap_c *rc, struct bio *bio)
+{
+	struct remap_io *io = dm_per_bio_data(bio, sizeof(struct remap_io));
+	const sector_t block_sectors = rc->table.block_size >> SECTOR_SHIFT;
+	const sector_t end = io->target_sector + (io->iter.bi_size >> SECTOR_SHIFT);
+	sector_t pos = io->target_sector;
+	int result = 0;
+
+	while (pos < end) {
+		sector_t stop = round_down(pos + (REMAP_BOUNCE_BYTES >> SECTOR_SHIFT), block_sectors);
+		unsigned int off = (pos - io->target_sector) << SECTOR_SHIFT;
+		unsigned int len;
+		int r;
+
+		stop = min(stop, end);
+		len = (stop - pos) << SECTOR_SHIFT;
+		if (bio_op(bio) == REQ_OP_WRITE) {
+			struct rc_extent e = {
+				.sector = pos,
+				.sectors = stop - pos,
+				.flags = remap_extent_flags(bio),
+				.data = rc->bounce,
+			};
+
+			remap_copy_payload(bio, off, rc->bounce, len, true);
+			r = rc_target_rewrite(rc->engine, &e, 1);
+			if (r)
+				return r;
+		} else {
+			r = rc_target_reread(rc->engine, pos, stop - pos, rc->bounce);
+			if (!r)
+				remap_copy_payload(bio, off, rc->bounce, len, false);
+			else
+				result = r;
+		}
+		pos = stop;
+	}
+	return result;
+}
+
+/*
+ * Failed writes that fit in the bounce buffer together are redone by one core call: the
+ * blocks that still fail move in one metadata commit. If that fails, each is redone alone so
+ * one bad write (part of a lost block, say) cannot fail the others. A write is never
+ * acknowledged unless its data is on disk, and a read never returns data that was not read.
  */
 static void remap_rewrite_worker(struct work_struct *work)
 {
@@ -234,35 +330,37 @@ static void remap_rewrite_worker(struct work_struct *work)
 	bio_list_init(&rc->failed);
 	spin_unlock_irq(&rc->failed_lock);
 
-	while ((bio = bio_list_pop(&list))) {
-		struct remap_io *io = dm_per_bio_data(bio, sizeof(struct remap_io));
-		struct bvec_iter it;
-		struct bio_vec bv;
-		unsigned int off = 0;
-		void *buf;
-		int r = -ENOMEM;
+	while ((bio = bio_list_peek(&list))) {
+		unsigned int n = 0, used = 0, i;
+		int r;
 
-		bio->bi_iter = io->iter;
-		buf = kvmalloc(bio->bi_iter.bi_size, GFP_NOIO);
-		if (buf && bio_op(bio) == REQ_OP_WRITE) {
-			bio_for_each_segment(bv, bio, it) {
-				memcpy_from_bvec(buf + off, &bv);
-				off += bv.bv_len;
-			}
-			r = rc_target_rewrite(rc->engine, io->target_sector, bio_sectors(bio), buf);
-		} else if (buf) {
-			r = rc_target_reread(rc->engine, io->target_sector, bio_sectors(bio), buf);
-			if (!r) {
-				bio_for_each_segment(bv, bio, it) {
-					memcpy_to_bvec(&bv, buf + off);
-					off += bv.bv_len;
-				}
-			}
+		if (bio_op(bio) != REQ_OP_WRITE || remap_payload_bytes(bio) > REMAP_BOUNCE_BYTES) {
+			bio_list_pop(&list);
+			remap_complete(bio, remap_redo_alone(rc, bio));
+			continue;
 		}
-		kvfree(buf);
-		io->rewritten = true;
-		bio->bi_status = r ? io->error : BLK_STS_OK;
-		bio_endio(bio);
+		while ((bio = bio_list_peek(&list)) && n < REMAP_BATCH_MAX &&
+		       bio_op(bio) == REQ_OP_WRITE &&
+		       remap_payload_bytes(bio) <= REMAP_BOUNCE_BYTES - used) {
+			struct remap_io *io = dm_per_bio_data(bio, sizeof(struct remap_io));
+
+			bio_list_pop(&list);
+			remap_copy_payload(bio, 0, rc->bounce + used, io->iter.bi_size, true);
+			rc->extents[n].sector = io->target_sector;
+			rc->extents[n].sectors = io->iter.bi_size >> SECTOR_SHIFT;
+			rc->extents[n].flags = remap_extent_flags(bio);
+			rc->extents[n].data = rc->bounce + used;
+			rc->batch[n++] = bio;
+			used += io->iter.bi_size;
+		}
+		r = rc_target_rewrite(rc->engine, rc->extents, n);
+		for (i = 0; i < n; i++) {
+			int ri = r;
+
+			if (r && n > 1)
+				ri = rc_target_rewrite(rc->engine, &rc->extents[i], 1);
+			remap_complete(rc->batch[i], ri);
+		}
 	}
 }
 
@@ -396,7 +494,13 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 
-	/* Failed writes are handled here while memory may be short: it must make progress. */
+	/* Failed I/O is redone here while memory may be short: it must make progress. */
+	rc->bounce = kvmalloc(REMAP_BOUNCE_BYTES, GFP_KERNEL);
+	if (!rc->bounce) {
+		remap_set_error(ti, "Cannot allocate bounce buffer");
+		r = -ENOMEM;
+		goto bad;
+	}
 	rc->wq = alloc_workqueue("dm-remap", WQ_MEM_RECLAIM, 0);
 	if (!rc->wq) {
 		remap_set_error(ti, "Cannot allocate workqueue");
@@ -437,6 +541,7 @@ static void remap_dtr(struct dm_target *ti)
 		rc_target_destroy(rc->engine);
 	if (rc->io_client)
 		dm_io_client_destroy(rc->io_client);
+	kvfree(rc->bounce);
 	free_percpu(rc->inflight);
 	if (rc->spare_dev)
 		dm_put_device(ti, rc->spare_dev);

@@ -241,6 +241,12 @@ u64 stat(rc_target *t, const std::string &key)
 std::string metadata_state(rc_target *t) { return stats(t)["metadata"]; }
 u64 seq(rc_target *t) { return stat(t, "seq"); }
 
+int rewrite_one(rc_target *t, u64 sector, u32 sectors, const void *data)
+{
+	const rc_extent e{sector, sectors, 0, data};
+	return rc_target_rewrite(t, &e, 1);
+}
+
 std::string status_info(rc_target *t)
 {
 	char buf[256];
@@ -2218,7 +2224,7 @@ TEST(RemapTargetFaults, FailedWriteIsRetriedThenRemappedWithItsData)
 		data[i] = pattern(20 + i / l.block_size, i % l.block_size, 5);
 
 	// A write that works on the retry needs no remap.
-	ASSERT_EQ(rc_target_rewrite(t.get(), 20 * l.bs(), static_cast<u32>(2 * l.bs()), data.data()), 0);
+	ASSERT_EQ(rewrite_one(t.get(), 20 * l.bs(), static_cast<u32>(2 * l.bs()), data.data()), 0);
 	EXPECT_EQ(stat(t.get(), "auto_remaps"), 0u);
 	EXPECT_TRUE(rig.data_holds(20, 5));
 	EXPECT_TRUE(rig.data_holds(21, 5));
@@ -2228,7 +2234,7 @@ TEST(RemapTargetFaults, FailedWriteIsRetriedThenRemappedWithItsData)
 	rig.disk.write_filter = [&](const MemDisk::Write &w) {
 		return !(w.dev == RB_DATA_DEV && w.sector < bad_hi && w.sector + w.data.size() / 512 > bad_lo);
 	};
-	ASSERT_EQ(rc_target_rewrite(t.get(), 20 * l.bs(), static_cast<u32>(2 * l.bs()), data.data()), 0);
+	ASSERT_EQ(rewrite_one(t.get(), 20 * l.bs(), static_cast<u32>(2 * l.bs()), data.data()), 0);
 	EXPECT_EQ(stat(t.get(), "auto_remaps"), 1u);
 	EXPECT_EQ(stat(t.get(), "remapped"), 1u);
 	Mapping m = list_all(t.get());
@@ -2244,7 +2250,7 @@ TEST(RemapTargetFaults, FailedWriteIsRetriedThenRemappedWithItsData)
 		return !(w.dev == RB_SPARE_DEV && w.sector == l.spare_sector(sp) + 1);
 	};
 	std::vector<unsigned char> part(512, 0xab);
-	ASSERT_EQ(rc_target_rewrite(t.get(), 21 * l.bs() + 1, 1, part.data()), 0);
+	ASSERT_EQ(rewrite_one(t.get(), 21 * l.bs() + 1, 1, part.data()), 0);
 	EXPECT_EQ(stat(t.get(), "bad_spare"), 1u);
 	m = list_all(t.get());
 	ASSERT_NE(static_cast<u64>(m[21]), sp);
@@ -2264,10 +2270,120 @@ TEST(RemapTargetFaults, FailedWriteThatCannotBeRemappedFailsAndChangesNothing)
 	ASSERT_TRUE(t);
 	std::vector<unsigned char> data(l.block_size, 7);
 	rig.disk.write_filter = [](const MemDisk::Write &) { return false; }; // nothing writes
-	EXPECT_NE(rc_target_rewrite(t.get(), 30 * l.bs(), static_cast<u32>(l.bs()), data.data()), 0);
+	EXPECT_NE(rewrite_one(t.get(), 30 * l.bs(), static_cast<u32>(l.bs()), data.data()), 0);
 	rig.disk.write_filter = nullptr;
 	EXPECT_EQ(stat(t.get(), "remapped"), 0u);
 	EXPECT_EQ(list_text(t.get()), "");
+}
+
+TEST(RemapTargetFaults, ConcurrentFailedWritesShareOneCommit)
+{
+	Rig rig;
+	const Layout &l = rig.layout;
+	rig.fill_data(52, 3);
+	Target t = rig.started();
+	ASSERT_TRUE(t);
+	const u64 s0 = seq(t.get());
+	// Blocks 50..52 fail every write on the data device.
+	const u64 bad_lo = l.data_offset + 50 * l.bs(), bad_hi = bad_lo + 3 * l.bs();
+	rig.disk.write_filter = [&](const MemDisk::Write &w) {
+		return !(w.dev == RB_DATA_DEV && w.sector < bad_hi && w.sector + w.data.size() / 512 > bad_lo);
+	};
+	// Three failed writes: block 50 whole, block 51 whole, and one sector of 52 (the rest
+	// of 52 is kept); a fourth, later one overwrites sector 0 of block 50.
+	std::vector<unsigned char> a(l.block_size, 0xa1), b(l.block_size, 0xb2), c(512, 0xc3), d(512, 0xd4);
+	const rc_extent ext[] = {
+		{50 * l.bs(), static_cast<u32>(l.bs()), 0, a.data()},
+		{51 * l.bs(), static_cast<u32>(l.bs()), 0, b.data()},
+		{52 * l.bs() + 2, 1, 0, c.data()},
+		{50 * l.bs(), 1, 0, d.data()},
+	};
+	ASSERT_EQ(rc_target_rewrite(t.get(), ext, 4), 0);
+	rig.disk.write_filter = nullptr;
+	EXPECT_EQ(seq(t.get()), s0 + 1) << "one commit for all of them";
+	EXPECT_EQ(stat(t.get(), "auto_remaps"), 3u);
+	Mapping m = list_all(t.get());
+	ASSERT_EQ(m.size(), 3u);
+	for (u64 i = 0; i < l.block_size; i++) {
+		ASSERT_EQ(rig.disk.peek(RB_SPARE_DEV, l.spare_byte(static_cast<u64>(m[50])) + i), i < 512 ? 0xd4 : 0xa1) << i;
+		ASSERT_EQ(rig.disk.peek(RB_SPARE_DEV, l.spare_byte(static_cast<u64>(m[51])) + i), 0xb2) << i;
+		const bool written = i >= 1024 && i < 1536;
+		ASSERT_EQ(rig.disk.peek(RB_SPARE_DEV, l.spare_byte(static_cast<u64>(m[52])) + i),
+			  written ? 0xc3 : pattern(52, i, 3)) << i;
+	}
+}
+
+TEST(RemapTargetFaults, RetriedFuaWriteIsDurableAfterAPowerCut)
+{
+	Rig rig;
+	const Layout &l = rig.layout;
+	Target t = rig.started();
+	ASSERT_TRUE(t);
+	std::vector<unsigned char> x(l.block_size, 0x5a), y(l.block_size, 0xa5);
+	// Block 70 fails on the data device: it moves, made durable by the commit.
+	const u64 bad_lo = l.data_offset + 70 * l.bs();
+	rig.disk.write_filter = [&](const MemDisk::Write &w) {
+		return !(w.dev == RB_DATA_DEV && w.sector == bad_lo);
+	};
+	const rc_extent moved{70 * l.bs(), static_cast<u32>(l.bs()), RB_IO_FUA, x.data()};
+	ASSERT_EQ(rc_target_rewrite(t.get(), &moved, 1), 0);
+	rig.disk.write_filter = nullptr;
+	// Block 71's error does not repeat: it is retried in place, with FUA as it was sent (no
+	// later commit whose flush could make it durable).
+	const rc_extent in_place{71 * l.bs(), static_cast<u32>(l.bs()), RB_IO_FUA, y.data()};
+	ASSERT_EQ(rc_target_rewrite(t.get(), &in_place, 1), 0);
+	t.reset();
+	rig.disk.crash(); // nothing that was not flushed or FUA survives
+	Target again = rig.create();
+	ASSERT_TRUE(again);
+	Mapping m = list_all(again.get());
+	ASSERT_EQ(m.count(70), 1u);
+	for (u64 i = 0; i < l.block_size; i++) {
+		ASSERT_EQ(rig.disk.peek(RB_SPARE_DEV, l.spare_byte(static_cast<u64>(m[70])) + i), 0x5a) << i;
+		ASSERT_EQ(rig.disk.peek(RB_DATA_DEV, l.data_byte(71) + i), 0xa5) << i;
+	}
+}
+
+TEST(RemapTargetFaults, BatchWithABadExtentFailsWholeAndEachAloneGetsItsVerdict)
+{
+	Rig rig;
+	const Layout &l = rig.layout;
+	Target t = rig.started();
+	ASSERT_TRUE(t);
+	// Block 60 becomes lost (never reads); block 61 fails every write.
+	const u64 lost_lo = l.data_offset + 60 * l.bs(), bad_lo = l.data_offset + 61 * l.bs();
+	std::vector<unsigned char> buf(l.block_size);
+	rig.disk.read_filter = [&](int dev, u64 sector) { return !(dev == RB_DATA_DEV && sector == lost_lo); };
+	ASSERT_NE(rc_target_reread(t.get(), 60 * l.bs(), static_cast<u32>(l.bs()), buf.data()), 0);
+	rig.disk.read_filter = nullptr;
+	ASSERT_EQ(stat(t.get(), "lost"), 1u);
+	rig.disk.write_filter = [&](const MemDisk::Write &w) {
+		return !(w.dev == RB_DATA_DEV && w.sector < bad_lo + l.bs() && w.sector + w.data.size() / 512 > bad_lo);
+	};
+	const u64 s0 = seq(t.get());
+	std::vector<unsigned char> half(l.block_size / 2, 0x11), whole(l.block_size, 0x22);
+	const rc_extent ext[] = {
+		{60 * l.bs(), static_cast<u32>(l.bs() / 2), 0, half.data()}, // part of a lost block
+		{61 * l.bs(), static_cast<u32>(l.bs()), 0, whole.data()},
+	};
+	EXPECT_EQ(rc_target_rewrite(t.get(), ext, 2), -kEIO);
+	EXPECT_EQ(seq(t.get()), s0) << "nothing committed";
+	EXPECT_EQ(list_text(t.get()), "60 - lost\n");
+	EXPECT_NE(rc_target_rewrite(t.get(), &ext[0], 1), 0);
+	EXPECT_EQ(rc_target_rewrite(t.get(), &ext[1], 1), 0);
+	EXPECT_EQ(stat(t.get(), "remapped"), 1u);
+	// Two halves in one batch write the lost block whole: it comes back.
+	const rc_extent halves[] = {
+		{60 * l.bs() + l.bs() / 2, static_cast<u32>(l.bs() / 2), 0, half.data()},
+		{60 * l.bs(), static_cast<u32>(l.bs() / 2), 0, half.data()},
+	};
+	EXPECT_EQ(rc_target_rewrite(t.get(), halves, 2), 0);
+	rig.disk.write_filter = nullptr;
+	EXPECT_EQ(stat(t.get(), "lost"), 0u);
+	EXPECT_EQ(stat(t.get(), "remapped"), 2u);
+	// Extents outside the target are refused.
+	const rc_extent outside{l.data_blocks * l.bs() - 1, 2, 0, whole.data()};
+	EXPECT_EQ(rc_target_rewrite(t.get(), &outside, 1), -kEINVAL);
 }
 
 TEST(RemapTargetFaults, WeakBlockMovesUnreadableBlockIsLost)
