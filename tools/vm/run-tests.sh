@@ -455,10 +455,14 @@ build_extra() {
 tap_n=0
 passed=0
 failed=0
-tap() {  # tap ok|fail "description"
+skipped=0
+tap() {  # tap ok|skip|fail "description"
   local desc=${2//#/\\#}   # a bare # would start a TAP directive
   tap_n=$((tap_n + 1))
-  if [ "$1" = ok ]; then
+  if [ "$1" = skip ]; then
+    skipped=$((skipped + 1))
+    echo "ok $tap_n - $desc # SKIP"
+  elif [ "$1" = ok ]; then
     passed=$((passed + 1))
     echo "ok $tap_n - $desc"
   else
@@ -534,6 +538,8 @@ parse_boot() {
         checks=$((checks + 1))
         if [ "$result" = ok ]; then
           tap ok "$tname: $b_prefix$desc"
+        elif [ "$result" = skip ]; then
+          tap skip "$tname: $b_prefix$desc"
         else
           tap fail "$tname: $b_prefix$desc"
           test_failed[$tname$b_sfx]=1
@@ -879,5 +885,9 @@ if [ "$failed" -gt 0 ]; then
 else
   note "logs in $run_dir"
 fi
-echo "$passed passed, $failed failed"
+if [ "$skipped" -gt 0 ]; then
+  echo "$passed passed, $failed failed, $skipped skipped"
+else
+  echo "$passed passed, $failed failed"
+fi
 [ "$failed" -eq 0 ]
