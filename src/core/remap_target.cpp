@@ -271,6 +271,7 @@ Status RemapTarget::commit(const MetadataStore::SlotChange *changes, u64 count)
 			__atomic_store_n(&metadata_failed_, true, __ATOMIC_RELAXED);
 			rb_log(RB_LOG_ERR, "metadata commit failed (error %d): no more remaps until the table is reloaded",
 			       code);
+			io_->event(io_ctx_); // `dmsetup wait` wakes up to metadata=failed
 		}
 		return st;
 	}

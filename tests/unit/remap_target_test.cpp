@@ -1468,9 +1468,11 @@ TEST(RemapTarget, CommitFailureFailsTheMetadataAndKeepsTheLastGoodCommit)
 			}
 			return true;
 		};
+		const int events = rig.disk.events;
 		Reply r = msg(t.get(), "remap " + std::to_string(2 * l.bs()));
 		rig.disk.write_filter = nullptr;
 		EXPECT_TRUE(failed);
+		EXPECT_EQ(rig.disk.events, events + 1) << "a dm event for metadata=failed";
 		EXPECT_EQ(r.rc, -kEREMOTEIO);
 		EXPECT_EQ(list_text(t.get()), before);
 		EXPECT_EQ(map_io(t.get(), 2 * l.bs(), 1).route, RC_ROUTE_DATA);

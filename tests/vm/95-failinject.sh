@@ -103,26 +103,27 @@ check_eq "no failed create left a device behind" 0 $unclean
 
 # ---- 2. a remap message with each of its kernel allocations failed in turn ------------------
 check "create r" dmsetup create r --table "$TABLE" || exit 1
-n=0 acked=0 refused=0 wrong=0 blk=100
+n=0 acked=0 refused=0 wrong=0 blk=100   # a block number; messages take sectors
+listed() { msg list "$1" 1 | grep "^$1 "; }
 while [ $n -lt $MAX_NTH ]; do
   n=$((n + 1))
   dmesg_mark
   before=$(stat_of remapped)
-  if run_nth $n dmsetup message r 0 remap $blk >/tmp/fi.out 2>&1; then
+  if run_nth $n dmsetup message r 0 remap $((blk * 8)) >/tmp/fi.out 2>&1; then
     acked=$((acked + 1))
-    if [ "$(msg list $blk 1 | cut -d' ' -f1)" != $blk ] ||
+    if [ -z "$(listed $blk)" ] ||
        [ "$(stat_of remapped)" != $((before + 1)) ]; then
       wrong=$((wrong + 1))
-      log "nth=$n: remap $blk acknowledged but list says '$(msg list $blk 1)'"
+      log "nth=$n: remap of block $blk acknowledged but it is not listed"
     fi
     f=$(forced)
     blk=$((blk + 1))
     [ "$f" -gt 0 ] || break
   else
     refused=$((refused + 1))
-    if [ -n "$(msg list $blk 1)" ] || [ "$(stat_of remapped)" != "$before" ]; then
+    if [ -n "$(listed $blk)" ] || [ "$(stat_of remapped)" != "$before" ]; then
       wrong=$((wrong + 1))
-      log "nth=$n: remap $blk refused but it changed the table: '$(msg list $blk 1)'"
+      log "nth=$n: remap of block $blk refused but it changed the table: '$(listed $blk)'"
     fi
   fi
   # A commit that failed may have left metadata=failed: that is allowed (and then permanent
@@ -148,12 +149,12 @@ echo 100 >$FMR/probability
 echo -1 >$FMR/times
 echo 1 >/sys/block/ram1/make-it-fail   # every bio to the spare device fails from here on
 dmesg_mark
-check_fails "a remap whose commit cannot be written is refused" msg remap 5000
+check_fails "a remap whose commit cannot be written is refused" msg remap $((5000 * 8))
 check_eq "status says metadata failed" failed "$(metadata_state)"
 check "a dm event was raised" [ "$(dmsetup info -c --noheadings -o events r | tr -d ' ')" -gt "$ev0" ]
 check "the kernel log says why" dmesg_since_has 'remap: .*metadata commit failed'
-check_eq "block 5000 is not remapped" "" "$(msg list 5000 1)"
-check_fails "further remaps are refused" msg remap 5001
+check_eq "block 5000 is not remapped" "" "$(listed 5000)"
+check_fails "further remaps are refused" msg remap $((5001 * 8))
 check "writes to the data device still work" \
   dd if=/tmp/blk of=/dev/mapper/r bs=4096 seek=9 oflag=direct
 check_eq "... and read back" "$(md5sum </tmp/blk)" \
@@ -163,7 +164,7 @@ check "reload once the spare device works again" \
   sh -c "dmsetup suspend r && dmsetup load r --table '$TABLE' && dmsetup resume r"
 check_eq "the reload found the last good commit" "$remapped" "$(stat_of remapped)"
 check_eq "metadata ok again" ok "$(metadata_state)"
-check "and remaps work again" msg remap 5000
+check "and remaps work again" msg remap $((5000 * 8))
 
 # ---- 4. a write error that does not repeat --------------------------------------------------
 we=$(stat_of write_errors) ar=$(stat_of auto_remaps)
