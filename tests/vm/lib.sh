@@ -173,3 +173,5 @@ cleanup() {
   done
 }
 trap cleanup EXIT
+# A timeout sends SIGTERM: exit through the EXIT trap so the cleanups still run.
+trap 'exit 143' TERM INT

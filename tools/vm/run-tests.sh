@@ -323,6 +323,8 @@ stty -F /dev/ttyS1 115200 raw -echo
 # shows up at the next check (the final one at the latest).
 KMEMLEAK=/sys/kernel/debug/kmemleak
 if [ -w "$KMEMLEAK" ]; then debug=1; else debug=0; fi
+VMT_DEBUG=$debug   # tests may scale down on a debug kernel (KASAN + lockdep under TCG is slow)
+export VMT_DEBUG
 if [ "$debug" = 1 ]; then
   # Leak backtraces are symbolised when they are read, after the test unloaded its module: log
   # where dm_remap's code sections are whenever that changes, so the host can name those frames.
@@ -378,6 +380,15 @@ for t in $VMT_TESTS; do
   [ "$rc" -eq 0 ] || status=fail
   if [ "$rc" -ge 128 ] && [ "$secs" -ge "$VMT_TIMEOUT" ]; then status=timeout; fi
   echo "vmtest: end $name rc=$rc" >/dev/kmsg
+  # A test killed by its timeout (or one that failed early) may leave devices and modules
+  # behind: clear them so the next test starts from a clean kernel, not from its leftovers.
+  if [ -n "$(dmsetup ls 2>/dev/null | grep -v '^No devices found')" ] || [ -d /sys/module/dm_remap ]; then
+    echo "vmtest: $name left devices or modules behind: removing them"
+    dmsetup remove_all --force >/dev/null 2>&1
+    for m in dm_remap dm_dust brd scsi_debug null_blk; do
+      [ ! -d "/sys/module/$m" ] || rmmod "$m" 2>/dev/null || true
+    done
+  fi
   echo "@@DONE $name $rc $status $secs" >&9
   echo "vmtest: $name: $status (rc=$rc, ${secs}s)"
   kmemleak_scan "$name"
