@@ -829,9 +829,16 @@ run_boot() {
 
 run_dir=$CACHE/runs/$(date +%Y%m%d-%H%M%S)-$$
 mkdir -p "$run_dir"
-# Old run directories are only useful for a while; keep the newest 20.
+# Old run directories are only useful for a while; keep the newest 20, and never one whose
+# run (its name ends in the runner's pid) is still going: a long debug-kernel run outlives
+# many short ones.
 # shellcheck disable=SC2012 # names are ours and contain no odd characters
-ls -1d "$CACHE"/runs/*/ 2>/dev/null | sort | head -n -20 | xargs -r rm -rf
+ls -1d "$CACHE"/runs/*/ 2>/dev/null | sort | head -n -20 | while IFS= read -r old; do
+  old_pid=${old%/}
+  old_pid=${old_pid##*-}
+  if [[ $old_pid =~ ^[0-9]+$ ]] && grep -qs run-tests "/proc/$old_pid/cmdline"; then continue; fi
+  rm -rf "$old"
+done
 
 ensure_base
 
