@@ -5,7 +5,9 @@
 # repo; nothing is rebuilt while the fragment, the source package version and this script are
 # unchanged. On success it writes $DK/kernel.env (KVER, KERNEL, MODULES, KDIR) and prints it.
 #
-# Usage: tools/debug-kernel/build.sh [--force]   (--force runs make even when the stamp matches)
+# Usage: tools/debug-kernel/build.sh [--force | --check]
+#   --force  runs make even when the stamp matches
+#   --check  builds and installs nothing: exits 0 if the cached kernel is current, 1 if not
 # Environment: DMREMAP_CACHE (default ~/.cache/dm-remap), JOBS (default nproc).
 set -euo pipefail
 shopt -s inherit_errexit
@@ -23,10 +25,12 @@ note() { echo "# debug-kernel: $*"; }
 elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
 
 force=0
+check=0
 case ${1:-} in
   --force) force=1 ;;
+  --check) check=1 ;;
   "") ;;
-  -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) die "unknown argument $1" ;;
 esac
 
@@ -37,7 +41,10 @@ missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -gt 0 ]; then
+if [ ${#missing[@]} -gt 0 ] && [ "$check" = 1 ]; then
+  note "not built: ${missing[*]} missing"
+  exit 1
+elif [ ${#missing[@]} -gt 0 ]; then
   note "installing ${missing[*]}"
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -84,6 +91,10 @@ if [ "$force" = 0 ] && [ "$(cat "$DK/stamp" 2>/dev/null)" = "$stamp" ] &&
     cat "$DK/kernel.env"
     exit 0
   fi
+fi
+if [ "$check" = 1 ]; then
+  note "no current cached kernel in $DK"
+  exit 1
 fi
 
 t_all=$(date +%s.%N)
