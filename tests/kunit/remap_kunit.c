@@ -905,8 +905,9 @@ static struct kunit_suite status_suite = {
 struct rkt_disks {
 	u8 *data, *spare;
 	u64 data_sectors, spare_sectors;
-	unsigned long reads, writes;
+	unsigned long reads, writes, events;
 	bool fail_spare_writes;
+	u64 fail_spare_below; /* spare writes below this sector fail (the metadata area, say) */
 };
 
 static u8 *rkt_disk(struct rkt_disks *d, enum rb_device dev, u64 sector, u32 bytes)
@@ -936,7 +937,7 @@ static int rkt_write(void *ctx, enum rb_device dev, rb_u64 sector, const void *b
 	struct rkt_disks *d = ctx;
 	u8 *p = rkt_disk(d, dev, sector, bytes);
 
-	if (!p || (dev == RB_SPARE_DEV && d->fail_spare_writes))
+	if (!p || (dev == RB_SPARE_DEV && (d->fail_spare_writes || sector < d->fail_spare_below)))
 		return -EIO;
 	d->writes++;
 	memcpy(p, buf, bytes);
@@ -945,12 +946,14 @@ static int rkt_write(void *ctx, enum rb_device dev, rb_u64 sector, const void *b
 
 static void rkt_drain(void *ctx, rb_u32 old_generation) { }
 static void rkt_release_held(void *ctx) { }
+static void rkt_event(void *ctx) { ((struct rkt_disks *)ctx)->events++; }
 
 static const struct rb_io_ops rkt_io_ops = {
 	.read = rkt_read,
 	.write = rkt_write,
 	.drain = rkt_drain,
 	.release_held = rkt_release_held,
+	.event = rkt_event,
 };
 
 #define RKT_DATA_SECTORS 8192u  /* 4 MiB: 1024 blocks of 4 KiB */
@@ -1171,6 +1174,90 @@ static void engine_failed_metadata_write_changes_nothing(struct kunit *test)
 	rc_target_destroy(t);
 }
 
+/* A failed commit: the message fails, status says failed, and a dm event is raised. */
+static void engine_failed_commit_raises_an_event(struct kunit *test)
+{
+	struct rkt_disks *d = rkt_disks_create(test);
+	char *result = kunit_kzalloc(test, 256, GFP_KERNEL);
+	unsigned int used = 0;
+	struct rc_target *t;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, result);
+	t = rkt_engine(test, d);
+	d->fail_spare_writes = false;
+	d->fail_spare_below = 32; /* the superblocks and table areas (blocks 0-3), not the spare blocks */
+	d->events = 0;
+	KUNIT_EXPECT_LT(test, rkt_message(test, t, "remap 200", result, 256), 0);
+	KUNIT_EXPECT_EQ(test, d->events, 1ul);
+	rc_target_status_info(t, result, 256, &used);
+	KUNIT_EXPECT_TRUE_MSG(test, strstr(result, " failed ") != NULL, "status: %s", result);
+	KUNIT_EXPECT_EQ(test, rkt_map(t, 200, 8).route, RC_ROUTE_DATA);
+	d->fail_spare_below = 0;
+	rc_target_destroy(t);
+}
+
+/*
+ * The split decision the glue applies with dm_accept_partial_bio(): a bio is routed as far as
+ * its first piece goes to one place, and never across a remapped block's edge. Blocks 10 and
+ * 12 (sectors 80..87, 96..103) are remapped; block 14 is lost.
+ */
+static void engine_map_splits_bios_at_remapped_block_edges(struct kunit *test)
+{
+	static const struct {
+		u64 sector;
+		u32 sectors;
+		enum rc_route route;
+		u32 accepted;
+	} cases[] = {
+		{0, 8, RC_ROUTE_DATA, 8},     /* far from any remap */
+		{0, 80, RC_ROUTE_DATA, 80},   /* up to block 10, not into it */
+		{0, 256, RC_ROUTE_DATA, 80},  /* split before block 10 */
+		{79, 2, RC_ROUTE_DATA, 1},    /* one sector on each side of the edge */
+		{80, 8, RC_ROUTE_SPARE, 8},   /* exactly block 10 */
+		{80, 24, RC_ROUTE_SPARE, 8},  /* block 10, then the rest is resubmitted */
+		{84, 2, RC_ROUTE_SPARE, 2},   /* inside block 10 */
+		{86, 4, RC_ROUTE_SPARE, 2},   /* to block 10's end */
+		{88, 16, RC_ROUTE_DATA, 8},   /* block 11, split before block 12 */
+		{96, 8, RC_ROUTE_SPARE, 8},   /* block 12 */
+		{112, 8, RC_ROUTE_LOST, 8},   /* block 14: lost, failed without I/O */
+		{104, 16, RC_ROUTE_DATA, 8},  /* block 13, split before the lost block */
+		{120, 4096, RC_ROUTE_DATA, 4096},
+	};
+	struct rkt_disks *d = rkt_disks_create(test);
+	char *result = kunit_kzalloc(test, 256, GFP_KERNEL);
+	u32 spare10 = 0, spare12 = 0;
+	struct rc_target *t;
+	unsigned int i;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, result);
+	t = rkt_engine(test, d);
+	KUNIT_ASSERT_EQ(test, rkt_message(test, t, "remap 80", result, 256), 1);
+	KUNIT_ASSERT_EQ(test, sscanf(result, "10 %u", &spare10), 1);
+	KUNIT_ASSERT_EQ(test, rkt_message(test, t, "remap 96", result, 256), 1);
+	KUNIT_ASSERT_EQ(test, sscanf(result, "12 %u", &spare12), 1);
+	/* Block 14 does not read while it is remapped: lost. */
+	d->data_sectors = 112;
+	KUNIT_ASSERT_EQ(test, rkt_message(test, t, "remap 112", result, 256), 1);
+	KUNIT_EXPECT_STREQ(test, result, "14 lost");
+	d->data_sectors = RKT_DATA_SECTORS;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct rc_mapping m = rkt_map(t, cases[i].sector, cases[i].sectors);
+		u64 off = cases[i].sector & 7;
+
+		KUNIT_EXPECT_EQ_MSG(test, m.route, cases[i].route, "bio at %llu+%u",
+				    cases[i].sector, cases[i].sectors);
+		KUNIT_EXPECT_EQ_MSG(test, m.sectors, cases[i].accepted, "bio at %llu+%u",
+				    cases[i].sector, cases[i].sectors);
+		if (m.route == RC_ROUTE_DATA)
+			KUNIT_EXPECT_EQ(test, m.sector, cases[i].sector);
+		else if (m.route == RC_ROUTE_SPARE)
+			KUNIT_EXPECT_EQ(test, m.sector,
+					(u64)(cases[i].sector < 96 ? spare10 : spare12) * 8 + off);
+	}
+	rc_target_destroy(t);
+}
+
 static void rkt_emit_info(void *ctx, char *buf, unsigned int maxlen, unsigned int *used)
 {
 	rc_target_status_info(ctx, buf, maxlen, used);
@@ -1229,6 +1316,8 @@ static struct kunit_case engine_cases[] = {
 	KUNIT_CASE(engine_mappings_survive_a_reload),
 	KUNIT_CASE(engine_corrupt_superblocks),
 	KUNIT_CASE(engine_failed_metadata_write_changes_nothing),
+	KUNIT_CASE(engine_failed_commit_raises_an_event),
+	KUNIT_CASE(engine_map_splits_bios_at_remapped_block_edges),
 	KUNIT_CASE(engine_status_info_truncates_cleanly),
 	KUNIT_CASE(engine_list_cuts_at_whole_lines),
 	{}
