@@ -88,7 +88,24 @@ check_eq "export --format md" "16 8
 check_eq "export (badblocks, 1 KiB) has 4 lines a block" 20 "$(dmremap export c | wc -l)"
 check_eq "export's list imports as already remapped" "remapped=0 lost=0 already=5" \
   "$(dmremap export c | dmremap import c - | sed 's/.*: //')"
+
+# ---- many blocks: list pages through them all; running out of spare blocks ----
+seq 20000 4 31996 >/tmp/many.txt      # 1 KiB blocks: 4 KiB blocks 5000..7999
+out=$(dmremap import c /tmp/many.txt)
+check_contains "import of 3000 more blocks" "$out" "remapped=3000 lost=0 already=0"
+check_eq "list pages through all 3005" 3005 "$(dmremap list c | wc -l)"
+check_eq "list --json has them all" 3005 "$(dmremap list c --json | grep -o '"state"' | wc -l)"
+check_eq "in ascending order" "$(dmremap list c | cut -d' ' -f1 | sort -n)" \
+  "$(dmremap list c | cut -d' ' -f1)"
+seq 40000 4 47996 >/tmp/toomany.txt   # 2000 more blocks; 1055 spare blocks are left
+check_eq "an import that runs out of spare blocks fails (exit 1)" 1 \
+  "$(rc_of dmremap import c /tmp/toomany.txt)"
+check_contains "and says why" "$(cat /tmp/rc_of.out)" "No space left on device"
+check_eq "the spare area is full" "4060/4060" "$(dmsetup status c | cut -d' ' -f7)"
+check_eq "the data still reads the same" "$before" "$(region_md5 /dev/mapper/c)"
 list_before=$(dmremap list c)
+entries=$(printf '%s\n' "$list_before" | wc -l)
+log "$entries blocks remapped"
 
 # ---- remove, then offline ----
 check "remove c" dmremap remove c
@@ -98,7 +115,7 @@ out=$(dmremap dump $SPARE)
 log "$out"
 check_contains "dump after remove: valid metadata" "$out" "metadata: valid, seq "
 check_contains "dump: the geometry" "$out" "data_len 131072, spare_offset 0, spare_len $SPARE_LEN"
-check_eq "dump: five remapped entries" 5 "$(printf '%s\n' "$out" | grep -c ' remapped$')"
+check_eq "dump: every remapped entry" "$entries" "$(printf '%s\n' "$out" | grep -c ' remapped$')"
 json=$(dmremap dump $SPARE --json)
 check_contains "dump --json" "$json" '"state":"valid"'
 check_eq "check: clean (exit 0)" 0 "$(rc_of dmremap check $SPARE)"
@@ -126,7 +143,7 @@ check "remove c" dmremap remove c
 # ---- format ----
 check_eq "format without --yes: exit 1" 1 \
   "$(rc_of dmremap format $SPARE --data-dev $DATA --spare-len $SPARE_LEN)"
-check_eq "and the mapping is still there" 5 "$(dmremap dump $SPARE | grep -c ' remapped$')"
+check_eq "and the mapping is still there" "$entries" "$(dmremap dump $SPARE | grep -c ' remapped$')"
 check "format --yes" dmremap format $SPARE --data-dev $DATA --spare-len $SPARE_LEN --yes
 check_contains "check after format: clean, seq 1, empty" "$(dmremap check $SPARE)" \
   "clean, seq 1, 0 remapped, 0 lost"
