@@ -60,17 +60,17 @@ protected:
 
 	CliRun format() { return cli({"format", path_, "--data-len", std::to_string(kDataLen), "--yes"}); }
 
-	remap::Geometry geometry()
+	remap::Geometry geometry(uint32_t block_size = 4096)
 	{
 		remap::Geometry g;
-		EXPECT_EQ(remap::Geometry::create(0, kDataLen, 0, kSpareLen, 4096, &g), nullptr);
+		EXPECT_EQ(remap::Geometry::create(0, kDataLen, 0, kSpareLen, block_size, &g), nullptr);
 		return g;
 	}
 
 	// Commits the entries with the module's store, as the kernel would.
-	void commit(const std::vector<Entry> &entries)
+	void commit(const std::vector<Entry> &entries, uint32_t block_size = 4096)
 	{
-		const remap::Geometry g = geometry();
+		const remap::Geometry g = geometry(block_size);
 		const Device dev(path_, Device::Mode::ReadWrite);
 		dmremap::SpareIo io(dev, 0, 0);
 		MetadataStore store(g, io.ops(), io.ctx());
@@ -237,6 +237,34 @@ TEST_F(Image, CopyAtAnOffsetReadsTheSame)
 		  std::string::npos)
 		<< d.out;
 	unlink(copy.c_str());
+}
+
+// The module formats an area whose two superblock blocks are zero, which at 4 KiB leaves a
+// superblock written at 64 KiB (slot 1 of a 64 KiB geometry) in place. dump must show the
+// metadata the module uses, and say that there is another.
+TEST_F(Image, StaleSuperblockOfAnotherBlockSize)
+{
+	ASSERT_EQ(cli({"format", path_, "--data-len", std::to_string(kDataLen), "--block-size",
+		       "65536", "--yes"})
+			  .status,
+		  0);
+	commit({}, 65536); // seq 2, slot 0
+	commit({}, 65536); // seq 3, slot 1 at 64 KiB: newer than anything the 4 KiB commits write
+	{
+		std::fstream f(path_, std::ios::in | std::ios::out | std::ios::binary);
+		f << std::string(8192, '\0'); // what the module checks at 4 KiB: both slot blocks
+	}
+	commit({});                                // the module's format at 4 KiB: seq 1, slot 1
+	commit({{256, 36, EntryState::Remapped}}); // seq 2, slot 0
+	const CliRun d = cli({"dump", path_});
+	EXPECT_EQ(d.status, 0) << d.err;
+	EXPECT_NE(d.out.find("block_size 4096"), std::string::npos) << d.out;
+	EXPECT_NE(d.out.find("  256 36 remapped"), std::string::npos) << d.out;
+	EXPECT_NE(d.out.find("note: superblocks of 2 different geometries found; showing block size "
+			     "4096"),
+		  std::string::npos)
+		<< d.out;
+	EXPECT_EQ(cli({"check", path_}).status, 0);
 }
 
 TEST(Offline, ExitStatusesFollowFsck)

@@ -76,21 +76,31 @@ bool range_is_zero(const Device &dev, uint64_t byte, uint64_t len)
 	return remap::block_is_zero(buf.data(), static_cast<uint32_t>(len));
 }
 
-// The geometry the newest intact superblock describes, if it is a possible one.
-std::optional<Geometry> geometry_from(std::vector<Candidate> found, std::string *why)
+// The possible geometries the intact superblocks describe, newest first, once each. More than
+// one means a stale superblock of another block size survived a reformat.
+std::vector<Geometry> geometries_from(std::vector<Candidate> found, std::vector<std::string> *bad)
 {
 	std::sort(found.begin(), found.end(),
 		  [](const Candidate &a, const Candidate &b) { return a.sb.seq > b.sb.seq; });
+	std::vector<Geometry> out;
 	for (const Candidate &c : found) {
 		Geometry geo;
-		const char *bad = Geometry::create(c.sb.data_offset, c.sb.data_len, c.sb.spare_offset,
+		const char *why = Geometry::create(c.sb.data_offset, c.sb.data_len, c.sb.spare_offset,
 						   c.sb.spare_len, c.sb.block_size, &geo);
-		if (!bad)
-			return geo;
-		*why = std::string("superblock in slot ") + std::to_string(c.slot) +
-		       " describes an impossible geometry: " + bad;
+		if (why) {
+			bad->push_back(std::string("superblock in slot ") + std::to_string(c.slot) +
+				       " describes an impossible geometry: " + why);
+			continue;
+		}
+		const bool seen = std::any_of(out.begin(), out.end(), [&](const Geometry &g) {
+			return g.block_size() == geo.block_size() && g.data_len() == geo.data_len() &&
+			       g.data_offset() == geo.data_offset() &&
+			       g.spare_offset() == geo.spare_offset() && g.spare_len() == geo.spare_len();
+		});
+		if (!seen)
+			out.push_back(geo);
 	}
-	return std::nullopt;
+	return out;
 }
 
 void throw_if_resource_failure(const MetadataStore &store, const std::string &path)
@@ -202,6 +212,34 @@ void collect_findings(MetadataReport *r)
 				   "): normal after an interrupted commit; the next commit rewrites it");
 }
 
+// How well the module would load the area with this geometry: 2 cleanly, 1 falling back to the
+// older commit, 0 not at all (or not readable: a stale geometry may reach past the end).
+int load_rank(const Device &dev, uint64_t offset, const Geometry &geo)
+{
+	SpareIo io(dev, offset, geo.spare_offset());
+	MetadataStore store(geo, io.ops(), io.ctx());
+	if (store.load(remap::Gfp::Kernel))
+		return 0;
+	return store.fell_back() ? 1 : 2;
+}
+
+// Of several geometries (newest first), the one the module loads best.
+Geometry choose_geometry(const Device &dev, uint64_t offset, const std::vector<Geometry> &geos)
+{
+	if (geos.size() == 1)
+		return geos.front();
+	size_t best = 0;
+	int best_rank = -1;
+	for (size_t i = 0; i < geos.size(); i++) {
+		const int rank = load_rank(dev, offset, geos[i]);
+		if (rank > best_rank) {
+			best = i;
+			best_rank = rank;
+		}
+	}
+	return geos[best];
+}
+
 } // namespace
 
 MetadataReport inspect_spare(const Device &dev, uint64_t offset)
@@ -231,15 +269,19 @@ MetadataReport inspect_spare(const Device &dev, uint64_t offset)
 				     "the module would refuse it");
 		return r;
 	}
-	std::string why;
-	auto geo = geometry_from(found, &why);
-	if (!geo) {
+	std::vector<std::string> bad;
+	const auto geos = geometries_from(found, &bad);
+	if (geos.empty()) {
 		r.state = MetadataReport::State::Invalid;
-		r.problems.push_back(why);
+		r.problems = bad;
 		return r;
 	}
-	r.geo = *geo;
+	r.geo = choose_geometry(dev, offset, geos);
 	r.have_geometry = true;
+	if (geos.size() > 1)
+		r.notes.push_back("superblocks of " + std::to_string(geos.size()) +
+				  " different geometries found; showing block size " +
+				  std::to_string(r.geo.block_size()));
 	if (r.geo.spare_offset() != offset)
 		r.notes.push_back("the superblock records spare_offset " +
 				  std::to_string(r.geo.spare_offset()) + "; read at offset " +
