@@ -13,6 +13,7 @@
 #include "errors.h"
 #include "json.h"
 #include "offline.h"
+#include "parse_number.h"
 #include "table.h"
 
 namespace dmremap {
@@ -181,10 +182,9 @@ void stats_json(JsonWriter &j, const std::map<std::string, std::string> &stats)
 {
 	j.key("stats").begin_object();
 	for (const auto &[key, value] : stats) {
-		const bool numeric = !value.empty() && value.find_first_not_of("0123456789") == std::string::npos &&
-			       value.size() < 20;
-		if (numeric)
-			j.field(key, static_cast<uint64_t>(std::stoull(value)));
+		remap::u64 number;
+		if (remap::parse_u64(value.c_str(), &number)) // counters as numbers, metadata=ok as text
+			j.field(key, uint64_t{number});
 		else
 			j.field(key, value);
 	}
