@@ -452,7 +452,6 @@ build_extra() {
   write_init "$stage/init"
   cp "$REPO/tests/vm/lib.sh" "$stage/vmtest/lib.sh"
   cp "$module" "$stage/vmtest/dm-remap.ko"
-  add_tool "$stage"
   [ "$with_kunit" = 0 ] || cp "$kunit_module" "$stage/vmtest/dm-remap-kunit.ko"
   for i in "$@"; do
     cp "${test_files[$i]}" "$stage/vmtest/tests/${test_names[$i]}.sh"
@@ -466,6 +465,7 @@ build_extra() {
     [ "$with_kunit" = 0 ] || echo "VMT_KUNIT=/vmtest/dm-remap-kunit.ko"
     [ -z "$conf" ] || printf '%s\n' "$conf"
   } >"$stage/vmtest/config"
+  add_tool "$stage"
   (cd "$stage" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
      cpio --null -o -H newc -R 0:0 --quiet) >"$out"
   rm -rf "$stage"
