@@ -10,7 +10,11 @@ KDIR ?= /lib/modules/$(KVER)/build
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all module deps unit vm-test test demo clean fuzz fuzz-long bench-core
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+.PHONY: all module deps unit vm-test test demo clean fuzz fuzz-long bench-core dmremap install \
+	dkms-check
 
 all: module
 
@@ -29,10 +33,29 @@ unit: deps
 	@cmake --build $(BUILD)/user -j $(JOBS)
 	@cd $(BUILD)/user && ctest --output-on-failure -j $(JOBS)
 
-vm-test: module
-	@tools/vm/run-tests.sh --module $(CURDIR)/dm-remap.ko
+# dmremap, the admin tool (tools/dmremap), from the same CMake tree as the unit tests; `unit`
+# builds it too, and runs its tests (tests/cli) with the core's.
+dmremap: deps
+	@cmake -S . -B $(BUILD)/user -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build $(BUILD)/user -j $(JOBS) --target dmremap
+	@cp $(BUILD)/user/dmremap $(BUILD)/dmremap
 
-test: unit fuzz vm-test
+vm-test: module dmremap
+	@tools/vm/run-tests.sh --module $(CURDIR)/dm-remap.ko --tool $(abspath $(BUILD))/dmremap
+
+# `dkms build` of the module against the installed kernel headers (dkms.conf).
+dkms-check: deps
+	@tools/dkms-check.sh $(KVER)
+
+test: unit fuzz dkms-check vm-test
+
+# The module into /lib/modules/<kver>/updates (under DESTDIR if set), dmremap and its man page
+# under PREFIX.
+install: module dmremap
+	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(DESTDIR) INSTALL_MOD_DIR=updates \
+		modules_install
+	install -D -m 0755 $(BUILD)/dmremap $(DESTDIR)$(PREFIX)/sbin/dmremap
+	install -D -m 0644 docs/dmremap.8 $(DESTDIR)$(PREFIX)/share/man/man8/dmremap.8
 
 # The VM suite (and the KUnit suites of tests/kunit) on a debug build of Linux 6.1 with KASAN,
 # lockdep, kmemleak and UBSAN (tools/debug-kernel). The kernel is built once into

@@ -12,6 +12,8 @@ PKGS=(
   cmake libgtest-dev libisal-dev clang
   # benchmarks
   libbenchmark-dev valgrind
+  # make dkms-check
+  dkms
 )
 
 missing=()

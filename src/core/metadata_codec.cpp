@@ -190,7 +190,7 @@ void encode_superblock(const Superblock &sb, u8 *block, u32 block_size)
 	put_le32(block + kSbCrc, crc32c(block, kSbCrc));
 }
 
-const char *decode_superblock(const Geometry &geo, const u8 *block, Superblock *out)
+const char *decode_superblock_fields(const u8 *block, Superblock *out)
 {
 	// Magic and version say how to read the rest, the crc included, so they come first. The
 	// crc comes before the fields it protects: a flipped bit is corruption, not a feature.
@@ -219,6 +219,16 @@ const char *decode_superblock(const Geometry &geo, const u8 *block, Superblock *
 	sb.used_slots = get_le64(block + kSbUsedSlots);
 	sb.entry_count = get_le64(block + kSbEntryCount);
 	sb.table_crc = get_le32(block + kSbTableCrc);
+	*out = sb;
+	return nullptr;
+}
+
+const char *decode_superblock(const Geometry &geo, const u8 *block, Superblock *out)
+{
+	Superblock sb;
+	const char *bad = decode_superblock_fields(block, &sb);
+	if (bad)
+		return bad;
 
 	if (sb.seq == 0)
 		return "Superblock has sequence number 0";

@@ -16,9 +16,11 @@ OPTIONAL_MODULES=(dm-dust dm-log-writes dm-delay)
 
 usage() {
   cat <<EOF
-Usage: $PROG [--module PATH] [--kunit PATH] [--timeout SECS] [--demo] [test-name...]
+Usage: $PROG [--module PATH] [--tool PATH] [--kunit PATH] [--timeout SECS] [--demo] [test-name...]
 
   --module PATH   dm-remap.ko to test (default: ./dm-remap.ko relative to the repo root)
+  --tool PATH     the dmremap binary, installed in the guest as /usr/sbin/dmremap with the
+                  libraries ldd names (default: build/dmremap; "make dmremap" builds it)
   --timeout SECS  per-test timeout inside the guest (default 120); each boot is bounded
                   by 90 + (SECS + 15) * number-of-its-tests seconds
   --demo          run tests/vm/demo.sh and show its narration as it is told (checks still count)
@@ -49,6 +51,7 @@ die() { echo "$PROG: $*" >&2; exit 2; }
 note() { echo "# $*"; }
 
 module=$REPO/dm-remap.ko
+tool=$REPO/build/dmremap
 kunit_module=""
 per_test_timeout=
 demo=0
@@ -57,6 +60,8 @@ while [ $# -gt 0 ]; do
   case $1 in
     --module) [ $# -ge 2 ] || die "--module needs a path"; module=$2; shift 2 ;;
     --module=*) module=${1#--module=}; shift ;;
+    --tool) [ $# -ge 2 ] || die "--tool needs a path"; tool=$2; shift 2 ;;
+    --tool=*) tool=${1#--tool=}; shift ;;
     --timeout) [ $# -ge 2 ] || die "--timeout needs seconds"; per_test_timeout=$2; shift 2 ;;
     --timeout=*) per_test_timeout=${1#--timeout=}; shift ;;
     --demo) demo=1; shift ;;
@@ -433,6 +438,22 @@ INIT
   chmod 755 "$1"
 }
 
+# add_tool STAGE: dmremap and the libraries it needs beyond the base image's (libisal), at the
+# host's paths like the base image's binaries. Without the binary, tests that need it fail.
+add_tool() {
+  local lib dest
+  if [ ! -x "$tool" ]; then
+    note "no dmremap binary at $tool (make dmremap): tests that use it will fail"
+    return 0
+  fi
+  install -D -s -m 0755 "$tool" "$1/usr/sbin/dmremap"
+  for lib in $({ ldd "$tool" 2>/dev/null || true; } |
+               awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^\//) print $i }'); do
+    dest=$1$(readlink -f "$(dirname "$lib")")/$(basename "$lib")
+    [ -e "$dest" ] || install -D -m 0755 "$(readlink -f "$lib")" "$dest"
+  done
+}
+
 # build_extra OUT CONFIG-LINES TEST-INDEX...: the per-boot cpio with the given tests.
 build_extra() {
   local out=$1 conf=$2 stage i names=()
@@ -455,6 +476,7 @@ build_extra() {
     [ "$with_kunit" = 0 ] || echo "VMT_KUNIT=/vmtest/dm-remap-kunit.ko"
     [ -z "$conf" ] || printf '%s\n' "$conf"
   } >"$stage/vmtest/config"
+  add_tool "$stage"
   (cd "$stage" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
      cpio --null -o -H newc -R 0:0 --quiet) >"$out"
   rm -rf "$stage"
