@@ -73,8 +73,8 @@ fuzz: deps
 fuzz-long: deps
 	@FUZZ_BUILD=$(abspath $(BUILD))/fuzz tools/run-fuzzers.sh 600
 
-demo: module
-	@tools/vm/run-tests.sh --module $(CURDIR)/dm-remap.ko --demo
+demo: module dmremap
+	@tools/vm/run-tests.sh --module $(CURDIR)/dm-remap.ko --tool $(abspath $(BUILD))/dmremap --demo
 
 # Userspace micro-benchmarks of the core (median, p99.9, callgrind instructions per op).
 bench-core: deps
