@@ -49,7 +49,17 @@ check "a whole-block write brings the block back" \
 check_eq "it reads back" "$(md5sum </tmp/blk | cut -d' ' -f1)" \
   "$(dd if=/dev/mapper/r bs=4096 skip=1024 count=1 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)"
 check_eq "lost=0 remapped=1" "0 1" "$(stat_of lost) $(stat_of remapped)"
-check "fio reads the whole device with no error" fio --name=all --filename=/dev/mapper/r \
-  --rw=read --bs=64k --direct=1 --ioengine=libaio --iodepth=4 --eta=never --output=/tmp/all.out
+fio_all() {  # args...: the whole device, 64 KiB sequential, crc32c verify
+  fio --name=all --filename=/dev/mapper/r --rw=write --bs=64k --direct=1 --ioengine=libaio \
+    --iodepth=4 --verify=crc32c --eta=never "$@" --output=/tmp/all.out
+  local rc=$?
+  grep -E 'err=|verify' /tmp/all.out | sed 's/^/# /'
+  [ $rc -eq 0 ] && ! grep -Eqi 'verify.*(fail|bad|mismatch)|bad magic|expected crc' /tmp/all.out
+}
+check "fio rewrites the whole device and verifies it (the bad sectors are still bad below)" fio_all
+check_eq "still lost=0 remapped=1: the rewritten block stayed on its spare block" "0 1" \
+  "$(stat_of lost) $(stat_of remapped)"
+check "re-create" sh -c "dmsetup remove r && dmsetup create r --table '0 131072 remap /dev/$SD 0 /dev/ram0 0 32768'"
+check "the whole device verifies after re-create" fio_all --verify_only
 check "remove r" dmsetup remove r
 exit 0

@@ -52,6 +52,11 @@ check_eq "spare_free=0" 0 "$(stat_of spare_free)"
 check_fails "a write to the failing block fails (no spare block for it)" \
   dd if=/dev/zero of=/dev/mapper/r bs=4096 seek=1024 count=1 oflag=direct
 check_eq "auto_remaps=0" 0 "$(stat_of auto_remaps)"
+check "write_errors counted" [ "$(stat_of write_errors)" -ge 1 ]
+check "the healthy blocks before it still take writes that verify (fio, crc32c)" \
+  fio --name=healthy --filename=/dev/mapper/r --rw=randwrite --bs=4k --size=4M --direct=1 \
+    --ioengine=libaio --iodepth=8 --verify=crc32c --eta=never --output=/tmp/healthy.out
+check "... with no verify error" sh -c "! grep -Eqi 'verify.*(fail|bad|mismatch)|bad magic' /tmp/healthy.out"
 check "remove r" dmsetup remove r
 check "remove holey" dmsetup remove holey
 exit 0
