@@ -12,7 +12,9 @@ PROG=tools/vm/run-tests.sh
 # and virtio_blk serve the disk image of tests that declare one (see the usage text).
 BASE_MODULES=(dm-mod dm-flakey brd null_blk scsi_debug sd_mod virtio_pci virtio_blk)
 # Added when the kernel has them (Debian's kernel has no dm-dust; the debug kernel has all three).
-OPTIONAL_MODULES=(dm-dust dm-log-writes dm-delay)
+# Without a dm-dust module, tools/vm/build-dust.sh builds one from linux-source for Debian's kernel
+# and the per-run cpio carries it. ext4 serves tests/vm/86-ext4.sh (built in on some kernels).
+OPTIONAL_MODULES=(dm-dust dm-log-writes dm-delay ext4)
 
 usage() {
   cat <<EOF
@@ -168,6 +170,15 @@ optional_modules=()
 for m in "${OPTIONAL_MODULES[@]}"; do
   if kmodinfo -n "$m" >/dev/null 2>&1; then optional_modules+=("$m"); fi
 done
+# dm-dust built out of tree when the kernel lacks it (possible only where its headers are).
+dust_module=""
+if ! kmodinfo -n dm-dust >/dev/null 2>&1; then
+  if [ -f "/lib/modules/$KVER/build/Makefile" ]; then
+    dust_module=$("$REPO/tools/vm/build-dust.sh" "$KVER")
+  else
+    note "kernel $KVER has no dm-dust and no headers to build it: the dm-dust tests will fail"
+  fi
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Base initramfs: big (fio drags in ~80 MB of libraries) and slow to pack, so it is cached and
@@ -202,7 +213,9 @@ resolve_modules() {
 # Prints every host file the base image copies (binaries, their libraries and interpreter, modules).
 base_inputs() {
   local bin
-  for bin in /bin/busybox "$(command -v dmsetup)" "$(command -v fio)"; do
+  # e2fsprogs for the ext4 test: mkfs.ext4 and fsck.ext4 are symlinks that cp -L copies whole.
+  for bin in /bin/busybox "$(command -v dmsetup)" "$(command -v fio)" \
+             "$(command -v mkfs.ext4)" "$(command -v fsck.ext4)"; do
     printf '%s\n' "$bin"
     # ldd lines are "name => /path (addr)" or "/path (addr)"; keep the absolute paths only.
     # The static busybox makes ldd fail; that just means "no libraries".
@@ -213,6 +226,7 @@ base_inputs() {
   for f in modules.order modules.builtin modules.builtin.modinfo; do
     printf '%s\n' "$MODDIR/$f"
   done
+  printf '%s\n' /etc/mke2fs.conf
 }
 
 build_base() {
@@ -300,6 +314,7 @@ export DM_DISABLE_UDEV HOME
 . /vmtest/config
 VMT_LIB=/vmtest/lib.sh
 export VMT_TIMEOUT VMT_LIB DM_REMAP_KO DM_REMAP_DEPS
+if [ -n "${DM_DUST_KO:-}" ]; then export DM_DUST_KO; fi
 # Boots of a multi-boot test: which boot this is, and its disk image as /dev/vda.
 if [ -n "${VMT_BOOT:-}" ]; then export VMT_BOOT VMT_BOOTS; fi
 if [ -n "${VMT_DISK:-}" ]; then
@@ -431,6 +446,7 @@ build_extra() {
   write_init "$stage/init"
   cp "$REPO/tests/vm/lib.sh" "$stage/vmtest/lib.sh"
   cp "$module" "$stage/vmtest/dm-remap.ko"
+  [ -z "$dust_module" ] || cp "$dust_module" "$stage/vmtest/dm-dust.ko"
   [ "$with_kunit" = 0 ] || cp "$kunit_module" "$stage/vmtest/dm-remap-kunit.ko"
   for i in "$@"; do
     cp "${test_files[$i]}" "$stage/vmtest/tests/${test_names[$i]}.sh"
@@ -441,6 +457,7 @@ build_extra() {
     echo "VMT_TIMEOUT=$per_test_timeout"
     echo "DM_REMAP_KO=/vmtest/dm-remap.ko"
     echo "DM_REMAP_DEPS='${module_deps[*]}'"
+    [ -z "$dust_module" ] || echo "DM_DUST_KO=/vmtest/dm-dust.ko"
     [ "$with_kunit" = 0 ] || echo "VMT_KUNIT=/vmtest/dm-remap-kunit.ko"
     [ -z "$conf" ] || printf '%s\n' "$conf"
   } >"$stage/vmtest/config"
