@@ -29,10 +29,11 @@ Usage: $PROG [--module PATH] [--kunit PATH] [--timeout SECS] [--demo] [test-name
                   read from the KTAP in /sys/kernel/debug/kunit/<suite>/results
   test-name       NN-name, NN-name.sh or a path to a test script (default: tests/vm/[0-9]*.sh)
 
-Tests share one boot, except those with a line "# vmtest: disk=<MiB> boots=<N>" (either part
-may be left out; boots defaults to 1): such a test gets N boots of its own, one after the other,
-with the same fresh sparse raw image of <MiB> attached as the virtio disk /dev/vda, and runs
-with VMT_BOOT=1..N and VMT_BOOTS=N exported. Its checks are reported as "boot<k>: ...".
+Tests share one boot, except those with a line "# vmtest: disk=<MiB> boots=<N> timeout=<secs>"
+(any part may be left out; boots defaults to 1): such a test gets N boots of its own, one after
+the other, with the same fresh sparse raw image of <MiB> attached as the virtio disk /dev/vda,
+and runs with VMT_BOOT=1..N and VMT_BOOTS=N exported. Its checks are reported as "boot<k>: ...".
+timeout=<secs> raises its per-test timeout to at least <secs> (a long test, such as 87-powercut).
 
 Environment: KVER (target kernel, default: tools/vm/kver.sh), DMREMAP_CACHE (default
 ~/.cache/dm-remap) holds the base initramfs and one log directory per run, DMREMAP_QEMU_ARGS
@@ -140,12 +141,13 @@ for t in "${tests[@]}"; do
   test_names+=("$name")
 done
 
-# Multi-boot tests declare "# vmtest: disk=<MiB> boots=<N>"; test_disk/test_boots stay 0 for
-# the tests that share the ordinary boot.
+# Multi-boot tests declare "# vmtest: disk=<MiB> boots=<N> timeout=<secs>"; test_disk/test_boots/
+# test_timeout stay 0 for the tests that share the ordinary boot.
 test_disk=()
 test_boots=()
+test_timeout=()
 for i in "${!test_files[@]}"; do
-  disk=0 boots=0
+  disk=0 boots=0 min_timeout=0
   directive=$(grep -m1 -E '^#[[:space:]]*vmtest:' "${test_files[$i]}" || true)
   if [ -n "$directive" ]; then
     for word in ${directive#*vmtest:}; do
@@ -154,13 +156,16 @@ for i in "${!test_files[@]}"; do
                 [[ $disk =~ ^[1-9][0-9]{0,6}$ ]] || die "${test_files[$i]}: bad '$word' (disk=<MiB>)" ;;
         boots=*) boots=${word#boots=}
                  [[ $boots =~ ^[1-9][0-9]?$ ]] || die "${test_files[$i]}: bad '$word' (boots=<1..99>)" ;;
-        *) die "${test_files[$i]}: unknown vmtest directive '$word' (known: disk=<MiB> boots=<N>)" ;;
+        timeout=*) min_timeout=${word#timeout=}
+                   [[ $min_timeout =~ ^[1-9][0-9]{0,4}$ ]] || die "${test_files[$i]}: bad '$word' (timeout=<secs>)" ;;
+        *) die "${test_files[$i]}: unknown vmtest directive '$word' (known: disk=<MiB> boots=<N> timeout=<secs>)" ;;
       esac
     done
     [ "$boots" != 0 ] || boots=1
   fi
   test_disk+=("$disk")
   test_boots+=("$boots")
+  test_timeout+=("$min_timeout")
 done
 
 CACHE=${DMREMAP_CACHE:-$HOME/.cache/dm-remap}
@@ -860,11 +865,14 @@ for i in "${!test_names[@]}"; do
     rm -f "$disk"
     truncate -s "${test_disk[$i]}M" "$disk"
   fi
+  saved_timeout=$per_test_timeout
+  [ "${test_timeout[$i]}" -le "$per_test_timeout" ] || per_test_timeout=${test_timeout[$i]}
   for ((k = 1; k <= test_boots[i]; k++)); do
     b_tag=-$name-boot$k b_sfx=-boot$k b_prefix="boot$k: " b_guest="guest ($name boot $k)"
     b_boot=$k b_boots=${test_boots[$i]}
     run_boot "$disk" "$i"
   done
+  per_test_timeout=$saved_timeout
   # The image is evidence when something failed; otherwise it only takes space.
   failed_here=""
   for ((k = 1; k <= test_boots[i]; k++)); do
