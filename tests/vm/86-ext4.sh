@@ -103,7 +103,7 @@ cleanup_push "dm_remove r dust"
 cleanup_push "umount $MNT 2>/dev/null"
 cleanup_push "unload_module dm_remap"
 
-log "seed $SEED (set VMT_SEED to repeat the choice of bad blocks)"
+log "seed $SEED (VMT_SEED=$SEED at the top of this script repeats the choice of bad blocks)"
 check "ext4 available" sh -c 'grep -qw ext4 /proc/filesystems || modprobe ext4' || exit 1
 check "mkfs.ext4, fsck.ext4 and dumpe2fs in the guest" \
   sh -c 'command -v mkfs.ext4 && command -v fsck.ext4 && command -v dumpe2fs' || exit 1

@@ -200,7 +200,7 @@ cleanup_push "dm_remove pc pdata pspare pdust"
 cleanup_push "stop_workload; for p in \$work_pids; do kill -KILL \$p; done"
 cleanup_push "unload_module dm_remap"
 
-log "seed $SEED (set VMT_SEED to repeat the choices; the cut timing still varies)"
+log "seed $SEED (VMT_SEED=$SEED at the top of this script repeats the choices; the cut timing still varies)"
 mkdir -p /tmp/pc
 check "ramdisks" brd_setup 2 16384 || exit 1
 check "dm-dust loads" load_dm_dust || exit 1
