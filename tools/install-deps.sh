@@ -7,7 +7,7 @@ PKGS=(
   # module build and guest kernel
   gcc g++ make bc kmod cpio linux-image-amd64 linux-headers-amd64
   # guest userspace and emulator
-  qemu-system-x86 busybox-static fio dmsetup
+  qemu-system-x86 busybox-static fio dmsetup e2fsprogs
   # userspace build of the core
   cmake libgtest-dev libisal-dev clang
   # benchmarks

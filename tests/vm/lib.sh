@@ -103,6 +103,15 @@ load_dm_remap_deps() {
 
 load_dm_remap() { load_dm_remap_deps && insmod "$DM_REMAP_KO"; }
 
+# dm-dust: the kernel's own module when it has one, else the one tools/vm/build-dust.sh built
+# from linux-source ($DM_DUST_KO, shipped by the runner).
+load_dm_dust() {
+  is_loaded dm_dust && return 0
+  modprobe dm-dust 2>/dev/null && return 0
+  [ -n "${DM_DUST_KO:-}" ] || { log "no dm-dust module in this kernel and no DM_DUST_KO"; return 1; }
+  modprobe dm-mod && insmod "$DM_DUST_KO"
+}
+
 # ---- block devices --------------------------------------------------------------------------
 
 wait_for_dev() {  # path [seconds]: devtmpfs creates nodes asynchronously

@@ -12,7 +12,9 @@ PROG=tools/vm/run-tests.sh
 # and virtio_blk serve the disk image of tests that declare one (see the usage text).
 BASE_MODULES=(dm-mod dm-flakey brd null_blk scsi_debug sd_mod virtio_pci virtio_blk)
 # Added when the kernel has them (Debian's kernel has no dm-dust; the debug kernel has all three).
-OPTIONAL_MODULES=(dm-dust dm-log-writes dm-delay)
+# Without a dm-dust module, tools/vm/build-dust.sh builds one from linux-source for Debian's kernel
+# and the per-run cpio carries it. ext4 serves tests/vm/86-ext4.sh (built in on some kernels).
+OPTIONAL_MODULES=(dm-dust dm-log-writes dm-delay ext4)
 
 usage() {
   cat <<EOF
@@ -29,10 +31,11 @@ Usage: $PROG [--module PATH] [--tool PATH] [--kunit PATH] [--timeout SECS] [--de
                   read from the KTAP in /sys/kernel/debug/kunit/<suite>/results
   test-name       NN-name, NN-name.sh or a path to a test script (default: tests/vm/[0-9]*.sh)
 
-Tests share one boot, except those with a line "# vmtest: disk=<MiB> boots=<N>" (either part
-may be left out; boots defaults to 1): such a test gets N boots of its own, one after the other,
-with the same fresh sparse raw image of <MiB> attached as the virtio disk /dev/vda, and runs
-with VMT_BOOT=1..N and VMT_BOOTS=N exported. Its checks are reported as "boot<k>: ...".
+Tests share one boot, except those with a line "# vmtest: disk=<MiB> boots=<N> timeout=<secs>"
+(any part may be left out; boots defaults to 1): such a test gets N boots of its own, one after
+the other, with the same fresh sparse raw image of <MiB> attached as the virtio disk /dev/vda,
+and runs with VMT_BOOT=1..N and VMT_BOOTS=N exported. Its checks are reported as "boot<k>: ...".
+timeout=<secs> raises its per-test timeout to at least <secs> (a long test, such as 87-powercut).
 
 Environment: KVER (target kernel, default: tools/vm/kver.sh), DMREMAP_CACHE (default
 ~/.cache/dm-remap) holds the base initramfs and one log directory per run, DMREMAP_QEMU_ARGS
@@ -143,12 +146,13 @@ for t in "${tests[@]}"; do
   test_names+=("$name")
 done
 
-# Multi-boot tests declare "# vmtest: disk=<MiB> boots=<N>"; test_disk/test_boots stay 0 for
-# the tests that share the ordinary boot.
+# Multi-boot tests declare "# vmtest: disk=<MiB> boots=<N> timeout=<secs>"; test_disk/test_boots/
+# test_timeout stay 0 for the tests that share the ordinary boot.
 test_disk=()
 test_boots=()
+test_timeout=()
 for i in "${!test_files[@]}"; do
-  disk=0 boots=0
+  disk=0 boots=0 min_timeout=0
   directive=$(grep -m1 -E '^#[[:space:]]*vmtest:' "${test_files[$i]}" || true)
   if [ -n "$directive" ]; then
     for word in ${directive#*vmtest:}; do
@@ -157,13 +161,16 @@ for i in "${!test_files[@]}"; do
                 [[ $disk =~ ^[1-9][0-9]{0,6}$ ]] || die "${test_files[$i]}: bad '$word' (disk=<MiB>)" ;;
         boots=*) boots=${word#boots=}
                  [[ $boots =~ ^[1-9][0-9]?$ ]] || die "${test_files[$i]}: bad '$word' (boots=<1..99>)" ;;
-        *) die "${test_files[$i]}: unknown vmtest directive '$word' (known: disk=<MiB> boots=<N>)" ;;
+        timeout=*) min_timeout=${word#timeout=}
+                   [[ $min_timeout =~ ^[1-9][0-9]{0,4}$ ]] || die "${test_files[$i]}: bad '$word' (timeout=<secs>)" ;;
+        *) die "${test_files[$i]}: unknown vmtest directive '$word' (known: disk=<MiB> boots=<N> timeout=<secs>)" ;;
       esac
     done
     [ "$boots" != 0 ] || boots=1
   fi
   test_disk+=("$disk")
   test_boots+=("$boots")
+  test_timeout+=("$min_timeout")
 done
 
 CACHE=${DMREMAP_CACHE:-$HOME/.cache/dm-remap}
@@ -173,6 +180,15 @@ optional_modules=()
 for m in "${OPTIONAL_MODULES[@]}"; do
   if kmodinfo -n "$m" >/dev/null 2>&1; then optional_modules+=("$m"); fi
 done
+# dm-dust built out of tree when the kernel lacks it (possible only where its headers are).
+dust_module=""
+if ! kmodinfo -n dm-dust >/dev/null 2>&1; then
+  if [ -f "/lib/modules/$KVER/build/Makefile" ]; then
+    dust_module=$("$REPO/tools/vm/build-dust.sh" "$KVER")
+  else
+    note "kernel $KVER has no dm-dust and no headers to build it: the dm-dust tests will fail"
+  fi
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Base initramfs: big (fio drags in ~80 MB of libraries) and slow to pack, so it is cached and
@@ -207,7 +223,9 @@ resolve_modules() {
 # Prints every host file the base image copies (binaries, their libraries and interpreter, modules).
 base_inputs() {
   local bin
-  for bin in /bin/busybox "$(command -v dmsetup)" "$(command -v fio)"; do
+  # e2fsprogs for the ext4 test: mkfs.ext4 and fsck.ext4 are symlinks that cp -L copies whole.
+  for bin in /bin/busybox "$(command -v dmsetup)" "$(command -v fio)" \
+             "$(command -v mkfs.ext4)" "$(command -v fsck.ext4)" "$(command -v dumpe2fs)"; do
     printf '%s\n' "$bin"
     # ldd lines are "name => /path (addr)" or "/path (addr)"; keep the absolute paths only.
     # The static busybox makes ldd fail; that just means "no libraries".
@@ -218,6 +236,7 @@ base_inputs() {
   for f in modules.order modules.builtin modules.builtin.modinfo; do
     printf '%s\n' "$MODDIR/$f"
   done
+  printf '%s\n' /etc/mke2fs.conf
 }
 
 build_base() {
@@ -305,6 +324,7 @@ export DM_DISABLE_UDEV HOME
 . /vmtest/config
 VMT_LIB=/vmtest/lib.sh
 export VMT_TIMEOUT VMT_LIB DM_REMAP_KO DM_REMAP_DEPS
+if [ -n "${DM_DUST_KO:-}" ]; then export DM_DUST_KO; fi
 # Boots of a multi-boot test: which boot this is, and its disk image as /dev/vda.
 if [ -n "${VMT_BOOT:-}" ]; then export VMT_BOOT VMT_BOOTS; fi
 if [ -n "${VMT_DISK:-}" ]; then
@@ -463,6 +483,7 @@ build_extra() {
   write_init "$stage/init"
   cp "$REPO/tests/vm/lib.sh" "$stage/vmtest/lib.sh"
   cp "$module" "$stage/vmtest/dm-remap.ko"
+  [ -z "$dust_module" ] || cp "$dust_module" "$stage/vmtest/dm-dust.ko"
   [ "$with_kunit" = 0 ] || cp "$kunit_module" "$stage/vmtest/dm-remap-kunit.ko"
   for i in "$@"; do
     cp "${test_files[$i]}" "$stage/vmtest/tests/${test_names[$i]}.sh"
@@ -473,6 +494,7 @@ build_extra() {
     echo "VMT_TIMEOUT=$per_test_timeout"
     echo "DM_REMAP_KO=/vmtest/dm-remap.ko"
     echo "DM_REMAP_DEPS='${module_deps[*]}'"
+    [ -z "$dust_module" ] || echo "DM_DUST_KO=/vmtest/dm-dust.ko"
     [ "$with_kunit" = 0 ] || echo "VMT_KUNIT=/vmtest/dm-remap-kunit.ko"
     [ -z "$conf" ] || printf '%s\n' "$conf"
   } >"$stage/vmtest/config"
@@ -889,11 +911,14 @@ for i in "${!test_names[@]}"; do
     rm -f "$disk"
     truncate -s "${test_disk[$i]}M" "$disk"
   fi
+  saved_timeout=$per_test_timeout
+  [ "${test_timeout[$i]}" -le "$per_test_timeout" ] || per_test_timeout=${test_timeout[$i]}
   for ((k = 1; k <= test_boots[i]; k++)); do
     b_tag=-$name-boot$k b_sfx=-boot$k b_prefix="boot$k: " b_guest="guest ($name boot $k)"
     b_boot=$k b_boots=${test_boots[$i]}
     run_boot "$disk" "$i"
   done
+  per_test_timeout=$saved_timeout
   # The image is evidence when something failed; otherwise it only takes space.
   failed_here=""
   for ((k = 1; k <= test_boots[i]; k++)); do
