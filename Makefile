@@ -14,7 +14,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 
 .PHONY: all module deps unit vm-test test demo clean fuzz fuzz-long bench-core dmremap install \
-	dkms-check
+	dkms-check kunit
 
 all: module
 
@@ -40,8 +40,18 @@ dmremap: deps
 	@cmake --build $(BUILD)/user -j $(JOBS) --target dmremap
 	@cp $(BUILD)/user/dmremap $(BUILD)/dmremap
 
-vm-test: module dmremap
-	@tools/vm/run-tests.sh --module $(CURDIR)/dm-remap.ko --tool $(abspath $(BUILD))/dmremap
+# dm-remap-kunit.ko for Debian's kernel, which has no CONFIG_KUNIT: KUnit itself (lib/kunit of
+# linux-source-6.1, patched, cached in ~/.cache/dm-remap/kunit-ootree) linked with the suites of
+# tests/kunit and the core, built in $(BUILD)/kunit-ootree (tools/kunit-ootree/README.md).
+KUNIT_KO := $(abspath $(BUILD))/kunit-ootree/dm-remap-kunit.ko
+kunit: deps
+	@BUILD=$(abspath $(BUILD)) KVER=$(KVER) KDIR=$(KDIR) tools/kunit-ootree/build.sh || \
+		{ echo "make kunit: could not build the KUnit suites for $(KVER) (see above)" >&2; exit 1; }
+
+# The VM suite on Debian's kernel, then the KUnit suites (each case a check).
+vm-test: module dmremap kunit
+	@tools/vm/run-tests.sh --module $(CURDIR)/dm-remap.ko --tool $(abspath $(BUILD))/dmremap \
+		--kunit $(KUNIT_KO)
 
 # `dkms build` of the module against the installed kernel headers (dkms.conf).
 dkms-check: deps

@@ -4,7 +4,8 @@
  * platform services (src/kernel/boundary.c) as dm-remap.ko, exercised through the C boundary
  * (rc_*) and the test hooks of core_hooks.cpp. Built as dm-remap-kunit.ko by tests/kunit/Kbuild;
  * the suites run when the module is loaded on a kernel with CONFIG_KUNIT, and their KTAP
- * results appear in /sys/kernel/debug/kunit/<suite>/results.
+ * results appear in /sys/kernel/debug/kunit/<suite>/results. For Debian's kernel, without
+ * CONFIG_KUNIT, tools/kunit-ootree builds it with KUnit linked in (REMAP_KUNIT_OOTREE).
  */
 #include <kunit/test.h>
 #include <linux/bitmap.h>
@@ -1328,8 +1329,41 @@ static struct kunit_suite engine_suite = {
 	.test_cases = engine_cases,
 };
 
-kunit_test_suites(&spare_allocator_suite, &metadata_codec_suite, &parser_suite, &status_suite,
-		  &engine_suite);
+#define REMAP_KUNIT_SUITES &spare_allocator_suite, &metadata_codec_suite, &parser_suite, \
+			   &status_suite, &engine_suite
+
+#ifdef REMAP_KUNIT_OOTREE
+/*
+ * A kernel without CONFIG_KUNIT (Debian's): KUnit is linked into this module
+ * (tools/kunit-ootree) and the loader knows nothing of .kunit_test_suites, so the module's own
+ * init runs the suites, as the loader's KUnit notifier does on a CONFIG_KUNIT kernel.
+ */
+#include "kunit_ootree.h"
+
+static struct kunit_suite *remap_kunit_suites[] = { REMAP_KUNIT_SUITES };
+
+static int __init remap_kunit_init(void)
+{
+	int rc = kunit_ootree_init();
+
+	if (rc)
+		return rc;
+	rc = __kunit_test_suites_init(remap_kunit_suites, ARRAY_SIZE(remap_kunit_suites));
+	if (rc)
+		kunit_ootree_exit();
+	return rc;
+}
+module_init(remap_kunit_init);
+
+static void __exit remap_kunit_exit(void)
+{
+	__kunit_test_suites_exit(remap_kunit_suites, ARRAY_SIZE(remap_kunit_suites));
+	kunit_ootree_exit();
+}
+module_exit(remap_kunit_exit);
+#else
+kunit_test_suites(REMAP_KUNIT_SUITES);
+#endif
 
 MODULE_DESCRIPTION("KUnit tests of dm-remap's core");
 MODULE_LICENSE("GPL");

@@ -26,7 +26,8 @@ Usage: $PROG [--module PATH] [--tool PATH] [--kunit PATH] [--timeout SECS] [--de
   --timeout SECS  per-test timeout inside the guest (default 120); each boot is bounded
                   by 90 + (SECS + 15) * number-of-its-tests seconds
   --demo          run tests/vm/demo.sh and show its narration as it is told (checks still count)
-  --kunit PATH    a KUnit test module (tests/kunit, needs a kernel with CONFIG_KUNIT): loaded
+  --kunit PATH    a KUnit test module (tests/kunit; for Debian's kernel, which has no
+                  CONFIG_KUNIT, as built by tools/kunit-ootree/build.sh): loaded
                   after the tests of the first boot; each of its test cases becomes a check,
                   read from the KTAP in /sys/kernel/debug/kunit/<suite>/results
   test-name       NN-name, NN-name.sh or a path to a test script (default: tests/vm/[0-9]*.sh)
