@@ -147,12 +147,13 @@ check_eq "auto_remaps = remapped = lines of list" "$remaps $remaps" "$(stat_of r
 check "every remapped block is an injected bad block" only_injected
 check_eq "no read ever failed, nothing lost, metadata ok" "0 0 ok" \
   "$(stat_of read_errors) $(stat_of lost) $(stat_of metadata)"
-# Each failed write is retried block by block and logs how many of its blocks moved.
-werr=$(stat_of write_errors)
-check_eq "one kernel log line per failed write (write_errors=$werr)" "$werr" \
-  "$(dmesg_since | grep -c 'remap: remapped [0-9]* block(s) after a failed write')"
+# Failed writes are retried block by block; each commit logs how many blocks it moved (writes
+# that failed together share one; a big one is redone in pieces). None of them may fail.
+check "write errors were seen (write_errors=$(stat_of write_errors))" [ "$(stat_of write_errors)" -gt 0 ]
+no_failed_rewrite() { ! dmesg_since | grep -q 'could not remap a failed write'; }
+check "no failed write was left failed" no_failed_rewrite
 check_eq "the blocks those lines moved add up to auto_remaps" "$remaps" \
-  "$(dmesg_since | sed -n 's/.*remap: remapped \([0-9]*\) block(s) after a failed write.*/\1/p' |
+  "$(dmesg_since | sed -n 's/.*remap: remapped \([0-9]*\) block(s) after [0-9]* failed write(s).*/\1/p' |
      awk '{ s += $1 } END { print s + 0 }')"
 check "remove r" dmsetup remove r
 check "create r again" dmsetup create r --table "$TABLE" || exit 1

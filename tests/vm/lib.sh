@@ -153,10 +153,19 @@ dm_remove() {  # quietly, for cleanup
 }
 
 # ---- kernel log -----------------------------------------------------------------------------
-# dmesg_mark, then dmesg_since prints only what the kernel logged after the mark.
+# dmesg_mark, then dmesg_since prints only what the kernel logged after the mark. The mark is
+# a line of its own in the kernel log (counting lines breaks once busybox dmesg's default read
+# size no longer holds the whole log).
 
-dmesg_mark() { VMT_DMESG_MARK=$(dmesg | wc -l); }
-dmesg_since() { dmesg | tail -n +$((${VMT_DMESG_MARK:-0} + 1)); }
+dmesg_all() { dmesg -s 8388608; }
+dmesg_mark() {
+  VMT_DMESG_MARK="vmtest-mark $VMT_TEST $$ $(cut -d' ' -f1 /proc/uptime)"
+  echo "$VMT_DMESG_MARK" >/dev/kmsg
+}
+dmesg_since() {
+  if [ -z "${VMT_DMESG_MARK:-}" ]; then dmesg_all; return; fi
+  dmesg_all | awk -v m="$VMT_DMESG_MARK" 'seen { print } index($0, m) { seen = 1 }'
+}
 dmesg_since_has() {  # extended regex
   if dmesg_since | grep -Eq "$1"; then return 0; fi
   log "no kernel log line matching '$1' since the mark; new lines were:"

@@ -446,7 +446,7 @@ if [ "$debug" = 1 ]; then
 fi
 
 echo "@@DMESG-BEGIN" >&9
-dmesg >&9
+dmesg -s 8388608 >&9   # all of it: busybox reads only the last 16 KiB by default
 echo "@@DMESG-END" >&9
 # The last close of the tty waits until the UART has sent everything; poweroff would not.
 exec 9>&-
@@ -838,12 +838,13 @@ run_boot() {
   boot_timeout=$(( 90 + (per_test_timeout + 15) * $# ))
   # A debug kernel boots slower and scans for leaks after every test (~13 s each).
   [ "$custom_kernel" = 0 ] || boot_timeout=$(( boot_timeout + 60 + 30 * ($# + 2) ))
-  # log_buf_len: a debug kernel logs a lot, and its reports must survive until the dump at the end.
+  # log_buf_len: a shared boot logs a lot (a debug kernel even more), and every line must
+  # survive until the dump at the end and for the tests' dmesg_since.
   # pci=noacpi: the debug kernel's ACPI interpreter (KASAN + lockdep under TCG) runs into its
   # 30 s loop timeout evaluating _PRT for the virtio disk's interrupt and the boot stalls
   # ("AE_AML_LOOP_TIMEOUT"); the BIOS's PIRQ table routes it instead.
-  local append="console=ttyS0 panic=-1 quiet"
-  [ "$custom_kernel" = 0 ] || append="$append log_buf_len=8M pci=noacpi"
+  local append="console=ttyS0 panic=-1 quiet log_buf_len=8M"
+  [ "$custom_kernel" = 0 ] || append="$append pci=noacpi"
   qemu=(qemu-system-x86_64 -accel tcg -m "$QEMU_MEM" -smp 2 -nodefaults -nic none -display none
         -no-reboot -serial "file:$run_dir/console$b_tag.log" -serial "file:$run_dir/results$b_tag.log"
         -kernel "$KERNEL" -initrd "$run_dir/initramfs.cpio"
