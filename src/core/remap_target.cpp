@@ -339,11 +339,14 @@ u32 RemapTarget::place_block(RangeWork &work, int *err)
 }
 
 // Copies one data block to a new spare block. Returns the spare block, kLost if the data
-// block does not read, or kPending with a negative errno in *err.
+// block does not read, or kPending with a negative errno in *err. A failure that says nothing
+// about the disk (no memory for the I/O) fails the move: it never marks a block lost.
 u32 RemapTarget::move_block(u64 b, RangeWork &work, int *err)
 {
 	*err = io_->read(io_ctx_, RB_DATA_DEV, geo_.data_dev_sector(DataBlock(b)), copy_buf_,
 			 geo_.block_size());
+	if (*err == -kENOMEM)
+		return LookupTable::kPending;
 	if (*err) {
 		rb_log(RB_LOG_WARN, "remap: block %llu does not read (error %d): marking it lost",
 		       static_cast<unsigned long long>(b), *err);

@@ -682,6 +682,26 @@ TEST(RemapTarget, RemapCopiesTheBlockCommitsAndReplies)
 					      std::to_string(s_last) + " remapped\n");
 }
 
+TEST(RemapTarget, ReadWithoutMemoryFailsTheRemapAndLosesNothing)
+{
+	Rig rig;
+	const Layout &l = rig.layout;
+	Target t = rig.started();
+	ASSERT_TRUE(t);
+	const u64 s0 = seq(t.get());
+	rig.disk.fail_error = -kENOMEM; // the read could not even be issued: says nothing of the disk
+	rig.disk.fail_read_in = 0;
+	EXPECT_EQ(msg(t.get(), "remap " + std::to_string(10 * l.bs())).rc, -kENOMEM);
+	rig.disk.fail_error = -5;
+	EXPECT_EQ(stat(t.get(), "lost"), 0u);
+	EXPECT_EQ(list_text(t.get()), "");
+	EXPECT_EQ(seq(t.get()), s0) << "nothing to commit";
+	EXPECT_EQ(map_io(t.get(), 10 * l.bs(), 1).route, RC_ROUTE_DATA);
+	Reply r = msg(t.get(), "remap " + std::to_string(10 * l.bs()));
+	EXPECT_EQ(r.rc, 1) << "and it works once memory is back";
+	EXPECT_EQ(stat(t.get(), "remapped"), 1u);
+}
+
 TEST(RemapTarget, UnreadableBlockBecomesLost)
 {
 	Rig rig;
