@@ -72,8 +72,10 @@ install: module dmremap
 # ~/.cache/dm-remap/debug-kernel (a cold build took 18 minutes on 2 busy cores) and reused; the
 # modules are built in $(BUILD)/debug-module and $(BUILD)/debug-kunit.
 .PHONY: test-debug
+# DEBUG_TESTS picks tests (default: all of tests/vm); CI runs the fault-path ones.
 test-debug: deps dmremap
-	@BUILD=$(abspath $(BUILD)) tools/debug-kernel/test-debug.sh --tool $(abspath $(BUILD))/dmremap
+	@BUILD=$(abspath $(BUILD)) tools/debug-kernel/test-debug.sh --tool $(abspath $(BUILD))/dmremap \
+		$(DEBUG_TESTS)
 
 # libFuzzer targets (tests/fuzz) under ASan+UBSan: `fuzz` is the short run (20 s a target),
 # `fuzz-long` the soak (10 min a target). Corpora persist in $(BUILD)/fuzz between runs.
