@@ -15,7 +15,7 @@
 # Output lines for the host: "RESULT k=v ...", "MEM k=v ...", "INFO ...".
 # Knobs (the host may prepend assignments): BENCH_MODE icount|tcg, ROUNDS, REGION_MIB, NREMAPS,
 # HIT_RUN, WORKLOADS, IOS_<workload> (I/Os per run), MEM_1M (1: also measure 1M remaps).
-# shellcheck shell=dash source-path=SCRIPTDIR disable=SC1091
+# shellcheck shell=dash source=tests/vm/lib.sh disable=SC1091
 . "${VMT_LIB:-/vmtest/lib.sh}"
 
 BENCH_MODE=${BENCH_MODE:-icount}
