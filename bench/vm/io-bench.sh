@@ -3,14 +3,18 @@
 # tools/vm/run-tests.sh; not part of "make test". With QEMU's "-icount shift=0,sleep=off" and
 # one CPU, guest time is an instruction count, so fio's IOPS (from guest time) are repeatable.
 #
-# Devices (brd): ram0 data, ram1..3 spare areas. fio works on the first REGION_MIB of the data
-# device; the remaps that the I/O must not hit lie after it. Configurations, all on ram0:
-#   raw       /dev/ram0
-#   linear    dm-linear over ram0
-#   remap0    dm-remap, 0 remaps                         (spare ram1)
-#   remapmiss dm-remap, NREMAPS remaps outside the region  (spare ram2)
-#   remaphit  dm-remap, NREMAPS remaps, 1% of the region's blocks among them (runs of HIT_RUN
-#             blocks every 100*HIT_RUN blocks), the rest outside the region (spare ram3)
+# Devices (brd): ram0 data, ram1..4 spare areas. fio works on REGION_MIB of the data device
+# starting at OFF_MIB (room for NREMAPS blocks before it); the remaps that the I/O must not hit
+# lie after it or before it. Configurations, all on ram0:
+#   raw         /dev/ram0
+#   linear      dm-linear over ram0
+#   remap0      dm-remap, 0 remaps                                    (spare ram1)
+#   remapmiss   dm-remap, NREMAPS remaps after the region              (spare ram2)
+#               (every lookup ends at "below the first remapped block": one compare)
+#   remapbefore dm-remap, NREMAPS remaps before the region             (spare ram4)
+#               (every lookup searches the whole table and finds nothing)
+#   remaphit    dm-remap, NREMAPS remaps, 1% of the region's blocks among them (runs of HIT_RUN
+#               blocks every 100*HIT_RUN blocks), the rest after the region (spare ram3)
 # Every round runs every workload on every configuration (configurations interleaved).
 # Output lines for the host: "RESULT k=v ...", "MEM k=v ...", "INFO ...".
 # Knobs (the host may prepend assignments): BENCH_MODE icount|tcg, ROUNDS, REGION_MIB, NREMAPS,
@@ -29,14 +33,16 @@ IOS_randwrite=${IOS_randwrite:-120000}
 IOS_seqread=${IOS_seqread:-4000}
 IOS_seqwrite=${IOS_seqwrite:-4000}
 MEM_1M=${MEM_1M:-0}
-CONFIGS=${CONFIGS:-raw linear remap0 remapmiss remaphit}
+CONFIGS=${CONFIGS:-raw linear remap0 remapmiss remapbefore remaphit}
 
 BS=4096
 SPB=$((BS / 512))                               # sectors per block
 REGION_SECT=$((REGION_MIB * 2048))
 REGION_BLOCKS=$((REGION_SECT / SPB))
-# The data device: the region plus room for NREMAPS blocks after it, rounded up to 64 MiB.
-DATA_MIB=$(( (REGION_MIB + NREMAPS * BS / 1048576 + 64 + 63) / 64 * 64 ))
+# The data device: room for NREMAPS blocks, the region, room for NREMAPS blocks again.
+OFF_MIB=$(( (NREMAPS * BS / 1048576 + 63) / 64 * 64 ))
+OFF_BLOCKS=$((OFF_MIB * 1048576 / BS))
+DATA_MIB=$(( (OFF_MIB + REGION_MIB + NREMAPS * BS / 1048576 + 64 + 63) / 64 * 64 ))
 DATA_SECT=$((DATA_MIB * 2048))
 # Spare areas: the remapped blocks plus metadata (2 x 16 bytes per spare block) and slack.
 SPARE_MIB=$(( (NREMAPS * BS / 1048576 + 64 + 63) / 64 * 64 ))
@@ -73,19 +79,20 @@ settle() { sync; echo 1 >/proc/sys/vm/drop_caches 2>/dev/null; sleep 1; }  # RCU
 # Cleanups run newest first.
 cleanup_push "brd_teardown"
 cleanup_push "unload_module dm_remap"
-cleanup_push "dm_remove lin rem0 remmiss remhit memtest"
+cleanup_push "dm_remove lin rem0 remmiss rembefore remhit memtest"
 
-info "mode=$BENCH_MODE rounds=$ROUNDS region_mib=$REGION_MIB nremaps=$NREMAPS hit_run=$HIT_RUN data_mib=$DATA_MIB spare_mib=$SPARE_MIB cpus=$(grep -c ^processor /proc/cpuinfo) kernel=$(uname -r)"
+info "mode=$BENCH_MODE rounds=$ROUNDS region_mib=$REGION_MIB region_offset_mib=$OFF_MIB nremaps=$NREMAPS hit_run=$HIT_RUN data_mib=$DATA_MIB spare_mib=$SPARE_MIB cpus=$(grep -c ^processor /proc/cpuinfo) kernel=$(uname -r)"
 info "fio $(fio --version)"
-check "four ${RAM_MIB} MiB ramdisks" brd_setup 4 $((RAM_MIB * 1024)) || exit 1
+check "five ${RAM_MIB} MiB ramdisks" brd_setup 5 $((RAM_MIB * 1024)) || exit 1
 load_dm_remap_deps && check "insmod dm-remap.ko" insmod "$DM_REMAP_KO" || exit 1
 # Reads must copy real pages: brd reads unwritten pages as zeroes without touching memory.
-check "prefill the fio region" dd if=/dev/zero of=/dev/ram0 bs=1M count="$REGION_MIB" oflag=direct
+check "prefill the fio region" dd if=/dev/zero of=/dev/ram0 bs=1M seek="$OFF_MIB" count="$REGION_MIB" oflag=direct
 check "create lin (dm-linear)" dmsetup create lin --table "0 $DATA_SECT linear /dev/ram0 0" || exit 1
 T="0 $DATA_SECT remap /dev/ram0 0"
 check "create rem0" dmsetup create rem0 --table "$T /dev/ram1 0 $SPARE_SECT" || exit 1
 check "create remmiss" dmsetup create remmiss --table "$T /dev/ram2 0 $SPARE_SECT" || exit 1
 check "create remhit" dmsetup create remhit --table "$T /dev/ram3 0 $SPARE_SECT" || exit 1
+check "create rembefore" dmsetup create rembefore --table "$T /dev/ram4 0 $SPARE_SECT" || exit 1
 info "remmiss status: $(dmsetup status remmiss)"
 
 # remap_range DEV FIRST_BLOCK COUNT: in messages of at most 65536 blocks.
@@ -102,7 +109,8 @@ remap_range() {
 # ---- remmiss: NREMAPS blocks right after the region; memory around it ----
 settle
 kb0=$(kmem_kb); m0=$(meminfo_line); slab_bytes >/tmp/slab0; t0=$(cut -d' ' -f1 /proc/uptime)
-check "remmiss: $NREMAPS remaps after the region" remap_range remmiss "$REGION_BLOCKS" "$NREMAPS"
+check "remmiss: $NREMAPS remaps after the region" \
+  remap_range remmiss $((OFF_BLOCKS + REGION_BLOCKS)) "$NREMAPS"
 t1=$(cut -d' ' -f1 /proc/uptime)
 settle
 kb1=$(kmem_kb); m1=$(meminfo_line); slab_bytes >/tmp/slab1
@@ -121,15 +129,17 @@ ok=1
 while [ $((b + HIT_RUN)) -le "$REGION_BLOCKS" ]; do
   b1=$((b + stride / 2))                      # away from block 0 and the region's edges
   [ $((b1 + HIT_RUN)) -le "$REGION_BLOCKS" ] || break
-  remap_range remhit "$b1" "$HIT_RUN" || { ok=0; break; }
+  remap_range remhit $((OFF_BLOCKS + b1)) "$HIT_RUN" || { ok=0; break; }
   inside=$((inside + HIT_RUN))
   b=$((b + stride))
 done
 check_eq "remhit: remaps inside the region made" 1 "$ok"
 check "remhit: the other $((NREMAPS - inside)) remaps after the region" \
-  remap_range remhit "$REGION_BLOCKS" $((NREMAPS - inside))
+  remap_range remhit $((OFF_BLOCKS + REGION_BLOCKS)) $((NREMAPS - inside))
 check_eq "remhit: stats remapped=$NREMAPS" "$NREMAPS" "$(stat_of remhit remapped)"
 info "remhit: $inside of the region's $REGION_BLOCKS blocks remapped (runs of $HIT_RUN)"
+check "rembefore: $NREMAPS remaps before the region" remap_range rembefore 0 "$NREMAPS"
+check_eq "rembefore: stats remapped=$NREMAPS" "$NREMAPS" "$(stat_of rembefore remapped)"
 settle
 
 dev_of() {
@@ -138,6 +148,7 @@ dev_of() {
     linear) echo /dev/mapper/lin ;;
     remap0) echo /dev/mapper/rem0 ;;
     remapmiss) echo /dev/mapper/remmiss ;;
+    remapbefore) echo /dev/mapper/rembefore ;;
     remaphit) echo /dev/mapper/remhit ;;
   esac
 }
@@ -155,7 +166,7 @@ run_fio() {
   esac
   case $bs in 4k) bytes=$((ios * 4096)) ;; 1M) bytes=$((ios * 1048576)) ;; esac
   fio --name="$w" --filename="$dev" --ioengine=libaio --direct=1 --iodepth="$qd" --bs="$bs" \
-    --rw="$rw" --size=$((REGION_MIB * 1048576)) --io_size="$bytes" --norandommap \
+    --rw="$rw" --offset=$((OFF_MIB * 1048576)) --size=$((REGION_MIB * 1048576)) --io_size="$bytes" --norandommap \
     --randrepeat=1 --randseed=7 --disk_util=0 --eta=never --output-format=json --output=/tmp/fio.json \
     >/tmp/fio.err 2>&1 || { cat /tmp/fio.err /tmp/fio.json; return 1; }
   awk -v d="\"$dir\"" '
@@ -198,12 +209,12 @@ while [ "$r" -le "$ROUNDS" ]; do
   r=$((r + 1))
 done
 check_eq "every fio run succeeded" 0 "$fail_runs"
-for d in rem0 remmiss remhit; do info "$d stats: $(msg $d stats)"; done
+for d in rem0 remmiss rembefore remhit; do info "$d stats: $(msg $d stats)"; done
 check_eq "remaphit: the mapping is unchanged by the runs" "$NREMAPS" "$(stat_of remhit remapped)"
 
 # ---- memory at 1M remaps (block_size 512, so that the copies fit in the guest's memory) ----
 if [ "$MEM_1M" = 1 ]; then
-  dm_remove lin rem0 remmiss remhit
+  dm_remove lin rem0 remmiss rembefore remhit
   brd_teardown
   check "two 640 MiB ramdisks" brd_setup 2 $((640 * 1024)) || exit 1
   n=1048576

@@ -16,8 +16,9 @@ import statistics
 import subprocess
 import sys
 
-CONFIGS = ["raw", "linear", "remap0", "remapmiss", "remaphit"]
-REMAPS = ["remap0", "remapmiss", "remaphit"]
+ALL_CONFIGS = ["raw", "linear", "remap0", "remapmiss", "remapbefore", "remaphit"]
+ALL_REMAPS = ["remap0", "remapmiss", "remapbefore", "remaphit"]
+CONFIGS, REMAPS = ALL_CONFIGS, ALL_REMAPS  # narrowed to what the log holds
 WORKLOADS = ["randread", "randwrite", "seqread", "seqwrite"]
 WL_DESC = {
     "randread": "4k randread QD32",
@@ -25,7 +26,7 @@ WL_DESC = {
     "seqread": "1 MiB read QD8",
     "seqwrite": "1 MiB write QD8",
 }
-TARGET = {"remap0": 1.05, "remapmiss": 1.15}
+TARGET = {"remap0": 1.05, "remapmiss": 1.15, "remapbefore": 1.15}
 
 
 def parse(path):
@@ -84,7 +85,11 @@ def main():
     ap.add_argument("icount")
     ap.add_argument("tcg", nargs="?")
     a = ap.parse_args()
+    global CONFIGS, REMAPS
     res, mem, info, head = parse(a.icount)
+    seen = {r["config"] for r in res}
+    CONFIGS = [c for c in ALL_CONFIGS if c in seen]
+    REMAPS = [c for c in ALL_REMAPS if c in seen]
     rounds = by_round([r for r in res if r.get("mode") == "icount"])
     md = []
     md.append("# dm-remap kernel-side benchmark (issue 7)\n")
@@ -103,8 +108,11 @@ def main():
               "instruction counts (no cache misses, no contention). Devices are brd ramdisks; "
               "fio (libaio, O_DIRECT) works on the first part of the data device. Configurations, "
               "interleaved in every round: `raw` brd, `linear` dm-linear, `remap0` dm-remap with "
-              "0 remaps, `remapmiss` 100k remaps after the fio region (never hit), `remaphit` "
-              "100k remaps of which 1% of the fio region's blocks (evenly spread) are hit.\n")
+              "0 remaps, `remapmiss` 100k remaps after the fio region (never hit; every lookup "
+              "stops at \"below the first remapped block\"), `remapbefore` 100k remaps before the "
+              "fio region (never hit; every lookup searches the table), `remaphit` 100k remaps of "
+              "which 1% of the fio region's blocks (every 100th block) are hit, the rest after "
+              "the region.\n")
 
     # ---- IOPS ----
     md.append("## IOPS (fio, guest time), median [min–max] over rounds\n")
@@ -194,29 +202,30 @@ def main():
         for h in thead:
             md.append(f"- {h}")
         md.append("")
-        md.append("| workload | linear/raw | remap0/linear | remapmiss/linear | remaphit/linear | remapmiss/raw |")
-        md.append("|---|---|---|---|---|---|")
+        tseen = {r["config"] for r in tres}
+        tcfg = [c for c in ALL_CONFIGS if c in tseen]
+        trem = [c for c in ALL_REMAPS if c in tseen]
+        cols = [("linear", "raw")] + [(c, "linear") for c in trem] + \
+            [(c, "raw") for c in trem if c != "remaphit"]
+        md.append("| workload | " + " | ".join(f"{x}/{y}" for x, y in cols) + " |")
+        md.append("|---" * (len(cols) + 1) + "|")
         for w in WORKLOADS:
             rs = [v for (wl, _), v in trounds.items() if wl == w]
-            rs = [r for r in rs if all(c in r for c in CONFIGS)]
+            rs = [r for r in rs if all(c in r for c in tcfg)]
             if not rs:
                 continue
-
-            def ratio(x, y):
-                return [float(r[x]["iops"]) / float(r[y]["iops"]) for r in rs]
-            md.append(f"| {WL_DESC[w]} | {fmt_spread(ratio('linear', 'raw'))} | "
-                      f"{fmt_spread(ratio('remap0', 'linear'))} | "
-                      f"{fmt_spread(ratio('remapmiss', 'linear'))} | "
-                      f"{fmt_spread(ratio('remaphit', 'linear'))} | "
-                      f"{fmt_spread(ratio('remapmiss', 'raw'))} |")
+            cells = [fmt_spread([float(r[x]["iops"]) / float(r[y]["iops"]) for r in rs])
+                     for x, y in cols]
+            md.append(f"| {WL_DESC[w]} | " + " | ".join(cells) + " |")
         md.append(f"\n{len({rd for (_, rd) in trounds})} rounds.\n")
 
     # ---- chart ----
     dat = os.path.join(a.out, "vm-F.dat")
     png = os.path.join(a.out, "vm-F.png")
     with open(dat, "w") as f:
-        f.write("# workload remaps F_median F_min F_max (block 0..3: not hit; 4..7: 1% hit)\n")
-        for c_set in (("remap0", "remapmiss"), ("remaphit",)):
+        f.write("# workload remaps F_median F_min F_max (blocks 0..3: 0 remaps and 100k after the "
+                "region; 4..7: 100k, 1% hit; 8..11: 100k before the region)\n")
+        for c_set in (("remap0", "remapmiss"), ("remaphit",), ("remapbefore",)):
             for w in WORKLOADS:
                 for c in c_set:
                     if (w, c) in chart:
@@ -226,12 +235,19 @@ def main():
                 f.write("\n\n")
     if chart:
         miss = [v for (w, c), v in chart.items() if c != "remaphit"]
+        before = any(c == "remapbefore" for (_, c) in chart)
         lo = min(0.9, min(v[1] for v in miss) - 0.05)
         hi = max(1.3, max(v[2] for v in miss) + 0.05)
         plot = []
         for i, w in enumerate(WORKLOADS):
             plot.append(f"'{dat}' index {i} using ($2+{(i - 1.5) * 1500}):3:4:5 with yerrorlines "
                         f"lw 2 pt 7 lc {i + 1} title '{WL_DESC[w]}'")
+        if before:
+            for i, w in enumerate(WORKLOADS):
+                plot.append(f"'{dat}' index {i + 8} using ($2+{(i - 1.5) * 1500 + 6000}):3:4:5 "
+                            f"with yerrorbars pt 6 ps 1.5 lc {i + 1} "
+                            + ("title 'open circles: remaps before the region'" if i == 0
+                               else "notitle"))
         hit = []
         for i, w in enumerate(WORKLOADS):
             hit.append(f"'{dat}' index {i + 4} using ({i}):3:4:5 with yerrorbars "
@@ -241,7 +257,7 @@ def main():
         script = f"""set terminal pngcairo size 1100,520 noenhanced
 set output '{png}'
 set multiplot layout 1,2 title 'dm-remap overhead factor F against dm-linear (QEMU -icount, brd; median of rounds, bars min..max)'
-set title 'remaps the I/O does not hit'
+set title 'remaps the I/O does not hit (filled: after the region)'
 set xlabel 'remapped blocks'
 set ylabel 'F (1 = dm-linear, 0 = raw brd)'
 set xrange [-20000:120000]
