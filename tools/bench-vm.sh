@@ -8,9 +8,11 @@
 #      on brd, raw vs dm-linear vs dm-remap (0 remaps, 100k remaps not hit, 100k remaps hit by
 #      1% of the blocks), configurations interleaved, BENCH_ROUNDS rounds; memory per remap.
 #   2. plain-TCG boot (no icount): the sequential workloads again, for wall-clock ratios.
+#   3. (--boots ... nullb) icount boot with null_blk (memory_backed=0) as the data device.
 #
-#   tools/bench-vm.sh [--no-tcg] [--no-mem-1m]
+#   tools/bench-vm.sh [--boots "icount tcg nullb"] [--no-mem-1m]    default boots: icount tcg
 #   tools/bench-vm.sh --report-only ICOUNT_LOG [TCG_LOG]    redo the report from kept raw logs
+#                     (vm-icount-nullb.log next to ICOUNT_LOG is picked up too)
 # Environment: BENCH_ROUNDS (3), BENCH_TCG_ROUNDS (5), KVER as for run-tests.sh.
 # Raw guest output is kept as bench/results/vm-icount.log and vm-tcg.log.
 set -euo pipefail
@@ -19,15 +21,17 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 results=$root/bench/results
 rounds=${BENCH_ROUNDS:-3}
 tcg_rounds=${BENCH_TCG_ROUNDS:-5}
-tcg=1
+boots="icount tcg"
 mem1m=1
 report_only=()
 while [ $# -gt 0 ]; do
 	case $1 in
-	--no-tcg) tcg=0; shift ;;
+	--no-tcg) boots=${boots/tcg/}; shift ;;
+	--boots) [ $# -ge 2 ] || { echo "bench-vm: --boots needs a list" >&2; exit 2; }
+		boots=$2; shift 2 ;;
 	--no-mem-1m) mem1m=0; shift ;;
 	--report-only) shift; report_only=("$@"); break ;;
-	-h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,19p' "$0"; exit 0 ;;
 	*) echo "bench-vm: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -75,12 +79,17 @@ run_guest() {
 	} >"$results/vm-$name.log"
 }
 
-run_guest icount "BENCH_MODE=icount ROUNDS=$rounds MEM_1M=$mem1m" \
-	DMREMAP_QEMU_ARGS="-icount shift=0,sleep=off"
+for b in $boots; do
+	case $b in
+	icount) run_guest icount "BENCH_MODE=icount ROUNDS=$rounds MEM_1M=$mem1m" \
+			DMREMAP_QEMU_ARGS="-icount shift=0,sleep=off" ;;
+	tcg) run_guest tcg "BENCH_MODE=tcg ROUNDS=$tcg_rounds WORKLOADS='seqread seqwrite' MEM_1M=0" \
+			DMREMAP_QEMU_ARGS="" ;;
+	nullb) run_guest icount-nullb "BENCH_MODE=icount DATA_DEV=nullb ROUNDS=$rounds MEM_1M=0" \
+			DMREMAP_QEMU_ARGS="-icount shift=0,sleep=off" ;;
+	*) echo "bench-vm: unknown boot '$b' (icount, tcg, nullb)" >&2; exit 2 ;;
+	esac
+done
 logs=("$results/vm-icount.log")
-if [ "$tcg" = 1 ]; then
-	run_guest tcg "BENCH_MODE=tcg ROUNDS=$tcg_rounds WORKLOADS='seqread seqwrite' MEM_1M=0" \
-		DMREMAP_QEMU_ARGS=""
-	logs+=("$results/vm-tcg.log")
-fi
+[ ! -f "$results/vm-tcg.log" ] || logs+=("$results/vm-tcg.log")
 python3 "$root/bench/vm/report.py" --out "$results" --core "$(latest_core)" "${logs[@]}"

@@ -18,7 +18,9 @@
 # Every round runs every workload on every configuration (configurations interleaved).
 # Output lines for the host: "RESULT k=v ...", "MEM k=v ...", "INFO ...".
 # Knobs (the host may prepend assignments): BENCH_MODE icount|tcg, ROUNDS, REGION_MIB, NREMAPS,
-# HIT_RUN, WORKLOADS, IOS_<workload> (I/Os per run), MEM_1M (1: also measure 1M remaps).
+# HIT_RUN, WORKLOADS, IOS_<workload> (I/Os per run), MEM_1M (1: also measure 1M remaps),
+# DATA_DEV brd|nullb (nullb: the data device is null_blk with memory_backed=0 and no completion
+# interrupt, /dev/nullb0; the spare areas stay on brd, whose metadata must read back).
 # shellcheck shell=dash source=tests/vm/lib.sh disable=SC1091
 . "${VMT_LIB:-/vmtest/lib.sh}"
 
@@ -33,6 +35,7 @@ IOS_randwrite=${IOS_randwrite:-120000}
 IOS_seqread=${IOS_seqread:-4000}
 IOS_seqwrite=${IOS_seqwrite:-4000}
 MEM_1M=${MEM_1M:-0}
+DATA_DEV=${DATA_DEV:-brd}
 CONFIGS=${CONFIGS:-raw linear remap0 remapmiss remapbefore remaphit}
 
 BS=4096
@@ -78,17 +81,27 @@ settle() { sync; echo 1 >/proc/sys/vm/drop_caches 2>/dev/null; sleep 1; }  # RCU
 
 # Cleanups run newest first.
 cleanup_push "brd_teardown"
+cleanup_push "unload_module null_blk"
 cleanup_push "unload_module dm_remap"
 cleanup_push "dm_remove lin rem0 remmiss rembefore remhit memtest"
 
-info "mode=$BENCH_MODE rounds=$ROUNDS region_mib=$REGION_MIB region_offset_mib=$OFF_MIB nremaps=$NREMAPS hit_run=$HIT_RUN data_mib=$DATA_MIB spare_mib=$SPARE_MIB cpus=$(grep -c ^processor /proc/cpuinfo) kernel=$(uname -r)"
+info "mode=$BENCH_MODE data=$DATA_DEV rounds=$ROUNDS region_mib=$REGION_MIB region_offset_mib=$OFF_MIB nremaps=$NREMAPS hit_run=$HIT_RUN data_mib=$DATA_MIB spare_mib=$SPARE_MIB cpus=$(grep -c ^processor /proc/cpuinfo) kernel=$(uname -r)"
 info "fio $(fio --version)"
 check "five ${RAM_MIB} MiB ramdisks" brd_setup 5 $((RAM_MIB * 1024)) || exit 1
 load_dm_remap_deps && check "insmod dm-remap.ko" insmod "$DM_REMAP_KO" || exit 1
 # Reads must copy real pages: brd reads unwritten pages as zeroes without touching memory.
-check "prefill the fio region" dd if=/dev/zero of=/dev/ram0 bs=1M seek="$OFF_MIB" count="$REGION_MIB" oflag=direct
-check "create lin (dm-linear)" dmsetup create lin --table "0 $DATA_SECT linear /dev/ram0 0" || exit 1
-T="0 $DATA_SECT remap /dev/ram0 0"
+if [ "$DATA_DEV" = nullb ]; then
+  DATA=/dev/nullb0
+  check "null_blk, memory_backed=0, irqmode=0, $DATA_MIB MiB" modprobe null_blk nr_devices=1 \
+    gb=$(( (DATA_MIB + 1023) / 1024 )) memory_backed=0 irqmode=0 bs=4096 || exit 1
+  wait_for_dev "$DATA" || exit 1
+  info "null_blk: $(blockdev --getsz "$DATA") sectors"
+else
+  DATA=/dev/ram0
+  check "prefill the fio region" dd if=/dev/zero of=/dev/ram0 bs=1M seek="$OFF_MIB" count="$REGION_MIB" oflag=direct
+fi
+check "create lin (dm-linear)" dmsetup create lin --table "0 $DATA_SECT linear $DATA 0" || exit 1
+T="0 $DATA_SECT remap $DATA 0"
 check "create rem0" dmsetup create rem0 --table "$T /dev/ram1 0 $SPARE_SECT" || exit 1
 check "create remmiss" dmsetup create remmiss --table "$T /dev/ram2 0 $SPARE_SECT" || exit 1
 check "create remhit" dmsetup create remhit --table "$T /dev/ram3 0 $SPARE_SECT" || exit 1
@@ -144,7 +157,7 @@ settle
 
 dev_of() {
   case $1 in
-    raw) echo /dev/ram0 ;;
+    raw) echo "$DATA" ;;
     linear) echo /dev/mapper/lin ;;
     remap0) echo /dev/mapper/rem0 ;;
     remapmiss) echo /dev/mapper/remmiss ;;

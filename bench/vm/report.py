@@ -114,59 +114,60 @@ def main():
               "which 1% of the fio region's blocks (every 100th block) are hit, the rest after "
               "the region.\n")
 
-    # ---- IOPS ----
-    md.append("## IOPS (fio, guest time), median [min–max] over rounds\n")
-    md.append("| workload | " + " | ".join(CONFIGS) + " |")
-    md.append("|---" * (len(CONFIGS) + 1) + "|")
-    for w in WORKLOADS:
-        rs = [v for (wl, _), v in rounds.items() if wl == w]
-        if not rs:
-            continue
-        cells = []
-        for c in CONFIGS:
-            vals = [float(r[c]["iops"]) for r in rs if c in r]
-            cells.append(fmt_spread(vals, 0))
-        md.append(f"| {WL_DESC[w]} | " + " | ".join(cells) + " |")
-    nr = len({rd for (_, rd) in rounds})
-    md.append(f"\n{nr} rounds.\n")
+    def perf_tables(rounds, h, sfx, chart):
+        # ---- IOPS ----
+        md.append(f"{h} IOPS{sfx} (fio, guest time), median [min–max] over rounds\n")
+        md.append("| workload | " + " | ".join(CONFIGS) + " |")
+        md.append("|---" * (len(CONFIGS) + 1) + "|")
+        for w in WORKLOADS:
+            rs = [v for (wl, _), v in rounds.items() if wl == w]
+            if not rs:
+                continue
+            cells = []
+            for c in CONFIGS:
+                vals = [float(r[c]["iops"]) for r in rs if c in r]
+                cells.append(fmt_spread(vals, 0))
+            md.append(f"| {WL_DESC[w]} | " + " | ".join(cells) + " |")
+        nr = len({rd for (_, rd) in rounds})
+        md.append(f"\n{nr} rounds.\n")
 
-    # ---- F ----
-    md.append("## Overhead factor F = (1/IOPS_remap − 1/IOPS_raw) / (1/IOPS_linear − 1/IOPS_raw)\n")
-    md.append("Per round, then median [min–max] over rounds. `F (busy ns)`: time per I/O from the "
-              "guest's non-idle time (now − idle − iowait of /proc/timer_list, ns resolution): "
-              "the busy time of a fio run of N I/Os minus that of the same job with N/10 I/Os, "
-              "divided by 0.9 N, which leaves out fio's start-up and exit. `F (fio IOPS)`: from fio's "
-              "own IOPS (guest time, but 1 ms runtime steps: coarse where the difference between "
-              "raw and dm-linear is small, as for 1 MiB I/O). F = 1 means dm-remap costs what dm-linear costs; "
-              "`extra ns/I/O` is dm-remap's time per I/O minus dm-linear's (≈ extra instructions "
-              "per I/O).\n")
-    md.append("| workload | config | F (busy ns) | F (fio IOPS) | extra ns/I/O vs linear | linear − raw ns/I/O | target | verdict |")
-    md.append("|---|---|---|---|---|---|---|---|")
+        # ---- F ----
+        md.append(f"{h} Overhead factor F{sfx} = (1/IOPS_remap − 1/IOPS_raw) / (1/IOPS_linear − 1/IOPS_raw)\n")
+        md.append("Per round, then median [min–max] over rounds. `F (busy ns)`: time per I/O from the "
+                  "guest's non-idle time (now − idle − iowait of /proc/timer_list, ns resolution): "
+                  "the busy time of a fio run of N I/Os minus that of the same job with N/10 I/Os, "
+                  "divided by 0.9 N, which leaves out fio's start-up and exit. `F (fio IOPS)`: from fio's "
+                  "own IOPS (guest time, but 1 ms runtime steps: coarse where the difference between "
+                  "raw and dm-linear is small, as for 1 MiB I/O). F = 1 means dm-remap costs what dm-linear costs; "
+                  "`extra ns/I/O` is dm-remap's time per I/O minus dm-linear's (≈ extra instructions "
+                  "per I/O).\n")
+        md.append("| workload | config | F (busy ns) | F (fio IOPS) | extra ns/I/O vs linear | linear − raw ns/I/O | target | verdict |")
+        md.append("|---|---|---|---|---|---|---|---|")
+        for w in WORKLOADS:
+            rs = [v for (wl, _), v in sorted(rounds.items()) if wl == w]
+            rs = [r for r in rs if all(c in r for c in CONFIGS)]
+            if not rs:
+                continue
+            for c in REMAPS:
+                fe = [factor(r, c, t_busy) for r in rs]
+                ff = [factor(r, c, t_fio) for r in rs]
+                extra = [t_busy(r[c]) - t_busy(r["linear"]) for r in rs]
+                denom = [t_busy(r["linear"]) - t_busy(r["raw"]) for r in rs]
+                chart[(w, c)] = (statistics.median(fe), min(fe), max(fe))
+                tgt = TARGET.get(c)
+                if tgt is None:
+                    verdict, tstr = "(no target)", "–"
+                else:
+                    tstr = f"≤ {tgt}"
+                    verdict = "met" if statistics.median(fe) <= tgt else "**missed**"
+                    if max(fe) > tgt >= statistics.median(fe):
+                        verdict += " (max above)"
+                md.append(f"| {WL_DESC[w]} | {c} | {fmt_spread(fe)} | {fmt_spread(ff)} | "
+                          f"{fmt_spread(extra, 0)} | {fmt_spread(denom, 0)} | {tstr} | {verdict} |")
+        md.append("")
+
     chart = {}
-    verdicts = []
-    for w in WORKLOADS:
-        rs = [v for (wl, _), v in sorted(rounds.items()) if wl == w]
-        rs = [r for r in rs if all(c in r for c in CONFIGS)]
-        if not rs:
-            continue
-        for c in REMAPS:
-            fe = [factor(r, c, t_busy) for r in rs]
-            ff = [factor(r, c, t_fio) for r in rs]
-            extra = [t_busy(r[c]) - t_busy(r["linear"]) for r in rs]
-            denom = [t_busy(r["linear"]) - t_busy(r["raw"]) for r in rs]
-            chart[(w, c)] = (statistics.median(fe), min(fe), max(fe))
-            tgt = TARGET.get(c)
-            if tgt is None:
-                verdict, tstr = "(no target)", "–"
-            else:
-                tstr = f"≤ {tgt}"
-                verdict = "met" if statistics.median(fe) <= tgt else "**missed**"
-                if max(fe) > tgt >= statistics.median(fe):
-                    verdict += " (max above)"
-                verdicts.append((w, c, verdict))
-            md.append(f"| {WL_DESC[w]} | {c} | {fmt_spread(fe)} | {fmt_spread(ff)} | "
-                      f"{fmt_spread(extra, 0)} | {fmt_spread(denom, 0)} | {tstr} | {verdict} |")
-    md.append("")
+    perf_tables(rounds, "##", "", chart)
 
     # ---- where the time goes (computed from the same medians) ----
     def med_t(w, c):
@@ -195,6 +196,18 @@ def main():
                   "disagree with the F table).\n")
         md.extend(lines)
         md.append("")
+
+    # ---- null_blk ----
+    nlog = os.path.join(os.path.dirname(os.path.abspath(a.icount)), "vm-icount-nullb.log")
+    if os.path.exists(nlog):
+        nres, _, ninfo, nhead = parse(nlog)
+        nrounds = by_round([r for r in nres if r.get("mode") == "icount"])
+        md.append("## The same on null_blk (memory_backed=0, irqmode=0) as the data device\n")
+        md.append("icount as above; the spare areas stay on brd. From `vm-icount-nullb.log`.\n")
+        for hl in nhead:
+            md.append(f"- {hl}")
+        md.append("")
+        perf_tables(nrounds, "###", " on null_blk", {})
 
     # ---- memory ----
     md.append("## Memory per remap\n")
