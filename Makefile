@@ -13,7 +13,7 @@ JOBS ?= $(shell nproc)
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all module deps unit vm-test test demo clean fuzz fuzz-long bench-core dmremap install \
+.PHONY: all module deps unit vm-test test demo clean fuzz fuzz-long bench-core bench dmremap install \
 	dkms-check kunit
 
 all: module
@@ -91,6 +91,11 @@ demo: module dmremap
 # Userspace micro-benchmarks of the core (median, p99.9, callgrind instructions per op).
 bench-core: deps
 	@tools/bench-core.sh
+
+# bench-core, then the kernel-side benchmark in QEMU (-icount: fio on brd, raw vs dm-linear vs
+# dm-remap; memory per remap): bench/results/REPORT.md and vm-F.png. Takes about half an hour.
+bench: module bench-core
+	@tools/bench-vm.sh
 
 clean:
 	@if [ -n "$(KVER)" ] && [ -e $(KDIR)/Makefile ]; then $(MAKE) -C $(KDIR) M=$(CURDIR) clean; fi

@@ -40,7 +40,8 @@ timeout=<secs> raises its per-test timeout to at least <secs> (a long test, such
 
 Environment: KVER (target kernel, default: tools/vm/kver.sh), DMREMAP_CACHE (default
 ~/.cache/dm-remap) holds the base initramfs and one log directory per run, DMREMAP_QEMU_ARGS
-adds QEMU options (never -accel kvm: this host's KVM cannot run the guest).
+adds QEMU options (never -accel kvm: this host's KVM cannot run the guest), DMREMAP_QEMU_SMP
+sets the guest's CPU count (default 2; QEMU's "-icount" needs 1, see bench/vm/README.md).
 
 Another kernel (the debug kernel of tools/debug-kernel/build.sh): DMREMAP_KERNEL=<bzImage> and
 DMREMAP_MODULES=<dir>/lib/modules/<release> (as "make modules_install INSTALL_MOD_PATH=<dir>"
@@ -105,6 +106,8 @@ else
   MOD_BASE=/
   QEMU_MEM=${DMREMAP_QEMU_MEM:-1024}
 fi
+QEMU_SMP=${DMREMAP_QEMU_SMP:-2}
+[[ $QEMU_SMP =~ ^[1-9][0-9]?$ ]] || die "DMREMAP_QEMU_SMP must be a CPU count (1..99)"
 [ -r "$KERNEL" ] || die "no readable $KERNEL for KVER=$KVER"
 [ -d "$MODDIR/kernel" ] || die "no $MODDIR/kernel for KVER=$KVER"
 # modinfo for the target kernel's module tree (which may be a staging directory).
@@ -845,7 +848,7 @@ run_boot() {
   # ("AE_AML_LOOP_TIMEOUT"); the BIOS's PIRQ table routes it instead.
   local append="console=ttyS0 panic=-1 quiet log_buf_len=8M"
   [ "$custom_kernel" = 0 ] || append="$append pci=noacpi"
-  qemu=(qemu-system-x86_64 -accel tcg -m "$QEMU_MEM" -smp 2 -nodefaults -nic none -display none
+  qemu=(qemu-system-x86_64 -accel tcg -m "$QEMU_MEM" -smp "$QEMU_SMP" -nodefaults -nic none -display none
         -no-reboot -serial "file:$run_dir/console$b_tag.log" -serial "file:$run_dir/results$b_tag.log"
         -kernel "$KERNEL" -initrd "$run_dir/initramfs.cpio"
         -append "$append")

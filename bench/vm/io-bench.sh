@@ -1,0 +1,250 @@
+#!/bin/sh
+# Kernel-side I/O benchmark of dm-remap (issue 7), run in the guest by tools/bench-vm.sh through
+# tools/vm/run-tests.sh; not part of "make test". With QEMU's "-icount shift=0,sleep=off" and
+# one CPU, guest time is an instruction count, so fio's IOPS (from guest time) are repeatable.
+#
+# Devices (brd): ram0 data, ram1..4 spare areas. fio works on REGION_MIB of the data device
+# starting at OFF_MIB (room for NREMAPS blocks before it); the remaps that the I/O must not hit
+# lie after it or before it. Configurations, all on ram0:
+#   raw         /dev/ram0
+#   linear      dm-linear over ram0
+#   remap0      dm-remap, 0 remaps                                    (spare ram1)
+#   remapmiss   dm-remap, NREMAPS remaps after the region              (spare ram2)
+#               (every lookup ends at "below the first remapped block": one compare)
+#   remapbefore dm-remap, NREMAPS remaps before the region             (spare ram4)
+#               (every lookup searches the whole table and finds nothing)
+#   remaphit    dm-remap, NREMAPS remaps, 1% of the region's blocks among them (runs of HIT_RUN
+#               blocks every 100*HIT_RUN blocks), the rest after the region (spare ram3)
+# Every round runs every workload on every configuration (configurations interleaved).
+# Output lines for the host: "RESULT k=v ...", "MEM k=v ...", "INFO ...".
+# Knobs (the host may prepend assignments): BENCH_MODE icount|tcg, ROUNDS, REGION_MIB, NREMAPS,
+# HIT_RUN, WORKLOADS, IOS_<workload> (I/Os per run), MEM_1M (1: also measure 1M remaps),
+# DATA_DEV brd|nullb (nullb: the data device is null_blk with memory_backed=0 and no completion
+# interrupt, /dev/nullb0; the spare areas stay on brd, whose metadata must read back).
+# shellcheck shell=dash source=tests/vm/lib.sh disable=SC1091
+. "${VMT_LIB:-/vmtest/lib.sh}"
+
+BENCH_MODE=${BENCH_MODE:-icount}
+ROUNDS=${ROUNDS:-3}
+REGION_MIB=${REGION_MIB:-128}
+NREMAPS=${NREMAPS:-100000}
+HIT_RUN=${HIT_RUN:-1}
+WORKLOADS=${WORKLOADS:-randread randwrite seqread seqwrite}
+IOS_randread=${IOS_randread:-120000}
+IOS_randwrite=${IOS_randwrite:-120000}
+IOS_seqread=${IOS_seqread:-4000}
+IOS_seqwrite=${IOS_seqwrite:-4000}
+MEM_1M=${MEM_1M:-0}
+DATA_DEV=${DATA_DEV:-brd}
+CONFIGS=${CONFIGS:-raw linear remap0 remapmiss remapbefore remaphit}
+
+BS=4096
+SPB=$((BS / 512))                               # sectors per block
+REGION_SECT=$((REGION_MIB * 2048))
+REGION_BLOCKS=$((REGION_SECT / SPB))
+# The data device: room for NREMAPS blocks, the region, room for NREMAPS blocks again.
+OFF_MIB=$(( (NREMAPS * BS / 1048576 + 63) / 64 * 64 ))
+OFF_BLOCKS=$((OFF_MIB * 1048576 / BS))
+DATA_MIB=$(( (OFF_MIB + REGION_MIB + NREMAPS * BS / 1048576 + 64 + 63) / 64 * 64 ))
+DATA_SECT=$((DATA_MIB * 2048))
+# Spare areas: the remapped blocks plus metadata (2 x 16 bytes per spare block) and slack.
+SPARE_MIB=$(( (NREMAPS * BS / 1048576 + 64 + 63) / 64 * 64 ))
+SPARE_SECT=$((SPARE_MIB * 2048))
+RAM_MIB=$DATA_MIB
+[ "$SPARE_MIB" -le "$RAM_MIB" ] || RAM_MIB=$SPARE_MIB
+
+msg() { dev=$1; shift; dmsetup message "$dev" 0 -- "$@"; }
+stat_of() { msg "$1" stats | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+info() { echo "INFO $*"; }
+# Guest clock in ns (busybox date has no %N; /proc/uptime has 10 ms steps). Under -icount this is
+# the instruction count.
+now_ns() { awk '/^now at/ { print $3; exit }' /proc/timer_list; }
+# Guest time the CPUs were not idle, in ns: now minus every CPU's idle and iowait sleep time
+# (tick-sched, kept in ns). fio's parent waits in timer-tick steps while its job starts and
+# ends, so the elapsed time of a fio run varies by ticks; its busy time does not.
+busy_ns() {
+  awk '/^now at/ { now = $3 } /^ *\.(idle|iowait)_sleeptime *:/ { idle += $(NF - 1) }
+       END { printf "%.0f\n", now - idle }' /proc/timer_list
+}
+# Unreclaimable slab (kmalloc, large kmalloc included) + vmalloc (kvmalloc's large tables), kB.
+kmem_kb() { awk '/^SUnreclaim:/ { s = $2 } /^VmallocUsed:/ { v = $2 } END { print s + v }' /proc/meminfo; }
+# Bytes held per slab cache (active objects x object size), "name bytes" per line.
+slab_bytes() { awk 'NR > 2 { print $1, $2 * $4 }' /proc/slabinfo 2>/dev/null | sort; }
+# slab_growth BEFORE AFTER: the caches that grew by more than 64 KiB, largest first.
+slab_growth() {
+  awk 'NR == FNR { a[$1] = $2; next } $2 - a[$1] > 65536 { printf "%s=%d\n", $1, ($2 - a[$1]) / 1024 }' \
+    "$1" "$2" |
+    sort -t= -k2 -nr | tr '\n' ' '
+}
+meminfo_line() { awk '/^(MemFree|SUnreclaim|VmallocUsed|Percpu):/ { printf "%s=%s ", $1, $2 }' /proc/meminfo; }
+settle() { sync; echo 1 >/proc/sys/vm/drop_caches 2>/dev/null; sleep 1; }  # RCU frees of old tables
+
+# Cleanups run newest first.
+cleanup_push "brd_teardown"
+cleanup_push "unload_module null_blk"
+cleanup_push "unload_module dm_remap"
+cleanup_push "dm_remove lin rem0 remmiss rembefore remhit memtest"
+
+info "mode=$BENCH_MODE data=$DATA_DEV rounds=$ROUNDS region_mib=$REGION_MIB region_offset_mib=$OFF_MIB nremaps=$NREMAPS hit_run=$HIT_RUN data_mib=$DATA_MIB spare_mib=$SPARE_MIB cpus=$(grep -c ^processor /proc/cpuinfo) kernel=$(uname -r)"
+info "fio $(fio --version)"
+check "five ${RAM_MIB} MiB ramdisks" brd_setup 5 $((RAM_MIB * 1024)) || exit 1
+load_dm_remap_deps && check "insmod dm-remap.ko" insmod "$DM_REMAP_KO" || exit 1
+# Reads must copy real pages: brd reads unwritten pages as zeroes without touching memory.
+if [ "$DATA_DEV" = nullb ]; then
+  DATA=/dev/nullb0
+  check "null_blk, memory_backed=0, irqmode=0, $DATA_MIB MiB" modprobe null_blk nr_devices=1 \
+    gb=$(( (DATA_MIB + 1023) / 1024 )) memory_backed=0 irqmode=0 bs=4096 || exit 1
+  wait_for_dev "$DATA" || exit 1
+  info "null_blk: $(blockdev --getsz "$DATA") sectors"
+else
+  DATA=/dev/ram0
+  check "prefill the fio region" dd if=/dev/zero of=/dev/ram0 bs=1M seek="$OFF_MIB" count="$REGION_MIB" oflag=direct
+fi
+check "create lin (dm-linear)" dmsetup create lin --table "0 $DATA_SECT linear $DATA 0" || exit 1
+T="0 $DATA_SECT remap $DATA 0"
+check "create rem0" dmsetup create rem0 --table "$T /dev/ram1 0 $SPARE_SECT" || exit 1
+check "create remmiss" dmsetup create remmiss --table "$T /dev/ram2 0 $SPARE_SECT" || exit 1
+check "create remhit" dmsetup create remhit --table "$T /dev/ram3 0 $SPARE_SECT" || exit 1
+check "create rembefore" dmsetup create rembefore --table "$T /dev/ram4 0 $SPARE_SECT" || exit 1
+info "remmiss status: $(dmsetup status remmiss)"
+
+# remap_range DEV FIRST_BLOCK COUNT: in messages of at most 65536 blocks.
+remap_range() {
+  local dev=$1 b=$2 left=$3 n
+  while [ "$left" -gt 0 ]; do
+    n=$left
+    [ "$n" -le 65536 ] || n=65536
+    msg "$dev" remap $((b * SPB)) "$n" >/dev/null || return 1
+    b=$((b + n)); left=$((left - n))
+  done
+}
+
+# ---- remmiss: NREMAPS blocks right after the region; memory around it ----
+settle
+kb0=$(kmem_kb); m0=$(meminfo_line); slab_bytes >/tmp/slab0; t0=$(cut -d' ' -f1 /proc/uptime)
+check "remmiss: $NREMAPS remaps after the region" \
+  remap_range remmiss $((OFF_BLOCKS + REGION_BLOCKS)) "$NREMAPS"
+t1=$(cut -d' ' -f1 /proc/uptime)
+settle
+kb1=$(kmem_kb); m1=$(meminfo_line); slab_bytes >/tmp/slab1
+check_eq "remmiss: stats remapped=$NREMAPS" "$NREMAPS" "$(stat_of remmiss remapped)"
+echo "MEM dev=remmiss remaps=$NREMAPS block_size=$BS spare_blocks=$(stat_of remmiss spare_total) kmem_kb_before=$kb0 kmem_kb_after=$kb1 bytes_per_remap=$(( (kb1 - kb0) * 1024 / NREMAPS ))"
+info "meminfo before: $m0"
+info "meminfo after:  $m1"
+info "slab caches that grew (KiB; the rest of SUnreclaim's growth is page-sized kmalloc): $(slab_growth /tmp/slab0 /tmp/slab1)"
+info "remmiss: $NREMAPS remaps took $t0 -> $t1 s guest time"
+
+# ---- remhit: every 100*HIT_RUN blocks of the region, HIT_RUN blocks; the rest after it ----
+stride=$((HIT_RUN * 100))
+inside=0
+b=0
+ok=1
+while [ $((b + HIT_RUN)) -le "$REGION_BLOCKS" ]; do
+  b1=$((b + stride / 2))                      # away from block 0 and the region's edges
+  [ $((b1 + HIT_RUN)) -le "$REGION_BLOCKS" ] || break
+  remap_range remhit $((OFF_BLOCKS + b1)) "$HIT_RUN" || { ok=0; break; }
+  inside=$((inside + HIT_RUN))
+  b=$((b + stride))
+done
+check_eq "remhit: remaps inside the region made" 1 "$ok"
+check "remhit: the other $((NREMAPS - inside)) remaps after the region" \
+  remap_range remhit $((OFF_BLOCKS + REGION_BLOCKS)) $((NREMAPS - inside))
+check_eq "remhit: stats remapped=$NREMAPS" "$NREMAPS" "$(stat_of remhit remapped)"
+info "remhit: $inside of the region's $REGION_BLOCKS blocks remapped (runs of $HIT_RUN)"
+check "rembefore: $NREMAPS remaps before the region" remap_range rembefore 0 "$NREMAPS"
+check_eq "rembefore: stats remapped=$NREMAPS" "$NREMAPS" "$(stat_of rembefore remapped)"
+settle
+
+dev_of() {
+  case $1 in
+    raw) echo "$DATA" ;;
+    linear) echo /dev/mapper/lin ;;
+    remap0) echo /dev/mapper/rem0 ;;
+    remapmiss) echo /dev/mapper/remmiss ;;
+    remapbefore) echo /dev/mapper/rembefore ;;
+    remaphit) echo /dev/mapper/remhit ;;
+  esac
+}
+
+# run_fio WORKLOAD DEV IOS: prints "ios runtime_ms iops" of the one direction the workload uses.
+# disk_util=0: fio would otherwise walk sysfs for the device (and a dm device's slaves) and
+# sample its stats every 250 ms of guest time.
+run_fio() {
+  local w=$1 dev=$2 ios=$3 rw bs qd dir
+  case $w in
+    randread) rw=randread bs=4k qd=32 dir=read ;;
+    randwrite) rw=randwrite bs=4k qd=32 dir=write ;;
+    seqread) rw=read bs=1M qd=8 dir=read ;;
+    seqwrite) rw=write bs=1M qd=8 dir=write ;;
+  esac
+  case $bs in 4k) bytes=$((ios * 4096)) ;; 1M) bytes=$((ios * 1048576)) ;; esac
+  fio --name="$w" --filename="$dev" --ioengine=libaio --direct=1 --iodepth="$qd" --bs="$bs" \
+    --rw="$rw" --offset=$((OFF_MIB * 1048576)) --size=$((REGION_MIB * 1048576)) --io_size="$bytes" --norandommap \
+    --randrepeat=1 --randseed=7 --disk_util=0 --eta=never --output-format=json --output=/tmp/fio.json \
+    >/tmp/fio.err 2>&1 || { cat /tmp/fio.err /tmp/fio.json; return 1; }
+  awk -v d="\"$dir\"" '
+    $1 == d && $2 == ":" { on = 1 }
+    on && $1 == "\"total_ios\"" { gsub(",", "", $3); ios = $3; on = 0 }
+    on && $1 == "\"runtime\"" { gsub(",", "", $3); rt = $3 }
+    on && $1 == "\"iops\"" { gsub(",", "", $3); iops = $3 }
+    END { print ios, rt, iops }' /tmp/fio.json
+}
+
+fail_runs=0
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+  for w in $WORKLOADS; do
+    for c in $CONFIGS; do
+      dev=$(dev_of "$c")
+      eval "n=\$IOS_$w"
+      n0=$((n / 10))
+      # A short run first, the same job with a tenth of the I/Os: the difference of the two
+      # runs' busy time is the I/O alone, without fio's start-up and exit.
+      s0=$(busy_ns)
+      if short=$(run_fio "$w" "$dev" "$n0") && s1=$(busy_ns) && t0=$(now_ns) && b0=$(busy_ns) &&
+         out=$(run_fio "$w" "$dev" "$n"); then
+        b1=$(busy_ns); t1=$(now_ns)
+        # shellcheck disable=SC2086
+        set -- $short
+        short_ios=$1
+        # shellcheck disable=SC2086
+        set -- $out
+        # runtime_ms and iops: fio's own, from guest time (1 ms steps); elapsed_ns: guest time
+        # around the whole fio process; busy_ns: the non-idle part of it (ns resolution);
+        # short_*: the short run.
+        echo "RESULT mode=$BENCH_MODE round=$r workload=$w config=$c ios=$1 runtime_ms=$2 iops=$3 elapsed_ns=$((t1 - t0)) busy_ns=$((b1 - b0)) short_ios=$short_ios short_busy_ns=$((s1 - s0))"
+      else
+        log "fio $w on $c failed: $short $out"
+        fail_runs=$((fail_runs + 1))
+      fi
+    done
+  done
+  r=$((r + 1))
+done
+check_eq "every fio run succeeded" 0 "$fail_runs"
+for d in rem0 remmiss rembefore remhit; do info "$d stats: $(msg $d stats)"; done
+check_eq "remaphit: the mapping is unchanged by the runs" "$NREMAPS" "$(stat_of remhit remapped)"
+
+# ---- memory at 1M remaps (block_size 512, so that the copies fit in the guest's memory) ----
+if [ "$MEM_1M" = 1 ]; then
+  dm_remove lin rem0 remmiss rembefore remhit
+  brd_teardown
+  check "two 640 MiB ramdisks" brd_setup 2 $((640 * 1024)) || exit 1
+  n=1048576
+  check "create memtest (block_size 512)" dmsetup create memtest --table \
+    "0 $((600 * 2048)) remap /dev/ram0 0 /dev/ram1 0 $((640 * 2048)) 2 block_size 512" || exit 1
+  settle
+  kb0=$(kmem_kb); slab_bytes >/tmp/slab0
+  b=0 left=$n ok=1
+  while [ "$left" -gt 0 ]; do
+    k=$left; [ "$k" -le 65536 ] || k=65536
+    msg memtest remap "$b" "$k" >/dev/null || { ok=0; break; }
+    b=$((b + k)); left=$((left - k))
+  done
+  settle
+  kb1=$(kmem_kb); slab_bytes >/tmp/slab1
+  info "memtest: slab caches that grew (KiB): $(slab_growth /tmp/slab0 /tmp/slab1)"
+  check_eq "memtest: stats remapped=$n" "$n" "$(stat_of memtest remapped)"
+  echo "MEM dev=memtest remaps=$(stat_of memtest remapped) block_size=512 spare_blocks=$(stat_of memtest spare_total) kmem_kb_before=$kb0 kmem_kb_after=$kb1 bytes_per_remap=$(( (kb1 - kb0) * 1024 / n ))"
+fi
+exit 0
