@@ -7,26 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "cli_run.h"
 #include "commands.h"
 
 namespace {
-
-struct CliRun {
-	int status;
-	std::string out;
-	std::string err;
-};
-
-CliRun cli(std::vector<std::string> words)
-{
-	words.insert(words.begin(), "dmremap");
-	std::vector<char *> argv;
-	for (auto &w : words)
-		argv.push_back(w.data());
-	std::ostringstream out, err;
-	const int status = dmremap::run_cli(static_cast<int>(argv.size()), argv.data(), out, err);
-	return {status, out.str(), err.str()};
-}
 
 TEST(Cli, GlobalHelpAndUnknownCommands)
 {

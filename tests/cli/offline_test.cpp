@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "cli_run.h"
 #include "commands.h"
 #include "device.h"
 #include "metadata_store.h"
@@ -27,23 +28,6 @@ namespace {
 // 64 MiB of data (131072 sectors), 16 MiB spare (32768 sectors, 4096 blocks of 4 KiB).
 constexpr uint64_t kDataLen = 131072;
 constexpr uint64_t kSpareLen = 32768;
-
-struct CliRun {
-	int status;
-	std::string out;
-	std::string err;
-};
-
-CliRun cli(std::vector<std::string> words)
-{
-	words.insert(words.begin(), "dmremap");
-	std::vector<char *> argv;
-	for (auto &w : words)
-		argv.push_back(w.data());
-	std::ostringstream out, err;
-	const int status = dmremap::run_cli(static_cast<int>(argv.size()), argv.data(), out, err);
-	return {status, out.str(), err.str()};
-}
 
 class Image : public ::testing::Test {
 protected:

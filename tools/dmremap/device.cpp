@@ -69,11 +69,15 @@ Device::~Device()
 		::close(fd_);
 }
 
-int Device::read_at(uint64_t byte_offset, void *buf, size_t len) const
+namespace {
+
+// Moves len bytes at byte_offset with a pread/pwrite-like call, through short transfers and
+// EINTR. 0, or a negative errno (-EIO when the file ends first).
+template <typename Transfer, typename Ptr>
+int transfer_all(Transfer op, Ptr p, uint64_t byte_offset, size_t len)
 {
-	auto *p = static_cast<char *>(buf);
 	while (len) {
-		const ssize_t n = ::pread(fd_, p, len, static_cast<off_t>(byte_offset));
+		const ssize_t n = op(p, len, static_cast<off_t>(byte_offset));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -87,24 +91,22 @@ int Device::read_at(uint64_t byte_offset, void *buf, size_t len) const
 	return 0;
 }
 
+} // namespace
+
+int Device::read_at(uint64_t byte_offset, void *buf, size_t len) const
+{
+	const int fd = fd_;
+	return transfer_all([fd](char *p, size_t n, off_t off) { return ::pread(fd, p, n, off); },
+			    static_cast<char *>(buf), byte_offset, len);
+}
+
 int Device::write_at(uint64_t byte_offset, const void *buf, size_t len) const
 {
 	if (byte_offset > bytes_ || len > bytes_ - byte_offset)
 		return -EIO; // never grow an image file, never write past a device
-	const auto *p = static_cast<const char *>(buf);
-	while (len) {
-		const ssize_t n = ::pwrite(fd_, p, len, static_cast<off_t>(byte_offset));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= static_cast<size_t>(n);
-		byte_offset += static_cast<uint64_t>(n);
-	}
-	return 0;
+	const int fd = fd_;
+	return transfer_all([fd](const char *p, size_t n, off_t off) { return ::pwrite(fd, p, n, off); },
+			    static_cast<const char *>(buf), byte_offset, len);
 }
 
 int Device::sync() const
