@@ -220,11 +220,37 @@ struct rc_mapping {
 	rb_u32 sectors;    /* how much of the I/O, from its start, this mapping covers */
 };
 /*
- * The I/O path's lookup: never sleeps, allocates nothing, takes no lock. The caller holds
- * rb_rcu_read_lock() until it has accounted the I/O to out->generation.
+ * The I/O path's lookup: never sleeps, allocates nothing, takes no lock. The caller stays in
+ * an RCU read-side section until it has accounted the I/O to out->generation: rb_rcu_read_lock(),
+ * or in the kernel any section synchronize_rcu() waits for (preemption disabled, say).
  */
 void rc_target_map(const struct rc_target *t, rb_u64 sector, rb_u32 sectors,
 		   struct rc_mapping *out);
+/*
+ * The I/O path's shortcut past rc_target_map: a summary of the published mapping that the glue
+ * reads in place, without calling into the core, to route I/O that touches no remapped, lost or
+ * moving block. The core publishes a new one with every new mapping. Read it through the slot
+ * rc_target_io_view() returns, with the same RCU protection rc_target_map needs, and account
+ * the I/O to its generation before leaving the read-side section.
+ */
+#define RC_NO_BLOCK __UINT64_MAX__
+struct rc_io_view {
+	rb_u64 first_block; /* the lowest data block with an entry; RC_NO_BLOCK if there is none */
+	rb_u32 block_shift; /* log2 of the block size in sectors */
+	rb_u32 generation;  /* of the mapping it summarizes (see struct rc_mapping) */
+};
+/* The RCU-published pointer to the current view; the slot stays put while the target lives. */
+const struct rc_io_view *const *rc_target_io_view(const struct rc_target *t);
+/*
+ * Whether [sector, sector + sectors) lies wholly below the view's first entry. If so,
+ * rc_target_map with the same mapping routes it to the data device whole, at data_offset +
+ * sector, with the view's generation; if not, ask rc_target_map.
+ */
+static inline int rc_io_view_clean(const struct rc_io_view *v, rb_u64 sector, rb_u32 sectors)
+{
+	return ((sector + sectors - 1) >> v->block_shift) < v->first_block;
+}
+
 /*
  * Part of a failed write: [sector, sector + sectors) of the target, data its payload, flags
  * RB_IO_FUA if the write had REQ_FUA (a retry in place is then written with FUA too; a block

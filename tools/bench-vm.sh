@@ -13,13 +13,19 @@
 #   tools/bench-vm.sh [--boots "icount tcg nullb"] [--no-mem-1m]    default boots: icount tcg
 #   tools/bench-vm.sh --report-only ICOUNT_LOG [TCG_LOG]    redo the report from kept raw logs
 #                     (vm-icount-nullb.log next to ICOUNT_LOG is picked up too)
-# Environment: BENCH_ROUNDS (3), BENCH_TCG_ROUNDS (5), KVER as for run-tests.sh.
+# Environment: BENCH_ROUNDS (3), BENCH_TCG_ROUNDS (5), KVER as for run-tests.sh. While iterating:
+# BENCH_WORKLOADS (icount and nullb boots; default all four), BENCH_CONFIGS (default all six),
+# BENCH_OUT (where results go; default bench/results).
 # Raw guest output is kept as bench/results/vm-icount.log and vm-tcg.log.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-results=$root/bench/results
+results=${BENCH_OUT:-$root/bench/results}
 rounds=${BENCH_ROUNDS:-3}
+# Optional knobs for the icount boots, passed on only when set.
+extra=""
+[ -z "${BENCH_WORKLOADS:-}" ] || extra="$extra WORKLOADS='$BENCH_WORKLOADS'"
+[ -z "${BENCH_CONFIGS:-}" ] || extra="$extra CONFIGS='$BENCH_CONFIGS'"
 tcg_rounds=${BENCH_TCG_ROUNDS:-5}
 boots="icount tcg"
 mem1m=1
@@ -31,7 +37,7 @@ while [ $# -gt 0 ]; do
 		boots=$2; shift 2 ;;
 	--no-mem-1m) mem1m=0; shift ;;
 	--report-only) shift; report_only=("$@"); break ;;
-	-h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,21p' "$0"; exit 0 ;;
 	*) echo "bench-vm: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -81,11 +87,11 @@ run_guest() {
 
 for b in $boots; do
 	case $b in
-	icount) run_guest icount "BENCH_MODE=icount ROUNDS=$rounds MEM_1M=$mem1m" \
+	icount) run_guest icount "BENCH_MODE=icount ROUNDS=$rounds MEM_1M=$mem1m$extra" \
 			DMREMAP_QEMU_ARGS="-icount shift=0,sleep=off" ;;
 	tcg) run_guest tcg "BENCH_MODE=tcg ROUNDS=$tcg_rounds WORKLOADS='seqread seqwrite' MEM_1M=0" \
 			DMREMAP_QEMU_ARGS="" ;;
-	nullb) run_guest icount-nullb "BENCH_MODE=icount DATA_DEV=nullb ROUNDS=$rounds MEM_1M=0" \
+	nullb) run_guest icount-nullb "BENCH_MODE=icount DATA_DEV=nullb ROUNDS=$rounds MEM_1M=0$extra" \
 			DMREMAP_QEMU_ARGS="-icount shift=0,sleep=off" ;;
 	*) echo "bench-vm: unknown boot '$b' (icount, tcg, nullb)" >&2; exit 2 ;;
 	esac

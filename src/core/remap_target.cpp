@@ -91,10 +91,12 @@ void RemapTarget::install(Own<State> st)
 	__atomic_store_n(&metadata_failed_, false, __ATOMIC_RELAXED);
 	LookupTable *t = st->lookup;
 	st->lookup = nullptr;
-	if (lookup_)
+	if (lookup_) {
 		LookupTable::free(publish(t));
-	else
+	} else {
 		lookup_ = t;
+		publish_view(t);
+	}
 }
 
 Result<RemapTarget *> RemapTarget::create(const rc_table &table, u64 target_len,
@@ -207,9 +209,21 @@ LookupTable *RemapTarget::publish(LookupTable *next)
 	LookupTable *old = lookup_;
 	next->set_generation(++generation_);
 	rcu_publish(&lookup_, next);
+	publish_view(next);
 	rb_synchronize_rcu();
 	io_->drain(io_ctx_, old->generation());
 	return old;
+}
+
+void RemapTarget::publish_view(const LookupTable *t)
+{
+	rc_io_view &v = views_[t->generation() & 1];
+	u64 first;
+	u32 value;
+	v.first_block = t->first_at_or_after(0, &first, &value) ? first : RC_NO_BLOCK;
+	v.block_shift = geo_.block_shift();
+	v.generation = t->generation();
+	rcu_publish(&view_, static_cast<const rc_io_view *>(&v));
 }
 
 void RemapTarget::check_spare_events()
@@ -976,6 +990,11 @@ extern "C" void rc_target_map(const struct rc_target *t, rb_u64 sector, rb_u32 s
 			      struct rc_mapping *out)
 {
 	engine(t)->map(sector, sectors, out);
+}
+
+extern "C" const struct rc_io_view *const *rc_target_io_view(const struct rc_target *t)
+{
+	return engine(t)->io_view();
 }
 
 extern "C" int rc_target_rewrite(struct rc_target *t, const struct rc_extent *extents,

@@ -33,6 +33,8 @@ public:
 	void suspend();
 
 	void map(u64 sector, u32 sectors, rc_mapping *out) const;
+	// The slot of the RCU-published summary of lookup_ (see struct rc_io_view).
+	const rc_io_view *const *io_view() const { return &view_; }
 	void count_error(bool is_write);
 	int message(unsigned argc, char **argv, char *result, unsigned maxlen);
 	int rewrite(const rc_extent *extents, u32 count);
@@ -68,6 +70,8 @@ private:
 	// Publishes next (the target owns it from now) and waits out readers and I/O that used
 	// the old table, which it returns: the caller frees it, or keeps it to roll back to.
 	[[nodiscard]] LookupTable *publish(LookupTable *next);
+	// Fills the view slot of t's generation and publishes it (see views_).
+	void publish_view(const LookupTable *t);
 	[[nodiscard]] Result<LookupTable *> with_change(u64 block, u32 value, bool remove);
 	[[nodiscard]] Status commit(const MetadataStore::SlotChange *changes, u64 count);
 
@@ -98,6 +102,11 @@ private:
 	Own<MetadataStore> store_;
 	Own<SpareAllocator> allocator_;
 	LookupTable *lookup_ = nullptr; // RCU-published; read with rcu_read()
+	// lookup_'s summary for the glue's fast path, RCU-published with it. Two slots, by the
+	// parity of the generation: publish() waits for a grace period every time, so when the
+	// slot of generation g + 1 is rewritten no reader can still hold it from generation g - 1.
+	rc_io_view views_[2] = {};
+	const rc_io_view *view_ = nullptr;
 	u32 generation_ = 0;
 	bool suspended_ = true;
 	MetadataState metadata_ = MetadataState::Ok;

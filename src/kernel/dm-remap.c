@@ -12,6 +12,7 @@
 #include <linux/dm-io.h>
 #include <linux/module.h>
 #include <linux/percpu.h>
+#include <linux/rcupdate.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/vmalloc.h>
@@ -45,6 +46,8 @@ struct remap_c {
 	struct dm_dev *spare_dev;
 	struct rc_table table; /* its device paths are only valid during the constructor */
 	struct rc_target *engine;
+	/* The engine's summary of its mapping, for map()'s fast path (see struct rc_io_view). */
+	const struct rc_io_view *const *io_view;
 	struct dm_io_client *io_client;
 	struct remap_inflight __percpu *inflight;
 	bool same_device;
@@ -66,8 +69,7 @@ struct remap_c {
 
 /* Per-bio state, in the space dm reserves with per_io_data_size. */
 struct remap_io {
-	unsigned int generation;
-	bool counted;
+	long __percpu *inflight; /* the in-flight counter it is accounted to, or NULL */
 	bool rewritten;        /* came back through remap_rewrite_worker() */
 	blk_status_t error;    /* the status the write failed with */
 	sector_t target_sector; /* where the bio starts, relative to the target */
@@ -156,28 +158,39 @@ static void remap_io_drain(void *ctx, rb_u32 old_generation)
 		msleep(1);
 }
 
+/*
+ * Called in an RCU read-side section that began before the mapping of this generation was
+ * read: the core's grace period after publishing a new mapping then guarantees that every bio
+ * mapped with the old one is counted before drain() sums the counts.
+ */
 static void remap_account(struct remap_c *rc, struct remap_io *io, unsigned int generation)
 {
-	io->generation = generation;
-	io->counted = true;
-	this_cpu_inc(rc->inflight->count[generation & 1]);
+	io->inflight = &rc->inflight->count[generation & 1];
+	this_cpu_inc(*io->inflight);
 }
 
 /*
- * Looks the bio up and, under the same RCU read section, either accounts it to the mapping's
- * generation or parks it on the held list: the core's grace period then guarantees a parked
- * bio is on the list before it releases the list.
+ * Looks the bio up and, in the same RCU read-side section, either accounts it to the
+ * mapping's generation or parks it on the held list: the core's grace period then guarantees
+ * a parked bio is on the list before it releases the list. From map() (in_map), a bio the
+ * mapping covers only part of is cut to that part first (dm resubmits the rest): once parked
+ * it may be released and submitted at any moment.
+ *
+ * The read-side sections here disable preemption (rcu_read_lock_sched()), which the core's
+ * synchronize_rcu() waits for as it waits for rcu_read_lock(), and which costs two per-CPU
+ * instructions where preemptible RCU's lock and unlock are two calls.
  */
-static void remap_lookup(struct remap_c *rc, struct dm_target *ti, struct bio *bio,
-			 struct rc_mapping *m)
+static void remap_lookup(struct remap_c *rc, struct bio *bio, struct remap_io *io,
+			 struct rc_mapping *m, bool in_map)
 {
-	struct remap_io *io = dm_per_bio_data(bio, sizeof(struct remap_io));
 	unsigned long flags;
 
-	io->counted = false;
-	io->target_sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
-	rcu_read_lock();
+	io->inflight = NULL;
+	io->target_sector = dm_target_offset(rc->ti, bio->bi_iter.bi_sector);
+	rcu_read_lock_sched();
 	rc_target_map(rc->engine, io->target_sector, bio_sectors(bio), m);
+	if (in_map && m->sectors < bio_sectors(bio))
+		dm_accept_partial_bio(bio, m->sectors);
 	switch (m->route) {
 	case RC_ROUTE_DATA:
 	case RC_ROUTE_SPARE:
@@ -191,20 +204,19 @@ static void remap_lookup(struct remap_c *rc, struct dm_target *ti, struct bio *b
 	case RC_ROUTE_LOST:
 		break;
 	}
-	rcu_read_unlock();
+	rcu_read_unlock_sched();
 }
 
 /* After any dm_accept_partial_bio(): remembers what this clone carries, for a rewrite. */
-static void remap_save_payload(struct bio *bio)
+static void remap_save_payload(struct bio *bio, struct remap_io *io)
 {
-	struct remap_io *io = dm_per_bio_data(bio, sizeof(struct remap_io));
-
 	io->iter = bio->bi_iter;
 }
 
-static void remap_route(struct remap_c *rc, struct bio *bio, const struct rc_mapping *m)
+static void remap_route(struct remap_c *rc, struct bio *bio, struct remap_io *io,
+			const struct rc_mapping *m)
 {
-	remap_save_payload(bio);
+	remap_save_payload(bio, io);
 	bio_set_dev(bio, m->route == RC_ROUTE_SPARE ? rc->spare_dev->bdev : rc->data_dev->bdev);
 	bio->bi_iter.bi_sector = m->sector;
 }
@@ -377,18 +389,20 @@ static void remap_io_release_held(void *ctx)
 	spin_unlock_irq(&rc->held_lock);
 
 	while ((bio = bio_list_pop(&list))) {
-		remap_lookup(rc, rc->ti, bio, &m);
+		struct remap_io *io = dm_per_bio_data(bio, sizeof(struct remap_io));
+
+		remap_lookup(rc, bio, io, &m, false);
 		/* A held bio lies inside one block, which any mapping covers whole. */
 		WARN_ON_ONCE(m.sectors != bio_sectors(bio));
 		switch (m.route) {
 		case RC_ROUTE_DATA:
 		case RC_ROUTE_SPARE:
-			remap_route(rc, bio, &m);
+			remap_route(rc, bio, io, &m);
 			dm_submit_bio_remap(bio, NULL);
 			break;
 		case RC_ROUTE_LOST:
 			if (op_is_write(bio_op(bio)) && remap_wants_rewrite(rc, bio)) {
-				remap_save_payload(bio);
+				remap_save_payload(bio, io);
 				remap_queue_rewrite(rc, bio, BLK_STS_IOERR);
 			} else {
 				bio_io_error(bio);
@@ -513,6 +527,7 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		remap_set_error(ti, error);
 		goto bad;
 	}
+	rc->io_view = rc_target_io_view(rc->engine);
 
 	/* A flush must reach every device we write to: one flush bio per distinct device. */
 	ti->num_flush_bios = rc->same_device ? 1 : 2;
@@ -551,33 +566,26 @@ static void remap_dtr(struct dm_target *ti)
 	ti->private = NULL;
 }
 
-static int remap_map(struct dm_target *ti, struct bio *bio)
+/* An empty flush: number 1 goes to the spare device (see num_flush_bios). */
+static int remap_map_flush(struct remap_c *rc, struct bio *bio, struct remap_io *io)
 {
-	struct remap_c *rc = ti->private;
+	io->inflight = NULL;
+	io->iter.bi_size = 0; /* no payload: end_io leaves its errors alone */
+	bio_set_dev(bio, dm_bio_get_target_bio_nr(bio) ? rc->spare_dev->bdev : rc->data_dev->bdev);
+	return DM_MAPIO_REMAPPED;
+}
+
+/* A bio that may touch a remapped, lost or moving block: the core's lookup decides. */
+static noinline int remap_map_lookup(struct remap_c *rc, struct bio *bio, struct remap_io *io)
+{
 	struct rc_mapping m;
 
-	if (unlikely(op_is_flush(bio->bi_opf) && !bio_sectors(bio))) {
-		struct remap_io *io = dm_per_bio_data(bio, sizeof(struct remap_io));
-
-		io->counted = false;
-		io->rewritten = false;
-		io->iter.bi_size = 0; /* no payload: end_io leaves its errors alone */
-		/* Empty flush number 1 goes to the spare device (see num_flush_bios). */
-		bio_set_dev(bio, dm_bio_get_target_bio_nr(bio) ? rc->spare_dev->bdev
-							      : rc->data_dev->bdev);
-		return DM_MAPIO_REMAPPED;
-	}
-
-	((struct remap_io *)dm_per_bio_data(bio, sizeof(struct remap_io)))->rewritten = false;
-	remap_lookup(rc, ti, bio, &m);
 	/* Each piece of a bio goes to exactly one place; dm resubmits the rest. */
-	if (m.sectors < bio_sectors(bio))
-		dm_accept_partial_bio(bio, m.sectors);
-
+	remap_lookup(rc, bio, io, &m, true);
 	switch (m.route) {
 	case RC_ROUTE_DATA:
 	case RC_ROUTE_SPARE:
-		remap_route(rc, bio, &m);
+		remap_route(rc, bio, io, &m);
 		return DM_MAPIO_REMAPPED;
 	case RC_ROUTE_HOLD:
 		return DM_MAPIO_SUBMITTED; /* parked; remap_io_release_held() submits it */
@@ -585,7 +593,7 @@ static int remap_map(struct dm_target *ti, struct bio *bio)
 	default:
 		if (op_is_write(bio_op(bio)) && remap_wants_rewrite(rc, bio)) {
 			/* Writing a lost block gives it a new spare block; reading it just fails. */
-			remap_save_payload(bio);
+			remap_save_payload(bio, io);
 			remap_queue_rewrite(rc, bio, BLK_STS_IOERR);
 			return DM_MAPIO_SUBMITTED;
 		}
@@ -593,24 +601,65 @@ static int remap_map(struct dm_target *ti, struct bio *bio)
 	}
 }
 
-static int remap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error)
+/*
+ * Most bios touch no block the mapping has an entry for; the engine's view tells (one
+ * compare) without a call into the core, and such a bio goes to the data device as with
+ * dm-linear, counted in flight for the engine's drain. The rest take remap_map_lookup().
+ */
+static int remap_map(struct dm_target *ti, struct bio *bio)
 {
 	struct remap_c *rc = ti->private;
 	struct remap_io *io = dm_per_bio_data(bio, sizeof(struct remap_io));
+	const struct rc_io_view *view;
+	sector_t sector;
 
-	if (io->counted) {
-		this_cpu_dec(rc->inflight->count[io->generation & 1]);
-		io->counted = false;
+	io->rewritten = false;
+	if (unlikely(op_is_flush(bio->bi_opf) && !bio_sectors(bio)))
+		return remap_map_flush(rc, bio, io);
+
+	sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
+	rcu_read_lock_sched(); /* see remap_lookup() */
+	view = rcu_dereference_sched(*rc->io_view);
+	if (unlikely(!rc_io_view_clean(view, sector, bio_sectors(bio)))) {
+		rcu_read_unlock_sched();
+		return remap_map_lookup(rc, bio, io);
 	}
+	remap_account(rc, io, view->generation);
+	rcu_read_unlock_sched();
+
+	io->target_sector = sector;
+	remap_save_payload(bio, io);
+	bio_set_dev(bio, rc->data_dev->bdev);
+	bio->bi_iter.bi_sector = rc->table.data_offset + sector;
+	return DM_MAPIO_REMAPPED;
+}
+
+/* A failed bio: counted for the stats, and redone by the worker unless no_auto_remap. */
+static noinline int remap_end_io_error(struct remap_c *rc, struct bio *bio, struct remap_io *io,
+				       blk_status_t error)
+{
+	/* The worker completes it through end_io again, when it must not be uncounted twice. */
+	io->inflight = NULL;
 	/* The iterator of a completed bio says nothing about its size: use the saved one. */
-	if (!*error || io->rewritten || !io->iter.bi_size)
+	if (io->rewritten || !io->iter.bi_size)
 		return DM_ENDIO_DONE;
 	rc_target_count_error(rc->engine, op_is_write(bio_op(bio)));
 	if (remap_wants_rewrite(rc, bio)) {
-		remap_queue_rewrite(rc, bio, *error);
+		remap_queue_rewrite(rc, bio, error);
 		return DM_ENDIO_INCOMPLETE; /* remap_rewrite_worker() completes it */
 	}
 	return DM_ENDIO_DONE;
+}
+
+static int remap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error)
+{
+	struct remap_io *io = dm_per_bio_data(bio, sizeof(struct remap_io));
+
+	if (likely(io->inflight))
+		this_cpu_dec(*io->inflight);
+	if (likely(!*error))
+		return DM_ENDIO_DONE;
+	return remap_end_io_error(ti->private, bio, io, *error);
 }
 
 static void remap_postsuspend(struct dm_target *ti)

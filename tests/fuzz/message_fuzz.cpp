@@ -11,7 +11,8 @@
 //   - the mapping changed only where the message allowed: a remap adds its blocks (all of them
 //     when it returns 1), an unremap that returns 0 drops its block, nothing else moves;
 //   - rc_target_map splits random I/O into non-empty pieces inside the request that route
-//     exactly as `list` says, and remapped data reads back from its spare block;
+//     exactly as `list` says, and remapped data reads back from its spare block; the engine's
+//     view (the glue's fast path) passes only requests that map() sends to the data device whole;
 //   - a reload (also one whose constructor ran before more messages were handled by the old
 //     table) and a power cut then reload come back with the same mapping and data;
 //   - nothing leaks: every allocation through the boundary is freed with the targets.
@@ -548,10 +549,17 @@ private:
 			rc_mapping out;
 			memset(&out, 0xa5, sizeof(out));
 			rb_rcu_read_lock();
+			const rc_io_view view = *__atomic_load_n(rc_target_io_view(live_), __ATOMIC_ACQUIRE);
 			rc_target_map(live_, sector, static_cast<u32>(len), &out);
 			rb_rcu_read_unlock();
 			if (out.sectors == 0 || out.sectors > len)
 				fail("map: a piece that is empty or longer than the request");
+			// The glue's fast path takes the view's word for it without asking map().
+			if (view.generation != out.generation)
+				fail("map: the view and the mapping disagree on the generation");
+			if (rc_io_view_clean(&view, sector, static_cast<u32>(len)) &&
+			    (out.route != RC_ROUTE_DATA || out.sectors != len))
+				fail("map: the view passes a request that map() routes otherwise");
 			const u64 b = sector / bs;
 			const u64 block_end = (b + 1) * bs;
 			auto it = model_.find(b);

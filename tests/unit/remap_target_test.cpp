@@ -359,13 +359,27 @@ long long remap_block(rc_target *t, const Layout &l, u64 block, u64 offset = 0)
 	return b == "lost" ? kLost : std::stoll(b);
 }
 
+// The engine's view, read as the glue reads it (inside the caller's read-side section).
+const rc_io_view *io_view(const rc_target *t)
+{
+	return __atomic_load_n(rc_target_io_view(t), __ATOMIC_ACQUIRE);
+}
+
+// rc_target_map, with the check that the glue's fast path would have done the same: where the
+// view of the same generation calls the request clean, the lookup routes it to the data device
+// whole. (A view and a table of different generations only meet while a publish races.)
 rc_mapping map_io(const rc_target *t, u64 sector, u32 sectors)
 {
 	rc_mapping m;
 	std::memset(&m, 0xa5, sizeof(m));
 	rb_rcu_read_lock();
+	const rc_io_view view = *io_view(t);
 	rc_target_map(t, sector, sectors, &m);
 	rb_rcu_read_unlock();
+	if (sectors && view.generation == m.generation && rc_io_view_clean(&view, sector, sectors)) {
+		EXPECT_EQ(m.route, RC_ROUTE_DATA) << "the view passes " << sector << "+" << sectors;
+		EXPECT_EQ(m.sectors, sectors) << "the view passes " << sector << "+" << sectors;
+	}
 	return m;
 }
 
@@ -1116,6 +1130,57 @@ TEST(RemapTarget, MapCutsARequestAtRemappedBlocks)
 	EXPECT_TRUE(same_pieces(got, {{RC_ROUTE_DATA, l.data_offset + 9, 7},
 				      {RC_ROUTE_SPARE, l.spare_sector(s2), 3}}))
 		<< describe(got);
+}
+
+// The glue's fast path: the view's first block is the lowest block with an entry (remapped,
+// lost or moving), follows every published mapping, and sends past the lookup exactly the
+// requests that end below it.
+TEST(RemapTarget, ViewSummarizesEachPublishedMapping)
+{
+	Rig rig;
+	const Layout &l = rig.layout; // 8 sectors a block
+	const u64 bs = l.bs();
+	Target t = rig.create();
+	ASSERT_TRUE(t);
+	const rc_io_view *const *slot = rc_target_io_view(t.get());
+	ASSERT_NE(*slot, nullptr) << "published before the first resume";
+	EXPECT_EQ(io_view(t.get())->first_block, RC_NO_BLOCK);
+	ASSERT_EQ(rc_target_resume(t.get()), 0);
+	EXPECT_EQ(rc_target_io_view(t.get()), slot);
+	EXPECT_EQ(io_view(t.get())->block_shift, 3u);
+	EXPECT_EQ(io_view(t.get())->generation, map_io(t.get(), 0, 1).generation);
+	EXPECT_TRUE(rc_io_view_clean(io_view(t.get()), l.target_len() - 1, 1));
+
+	ASSERT_GE(remap_block(t.get(), l, 40), 0);
+	const rc_io_view *v = io_view(t.get());
+	EXPECT_EQ(v->first_block, 40u);
+	EXPECT_EQ(v->generation, map_io(t.get(), 0, 1).generation);
+	EXPECT_TRUE(rc_io_view_clean(v, 0, static_cast<u32>(40 * bs)));
+	EXPECT_TRUE(rc_io_view_clean(v, 39 * bs + 7, 1));
+	EXPECT_FALSE(rc_io_view_clean(v, 39 * bs + 7, 2));
+	EXPECT_FALSE(rc_io_view_clean(v, 41 * bs, 1)) << "above the first entry: the lookup decides";
+
+	rig.disk.fail_read_in = 0;
+	ASSERT_EQ(remap_block(t.get(), l, 12), kLost);
+	rig.disk.fail_read_in = -1;
+	EXPECT_EQ(io_view(t.get())->first_block, 12u) << "a lost block counts";
+
+	// A block being moved counts while it moves, and the view of that moment is its own.
+	u32 moving_generation = 0;
+	rig.disk.write_filter = [&](const MemDisk::Write &) {
+		EXPECT_EQ(io_view(t.get())->first_block, 5u);
+		moving_generation = io_view(t.get())->generation;
+		EXPECT_EQ(moving_generation, map_io(t.get(), 5 * bs, 1).generation);
+		return true;
+	};
+	ASSERT_GE(remap_block(t.get(), l, 5), 0);
+	rig.disk.write_filter = nullptr;
+	EXPECT_EQ(io_view(t.get())->first_block, 5u);
+	EXPECT_GT(io_view(t.get())->generation, moving_generation);
+
+	EXPECT_EQ(msg(t.get(), "unremap " + std::to_string(5 * bs)).rc, 0);
+	EXPECT_EQ(io_view(t.get())->first_block, 12u);
+	EXPECT_EQ(io_view(t.get())->generation, map_io(t.get(), 0, 1).generation);
 }
 
 // The property: after random remaps (adjacent ones, lost ones), every piece of every random
