@@ -178,10 +178,11 @@ static void remap_account(struct remap_c *rc, struct remap_io *io, unsigned int 
  *
  * The read-side sections here disable preemption (rcu_read_lock_sched()), which the core's
  * synchronize_rcu() waits for as it waits for rcu_read_lock(), and which costs two per-CPU
- * instructions where preemptible RCU's lock and unlock are two calls.
+ * instructions where preemptible RCU's lock and unlock are two calls. Inlined into both
+ * callers: it is on the I/O path of every bio that touches the table's range.
  */
-static void remap_lookup(struct remap_c *rc, struct bio *bio, struct remap_io *io,
-			 struct rc_mapping *m, bool in_map)
+static __always_inline void remap_lookup(struct remap_c *rc, struct bio *bio,
+					 struct remap_io *io, struct rc_mapping *m, bool in_map)
 {
 	unsigned long flags;
 
