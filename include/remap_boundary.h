@@ -282,6 +282,11 @@ int rc_target_reread(struct rc_target *t, rb_u64 sector, rb_u32 sectors, void *d
 int rc_target_auto_remap(const struct rc_target *t);
 /* I/O errors seen by the glue, for the stats. */
 void rc_target_count_error(struct rc_target *t, int is_write);
+/*
+ * A failed write (or a write to a lost block) that rc_target_rewrite made good has completed,
+ * ns nanoseconds after the glue handed it over: the stats' redone_writes and redo_*_ns.
+ */
+void rc_target_count_redone_write(struct rc_target *t, rb_u64 ns);
 
 /* dmsetup message: 0, a negative errno, or 1 when text was written to result. Sleeps. */
 int rc_target_message(struct rc_target *t, unsigned int argc, char **argv, char *result,

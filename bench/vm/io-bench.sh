@@ -15,10 +15,19 @@
 #               (every lookup searches the whole table and finds nothing)
 #   remaphit    dm-remap, NREMAPS remaps, 1% of the region's blocks among them (runs of HIT_RUN
 #               blocks every 100*HIT_RUN blocks), the rest after the region (spare ram3)
+#   remap1      dm-remap, 1 remap, before the region (spare ram2, after remmiss's area): every
+#               bio takes the core's lookup, whose search is trivial; remapbefore minus remap1
+#               is the search of a 100k-entry table
 # Every round runs every workload on every configuration (configurations interleaved).
-# Output lines for the host: "RESULT k=v ...", "MEM k=v ...", "INFO ...".
+# Remap latency (LATENCY=1): a remap target over dm-flakey that fails every write (error_writes,
+# always down); fio writes fresh 4 KiB blocks at QD1 (one error at a time) and QD32 (concurrent
+# errors, which share commits), each write failing, retried in place, failing again and moving
+# to a spare block with its data in a commit. The stats' redo_*_ns time each write from the
+# error to its completion; seq counts the commits.
+# Output lines for the host: "RESULT k=v ...", "MEM k=v ...", "LAT k=v ...", "INFO ...".
 # Knobs (the host may prepend assignments): BENCH_MODE icount|tcg, ROUNDS, REGION_MIB, NREMAPS,
 # HIT_RUN, WORKLOADS, IOS_<workload> (I/Os per run), MEM_1M (1: also measure 1M remaps),
+# LATENCY (1: measure the remap latency), LAT_IOS_QD1 and LAT_IOS_QD32 (failing writes per run),
 # DATA_DEV brd|nullb (nullb: the data device is null_blk with memory_backed=0 and no completion
 # interrupt, /dev/nullb0; the spare areas stay on brd, whose metadata must read back).
 # shellcheck shell=dash source=tests/vm/lib.sh disable=SC1091
@@ -35,8 +44,11 @@ IOS_randwrite=${IOS_randwrite:-120000}
 IOS_seqread=${IOS_seqread:-4000}
 IOS_seqwrite=${IOS_seqwrite:-4000}
 MEM_1M=${MEM_1M:-0}
+LATENCY=${LATENCY:-1}
+LAT_IOS_QD1=${LAT_IOS_QD1:-200}
+LAT_IOS_QD32=${LAT_IOS_QD32:-2000}
 DATA_DEV=${DATA_DEV:-brd}
-CONFIGS=${CONFIGS:-raw linear remap0 remapmiss remapbefore remaphit}
+CONFIGS=${CONFIGS:-raw linear remap0 remap1 remapmiss remapbefore remaphit}
 
 BS=4096
 SPB=$((BS / 512))                               # sectors per block
@@ -83,7 +95,7 @@ settle() { sync; echo 1 >/proc/sys/vm/drop_caches 2>/dev/null; sleep 1; }  # RCU
 cleanup_push "brd_teardown"
 cleanup_push "unload_module null_blk"
 cleanup_push "unload_module dm_remap"
-cleanup_push "dm_remove lin rem0 remmiss rembefore remhit memtest"
+cleanup_push "dm_remove lin rem0 rem1 remmiss rembefore remhit memtest remlat flk"
 
 info "mode=$BENCH_MODE data=$DATA_DEV rounds=$ROUNDS region_mib=$REGION_MIB region_offset_mib=$OFF_MIB nremaps=$NREMAPS hit_run=$HIT_RUN data_mib=$DATA_MIB spare_mib=$SPARE_MIB cpus=$(grep -c ^processor /proc/cpuinfo) kernel=$(uname -r)"
 info "fio $(fio --version)"
@@ -106,6 +118,7 @@ check "create rem0" dmsetup create rem0 --table "$T /dev/ram1 0 $SPARE_SECT" || 
 check "create remmiss" dmsetup create remmiss --table "$T /dev/ram2 0 $SPARE_SECT" || exit 1
 check "create remhit" dmsetup create remhit --table "$T /dev/ram3 0 $SPARE_SECT" || exit 1
 check "create rembefore" dmsetup create rembefore --table "$T /dev/ram4 0 $SPARE_SECT" || exit 1
+check "create rem1" dmsetup create rem1 --table "$T /dev/ram2 $SPARE_SECT $((64 * 2048))" || exit 1
 info "remmiss status: $(dmsetup status remmiss)"
 
 # remap_range DEV FIRST_BLOCK COUNT: in messages of at most 65536 blocks.
@@ -153,6 +166,7 @@ check_eq "remhit: stats remapped=$NREMAPS" "$NREMAPS" "$(stat_of remhit remapped
 info "remhit: $inside of the region's $REGION_BLOCKS blocks remapped (runs of $HIT_RUN)"
 check "rembefore: $NREMAPS remaps before the region" remap_range rembefore 0 "$NREMAPS"
 check_eq "rembefore: stats remapped=$NREMAPS" "$NREMAPS" "$(stat_of rembefore remapped)"
+check "rem1: one remap before the region" remap_range rem1 0 1
 settle
 
 dev_of() {
@@ -160,6 +174,7 @@ dev_of() {
     raw) echo "$DATA" ;;
     linear) echo /dev/mapper/lin ;;
     remap0) echo /dev/mapper/rem0 ;;
+    remap1) echo /dev/mapper/rem1 ;;
     remapmiss) echo /dev/mapper/remmiss ;;
     remapbefore) echo /dev/mapper/rembefore ;;
     remaphit) echo /dev/mapper/remhit ;;
@@ -222,12 +237,47 @@ while [ "$r" -le "$ROUNDS" ]; do
   r=$((r + 1))
 done
 check_eq "every fio run succeeded" 0 "$fail_runs"
-for d in rem0 remmiss rembefore remhit; do info "$d stats: $(msg $d stats)"; done
+for d in rem0 rem1 remmiss rembefore remhit; do info "$d stats: $(msg $d stats)"; done
 check_eq "remaphit: the mapping is unchanged by the runs" "$NREMAPS" "$(stat_of remhit remapped)"
+
+# ---- remap latency: every write to the data device fails ----
+if [ "$LATENCY" = 1 ]; then
+  # The last 64 MiB of the data device behind dm-flakey (nothing reaches it: every write
+  # fails); a 64 MiB spare area on ram1 after rem0's.
+  LAT_SECT=$((64 * 2048))
+  check "flk: dm-flakey failing every write" dmsetup create flk --table \
+    "0 $LAT_SECT flakey $DATA $((DATA_SECT - LAT_SECT)) 0 1 1 error_writes" || exit 1
+  check "remlat: dm-remap over flk" dmsetup create remlat --table \
+    "0 $LAT_SECT remap /dev/mapper/flk 0 /dev/ram1 $SPARE_SECT $LAT_SECT" || exit 1
+  # lat_run QD IOS FIRST_BLOCK: IOS sequential 4 KiB writes from FIRST_BLOCK at queue depth QD.
+  lat_run() {
+    local qd=$1 ios=$2 first=$3 before after rt
+    msg remlat clear_stats
+    before=$(msg remlat stats)
+    fio --name=lat --filename=/dev/mapper/remlat --ioengine=libaio --direct=1 --iodepth="$qd" \
+      --bs=4k --rw=write --offset=$((first * BS)) --size=$((ios * BS)) --disk_util=0 \
+      --eta=never --output-format=json --output=/tmp/lat.json >/tmp/lat.err 2>&1 ||
+      { cat /tmp/lat.err /tmp/lat.json; return 1; }
+    after=$(msg remlat stats)
+    rt=$(awk '$1 == "\"write\"" && $2 == ":" { on = 1 }
+              on && $1 == "\"runtime\"" { gsub(",", "", $3); print $3; exit }' /tmp/lat.json)
+    kv() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+    echo "LAT mode=$BENCH_MODE qd=$qd ios=$ios runtime_ms=$rt" \
+      "remaps=$(( $(kv "$after" auto_remaps) - $(kv "$before" auto_remaps) ))" \
+      "commits=$(( $(kv "$after" seq) - $(kv "$before" seq) ))" \
+      "write_errors=$(kv "$after" write_errors) redone=$(kv "$after" redone_writes)" \
+      "redo_avg_ns=$(kv "$after" redo_avg_ns) redo_max_ns=$(kv "$after" redo_max_ns)"
+  }
+  check "remap latency, one failing write at a time" lat_run 1 "$LAT_IOS_QD1" 0
+  check "remap latency, 32 failing writes at a time" lat_run 32 "$LAT_IOS_QD32" "$LAT_IOS_QD1"
+  check_eq "remlat: every failing write was remapped" $((LAT_IOS_QD1 + LAT_IOS_QD32)) \
+    "$(stat_of remlat remapped)"
+  info "remlat stats: $(msg remlat stats)"
+fi
 
 # ---- memory at 1M remaps (block_size 512, so that the copies fit in the guest's memory) ----
 if [ "$MEM_1M" = 1 ]; then
-  dm_remove lin rem0 remmiss rembefore remhit
+  dm_remove lin rem0 rem1 remmiss rembefore remhit remlat flk
   brd_teardown
   check "two 640 MiB ramdisks" brd_setup 2 $((640 * 1024)) || exit 1
   n=1048576

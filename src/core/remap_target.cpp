@@ -27,7 +27,8 @@ const char *metadata_name(MetadataState s)
 }
 
 u64 load_relaxed(const u64 *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
-void add_relaxed(u64 *p) { __atomic_fetch_add(p, 1, __ATOMIC_RELAXED); }
+void add_relaxed(u64 *p, u64 n = 1) { __atomic_fetch_add(p, n, __ATOMIC_RELAXED); }
+void store_relaxed(u64 *p, u64 v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
 void zero_relaxed(u64 *p) { __atomic_store_n(p, 0, __ATOMIC_RELAXED); }
 
 } // namespace
@@ -203,6 +204,15 @@ void RemapTarget::map(u64 sector, u32 sectors, rc_mapping *out) const
 }
 
 void RemapTarget::count_error(bool is_write) { add_relaxed(is_write ? &write_errors_ : &read_errors_); }
+
+void RemapTarget::count_redone_write(u64 ns)
+{
+	add_relaxed(&redone_writes_);
+	add_relaxed(&redo_sum_ns_, ns);
+	store_relaxed(&redo_last_ns_, ns);
+	if (ns > load_relaxed(&redo_max_ns_))
+		store_relaxed(&redo_max_ns_, ns);
+}
 
 LookupTable *RemapTarget::publish(LookupTable *next)
 {
@@ -871,9 +881,11 @@ void RemapTarget::do_stats(TextBuffer &out) const
 	const u64 total = spare_total();
 	const u64 free = allocator_->available();
 	const u64 bad = spare_bad();
+	const u64 redone = load_relaxed(&redone_writes_);
 	out.emit("remapped=%llu lost=%llu spare_used=%llu spare_free=%llu spare_total=%llu "
 		 "bad_spare=%llu read_errors=%llu write_errors=%llu auto_remaps=%llu "
-		 "manual_remaps=%llu cache_hits=%llu cache_misses=%llu metadata=%s seq=%llu",
+		 "manual_remaps=%llu cache_hits=%llu cache_misses=%llu metadata=%s seq=%llu "
+		 "redone_writes=%llu redo_last_ns=%llu redo_avg_ns=%llu redo_max_ns=%llu",
 		 static_cast<unsigned long long>(remapped_), static_cast<unsigned long long>(lost_),
 		 static_cast<unsigned long long>(total - free - bad),
 		 static_cast<unsigned long long>(free), static_cast<unsigned long long>(total),
@@ -884,7 +896,11 @@ void RemapTarget::do_stats(TextBuffer &out) const
 		 static_cast<unsigned long long>(load_relaxed(&manual_remaps_)),
 		 static_cast<unsigned long long>(allocator_->cache_hits()),
 		 static_cast<unsigned long long>(allocator_->cache_misses()), metadata_name(metadata_),
-		 static_cast<unsigned long long>(store_->seq()));
+		 static_cast<unsigned long long>(store_->seq()),
+		 static_cast<unsigned long long>(redone),
+		 static_cast<unsigned long long>(load_relaxed(&redo_last_ns_)),
+		 static_cast<unsigned long long>(redone ? load_relaxed(&redo_sum_ns_) / redone : 0),
+		 static_cast<unsigned long long>(load_relaxed(&redo_max_ns_)));
 }
 
 void RemapTarget::status_info(TextBuffer &out) const
@@ -946,6 +962,10 @@ int RemapTarget::message(unsigned argc, char **argv, char *result, unsigned maxl
 		zero_relaxed(&write_errors_);
 		zero_relaxed(&auto_remaps_);
 		zero_relaxed(&manual_remaps_);
+		zero_relaxed(&redone_writes_);
+		zero_relaxed(&redo_last_ns_);
+		zero_relaxed(&redo_sum_ns_);
+		zero_relaxed(&redo_max_ns_);
 		allocator_->clear_counters();
 		return 0;
 	case Verb::Help:
@@ -1020,6 +1040,11 @@ extern "C" int rc_target_auto_remap(const struct rc_target *t)
 extern "C" void rc_target_count_error(struct rc_target *t, int is_write)
 {
 	engine(t)->count_error(is_write != 0);
+}
+
+extern "C" void rc_target_count_redone_write(struct rc_target *t, rb_u64 ns)
+{
+	engine(t)->count_redone_write(ns);
 }
 
 extern "C" int rc_target_message(struct rc_target *t, unsigned int argc, char **argv,

@@ -36,6 +36,8 @@ public:
 	// The slot of the RCU-published summary of lookup_ (see struct rc_io_view).
 	const rc_io_view *const *io_view() const { return &view_; }
 	void count_error(bool is_write);
+	// From the glue's worker (one at a time per target); clear_stats may race with it.
+	void count_redone_write(u64 ns);
 	int message(unsigned argc, char **argv, char *result, unsigned maxlen);
 	int rewrite(const rc_extent *extents, u32 count);
 	int reread(u64 sector, u32 sectors, u8 *buf);
@@ -123,6 +125,10 @@ private:
 	u64 write_errors_ = 0;
 	u64 auto_remaps_ = 0;
 	u64 manual_remaps_ = 0;
+	u64 redone_writes_ = 0;
+	u64 redo_last_ns_ = 0;
+	u64 redo_sum_ns_ = 0;
+	u64 redo_max_ns_ = 0;
 };
 
 } // namespace remap

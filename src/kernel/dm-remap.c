@@ -15,6 +15,7 @@
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/timekeeping.h>
 #include <linux/vmalloc.h>
 #include <linux/workqueue.h>
 
@@ -74,6 +75,7 @@ struct remap_io {
 	blk_status_t error;    /* the status the write failed with */
 	sector_t target_sector; /* where the bio starts, relative to the target */
 	struct bvec_iter iter;  /* its payload, as mapped (end_io sees the iterator consumed) */
+	u64 queued_ns;          /* when it went to the worker (ktime_get_ns()), for the stats */
 };
 
 static void remap_dtr(struct dm_target *ti);
@@ -229,6 +231,7 @@ static void remap_queue_rewrite(struct remap_c *rc, struct bio *bio, blk_status_
 	unsigned long flags;
 
 	io->error = error;
+	io->queued_ns = ktime_get_ns();
 	spin_lock_irqsave(&rc->failed_lock, flags);
 	bio_list_add(&rc->failed, bio);
 	spin_unlock_irqrestore(&rc->failed_lock, flags);
@@ -272,10 +275,13 @@ static unsigned int remap_extent_flags(struct bio *bio)
 	return (bio->bi_opf & REQ_FUA) ? RB_IO_FUA : 0;
 }
 
-static void remap_complete(struct bio *bio, int r)
+static void remap_complete(struct remap_c *rc, struct bio *bio, int r)
 {
 	struct remap_io *io = dm_per_bio_data(bio, sizeof(struct remap_io));
 
+	/* From its error to here: a retry in place, or a remap and its commit. */
+	if (!r && bio_op(bio) == REQ_OP_WRITE)
+		rc_target_count_redone_write(rc->engine, ktime_get_ns() - io->queued_ns);
 	io->rewritten = true;
 	bio->bi_status = r ? io->error : BLK_STS_OK;
 	bio_endio(bio);
@@ -349,7 +355,7 @@ static void remap_rewrite_worker(struct work_struct *work)
 
 		if (bio_op(bio) != REQ_OP_WRITE || remap_payload_bytes(bio) > REMAP_BOUNCE_BYTES) {
 			bio_list_pop(&list);
-			remap_complete(bio, remap_redo_alone(rc, bio));
+			remap_complete(rc, bio, remap_redo_alone(rc, bio));
 			continue;
 		}
 		while ((bio = bio_list_peek(&list)) && n < REMAP_BATCH_MAX &&
@@ -372,7 +378,7 @@ static void remap_rewrite_worker(struct work_struct *work)
 
 			if (r && n > 1)
 				ri = rc_target_rewrite(rc->engine, &rc->extents[i], 1);
-			remap_complete(rc->batch[i], ri);
+			remap_complete(rc, rc->batch[i], ri);
 		}
 	}
 }

@@ -490,7 +490,8 @@ private:
 		if (used != remapped)
 			fail("stats: spare_used is not the number of remapped blocks", text);
 		for (const char *key : {"read_errors", "write_errors", "auto_remaps", "manual_remaps",
-					"cache_hits", "cache_misses", "seq"})
+					"cache_hits", "cache_misses", "seq", "redone_writes",
+					"redo_last_ns", "redo_avg_ns", "redo_max_ns"})
 			(void)st.num(key);
 		const std::string meta = st.kv.count("metadata") ? st.kv.at("metadata") : "";
 		if (meta != "ok" && meta != "degraded" && meta != "failed")

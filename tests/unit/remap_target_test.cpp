@@ -478,7 +478,8 @@ double thread_cpu_seconds()
 const char *const kStatsKeys[] = {"remapped",    "lost",        "spare_used",    "spare_free",
 				  "spare_total", "bad_spare",   "read_errors",   "write_errors",
 				  "auto_remaps", "manual_remaps", "cache_hits",  "cache_misses",
-				  "metadata",    "seq"};
+				  "metadata",    "seq",         "redone_writes", "redo_last_ns",
+				  "redo_avg_ns", "redo_max_ns"};
 
 } // namespace
 
@@ -546,7 +547,8 @@ TEST(RemapTarget, StatsHasEveryKeyInOrderWithRightValues)
 		{"remapped", "0"},    {"lost", "0"},         {"spare_used", "0"},  {"spare_free", "96"},
 		{"spare_total", "96"}, {"bad_spare", "0"},   {"read_errors", "0"}, {"write_errors", "0"},
 		{"auto_remaps", "0"}, {"manual_remaps", "0"}, {"cache_hits", "0"}, {"cache_misses", "0"},
-		{"metadata", "ok"},   {"seq", "1"}};
+		{"metadata", "ok"},   {"seq", "1"},          {"redone_writes", "0"}, {"redo_last_ns", "0"},
+		{"redo_avg_ns", "0"}, {"redo_max_ns", "0"}};
 	EXPECT_EQ(stats(t.get()), fresh);
 
 	// Three remaps (one cache refill, then two hits), one lost block, I/O errors.
@@ -559,11 +561,15 @@ TEST(RemapTarget, StatsHasEveryKeyInOrderWithRightValues)
 		rc_target_count_error(t.get(), 0);
 	for (int i = 0; i < 3; i++)
 		rc_target_count_error(t.get(), 1);
+	// The glue reports how long each redone write took (here 3000, 9000 and 1500 ns).
+	for (u64 ns : {3000u, 9000u, 1500u})
+		rc_target_count_redone_write(t.get(), ns);
 	const std::map<std::string, std::string> busy = {
 		{"remapped", "3"},    {"lost", "1"},         {"spare_used", "3"},  {"spare_free", "93"},
 		{"spare_total", "96"}, {"bad_spare", "0"},   {"read_errors", "2"}, {"write_errors", "3"},
 		{"auto_remaps", "0"}, {"manual_remaps", "4"}, {"cache_hits", "2"}, {"cache_misses", "1"},
-		{"metadata", "ok"},   {"seq", "5"}};
+		{"metadata", "ok"},   {"seq", "5"},          {"redone_writes", "3"}, {"redo_last_ns", "1500"},
+		{"redo_avg_ns", "4500"}, {"redo_max_ns", "9000"}};
 	EXPECT_EQ(stats(t.get()), busy);
 	EXPECT_EQ(status_info(t.get()), "4096 3 1 3/96 ok 5");
 
@@ -572,7 +578,8 @@ TEST(RemapTarget, StatsHasEveryKeyInOrderWithRightValues)
 	EXPECT_EQ(r.rc, 0);
 	auto cleared = busy;
 	for (const char *k : {"read_errors", "write_errors", "auto_remaps", "manual_remaps",
-			      "cache_hits", "cache_misses"})
+			      "cache_hits", "cache_misses", "redone_writes", "redo_last_ns",
+			      "redo_avg_ns", "redo_max_ns"})
 		cleared[k] = "0";
 	EXPECT_EQ(stats(t.get()), cleared);
 	EXPECT_EQ(seq(t.get()), 5u) << "clear_stats commits nothing";
