@@ -10,7 +10,7 @@
 #   linear      dm-linear over ram0
 #   remap0      dm-remap, 0 remaps                                    (spare ram1)
 #   remapmiss   dm-remap, NREMAPS remaps after the region              (spare ram2)
-#               (every lookup ends at "below the first remapped block": one compare)
+#               (every bio ends below the first remapped block: map() routes it in place)
 #   remapbefore dm-remap, NREMAPS remaps before the region             (spare ram4)
 #               (every lookup searches the whole table and finds nothing)
 #   remaphit    dm-remap, NREMAPS remaps, 1% of the region's blocks among them (runs of HIT_RUN
