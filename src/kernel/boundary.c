@@ -113,9 +113,16 @@ void rb_rcu_read_unlock(void)
 	rcu_read_unlock();
 }
 
+/*
+ * Every publication of a new mapping waits for a grace period, and the I/O held on blocks in
+ * transition (a failed write being remapped among it) waits with it: an expedited grace
+ * period takes microseconds where a normal one takes jiffies, and a remap publishes twice.
+ * Mapping changes are rare, so the IPIs it sends are cheap; rcupdate.rcu_normal=1 makes
+ * them normal grace periods again.
+ */
 void rb_synchronize_rcu(void)
 {
-	synchronize_rcu();
+	synchronize_rcu_expedited();
 }
 
 unsigned long rb_find_next_zero_bit(const unsigned long *bitmap, unsigned long size,

@@ -150,14 +150,17 @@ static long remap_inflight_sum(struct remap_c *rc, unsigned int idx)
 
 /*
  * The core has waited for an RCU grace period, so no map() is still counting into the old
- * generation: its count only falls from here on, and a sum of zero is final.
+ * generation: its count only falls from here on, and a sum of zero is final. Polled, since a
+ * wakeup from end_io would cost every bio; in short hrtimer sleeps, since what is in flight
+ * completes in microseconds to milliseconds and msleep(1) sleeps two jiffies at least (8 ms
+ * at HZ=250), while I/O to the blocks in transition waits.
  */
 static void remap_io_drain(void *ctx, rb_u32 old_generation)
 {
 	struct remap_c *rc = ctx;
 
 	while (remap_inflight_sum(rc, old_generation & 1))
-		msleep(1);
+		usleep_range(20, 100);
 }
 
 /*
@@ -616,15 +619,14 @@ static noinline int remap_map_lookup(struct remap_c *rc, struct bio *bio, struct
 static int remap_map(struct dm_target *ti, struct bio *bio)
 {
 	struct remap_c *rc = ti->private;
+	const sector_t sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
 	struct remap_io *io = dm_per_bio_data(bio, sizeof(struct remap_io));
 	const struct rc_io_view *view;
-	sector_t sector;
 
 	io->rewritten = false;
 	if (unlikely(op_is_flush(bio->bi_opf) && !bio_sectors(bio)))
 		return remap_map_flush(rc, bio, io);
 
-	sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
 	rcu_read_lock_sched(); /* see remap_lookup() */
 	view = rcu_dereference_sched(*rc->io_view);
 	if (unlikely(!rc_io_view_clean(view, sector, bio_sectors(bio)))) {
