@@ -175,28 +175,20 @@ static void remap_account(struct remap_c *rc, struct remap_io *io, unsigned int 
 }
 
 /*
- * Looks the bio up and, in the same RCU read-side section, either accounts it to the
- * mapping's generation or parks it on the held list: the core's grace period then guarantees
- * a parked bio is on the list before it releases the list. From map() (in_map), a bio the
- * mapping covers only part of is cut to that part first (dm resubmits the rest): once parked
- * it may be released and submitted at any moment.
+ * Called in the RCU read-side section in which the mapping m was read: either accounts the
+ * bio to the mapping's generation or parks it on the held list; the core's grace period then
+ * guarantees a parked bio is on the list before it releases the list.
  *
- * The read-side sections here disable preemption (rcu_read_lock_sched()), which the core's
- * synchronize_rcu() waits for as it waits for rcu_read_lock(), and which costs two per-CPU
- * instructions where preemptible RCU's lock and unlock are two calls. Inlined into both
- * callers: it is on the I/O path of every bio that touches the table's range.
+ * The I/O path's read-side sections disable preemption (rcu_read_lock_sched()), which the
+ * core's synchronize_rcu_expedited() waits for as it waits for rcu_read_lock(), and which
+ * costs two per-CPU instructions where preemptible RCU's lock and unlock are two calls.
  */
-static __always_inline void remap_lookup(struct remap_c *rc, struct bio *bio,
-					 struct remap_io *io, struct rc_mapping *m, bool in_map)
+static __always_inline void remap_account_or_hold(struct remap_c *rc, struct bio *bio,
+						  struct remap_io *io,
+						  const struct rc_mapping *m)
 {
 	unsigned long flags;
 
-	io->inflight = NULL;
-	io->target_sector = dm_target_offset(rc->ti, bio->bi_iter.bi_sector);
-	rcu_read_lock_sched();
-	rc_target_map(rc->engine, io->target_sector, bio_sectors(bio), m);
-	if (in_map && m->sectors < bio_sectors(bio))
-		dm_accept_partial_bio(bio, m->sectors);
 	switch (m->route) {
 	case RC_ROUTE_DATA:
 	case RC_ROUTE_SPARE:
@@ -210,7 +202,6 @@ static __always_inline void remap_lookup(struct remap_c *rc, struct bio *bio,
 	case RC_ROUTE_LOST:
 		break;
 	}
-	rcu_read_unlock_sched();
 }
 
 /* After any dm_accept_partial_bio(): remembers what this clone carries, for a rewrite. */
@@ -401,7 +392,12 @@ static void remap_io_release_held(void *ctx)
 	while ((bio = bio_list_pop(&list))) {
 		struct remap_io *io = dm_per_bio_data(bio, sizeof(struct remap_io));
 
-		remap_lookup(rc, bio, io, &m, false);
+		io->inflight = NULL;
+		io->target_sector = dm_target_offset(rc->ti, bio->bi_iter.bi_sector);
+		rcu_read_lock_sched();
+		rc_target_map(rc->engine, io->target_sector, bio_sectors(bio), &m);
+		remap_account_or_hold(rc, bio, io, &m);
+		rcu_read_unlock_sched();
 		/* A held bio lies inside one block, which any mapping covers whole. */
 		WARN_ON_ONCE(m.sectors != bio_sectors(bio));
 		switch (m.route) {
@@ -419,7 +415,7 @@ static void remap_io_release_held(void *ctx)
 			}
 			break;
 		case RC_ROUTE_HOLD:
-			break; /* moving again: parked by remap_lookup() */
+			break; /* moving again: parked again */
 		}
 	}
 }
@@ -585,13 +581,27 @@ static int remap_map_flush(struct remap_c *rc, struct bio *bio, struct remap_io 
 	return DM_MAPIO_REMAPPED;
 }
 
-/* A bio that may touch a remapped, lost or moving block: the core's lookup decides. */
-static noinline int remap_map_lookup(struct remap_c *rc, struct bio *bio, struct remap_io *io)
+/*
+ * A bio that may touch a remapped, lost or moving block: the core's lookup decides. Called in
+ * map()'s read-side section, which it ends.
+ */
+static noinline int remap_map_lookup(struct remap_c *rc, struct bio *bio, struct remap_io *io,
+				     sector_t sector)
 {
 	struct rc_mapping m;
 
-	/* Each piece of a bio goes to exactly one place; dm resubmits the rest. */
-	remap_lookup(rc, bio, io, &m, true);
+	io->inflight = NULL;
+	io->target_sector = sector;
+	rc_target_map(rc->engine, sector, bio_sectors(bio), &m);
+	/*
+	 * Each piece of a bio goes to exactly one place; dm resubmits the rest. Cut before the
+	 * bio is parked: once on the held list it may be released and submitted at any moment.
+	 */
+	if (m.sectors < bio_sectors(bio))
+		dm_accept_partial_bio(bio, m.sectors);
+	remap_account_or_hold(rc, bio, io, &m);
+	rcu_read_unlock_sched();
+
 	switch (m.route) {
 	case RC_ROUTE_DATA:
 	case RC_ROUTE_SPARE:
@@ -627,12 +637,10 @@ static int remap_map(struct dm_target *ti, struct bio *bio)
 	if (unlikely(op_is_flush(bio->bi_opf) && !bio_sectors(bio)))
 		return remap_map_flush(rc, bio, io);
 
-	rcu_read_lock_sched(); /* see remap_lookup() */
+	rcu_read_lock_sched(); /* see remap_account_or_hold() */
 	view = rcu_dereference_sched(*rc->io_view);
-	if (unlikely(!rc_io_view_clean(view, sector, bio_sectors(bio)))) {
-		rcu_read_unlock_sched();
-		return remap_map_lookup(rc, bio, io);
-	}
+	if (unlikely(!rc_io_view_clean(view, sector, bio_sectors(bio))))
+		return remap_map_lookup(rc, bio, io, sector);
 	remap_account(rc, io, view->generation);
 	rcu_read_unlock_sched();
 
