@@ -681,7 +681,8 @@ int RemapTarget::read_block(const LookupTable *table, u64 b, u32 attempts)
 // block that reads on a retry is weak and moves to a new spare block (its data is copied),
 // a block that never reads is marked lost, both persisted. Fills buf and returns 0 if every
 // block read in the end; otherwise -EIO, and the glue fails the read with its original
-// status. data covers [sector, sector + sectors).
+// status. A retry that fails for lack of memory changes nothing. data covers
+// [sector, sector + sectors).
 int RemapTarget::reread(u64 sector, u32 sectors, u8 *buf)
 {
 	MutexGuard guard(mutex_);
@@ -737,7 +738,14 @@ int RemapTarget::reread(u64 sector, u32 sectors, u8 *buf)
 		const u64 b = work.blocks[i];
 		u32 v;
 		const bool mapped = before->find(b, &v);
-		const bool readable = read_block(before, b, 1 + table_.read_retries) == 0;
+		const int rr = read_block(before, b, 1 + table_.read_retries);
+		if (rr == -kENOMEM) {
+			// No memory for the read says nothing about the disk (as in move_block()):
+			// nothing is moved or marked lost, and the read fails with its own error.
+			err = rr;
+			break;
+		}
+		const bool readable = rr == 0;
 		if (mapped) {
 			// The spare block it lived in failed a read: retire it.
 			allocator_->mark_bad(SpareBlock(v));
