@@ -147,13 +147,26 @@ private:
 	DmControl dm_;
 	Expectations exp_;
 	std::string table_;
+	std::string node_; // the check device's node while it exists
 	std::vector<uint8_t> expected_; // the state under check (image plus torn overrides)
 	std::vector<uint8_t> readback_;
 	size_t problems_ = 0;
 	uint64_t states_checked_ = 0, points_ = 0, flush_points_ = 0, fua_points_ = 0;
 	uint64_t torn_checked_ = 0, torn_same_ = 0, empty_states_ = 0, fallbacks_ = 0;
 	uint64_t sectors_verified_ = 0, max_required_remaps_ = 0, max_durable_blocks_ = 0;
+	// Where the time goes, per phase of check_state() (seconds).
+	double t_write_ = 0, t_inspect_ = 0, t_create_ = 0, t_list_ = 0, t_read_ = 0, t_readback_ = 0;
 };
+
+using Clock = std::chrono::steady_clock;
+
+// Adds the seconds since *t to *acc and restarts *t.
+void lap(Clock::time_point *t, double *acc)
+{
+	const Clock::time_point now = Clock::now();
+	*acc += std::chrono::duration<double>(now - *t).count();
+	*t = now;
+}
 
 void Checker::problem(const LogEntry &e, bool torn, uint64_t seed, const std::string &what)
 {
@@ -249,6 +262,7 @@ void Checker::check_state(const LogEntry &e, const std::vector<CrashStates::Over
 			  uint64_t seed)
 {
 	const bool is_torn = !torn.empty();
+	Clock::time_point t = Clock::now();
 	sync_scratch();
 	for (const auto &o : torn) {
 		const int r = scratch_.write(o.sector, 1, o.data);
@@ -257,6 +271,7 @@ void Checker::check_state(const LogEntry &e, const std::vector<CrashStates::Over
 		states_.mark_dirty(o.sector, 1); // the next state starts from the image again
 	}
 	states_checked_++;
+	lap(&t, &t_write_);
 
 	// 1. The offline loader and `dmremap check`.
 	dmremap::MetadataReport rep;
@@ -264,6 +279,7 @@ void Checker::check_state(const LogEntry &e, const std::vector<CrashStates::Over
 		const dmremap::Device dev(cfg_.scratch_path, dmremap::Device::Mode::ReadOnly);
 		rep = dmremap::inspect_spare(dev, cfg_.data_sectors);
 	}
+	lap(&t, &t_inspect_);
 	const bool empty = rep.state == dmremap::MetadataReport::State::Empty;
 	if (empty)
 		empty_states_++;
@@ -293,23 +309,35 @@ void Checker::check_state(const LogEntry &e, const std::vector<CrashStates::Over
 	max_required_remaps_ = std::max<uint64_t>(max_required_remaps_, exp_.remapped.size());
 	max_durable_blocks_ = std::max<uint64_t>(max_durable_blocks_, exp_.durable.size());
 
-	// 3. A fresh target over the state: it loads, lists the same remaps, reads the data.
+	// 3. A fresh target over the state: it loads, lists the same remaps, reads the data. The
+	// device stays between states; each state gets a new table, so a new dm-remap instance
+	// that loads the metadata at its first resume.
 	std::string err;
-	const std::string node = dm_.create(cfg_.dm_name, cfg_.data_sectors, "remap", table_, &err);
-	if (node.empty()) {
+	bool loaded;
+	if (node_.empty()) {
+		node_ = dm_.create(cfg_.dm_name, cfg_.data_sectors, "remap", table_, &err);
+		loaded = !node_.empty();
+	} else {
+		loaded = dm_.reload(cfg_.dm_name, cfg_.data_sectors, "remap", table_, &err);
+	}
+	lap(&t, &t_create_);
+	if (!loaded) {
 		problem(e, is_torn, seed, "a fresh dm-remap does not load: " + err);
+		// Whatever is left of the device (suspended, or holding the table that failed)
+		// goes; the next state creates it again.
+		if (!node_.empty() && dm_.remove(cfg_.dm_name) == 0)
+			node_.clear();
 	} else {
 		if (!empty) {
 			const std::string diff = compare_lists(cfg_.dm_name, rep);
 			if (!diff.empty())
 				problem(e, is_torn, seed, diff);
 		}
-		const std::string bad = verify_data(node);
+		lap(&t, &t_list_);
+		const std::string bad = verify_data(node_);
 		if (!bad.empty())
 			problem(e, is_torn, seed, bad);
-		const int r = dm_.remove(cfg_.dm_name);
-		if (r)
-			throw std::runtime_error("cannot remove " + cfg_.dm_name + ": " + std::strerror(-r));
+		lap(&t, &t_read_);
 	}
 
 	// 4. Loading must not have written anything, except the format of an empty spare area.
@@ -329,6 +357,7 @@ void Checker::check_state(const LogEntry &e, const std::vector<CrashStates::Over
 			data_changed++;
 		states_.mark_dirty(s, 1);
 	}
+	lap(&t, &t_readback_);
 	if (data_changed || (changed && !empty))
 		problem(e, is_torn, seed, "creating and reading the fresh target wrote " +
 			std::to_string(changed) + " sectors (" + std::to_string(data_changed) +
@@ -375,15 +404,26 @@ int Checker::run()
 			torn_checked_++;
 			check_state(e, torn, seed);
 		}
+		if (cfg_.max_problems && problems_ >= cfg_.max_problems) {
+			out_ << "stopping after " << problems_ << " problem(s) (--max-problems)\n";
+			break;
+		}
 		if (cfg_.verbose)
 			out_ << "entry " << e.index << " " << flag_names(e.flags) << ": checked, "
 			     << states_.window_entries() << " writes in the window\n";
 	}
-	if (last_mark != kEndMark)
+	if (!node_.empty()) {
+		const int r = dm_.remove(cfg_.dm_name);
+		if (r)
+			throw std::runtime_error("cannot remove " + cfg_.dm_name + ": " + std::strerror(-r));
+		node_.clear();
+	}
+	const bool stopped = cfg_.max_problems && problems_ >= cfg_.max_problems;
+	if (!stopped && last_mark != kEndMark)
 		throw LogError("the log does not end with dm-log-writes' end mark: it is incomplete "
 			       "(remove the log-writes device first; check its status for "
 			       "logging_disabled)");
-	if (!exp_.ready)
+	if (!stopped && !exp_.ready)
 		throw LogError("the log has no " + std::string(kMarkReady) +
 			       " mark: it was not written by `lwreplay workload`");
 	const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -396,6 +436,9 @@ int Checker::run()
 	     << " durable_blocks=" << max_durable_blocks_ << " required_remaps=" << max_required_remaps_
 	     << " sectors_verified=" << sectors_verified_ << " problems=" << problems_
 	     << " seconds=" << static_cast<uint64_t>(secs + 0.5) << "\n";
+	out_ << "time per phase (s): write " << t_write_ << ", dmremap check " << t_inspect_
+	     << ", load " << t_create_ << ", list " << t_list_ << ", read and verify " << t_read_
+	     << ", read back " << t_readback_ << "\n";
 	return problems_ ? 1 : 0;
 }
 

@@ -31,6 +31,7 @@ struct CheckConfig {
 	std::string dm_name = "lwreplay-check";
 	bool verbose = false;
 	size_t max_reports = 30; // problems printed in full (all are counted)
+	uint64_t max_problems = 0; // stop after this many problems (0: check everything)
 };
 
 // Runs the check, prints progress, problems and a summary line to out. Returns 0 when every

@@ -72,7 +72,21 @@ std::string DmControl::create(const std::string &name, uint64_t sectors, const s
 		return "";
 	}
 	const uint64_t dev = c.hdr()->dev;
+	if (!reload(name, sectors, target, params, error)) {
+		remove(name);
+		return "";
+	}
+	// The kernel's huge_encode_dev() is glibc's makedev() encoding.
+	return "/dev/dm-" + std::to_string(minor(static_cast<dev_t>(dev)));
+}
 
+bool DmControl::reload(const std::string &name, uint64_t sectors, const std::string &target,
+		       const std::string &params, std::string *error)
+{
+	if (name.size() >= DM_NAME_LEN || target.size() >= DM_MAX_TYPE_NAME) {
+		*error = "name or target type too long";
+		return false;
+	}
 	DmBuffer load(name, sizeof(dm_target_spec) + params.size() + 1);
 	load.hdr()->target_count = 1;
 	auto *spec = reinterpret_cast<dm_target_spec *>(load.payload());
@@ -81,21 +95,18 @@ std::string DmControl::create(const std::string &name, uint64_t sectors, const s
 	std::strncpy(spec->target_type, target.c_str(), sizeof(spec->target_type) - 1);
 	std::memcpy(load.payload() + sizeof(dm_target_spec), params.c_str(), params.size() + 1);
 	spec->next = 0;
-	r = run(fd_, DM_TABLE_LOAD, load);
+	int r = run(fd_, DM_TABLE_LOAD, load);
 	if (r) {
 		*error = std::string("loading the table: ") + std::strerror(-r);
-		remove(name);
-		return "";
+		return false;
 	}
 	DmBuffer resume(name); // DM_DEV_SUSPEND without DM_SUSPEND_FLAG resumes
 	r = run(fd_, DM_DEV_SUSPEND, resume);
 	if (r) {
 		*error = std::string("resuming: ") + std::strerror(-r);
-		remove(name);
-		return "";
+		return false;
 	}
-	// The kernel's huge_encode_dev() is glibc's makedev() encoding.
-	return "/dev/dm-" + std::to_string(minor(static_cast<dev_t>(dev)));
+	return true;
 }
 
 int DmControl::remove(const std::string &name)

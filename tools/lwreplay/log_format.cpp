@@ -117,6 +117,7 @@ bool LogReader::next(LogEntry *out)
 			throw LogError(what + ": " + std::to_string(nr) +
 				       " blocks of data run past the end of the log device");
 		e.data.resize(nr * sector_size_);
+		e.data_offset = next;
 		read_exact(next, e.data.data(), e.data.size(), what + "'s data");
 		next += nr * sector_size_;
 	}

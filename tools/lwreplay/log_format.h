@@ -44,6 +44,7 @@ struct LogEntry {
 	uint64_t nr_sectors = 0; // 512-byte sectors written (or discarded)
 	std::string mark;        // the text of a mark
 	std::vector<uint8_t> data; // nr_sectors * 512 bytes of a write; empty otherwise
+	uint64_t data_offset = 0;  // byte offset of that data in the log
 
 	bool is_mark() const { return flags & kLogMark; }
 	bool is_discard() const { return flags & kLogDiscard; }

@@ -24,7 +24,8 @@ using namespace lwreplay;
 constexpr const char *kUsage =
 	"Usage:\n"
 	"  lwreplay dump <log_dev>\n"
-	"      One line per log entry: index, flags, sector+count (512-byte sectors), mark text.\n"
+	"      One line per log entry: index, flags, then sector+count (512-byte sectors) and\n"
+	"      data@<byte offset of the data in the log>, or the mark's text.\n"
 	"  lwreplay replay <log_dev> <dev> [--to <entry> | --to-mark <text>]\n"
 	"      Writes the logged device as of entry <entry> (inclusive), or of the first mark\n"
 	"      <text>, or of the end of the log, onto <dev> (which must start out zero).\n"
@@ -35,10 +36,11 @@ constexpr const char *kUsage =
 	"      each acknowledgement followed by a mark in the dm-log-writes log below it.\n"
 	"  lwreplay check --log <log_dev> --scratch <dev> --data-sectors <n> --spare-sectors <n>\n"
 	"                 [--block-size <bytes>] [--bad <b,b,..>] [--torn <n>] [--seed <n>]\n"
-	"                 [--name <dm>] [--verbose]\n"
+	"                 [--name <dm>] [--max-problems <n>] [--verbose]\n"
 	"      Replays the workload's log onto <dev> and checks dm-remap at every flush and FUA\n"
-	"      entry, and <n> (default 1) torn variants of each. Exit 0: every state passed;\n"
-	"      1: problems (printed); 2: usage; 3: the check could not run.\n";
+	"      entry, and <n> (default 1) torn variants of each, through a dm-remap device <dm>\n"
+	"      (default lwreplay-check). --max-problems stops after <n> problems. Exit 0: every\n"
+	"      state passed; 1: problems (printed); 2: usage; 3: the check could not run.\n";
 
 struct Usage : std::runtime_error {
 	using std::runtime_error::runtime_error;
@@ -133,7 +135,8 @@ int cmd_dump(const Options &o)
 		if (e.is_mark())
 			std::cout << " " << e.mark << "\n";
 		else
-			std::cout << " " << e.sector << "+" << e.nr_sectors << "\n";
+			std::cout << " " << e.sector << "+" << e.nr_sectors
+				  << (e.data.empty() ? "" : " data@" + std::to_string(e.data_offset)) << "\n";
 	}
 	return 0;
 }
@@ -211,6 +214,7 @@ int cmd_check(const Options &o)
 	if (o.has("bad"))
 		c.bad_blocks = block_list(o.get("bad"));
 	c.verbose = o.flags.count("verbose") != 0;
+	c.max_problems = o.number("max-problems", 0);
 	return run_check(c, std::cout);
 }
 
@@ -236,7 +240,7 @@ int main(int argc, char **argv)
 		if (cmd == "check")
 			return cmd_check(parse(argc, argv,
 					       {"log", "scratch", "data-sectors", "spare-sectors",
-						"block-size", "bad", "torn", "seed", "name"},
+						"block-size", "bad", "torn", "seed", "name", "max-problems"},
 					       {"verbose"}));
 		throw Usage("unknown command '" + cmd + "'");
 	} catch (const Usage &u) {
