@@ -34,6 +34,7 @@ constexpr const char *kUsage =
 	"                    [--seed <n>]\n"
 	"      Stamped writes, fdatasyncs, remap and unremap messages to dm-remap device <dev>,\n"
 	"      each acknowledgement followed by a mark in the dm-log-writes log below it.\n"
+	"      --max-remaps (default 64) bounds the blocks remapped by message at once.\n"
 	"  lwreplay check --log <log_dev> --scratch <dev> --data-sectors <n> --spare-sectors <n>\n"
 	"                 [--block-size <bytes>] [--bad <b,b,..>] [--torn <n>] [--seed <n>]\n"
 	"                 [--name <dm>] [--max-problems <n>] [--verbose]\n"

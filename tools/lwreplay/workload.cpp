@@ -116,7 +116,7 @@ bool Workload::sync()
 bool Workload::remap()
 {
 	const uint64_t b = rng_.below(cfg_.blocks);
-	if (cfg_.bad_blocks.count(b) || remaps_ >= cfg_.max_remaps ||
+	if (cfg_.bad_blocks.count(b) || remapped_.size() >= cfg_.max_remaps ||
 	    std::find(remapped_.begin(), remapped_.end(), b) != remapped_.end())
 		return true;
 	const std::string name = std::to_string(b);

@@ -19,7 +19,8 @@ struct WorkloadConfig {
 	uint32_t block_size = 4096;
 	uint64_t blocks = 0;           // data blocks of the dm-remap device
 	uint64_t ops = 0;              // operations to run
-	uint64_t max_remaps = 0;       // remap messages at most (spare blocks are finite)
+	uint64_t max_remaps = 0;       // blocks remapped by message at once, at most (spare blocks
+				       // are finite; unremapped ones are handed out again)
 	std::set<uint64_t> bad_blocks; // blocks whose writes fail below the log: never remapped
 				       // or unremapped by message, each written at least once
 	uint64_t seed = 1;
