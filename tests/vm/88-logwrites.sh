@@ -26,7 +26,6 @@ TORN=${VMT_LW_TORN:-1}
 NBAD=${VMT_LW_BAD:-6}
 if [ "${VMT_DEBUG:-0}" = 1 ] && [ -z "${VMT_LW_OPS:-}" ]; then OPS=150; fi
 SEED=${VMT_SEED:-$(date +%s)}
-BS=4096
 DATA=4096           # 2 MiB of data: 512 blocks
 SPARE=2048          # 1 MiB of spare right after it: 256 blocks, 252 for remaps
 BLOCKS=$((DATA / 8))
