@@ -36,7 +36,8 @@ uint8_t torn_byte(const CrashStates &cs, const std::vector<CrashStates::Override
 TEST(CrashStates, PrefixStateAndDirtyRuns)
 {
 	CrashStates cs(64);
-	for (const auto &e : entries(LogBuilder().write(2, 3, 7).write(10, 1, 8).discard(3, 1).build()))
+	for (const auto &e :
+	     entries(LogBuilder().write(2, 3, 7).write(10, 1, 8).discard(3, 1).build()))
 		cs.apply(e);
 	EXPECT_EQ(cs.sector(2)[0], 7);
 	EXPECT_EQ(cs.sector(3)[0], 0); // discarded
@@ -84,7 +85,8 @@ TEST(CrashStates, TornVariantsMixTheFloorAndTheWritesSinceTheLastFlush)
 	for (uint64_t seed = 0; seed < 400; seed++) {
 		const auto v = cs.torn_variant(seed);
 		for (const auto &o : v)
-			EXPECT_LT(o.sector, 3u) << "only sectors written since the flush are in doubt";
+			EXPECT_LT(o.sector, 3u)
+				<< "only sectors written since the flush are in doubt";
 		seen0.insert(torn_byte(cs, v, 0));
 		seen1.insert(torn_byte(cs, v, 1));
 		seen2.insert(torn_byte(cs, v, 2));
@@ -104,12 +106,13 @@ TEST(CrashStates, TornVariantsMixTheFloorAndTheWritesSinceTheLastFlush)
 TEST(CrashStates, CompletedFuaWritesAlwaysLand)
 {
 	CrashStates cs(8);
-	for (const auto &e : entries(LogBuilder()
-					     .flush()
-					     .write(0, 1, 1)      // cached
-					     .write(1, 1, 2, kLogFua) // durable once the next entry is logged
-					     .flush()
-					     .build()))
+	for (const auto &e :
+	     entries(LogBuilder()
+			     .flush()
+			     .write(0, 1, 1) // cached
+			     .write(1, 1, 2, kLogFua) // durable once the next entry is logged
+			     .flush()
+			     .build()))
 		cs.apply(e);
 	std::set<uint8_t> seen0, seen1;
 	for (uint64_t seed = 0; seed < 200; seed++) {

@@ -110,9 +110,11 @@ TEST(LogFormat, RefusesMalformedEntries)
 {
 	EXPECT_NE(error_of(LogBuilder().header(0, 0, 1u << 7, 0).build()).find("unknown flags"),
 		  std::string::npos);
-	EXPECT_NE(error_of(LogBuilder().header(0, 1, kLogMark, 3).build()).find("a mark with 1 sectors"),
+	EXPECT_NE(error_of(LogBuilder().header(0, 1, kLogMark, 3).build())
+			  .find("a mark with 1 sectors"),
 		  std::string::npos);
-	EXPECT_NE(error_of(LogBuilder().header(0, 0, kLogMark, 480).build()).find("480 bytes of text"),
+	EXPECT_NE(error_of(LogBuilder().header(0, 0, kLogMark, 480).build())
+			  .find("480 bytes of text"),
 		  std::string::npos);
 	EXPECT_NE(error_of(LogBuilder().header(0, 0, 0, 10).build()).find("inline data"),
 		  std::string::npos);
@@ -122,7 +124,8 @@ TEST(LogFormat, RefusesMalformedEntries)
 	// More entries claimed than there are.
 	EXPECT_NE(error_of(LogBuilder().flush().build(2)).find("log entry 1"), std::string::npos);
 	// A sector number that overflows when converted to 512-byte sectors.
-	EXPECT_NE(error_of(LogBuilder(4096).header(UINT64_MAX / 4, 1, 0, 0).build()).find("overflows"),
+	EXPECT_NE(error_of(LogBuilder(4096).header(UINT64_MAX / 4, 1, 0, 0).build())
+			  .find("overflows"),
 		  std::string::npos);
 }
 

@@ -62,7 +62,8 @@ public:
 	{
 		while (count) {
 			const uint64_t n = std::min<uint64_t>(count, kBuf / kSector);
-			const ssize_t r = ::pread(fd_, buf_.get(), n * kSector, static_cast<off_t>(sector * kSector));
+			const ssize_t r = ::pread(fd_, buf_.get(), n * kSector,
+						  static_cast<off_t>(sector * kSector));
 			if (r < 0 && errno == EINTR)
 				continue;
 			if (r != static_cast<ssize_t>(n * kSector))
@@ -79,7 +80,8 @@ public:
 		while (count) {
 			const uint64_t n = std::min<uint64_t>(count, kBuf / kSector);
 			std::memcpy(buf_.get(), in, n * kSector);
-			const ssize_t r = ::pwrite(fd_, buf_.get(), n * kSector, static_cast<off_t>(sector * kSector));
+			const ssize_t r = ::pwrite(fd_, buf_.get(), n * kSector,
+						   static_cast<off_t>(sector * kSector));
 			if (r < 0 && errno == EINTR)
 				continue;
 			if (r != static_cast<ssize_t>(n * kSector))
@@ -120,7 +122,8 @@ public:
 			throw std::runtime_error("the data range is not a whole number of blocks");
 		if (sectors_of(cfg.scratch_path) < device_sectors_)
 			throw std::runtime_error(cfg.scratch_path + " is smaller than the " +
-						 std::to_string(device_sectors_) + " sectors replayed");
+						 std::to_string(device_sectors_) +
+						 " sectors replayed");
 		table_ = cfg.scratch_path + " 0 " + cfg.scratch_path + " " +
 			 std::to_string(cfg.data_sectors) + " " + std::to_string(cfg.spare_sectors);
 		if (cfg.block_size != 4096)
@@ -155,7 +158,8 @@ private:
 	uint64_t torn_checked_ = 0, torn_same_ = 0, empty_states_ = 0, fallbacks_ = 0;
 	uint64_t sectors_verified_ = 0, max_required_remaps_ = 0, max_durable_blocks_ = 0;
 	// Where the time goes, per phase of check_state() (seconds).
-	double t_write_ = 0, t_inspect_ = 0, t_create_ = 0, t_list_ = 0, t_read_ = 0, t_readback_ = 0;
+	double t_write_ = 0, t_inspect_ = 0, t_create_ = 0, t_list_ = 0, t_read_ = 0,
+	       t_readback_ = 0;
 };
 
 using Clock = std::chrono::steady_clock;
@@ -212,14 +216,16 @@ std::string Checker::verify_data(const std::string &node)
 			why = "zero, but version " + std::to_string(need) + " was durable";
 		else if (st.kind == Stamp::Kind::Valid && (st.block != block || st.index != index))
 			why = "holds sector " + std::to_string(st.index) + " of block " +
-			      std::to_string(st.block) + " (version " + std::to_string(st.version) + ")";
+			      std::to_string(st.block) + " (version " + std::to_string(st.version) +
+			      ")";
 		else if (st.kind == Stamp::Kind::Valid && st.version < need)
-			why = "version " + std::to_string(st.version) + ", older than the durable " +
-			      std::to_string(need);
+			why = "version " + std::to_string(st.version) +
+			      ", older than the durable " + std::to_string(need);
 		if (why.empty())
 			continue;
 		if (nbad++ < 4)
-			bad << (nbad > 1 ? "; " : "") << "block " << block << " sector " << index << ": " << why;
+			bad << (nbad > 1 ? "; " : "") << "block " << block << " sector " << index
+			    << ": " << why;
 	}
 	sectors_verified_ += cfg_.data_sectors;
 	if (nbad)
@@ -233,7 +239,8 @@ std::string Checker::compare_lists(const std::string &name, const dmremap::Metad
 	std::string want;
 	for (const remap::Entry &e : r.entries) {
 		if (e.state == remap::EntryState::Remapped)
-			want += std::to_string(e.data_block) + " " + std::to_string(e.spare_block) + " remapped\n";
+			want += std::to_string(e.data_block) + " " + std::to_string(e.spare_block) +
+				" remapped\n";
 		else if (e.state == remap::EntryState::Lost)
 			want += std::to_string(e.data_block) + " - lost\n";
 	}
@@ -298,14 +305,17 @@ void Checker::check_state(const LogEntry &e, const std::vector<CrashStates::Over
 	for (uint64_t b : exp_.remapped) {
 		const auto it = state.find(b);
 		if (it == state.end() || it->second != remap::EntryState::Remapped)
-			problem(e, is_torn, seed, "block " + std::to_string(b) +
-				" was acknowledged as remapped but is " +
-				(it == state.end() ? "not remapped" : "lost"));
+			problem(e, is_torn, seed,
+				"block " + std::to_string(b) +
+					" was acknowledged as remapped but is " +
+					(it == state.end() ? "not remapped" : "lost"));
 	}
 	for (uint64_t b : exp_.not_remapped)
 		if (state.count(b))
-			problem(e, is_torn, seed, "block " + std::to_string(b) +
-				" was acknowledged as unremapped but is still in the table");
+			problem(e, is_torn, seed,
+				"block " + std::to_string(b) +
+					" was acknowledged as unremapped but is still in the "
+					"table");
 	max_required_remaps_ = std::max<uint64_t>(max_required_remaps_, exp_.remapped.size());
 	max_durable_blocks_ = std::max<uint64_t>(max_durable_blocks_, exp_.durable.size());
 
@@ -359,17 +369,20 @@ void Checker::check_state(const LogEntry &e, const std::vector<CrashStates::Over
 	}
 	lap(&t, &t_readback_);
 	if (data_changed || (changed && !empty))
-		problem(e, is_torn, seed, "creating and reading the fresh target wrote " +
-			std::to_string(changed) + " sectors (" + std::to_string(data_changed) +
-			" in the data range), the first at sector " + std::to_string(first));
+		problem(e, is_torn, seed,
+			"creating and reading the fresh target wrote " + std::to_string(changed) +
+				" sectors (" + std::to_string(data_changed) +
+				" in the data range), the first at sector " +
+				std::to_string(first));
 }
 
 int Checker::run()
 {
 	const auto t0 = std::chrono::steady_clock::now();
 	const dmremap::Device log(cfg_.log_path, dmremap::Device::Mode::ReadOnly);
-	LogReader reader([&log](uint64_t off, void *buf, size_t len) { return log.read_at(off, buf, len); },
-			 log.bytes());
+	LogReader reader(
+		[&log](uint64_t off, void *buf, size_t len) { return log.read_at(off, buf, len); },
+		log.bytes());
 	out_ << "log " << cfg_.log_path << ": " << reader.entry_count() << " entries, sector size "
 	     << reader.sector_size() << "\n";
 	LogEntry e;
@@ -415,25 +428,29 @@ int Checker::run()
 	if (!node_.empty()) {
 		const int r = dm_.remove(cfg_.dm_name);
 		if (r)
-			throw std::runtime_error("cannot remove " + cfg_.dm_name + ": " + std::strerror(-r));
+			throw std::runtime_error("cannot remove " + cfg_.dm_name + ": " +
+						 std::strerror(-r));
 		node_.clear();
 	}
 	const bool stopped = cfg_.max_problems && problems_ >= cfg_.max_problems;
 	if (!stopped && last_mark != kEndMark)
-		throw LogError("the log does not end with dm-log-writes' end mark: it is incomplete "
-			       "(remove the log-writes device first; check its status for "
-			       "logging_disabled)");
+		throw LogError(
+			"the log does not end with dm-log-writes' end mark: it is incomplete "
+			"(remove the log-writes device first; check its status for "
+			"logging_disabled)");
 	if (!stopped && !exp_.ready)
 		throw LogError("the log has no " + std::string(kMarkReady) +
 			       " mark: it was not written by `lwreplay workload`");
-	const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+	const double secs =
+		std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 	if (problems_ > cfg_.max_reports)
 		out_ << "(" << problems_ - cfg_.max_reports << " more problems not shown)\n";
-	out_ << "lwreplay check: entries=" << entries << " writes=" << writes << " points=" << points_
-	     << " flush=" << flush_points_ << " fua=" << fua_points_ << " torn=" << torn_checked_
-	     << " torn_no_doubt=" << torn_same_ << " states=" << states_checked_
-	     << " empty_states=" << empty_states_ << " fallbacks=" << fallbacks_
-	     << " durable_blocks=" << max_durable_blocks_ << " required_remaps=" << max_required_remaps_
+	out_ << "lwreplay check: entries=" << entries << " writes=" << writes
+	     << " points=" << points_ << " flush=" << flush_points_ << " fua=" << fua_points_
+	     << " torn=" << torn_checked_ << " torn_no_doubt=" << torn_same_
+	     << " states=" << states_checked_ << " empty_states=" << empty_states_
+	     << " fallbacks=" << fallbacks_ << " durable_blocks=" << max_durable_blocks_
+	     << " required_remaps=" << max_required_remaps_
 	     << " sectors_verified=" << sectors_verified_ << " problems=" << problems_
 	     << " seconds=" << static_cast<uint64_t>(secs + 0.5) << "\n";
 	out_ << "time per phase (s): write " << t_write_ << ", dmremap check " << t_inspect_

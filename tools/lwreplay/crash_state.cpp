@@ -17,8 +17,7 @@ uint64_t SplitMix::next()
 
 CrashStates::CrashStates(uint64_t sectors)
 	: sectors_(sectors), image_(sectors * kSector, 0), dirty_(sectors, false)
-{
-}
+{}
 
 void CrashStates::apply(const LogEntry &e)
 {
@@ -31,9 +30,9 @@ void CrashStates::apply(const LogEntry &e)
 	if (e.changes_device()) {
 		if (e.sector > sectors_ || e.nr_sectors > sectors_ - e.sector)
 			throw LogError("log entry " + std::to_string(e.index) + " writes sectors " +
-				       std::to_string(e.sector) + "+" + std::to_string(e.nr_sectors) +
-				       ", past the end of the " + std::to_string(sectors_) +
-				       "-sector device");
+				       std::to_string(e.sector) + "+" +
+				       std::to_string(e.nr_sectors) + ", past the end of the " +
+				       std::to_string(sectors_) + "-sector device");
 		WindowWrite w{e.index, e.is_fua(), e.sector, e.nr_sectors, {}};
 		if (e.is_discard())
 			w.data.assign(e.nr_sectors * kSector, 0);
@@ -41,7 +40,8 @@ void CrashStates::apply(const LogEntry &e)
 			w.data = e.data;
 		for (uint64_t s = e.sector; s < e.sector + e.nr_sectors; s++) {
 			if (!floor_.count(s))
-				floor_.emplace(s, std::vector<uint8_t>(sector(s), sector(s) + kSector));
+				floor_.emplace(
+					s, std::vector<uint8_t>(sector(s), sector(s) + kSector));
 			dirty_[s] = true;
 		}
 		std::memcpy(&image_[e.sector * kSector], w.data.data(), w.data.size());

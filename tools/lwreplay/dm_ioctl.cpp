@@ -49,7 +49,8 @@ DmControl::DmControl()
 {
 	fd_ = ::open("/dev/mapper/control", O_RDWR | O_CLOEXEC);
 	if (fd_ < 0)
-		throw std::runtime_error(std::string("/dev/mapper/control: ") + std::strerror(errno));
+		throw std::runtime_error(std::string("/dev/mapper/control: ") +
+					 std::strerror(errno));
 }
 
 DmControl::~DmControl()

@@ -29,8 +29,11 @@ std::string flag_names(uint64_t flags)
 	static const struct {
 		uint64_t bit;
 		const char *name;
-	} names[] = {{kLogFlush, "FLUSH"}, {kLogFua, "FUA"},	   {kLogDiscard, "DISCARD"},
-		     {kLogMark, "MARK"},   {kLogMetadata, "META"}};
+	} names[] = {{kLogFlush, "FLUSH"},
+		     {kLogFua, "FUA"},
+		     {kLogDiscard, "DISCARD"},
+		     {kLogMark, "MARK"},
+		     {kLogMetadata, "META"}};
 	std::string s;
 	for (const auto &n : names) {
 		if (!(flags & n.bit))
@@ -44,7 +47,8 @@ std::string flag_names(uint64_t flags)
 	return s.empty() ? "-" : s;
 }
 
-LogReader::LogReader(ReadFn read, uint64_t log_bytes) : read_(std::move(read)), log_bytes_(log_bytes)
+LogReader::LogReader(ReadFn read, uint64_t log_bytes)
+	: read_(std::move(read)), log_bytes_(log_bytes)
 {
 	uint8_t sb[32];
 	if (log_bytes_ < 512)
@@ -102,8 +106,9 @@ bool LogReader::next(LogEntry *out)
 	if (flags & kLogMark) {
 		// A mark's text follows the header inside the same block, NUL-padded.
 		if (nr != 0 || data_len >= sector_size_ - kEntryHeaderBytes)
-			throw LogError(what + ": a mark with " + std::to_string(nr) + " sectors and " +
-				       std::to_string(data_len) + " bytes of text");
+			throw LogError(what + ": a mark with " + std::to_string(nr) +
+				       " sectors and " + std::to_string(data_len) +
+				       " bytes of text");
 		e.mark.assign(reinterpret_cast<const char *>(&header[kEntryHeaderBytes]), data_len);
 		if (e.mark.find('\0') != std::string::npos)
 			throw LogError(what + ": a mark with a NUL byte in its text");

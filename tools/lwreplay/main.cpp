@@ -72,7 +72,8 @@ struct Options {
 	}
 	static uint64_t parse_number(const std::string &s, const std::string &what)
 	{
-		if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 19)
+		if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos ||
+		    s.size() > 19)
 			throw Usage(what + ": '" + s + "' is not a decimal number");
 		return std::stoull(s);
 	}
@@ -108,7 +109,8 @@ std::set<uint64_t> block_list(const std::string &s)
 	size_t pos = 0;
 	while (pos < s.size()) {
 		const size_t comma = s.find(',', pos);
-		const std::string item = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+		const std::string item =
+			s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
 		out.insert(Options::parse_number(item, "--bad"));
 		if (comma == std::string::npos)
 			break;
@@ -119,8 +121,9 @@ std::set<uint64_t> block_list(const std::string &s)
 
 LogReader open_log(const dmremap::Device &log)
 {
-	return LogReader([&log](uint64_t off, void *buf, size_t len) { return log.read_at(off, buf, len); },
-			 log.bytes());
+	return LogReader(
+		[&log](uint64_t off, void *buf, size_t len) { return log.read_at(off, buf, len); },
+		log.bytes());
 }
 
 int cmd_dump(const Options &o)
@@ -129,7 +132,8 @@ int cmd_dump(const Options &o)
 		throw Usage("dump takes one log device");
 	const dmremap::Device log(o.positional[0], dmremap::Device::Mode::ReadOnly);
 	LogReader reader = open_log(log);
-	std::cout << "# " << reader.entry_count() << " entries, log sector size " << reader.sector_size() << "\n";
+	std::cout << "# " << reader.entry_count() << " entries, log sector size "
+		  << reader.sector_size() << "\n";
 	LogEntry e;
 	while (reader.next(&e)) {
 		std::cout << e.index << " " << flag_names(e.flags);
@@ -137,7 +141,9 @@ int cmd_dump(const Options &o)
 			std::cout << " " << e.mark << "\n";
 		else
 			std::cout << " " << e.sector << "+" << e.nr_sectors
-				  << (e.data.empty() ? "" : " data@" + std::to_string(e.data_offset)) << "\n";
+				  << (e.data.empty() ? ""
+						     : " data@" + std::to_string(e.data_offset))
+				  << "\n";
 	}
 	return 0;
 }
@@ -153,8 +159,9 @@ int cmd_replay(const Options &o)
 	LogReader reader = open_log(log);
 	const uint64_t to = o.number("to", UINT64_MAX);
 	if (o.has("to") && to >= reader.entry_count())
-		throw std::runtime_error("the log has only " + std::to_string(reader.entry_count()) +
-					 " entries (0 .. " + std::to_string(reader.entry_count() - 1) + ")");
+		throw std::runtime_error("the log has only " +
+					 std::to_string(reader.entry_count()) + " entries (0 .. " +
+					 std::to_string(reader.entry_count() - 1) + ")");
 	CrashStates states(dev.sectors());
 	LogEntry e;
 	bool found = !o.has("to-mark");
@@ -234,15 +241,17 @@ int main(int argc, char **argv)
 		if (cmd == "replay")
 			return cmd_replay(parse(argc, argv, {"to", "to-mark"}, {}));
 		if (cmd == "workload")
-			return cmd_workload(parse(argc, argv,
-						  {"device", "remap-name", "log-name", "blocks", "ops",
-						   "block-size", "max-remaps", "bad", "seed"},
-						  {}));
+			return cmd_workload(
+				parse(argc, argv,
+				      {"device", "remap-name", "log-name", "blocks", "ops",
+				       "block-size", "max-remaps", "bad", "seed"},
+				      {}));
 		if (cmd == "check")
-			return cmd_check(parse(argc, argv,
-					       {"log", "scratch", "data-sectors", "spare-sectors",
-						"block-size", "bad", "torn", "seed", "name", "max-problems"},
-					       {"verbose"}));
+			return cmd_check(
+				parse(argc, argv,
+				      {"log", "scratch", "data-sectors", "spare-sectors",
+				       "block-size", "bad", "torn", "seed", "name", "max-problems"},
+				      {"verbose"}));
 		throw Usage("unknown command '" + cmd + "'");
 	} catch (const Usage &u) {
 		std::cerr << "lwreplay: " << u.what() << "\n" << kUsage;

@@ -29,7 +29,8 @@ uint64_t number(const std::string &mark, size_t *pos, const char *stops)
 	}
 	const bool at_stop = *pos == mark.size() || (*stops && std::strchr(stops, mark[*pos]));
 	if (*pos == start || !at_stop)
-		throw LogError("mark '" + mark + "': expected a number at offset " + std::to_string(start));
+		throw LogError("mark '" + mark + "': expected a number at offset " +
+			       std::to_string(start));
 	return v;
 }
 
@@ -60,8 +61,8 @@ void Expectations::absorb(const std::string &mark, const std::set<uint64_t> &bad
 		for (;;) {
 			const uint64_t block = number(mark, &pos, ".");
 			if (pos == mark.size())
-				throw LogError("mark '" + mark + "': block " + std::to_string(block) +
-					       " without a version");
+				throw LogError("mark '" + mark + "': block " +
+					       std::to_string(block) + " without a version");
 			pos++; // '.'
 			const uint64_t version = number(mark, &pos, ",");
 			if (version == 0)

@@ -25,7 +25,8 @@ constexpr uint64_t kMaxRun = 4; // blocks per write
 
 class Workload {
 public:
-	Workload(const WorkloadConfig &cfg, std::ostream &out) : cfg_(cfg), out_(out), rng_(cfg.seed)
+	Workload(const WorkloadConfig &cfg, std::ostream &out)
+		: cfg_(cfg), out_(out), rng_(cfg.seed)
 	{
 		fd_ = ::open(cfg.device.c_str(), O_RDWR | O_DIRECT | O_CLOEXEC);
 		if (fd_ < 0)
@@ -59,8 +60,8 @@ private:
 	std::unique_ptr<uint8_t, Free> buf_;
 	uint64_t version_ = 0;
 	std::map<uint64_t, uint64_t> pending_; // written since the last fdatasync: block -> version
-	std::vector<uint64_t> bad_left_;       // bad blocks not written yet
-	std::vector<uint64_t> remapped_;       // blocks remapped by message and not unremapped
+	std::vector<uint64_t> bad_left_; // bad blocks not written yet
+	std::vector<uint64_t> remapped_; // blocks remapped by message and not unremapped
 	uint64_t writes_ = 0, syncs_ = 0, remaps_ = 0, unremaps_ = 0, bad_writes_ = 0, marks_ = 0;
 };
 
@@ -69,7 +70,8 @@ bool Workload::mark(const std::string &text)
 	std::string reply;
 	const int r = dm_.message(cfg_.log_name, "mark " + text, &reply);
 	if (r) {
-		out_ << "workload: mark " << text << " on " << cfg_.log_name << ": " << std::strerror(-r) << "\n";
+		out_ << "workload: mark " << text << " on " << cfg_.log_name << ": "
+		     << std::strerror(-r) << "\n";
 		return false;
 	}
 	marks_++;
@@ -82,13 +84,15 @@ bool Workload::write_run(uint64_t first, uint64_t count)
 	for (uint64_t i = 0; i < count; i++) {
 		const uint64_t v = ++version_;
 		for (uint32_t s = 0; s < per_block; s++)
-			stamp_sector(buf_.get() + i * cfg_.block_size + s * kStampBytes, first + i, s, v);
+			stamp_sector(buf_.get() + i * cfg_.block_size + s * kStampBytes, first + i,
+				     s, v);
 		pending_[first + i] = v;
 		if (cfg_.bad_blocks.count(first + i))
 			bad_writes_++;
 	}
 	const size_t len = count * cfg_.block_size;
-	const ssize_t n = ::pwrite(fd_, buf_.get(), len, static_cast<off_t>(first * cfg_.block_size));
+	const ssize_t n =
+		::pwrite(fd_, buf_.get(), len, static_cast<off_t>(first * cfg_.block_size));
 	if (n != static_cast<ssize_t>(len)) {
 		out_ << "workload: write of blocks " << first << "+" << count << ": "
 		     << (n < 0 ? std::strerror(errno) : "short write") << "\n";
@@ -123,7 +127,8 @@ bool Workload::remap()
 	if (!mark(kMarkRemapping + name))
 		return false;
 	std::string reply;
-	const int r = dm_.message(cfg_.remap_name, "remap " + std::to_string(b * (cfg_.block_size / 512)), &reply);
+	const int r = dm_.message(cfg_.remap_name,
+				  "remap " + std::to_string(b * (cfg_.block_size / 512)), &reply);
 	if (r) {
 		out_ << "workload: remap of block " << b << ": " << std::strerror(-r) << "\n";
 		return false;
@@ -144,7 +149,8 @@ bool Workload::unremap()
 	if (!mark(kMarkUnremapping + name))
 		return false;
 	std::string reply;
-	const int r = dm_.message(cfg_.remap_name, "unremap " + std::to_string(b * (cfg_.block_size / 512)), &reply);
+	const int r = dm_.message(cfg_.remap_name,
+				  "unremap " + std::to_string(b * (cfg_.block_size / 512)), &reply);
 	if (r) {
 		out_ << "workload: unremap of block " << b << ": " << std::strerror(-r) << "\n";
 		return false;
@@ -156,7 +162,8 @@ bool Workload::unremap()
 int Workload::run()
 {
 	if (cfg_.blocks == 0 || cfg_.block_size % kStampBytes)
-		throw std::runtime_error("workload: no blocks, or a block size that is not a multiple of 512");
+		throw std::runtime_error(
+			"workload: no blocks, or a block size that is not a multiple of 512");
 	if (!mark(kMarkReady))
 		return 1;
 	for (uint64_t op = 0; op < cfg_.ops; op++) {
@@ -173,7 +180,8 @@ int Workload::run()
 		bool ok;
 		if (r < 55) {
 			const uint64_t first = rng_.below(cfg_.blocks);
-			const uint64_t count = std::min<uint64_t>(1 + rng_.below(kMaxRun), cfg_.blocks - first);
+			const uint64_t count =
+				std::min<uint64_t>(1 + rng_.below(kMaxRun), cfg_.blocks - first);
 			ok = write_run(first, count);
 		} else if (r < 80) {
 			ok = sync();
@@ -193,9 +201,9 @@ int Workload::run()
 	}
 	if (!sync())
 		return 1;
-	out_ << "lwreplay workload: writes=" << writes_ << " versions=" << version_ << " syncs=" << syncs_
-	     << " remaps=" << remaps_ << " unremaps=" << unremaps_ << " bad_writes=" << bad_writes_
-	     << " marks=" << marks_ << "\n";
+	out_ << "lwreplay workload: writes=" << writes_ << " versions=" << version_
+	     << " syncs=" << syncs_ << " remaps=" << remaps_ << " unremaps=" << unremaps_
+	     << " bad_writes=" << bad_writes_ << " marks=" << marks_ << "\n";
 	return 0;
 }
 
