@@ -18,16 +18,17 @@ OPTIONAL_MODULES=(dm-dust dm-log-writes dm-delay ext4)
 
 usage() {
   cat <<EOF
-Usage: $PROG [--module PATH] [--tool PATH] [--lwreplay PATH] [--kunit PATH] [--timeout SECS] [--demo]
-       [test-name...]
+Usage: $PROG [--module PATH] [--tool PATH] [--lwreplay PATH] [--kunit PATH] [--timeout SECS]
+       [--env NAME=VALUE]... [--demo] [test-name...]
 
   --module PATH   dm-remap.ko to test (default: ./dm-remap.ko relative to the repo root)
   --tool PATH     the dmremap binary, installed in the guest as /usr/sbin/dmremap with the
                   libraries ldd names (default: build/dmremap; "make dmremap" builds it)
   --lwreplay PATH the lwreplay binary (tools/lwreplay), installed as /usr/sbin/lwreplay the
                   same way (default: lwreplay next to the dmremap binary; "make lwreplay")
-  --env NAME=VALUE  exported to the tests in the guest (NAME: VMT_ and capitals, digits, _;
-                  VALUE: letters, digits and ._,:/=-); repeatable. Knobs such as VMT_SEED.
+  --env NAME=VALUE
+                  exported to the tests in the guest, e.g. VMT_SEED=7 (NAME: VMT_ and capitals,
+                  digits, _; VALUE: letters, digits and ._,:/=-); repeatable
   --timeout SECS  per-test timeout inside the guest (default 120); each boot is bounded
                   by 90 + (SECS + 15) * number-of-its-tests seconds
   --demo          run tests/vm/demo.sh and show its narration as it is told (checks still count)
