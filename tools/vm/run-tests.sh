@@ -18,11 +18,17 @@ OPTIONAL_MODULES=(dm-dust dm-log-writes dm-delay ext4)
 
 usage() {
   cat <<EOF
-Usage: $PROG [--module PATH] [--tool PATH] [--kunit PATH] [--timeout SECS] [--demo] [test-name...]
+Usage: $PROG [--module PATH] [--tool PATH] [--lwreplay PATH] [--kunit PATH] [--timeout SECS]
+       [--env NAME=VALUE]... [--demo] [test-name...]
 
   --module PATH   dm-remap.ko to test (default: ./dm-remap.ko relative to the repo root)
   --tool PATH     the dmremap binary, installed in the guest as /usr/sbin/dmremap with the
                   libraries ldd names (default: build/dmremap; "make dmremap" builds it)
+  --lwreplay PATH the lwreplay binary (tools/lwreplay), installed as /usr/sbin/lwreplay the
+                  same way (default: lwreplay next to the dmremap binary; "make lwreplay")
+  --env NAME=VALUE
+                  exported to the tests in the guest, e.g. VMT_SEED=7 (NAME: VMT_ and capitals,
+                  digits, _; VALUE: letters, digits and ._,:/=-); repeatable
   --timeout SECS  per-test timeout inside the guest (default 120); each boot is bounded
                   by 90 + (SECS + 15) * number-of-its-tests seconds
   --demo          run tests/vm/demo.sh and show its narration as it is told (checks still count)
@@ -57,7 +63,9 @@ note() { echo "# $*"; }
 
 module=$REPO/dm-remap.ko
 tool=$REPO/build/dmremap
+lwreplay_tool=""
 kunit_module=""
+guest_env=()
 per_test_timeout=
 demo=0
 tests=()
@@ -67,6 +75,10 @@ while [ $# -gt 0 ]; do
     --module=*) module=${1#--module=}; shift ;;
     --tool) [ $# -ge 2 ] || die "--tool needs a path"; tool=$2; shift 2 ;;
     --tool=*) tool=${1#--tool=}; shift ;;
+    --lwreplay) [ $# -ge 2 ] || die "--lwreplay needs a path"; lwreplay_tool=$2; shift 2 ;;
+    --lwreplay=*) lwreplay_tool=${1#--lwreplay=}; shift ;;
+    --env) [ $# -ge 2 ] || die "--env needs NAME=VALUE"; guest_env+=("$2"); shift 2 ;;
+    --env=*) guest_env+=("${1#--env=}"); shift ;;
     --timeout) [ $# -ge 2 ] || die "--timeout needs seconds"; per_test_timeout=$2; shift 2 ;;
     --timeout=*) per_test_timeout=${1#--timeout=}; shift ;;
     --demo) demo=1; shift ;;
@@ -77,6 +89,11 @@ while [ $# -gt 0 ]; do
     -*) usage >&2; die "unknown option $1" ;;
     *) tests+=("$1"); shift ;;
   esac
+done
+[ -n "$lwreplay_tool" ] || lwreplay_tool=$(dirname "$tool")/lwreplay
+for e in "${guest_env[@]}"; do
+  [[ $e =~ ^VMT_[A-Z0-9_]+=[A-Za-z0-9._,:/=-]*$ ]] ||
+    die "--env '$e': want VMT_<NAME>=<value> (value: letters, digits and ._,:/=-)"
 done
 custom_kernel=0
 if [ -n "${DMREMAP_KERNEL:-}${DMREMAP_MODULES:-}" ]; then custom_kernel=1; fi
@@ -468,19 +485,23 @@ INIT
   chmod 755 "$1"
 }
 
-# add_tool STAGE: dmremap and the libraries it needs beyond the base image's (libisal), at the
-# host's paths like the base image's binaries. Without the binary, tests that need it fail.
+# add_tool STAGE: the project's binaries (dmremap, lwreplay) and the libraries they need beyond
+# the base image's (libisal), at the host's paths like the base image's binaries. Without a
+# binary, the tests that need it fail.
 add_tool() {
-  local lib dest
-  if [ ! -x "$tool" ]; then
-    note "no dmremap binary at $tool (make dmremap): tests that use it will fail"
-    return 0
-  fi
-  install -D -s -m 0755 "$tool" "$1/usr/sbin/dmremap"
-  for lib in $({ ldd "$tool" 2>/dev/null || true; } |
-               awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^\//) print $i }'); do
-    dest=$1$(readlink -f "$(dirname "$lib")")/$(basename "$lib")
-    [ -e "$dest" ] || install -D -m 0755 "$(readlink -f "$lib")" "$dest"
+  local pair bin name lib dest
+  for pair in "dmremap:$tool" "lwreplay:$lwreplay_tool"; do
+    name=${pair%%:*} bin=${pair#*:}
+    if [ ! -x "$bin" ]; then
+      note "no $name binary at $bin (make $name): tests that use it will fail"
+      continue
+    fi
+    install -D -s -m 0755 "$bin" "$1/usr/sbin/$name"
+    for lib in $({ ldd "$bin" 2>/dev/null || true; } |
+                 awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^\//) print $i }'); do
+      dest=$1$(readlink -f "$(dirname "$lib")")/$(basename "$lib")
+      [ -e "$dest" ] || install -D -m 0755 "$(readlink -f "$lib")" "$dest"
+    done
   done
 }
 
@@ -507,6 +528,7 @@ build_extra() {
     [ -z "$dust_module" ] || echo "DM_DUST_KO=/vmtest/dm-dust.ko"
     [ "$with_kunit" = 0 ] || echo "VMT_KUNIT=/vmtest/dm-remap-kunit.ko"
     [ -z "$conf" ] || printf '%s\n' "$conf"
+    for e in "${guest_env[@]}"; do echo "$e; export ${e%%=*}"; done
   } >"$stage/vmtest/config"
   add_tool "$stage"
   cp -r "$helper_dir" "$stage/vmtest/bin"
