@@ -230,6 +230,10 @@ LookupTable *LookupTable::finish(LookupTable *t, Assembler &a)
 {
 	t->chunks_ = a.chunks;
 	t->count_ = a.entries;
+	if (a.chunks) {
+		t->top_halvings_ = 63 - static_cast<u32>(__builtin_clzll(a.chunks));
+		t->top_rest_ = a.chunks - (u64(1) << t->top_halvings_);
+	}
 	t->slot_[a.chunks] = Slot{0, a.entries};
 	for (u64 i = 0; i < a.chunks; i++)
 		Assembler::refs(t->slot_[i], t->chunk_size(i))++;
@@ -262,6 +266,16 @@ u64 LookupTable::bytes() const
 							       : Layout<u32>::bytes(n));
 	}
 	return total;
+}
+
+bool LookupTable::find_wide(const void *c, u64 n, u64 rel, u32 *value)
+{
+	return Layout<u64>::find(c, n, rel, value);
+}
+
+bool LookupTable::first_at_or_after_wide(const void *c, u64 n, u64 rel, u64 *key, u32 *value)
+{
+	return Layout<u64>::first_at_or_after(c, n, rel, key, value);
 }
 
 u64 LookupTable::last_key(u64 i) const

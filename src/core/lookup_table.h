@@ -68,19 +68,19 @@ public:
 	u64 lower_bound(u64 block) const;
 	// Whether block is mapped, and to what: one search over the chunks' first keys, one in a
 	// chunk. With no entries, one compare.
-	bool find(u64 block, u32 *value) const
+	[[gnu::always_inline]] bool find(u64 block, u32 *value) const
 	{
 		if (chunks_ == 0 || block < first_[0])
 			return false;
 		const u64 i = chunk_for(block);
 		const u64 n = chunk_size(i), rel = block - first_[i];
 		if (__builtin_expect(slot_[i].wide(), 0))
-			return Layout<u64>::find(slot_[i].chunk(), n, rel, value);
-		return Layout<u32>::find(slot_[i].chunk(), n, narrow(rel), value);
+			return find_wide(slot_[i].chunk(), n, rel, value);
+		return Layout<u32>::find(slot_[i].narrow_chunk(), n, narrow(rel), value);
 	}
 	// The first entry whose data block is >= block, if there is one: the I/O path's lookup
 	// (the same two searches as find(); no position arithmetic).
-	bool first_at_or_after(u64 block, u64 *key, u32 *value) const
+	[[gnu::always_inline]] bool first_at_or_after(u64 block, u64 *key, u32 *value) const
 	{
 		if (chunks_ == 0)
 			return false;
@@ -92,9 +92,9 @@ public:
 		u64 i = chunk_for(block);
 		const u64 n = chunk_size(i), rel = block - first_[i];
 		const bool found = __builtin_expect(slot_[i].wide(), 0)
-					   ? Layout<u64>::first_at_or_after(slot_[i].chunk(), n, rel,
-									    key, value)
-					   : Layout<u32>::first_at_or_after(slot_[i].chunk(), n,
+					   ? first_at_or_after_wide(slot_[i].chunk(), n, rel, key,
+								    value)
+					   : Layout<u32>::first_at_or_after(slot_[i].narrow_chunk(), n,
 									    narrow(rel), key, value);
 		if (found) {
 			*key += first_[i];
@@ -178,18 +178,25 @@ private:
 		static u32 &refs(void *c, u64 n) { return values(c, n)[n]; }
 
 		// The index of the last key <= off, given keys[0] (= 0) <= off.
-		static u64 search(const void *c, u64 n, K off)
+		[[gnu::always_inline]] static u64 search(const void *c, u64 n, K off)
 		{
 			const K *k = keys(c, n);
-			if (__builtin_expect(n < kGroup, 0))
+			if (__builtin_expect(n <= kGroup, 0))
 				return last_at_or_below(k, n, off);
 			// The group from the fences, then the 16 keys from its first one; the last
 			// group's window ends at the last key instead (it may hold fewer than 16).
-			const u64 g = last_at_or_below(fences(c), groups(n), off) * kGroup;
+			// The fences of a chunk of kChunk or more entries number 32 to 63, of a
+			// smaller one of 16 or more, 16 to 31: unrolled searches for both.
+			const u64 ng = groups(n);
+			const K *f = fences(c);
+			const u64 g = (ng >= 32   ? last_in_range<32>(f, ng, off)
+				       : ng >= 16 ? last_in_range<16>(f, ng, off)
+						  : last_at_or_below(f, ng, off)) *
+				      kGroup;
 			const u64 w = min(g, n - kGroup);
 			return w + last_of_16(k + w, off);
 		}
-		static bool find(const void *c, u64 n, K off, u32 *value)
+		[[gnu::always_inline]] static bool find(const void *c, u64 n, K off, u32 *value)
 		{
 			const u64 at = search(c, n, off);
 			if (keys(c, n)[at] != off)
@@ -198,7 +205,8 @@ private:
 			return true;
 		}
 		// The first entry >= off in this chunk, as an offset; false if all are below.
-		static bool first_at_or_after(const void *c, u64 n, K off, u64 *key, u32 *value)
+		[[gnu::always_inline]] static bool first_at_or_after(const void *c, u64 n, K off,
+								     u64 *key, u32 *value)
 		{
 			u64 at = search(c, n, off);
 			const K *k = keys(c, n);
@@ -216,8 +224,15 @@ private:
 		u64 start; // the global position of its first entry
 		void *chunk() const { return reinterpret_cast<void *>(tagged & ~u64(1)); }
 		bool wide() const { return tagged & 1; }
+		// chunk() of a slot known not to be wide.
+		const void *narrow_chunk() const { return reinterpret_cast<const void *>(tagged); }
 	};
 	struct Assembler;
+
+	// The searches in a wide chunk, out of line: the I/O path's inlined code is the narrow one.
+	[[gnu::noinline]] static bool find_wide(const void *c, u64 n, u64 rel, u32 *value);
+	[[gnu::noinline]] static bool first_at_or_after_wide(const void *c, u64 n, u64 rel,
+							      u64 *key, u32 *value);
 
 	LookupTable() = default;
 	[[nodiscard]] static LookupTable *alloc(u64 chunks, Gfp gfp);
@@ -273,8 +288,19 @@ private:
 		}
 		return i;
 	}
+	// The same for P <= n < 2P, P a power of two known at compile time: unrolled.
+	template <u64 P, typename K>
+	[[gnu::always_inline]] static u64 last_in_range(const K *keys, u64 n, K x)
+	{
+		static_assert(is_power_of_two(P), "halving steps");
+		u64 i = keys[n - P] <= x ? n - P : 0;
+#pragma GCC unroll 8
+		for (u64 step = P / 2; step > 0; step /= 2)
+			i = keys[i + step] <= x ? i + step : i;
+		return i;
+	}
 	// The same over exactly 16 keys: four steps, unrolled.
-	template <typename K> static u64 last_of_16(const K *k, K x)
+	template <typename K> [[gnu::always_inline]] static u64 last_of_16(const K *k, K x)
 	{
 		static_assert(kGroup == 16, "four steps");
 		u64 i = k[8] <= x ? 8 : 0;
@@ -283,8 +309,39 @@ private:
 		i = k[i + 1] <= x ? i + 1 : i;
 		return i;
 	}
-	// The chunk whose key range holds block, given first_[0] <= block.
-	u64 chunk_for(u64 block) const { return last_at_or_below(first_, chunks_, block); }
+	// The chunk whose key range holds block, given first_[0] <= block: last_at_or_below()
+	// over first_, with the first step's position and the halvings that follow it set when
+	// the table was made, and the halvings unrolled (entered at the first one needed).
+	[[gnu::always_inline]] u64 chunk_for(u64 block) const
+	{
+		const u64 *f = first_;
+		u64 i = f[top_rest_] <= block ? top_rest_ : 0;
+		auto half = [&](u64 step) { i = f[i + step] <= block ? i + step : i; };
+		switch (top_halvings_) {
+		default:
+			for (u64 step = u64(1) << (top_halvings_ - 1); step > (1u << 15); step >>= 1)
+				half(step);
+			[[fallthrough]];
+		case 16: half(1u << 15); [[fallthrough]];
+		case 15: half(1u << 14); [[fallthrough]];
+		case 14: half(1u << 13); [[fallthrough]];
+		case 13: half(1u << 12); [[fallthrough]];
+		case 12: half(1u << 11); [[fallthrough]];
+		case 11: half(1u << 10); [[fallthrough]];
+		case 10: half(1u << 9); [[fallthrough]];
+		case 9: half(1u << 8); [[fallthrough]];
+		case 8: half(1u << 7); [[fallthrough]];
+		case 7: half(1u << 6); [[fallthrough]];
+		case 6: half(1u << 5); [[fallthrough]];
+		case 5: half(1u << 4); [[fallthrough]];
+		case 4: half(1u << 3); [[fallthrough]];
+		case 3: half(1u << 2); [[fallthrough]];
+		case 2: half(1u << 1); [[fallthrough]];
+		case 1: half(1u << 0); [[fallthrough]];
+		case 0: break;
+		}
+		return i;
+	}
 	// The chunk that holds global position pos (< size()).
 	u64 chunk_holding(u64 pos) const
 	{
@@ -302,6 +359,9 @@ private:
 	u64 *first_ = nullptr; // chunks_ first keys
 	Slot *slot_ = nullptr; // chunks_ + 1 slots; the last is {0, count_}
 	u64 top_bytes_ = 0;    // this object and its arrays, one allocation
+	// chunk_for()'s plan: chunks_ = 2^top_halvings_ + top_rest_, top_rest_ < 2^top_halvings_.
+	u64 top_rest_ = 0;
+	u32 top_halvings_ = 0;
 	u64 copied_ = 0;
 	u32 generation_ = 0;
 };

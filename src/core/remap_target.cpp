@@ -380,7 +380,7 @@ Status RemapTarget::finish_move(RangeWork &work, u64 n, LookupTable *held, Looku
 	LookupTable *final_table = nullptr;
 	if (!st.is_error()) {
 		auto r = range_table(held, work, n, [&](u64 i, LookupTable::Change &c) {
-			u32 old;
+			u32 old = 0; // read below even when find() fails (c.remove then)
 			c.spare = work.spares[i];
 			if (work.spares[i] == LookupTable::kPending) { // not moved: as before
 				c.remove = !before->find(work.blocks[i], &old);
