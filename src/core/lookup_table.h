@@ -4,13 +4,16 @@
 // A commit builds the next table by merging its changes into the current one.
 //
 // Layout: the entries live in immutable sorted chunks of at most kMaxChunk entries, each with
-// parallel key and value arrays. A table (one version) is a small top level, one allocation:
-// the first key of every chunk in a contiguous array (searched first, and small enough to stay
-// in cache: 16 KiB at 1M entries), and per chunk its pointer and the global position of its
-// first entry (for key(pos) and lower_bound()). A lookup is one binary search there and one in
-// the chunk. merge() copies the top level, rebuilds only the chunks the changes fall into
-// (splitting one that outgrows kMaxChunk, dropping one that empties, folding one smaller than
-// kMinChunk into a neighbour) and shares every other chunk with the table it came from: a
+// parallel arrays of keys, stored as 4-byte offsets from the chunk's first key (8-byte in the
+// rare chunk whose keys span more than 2^32 - 2 blocks), and 4-byte values: about 8.4 bytes an
+// entry with the chunk's fences and its allocation class's slack. A table (one version) is a
+// small top level, one allocation: the first key of every chunk in a contiguous array
+// (searched first, and small enough to stay in cache: 8.5 KiB at 1M entries), and per chunk
+// its pointer and the global position of its first entry (for key(pos) and lower_bound()). A
+// lookup is one search there and one in the chunk, both branch-free compare-and-select
+// halvings, unrolled. merge() copies the top level, rebuilds only the chunks the changes fall
+// into (splitting one that outgrows kMaxChunk, dropping one that empties, folding one smaller
+// than kMinChunk into a neighbour) and shares every other chunk with the table it came from: a
 // commit costs O(changes * log + touched chunks * kChunk + size() / kChunk), not O(size()).
 //
 // Chunks are shared between versions with a reference count that only the writer touches:
