@@ -268,14 +268,9 @@ u64 LookupTable::bytes() const
 	return total;
 }
 
-bool LookupTable::find_wide(const void *c, u64 n, u64 rel, u32 *value)
+u64 LookupTable::search_wide(const void *c, u64 n, u64 rel)
 {
-	return Layout<u64>::find(c, n, rel, value);
-}
-
-bool LookupTable::first_at_or_after_wide(const void *c, u64 n, u64 rel, u64 *key, u32 *value)
-{
-	return Layout<u64>::first_at_or_after(c, n, rel, key, value);
+	return Layout<u64>::search(c, n, rel);
 }
 
 u64 LookupTable::last_key(u64 i) const

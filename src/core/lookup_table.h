@@ -78,7 +78,7 @@ public:
 		const u64 i = chunk_for(block);
 		const u64 n = chunk_size(i), rel = block - first_[i];
 		if (__builtin_expect(slot_[i].wide(), 0))
-			return find_wide(slot_[i].chunk(), n, rel, value);
+			return Layout<u64>::find(slot_[i].chunk(), n, rel, value);
 		return Layout<u32>::find(slot_[i].narrow_chunk(), n, narrow(rel), value);
 	}
 	// The first entry whose data block is >= block, if there is one: the I/O path's lookup
@@ -95,8 +95,8 @@ public:
 		u64 i = chunk_for(block);
 		const u64 n = chunk_size(i), rel = block - first_[i];
 		const bool found = __builtin_expect(slot_[i].wide(), 0)
-					   ? first_at_or_after_wide(slot_[i].chunk(), n, rel, key,
-								    value)
+					   ? Layout<u64>::first_at_or_after(slot_[i].chunk(), n, rel,
+									    key, value)
 					   : Layout<u32>::first_at_or_after(slot_[i].narrow_chunk(), n,
 									    narrow(rel), key, value);
 		if (found) {
@@ -199,9 +199,18 @@ private:
 			const u64 w = min(g, n - kGroup);
 			return w + last_of_16(k + w, off);
 		}
+		// search(), inlined for 4-byte keys; out of line for 8-byte ones, so that the I/O
+		// path's inlined code is the narrow search (and its locals stay in registers).
+		[[gnu::always_inline]] static u64 search_any(const void *c, u64 n, K off)
+		{
+			if constexpr (sizeof(K) == sizeof(u64))
+				return search_wide(c, n, off);
+			else
+				return search(c, n, off);
+		}
 		[[gnu::always_inline]] static bool find(const void *c, u64 n, K off, u32 *value)
 		{
-			const u64 at = search(c, n, off);
+			const u64 at = search_any(c, n, off);
 			if (keys(c, n)[at] != off)
 				return false;
 			*value = values(c, n)[at];
@@ -211,7 +220,7 @@ private:
 		[[gnu::always_inline]] static bool first_at_or_after(const void *c, u64 n, K off,
 								     u64 *key, u32 *value)
 		{
-			u64 at = search(c, n, off);
+			u64 at = search_any(c, n, off);
 			const K *k = keys(c, n);
 			if (k[at] != off && ++at == n)
 				return false;
@@ -232,10 +241,7 @@ private:
 	};
 	struct Assembler;
 
-	// The searches in a wide chunk, out of line: the I/O path's inlined code is the narrow one.
-	[[gnu::noinline]] static bool find_wide(const void *c, u64 n, u64 rel, u32 *value);
-	[[gnu::noinline]] static bool first_at_or_after_wide(const void *c, u64 n, u64 rel,
-							      u64 *key, u32 *value);
+	[[gnu::noinline]] static u64 search_wide(const void *c, u64 n, u64 rel);
 
 	LookupTable() = default;
 	[[nodiscard]] static LookupTable *alloc(u64 chunks, Gfp gfp);

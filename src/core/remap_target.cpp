@@ -620,7 +620,7 @@ int RemapTarget::rewrite(const rc_extent *ext, u32 count)
 	int err = 0;
 	for (u64 i = 0; i < n && !err; i++) {
 		const u64 b = work.blocks[i];
-		u32 v;
+		u32 v = 0; // read only when mapped; initialised for the compiler
 		const bool mapped = before->find(b, &v);
 		if (!written_whole(ext, count, b, shift)) { // keep the rest of the block
 			err = io_->read(io_ctx_, mapped ? RB_SPARE_DEV : RB_DATA_DEV,
