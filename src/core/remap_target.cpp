@@ -380,7 +380,7 @@ Status RemapTarget::finish_move(RangeWork &work, u64 n, LookupTable *held, Looku
 	LookupTable *final_table = nullptr;
 	if (!st.is_error()) {
 		auto r = range_table(held, work, n, [&](u64 i, LookupTable::Change &c) {
-			u32 old;
+			u32 old = 0; // read below even when find() fails (c.remove then)
 			c.spare = work.spares[i];
 			if (work.spares[i] == LookupTable::kPending) { // not moved: as before
 				c.remove = !before->find(work.blocks[i], &old);
@@ -620,7 +620,7 @@ int RemapTarget::rewrite(const rc_extent *ext, u32 count)
 	int err = 0;
 	for (u64 i = 0; i < n && !err; i++) {
 		const u64 b = work.blocks[i];
-		u32 v;
+		u32 v = 0; // read only when mapped; initialised for the compiler
 		const bool mapped = before->find(b, &v);
 		if (!written_whole(ext, count, b, shift)) { // keep the rest of the block
 			err = io_->read(io_ctx_, mapped ? RB_SPARE_DEV : RB_DATA_DEV,
