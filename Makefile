@@ -14,7 +14,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 
 .PHONY: all module deps unit vm-test test demo clean fuzz fuzz-long bench-core bench dmremap install \
-	dkms-check kunit
+	dkms-check kunit lwreplay test-logwrites-long
 
 all: module
 
@@ -40,6 +40,13 @@ dmremap: deps
 	@cmake --build $(BUILD)/user -j $(JOBS) --target dmremap
 	@cp $(BUILD)/user/dmremap $(BUILD)/dmremap
 
+# lwreplay (tools/lwreplay): dm-log-writes replay and the crash-consistency check that
+# tests/vm/88-logwrites.sh runs in the guest.
+lwreplay: deps
+	@cmake -S . -B $(BUILD)/user -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build $(BUILD)/user -j $(JOBS) --target lwreplay
+	@cp $(BUILD)/user/lwreplay $(BUILD)/lwreplay
+
 # dm-remap-kunit.ko for Debian's kernel, which has no CONFIG_KUNIT: KUnit itself (lib/kunit of
 # linux-source-6.1, patched, cached in ~/.cache/dm-remap/kunit-ootree) linked with the suites of
 # tests/kunit and the core, built in $(BUILD)/kunit-ootree (tools/kunit-ootree/README.md).
@@ -49,9 +56,20 @@ kunit: deps
 		{ echo "make kunit: could not build the KUnit suites for $(KVER) (see above)" >&2; exit 1; }
 
 # The VM suite on Debian's kernel, then the KUnit suites (each case a check).
-vm-test: module dmremap kunit
+vm-test: module dmremap lwreplay kunit
 	@tools/vm/run-tests.sh --module $(CURDIR)/dm-remap.ko --tool $(abspath $(BUILD))/dmremap \
-		--kunit $(KUNIT_KO)
+		--lwreplay $(abspath $(BUILD))/lwreplay --kunit $(KUNIT_KO)
+
+# The long log-writes replay (tests/vm/88-logwrites.sh): a longer workload, more failing blocks
+# and 4 torn variants per flush/FUA point. LW_OPS, LW_TORN, LW_BAD and LW_SEED override.
+LW_OPS ?= 3000
+LW_TORN ?= 4
+LW_BAD ?= 20
+test-logwrites-long: module dmremap lwreplay
+	@tools/vm/run-tests.sh --module $(CURDIR)/dm-remap.ko --tool $(abspath $(BUILD))/dmremap \
+		--lwreplay $(abspath $(BUILD))/lwreplay --timeout 3000 --env VMT_LW_OPS=$(LW_OPS) \
+		--env VMT_LW_TORN=$(LW_TORN) --env VMT_LW_BAD=$(LW_BAD) \
+		$(if $(LW_SEED),--env VMT_SEED=$(LW_SEED)) 88-logwrites
 
 # `dkms build` of the module against the installed kernel headers (dkms.conf).
 dkms-check: deps
@@ -73,7 +91,7 @@ install: module dmremap
 # modules are built in $(BUILD)/debug-module and $(BUILD)/debug-kunit.
 .PHONY: test-debug
 # DEBUG_TESTS picks tests (default: all of tests/vm); CI runs the fault-path ones.
-test-debug: deps dmremap
+test-debug: deps dmremap lwreplay
 	@BUILD=$(abspath $(BUILD)) tools/debug-kernel/test-debug.sh --tool $(abspath $(BUILD))/dmremap \
 		$(DEBUG_TESTS)
 

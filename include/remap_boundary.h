@@ -42,6 +42,11 @@ void rb_free(void *ptr);
 /* kvmalloc-like: large arrays and bitmaps. Zero-filled. May sleep. */
 void *rb_alloc_large(rb_size_t size, enum rb_gfp gfp);
 void rb_free_large(void *ptr);
+/*
+ * The memory an rb_alloc_large(size) occupies: the kmalloc size class it lands in, or whole
+ * pages above the largest class (what kmalloc_size_roundup() says). For memory accounting.
+ */
+rb_size_t rb_alloc_large_bytes(rb_size_t size);
 
 /*
  * Locks are embedded, opaque storage sized for the largest debug configuration; the glue

@@ -18,6 +18,12 @@ public:
 	[[nodiscard]] Status init(u64 bits, Gfp gfp);
 
 	u64 size() const { return bits_; }
+	// Memory held, as the size class of its allocation (0 before init()).
+	u64 bytes() const
+	{
+		const u64 words = bits_ / kWordBits + (bits_ % kWordBits ? 1 : 0);
+		return words_ ? rb_alloc_large_bytes((words ? words : 1) * sizeof(unsigned long)) : 0;
+	}
 	bool test(u64 bit) const { return (words_[bit / kWordBits] >> (bit % kWordBits)) & 1; }
 	void set(u64 bit) { words_[bit / kWordBits] |= 1ul << (bit % kWordBits); }
 	void clear(u64 bit) { words_[bit / kWordBits] &= ~(1ul << (bit % kWordBits)); }

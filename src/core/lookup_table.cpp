@@ -8,13 +8,13 @@ namespace remap {
 
 namespace {
 
-// The first of keys[0..n) that is >= block (n if none).
-u64 lower_bound_in(const u64 *keys, u64 n, u64 block)
+// The first of keys[0..n) that is >= x (n if none).
+template <typename K> u64 lower_bound_in(const K *keys, u64 n, K x)
 {
 	u64 lo = 0, hi = n;
 	while (lo < hi) {
 		const u64 mid = lo + (hi - lo) / 2;
-		if (keys[mid] < block)
+		if (keys[mid] < x)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -46,7 +46,9 @@ struct LookupTable::Assembler {
 
 	// The run being cut into new chunks: its plan and the chunk being filled.
 	u64 pieces = 0, opened = 0, base = 0, extra = 0;
-	Chunk *cur = nullptr;
+	bool wide = false;
+	void *cur = nullptr;
+	u64 cur_first = 0; // its first key
 	u64 fill = 0, cur_size = 0;
 
 	bool dry() const { return out == nullptr; }
@@ -65,7 +67,7 @@ struct LookupTable::Assembler {
 			Slot *dst = out->slot_ + chunks;
 			const Slot *src = old->slot_ + from;
 			for (u64 i = 0; i < n; i++)
-				dst[i] = Slot{src[i].chunk, src[i].start - origin + entries};
+				dst[i] = Slot{src[i].tagged, src[i].start - origin + entries};
 		}
 		chunks += n;
 		entries += old->slot_[to].start - origin;
@@ -73,24 +75,26 @@ struct LookupTable::Assembler {
 		return true;
 	}
 
-	// Takes back the last chunk emitted, to rebuild it with what follows it.
-	Chunk *pop(u64 *size)
+	// Takes back the last chunk emitted, to rebuild it with what follows it: its slot (in a
+	// real run) and size.
+	Slot pop(u64 *size)
 	{
 		chunks--;
 		entries -= last;
 		*size = last;
-		return out ? out->slot_[chunks].chunk : nullptr;
+		return out ? out->slot_[chunks] : Slot{0, 0};
 	}
 
-	// Starts a run of s > 0 entries, which put_run() then supplies in order: one chunk if it
-	// fits, else chunks of kChunk to 1.5 * kChunk entries (room to grow before the next split).
-	void begin(u64 s)
+	// Starts a run of s > 0 entries, which put_run() then supplies in order: as few chunks as
+	// hold it (one if it fits), of equal sizes. wide: its keys span more than kMaxNarrowSpan.
+	void begin(u64 s, bool wide_keys)
 	{
-		pieces = s <= kMaxChunk ? 1 : s / kChunk;
+		pieces = (s + kMaxChunk - 1) / kMaxChunk;
 		base = s / pieces;
 		extra = s % pieces;
 		opened = 0;
 		fill = cur_size = 0;
+		wide = wide_keys;
 		if (dry()) {
 			chunks += pieces;
 			entries += s;
@@ -103,12 +107,13 @@ struct LookupTable::Assembler {
 		if (opened == pieces || chunks == out->chunks_)
 			return false; // more entries than planned: cannot happen
 		const u64 size = base + (opened < extra ? 1 : 0);
-		void *mem = rb_alloc_large(Chunk::bytes(size), static_cast<rb_gfp>(gfp));
+		const u64 bytes = wide ? Layout<u64>::bytes(size) : Layout<u32>::bytes(size);
+		void *mem = rb_alloc_large(bytes, static_cast<rb_gfp>(gfp));
 		if (!mem)
 			return false;
-		cur = new (mem, place) Chunk{0, static_cast<u32>(size)};
+		cur = mem; // zero-filled: refs == 0 until finish()
 		opened++;
-		out->slot_[chunks] = Slot{cur, entries};
+		out->slot_[chunks] = Slot{reinterpret_cast<u64>(mem) | (wide ? 1 : 0), entries};
 		chunks++;
 		entries += size;
 		last = size;
@@ -117,17 +122,33 @@ struct LookupTable::Assembler {
 		return true;
 	}
 
-	[[nodiscard]] bool put_run(const u64 *keys, const u32 *values, u64 n)
+	// n entries with keys add + keys[i] (add wraps: the keys of a chunk are offsets from its
+	// first key), ascending and above everything put before.
+	template <typename S>
+	[[nodiscard]] bool put_run(const S *keys, u64 add, const u32 *values, u64 n)
 	{
 		while (n) {
 			if (fill == cur_size && !open())
 				return false;
+			if (fill == 0) {
+				cur_first = add + keys[0];
+				out->first_[chunks - 1] = cur_first;
+			}
 			const u64 take = min(n, cur_size - fill);
-			__builtin_memcpy(cur->keys(cur_size) + fill, keys, take * sizeof(u64));
-			__builtin_memcpy(cur->values(cur_size) + fill, values, take * sizeof(u32));
+			if (wide)
+				copy_keys(Layout<u64>::keys(cur, cur_size) + fill, keys, add - cur_first, take);
+			else
+				copy_keys(Layout<u32>::keys(cur, cur_size) + fill, keys, add - cur_first, take);
+			__builtin_memcpy((wide ? Layout<u64>::values(cur, cur_size)
+					       : Layout<u32>::values(cur, cur_size)) + fill,
+					 values, take * sizeof(u32));
 			fill += take;
-			if (fill == cur_size)
-				seal();
+			if (fill == cur_size) {
+				if (wide)
+					seal<u64>();
+				else
+					seal<u32>();
+			}
 			copied += take;
 			keys += take;
 			values += take;
@@ -136,26 +157,52 @@ struct LookupTable::Assembler {
 		return true;
 	}
 
-	[[nodiscard]] bool put(u64 key, u32 value) { return put_run(&key, &value, 1); }
-
-	// The current chunk is full: its group keys and its first key in the table.
-	void seal()
+	template <typename D, typename S>
+	static void copy_keys(D *dst, const S *src, u64 add, u64 n)
 	{
-		const u64 *keys = cur->keys(cur_size);
-		u64 *fences = cur->fences();
-		for (u64 g = 0; g < Chunk::groups(cur_size); g++)
+		for (u64 i = 0; i < n; i++)
+			dst[i] = static_cast<D>(src[i] + add);
+	}
+
+	[[nodiscard]] bool put(u64 key, u32 value) { return put_run(&key, 0, &value, 1); }
+
+	// Entries [from, to) of chunk slot s (n entries, first key first).
+	[[nodiscard]] bool put_chunk(Slot s, u64 n, u64 first, u64 from, u64 to)
+	{
+		if (from == to)
+			return true;
+		if (s.wide())
+			return put_run(Layout<u64>::keys(s.chunk(), n) + from, first,
+				       Layout<u64>::values(s.chunk(), n) + from, to - from);
+		return put_run(Layout<u32>::keys(s.chunk(), n) + from, first,
+			       Layout<u32>::values(s.chunk(), n) + from, to - from);
+	}
+
+	// The current chunk is full: its fences.
+	template <typename K> void seal()
+	{
+		const K *keys = Layout<K>::keys(cur, cur_size);
+		K *fences = Layout<K>::fences(cur);
+		for (u64 g = 0; g < Layout<K>::groups(cur_size); g++)
 			fences[g] = keys[g * kGroup];
-		out->first_[chunks - 1] = keys[0];
 	}
 
 	// After a failed run: frees the new chunks, leaving the shared ones alone.
 	void discard()
 	{
 		for (u64 i = 0; i < chunks; i++) {
-			if (out->slot_[i].chunk->refs == 0)
-				rb_free_large(out->slot_[i].chunk);
+			const Slot s = out->slot_[i];
+			const u64 end = i + 1 < chunks ? out->slot_[i + 1].start : entries;
+			const u64 n = end - s.start;
+			if (refs(s, n) == 0)
+				rb_free_large(s.chunk());
 		}
 		chunks = 0;
+	}
+
+	static u32 &refs(Slot s, u64 n)
+	{
+		return s.wide() ? Layout<u64>::refs(s.chunk(), n) : Layout<u32>::refs(s.chunk(), n);
 	}
 };
 
@@ -183,32 +230,54 @@ LookupTable *LookupTable::finish(LookupTable *t, Assembler &a)
 {
 	t->chunks_ = a.chunks;
 	t->count_ = a.entries;
-	t->slot_[a.chunks] = Slot{nullptr, a.entries};
+	if (a.chunks) {
+		t->top_halvings_ = 63 - static_cast<u32>(__builtin_clzll(a.chunks));
+		t->top_rest_ = a.chunks - (u64(1) << t->top_halvings_);
+	}
+	t->slot_[a.chunks] = Slot{0, a.entries};
 	for (u64 i = 0; i < a.chunks; i++)
-		t->slot_[i].chunk->refs++;
+		Assembler::refs(t->slot_[i], t->chunk_size(i))++;
 	t->copied_ = a.copied + a.chunks;
 	return t;
+}
+
+void LookupTable::put_chunk(Slot s, u64 n)
+{
+	if (--Assembler::refs(s, n) == 0)
+		rb_free_large(s.chunk());
 }
 
 void LookupTable::free(LookupTable *table)
 {
 	if (!table)
 		return;
-	for (u64 i = 0; i < table->chunks_; i++) {
-		Chunk *c = table->slot_[i].chunk;
-		if (--c->refs == 0)
-			rb_free_large(c);
-	}
+	for (u64 i = 0; i < table->chunks_; i++)
+		put_chunk(table->slot_[i], table->chunk_size(i));
 	table->~LookupTable();
 	rb_free_large(table);
 }
 
 u64 LookupTable::bytes() const
 {
-	u64 total = top_bytes_;
-	for (u64 i = 0; i < chunks_; i++)
-		total += Chunk::bytes(chunk_size(i));
+	u64 total = rb_alloc_large_bytes(top_bytes_);
+	for (u64 i = 0; i < chunks_; i++) {
+		const u64 n = chunk_size(i);
+		total += rb_alloc_large_bytes(slot_[i].wide() ? Layout<u64>::bytes(n)
+							       : Layout<u32>::bytes(n));
+	}
 	return total;
+}
+
+u64 LookupTable::search_wide(const void *c, u64 n, u64 rel)
+{
+	return Layout<u64>::search(c, n, rel);
+}
+
+u64 LookupTable::last_key(u64 i) const
+{
+	const u64 n = chunk_size(i);
+	return first_[i] + (slot_[i].wide() ? Layout<u64>::keys(slot_[i].chunk(), n)[n - 1]
+					    : Layout<u32>::keys(slot_[i].chunk(), n)[n - 1]);
 }
 
 u64 LookupTable::lower_bound(u64 block) const
@@ -216,21 +285,19 @@ u64 LookupTable::lower_bound(u64 block) const
 	if (chunks_ == 0 || block <= first_[0])
 		return 0;
 	const u64 i = chunk_for(block);
-	const u64 n = chunk_size(i);
-	const u64 at = slot_[i].chunk->search(n, block);
-	return slot_[i].start + at + (slot_[i].chunk->keys(n)[at] != block ? 1 : 0);
+	u64 at;
+	const bool present = chunk_has(i, block, &at);
+	return slot_[i].start + at + (present ? 0 : 1);
 }
 
 // Chunk i's size once the changes meant for it (all of them within its key range) apply.
 u64 LookupTable::merged_size(u64 i, const Change *changes, u64 count) const
 {
-	const u64 n = chunk_size(i);
-	const Chunk *c = slot_[i].chunk;
-	const u64 *keys = c->keys(n);
-	u64 size = n;
+	u64 size = chunk_size(i);
 	for (u64 j = 0; j < count; j++) {
 		const u64 b = changes[j].data_block;
-		const bool present = b >= keys[0] && keys[c->search(n, b)] == b;
+		u64 at;
+		const bool present = b >= first_[i] && chunk_has(i, b, &at);
 		if (present && changes[j].remove)
 			size--;
 		else if (!present && !changes[j].remove)
@@ -299,47 +366,80 @@ bool LookupTable::assemble(const LookupTable *old, const Change *changes, u64 co
 		j = r.to;
 
 		// Still too small: this is the table's tail; fold it into the chunk before.
-		Chunk *pre = nullptr;
-		u64 pre_size = 0;
+		Slot pre{0, 0};
+		u64 pre_size = 0, pre_first = 0;
 		if (r.size > 0 && r.size < kMinChunk && a.chunks > 0) {
 			pre = a.pop(&pre_size);
+			if (!a.dry())
+				pre_first = a.out->first_[a.chunks];
 			r.size += pre_size;
 		}
 		if (r.size == 0)
 			continue; // every entry removed: the chunks drop out
-		a.begin(r.size);
-		if (a.dry())
+		if (a.dry()) {
+			a.begin(r.size, false);
 			continue;
+		}
 
-		bool ok = !pre || a.put_run(pre->keys(pre_size), pre->values(pre_size), pre_size);
+		// The run's key span, from above (removals can only narrow it): 4-byte keys if it
+		// fits.
+		u64 lo = ~0ull, hi = 0;
+		if (pre_size) {
+			const u64 pre_last = pre_first + (pre.wide()
+				? Layout<u64>::keys(pre.chunk(), pre_size)[pre_size - 1]
+				: Layout<u32>::keys(pre.chunk(), pre_size)[pre_size - 1]);
+			lo = pre_first;
+			hi = pre_last;
+		}
+		if (r.first < r.end) {
+			lo = min(lo, old->first_[r.first]);
+			hi = max(hi, old->last_key(r.end - 1));
+		}
+		if (r.from < r.to) {
+			lo = min(lo, changes[r.from].data_block);
+			hi = max(hi, changes[r.to - 1].data_block);
+		}
+		a.begin(r.size, hi - lo > kMaxNarrowSpan);
+
+		bool ok = !pre_size || a.put_chunk(pre, pre_size, pre_first, 0, pre_size);
 		u64 c = r.first, at = 0; // the next old entry: chunk c, index at
 		for (u64 x = r.from; ok && x < r.to; x++) {
 			const Change &ch = changes[x];
 			// The old entries before ch, then ch itself (replacing its old entry).
-			const u64 *keys = nullptr;
+			bool replaces = false;
 			for (; c < r.end; c++, at = 0) {
 				const u64 n = old->chunk_size(c);
-				keys = old->slot_[c].chunk->keys(n);
-				const u32 *values = old->slot_[c].chunk->values(n);
-				const u64 stop = at + lower_bound_in(keys + at, n - at,
-								     ch.data_block);
-				ok = a.put_run(keys + at, values + at, stop - at);
+				const Slot s = old->slot_[c];
+				u64 stop = at;
+				replaces = false;
+				if (ch.data_block >= old->first_[c]) {
+					const u64 rel = ch.data_block - old->first_[c];
+					if (s.wide()) {
+						const u64 *k = Layout<u64>::keys(s.chunk(), n);
+						stop += lower_bound_in(k + at, n - at, rel);
+						replaces = stop < n && k[stop] == rel;
+					} else {
+						const u32 *k = Layout<u32>::keys(s.chunk(), n);
+						stop += lower_bound_in(k + at, n - at, narrow(rel));
+						replaces = stop < n && k[stop] == rel;
+					}
+				}
+				ok = a.put_chunk(s, n, old->first_[c], at, stop);
 				at = stop;
 				if (!ok || at < n)
 					break;
 			}
-			if (ok && c < r.end && keys[at] == ch.data_block)
+			if (ok && c < r.end && replaces)
 				at++;
 			if (ok && !ch.remove)
 				ok = a.put(ch.data_block, ch.spare);
 		}
 		for (; ok && c < r.end; c++, at = 0) {
 			const u64 n = old->chunk_size(c);
-			ok = a.put_run(old->slot_[c].chunk->keys(n) + at,
-				       old->slot_[c].chunk->values(n) + at, n - at);
+			ok = a.put_chunk(old->slot_[c], n, old->first_[c], at, n);
 		}
-		if (pre && pre->refs == 0)
-			rb_free_large(pre); // made earlier in this run, now copied again
+		if (pre_size && Assembler::refs(pre, pre_size) == 0)
+			rb_free_large(pre.chunk()); // made earlier in this run, now copied again
 		if (!ok)
 			return false;
 	}
@@ -442,7 +542,7 @@ Result<LookupTable *> LookupTable::build(const u64 *data_blocks, const u32 *spar
 	LookupTable *t = nullptr;
 	if (!err) {
 		Assembler plan;
-		plan.begin(count);
+		plan.begin(count, false);
 		t = alloc(plan.chunks, gfp);
 		err = t ? 0 : -kENOMEM;
 	}
@@ -450,8 +550,8 @@ Result<LookupTable *> LookupTable::build(const u64 *data_blocks, const u32 *spar
 		Assembler a;
 		a.out = t;
 		a.gfp = gfp;
-		a.begin(count);
-		if (a.put_run(keys, values, count)) {
+		a.begin(count, keys[count - 1] - keys[0] > kMaxNarrowSpan);
+		if (a.put_run(keys, 0, values, count)) {
 			finish(t, a);
 		} else {
 			a.discard();

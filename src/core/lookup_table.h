@@ -4,13 +4,16 @@
 // A commit builds the next table by merging its changes into the current one.
 //
 // Layout: the entries live in immutable sorted chunks of at most kMaxChunk entries, each with
-// parallel key and value arrays. A table (one version) is a small top level, one allocation:
-// the first key of every chunk in a contiguous array (searched first, and small enough to stay
-// in cache: 16 KiB at 1M entries), and per chunk its pointer and the global position of its
-// first entry (for key(pos) and lower_bound()). A lookup is one binary search there and one in
-// the chunk. merge() copies the top level, rebuilds only the chunks the changes fall into
-// (splitting one that outgrows kMaxChunk, dropping one that empties, folding one smaller than
-// kMinChunk into a neighbour) and shares every other chunk with the table it came from: a
+// parallel arrays of keys, stored as 4-byte offsets from the chunk's first key (8-byte in the
+// rare chunk whose keys span more than 2^32 - 2 blocks), and 4-byte values: about 8.4 bytes an
+// entry with the chunk's fences and its allocation class's slack. A table (one version) is a
+// small top level, one allocation: the first key of every chunk in a contiguous array
+// (searched first, and small enough to stay in cache: 8.5 KiB at 1M entries), and per chunk
+// its pointer and the global position of its first entry (for key(pos) and lower_bound()). A
+// lookup is one search there and one in the chunk, both branch-free compare-and-select
+// halvings, unrolled. merge() copies the top level, rebuilds only the chunks the changes fall
+// into (splitting one that outgrows kMaxChunk, dropping one that empties, folding one smaller
+// than kMinChunk into a neighbour) and shares every other chunk with the table it came from: a
 // commit costs O(changes * log + touched chunks * kChunk + size() / kChunk), not O(size()).
 //
 // Chunks are shared between versions with a reference count that only the writer touches:
@@ -53,78 +56,76 @@ public:
 	u64 key(u64 pos) const
 	{
 		const u64 i = chunk_holding(pos);
-		return slot_[i].chunk->keys(chunk_size(i))[pos - slot_[i].start];
+		const u64 n = chunk_size(i), at = pos - slot_[i].start;
+		return first_[i] + (slot_[i].wide() ? Layout<u64>::keys(slot_[i].chunk(), n)[at]
+						   : Layout<u32>::keys(slot_[i].chunk(), n)[at]);
 	}
 	u32 value(u64 pos) const
 	{
 		const u64 i = chunk_holding(pos);
-		return slot_[i].chunk->values(chunk_size(i))[pos - slot_[i].start];
+		const u64 n = chunk_size(i), at = pos - slot_[i].start;
+		return slot_[i].wide() ? Layout<u64>::values(slot_[i].chunk(), n)[at]
+				       : Layout<u32>::values(slot_[i].chunk(), n)[at];
 	}
 	// The position of the first data block >= block (size() if none).
 	u64 lower_bound(u64 block) const;
-	// Whether block is mapped, and to what: one binary search over the first keys, one in a
+	// Whether block is mapped, and to what: one search over the chunks' first keys, one in a
 	// chunk. With no entries, one compare.
-	bool find(u64 block, u32 *value) const
+	[[gnu::always_inline]] bool find(u64 block, u32 *value) const
 	{
 		if (chunks_ == 0 || block < first_[0])
 			return false;
 		const u64 i = chunk_for(block);
-		const u64 n = chunk_size(i);
-		const Chunk *c = slot_[i].chunk;
-		const u64 at = c->search(n, block);
-		if (c->keys(n)[at] != block)
-			return false;
-		*value = c->values(n)[at];
-		return true;
+		const u64 n = chunk_size(i), rel = block - first_[i];
+		if (__builtin_expect(slot_[i].wide(), 0))
+			return Layout<u64>::find(slot_[i].chunk(), n, rel, value);
+		return Layout<u32>::find(slot_[i].narrow_chunk(), n, narrow(rel), value);
 	}
 	// The first entry whose data block is >= block, if there is one: the I/O path's lookup
 	// (the same two searches as find(); no position arithmetic).
-	bool first_at_or_after(u64 block, u64 *key, u32 *value) const
+	[[gnu::always_inline]] bool first_at_or_after(u64 block, u64 *key, u32 *value) const
 	{
 		if (chunks_ == 0)
 			return false;
-		u64 i = 0, at = 0;
-		if (block > first_[0]) {
-			i = chunk_for(block);
-			const u64 n = chunk_size(i);
-			at = slot_[i].chunk->search(n, block);
-			if (slot_[i].chunk->keys(n)[at] != block && ++at == n) {
-				if (++i == chunks_)
-					return false; // every key is below block
-				at = 0;
-			}
+		if (block <= first_[0]) {
+			*key = first_[0];
+			*value = first_value(0);
+			return true;
 		}
-		const Chunk *c = slot_[i].chunk;
-		const u64 n = chunk_size(i);
-		*key = c->keys(n)[at];
-		*value = c->values(n)[at];
+		u64 i = chunk_for(block);
+		const u64 n = chunk_size(i), rel = block - first_[i];
+		const bool found = __builtin_expect(slot_[i].wide(), 0)
+					   ? Layout<u64>::first_at_or_after(slot_[i].chunk(), n, rel,
+									    key, value)
+					   : Layout<u32>::first_at_or_after(slot_[i].narrow_chunk(), n,
+									    narrow(rel), key, value);
+		if (found) {
+			*key += first_[i];
+			return true;
+		}
+		if (++i == chunks_)
+			return false; // every key is below block
+		*key = first_[i];
+		*value = first_value(i);
 		return true;
 	}
 	// Calls fn(key, value) for the entries with a data block >= block, in order, until it
 	// returns false.
 	template <typename Fn> void for_each_from(u64 block, Fn fn) const
 	{
-		if (chunks_ == 0)
-			return;
-		u64 i = 0, at = 0;
-		if (block > first_[0]) {
-			i = chunk_for(block);
-			const u64 n = chunk_size(i);
-			at = slot_[i].chunk->search(n, block);
-			at += slot_[i].chunk->keys(n)[at] != block;
-		}
-		for (; i < chunks_; i++, at = 0) {
-			const u64 n = chunk_size(i);
-			const u64 *keys = slot_[i].chunk->keys(n);
-			const u32 *values = slot_[i].chunk->values(n);
-			for (; at < n; at++) {
-				if (!fn(keys[at], values[at]))
-					return;
-			}
+		u64 pos = lower_bound(block);
+		for (u64 i = pos < count_ ? chunk_holding(pos) : chunks_; i < chunks_; i++) {
+			const bool more = slot_[i].wide() ? each_in<u64>(i, pos, fn)
+							  : each_in<u32>(i, pos, fn);
+			if (!more)
+				return;
+			pos = slot_[i + 1].start;
 		}
 	}
-	// Memory held, for the stats and the memory benchmark (chunks shared with other versions
-	// included). O(number of chunks).
+	// Memory held, for the stats and the memory benchmark: the top level and every chunk
+	// (shared ones included), each counted as the allocation the platform really hands out
+	// for its size (rb_alloc_large_bytes(): the kmalloc size class or whole pages), not as
+	// the bytes asked for. O(number of chunks).
 	u64 bytes() const;
 
 	// Which publication of the mapping this is; the glue drains I/O per generation.
@@ -134,94 +135,222 @@ public:
 	// For tests: entries the build() or merge() that made this table wrote, chunk entries
 	// plus top-level slots (the work a commit does, which must not grow with size()).
 	u64 copied_entries() const { return copied_; }
-	// For tests: the chunks and their sizes.
+	// For tests: the chunks, their sizes and key widths.
 	u64 chunk_count() const { return chunks_; }
 	u64 chunk_entries(u64 i) const { return chunk_size(i); }
+	bool chunk_is_wide(u64 i) const { return slot_[i].wide(); }
 
 	// A chunk holds between kMinChunk and kMaxChunk entries (fewer only if it is the table's
-	// only chunk); a rebuilt run of entries is cut into chunks of kChunk to 1.5 * kChunk.
-	// kChunk = 512, measured against 256 and 1024: lookups cost the same at all three; one
-	// change merged into 1M entries costs ~50 us at 256 (every merge and free touches each
-	// chunk's header: 4k of them), ~12 us at 512, ~5 us at 1024; but at 1024 a small table's
-	// single chunk is cheaper to rebuild than a large table's average one by more than 2x,
-	// so commit cost would visibly grow with the table up to the first splits.
-	enum : u64 { kChunk = 512, kMaxChunk = 2 * kChunk, kMinChunk = kChunk / 4 };
+	// only chunk). A rebuilt run of entries is cut into as few chunks as hold it, of equal
+	// size. Sizes follow the allocation classes (kmalloc's power-of-two caches): a full
+	// chunk of kMaxChunk entries (4-byte keys) takes 8180 of an 8 KiB object, and one cut
+	// in two by an insert two of kChunk entries, 4096 bytes each: exactly a 4 KiB object.
+	enum : u64 { kChunk = 496, kMaxChunk = 2 * kChunk - 1, kMinChunk = kChunk / 4 };
+	// A chunk's keys are stored as offsets from its first key, in 4 bytes when the span of
+	// the run it was cut from is at most kMaxNarrowSpan (always, on a device of fewer than
+	// 2^32 blocks), else in 8 ("wide").
+	enum : u64 { kMaxNarrowSpan = 0xfffffffeull };
 
 private:
-	// Within a chunk, the first key of every kGroup keys is repeated in a small array searched
-	// first: a lookup then waits for its few cache lines (prefetched together) and then for
-	// one group's keys and value (prefetched together), where a binary search over all the
-	// keys would wait for ~6 misses in turn. (At 1M entries: ~80 ns a lookup instead of ~120.)
+	// Within a chunk, the first key of every kGroup keys is repeated in a small array (the
+	// fences) searched first: a lookup then waits for its few cache lines and then for one
+	// group's keys and its value, where a binary search over all the keys would wait for ~8
+	// misses in turn. The group search is four unrolled compare-and-select steps.
 	enum : u64 { kGroup = 16 };
 
-	// An immutable run of n entries: this header, the groups' first keys, the n keys, the n
-	// values. Readers take n from the table's slots, not from count, so that the addresses of
-	// the arrays are known before the chunk's first cache line arrives.
-	struct Chunk {
-		// Tables holding it: a plain integer, read and written only by build(), merge()
-		// and free(), which the writer serializes (see the top of the file).
-		u32 refs;
-		u32 count; // n, for debugging
-
+	// An immutable run of n entries, one allocation of Layout<K>::bytes(n) bytes:
+	//   K   fences[groups(n)]   the offset of every kGroup-th key
+	//   K   keys[n]             key - the chunk's first key (which the table's first_ holds)
+	//   u32 values[n]
+	//   u32 refs                tables holding it: read and written only by build(), merge()
+	//                           and free(), which the writer serializes (top of the file)
+	// with K = u32, or u64 for a wide chunk. Readers take n and K from the table's slots,
+	// so the addresses of all of it are known before its first cache line arrives.
+	template <typename K> struct Layout {
 		static u64 groups(u64 n) { return (n + kGroup - 1) / kGroup; }
-		static u64 bytes(u64 n)
+		static u64 bytes(u64 n) { return (groups(n) + n) * sizeof(K) + (n + 1) * sizeof(u32); }
+		static K *fences(void *c) { return static_cast<K *>(c); }
+		static const K *fences(const void *c) { return static_cast<const K *>(c); }
+		static K *keys(void *c, u64 n) { return fences(c) + groups(n); }
+		static const K *keys(const void *c, u64 n) { return fences(c) + groups(n); }
+		static u32 *values(void *c, u64 n) { return reinterpret_cast<u32 *>(keys(c, n) + n); }
+		static const u32 *values(const void *c, u64 n)
 		{
-			return sizeof(Chunk) + groups(n) * sizeof(u64) +
-			       n * (sizeof(u64) + sizeof(u32));
+			return reinterpret_cast<const u32 *>(keys(c, n) + n);
 		}
-		u64 *fences() { return reinterpret_cast<u64 *>(this + 1); }
-		const u64 *fences() const { return reinterpret_cast<const u64 *>(this + 1); }
-		u64 *keys(u64 n) { return fences() + groups(n); }
-		const u64 *keys(u64 n) const { return fences() + groups(n); }
-		u32 *values(u64 n) { return reinterpret_cast<u32 *>(keys(n) + n); }
-		const u32 *values(u64 n) const
-		{
-			return reinterpret_cast<const u32 *>(keys(n) + n);
-		}
+		static u32 &refs(void *c, u64 n) { return values(c, n)[n]; }
 
-		// The index of the last key <= block, given keys(n)[0] <= block.
-		u64 search(u64 n, u64 block) const
+		// The index of the last key <= off, given keys[0] (= 0) <= off.
+		[[gnu::always_inline]] static u64 search(const void *c, u64 n, K off)
 		{
-			const u64 g = groups(n);
-			const u64 *f = fences();
-			for (u64 off = 0; off < g; off += 64 / sizeof(u64))
-				__builtin_prefetch(f + off);
-			const u64 first = last_at_or_below(f, g, block) * kGroup;
-			const u64 *k = keys(n) + first;
-			const u64 in_group = min<u64>(kGroup, n - first);
-			__builtin_prefetch(k + in_group - 1);
-			__builtin_prefetch(values(n) + first);
-			return first + last_at_or_below(k, in_group, block);
+			const K *k = keys(c, n);
+			if (__builtin_expect(n <= kGroup, 0))
+				return last_at_or_below(k, n, off);
+			// The group from the fences, then the 16 keys from its first one; the last
+			// group's window ends at the last key instead (it may hold fewer than 16).
+			// The fences of a chunk of kChunk or more entries number 32 to 63, of a
+			// smaller one of 16 or more, 16 to 31: unrolled searches for both.
+			const u64 ng = groups(n);
+			const K *f = fences(c);
+			const u64 g = (ng >= 32   ? last_in_range<32>(f, ng, off)
+				       : ng >= 16 ? last_in_range<16>(f, ng, off)
+						  : last_at_or_below(f, ng, off)) *
+				      kGroup;
+			const u64 w = min(g, n - kGroup);
+			return w + last_of_16(k + w, off);
+		}
+		// search(), inlined for 4-byte keys; out of line for 8-byte ones, so that the I/O
+		// path's inlined code is the narrow search (and its locals stay in registers).
+		[[gnu::always_inline]] static u64 search_any(const void *c, u64 n, K off)
+		{
+			if constexpr (sizeof(K) == sizeof(u64))
+				return search_wide(c, n, off);
+			else
+				return search(c, n, off);
+		}
+		[[gnu::always_inline]] static bool find(const void *c, u64 n, K off, u32 *value)
+		{
+			const u64 at = search_any(c, n, off);
+			if (keys(c, n)[at] != off)
+				return false;
+			*value = values(c, n)[at];
+			return true;
+		}
+		// The first entry >= off in this chunk, as an offset; false if all are below.
+		[[gnu::always_inline]] static bool first_at_or_after(const void *c, u64 n, K off,
+								     u64 *key, u32 *value)
+		{
+			u64 at = search_any(c, n, off);
+			const K *k = keys(c, n);
+			if (k[at] != off && ++at == n)
+				return false;
+			*key = k[at];
+			*value = values(c, n)[at];
+			return true;
 		}
 	};
+
+	// A chunk pointer with its key width in the low bit (allocations are at least 8-aligned).
 	struct Slot {
-		Chunk *chunk;
+		u64 tagged;
 		u64 start; // the global position of its first entry
+		void *chunk() const { return reinterpret_cast<void *>(tagged & ~u64(1)); }
+		bool wide() const { return tagged & 1; }
+		// chunk() of a slot known not to be wide.
+		const void *narrow_chunk() const { return reinterpret_cast<const void *>(tagged); }
 	};
 	struct Assembler;
+
+	[[gnu::noinline]] static u64 search_wide(const void *c, u64 n, u64 rel);
 
 	LookupTable() = default;
 	[[nodiscard]] static LookupTable *alloc(u64 chunks, Gfp gfp);
 	static bool assemble(const LookupTable *old, const Change *changes, u64 count,
 			     Assembler &a);
 	static LookupTable *finish(LookupTable *t, Assembler &a);
+	static void put_chunk(Slot s, u64 n);
 	u64 merged_size(u64 i, const Change *changes, u64 count) const;
-
-	u64 chunk_size(u64 i) const { return slot_[i + 1].start - slot_[i].start; }
-	// The index of the last of n >= 1 sorted keys that is <= block, given keys[0] <= block.
-	// Branch-free but for the loop, whose trip count only depends on n.
-	static u64 last_at_or_below(const u64 *keys, u64 n, u64 block)
+	u64 last_key(u64 i) const;
+	// Whether block is in chunk i, given first_[i] <= block; *at = its index or that of the
+	// last key below it.
+	bool chunk_has(u64 i, u64 block, u64 *at) const
 	{
-		const u64 *base = keys;
-		while (n > 1) {
-			const u64 half = n / 2;
-			base = base[half] <= block ? base + half : base;
-			n -= half;
+		const u64 n = chunk_size(i), rel = block - first_[i];
+		if (slot_[i].wide()) {
+			*at = Layout<u64>::search(slot_[i].chunk(), n, rel);
+			return Layout<u64>::keys(slot_[i].chunk(), n)[*at] == rel;
 		}
-		return static_cast<u64>(base - keys);
+		*at = Layout<u32>::search(slot_[i].chunk(), n, narrow(rel));
+		return Layout<u32>::keys(slot_[i].chunk(), n)[*at] == rel;
 	}
-	// The chunk whose key range holds block, given first_[0] <= block.
-	u64 chunk_for(u64 block) const { return last_at_or_below(first_, chunks_, block); }
+	u32 first_value(u64 i) const
+	{
+		return slot_[i].wide() ? Layout<u64>::values(slot_[i].chunk(), chunk_size(i))[0]
+				       : Layout<u32>::values(slot_[i].chunk(), chunk_size(i))[0];
+	}
+	template <typename K, typename Fn> bool each_in(u64 i, u64 pos, Fn &fn) const
+	{
+		const u64 n = chunk_size(i), base = first_[i];
+		const K *keys = Layout<K>::keys(slot_[i].chunk(), n);
+		const u32 *values = Layout<K>::values(slot_[i].chunk(), n);
+		for (u64 at = pos - slot_[i].start; at < n; at++) {
+			if (!fn(base + keys[at], values[at]))
+				return false;
+		}
+		return true;
+	}
+
+	// An offset into a narrow chunk: beyond its span (at most kMaxNarrowSpan), 0xffffffff,
+	// which is above all of its keys and equal to none.
+	static u32 narrow(u64 rel) { return static_cast<u32>(min<u64>(rel, 0xffffffffull)); }
+	u64 chunk_size(u64 i) const { return slot_[i + 1].start - slot_[i].start; }
+	// The index of the last of n >= 1 sorted keys that is <= x, given keys[0] <= x. A
+	// compare-and-select per halving; the first step takes the odd part (Shar's search), so
+	// the others all halve a power of two and the trip count only depends on n.
+	template <typename K> static u64 last_at_or_below(const K *keys, u64 n, K x)
+	{
+		u64 step = u64(1) << (63 - __builtin_clzll(n));
+		u64 i = keys[n - step] <= x ? n - step : 0;
+		while (step > 1) {
+			step >>= 1;
+			i = keys[i + step] <= x ? i + step : i;
+		}
+		return i;
+	}
+	// The same for P <= n < 2P, P a power of two known at compile time: unrolled.
+	template <u64 P, typename K>
+	[[gnu::always_inline]] static u64 last_in_range(const K *keys, u64 n, K x)
+	{
+		static_assert(is_power_of_two(P), "halving steps");
+		u64 i = keys[n - P] <= x ? n - P : 0;
+#pragma GCC unroll 8
+		for (u64 step = P / 2; step > 0; step /= 2)
+			i = keys[i + step] <= x ? i + step : i;
+		return i;
+	}
+	// The same over exactly 16 keys: four steps, unrolled.
+	template <typename K> [[gnu::always_inline]] static u64 last_of_16(const K *k, K x)
+	{
+		static_assert(kGroup == 16, "four steps");
+		u64 i = k[8] <= x ? 8 : 0;
+		i = k[i + 4] <= x ? i + 4 : i;
+		i = k[i + 2] <= x ? i + 2 : i;
+		i = k[i + 1] <= x ? i + 1 : i;
+		return i;
+	}
+	// The chunk whose key range holds block, given first_[0] <= block: last_at_or_below()
+	// over first_, with the first step's position and the halvings that follow it set when
+	// the table was made, and the halvings unrolled (entered at the first one needed).
+	[[gnu::always_inline]] u64 chunk_for(u64 block) const
+	{
+		const u64 *f = first_;
+		u64 i = f[top_rest_] <= block ? top_rest_ : 0;
+		auto half = [&](u64 step) { i = f[i + step] <= block ? i + step : i; };
+		switch (top_halvings_) {
+		default:
+			for (u64 step = u64(1) << (top_halvings_ - 1); step > (1u << 15); step >>= 1)
+				half(step);
+			[[fallthrough]];
+		case 16: half(1u << 15); [[fallthrough]];
+		case 15: half(1u << 14); [[fallthrough]];
+		case 14: half(1u << 13); [[fallthrough]];
+		case 13: half(1u << 12); [[fallthrough]];
+		case 12: half(1u << 11); [[fallthrough]];
+		case 11: half(1u << 10); [[fallthrough]];
+		case 10: half(1u << 9); [[fallthrough]];
+		case 9: half(1u << 8); [[fallthrough]];
+		case 8: half(1u << 7); [[fallthrough]];
+		case 7: half(1u << 6); [[fallthrough]];
+		case 6: half(1u << 5); [[fallthrough]];
+		case 5: half(1u << 4); [[fallthrough]];
+		case 4: half(1u << 3); [[fallthrough]];
+		case 3: half(1u << 2); [[fallthrough]];
+		case 2: half(1u << 1); [[fallthrough]];
+		case 1: half(1u << 0); [[fallthrough]];
+		case 0: break;
+		}
+		return i;
+	}
 	// The chunk that holds global position pos (< size()).
 	u64 chunk_holding(u64 pos) const
 	{
@@ -237,8 +366,11 @@ private:
 	u64 count_ = 0;
 	u64 chunks_ = 0;
 	u64 *first_ = nullptr; // chunks_ first keys
-	Slot *slot_ = nullptr; // chunks_ + 1 slots; the last is {nullptr, count_}
+	Slot *slot_ = nullptr; // chunks_ + 1 slots; the last is {0, count_}
 	u64 top_bytes_ = 0;    // this object and its arrays, one allocation
+	// chunk_for()'s plan: chunks_ = 2^top_halvings_ + top_rest_, top_rest_ < 2^top_halvings_.
+	u64 top_rest_ = 0;
+	u32 top_halvings_ = 0;
 	u64 copied_ = 0;
 	u32 generation_ = 0;
 };

@@ -13,9 +13,31 @@ const char *MetadataStore::resource_failure(int err, const char *message)
 	return message;
 }
 
+MetadataStore::PackedSlot MetadataStore::PackedSlot::pack(const Entry &e)
+{
+	if (e.state == EntryState::Free)
+		return PackedSlot{0, 0, 0};
+	return PackedSlot{static_cast<u32>(e.data_block), static_cast<u32>(e.data_block >> 32),
+			  e.spare_block};
+}
+
+Entry MetadataStore::PackedSlot::unpack() const
+{
+	const u64 data = u64(data_hi) << 32 | data_lo;
+	if (spare == 0)
+		return Entry{0, 0, EntryState::Free};
+	if (spare == Entry::kLostSpare)
+		return Entry{data, spare, EntryState::Lost};
+	return Entry{data, spare,
+		     data == Entry::kBadSpareData ? EntryState::BadSpare : EntryState::Remapped};
+}
+
 MetadataStore::~MetadataStore()
 {
-	rb_free_large(slots_);
+	for (u64 p = 0; pages_ && p * kSlotsPerPage < slots_capacity_; p++)
+		rb_free_large(pages_[p]);
+	rb_free_large(pages_);
+	rb_free_large(block_entries_);
 	rb_free_large(block_crcs_[0]);
 	rb_free_large(block_crcs_[1]);
 	rb_free_large(block_buf_);
@@ -34,31 +56,29 @@ Status MetadataStore::alloc_working_memory(Gfp gfp)
 			return Error{-kENOMEM};
 	}
 	block_buf_ = static_cast<u8 *>(rb_alloc_large(geo_.block_size(), g));
-	if (!block_buf_)
+	block_entries_ = static_cast<Entry *>(
+		rb_alloc_large(geo_.entries_per_table_block() * sizeof(Entry), g));
+	const u64 pages = (geo_.table_slots() + kSlotsPerPage - 1) / kSlotsPerPage;
+	pages_ = static_cast<PackedSlot **>(rb_alloc_large(pages * sizeof(PackedSlot *), g));
+	if (!block_buf_ || !block_entries_ || !pages_)
 		return Error{-kENOMEM};
 	return {};
 }
 
-// Grows the slot array to hold at least `capacity` slots, in whole table blocks so that a
-// block can be decoded straight into it. Doubles, to keep a long run of commits linear.
+// Makes room for at least `capacity` slots: the pages up to the one holding the last of
+// them (zero-filled, so free). A failure keeps the pages allocated so far.
 Status MetadataStore::reserve_slots(u64 capacity, Gfp gfp)
 {
-	if (capacity <= slots_capacity_)
-		return {};
 	if (capacity > geo_.table_slots())
 		return Error{-kENOSPC};
-	const u64 e = geo_.entries_per_table_block();
-	u64 want = max(capacity, slots_capacity_ * 2);
-	want = min((want + e - 1) / e * e, geo_.table_slots());
-	auto *mem = static_cast<Entry *>(
-		rb_alloc_large(want * sizeof(Entry), static_cast<rb_gfp>(gfp)));
-	if (!mem)
-		return Error{-kENOMEM};
-	for (u64 i = 0; i < slots_capacity_; i++)
-		mem[i] = slots_[i];
-	rb_free_large(slots_);
-	slots_ = mem;
-	slots_capacity_ = want;
+	while (slots_capacity_ < capacity) {
+		auto *page = static_cast<PackedSlot *>(
+			rb_alloc_large(kPageBytes, static_cast<rb_gfp>(gfp)));
+		if (!page)
+			return Error{-kENOMEM};
+		pages_[slots_capacity_ / kSlotsPerPage] = page;
+		slots_capacity_ += kSlotsPerPage;
+	}
 	return {};
 }
 
@@ -77,9 +97,13 @@ void MetadataStore::mark_dirty(u64 slot)
 
 u64 MetadataStore::find_slot(u64 data_block) const
 {
+	if (data_block == Entry::kBadSpareData)
+		return SlotChange::kNewSlot; // the marker of bad spare blocks, never a live entry's
+	const PackedSlot want = PackedSlot::pack(Entry{data_block, 1, EntryState::Remapped});
 	for (u64 i = 0; i < used_slots_; i++) {
-		if (slots_[i].state != EntryState::Free && slots_[i].state != EntryState::BadSpare &&
-		    slots_[i].data_block == data_block)
+		const PackedSlot &s = page_slot(i);
+		// A live entry of that block (free slots are all zero, bad spares have data ~0).
+		if (s.data_lo == want.data_lo && s.data_hi == want.data_hi && s.spare != 0)
 			return i;
 	}
 	return SlotChange::kNewSlot;
@@ -87,15 +111,22 @@ u64 MetadataStore::find_slot(u64 data_block) const
 
 u64 MetadataStore::bytes() const
 {
-	return slots_capacity_ * sizeof(Entry) + geo_.table_slots() / 8 +
-	       2 * geo_.table_blocks() * (sizeof(u32) + 1) + geo_.block_size();
+	const u64 pages = (geo_.table_slots() + kSlotsPerPage - 1) / kSlotsPerPage;
+	return slots_capacity_ / kSlotsPerPage * rb_alloc_large_bytes(kPageBytes) +
+	       rb_alloc_large_bytes(pages * sizeof(PackedSlot *)) + slot_in_use_.bytes() +
+	       dirty_[0].bytes() + dirty_[1].bytes() +
+	       2 * rb_alloc_large_bytes(geo_.table_blocks() * sizeof(u32)) +
+	       rb_alloc_large_bytes(geo_.block_size()) +
+	       rb_alloc_large_bytes(geo_.entries_per_table_block() * sizeof(Entry));
 }
 
 Result<LookupTable *> MetadataStore::build_lookup(Gfp gfp) const
 {
 	u64 n = 0;
-	for (u64 i = 0; i < used_slots_; i++)
-		n += slots_[i].state == EntryState::Remapped || slots_[i].state == EntryState::Lost;
+	for (u64 i = 0; i < used_slots_; i++) {
+		const EntryState state = slot(i).state;
+		n += state == EntryState::Remapped || state == EntryState::Lost;
+	}
 	const auto g = static_cast<rb_gfp>(gfp);
 	auto *keys = static_cast<u64 *>(rb_alloc_large((n ? n : 1) * sizeof(u64), g));
 	auto *values = static_cast<u32 *>(rb_alloc_large((n ? n : 1) * sizeof(u32), g));
@@ -106,7 +137,7 @@ Result<LookupTable *> MetadataStore::build_lookup(Gfp gfp) const
 	}
 	u64 j = 0;
 	for (u64 i = 0; i < used_slots_; i++) {
-		const Entry &e = slots_[i];
+		const Entry e = slot(i);
 		if (e.state != EntryState::Remapped && e.state != EntryState::Lost)
 			continue;
 		keys[j] = e.data_block;
@@ -127,7 +158,7 @@ const char *MetadataStore::check_entries(u64 expected_count, Gfp gfp)
 		return resource_failure(-kENOMEM, "Cannot allocate memory to check the metadata");
 	u64 count = 0;
 	for (u64 i = 0; i < used_slots_; i++) {
-		const Entry &e = slots_[i];
+		const Entry e = slot(i);
 		if (e.state == EntryState::Free)
 			continue;
 		count++;
@@ -154,7 +185,7 @@ const char *MetadataStore::check_entries(u64 expected_count, Gfp gfp)
 const char *MetadataStore::load_area(const Superblock &sb, Gfp gfp)
 {
 	const u64 e = geo_.entries_per_table_block();
-	if (reserve_slots(sb.used_slots, gfp).is_error())
+	if (reserve_slots(u64(sb.used_blocks) * e, gfp).is_error())
 		return resource_failure(-kENOMEM, "Cannot allocate memory to load the metadata");
 	used_slots_ = 0;
 	for (u32 i = 0; i < sb.used_blocks; i++) {
@@ -163,10 +194,12 @@ const char *MetadataStore::load_area(const Superblock &sb, Gfp gfp)
 			return resource_failure(-kEIO, "Cannot read the metadata table");
 		const char *bad = decode_table_block(geo_, sb.uuid, sb.seq, sb.area, i,
 						     slots_in_table_block(geo_, sb.used_slots, i),
-						     block_buf_, slots_ + i * e,
+						     block_buf_, block_entries_,
 						     &block_crcs_[sb.area][i]);
 		if (bad)
 			return bad;
+		for (u64 k = 0; k < e; k++)
+			set_slot(i * e + k, block_entries_[k]);
 	}
 	if (table_crc(block_crcs_[sb.area], sb.used_blocks) != sb.table_crc)
 		return "Metadata table does not match its superblock's checksum";
@@ -241,7 +274,7 @@ const char *MetadataStore::load(Gfp gfp)
 		for (u32 i = 0; i < kUuidBytes; i++)
 			uuid_[i] = sb[s].uuid[i];
 		for (u64 i = 0; i < used_slots_; i++) {
-			if (slots_[i].state != EntryState::Free)
+			if (page_slot(i).spare != 0)
 				slot_in_use_.set(i);
 		}
 		// What the other area holds is unknown: rewrite all of it on the next commit.
@@ -300,9 +333,11 @@ Status MetadataStore::write_area(u32 area, u64 seq)
 	for (u32 i = 0; i < blocks; i++) {
 		if (!dirty_[area].test(i))
 			continue;
+		const u32 n = slots_in_table_block(geo_, used_slots_, i);
+		for (u32 k = 0; k < n; k++)
+			block_entries_[k] = slot(i * e + k);
 		block_crcs_[area][i] =
-			encode_table_block(geo_, uuid_, seq, area, i, slots_ + i * e,
-					   slots_in_table_block(geo_, used_slots_, i), block_buf_);
+			encode_table_block(geo_, uuid_, seq, area, i, block_entries_, n, block_buf_);
 		const u64 sector = geo_.spare_dev_sector(geo_.table_block(area, i));
 		int r = io_->write(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size(), 0);
 		if (r)
@@ -357,17 +392,17 @@ Status MetadataStore::commit(const SlotChange *changes, u64 count, Gfp gfp)
 			slot = slot_in_use_.find_next_zero(cursor);
 			cursor = slot + 1;
 		}
-		undo[i] = Undo{slot, slot < used_slots_ ? slots_[slot] : Entry{0, 0, EntryState::Free}};
-		const bool was_used = slot < used_slots_ && slots_[slot].state != EntryState::Free;
+		undo[i] = Undo{slot, slot < used_slots_ ? this->slot(slot) : Entry{0, 0, EntryState::Free}};
+		const bool was_used = undo[i].old.state != EntryState::Free;
 		const bool now_used = changes[i].entry.state != EntryState::Free;
-		slots_[slot] = now_used ? changes[i].entry : Entry{0, 0, EntryState::Free};
+		set_slot(slot, changes[i].entry);
 		if (now_used)
 			slot_in_use_.set(slot);
 		else
 			slot_in_use_.clear(slot);
 		entry_count_ = entry_count_ - was_used + now_used;
 		for (u64 s = used_slots_; s < slot; s++)
-			slots_[s] = Entry{0, 0, EntryState::Free};
+			set_slot(s, Entry{0, 0, EntryState::Free});
 		used_slots_ = max(used_slots_, slot + 1);
 		mark_dirty(slot);
 	}
@@ -376,7 +411,7 @@ Status MetadataStore::commit(const SlotChange *changes, u64 count, Gfp gfp)
 	Status written = write_area(area, seq_ + 1);
 	if (written.is_error()) {
 		for (u64 i = count; i-- > 0;) {
-			slots_[undo[i].slot] = undo[i].old;
+			set_slot(undo[i].slot, undo[i].old);
 			if (undo[i].old.state != EntryState::Free)
 				slot_in_use_.set(undo[i].slot);
 			else

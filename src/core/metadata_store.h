@@ -49,17 +49,36 @@ public:
 
 	u64 used_slots() const { return used_slots_; }
 	u64 entry_count() const { return entry_count_; }
-	const Entry &slot(u64 i) const { return slots_[i]; }
+	Entry slot(u64 i) const { return page_slot(i).unpack(); }
 	// The slot holding data_block, or kNewSlot. Linear: for the rare updates of an entry.
 	u64 find_slot(u64 data_block) const;
 	// The lookup table for the entries load() found (Remapped and Lost); the caller owns it.
 	[[nodiscard]] LookupTable *take_loaded_lookup();
 	// The lookup table for the current entries; the caller owns it.
 	[[nodiscard]] Result<LookupTable *> build_lookup(Gfp gfp) const;
-	// Memory held by the slot table, for the stats.
+	// Memory held (slot pages, bitmaps, per-block checksums, buffers), each allocation
+	// counted as the size class it occupies (rb_alloc_large_bytes()).
 	u64 bytes() const;
 
 private:
+	// A slot in memory: an Entry without its state, which the fields imply for every valid
+	// entry (free: all zero; lost: spare kLostSpare; bad spare: data kBadSpareData; else
+	// remapped, whose spare block is never 0, a superblock). 12 bytes instead of 16, in
+	// pages of kSlotsPerPage allocated as the table grows: no slack beyond the last page and
+	// no copying.
+	struct PackedSlot {
+		u32 data_lo, data_hi, spare;
+		static PackedSlot pack(const Entry &e);
+		Entry unpack() const;
+	};
+	enum : u64 { kPageBytes = 4096, kSlotsPerPage = kPageBytes / sizeof(PackedSlot) };
+	PackedSlot &page_slot(u64 i) { return pages_[i / kSlotsPerPage][i % kSlotsPerPage]; }
+	const PackedSlot &page_slot(u64 i) const
+	{
+		return pages_[i / kSlotsPerPage][i % kSlotsPerPage];
+	}
+	void set_slot(u64 i, const Entry &e) { page_slot(i) = PackedSlot::pack(e); }
+
 	struct Undo {
 		u64 slot;
 		Entry old;
@@ -85,8 +104,9 @@ private:
 	int load_errno_ = 0;
 	u8 uuid_[kUuidBytes] = {};
 
-	Entry *slots_ = nullptr; // used_slots_ meaningful, slots_capacity_ allocated
-	u64 slots_capacity_ = 0;
+	PackedSlot **pages_ = nullptr; // one pointer per page of table_slots(); slots_capacity_
+	u64 slots_capacity_ = 0;       // slots in the pages allocated; used_slots_ meaningful
+	Entry *block_entries_ = nullptr; // one table block's entries, for the codec
 	u64 used_slots_ = 0;
 	u64 entry_count_ = 0;
 	Bitmap slot_in_use_;     // one bit per possible slot (T * E)

@@ -404,7 +404,7 @@ Status RemapTarget::finish_move(RangeWork &work, u64 n, LookupTable *held, Looku
 	LookupTable *final_table = nullptr;
 	if (!st.is_error()) {
 		auto r = range_table(held, work, n, [&](u64 i, LookupTable::Change &c) {
-			u32 old;
+			u32 old = 0; // read below even when find() fails (c.remove then)
 			c.spare = work.spares[i];
 			if (work.spares[i] == LookupTable::kPending) { // not moved: as before
 				c.remove = !before->find(work.blocks[i], &old);
@@ -644,7 +644,7 @@ int RemapTarget::rewrite(const rc_extent *ext, u32 count)
 	int err = 0;
 	for (u64 i = 0; i < n && !err; i++) {
 		const u64 b = work.blocks[i];
-		u32 v;
+		u32 v = 0; // read only when mapped; initialised for the compiler
 		const bool mapped = before->find(b, &v);
 		if (!written_whole(ext, count, b, shift)) { // keep the rest of the block
 			err = io_->read(io_ctx_, mapped ? RB_SPARE_DEV : RB_DATA_DEV,
@@ -705,7 +705,8 @@ int RemapTarget::read_block(const LookupTable *table, u64 b, u32 attempts)
 // block that reads on a retry is weak and moves to a new spare block (its data is copied),
 // a block that never reads is marked lost, both persisted. Fills buf and returns 0 if every
 // block read in the end; otherwise -EIO, and the glue fails the read with its original
-// status. data covers [sector, sector + sectors).
+// status. A retry that fails for lack of memory changes nothing. data covers
+// [sector, sector + sectors).
 int RemapTarget::reread(u64 sector, u32 sectors, u8 *buf)
 {
 	MutexGuard guard(mutex_);
@@ -761,7 +762,14 @@ int RemapTarget::reread(u64 sector, u32 sectors, u8 *buf)
 		const u64 b = work.blocks[i];
 		u32 v;
 		const bool mapped = before->find(b, &v);
-		const bool readable = read_block(before, b, 1 + table_.read_retries) == 0;
+		const int rr = read_block(before, b, 1 + table_.read_retries);
+		if (rr == -kENOMEM) {
+			// No memory for the read says nothing about the disk (as in move_block()):
+			// nothing is moved or marked lost, and the read fails with its own error.
+			err = rr;
+			break;
+		}
+		const bool readable = rr == 0;
 		if (mapped) {
 			// The spare block it lived in failed a read: retire it.
 			allocator_->mark_bad(SpareBlock(v));

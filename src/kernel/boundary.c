@@ -55,6 +55,12 @@ void rb_free_large(void *ptr)
 	kvfree(ptr);
 }
 
+rb_size_t rb_alloc_large_bytes(rb_size_t size)
+{
+	/* kvmalloc's vmalloc fallback (under fragmentation) is page-granular as well. */
+	return kmalloc_size_roundup(size);
+}
+
 static_assert(sizeof(spinlock_t) <= sizeof(struct rb_spinlock), "spinlock_t does not fit");
 static_assert(sizeof(struct mutex) <= sizeof(struct rb_mutex), "struct mutex does not fit");
 

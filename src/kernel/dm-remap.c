@@ -749,6 +749,7 @@ static struct target_type remap_target = {
 	.iterate_devices = remap_iterate_devices,
 };
 
+#ifndef REMAP_GLUE_KUNIT
 static int __init dm_remap_init(void)
 {
 	int r = dm_register_target(&remap_target);
@@ -768,3 +769,4 @@ module_exit(dm_remap_exit);
 
 MODULE_DESCRIPTION(DM_NAME " target that remaps bad blocks to a spare area");
 MODULE_LICENSE("GPL");
+#endif /* REMAP_GLUE_KUNIT: tests/kunit/glue_kunit.c drives remap_target without dm */

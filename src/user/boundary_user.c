@@ -97,6 +97,27 @@ void rb_free_large(void *ptr)
 	rb_free(ptr);
 }
 
+/*
+ * What the kernel's kmalloc_size_roundup() answers on x86_64 with SLUB and 4 KiB pages (as
+ * Debian's 6.1 kernel): power-of-two caches from 8 bytes to 8 KiB plus kmalloc-96 and
+ * kmalloc-192, whole power-of-two page blocks above. Userspace memory figures then match the
+ * module's.
+ */
+rb_size_t rb_alloc_large_bytes(rb_size_t size)
+{
+	rb_size_t c = 8;
+
+	if (size == 0)
+		return 0;
+	if (size > 64 && size <= 96)
+		return 96;
+	if (size > 128 && size <= 192)
+		return 192;
+	while (c < size)
+		c <<= 1;
+	return c < 4096 ? c : (c + 4095) / 4096 * 4096;
+}
+
 void rb_spin_init(struct rb_spinlock *lock)
 {
 	pthread_spin_init((pthread_spinlock_t *)lock->opaque, PTHREAD_PROCESS_PRIVATE);

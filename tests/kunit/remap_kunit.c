@@ -16,6 +16,7 @@
 
 #include "remap_boundary.h"
 #include "core_hooks.h"
+#include "kunit_util.h"
 
 /* A deterministic generator, so a failing case fails the same way every time. */
 static u64 rkt_next(u64 *state)
@@ -29,8 +30,7 @@ static u64 rkt_next(u64 *state)
 	return x;
 }
 
-/* Splits a space-separated line into a test-managed argv (strings stay writable). */
-static char **rkt_argv(struct kunit *test, const char *line, unsigned int *argc)
+char **rkt_argv(struct kunit *test, const char *line, unsigned int *argc)
 {
 	char *copy = kunit_kzalloc(test, strlen(line) + 1, GFP_KERNEL);
 	char **argv = kunit_kcalloc(test, 32, sizeof(char *), GFP_KERNEL);
@@ -1330,7 +1330,7 @@ static struct kunit_suite engine_suite = {
 };
 
 #define REMAP_KUNIT_SUITES &spare_allocator_suite, &metadata_codec_suite, &parser_suite, \
-			   &status_suite, &engine_suite
+			   &status_suite, &engine_suite, &remap_glue_suite
 
 #ifdef REMAP_KUNIT_OOTREE
 /*

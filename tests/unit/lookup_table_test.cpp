@@ -485,7 +485,10 @@ TEST(LookupTable, BuildAllocationFailureAtEveryStep)
 		ASSERT_EQ(rb_user_live_allocs(), start) << "leak when allocation " << nth << " fails";
 	}
 	ASSERT_NE(t, nullptr);
-	EXPECT_GE(nth, 7);
+	// Two scratch arrays, the top level, then each chunk: as few as hold the entries.
+	const u64 chunks = (model.size() + LookupTable::kMaxChunk - 1) / LookupTable::kMaxChunk;
+	EXPECT_EQ(t->chunk_count(), chunks);
+	EXPECT_EQ(u64(nth), 3 + chunks);
 	expect_matches(t, model, rng);
 	LookupTable::free(t);
 	EXPECT_EQ(rb_user_live_allocs(), start);
@@ -539,4 +542,145 @@ TEST(LookupTable, SingleInsertCommitsDoNotSlowDown)
 	EXPECT_LE(worst_copied, u64(LookupTable::kMaxChunk) + 1 + kCommits / LookupTable::kMinChunk + 1);
 	EXPECT_LT(last_s, 2 * first_s);
 	EXPECT_EQ(rb_user_live_allocs(), before);
+}
+
+// Keys are 4-byte offsets from their chunk's first key while the run a chunk was cut from
+// spans at most kMaxNarrowSpan; one more and the run's chunks keep 8-byte keys. Both at the
+// edge, lookups beyond a narrow chunk's span (which clamp to 0xffffffff), and a merge that
+// narrows a wide run again once the far entry is gone.
+TEST(LookupTable, KeySpanAtTheLimitOfFourByteOffsets)
+{
+	const long before = rb_user_live_allocs();
+	std::mt19937_64 rng(11);
+	const u64 kSpan = LookupTable::kMaxNarrowSpan, base = 5ull << 40;
+	const u64 spans[] = {kSpan - 1, kSpan, kSpan + 1, kSpan + 2, u64(1) << 40};
+	for (const u64 span : spans) {
+		Model model;
+		for (u64 i = 0; i < 100; i++)
+			model[base + i * 7] = static_cast<u32>(i);
+		model[base + span] = LookupTable::kLost;
+		model[base + span - 1] = LookupTable::kPending;
+		LookupTable *t = table_of(model);
+		ASSERT_EQ(t->chunk_count(), 1u);
+		EXPECT_EQ(t->chunk_is_wide(0), span > kSpan) << span;
+		expect_matches(t, model, rng);
+		u32 v = 0;
+		u64 k = 0;
+		// Offsets past the span (0xffffffff and beyond) match nothing in the chunk.
+		const u64 probes[] = {base + 0xffffffffull, base + 0x100000000ull, base + span + 1,
+				      ~u64(0) - 1, ~u64(0)};
+		for (const u64 probe : probes) {
+			auto it = model.lower_bound(probe);
+			EXPECT_EQ(t->find(probe, &v), it != model.end() && it->first == probe) << probe;
+			EXPECT_EQ(t->first_at_or_after(probe, &k, &v), it != model.end()) << probe;
+		}
+		EXPECT_TRUE(t->find(base + span, &v));
+		EXPECT_EQ(v, u32(LookupTable::kLost));
+		EXPECT_TRUE(t->find(base + span - 1, &v));
+		EXPECT_EQ(v, u32(LookupTable::kPending));
+
+		// The far entries removed: the merge judges the span from the old chunk's bounds
+		// (removals can only narrow it), so the chunk narrows at its next rebuild.
+		std::vector<LookupTable::Change> c{{base + span - 1, 0, true}, {base + span, 0, true}};
+		LookupTable *near = merge_ok(t, c);
+		Model near_model = model;
+		apply_changes(near_model, c);
+		EXPECT_EQ(near->chunk_is_wide(0), span > kSpan);
+		expect_matches(near, near_model, rng);
+		c = {{base + 1, 9, false}};
+		LookupTable *again = merge_ok(near, c);
+		apply_changes(near_model, c);
+		EXPECT_FALSE(again->chunk_is_wide(0));
+		expect_matches(again, near_model, rng);
+		LookupTable::free(t);
+		LookupTable::free(near);
+		LookupTable::free(again);
+	}
+	EXPECT_EQ(rb_user_live_allocs(), before);
+}
+
+// Runs of entries spread over more than 2^32 blocks, merged in many steps: some chunks wide,
+// some narrow, each lookup right whichever it meets.
+TEST(LookupTable, WideAndNarrowChunksMixed)
+{
+	const long before = rb_user_live_allocs();
+	std::mt19937_64 rng(12);
+	Model model;
+	LookupTable *t = merge_ok(nullptr, {});
+	for (int round = 0; round < 40; round++) {
+		std::map<u64, LookupTable::Change> batch;
+		const u64 centre = (rng() % 8) << 33; // dense clusters far apart
+		for (int i = 0; i < 300; i++) {
+			const u64 key = rng() % 4 == 0 ? rng() >> 2 : centre + rng() % 100000;
+			const bool remove = !model.empty() && rng() % 5 == 0;
+			const u64 k = remove ? std::next(model.begin(), rng() % model.size())->first : key;
+			batch[k] = {k, static_cast<u32>(rng()), remove};
+		}
+		std::vector<LookupTable::Change> changes;
+		for (auto &[k, c] : batch)
+			changes.push_back(c);
+		LookupTable *next = merge_ok(t, changes);
+		apply_changes(model, changes);
+		LookupTable::free(t);
+		t = next;
+		expect_matches(t, model, rng);
+	}
+	u64 wide = 0;
+	for (u64 i = 0; i < t->chunk_count(); i++)
+		wide += t->chunk_is_wide(i);
+	EXPECT_GT(wide, 0u);
+	EXPECT_LT(wide, t->chunk_count());
+	LookupTable::free(t);
+	EXPECT_EQ(rb_user_live_allocs(), before);
+}
+
+// No entries, one entry, a single chunk of up to kGroup entries (searched without fences),
+// and the spare values at their limits.
+TEST(LookupTable, TinyTables)
+{
+	std::mt19937_64 rng(13);
+	LookupTable *empty = merge_ok(nullptr, {});
+	expect_matches(empty, {}, rng);
+	u32 v = 0;
+	u64 k = 0;
+	EXPECT_FALSE(empty->find(~0ull, &v));
+	EXPECT_FALSE(empty->first_at_or_after(~0ull, &k, &v));
+	EXPECT_EQ(empty->lower_bound(~0ull), 0u);
+	LookupTable::free(empty);
+	for (u64 n = 1; n <= 40; n++) {
+		Model model;
+		for (u64 i = 0; i < n; i++)
+			model[1000 + i * 3] = i % 2 ? u32(LookupTable::kLost) : u32(LookupTable::kPending);
+		LookupTable *t = table_of(model);
+		expect_matches(t, model, rng);
+		EXPECT_FALSE(t->find(999, &v));
+		EXPECT_FALSE(t->find(1001, &v));
+		LookupTable::free(t);
+	}
+}
+
+// bytes() counts what the allocator hands out, and the chunk sizes fit its classes: a full
+// chunk one 8 KiB object, the two halves it splits into one 4 KiB object each.
+TEST(LookupTable, ChunksFillTheirAllocationClasses)
+{
+	const u64 kMax = LookupTable::kMaxChunk;
+	Model model;
+	for (u64 i = 0; i < kMax; i++)
+		model[i * 3] = static_cast<u32>(i);
+	LookupTable *full = table_of(model);
+	ASSERT_EQ(full->chunk_count(), 1u);
+	const u64 top = full->bytes() - 8192;
+	EXPECT_EQ(top, rb_alloc_large_bytes(top)) << "the top level is one allocation";
+	std::vector<LookupTable::Change> c{{1, 1, false}};
+	LookupTable *split = merge_ok(full, c);
+	ASSERT_EQ(split->chunk_count(), 2u);
+	EXPECT_EQ(split->chunk_entries(0), u64(LookupTable::kChunk));
+	EXPECT_EQ(split->chunk_entries(1), u64(LookupTable::kChunk));
+	EXPECT_EQ(split->bytes() - rb_alloc_large_bytes(split->bytes() - 2 * 4096), 2 * 4096u);
+	EXPECT_EQ(rb_alloc_large_bytes(4097), 8192u);
+	EXPECT_EQ(rb_alloc_large_bytes(8193), 16384u);
+	EXPECT_EQ(rb_alloc_large_bytes(100), 128u);
+	EXPECT_EQ(rb_alloc_large_bytes(90), 96u);
+	LookupTable::free(full);
+	LookupTable::free(split);
 }

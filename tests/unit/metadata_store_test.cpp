@@ -356,3 +356,65 @@ TEST(MetadataStore, AnotherBlockSizeIsNamed)
 	EXPECT_FALSE(load(other, disk, &err));
 	EXPECT_EQ(err, "Metadata was formatted with another block_size");
 }
+
+// Slots live in memory as 12-byte entries in 4 KiB pages (341 a page, table blocks of 252
+// slots at 4 KiB): every state survives the packing on both sides of page and table block
+// boundaries, through commits and a reload; memory grows a page at a time, not by doubling.
+TEST(MetadataStore, PackedSlotsAcrossPageBoundaries)
+{
+	Geometry g = make_geometry(4000);
+	MemDisk disk(1 << 23, 4000 * 8);
+	auto s = load(g, disk);
+	ASSERT_TRUE(s);
+	ASSERT_FALSE(s->commit(nullptr, 0, remap::Gfp::Kernel).is_error());
+	const u64 empty_bytes = s->bytes();
+	Model model;
+	std::vector<MetadataStore::SlotChange> ch;
+	u32 spare = static_cast<u32>(g.first_usable_spare().value());
+	for (u64 i = 0; i < 700; i++) {
+		if (i % 4 == 1)
+			ch.push_back(insert(i * 5, 0, EntryState::Lost));
+		else if (i % 4 == 2)
+			ch.push_back({MetadataStore::SlotChange::kNewSlot,
+				      Entry{Entry::kBadSpareData, spare++, EntryState::BadSpare}});
+		else
+			ch.push_back(insert(i == 0 ? 0 : (1u << 20) - 1 - i * 5, spare++)); // 0, the last
+	}
+	apply(&model, ch, *s);
+	ASSERT_FALSE(s->commit(ch.data(), ch.size(), remap::Gfp::Kernel).is_error());
+	EXPECT_EQ(model_of(*s), model);
+	EXPECT_EQ(s->slot(0).data_block, 0u);
+	EXPECT_EQ(s->slot(0).state, EntryState::Remapped) << "data block 0 is not a free slot";
+	// 700 slots: three pages of 341.
+	EXPECT_EQ(s->bytes() - empty_bytes, 3 * 4096u);
+
+	// Free the slots around the page boundaries (340/341, 681/682) and at the table block
+	// boundary (251/252), then fill them again.
+	ch.clear();
+	for (u64 slot : {251u, 252u, 340u, 341u, 681u, 682u})
+		ch.push_back({slot, Entry{0, 0, EntryState::Free}});
+	apply(&model, ch, *s);
+	ASSERT_FALSE(s->commit(ch.data(), ch.size(), remap::Gfp::Kernel).is_error());
+	EXPECT_EQ(model_of(*s), model);
+	EXPECT_EQ(s->find_slot(340 * 5), MetadataStore::SlotChange::kNewSlot);
+	ch.clear();
+	for (u64 i = 0; i < 6; i++)
+		ch.push_back(insert(200000 + i, spare++));
+	ch.push_back(insert(7, 0, EntryState::Lost));
+	apply(&model, ch, *s);
+	ASSERT_FALSE(s->commit(ch.data(), ch.size(), remap::Gfp::Kernel).is_error());
+	EXPECT_EQ(model_of(*s), model);
+	EXPECT_EQ(s->slot(341).data_block, 200003u);
+	EXPECT_EQ(s->find_slot(7), 700u);
+	EXPECT_EQ(s->find_slot(Entry::kBadSpareData), MetadataStore::SlotChange::kNewSlot);
+
+	auto loaded = load(g, disk);
+	ASSERT_TRUE(loaded);
+	EXPECT_EQ(model_of(*loaded), model);
+	for (u64 i = 0; i < s->used_slots(); i++) {
+		const Entry a = s->slot(i), b = loaded->slot(i);
+		EXPECT_EQ(a.data_block, b.data_block) << i;
+		EXPECT_EQ(a.spare_block, b.spare_block) << i;
+		EXPECT_EQ(a.state, b.state) << i;
+	}
+}

@@ -2480,6 +2480,33 @@ TEST(RemapTargetFaults, BatchWithABadExtentFailsWholeAndEachAloneGetsItsVerdict)
 	EXPECT_EQ(rc_target_rewrite(t.get(), &outside, 1), -kEINVAL);
 }
 
+// A failed read whose retries cannot even be issued (no memory) says nothing about the disk:
+// the read fails, but the block is neither lost nor moved, and nothing is committed.
+TEST(RemapTargetFaults, RetryWithoutMemoryMarksNothingLost)
+{
+	Rig rig;
+	const Layout &l = rig.layout;
+	rig.fill_data(50, 4);
+	Target t = rig.started();
+	ASSERT_TRUE(t);
+	std::vector<unsigned char> buf(l.block_size);
+	const u64 s0 = seq(t.get());
+	const u64 lo = l.data_offset + 50 * l.bs();
+	rig.disk.fail_error = -kENOMEM;
+	rig.disk.read_filter = [&](int dev, u64 sector) { return !(dev == RB_DATA_DEV && sector == lo); };
+	EXPECT_NE(rc_target_reread(t.get(), 50 * l.bs(), static_cast<u32>(l.bs()), buf.data()), 0);
+	rig.disk.read_filter = nullptr;
+	rig.disk.fail_error = -5;
+	EXPECT_EQ(stat(t.get(), "lost"), 0u);
+	EXPECT_EQ(list_text(t.get()), "");
+	EXPECT_EQ(seq(t.get()), s0) << "nothing to commit";
+	EXPECT_EQ(map_io(t.get(), 50 * l.bs(), 1).route, RC_ROUTE_DATA);
+	// With memory, the same block reads again and its data is intact.
+	ASSERT_EQ(rc_target_reread(t.get(), 50 * l.bs(), static_cast<u32>(l.bs()), buf.data()), 0);
+	for (u64 i = 0; i < buf.size(); i++)
+		ASSERT_EQ(buf[i], pattern(50, i, 4)) << i;
+}
+
 TEST(RemapTargetFaults, WeakBlockMovesUnreadableBlockIsLost)
 {
 	Rig rig;

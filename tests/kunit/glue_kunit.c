@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit suite for dm-remap's glue (src/kernel/dm-remap.c): the target's constructor,
+ * destructor, preresume, message and status callbacks run on real brd block devices.
+ *
+ * A module cannot build a dm table of its own (dm_table_create() and dm_create() are not
+ * exported), so this file compiles the glue with its three uses of the table redirected:
+ * dm_get_device()/dm_put_device() open and close the block device directly (exclusively, as
+ * dm does), dm_table_get_mode() says read-write, dm_table_event() is counted. Everything else
+ * is the glue as dm-remap.ko has it. The suite needs /dev/ram0 and /dev/ram1 of at least
+ * 16 MiB (the VM runner loads brd before the KUnit module) and skips without them.
+ */
+#include <kunit/test.h>
+#include <linux/blkdev.h>
+#include <linux/device-mapper.h>
+
+int rkt_glue_get_device(struct dm_target *ti, const char *path, fmode_t mode,
+			struct dm_dev **result);
+void rkt_glue_put_device(struct dm_target *ti, struct dm_dev *d);
+fmode_t rkt_glue_table_get_mode(struct dm_table *t);
+void rkt_glue_table_event(struct dm_table *t);
+
+#define dm_get_device rkt_glue_get_device
+#define dm_put_device rkt_glue_put_device
+#define dm_table_get_mode rkt_glue_table_get_mode
+#define dm_table_event rkt_glue_table_event
+#define REMAP_GLUE_KUNIT
+#include "dm-remap.c"
+
+#include "kunit_util.h"
+
+static char rkt_glue_holder;
+static atomic_t rkt_glue_events = ATOMIC_INIT(0);
+
+int rkt_glue_get_device(struct dm_target *ti, const char *path, fmode_t mode,
+			struct dm_dev **result)
+{
+	struct block_device *bdev;
+	struct dm_dev *dev;
+
+	dev = kzalloc(sizeof(*dev), GFP_KERNEL);
+	if (!dev)
+		return -ENOMEM;
+	bdev = blkdev_get_by_path(path, mode | FMODE_EXCL, &rkt_glue_holder);
+	if (IS_ERR(bdev)) {
+		kfree(dev);
+		return PTR_ERR(bdev);
+	}
+	dev->bdev = bdev;
+	dev->mode = mode;
+	snprintf(dev->name, sizeof(dev->name), "%u:%u", MAJOR(bdev->bd_dev),
+		 MINOR(bdev->bd_dev));
+	*result = dev;
+	return 0;
+}
+
+void rkt_glue_put_device(struct dm_target *ti, struct dm_dev *d)
+{
+	blkdev_put(d->bdev, d->mode | FMODE_EXCL);
+	kfree(d);
+}
+
+fmode_t rkt_glue_table_get_mode(struct dm_table *t)
+{
+	return FMODE_READ | FMODE_WRITE;
+}
+
+void rkt_glue_table_event(struct dm_table *t)
+{
+	atomic_inc(&rkt_glue_events);
+}
+
+/* Sectors of the data range the tables below map (8 MiB). */
+#define RKT_GLUE_LEN 16384
+
+static void rkt_glue_need_ramdisks(struct kunit *test)
+{
+	struct block_device *bdev;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		const char *path = i ? "/dev/ram1" : "/dev/ram0";
+
+		bdev = blkdev_get_by_path(path, FMODE_READ, NULL);
+		if (IS_ERR(bdev))
+			kunit_skip(test, "no %s (load brd with rd_size >= 16384)", path);
+		if (bdev_nr_sectors(bdev) < 2 * RKT_GLUE_LEN) {
+			blkdev_put(bdev, FMODE_READ);
+			kunit_skip(test, "%s is smaller than 16 MiB", path);
+		}
+		blkdev_put(bdev, FMODE_READ);
+	}
+}
+
+/* A target as dm hands it to the constructor: zeroed, with its length and type. */
+static struct dm_target *rkt_glue_target(struct kunit *test, sector_t len)
+{
+	struct dm_target *ti = kunit_kzalloc(test, sizeof(*ti), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, ti);
+	ti->len = len;
+	ti->type = &remap_target;
+	return ti;
+}
+
+static int rkt_glue_ctr(struct kunit *test, struct dm_target *ti, const char *line)
+{
+	unsigned int argc;
+	char **argv = rkt_argv(test, line, &argc);
+
+	return remap_target.ctr(ti, argc, argv);
+}
+
+/* Sends a message; the reply (NUL-terminated) is in buf. */
+static int rkt_glue_message(struct kunit *test, struct dm_target *ti, const char *line,
+			    char *buf, unsigned int maxlen)
+{
+	unsigned int argc;
+	char **argv = rkt_argv(test, line, &argc);
+
+	buf[0] = '\0';
+	return remap_target.message(ti, argc, argv, buf, maxlen);
+}
+
+/* What dm does around a table's life: ctr, preresume, ..., postsuspend, dtr. */
+static struct dm_target *rkt_glue_start(struct kunit *test, const char *line)
+{
+	struct dm_target *ti = rkt_glue_target(test, RKT_GLUE_LEN);
+
+	KUNIT_ASSERT_EQ_MSG(test, rkt_glue_ctr(test, ti, line), 0, "\"%s\": %s", line,
+			    ti->error ? ti->error : "(no error)");
+	KUNIT_ASSERT_NOT_NULL(test, ti->private);
+	KUNIT_ASSERT_EQ(test, remap_target.preresume(ti), 0);
+	return ti;
+}
+
+static void rkt_glue_stop(struct dm_target *ti)
+{
+	remap_target.postsuspend(ti);
+	remap_target.dtr(ti);
+}
+
+static void glue_ctr_accepts_good_tables(struct kunit *test)
+{
+	static const struct {
+		const char *line;
+		unsigned int flush_bios;
+	} good[] = {
+		{"/dev/ram0 0 /dev/ram1 0 8192", 2},
+		{"/dev/ram0 8192 /dev/ram1 16384 8192 2 block_size 8192", 2},
+		{"/dev/ram0 0 /dev/ram0 16384 8192 1 no_auto_remap", 1},
+		{"/dev/ram0 0 /dev/ram1 0 8192 4 read_retries 0 spare_low_water 5", 2},
+	};
+	char *buf = kunit_kzalloc(test, 512, GFP_KERNEL);
+	unsigned int i;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, buf);
+	rkt_glue_need_ramdisks(test);
+	for (i = 0; i < ARRAY_SIZE(good); i++) {
+		struct dm_target *ti = rkt_glue_start(test, good[i].line);
+
+		KUNIT_EXPECT_EQ_MSG(test, ti->num_flush_bios, good[i].flush_bios, "%s",
+				    good[i].line);
+		KUNIT_EXPECT_EQ(test, ti->per_io_data_size, (unsigned int)sizeof(struct remap_io));
+		KUNIT_EXPECT_EQ(test, ti->num_discard_bios, 0u);
+		KUNIT_EXPECT_EQ(test, rkt_glue_message(test, ti, "stats", buf, 512), 1);
+		KUNIT_EXPECT_NOT_NULL_MSG(test, strstr(buf, "metadata=ok"), "%s: %s",
+					  good[i].line, buf);
+		remap_target.status(ti, STATUSTYPE_TABLE, 0, buf, 512);
+		KUNIT_EXPECT_NOT_NULL_MSG(test, strstr(buf, "1:0"), "%s: %s", good[i].line, buf);
+		remap_target.status(ti, STATUSTYPE_INFO, 0, buf, 512);
+		KUNIT_EXPECT_NOT_NULL_MSG(test, strstr(buf, " ok "), "%s: %s", good[i].line, buf);
+		rkt_glue_stop(ti);
+	}
+}
+
+static void glue_ctr_refuses_bad_tables(struct kunit *test)
+{
+	static const struct {
+		const char *line;
+		const char *error;
+	} bad[] = {
+		{"/dev/ram0 0 /dev/ram1", "Not enough arguments"},
+		{"/dev/ram0 x /dev/ram1 0 8192", "Invalid data device offset"},
+		{"/dev/nonexistent 0 /dev/ram1 0 8192", "Data device lookup failed"},
+		{"/dev/ram0 0 /dev/nonexistent 0 8192", "Spare device lookup failed"},
+		{"/dev/ram0 4 /dev/ram1 0 8192", "Data offset is not aligned to block_size"},
+		{"/dev/ram0 32768 /dev/ram1 0 8192", "Data range exceeds the data device"},
+		{"/dev/ram0 0 /dev/ram1 32768 8192", "Spare range exceeds the spare device"},
+		{"/dev/ram0 0 /dev/ram0 8192 8192", "Spare range overlaps the data range"},
+		{"/dev/ram0 0 /dev/ram1 0 8192 2 block_size 3000", "Invalid block_size"},
+		{"/dev/ram0 0 /dev/ram1 0 8192 1 frobnicate", "Unknown feature"},
+		{"/dev/ram0 0 /dev/ram1 0 8192 3 no_auto_remap", "Number of feature arguments"},
+	};
+	unsigned int i;
+
+	rkt_glue_need_ramdisks(test);
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct dm_target *ti = rkt_glue_target(test, RKT_GLUE_LEN);
+		int r = rkt_glue_ctr(test, ti, bad[i].line);
+
+		KUNIT_EXPECT_LT_MSG(test, r, 0, "%s", bad[i].line);
+		KUNIT_EXPECT_NULL_MSG(test, ti->private, "%s: context left behind", bad[i].line);
+		KUNIT_ASSERT_NOT_NULL_MSG(test, ti->error, "%s: no error message", bad[i].line);
+		KUNIT_EXPECT_EQ_MSG(test, strncmp(ti->error, bad[i].error, strlen(bad[i].error)),
+				    0, "%s: \"%s\"", bad[i].line, ti->error);
+	}
+	/* A refused line leaves the devices free: a good one opens them exclusively again. */
+	rkt_glue_stop(rkt_glue_start(test, "/dev/ram0 0 /dev/ram1 0 8192"));
+}
+
+/* A remap made through one table is found by the next table's constructor. */
+static void glue_remap_survives_dtr_and_ctr(struct kunit *test)
+{
+	const char *line = "/dev/ram0 0 /dev/ram1 0 8192";
+	char *buf = kunit_kzalloc(test, 512, GFP_KERNEL);
+	struct dm_target *ti;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, buf);
+	rkt_glue_need_ramdisks(test);
+	ti = rkt_glue_start(test, line);
+	KUNIT_EXPECT_EQ(test, rkt_glue_message(test, ti, "remap 1600", buf, 512), 1);
+	KUNIT_EXPECT_EQ_MSG(test, strncmp(buf, "200 ", 4), 0, "reply \"%s\"", buf);
+	KUNIT_EXPECT_EQ(test, rkt_glue_message(test, ti, "remap", buf, 512), -EINVAL);
+	rkt_glue_stop(ti);
+
+	ti = rkt_glue_start(test, line);
+	KUNIT_EXPECT_EQ(test, rkt_glue_message(test, ti, "list 200 1", buf, 512), 1);
+	KUNIT_EXPECT_EQ_MSG(test, strncmp(buf, "200 ", 4), 0, "list \"%s\"", buf);
+	KUNIT_EXPECT_NOT_NULL_MSG(test, strstr(buf, "remapped"), "list \"%s\"", buf);
+	KUNIT_EXPECT_EQ(test, rkt_glue_message(test, ti, "unremap 1600", buf, 512), 0);
+	rkt_glue_stop(ti);
+}
+
+static struct kunit_case glue_cases[] = {
+	KUNIT_CASE(glue_ctr_accepts_good_tables),
+	KUNIT_CASE(glue_ctr_refuses_bad_tables),
+	KUNIT_CASE(glue_remap_survives_dtr_and_ctr),
+	{}
+};
+
+struct kunit_suite remap_glue_suite = {
+	.name = "remap_glue",
+	.test_cases = glue_cases,
+};
