@@ -12,15 +12,6 @@ using lwreplay_test::LogBuilder;
 
 namespace {
 
-std::vector<LogEntry> entries(const std::vector<uint8_t> &log)
-{
-	LogReader r(LogBuilder::reader(log), log.size());
-	std::vector<LogEntry> out;
-	LogEntry e;
-	while (r.next(&e))
-		out.push_back(e);
-	return out;
-}
 
 // The byte a torn variant leaves in sector s (the first byte of the sector's content).
 uint8_t torn_byte(const CrashStates &cs, const std::vector<CrashStates::Override> &v, uint64_t s)
@@ -37,7 +28,7 @@ TEST(CrashStates, PrefixStateAndDirtyRuns)
 {
 	CrashStates cs(64);
 	for (const auto &e :
-	     entries(LogBuilder().write(2, 3, 7).write(10, 1, 8).discard(3, 1).build()))
+	     LogBuilder::entries(LogBuilder().write(2, 3, 7).write(10, 1, 8).discard(3, 1).build()))
 		cs.apply(e);
 	EXPECT_EQ(cs.sector(2)[0], 7);
 	EXPECT_EQ(cs.sector(3)[0], 0); // discarded
@@ -53,14 +44,14 @@ TEST(CrashStates, PrefixStateAndDirtyRuns)
 TEST(CrashStates, WriteBeyondTheDeviceIsRefused)
 {
 	CrashStates cs(8);
-	const auto e = entries(LogBuilder().write(7, 2, 1).build());
+	const auto e = LogBuilder::entries(LogBuilder().write(7, 2, 1).build());
 	EXPECT_THROW(cs.apply(e[0]), LogError);
 }
 
 TEST(CrashStates, NothingIsInDoubtRightAfterAFlushWithoutData)
 {
 	CrashStates cs(16);
-	for (const auto &e : entries(LogBuilder().write(0, 4, 1).flush().flush().build()))
+	for (const auto &e : LogBuilder::entries(LogBuilder().write(0, 4, 1).flush().flush().build()))
 		cs.apply(e);
 	// The second flush's window is empty: the first one made sectors 0..3 durable.
 	EXPECT_EQ(cs.window_entries(), 0u);
@@ -72,7 +63,7 @@ TEST(CrashStates, TornVariantsMixTheFloorAndTheWritesSinceTheLastFlush)
 	// Sector 0: 1 durable, then 2 and 3 unflushed. Sector 1: 4 unflushed over zero. The
 	// point is a flush whose data (5, sector 2) is itself in doubt.
 	CrashStates cs(8);
-	for (const auto &e : entries(LogBuilder()
+	for (const auto &e : LogBuilder::entries(LogBuilder()
 					     .write(0, 1, 1)
 					     .flush()
 					     .write(0, 2, 2)
@@ -107,7 +98,7 @@ TEST(CrashStates, CompletedFuaWritesAlwaysLand)
 {
 	CrashStates cs(8);
 	for (const auto &e :
-	     entries(LogBuilder()
+	     LogBuilder::entries(LogBuilder()
 			     .flush()
 			     .write(0, 1, 1) // cached
 			     .write(1, 1, 2, kLogFua) // durable once the next entry is logged
@@ -127,7 +118,7 @@ TEST(CrashStates, CompletedFuaWritesAlwaysLand)
 TEST(CrashStates, TheNewestFuaWriteIsStillInDoubt)
 {
 	CrashStates cs(8);
-	for (const auto &e : entries(LogBuilder().flush().write(1, 1, 2, kLogFua).build()))
+	for (const auto &e : LogBuilder::entries(LogBuilder().flush().write(1, 1, 2, kLogFua).build()))
 		cs.apply(e);
 	std::set<uint8_t> seen;
 	for (uint64_t seed = 0; seed < 100; seed++)
@@ -138,7 +129,7 @@ TEST(CrashStates, TheNewestFuaWriteIsStillInDoubt)
 TEST(CrashStates, TornWritesSplitAt512Bytes)
 {
 	CrashStates cs(16);
-	for (const auto &e : entries(LogBuilder().flush().write(0, 8, 9).flush().build()))
+	for (const auto &e : LogBuilder::entries(LogBuilder().flush().write(0, 8, 9).flush().build()))
 		cs.apply(e);
 	bool partial = false;
 	for (uint64_t seed = 0; seed < 100 && !partial; seed++) {

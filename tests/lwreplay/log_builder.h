@@ -68,6 +68,17 @@ public:
 		};
 	}
 
+	// Every entry of a whole log, in order (LogReader's errors propagate).
+	static std::vector<lwreplay::LogEntry> entries(const std::vector<uint8_t> &log)
+	{
+		lwreplay::LogReader r(reader(log), log.size());
+		std::vector<lwreplay::LogEntry> out;
+		lwreplay::LogEntry e;
+		while (r.next(&e))
+			out.push_back(e);
+		return out;
+	}
+
 private:
 	void put64(size_t at, uint64_t v) { put64(bytes_, at, v); }
 	static void put64(std::vector<uint8_t> &b, size_t at, uint64_t v)

@@ -10,20 +10,11 @@ using lwreplay_test::LogBuilder;
 
 namespace {
 
-std::vector<LogEntry> read_all(const std::vector<uint8_t> &log)
-{
-	LogReader r(LogBuilder::reader(log), log.size());
-	std::vector<LogEntry> out;
-	LogEntry e;
-	while (r.next(&e))
-		out.push_back(e);
-	return out;
-}
 
 std::string error_of(const std::vector<uint8_t> &log)
 {
 	try {
-		read_all(log);
+		LogBuilder::entries(log);
 	} catch (const LogError &e) {
 		return e.what();
 	}
@@ -41,7 +32,7 @@ TEST(LogFormat, EntriesInOrder)
 				 .discard(40, 8)
 				 .mark("lwr-ready")
 				 .build();
-	const auto e = read_all(log);
+	const auto e = LogBuilder::entries(log);
 	ASSERT_EQ(e.size(), 5u);
 	EXPECT_EQ(e[0].index, 0u);
 	EXPECT_EQ(e[0].sector, 8u);
@@ -89,7 +80,7 @@ TEST(LogFormat, StopsAtTheCountInTheSuperblock)
 	// dm-log-writes updates nr_entries after FUA and mark entries: entries after the last
 	// update are not part of the log yet.
 	const auto log = LogBuilder().write(0, 1, 1).write(1, 1, 2).build(1);
-	EXPECT_EQ(read_all(log).size(), 1u);
+	EXPECT_EQ(LogBuilder::entries(log).size(), 1u);
 }
 
 TEST(LogFormat, RefusesWhatIsNotALog)

@@ -6,7 +6,6 @@
 #include <cstring>
 
 namespace lwreplay {
-namespace {
 
 uint64_t le64(const uint8_t *p)
 {
@@ -21,8 +20,6 @@ uint32_t le32(const uint8_t *p)
 	return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
 	       static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
 }
-
-} // namespace
 
 std::string flag_names(uint64_t flags)
 {

@@ -59,6 +59,10 @@ struct LogEntry {
 // "FLUSH|FUA", "MARK", "-" for a plain write.
 std::string flag_names(uint64_t flags);
 
+// Little-endian loads, as the log (and the workload's stamps) store numbers.
+uint64_t le64(const uint8_t *p);
+uint32_t le32(const uint8_t *p);
+
 // Reads the log through `read` (byte offset, buffer, length; returns 0 or a negative errno)
 // from a log device of `log_bytes` bytes.
 class LogReader {

@@ -4,6 +4,8 @@
 //   (block, version, index), 508 CRC32C of bytes 0..507 (standard form: seed and final ~0).
 #include "stamp.h"
 
+#include "log_format.h"
+
 #include <cstring>
 #include <isa-l/crc.h>
 
@@ -17,14 +19,6 @@ void put64(uint8_t *p, uint64_t v)
 {
 	for (int i = 0; i < 8; i++)
 		p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
-
-uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
 }
 
 uint32_t crc_of(const uint8_t *p)
@@ -70,8 +64,8 @@ Stamp read_stamp(const uint8_t *in)
 		crc = (crc << 8) | in[kCrcOffset + i];
 	if (std::memcmp(in, kMagic, sizeof(kMagic)) != 0 || crc != crc_of(in))
 		return s;
-	s.block = get64(in + 8);
-	s.version = get64(in + 16);
+	s.block = le64(in + 8);
+	s.version = le64(in + 16);
 	s.index = static_cast<uint32_t>(in[24]) | static_cast<uint32_t>(in[25]) << 8 |
 		  static_cast<uint32_t>(in[26]) << 16 | static_cast<uint32_t>(in[27]) << 24;
 	s.kind = s.version == 0 ? Stamp::Kind::Garbage : Stamp::Kind::Valid;
