@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install (idempotently) everything the build, the unit tests and the VM tests need on Debian 12.
+# Install (idempotently) everything the build, the unit tests and the VM tests need on Debian 12,
+# plus any packages named as arguments.
 # Runs apt-get only when a package is missing, so a warm machine pays nothing.
 set -euo pipefail
 
@@ -15,6 +16,9 @@ PKGS=(
   # make dkms-check
   dkms
 )
+
+# Extra packages a caller needs besides these (e.g. tools/kunit-ootree: linux-source-6.1).
+PKGS+=("$@")
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -36,25 +36,8 @@ MOD=$build/debug-module      # dm-remap.ko
 KUNIT=$build/debug-kunit     # dm-remap-kunit.ko (tests/kunit/Kbuild as its Kbuild)
 mkdir -p "$MOD" "$KUNIT"
 t0=$(date +%s.%N)
-src_list() {  # dir paths...: the source files below those paths, relative to dir
-  local dir=$1
-  shift
-  (cd "$dir" && find "$@" -type f \
-     \( -name Kbuild -o -name '*.[chS]' -o -name '*.cpp' -o -name '*.hpp' -o -name '*.sh' \) \
-     2>/dev/null | LC_ALL=C sort)
-}
-mirror() {  # dest paths...
-  local dest=$1 f
-  shift
-  while IFS= read -r f; do
-    if ! cmp -s "$REPO/$f" "$dest/$f"; then
-      mkdir -p "$(dirname "$dest/$f")"
-      cp -p "$REPO/$f" "$dest/$f"
-    fi
-  done < <(src_list "$REPO" "$@")
-  comm -13 <(src_list "$REPO" "$@") <(src_list "$dest" "$@") |
-    while IFS= read -r f; do rm -f "$dest/$f"; done
-}
+# shellcheck source=SCRIPTDIR/../lib/mirror.sh
+. "$REPO/tools/lib/mirror.sh"
 mirror "$MOD" Kbuild include src tools/check-cxx-object.sh
 mirror "$KUNIT" include src tests/kunit tools/check-cxx-object.sh
 cmp -s "$REPO/tests/kunit/Kbuild" "$KUNIT/Kbuild" || cp -p "$REPO/tests/kunit/Kbuild" "$KUNIT/Kbuild"

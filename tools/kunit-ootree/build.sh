@@ -35,19 +35,7 @@ case ${1:-} in
 esac
 
 t_all=$(date +%s.%N)
-"$REPO/tools/install-deps.sh"
-missing=()
-for p in "$SRC_PKG" xz-utils; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  note "installing ${missing[*]}"
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO=sudo
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+"$REPO/tools/install-deps.sh" "$SRC_PKG" xz-utils
 [ -r "$SRC_TAR" ] || die "$SRC_TAR missing although $SRC_PKG is installed"
 
 KVER=${KVER:-$("$REPO/tools/vm/kver.sh")}
@@ -143,23 +131,8 @@ build=${BUILD:-build}
 case $build in /*) ;; *) build=$REPO/$build ;; esac
 OUT=$build/kunit-ootree
 mkdir -p "$OUT"
-src_list() {  # dir paths...: the source files below those paths, relative to dir
-  local dir=$1
-  shift
-  (cd "$dir" && find "$@" -type f \
-     \( -name Kbuild -o -name '*.[chS]' -o -name '*.cpp' -o -name '*.hpp' -o -name '*.sh' \) \
-     2>/dev/null | LC_ALL=C sort)
-}
-sync_file() {  # from to
-  cmp -s "$1" "$2" || { mkdir -p "$(dirname "$2")"; cp -p "$1" "$2"; }
-}
-mirror() {  # dest paths...
-  local dest=$1 f
-  shift
-  while IFS= read -r f; do sync_file "$REPO/$f" "$dest/$f"; done < <(src_list "$REPO" "$@")
-  comm -13 <(src_list "$REPO" "$@") <(src_list "$dest" "$@") |
-    while IFS= read -r f; do rm -f "$dest/$f"; done
-}
+# shellcheck source=SCRIPTDIR/../lib/mirror.sh
+. "$REPO/tools/lib/mirror.sh"
 mirror "$OUT" include src tests/kunit tools/check-cxx-object.sh
 sync_file "$HERE/Kbuild" "$OUT/Kbuild"
 for f in "${KUNIT_FILES[@]}"; do sync_file "$SRC/$f" "$OUT/kunit/$f"; done
