@@ -243,6 +243,7 @@ struct rc_io_view {
 	rb_u64 first_block; /* the lowest data block with an entry; RC_NO_BLOCK if there is none */
 	rb_u32 block_shift; /* log2 of the block size in sectors */
 	rb_u32 generation;  /* of the mapping it summarizes (see struct rc_mapping) */
+	const void *mapping; /* the core's: that mapping, for rc_io_view_touches() */
 };
 /* The RCU-published pointer to the current view; the slot stays put while the target lives. */
 const struct rc_io_view *const *rc_target_io_view(const struct rc_target *t);
@@ -255,6 +256,15 @@ static inline int rc_io_view_clean(const struct rc_io_view *v, rb_u64 sector, rb
 {
 	return ((sector + sectors - 1) >> v->block_shift) < v->first_block;
 }
+/*
+ * The second check, for a request rc_io_view_clean() does not pass: whether it touches a block
+ * the view's mapping has an entry for (remapped, lost or moving), by searching that mapping.
+ * If not (0), it goes to the data device exactly as rc_io_view_clean() describes; if so, or
+ * if sectors is 0, ask rc_target_map. It reads the mapping the view was published with, so
+ * the same read-side section and generation rules apply. Cheaper than rc_target_map for the
+ * request that lies between entries, the common case on a disk with many remaps.
+ */
+int rc_io_view_touches(const struct rc_io_view *v, rb_u64 sector, rb_u32 sectors);
 
 /*
  * Part of a failed write: [sector, sector + sectors) of the target, data its payload, flags

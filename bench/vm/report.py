@@ -154,14 +154,17 @@ def main():
         md.append("|---|---|---|---|---|---|---|---|")
         for w in WORKLOADS:
             rs = [v for (wl, _), v in sorted(rounds.items()) if wl == w]
-            rs = [r for r in rs if all(c in r for c in CONFIGS)]
-            if not rs:
-                continue
+            # A boot may have measured only some configurations (BENCH_CONFIGS, or an older
+            # log): each row needs raw and dm-linear of the same round, and its own config.
+            rs = [r for r in rs if "raw" in r and "linear" in r]
             for c in REMAPS:
-                fe = [factor(r, c, t_busy) for r in rs]
-                ff = [factor(r, c, t_fio) for r in rs]
-                extra = [t_busy(r[c]) - t_busy(r["linear"]) for r in rs]
-                denom = [t_busy(r["linear"]) - t_busy(r["raw"]) for r in rs]
+                rc = [r for r in rs if c in r]
+                if not rc:
+                    continue
+                fe = [factor(r, c, t_busy) for r in rc]
+                ff = [factor(r, c, t_fio) for r in rc]
+                extra = [t_busy(r[c]) - t_busy(r["linear"]) for r in rc]
+                denom = [t_busy(r["linear"]) - t_busy(r["raw"]) for r in rc]
                 chart[(w, c)] = (statistics.median(fe), min(fe), max(fe))
                 tgt = TARGET.get(c)
                 if tgt is None:

@@ -233,6 +233,7 @@ void RemapTarget::publish_view(const LookupTable *t)
 	v.first_block = t->first_at_or_after(0, &first, &value) ? first : RC_NO_BLOCK;
 	v.block_shift = geo_.block_shift();
 	v.generation = t->generation();
+	v.mapping = t;
 	rcu_publish(&view_, static_cast<const rc_io_view *>(&v));
 }
 
@@ -1023,6 +1024,19 @@ extern "C" void rc_target_map(const struct rc_target *t, rb_u64 sector, rb_u32 s
 extern "C" const struct rc_io_view *const *rc_target_io_view(const struct rc_target *t)
 {
 	return engine(t)->io_view();
+}
+
+extern "C" int rc_io_view_touches(const struct rc_io_view *v, rb_u64 sector, rb_u32 sectors)
+{
+	if (sectors == 0)
+		return 1;
+	// The table lives while the view does: publish() frees a table only after a grace
+	// period that follows the publication of the next view.
+	const LookupTable *t = static_cast<const LookupTable *>(v->mapping);
+	u64 key;
+	u32 value;
+	return t->first_at_or_after(sector >> v->block_shift, &key, &value) &&
+	       key <= (sector + sectors - 1) >> v->block_shift;
 }
 
 extern "C" int rc_target_rewrite(struct rc_target *t, const struct rc_extent *extents,

@@ -622,9 +622,10 @@ static noinline int remap_map_lookup(struct remap_c *rc, struct bio *bio, struct
 }
 
 /*
- * Most bios touch no block the mapping has an entry for; the engine's view tells (one
- * compare) without a call into the core, and such a bio goes to the data device as with
- * dm-linear, counted in flight for the engine's drain. The rest take remap_map_lookup().
+ * Most bios touch no block the mapping has an entry for, and go to the data device as with
+ * dm-linear, counted in flight for the engine's drain. The engine's view tells: one compare
+ * for a bio below the first entry, else a search of the mapping (rc_io_view_touches(), which
+ * leaves the rest of the work here). The bios that do touch one take remap_map_lookup().
  */
 static int remap_map(struct dm_target *ti, struct bio *bio)
 {
@@ -639,7 +640,8 @@ static int remap_map(struct dm_target *ti, struct bio *bio)
 
 	rcu_read_lock_sched(); /* see remap_account_or_hold() */
 	view = rcu_dereference_sched(*rc->io_view);
-	if (unlikely(!rc_io_view_clean(view, sector, bio_sectors(bio))))
+	if (unlikely(!rc_io_view_clean(view, sector, bio_sectors(bio))) &&
+	    rc_io_view_touches(view, sector, bio_sectors(bio)))
 		return remap_map_lookup(rc, bio, io, sector);
 	remap_account(rc, io, view->generation);
 	rcu_read_unlock_sched();

@@ -552,6 +552,7 @@ private:
 			rb_rcu_read_lock();
 			const rc_io_view view = *__atomic_load_n(rc_target_io_view(live_), __ATOMIC_ACQUIRE);
 			rc_target_map(live_, sector, static_cast<u32>(len), &out);
+			const bool touches = rc_io_view_touches(&view, sector, static_cast<u32>(len));
 			rb_rcu_read_unlock();
 			if (out.sectors == 0 || out.sectors > len)
 				fail("map: a piece that is empty or longer than the request");
@@ -561,6 +562,8 @@ private:
 			if (rc_io_view_clean(&view, sector, static_cast<u32>(len)) &&
 			    (out.route != RC_ROUTE_DATA || out.sectors != len))
 				fail("map: the view passes a request that map() routes otherwise");
+			if (touches == (out.route == RC_ROUTE_DATA && out.sectors == len))
+				fail("map: the view's search disagrees with map() on the request");
 			const u64 b = sector / bs;
 			const u64 block_end = (b + 1) * bs;
 			auto it = model_.find(b);
