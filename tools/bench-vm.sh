@@ -13,19 +13,21 @@
 #   tools/bench-vm.sh [--boots "icount tcg nullb"] [--no-mem-1m]    default boots: icount tcg
 #   tools/bench-vm.sh --report-only ICOUNT_LOG [TCG_LOG]    redo the report from kept raw logs
 #                     (vm-icount-nullb.log next to ICOUNT_LOG is picked up too)
-# Environment: BENCH_ROUNDS (3), BENCH_TCG_ROUNDS (5), KVER as for run-tests.sh. While iterating:
+# Environment: BENCH_ROUNDS (4: two pairs of opposite orders), BENCH_TCG_ROUNDS (5), KVER as for run-tests.sh. While iterating:
 # BENCH_WORKLOADS (icount and nullb boots; default all four), BENCH_CONFIGS (default all six),
-# BENCH_OUT (where results go; default bench/results).
+# BENCH_OUT (where results go; default bench/results), BENCH_IOS_SEQ (1 MiB I/Os per sequential
+# run; default 4000).
 # Raw guest output is kept as bench/results/vm-icount.log and vm-tcg.log.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 results=${BENCH_OUT:-$root/bench/results}
-rounds=${BENCH_ROUNDS:-3}
+rounds=${BENCH_ROUNDS:-4}
 # Optional knobs for the icount boots, passed on only when set.
 extra=""
 [ -z "${BENCH_WORKLOADS:-}" ] || extra="$extra WORKLOADS='$BENCH_WORKLOADS'"
 [ -z "${BENCH_CONFIGS:-}" ] || extra="$extra CONFIGS='$BENCH_CONFIGS'"
+[ -z "${BENCH_IOS_SEQ:-}" ] || extra="$extra IOS_seqread=$BENCH_IOS_SEQ IOS_seqwrite=$BENCH_IOS_SEQ"
 tcg_rounds=${BENCH_TCG_ROUNDS:-5}
 boots="icount tcg"
 mem1m=1
@@ -37,7 +39,7 @@ while [ $# -gt 0 ]; do
 		boots=$2; shift 2 ;;
 	--no-mem-1m) mem1m=0; shift ;;
 	--report-only) shift; report_only=("$@"); break ;;
-	-h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,20p' "$0"; exit 0 ;;
 	*) echo "bench-vm: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
