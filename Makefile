@@ -111,7 +111,8 @@ bench-core: deps
 	@tools/bench-core.sh
 
 # bench-core, then the kernel-side benchmark in QEMU (-icount: fio on brd, raw vs dm-linear vs
-# dm-remap; memory per remap): bench/results/REPORT.md and vm-F.png. Takes about half an hour.
+# dm-remap; memory per remap; the same on null_blk; plain-TCG ratios): bench/results/REPORT.md and vm-F.png.
+# Takes about 45 minutes.
 bench: module bench-core
 	@tools/bench-vm.sh
 

@@ -8,13 +8,14 @@
 #      on brd, raw vs dm-linear vs dm-remap (0 remaps, 100k remaps not hit, 100k remaps hit by
 #      1% of the blocks), configurations interleaved, BENCH_ROUNDS rounds; memory per remap.
 #   2. plain-TCG boot (no icount): the sequential workloads again, for wall-clock ratios.
-#   3. (--boots ... nullb) icount boot with null_blk (memory_backed=0) as the data device.
+#   3. nullb: an icount boot with null_blk (memory_backed=0) as the data device, the same
+#      workloads and configurations (no memory or latency part).
 #
-#   tools/bench-vm.sh [--boots "icount tcg nullb"] [--no-mem-1m]    default boots: icount tcg
+#   tools/bench-vm.sh [--boots "icount tcg nullb"] [--no-mem-1m]    default boots: icount tcg nullb
 #   tools/bench-vm.sh --report-only ICOUNT_LOG [TCG_LOG]    redo the report from kept raw logs
 #                     (vm-icount-nullb.log next to ICOUNT_LOG is picked up too)
 # Environment: BENCH_ROUNDS (4: two pairs of opposite orders), BENCH_TCG_ROUNDS (5), KVER as for run-tests.sh. While iterating:
-# BENCH_WORKLOADS (icount and nullb boots; default all four), BENCH_CONFIGS (default all six),
+# BENCH_WORKLOADS (icount and nullb boots; default all four), BENCH_CONFIGS (default all seven),
 # BENCH_OUT (where results go; default bench/results), BENCH_IOS_SEQ (1 MiB I/Os per sequential
 # run; default 4000).
 # Raw guest output is kept as bench/results/vm-icount.log and vm-tcg.log.
@@ -29,7 +30,7 @@ extra=""
 [ -z "${BENCH_CONFIGS:-}" ] || extra="$extra CONFIGS='$BENCH_CONFIGS'"
 [ -z "${BENCH_IOS_SEQ:-}" ] || extra="$extra IOS_seqread=$BENCH_IOS_SEQ IOS_seqwrite=$BENCH_IOS_SEQ"
 tcg_rounds=${BENCH_TCG_ROUNDS:-5}
-boots="icount tcg"
+boots="icount tcg nullb"
 mem1m=1
 report_only=()
 while [ $# -gt 0 ]; do
@@ -93,7 +94,7 @@ for b in $boots; do
 			DMREMAP_QEMU_ARGS="-icount shift=0,sleep=off" ;;
 	tcg) run_guest tcg "BENCH_MODE=tcg ROUNDS=$tcg_rounds WORKLOADS='seqread seqwrite' MEM_1M=0" \
 			DMREMAP_QEMU_ARGS="" ;;
-	nullb) run_guest icount-nullb "BENCH_MODE=icount DATA_DEV=nullb ROUNDS=$rounds MEM_1M=0$extra" \
+	nullb) run_guest icount-nullb "BENCH_MODE=icount DATA_DEV=nullb ROUNDS=$rounds MEM_1M=0 LATENCY=0$extra" \
 			DMREMAP_QEMU_ARGS="-icount shift=0,sleep=off" ;;
 	*) echo "bench-vm: unknown boot '$b' (icount, tcg, nullb)" >&2; exit 2 ;;
 	esac
