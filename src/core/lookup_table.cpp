@@ -258,12 +258,18 @@ void LookupTable::index()
 		shift++;
 	shift_ = shift;
 	const u64 buckets = (span_ >> shift) + 1;
-	u64 c = 0;
-	for (u64 b = 0; b <= buckets; b++) {
-		while (c + 1 < chunks_ && ((first_[c + 1] - base_) >> shift) < b)
-			c++;
-		radix_[b] = static_cast<u32>(c);
+	// Chunk by chunk: the buckets up to the one chunk c starts in get c - 1 (the commit
+	// pays for this loop, so it is a run of plain stores).
+	u32 *r = radix_;
+	u32 *const end = radix_ + buckets + 1;
+	*r++ = 0;
+	for (u64 c = 1; c < chunks_; c++) {
+		u32 *const to = radix_ + ((first_[c] - base_) >> shift) + 1;
+		while (r < to)
+			*r++ = static_cast<u32>(c - 1);
 	}
+	while (r < end)
+		*r++ = static_cast<u32>(chunks_ - 1);
 }
 
 u64 LookupTable::chunk_between(u64 lo, u64 hi, u64 block) const
