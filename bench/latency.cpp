@@ -7,6 +7,8 @@
 //
 //   latency [--samples N]     median / p93.6 / p99 / p99.9 / max in ns per op, one line per
 //                             path (samples preempted by the scheduler are retaken, counted)
+//   (lookup_*: LookupTable::find; first_after_*: first_at_or_after(), the I/O path's lookup,
+//   at random blocks or at blocks above every remapped one)
 //   latency --callgrind N     N/64 measured batches per path, under
 //       valgrind --tool=callgrind --collect-atstart=no --instr-atstart=no
 //     collecting only the measured operations and dumping one profile per path, so that
@@ -292,6 +294,53 @@ private:
 	u64 pos_ = 0;
 };
 
+// 64 first_at_or_after() calls, the I/O path's lookup (RemapTarget::map): at random blocks
+// (half of them remapped), or, with above set, at blocks above every remapped one (I/O away
+// from the remaps: each call answers "none").
+class FirstAfter : public Scenario {
+public:
+	FirstAfter(const char *name, u64 n, bool above) : Scenario(name)
+	{
+		std::mt19937_64 rng(0x1f000000 + n + above);
+		std::vector<u64> keys = make_keys(n, rng);
+		queries_.reserve(kQueries);
+		for (u64 i = 0; i < kQueries; i++) {
+			if (above)
+				queries_.push_back((1ull << 32) + (rng() & 0xffffffffull));
+			else if (i & 1)
+				queries_.push_back(keys[rng() % n]);
+			else
+				queries_.push_back(rng() & 0xffffffffull);
+		}
+		std::vector<LookupTable::Change> changes(n);
+		for (u64 i = 0; i < n; i++)
+			changes[i] = {keys[i], static_cast<u32>(1000 + i), false};
+		auto r = LookupTable::merge(nullptr, changes.data(), n, Gfp::Kernel);
+		if (r.is_error())
+			die("cannot build a lookup table");
+		table_ = r.value();
+	}
+	~FirstAfter() override { LookupTable::free(table_); }
+	void measured() override
+	{
+		const u64 *q = &queries_[pos_];
+		u64 acc = 0;
+		for (u32 i = 0; i < kBatch; i++) {
+			u64 k = 0;
+			u32 v = 0;
+			acc += table_->first_at_or_after(q[i], &k, &v) + k + v;
+		}
+		keep(acc);
+	}
+	void between() override { pos_ = (pos_ + kBatch) & (kQueries - 1); }
+
+private:
+	static constexpr u64 kQueries = 1u << 18;
+	std::vector<u64> queries_;
+	LookupTable *table_ = nullptr;
+	u64 pos_ = 0;
+};
+
 // ---------------------------------------------------------------------------------------
 
 using Clock = std::chrono::steady_clock;
@@ -395,6 +444,8 @@ int main(int argc, char **argv)
 	all.push_back(std::make_unique<Lookup>("lookup_1k", 1000));
 	all.push_back(std::make_unique<Lookup>("lookup_100k", 100000));
 	all.push_back(std::make_unique<Lookup>("lookup_1M", 1000000));
+	all.push_back(std::make_unique<FirstAfter>("first_after_1M", 1000000, false));
+	all.push_back(std::make_unique<FirstAfter>("first_after_100k_above", 100000, true));
 
 	if (callgrind_ops) {
 		if (!HAVE_CALLGRIND)

@@ -66,6 +66,10 @@ constexpr u32 ilog2(u64 v)
 	return r;
 }
 
+// Asks for the cache line holding p without waiting for it: a hint, which never faults, so p
+// may point anywhere. One prefetch instruction (no library call), in the kernel as here.
+[[gnu::always_inline]] inline void prefetch(const void *p) { __builtin_prefetch(p); }
+
 // a + b, or false if it wraps.
 [[nodiscard]] constexpr bool checked_add(u64 a, u64 b, u64 *out)
 {

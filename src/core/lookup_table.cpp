@@ -209,9 +209,15 @@ struct LookupTable::Assembler {
 LookupTable *LookupTable::alloc(u64 chunks, Gfp gfp)
 {
 	static_assert(sizeof(LookupTable) % 8 == 0 && sizeof(Slot) == 16, "array alignment");
-	u64 bytes;
+	// The radix index: up to kBucketsPerChunk buckets a chunk, and one entry more.
+	const u64 radix_entries = chunks ? kBucketsPerChunk * chunks + 1 : 0;
+	u64 bytes, radix;
+	if (chunks > 0xffffffffull / kBucketsPerChunk) // radix_ holds 4-byte chunk indexes
+		return nullptr;
 	if (!checked_mul(chunks, sizeof(Slot) + sizeof(u64), &bytes) ||
-	    !checked_add(bytes, sizeof(LookupTable) + sizeof(Slot), &bytes))
+	    !checked_mul(radix_entries, sizeof(u32), &radix) ||
+	    !checked_add(bytes, sizeof(LookupTable) + sizeof(Slot), &bytes) ||
+	    !checked_add(bytes, radix, &bytes))
 		return nullptr;
 	void *mem = rb_alloc_large(bytes, static_cast<rb_gfp>(gfp));
 	if (!mem)
@@ -219,26 +225,56 @@ LookupTable *LookupTable::alloc(u64 chunks, Gfp gfp)
 	auto *t = new (mem, place) LookupTable;
 	t->slot_ = reinterpret_cast<Slot *>(t + 1);
 	t->first_ = reinterpret_cast<u64 *>(t->slot_ + chunks + 1);
+	t->radix_ = reinterpret_cast<u32 *>(t->first_ + chunks);
 	t->chunks_ = chunks;
 	t->top_bytes_ = bytes;
 	return t;
 }
 
 // Takes the chunks a successful run laid out into t: the new ones and the shared ones alike
-// gain t as a holder.
+// gain t as a holder. Then the radix index over their first keys (O(chunks)).
 LookupTable *LookupTable::finish(LookupTable *t, Assembler &a)
 {
 	t->chunks_ = a.chunks;
 	t->count_ = a.entries;
-	if (a.chunks) {
-		t->top_halvings_ = 63 - static_cast<u32>(__builtin_clzll(a.chunks));
-		t->top_rest_ = a.chunks - (u64(1) << t->top_halvings_);
-	}
 	t->slot_[a.chunks] = Slot{0, a.entries};
 	for (u64 i = 0; i < a.chunks; i++)
 		Assembler::refs(t->slot_[i], t->chunk_size(i))++;
 	t->copied_ = a.copied + a.chunks;
+	if (a.chunks)
+		t->index();
 	return t;
+}
+
+// The fewest buckets of 2^shift_ blocks, no more than kBucketsPerChunk a chunk, that cover
+// the keys' range, and the last chunk starting before each (the dry run allotted them).
+void LookupTable::index()
+{
+	base_ = first_[0];
+	span_ = last_key(chunks_ - 1) - base_;
+	const u64 most = kBucketsPerChunk * chunks_;
+	u32 shift = 0;
+	while ((span_ >> shift) >= most) // span_ >> 63 <= 1 < most: ends by 63
+		shift++;
+	shift_ = shift;
+	const u64 buckets = (span_ >> shift) + 1;
+	// Chunk by chunk: the buckets up to the one chunk c starts in get c - 1 (the commit
+	// pays for this loop, so it is a run of plain stores).
+	u32 *r = radix_;
+	u32 *const end = radix_ + buckets + 1;
+	*r++ = 0;
+	for (u64 c = 1; c < chunks_; c++) {
+		u32 *const to = radix_ + ((first_[c] - base_) >> shift) + 1;
+		while (r < to)
+			*r++ = static_cast<u32>(c - 1);
+	}
+	while (r < end)
+		*r++ = static_cast<u32>(chunks_ - 1);
+}
+
+u64 LookupTable::chunk_between(u64 lo, u64 hi, u64 block) const
+{
+	return lo + last_at_or_below(first_ + lo, hi - lo + 1, block);
 }
 
 void LookupTable::put_chunk(Slot s, u64 n)
@@ -282,9 +318,12 @@ u64 LookupTable::last_key(u64 i) const
 
 u64 LookupTable::lower_bound(u64 block) const
 {
-	if (chunks_ == 0 || block <= first_[0])
+	if (chunks_ == 0 || block <= base_)
 		return 0;
-	const u64 i = chunk_for(block);
+	const u64 off = block - base_;
+	if (off > span_)
+		return count_;
+	const u64 i = chunk_for(block, off);
 	u64 at;
 	const bool present = chunk_has(i, block, &at);
 	return slot_[i].start + at + (present ? 0 : 1);

@@ -7,14 +7,17 @@
 // parallel arrays of keys, stored as 4-byte offsets from the chunk's first key (8-byte in the
 // rare chunk whose keys span more than 2^32 - 2 blocks), and 4-byte values: about 8.4 bytes an
 // entry with the chunk's fences and its allocation class's slack. A table (one version) is a
-// small top level, one allocation: the first key of every chunk in a contiguous array
-// (searched first, and small enough to stay in cache: 8.5 KiB at 1M entries), and per chunk
-// its pointer and the global position of its first entry (for key(pos) and lower_bound()). A
-// lookup is one search there and one in the chunk, both branch-free compare-and-select
-// halvings, unrolled. merge() copies the top level, rebuilds only the chunks the changes fall
-// into (splitting one that outgrows kMaxChunk, dropping one that empties, folding one smaller
-// than kMinChunk into a neighbour) and shares every other chunk with the table it came from: a
-// commit costs O(changes * log + touched chunks * kChunk + size() / kChunk), not O(size()).
+// small top level, one allocation: the first key of every chunk in a contiguous array (8.5 KiB
+// at 1M entries), per chunk its pointer and the global position of its first entry (for
+// key(pos) and lower_bound()), and a radix index over the keys' range (up to 4 buckets a
+// chunk, 16 bytes) that names the one or two chunks a block's bucket overlaps. A lookup is
+// two loads and a compare-and-select there (a search over the first keys only where the keys
+// cluster), then branch-free halvings in the chunk, unrolled; a block outside the keys' range
+// is answered from the table's header. merge() copies the top level (and remakes the index),
+// rebuilds only the chunks the changes fall into (splitting one that outgrows kMaxChunk,
+// dropping one that empties, folding one smaller than kMinChunk into a neighbour) and shares
+// every other chunk with the table it came from: a commit costs
+// O(changes * log + touched chunks * kChunk + size() / kChunk), not O(size()).
 //
 // Chunks are shared between versions with a reference count that only the writer touches:
 // build(), merge() and free() on tables derived from one another must run one at a time (the
@@ -69,30 +72,36 @@ public:
 	}
 	// The position of the first data block >= block (size() if none).
 	u64 lower_bound(u64 block) const;
-	// Whether block is mapped, and to what: one search over the chunks' first keys, one in a
-	// chunk. With no entries, one compare.
+	// Whether block is mapped, and to what: the chunk from the radix index over the first
+	// keys, then one search in the chunk. With no entries, or outside the keys' range, one or
+	// two compares.
 	[[gnu::always_inline]] bool find(u64 block, u32 *value) const
 	{
-		if (chunks_ == 0 || block < first_[0])
+		const u64 off = block - base_; // wraps above span_ if block < base_
+		if (chunks_ == 0 || off > span_)
 			return false;
-		const u64 i = chunk_for(block);
+		const u64 i = chunk_for(block, off);
 		const u64 n = chunk_size(i), rel = block - first_[i];
 		if (__builtin_expect(slot_[i].wide(), 0))
 			return Layout<u64>::find(slot_[i].chunk(), n, rel, value);
 		return Layout<u32>::find(slot_[i].narrow_chunk(), n, narrow(rel), value);
 	}
 	// The first entry whose data block is >= block, if there is one: the I/O path's lookup
-	// (the same two searches as find(); no position arithmetic).
+	// (the same two searches as find(); no position arithmetic). A block above the last key,
+	// the usual case when the remapped blocks lie elsewhere on the device, costs two compares.
 	[[gnu::always_inline]] bool first_at_or_after(u64 block, u64 *key, u32 *value) const
 	{
 		if (chunks_ == 0)
 			return false;
-		if (block <= first_[0]) {
-			*key = first_[0];
+		if (block <= base_) {
+			*key = base_;
 			*value = first_value(0);
 			return true;
 		}
-		u64 i = chunk_for(block);
+		const u64 off = block - base_;
+		if (off > span_)
+			return false; // every key is below block
+		u64 i = chunk_for(block, off);
 		const u64 n = chunk_size(i), rel = block - first_[i];
 		const bool found = __builtin_expect(slot_[i].wide(), 0)
 					   ? Layout<u64>::first_at_or_after(slot_[i].chunk(), n, rel,
@@ -103,8 +112,8 @@ public:
 			*key += first_[i];
 			return true;
 		}
-		if (++i == chunks_)
-			return false; // every key is below block
+		// Chunk i's keys are all below block and the last key is not: chunk i + 1 exists.
+		i++;
 		*key = first_[i];
 		*value = first_value(i);
 		return true;
@@ -157,6 +166,10 @@ private:
 	// group's keys and its value, where a binary search over all the keys would wait for ~8
 	// misses in turn. The group search is four unrolled compare-and-select steps.
 	enum : u64 { kGroup = 16 };
+	// Buckets of the radix index per chunk, at most: at 4, a bucket overlaps more than two
+	// chunks only where chunks hold under a quarter of the keys' average density, and the
+	// index takes 16 bytes a chunk (0.02 bytes an entry).
+	enum : u64 { kBucketsPerChunk = 4 };
 
 	// An immutable run of n entries, one allocation of Layout<K>::bytes(n) bytes:
 	//   K   fences[groups(n)]   the offset of every kGroup-th key
@@ -190,13 +203,28 @@ private:
 			// group's window ends at the last key instead (it may hold fewer than 16).
 			// The fences of a chunk of kChunk or more entries number 32 to 63, of a
 			// smaller one of 16 or more, 16 to 31: unrolled searches for both.
+			// Each level's cache lines are asked for together, before its search: the
+			// fences' (up to 252 bytes: 4 lines in a kmalloc object, which is 64-byte
+			// aligned), then the group's 16 keys and 16 values (two lines each at
+			// most). A lookup in a chunk out of cache then waits for about two misses
+			// rather than one per halving and one more for the value.
 			const u64 ng = groups(n);
 			const K *f = fences(c);
+			const char *fb = reinterpret_cast<const char *>(f);
+			prefetch(fb);
+			prefetch(fb + 64);
+			prefetch(fb + 128);
+			prefetch(fb + 192);
 			const u64 g = (ng >= 32   ? last_in_range<32>(f, ng, off)
 				       : ng >= 16 ? last_in_range<16>(f, ng, off)
 						  : last_at_or_below(f, ng, off)) *
 				      kGroup;
 			const u64 w = min(g, n - kGroup);
+			const u32 *v = values(c, n) + w;
+			prefetch(k + w);
+			prefetch(k + w + kGroup - 1);
+			prefetch(v);
+			prefetch(v + kGroup - 1);
 			return w + last_of_16(k + w, off);
 		}
 		// search(), inlined for 4-byte keys; out of line for 8-byte ones, so that the I/O
@@ -248,6 +276,7 @@ private:
 	static bool assemble(const LookupTable *old, const Change *changes, u64 count,
 			     Assembler &a);
 	static LookupTable *finish(LookupTable *t, Assembler &a);
+	void index();
 	static void put_chunk(Slot s, u64 n);
 	u64 merged_size(u64 i, const Change *changes, u64 count) const;
 	u64 last_key(u64 i) const;
@@ -318,39 +347,20 @@ private:
 		i = k[i + 1] <= x ? i + 1 : i;
 		return i;
 	}
-	// The chunk whose key range holds block, given first_[0] <= block: last_at_or_below()
-	// over first_, with the first step's position and the halvings that follow it set when
-	// the table was made, and the halvings unrolled (entered at the first one needed).
-	[[gnu::always_inline]] u64 chunk_for(u64 block) const
+	// The chunk whose key range holds block, given off = block - base_ <= span_. The radix
+	// index says which chunks the block's bucket overlaps, [lo, hi]: with a few buckets per
+	// chunk that is one or two (lo == hi, or the bucket holds one chunk boundary), and one
+	// compare-and-select picks the chunk. Where the keys cluster, a bucket may overlap many:
+	// a search over their first keys, out of line (no slower than one over all of them).
+	[[gnu::always_inline]] u64 chunk_for(u64 block, u64 off) const
 	{
-		const u64 *f = first_;
-		u64 i = f[top_rest_] <= block ? top_rest_ : 0;
-		auto half = [&](u64 step) { i = f[i + step] <= block ? i + step : i; };
-		switch (top_halvings_) {
-		default:
-			for (u64 step = u64(1) << (top_halvings_ - 1); step > (1u << 15); step >>= 1)
-				half(step);
-			[[fallthrough]];
-		case 16: half(1u << 15); [[fallthrough]];
-		case 15: half(1u << 14); [[fallthrough]];
-		case 14: half(1u << 13); [[fallthrough]];
-		case 13: half(1u << 12); [[fallthrough]];
-		case 12: half(1u << 11); [[fallthrough]];
-		case 11: half(1u << 10); [[fallthrough]];
-		case 10: half(1u << 9); [[fallthrough]];
-		case 9: half(1u << 8); [[fallthrough]];
-		case 8: half(1u << 7); [[fallthrough]];
-		case 7: half(1u << 6); [[fallthrough]];
-		case 6: half(1u << 5); [[fallthrough]];
-		case 5: half(1u << 4); [[fallthrough]];
-		case 4: half(1u << 3); [[fallthrough]];
-		case 3: half(1u << 2); [[fallthrough]];
-		case 2: half(1u << 1); [[fallthrough]];
-		case 1: half(1u << 0); [[fallthrough]];
-		case 0: break;
-		}
-		return i;
+		const u64 b = off >> shift_;
+		const u64 lo = radix_[b], hi = radix_[b + 1];
+		if (__builtin_expect(hi - lo > 1, 0))
+			return chunk_between(lo, hi, block);
+		return first_[hi] <= block ? hi : lo;
 	}
+	[[gnu::noinline]] u64 chunk_between(u64 lo, u64 hi, u64 block) const;
 	// The chunk that holds global position pos (< size()).
 	u64 chunk_holding(u64 pos) const
 	{
@@ -363,16 +373,23 @@ private:
 		return lo;
 	}
 
+	// What the lookups read first, together.
 	u64 count_ = 0;
 	u64 chunks_ = 0;
 	u64 *first_ = nullptr; // chunks_ first keys
 	Slot *slot_ = nullptr; // chunks_ + 1 slots; the last is {0, count_}
-	u64 top_bytes_ = 0;    // this object and its arrays, one allocation
-	// chunk_for()'s plan: chunks_ = 2^top_halvings_ + top_rest_, top_rest_ < 2^top_halvings_.
-	u64 top_rest_ = 0;
-	u32 top_halvings_ = 0;
-	u64 copied_ = 0;
+	// The radix index: the keys' range [base_, base_ + span_] cut into buckets of 2^shift_
+	// blocks, at most kBucketsPerChunk * chunks_ of them (and so at least half as many, the
+	// fewest that cover the range); radix_[b] is the last chunk whose first key lies in a
+	// bucket before b (0 if none), so bucket b's blocks are in chunks radix_[b] to
+	// radix_[b + 1]. The bucket count plus one entries; made with the rest by finish().
+	u32 *radix_ = nullptr;
+	u64 base_ = 0; // first_[0]
+	u64 span_ = 0; // the last key - base_
+	u32 shift_ = 0;
 	u32 generation_ = 0;
+	u64 top_bytes_ = 0; // this object and its arrays, one allocation
+	u64 copied_ = 0;
 };
 
 // Sorts keys ascending, moving values along (heapsort: no recursion, no extra memory).

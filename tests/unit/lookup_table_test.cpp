@@ -88,7 +88,9 @@ void expect_matches(const LookupTable *t, const std::map<u64, u32> &model, std::
 	ASSERT_EQ(t->first_at_or_after(0, &k, &v), !model.empty());
 	if (!model.empty()) {
 		ASSERT_EQ(k, model.begin()->first);
-		ASSERT_FALSE(t->first_at_or_after(model.rbegin()->first + 1, &k, &v));
+		if (model.rbegin()->first != ~0ull) { // else + 1 wraps
+			ASSERT_FALSE(t->first_at_or_after(model.rbegin()->first + 1, &k, &v));
+		}
 		ASSERT_TRUE(t->first_at_or_after(model.rbegin()->first, &k, &v));
 		ASSERT_EQ(k, model.rbegin()->first);
 	}
@@ -683,4 +685,155 @@ TEST(LookupTable, ChunksFillTheirAllocationClasses)
 	EXPECT_EQ(rb_alloc_large_bytes(90), 96u);
 	LookupTable::free(full);
 	LookupTable::free(split);
+}
+
+namespace {
+
+// Every key and its neighbours, against the model: find(), first_at_or_after() and
+// lower_bound() at k - 1, k and k + 1 for each key k (the blocks either side of every chunk
+// boundary and every radix bucket boundary among them), and past the last key.
+void expect_every_key(const LookupTable *t, const Model &model)
+{
+	ASSERT_EQ(t->size(), model.size());
+	u64 pos = 0;
+	for (auto it = model.begin(); it != model.end(); ++it, pos++) {
+		const u64 k = it->first;
+		for (const u64 probe : {u64(k - 1), k, u64(k + 1)}) {
+			if ((probe == k - 1 && k == 0) || (probe == k + 1 && k == ~0ull))
+				continue;
+			auto at = model.lower_bound(probe);
+			u32 v = 0;
+			const bool hit = at != model.end() && at->first == probe;
+			ASSERT_EQ(t->find(probe, &v), hit) << "probe " << probe;
+			if (hit) {
+				ASSERT_EQ(v, at->second) << "probe " << probe;
+			}
+			u64 key = 0;
+			ASSERT_EQ(t->first_at_or_after(probe, &key, &v), at != model.end())
+				<< "probe " << probe;
+			if (at != model.end()) {
+				ASSERT_EQ(key, at->first) << "probe " << probe;
+				ASSERT_EQ(v, at->second) << "probe " << probe;
+			}
+			// at is the key before k (probe = k - 1 is a key), k or the key after it.
+			const u64 expect = probe > k ? pos + 1 : at == it ? pos : pos - 1;
+			ASSERT_EQ(t->lower_bound(probe), expect) << "probe " << probe;
+		}
+	}
+	if (!model.empty() && model.rbegin()->first != ~0ull) {
+		const u64 last = model.rbegin()->first;
+		for (const u64 probe : {last + 1, last + 2, last + (u64(1) << 20), ~u64(0) - 1, ~u64(0)}) {
+			if (probe <= last)
+				continue;
+			u32 v = 0;
+			u64 key = 0;
+			ASSERT_FALSE(t->find(probe, &v)) << "probe " << probe;
+			ASSERT_FALSE(t->first_at_or_after(probe, &key, &v)) << "probe " << probe;
+			ASSERT_EQ(t->lower_bound(probe), model.size()) << "probe " << probe;
+		}
+	}
+}
+
+} // namespace
+
+// The radix index over the chunks' first keys: keys spread evenly, clustered (most in a few
+// buckets, a few far away), in one chunk, in wide chunks, and blocks past the last bucket.
+TEST(LookupTable, RadixIndexFindsEveryKey)
+{
+	const long before = rb_user_live_allocs();
+	std::mt19937_64 rng(21);
+	std::vector<Model> models;
+	{ // even
+		Model m;
+		for (u64 i = 0; i < 20000; i++)
+			m[1000 + i * 13] = static_cast<u32>(i);
+		models.push_back(m);
+	}
+	{ // clustered: a dense run, then outliers; every bucket but the last few empty
+		Model m;
+		for (u64 i = 0; i < 20000; i++)
+			m[i * 2] = static_cast<u32>(i);
+		m[1ull << 40] = 1;
+		m[(1ull << 40) + 5] = 2;
+		m[~0ull - 3] = 3;
+		models.push_back(m);
+	}
+	{ // two dense clusters with the whole range between, and keys down to 0 and up to ~0
+		Model m;
+		for (u64 i = 0; i < 8000; i++) {
+			m[i] = static_cast<u32>(i);
+			m[~0ull - i] = static_cast<u32>(i);
+		}
+		models.push_back(m);
+	}
+	{ // one chunk, a few keys
+		Model m;
+		for (u64 i = 0; i < 50; i++)
+			m[77 + i * i] = static_cast<u32>(i);
+		models.push_back(m);
+	}
+	{ // one key
+		Model m;
+		m[123456] = 7;
+		models.push_back(m);
+	}
+	{ // wide chunks: keys 2^30 apart, so every chunk spans more than 2^32 blocks
+		Model m;
+		for (u64 i = 0; i < 5000; i++)
+			m[(i << 30) + rng() % 1000] = static_cast<u32>(i);
+		models.push_back(m);
+	}
+	{ // random, densities varying by bucket
+		Model m;
+		while (m.size() < 20000) {
+			const u64 scale = u64(1) << (rng() % 40);
+			m[rng() % scale] = static_cast<u32>(rng());
+		}
+		models.push_back(m);
+	}
+	for (const Model &m : models) {
+		LookupTable *t = table_of(m);
+		expect_every_key(t, m);
+		expect_matches(t, m, rng);
+		LookupTable::free(t);
+	}
+	EXPECT_EQ(rb_user_live_allocs(), before);
+}
+
+// The index is rebuilt by every merge: random batches of inserts and removals, each table
+// checked key by key against the model.
+TEST(LookupTable, RadixIndexAfterRandomMerges)
+{
+	const long before = rb_user_live_allocs();
+	std::mt19937_64 rng(22);
+	Model model;
+	LookupTable *t = merge_ok(nullptr, {});
+	for (int round = 0; round < 60; round++) {
+		std::map<u64, LookupTable::Change> batch;
+		// Mostly near a moving window, sometimes anywhere: the key range grows and shrinks.
+		const u64 window = (rng() % 16) << (rng() % 30);
+		const int n = round % 10 == 9 ? 5000 : static_cast<int>(rng() % 600);
+		for (int i = 0; i < n; i++) {
+			const bool remove = !model.empty() && rng() % (round < 30 ? 4 : 2) == 0;
+			u64 k = rng() % 8 == 0 ? rng() >> (rng() % 64) : window + rng() % 50000;
+			if (remove) {
+				auto it = model.lower_bound(k);
+				if (it == model.end())
+					it = model.begin();
+				k = it->first;
+			}
+			batch[k] = {k, static_cast<u32>(rng()), remove};
+		}
+		std::vector<LookupTable::Change> changes;
+		for (auto &[k, c] : batch)
+			changes.push_back(c);
+		LookupTable *next = merge_ok(t, changes);
+		ASSERT_NE(next, nullptr);
+		apply_changes(model, changes);
+		LookupTable::free(t);
+		t = next;
+		expect_every_key(t, model);
+	}
+	LookupTable::free(t);
+	EXPECT_EQ(rb_user_live_allocs(), before);
 }
