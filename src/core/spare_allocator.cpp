@@ -155,6 +155,12 @@ u64 SpareAllocator::cache_misses() const
 	return misses_;
 }
 
+u32 SpareAllocator::cached() const
+{
+	SpinGuard guard(lock_);
+	return cached_;
+}
+
 void SpareAllocator::clear_counters()
 {
 	SpinGuard guard(lock_);
