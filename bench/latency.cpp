@@ -1,15 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 // Per-operation latency percentiles for the allocation and lookup paths, which Google
-// Benchmark's means cannot give. Each sample times one batch of 64 operations with the steady
+// Benchmark's means cannot give. Most samples time one batch of 64 operations with the steady
 // clock (amortising the clock's own cost; the median cost of an empty batch is subtracted)
-// and records batch / 64. The *_miss rows time the single allocation that refills the cache,
-// unbatched: the latency one unlucky caller sees with the spinlock held.
+// and record batch / 64. Two kinds of allocation rows are unbatched:
+//   alloc_single_*  every allocation of a long steady-state run timed on its own: median and
+//                   p99.9 over ALL allocations, refills included wherever they fall (a refill
+//                   does not serve exactly 64 allocations once it may stop early)
+//   *_miss          only the allocation that refills the cache: the latency one unlucky
+//                   caller sees, and how long the spinlock is held
 //
-//   latency [--samples N]     median / p93.6 / p99 / p99.9 / max in ns per op, one line per
+//   latency [--samples N]     median / p90 / p99 / p99.9 / max in ns per op, one line per
 //                             path (samples preempted by the scheduler are retaken, counted)
 //   (lookup_*: LookupTable::find; first_after_*: first_at_or_after(), the I/O path's lookup,
 //   at random blocks or at blocks above every remapped one)
-//   latency --callgrind N     N/64 measured batches per path, under
+//   latency --callgrind N     per path N operations (batched and alloc_single_* paths) or
+//                             N/64 refills (*_miss paths), under
 //       valgrind --tool=callgrind --collect-atstart=no --instr-atstart=no
 //     collecting only the measured operations and dumping one profile per path, so that
 //     Ir / op is a repeatable figure on a noisy machine (tools/bench-core.sh does this).
@@ -51,6 +56,7 @@ namespace {
 constexpr u32 kBatch = 64;
 static_assert(kBatch == SpareAllocator::kCacheSlots, "a batch is one cache refill");
 constexpr u64 kAllocBlocks = 1u << 20;
+constexpr u64 kSingleFactor = 4; // alloc_single_* paths take this many times more samples
 
 [[noreturn]] void die(const char *what)
 {
@@ -73,6 +79,10 @@ public:
 	// Untimed: restores measured()'s precondition.
 	virtual void between() {}
 	virtual u32 ops() const { return kBatch; }
+	// Calls of measured() for `latency --callgrind n_ops`.
+	virtual u64 callgrind_calls(u64 n_ops) const { return std::max<u64>(1, n_ops / kBatch); }
+	// Timed samples when a path is given n.
+	virtual u64 samples(u64 n) const { return n; }
 	// After a timed run: nullptr, or what went wrong (the wrong number of refills).
 	virtual const char *check() const { return nullptr; }
 
@@ -91,8 +101,12 @@ public:
 };
 
 // Allocations: see AllocRig in core_bench.cpp for why 64 blocks are parked in a full cache.
+// Here restore() also takes any number of blocks back to the bitmap (the held ones: up to
+// kHeldMax), so a run can stop at any allocation at which the cache is empty.
 class AllocRig {
 public:
+	enum : u32 { kHeldMax = 2 * kBatch };
+
 	AllocRig(u64 total, u64 free_blocks, u64 seed)
 	{
 		if (alloc_.init(total, Gfp::Kernel).is_error())
@@ -113,6 +127,8 @@ public:
 		}
 		for (u32 i = 0; i < kBatch; i++)
 			parked_[i] = take();
+		drain();
+		held_n_ = 0; // what drain() took stays in use: part of the bitmap's fill
 	}
 	SpareBlock take()
 	{
@@ -121,18 +137,28 @@ public:
 			die("allocator ran dry");
 		return r.value();
 	}
-	void take_batch(u32 from)
+	void hold() { held_[held_n_++] = take(); }
+	void take_batch()
 	{
-		for (u32 i = from; i < kBatch; i++)
-			held_[i] = take();
+		for (u32 i = 0; i < kBatch; i++)
+			hold();
 	}
-	void take_first() { held_[0] = take(); }
+	// Untimed: the rest of the last refill, so that the cache is empty. These are hits.
+	void drain()
+	{
+		while (alloc_.cached())
+			hold();
+	}
+	bool cache_empty() const { return !alloc_.cached(); }
+	u32 held() const { return held_n_; }
+	// Precondition: cache empty. Back to: cache empty, the held blocks free in the bitmap.
 	void restore()
 	{
 		for (u32 i = 0; i < kBatch; i++)
 			alloc_.release(parked_[i]);
-		for (u32 i = 0; i < kBatch; i++)
+		for (u32 i = 0; i < held_n_; i++)
 			alloc_.free(held_[i]);
+		held_n_ = 0;
 		for (u32 i = 0; i < kBatch; i++)
 			parked_[i] = take();
 	}
@@ -142,13 +168,9 @@ public:
 private:
 	SpareAllocator alloc_;
 	SpareBlock parked_[kBatch];
-	SpareBlock held_[kBatch];
+	SpareBlock held_[kHeldMax];
+	u32 held_n_ = 0;
 };
-
-const char *one_refill_each(const AllocRig &rig, u64 measures)
-{
-	return rig.allocator().cache_misses() == measures ? nullptr : "not one refill per batch";
-}
 
 // 64 allocations from a full cache: all hits; released back into it untimed.
 class AllocHit : public Scenario {
@@ -184,7 +206,10 @@ private:
 	SpareBlock held_[kBatch];
 };
 
-// 64 allocations from an empty cache: one refill, 63 pops; reported per allocation.
+// 64 allocations from an empty cache: one refill and 63 pops while a refill fills the cache;
+// more refills when one stops early (a nearly full bitmap). What is left of the last refill
+// is drained untimed, so a batch never starts on a cache another batch filled: a slight
+// overestimate of the refills per allocation. Reported per allocation.
 class AllocRefill : public Scenario {
 public:
 	AllocRefill(const char *name, u64 free_blocks, u64 seed)
@@ -195,16 +220,49 @@ public:
 	{
 		if (!measures_++)
 			rig_.allocator().clear_counters();
-		rig_.take_batch(0);
+		rig_.take_batch();
 	}
-	void between() override { rig_.restore(); }
-	const char *check() const override { return one_refill_each(rig_, measures_); }
+	void between() override
+	{
+		rig_.drain();
+		rig_.restore();
+	}
+	const char *check() const override
+	{
+		return rig_.allocator().cache_misses() >= measures_ ? nullptr : "a batch without a refill";
+	}
 
 private:
 	AllocRig rig_;
 };
 
-// Only the allocation that refills, timed alone.
+// Every allocation of a steady-state run, timed alone: the held blocks go back to the bitmap
+// (untimed) once there are at least 64 of them and the cache is empty, so nothing is skipped
+// or added: refills fall wherever the allocator puts them.
+class AllocSingle : public Scenario {
+public:
+	AllocSingle(const char *name, u64 free_blocks, u64 seed)
+		: Scenario(name), rig_(kAllocBlocks, free_blocks, seed)
+	{
+	}
+	void measured() override { rig_.hold(); }
+	void between() override
+	{
+		if (rig_.held() >= kBatch && rig_.cache_empty())
+			rig_.restore();
+		else if (rig_.held() == AllocRig::kHeldMax)
+			die("the cache never empties");
+	}
+	u32 ops() const override { return 1; }
+	u64 callgrind_calls(u64 n_ops) const override { return n_ops; }
+	// One op per sample: more of them, so that the p99.9 rests on 400.
+	u64 samples(u64 n) const override { return n * kSingleFactor; }
+
+private:
+	AllocRig rig_;
+};
+
+// Only the allocation that refills, timed alone: the rest of its refill is drained untimed.
 class AllocMiss : public Scenario {
 public:
 	AllocMiss(const char *name, u64 free_blocks, u64 seed)
@@ -215,13 +273,18 @@ public:
 	{
 		if (!measures_++)
 			rig_.allocator().clear_counters();
-		rig_.take_first();
+		rig_.hold();
 	}
-	const char *check() const override { return one_refill_each(rig_, measures_); }
+	const char *check() const override
+	{
+		return rig_.allocator().cache_misses() == measures_ ? nullptr
+								    : "not one refill per sample";
+	}
 	void between() override
 	{
-		rig_.take_batch(1);
-		rig_.restore();
+		rig_.drain();
+		if (rig_.held() >= kBatch)
+			rig_.restore();
 	}
 	u32 ops() const override { return 1; }
 
@@ -346,7 +409,7 @@ private:
 using Clock = std::chrono::steady_clock;
 
 struct Stats {
-	double median, p936, p99, p999, max;
+	double median, p90, p99, p999, max;
 	u64 preempted; // samples retaken because the thread was switched out meanwhile
 };
 
@@ -389,15 +452,15 @@ Stats run_timed(Scenario &s, u64 samples, double overhead_ns)
 		out[i++] = std::max(ns, 0.0) / s.ops();
 	}
 	std::sort(out.begin(), out.end());
-	return {percentile(out, 0.5),   percentile(out, 1 - 0.001 * kBatch), percentile(out, 0.99),
+	return {percentile(out, 0.5),	 percentile(out, 0.9), percentile(out, 0.99),
 		percentile(out, 0.999), out.back(), preempted};
 }
 
-// n_ops / 64 calls of measured() per path: n_ops operations, or n_ops / 64 refills for the
-// *_miss paths (the same number of allocations as the batched refill paths).
+// s.callgrind_calls(n_ops) calls of measured() per path: n_ops operations, or n_ops / 64
+// refills for the *_miss paths (the same number of allocations as the batched refill paths).
 void run_callgrind(Scenario &s, u64 n_ops)
 {
-	const u64 batches = std::max<u64>(1, n_ops / kBatch);
+	const u64 batches = s.callgrind_calls(n_ops);
 	for (int i = 0; i < 64; i++) { // warm, uncollected
 		s.measured();
 		s.between();
@@ -440,6 +503,8 @@ int main(int argc, char **argv)
 	all.push_back(std::make_unique<AllocMiss>("alloc_refill_miss", kAllocBlocks, 3));
 	all.push_back(std::make_unique<AllocRefill>("alloc_nearly_full", kAllocBlocks / 1000, 4));
 	all.push_back(std::make_unique<AllocMiss>("alloc_nearly_full_miss", kAllocBlocks / 1000, 5));
+	all.push_back(std::make_unique<AllocSingle>("alloc_single_empty", kAllocBlocks, 6));
+	all.push_back(std::make_unique<AllocSingle>("alloc_single_full", kAllocBlocks / 1000, 7));
 	all.push_back(std::make_unique<Lookup>("lookup_0", 0));
 	all.push_back(std::make_unique<Lookup>("lookup_1k", 1000));
 	all.push_back(std::make_unique<Lookup>("lookup_100k", 100000));
@@ -461,15 +526,16 @@ int main(int argc, char **argv)
 		    "(median subtracted from every sample)\n",
 		    clock.median, clock.p999, clock.max);
 	std::printf("# ns per op; %llu samples per path, each a batch of %u ops (*_miss: the one "
-		    "allocation that refills);\n# p93.6 of a *_miss row is the p99.9 of single "
-		    "allocations, one in 64 being a miss; 'retaken' = samples preempted\n",
-		    static_cast<unsigned long long>(samples), kBatch);
-	std::printf("# %-22s %9s %9s %9s %9s %10s %8s\n", "path", "median", "p93.6", "p99",
+		    "allocation that refills;\n# alloc_single_*: %llu samples, each one allocation "
+		    "of a steady run); 'retaken' = samples preempted\n",
+		    static_cast<unsigned long long>(samples), kBatch,
+		    static_cast<unsigned long long>(samples * kSingleFactor));
+	std::printf("# %-22s %9s %9s %9s %9s %10s %8s\n", "path", "median", "p90", "p99",
 		    "p99.9", "max", "retaken");
 	for (size_t i = 1; i < all.size(); i++) {
-		const Stats st = run_timed(*all[i], samples, clock.median);
+		const Stats st = run_timed(*all[i], all[i]->samples(samples), clock.median);
 		std::printf("latency %-22s %9.2f %9.2f %9.2f %9.2f %10.1f %8llu\n", all[i]->name(),
-			    st.median, st.p936, st.p99, st.p999, st.max,
+			    st.median, st.p90, st.p99, st.p999, st.max,
 			    static_cast<unsigned long long>(st.preempted));
 		std::fflush(stdout);
 		if (const char *bad = all[i]->check()) {

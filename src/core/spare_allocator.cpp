@@ -41,31 +41,66 @@ void SpareAllocator::mark_in_use(SpareBlock block)
 	}
 }
 
-// Fills the cache in one pass over the bitmap, continuing where the last
-// pass stopped so that a nearly full bitmap is not rescanned from the start every time.
+// How much bitmap one refill scans before it settles for what it found (if anything): 256
+// words, 16384 blocks, 2 KiB of bitmap in 32 cache lines. That is the spinlock's hold time
+// on a nearly full bitmap: find_next_zero_bit goes through a word in a few instructions, and
+// at 99.9% taken a refill costs ~3,800 instructions (callgrind; 12,000 for the old unbounded
+// 64-block refill), ~330 ns median measured in userspace on a 2.3 GHz VM (old: 1.1 us). The
+// window binds only when a bitmap has fewer than 64 free blocks per 16384 (over ~99.6%
+// taken); at 99.9% taken a refill finds ~16 blocks, so one allocation in ~16 refills: the
+// median allocation is still a cache hit and the p99.9 over all allocations a refill well
+// under 1 us. 128 words measured the same p99.9, but refills became the p90; 512 words put
+// the refill at ~640 ns median and the p99.9 over all allocations near 1 us.
+enum : u64 { kRefillWindowBits = 256 * 64 };
+
+// Fills the cache from the bitmap, continuing where the last refill stopped so that a nearly
+// full bitmap is not rescanned from the start every time. Takes all the free blocks of a word
+// at once (one find_next_zero_bit per word with a free bit, one store). Stops when the cache
+// is full or, having found at least one block, after kRefillWindowBits of bitmap; with none
+// found it goes on, wrapping once, so that it comes back empty only when the bitmap is full.
+// Reserved blocks are set in taken_ (reserve_locked), so the scan skips them as taken.
 void SpareAllocator::refill_locked()
 {
 	const u64 total = taken_.size();
+	// In locals: the cache's stores could alias the members, which would be reloaded for
+	// every word found.
 	u64 pos = cursor_;
+	u64 free = free_in_bitmap_;
+	u32 cached = cached_;
+	u64 window = kRefillWindowBits; // what is left of it
 	bool wrapped = false;
 
-	while (cached_ < kCacheSlots && free_in_bitmap_ > 0) {
-		u64 bit = taken_.find_next_zero(pos);
-		if (bit >= total) {
+	while (cached < kCacheSlots && free > 0) {
+		if (!window && cached)
+			break;
+		// Search to the end of the bitmap, or of the window while there is one left.
+		const u64 end = window && window < total - pos ? pos + window : total;
+		const u64 bit = taken_.find_next_zero(pos, end);
+		if (bit >= end) {
+			window -= window < end - pos ? window : end - pos;
+			pos = end;
+			if (pos < total)
+				continue; // the window is used up
 			if (wrapped)
 				break;
 			wrapped = true;
 			pos = 0;
 			continue;
 		}
-		taken_.set(bit);
-		free_in_bitmap_--;
-		cache_[cached_++] = bit;
-		pos = bit + 1;
+		u64 next;
+		const u32 n = taken_.take_zeros_in_word(bit, kCacheSlots - cached, cache_ + cached, &next);
+		cached += n;
+		free -= n;
+		if (next > total)
+			next = total;
+		window -= window < next - pos ? window : next - pos;
+		pos = next;
 	}
 	cursor_ = pos < total ? pos : 0;
+	free_in_bitmap_ = free;
+	cached_ = cached;
 	// allocate() pops from the end: reverse the batch so that blocks go out in ascending order.
-	for (u32 i = 0, j = cached_ ? cached_ - 1 : 0; i < j; i++, j--) {
+	for (u32 i = 0, j = cached ? cached - 1 : 0; i < j; i++, j--) {
 		const u64 t = cache_[i];
 		cache_[i] = cache_[j];
 		cache_[j] = t;
@@ -153,6 +188,12 @@ u64 SpareAllocator::cache_misses() const
 {
 	SpinGuard guard(lock_);
 	return misses_;
+}
+
+u32 SpareAllocator::cached() const
+{
+	SpinGuard guard(lock_);
+	return cached_;
 }
 
 void SpareAllocator::clear_counters()

@@ -43,6 +43,9 @@ public:
 	bool is_reserved(SpareBlock block) const;
 	u64 cache_hits() const;
 	u64 cache_misses() const;
+	// Blocks waiting in the cache: lets tests and benchmarks tell when the next allocation
+	// refills.
+	u32 cached() const;
 	void clear_counters();
 
 private:

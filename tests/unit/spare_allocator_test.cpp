@@ -176,3 +176,214 @@ TEST(SpareAllocator, PropertyRandomInterleavings)
 		}
 	}
 }
+
+namespace {
+
+// Allocates until ENOSPC; every block, in the order handed out.
+std::vector<u64> allocate_all(SpareAllocator &a)
+{
+	std::vector<u64> out;
+	for (;;) {
+		auto r = a.allocate();
+		if (r.is_error()) {
+			EXPECT_EQ(r.error().code, -remap::kENOSPC);
+			return out;
+		}
+		out.push_back(r.value().value());
+	}
+}
+
+} // namespace
+
+// A refill scans a bounded window of the bitmap when it has found something; when it has not,
+// it must go on: to a block far past the window, and behind the cursor (wrapping).
+TEST(SpareAllocator, BoundedRefillStillFindsTheLastFreeBlockAnywhere)
+{
+	const u64 total = 100003; // not a multiple of 64; the last three blocks are reserved
+	const u64 lone = 40000;
+	SpareAllocator a;
+	ASSERT_FALSE(a.init(total, remap::Gfp::Kernel).is_error());
+	for (u64 b = total - 3; b < total; b++)
+		a.reserve(SpareBlock(b));
+	for (u64 b = 64; b < total - 3; b++)
+		if (b != lone)
+			a.mark_in_use(SpareBlock(b));
+	ASSERT_EQ(a.available(), 65u);
+
+	std::vector<SpareBlock> first;
+	for (u64 i = 0; i < 64; i++) {
+		auto r = a.allocate();
+		ASSERT_FALSE(r.is_error());
+		EXPECT_EQ(r.value().value(), i) << "a fresh word goes out whole, in ascending order";
+		first.push_back(r.value());
+	}
+	EXPECT_EQ(a.cache_misses(), 1u);
+	// Nothing free within a window of the cursor (64): the refill keeps scanning.
+	auto r = a.allocate();
+	ASSERT_FALSE(r.is_error());
+	EXPECT_EQ(r.value().value(), lone);
+	EXPECT_EQ(a.cached(), 0u);
+
+	// Put `lone` back into the bitmap, just behind the cursor: the cache is filled first so
+	// that free() cannot keep it there.
+	for (SpareBlock b : first)
+		a.release(b);
+	EXPECT_EQ(a.cached(), 64u);
+	a.free(SpareBlock(lone));
+	EXPECT_EQ(a.cached(), 64u);
+	for (u64 i = 0; i < 64; i++)
+		ASSERT_FALSE(a.allocate().is_error());
+	EXPECT_EQ(a.available(), 1u);
+	// From the cursor to the end of the bitmap nothing is free (the tail is reserved): wrap.
+	auto r2 = a.allocate();
+	ASSERT_FALSE(r2.is_error());
+	EXPECT_EQ(r2.value().value(), lone);
+	EXPECT_EQ(a.available(), 0u);
+	auto r3 = a.allocate();
+	ASSERT_TRUE(r3.is_error());
+	EXPECT_EQ(r3.error().code, -remap::kENOSPC);
+	// Freed again, it is found again, however far behind the cursor.
+	a.free(SpareBlock(lone));
+	EXPECT_EQ(allocate_all(a), std::vector<u64>{lone});
+}
+
+// On a nearly full bitmap a refill settles for the blocks in its window: more, smaller
+// refills, still every free block once, in ascending order over one pass, then ENOSPC.
+TEST(SpareAllocator, RefillStopsEarlyOnANearlyFullBitmap)
+{
+	const u64 total = 1 << 20;
+	SpareAllocator a;
+	ASSERT_FALSE(a.init(total, remap::Gfp::Kernel).is_error());
+	std::vector<u64> free_blocks;
+	for (u64 b = 0; b < total; b++) {
+		if (b % 4096 == 17)
+			free_blocks.push_back(b);
+		else
+			a.mark_in_use(SpareBlock(b));
+	}
+	ASSERT_EQ(a.available(), free_blocks.size());
+	std::vector<u64> got = allocate_all(a);
+	EXPECT_EQ(got, free_blocks);
+	EXPECT_GT(a.cache_misses(), free_blocks.size() / SpareAllocator::kCacheSlots)
+		<< "a refill stopped at its window with fewer than 64 blocks";
+	EXPECT_EQ(a.available(), 0u);
+}
+
+// Word-wise refill at the ends: sizes that are not a multiple of 64 (the last word's bits past
+// the end are no blocks), a refill that fills the cache in the middle of a word, reserved
+// blocks in the first and last words.
+TEST(SpareAllocator, WordWiseRefillAtTheBitmapEnds)
+{
+	for (u64 total : {1ull, 2ull, 63ull, 64ull, 65ull, 127ull, 130ull, 200ull, 1000ull}) {
+		for (u64 in_use_prefix : {0ull, 10ull}) {
+			if (in_use_prefix >= total)
+				continue;
+			std::set<u64> reserved = {total - 1};
+			if (total > 40)
+				reserved.insert(37);
+			std::set<u64> in_use;
+			for (u64 b = 0; b < in_use_prefix; b++)
+				in_use.insert(b);
+			auto a = make_allocator(total, reserved, in_use);
+			std::vector<u64> expected;
+			for (u64 b = 0; b < total; b++)
+				if (!reserved.count(b) && !in_use.count(b))
+					expected.push_back(b);
+			EXPECT_EQ(a->available(), expected.size());
+			EXPECT_EQ(allocate_all(*a), expected)
+				<< "total " << total << ", " << in_use_prefix << " in use";
+			EXPECT_EQ(a->available(), 0u);
+		}
+	}
+}
+
+// The property test on large, nearly full bitmaps, where the refill window binds and refills
+// both stop early and scan on past it.
+TEST(SpareAllocator, PropertyNearlyFullLargeBitmaps)
+{
+	for (unsigned seed = 1; seed <= 8; seed++) {
+		std::mt19937_64 rng(seed);
+		const u64 total = 40000 + rng() % 60000;
+		std::set<u64> metadata;
+		for (u64 i = 0; i < 2 + rng() % 10; i++)
+			metadata.insert(i);
+		std::set<u64> committed, pending, bad;
+		for (u64 b = 0; b < total; b++)
+			if (!metadata.count(b) && rng() % 1000 >= 2)
+				committed.insert(b);
+		auto reserved = [&] {
+			std::set<u64> r = metadata;
+			r.insert(bad.begin(), bad.end());
+			return r;
+		};
+		auto a = make_allocator(total, metadata, committed);
+		auto expected_available = [&] {
+			u64 n = total - committed.size() - pending.size();
+			for (u64 b : reserved())
+				if (!committed.count(b) && !pending.count(b))
+					n--;
+			return n;
+		};
+		// A random member of s, in O(log n).
+		auto pick = [&](std::set<u64> &s) {
+			auto it = s.lower_bound(rng() % total);
+			return it == s.end() ? s.begin() : it;
+		};
+
+		for (int step = 0; step < 3000; step++) {
+			const unsigned op = rng() % 100;
+			if (op < 45) {
+				auto r = a->allocate();
+				if (r.is_error()) {
+					ASSERT_EQ(expected_available(), 0u) << "ENOSPC with free blocks, seed " << seed;
+					continue;
+				}
+				u64 b = r.value().value();
+				ASSERT_LT(b, total);
+				ASSERT_FALSE(metadata.count(b)) << "metadata block handed out, seed " << seed;
+				ASSERT_FALSE(bad.count(b)) << "bad block handed out, seed " << seed;
+				ASSERT_FALSE(committed.count(b) || pending.count(b))
+					<< "block handed out twice, seed " << seed;
+				pending.insert(b);
+			} else if (op < 70 && !pending.empty()) {
+				auto it = pick(pending);
+				committed.insert(*it);
+				pending.erase(it);
+			} else if (op < 78 && !pending.empty()) {
+				auto it = pick(pending);
+				a->release(SpareBlock(*it));
+				pending.erase(it);
+			} else if (op < 94 && !committed.empty()) {
+				auto it = pick(committed);
+				a->free(SpareBlock(*it));
+				committed.erase(it);
+			} else if (op < 97) {
+				u64 b = rng() % total;
+				if (metadata.count(b))
+					continue;
+				a->mark_bad(SpareBlock(b));
+				bad.insert(b);
+				pending.erase(b);
+			} else if (rng() % 10 == 0) { // a reload rebuilds 100k blocks: rarer here
+				// Reload: uncommitted allocations are forgotten, everything else persists.
+				pending.clear();
+				std::set<u64> in_use;
+				for (u64 b : committed)
+					if (!bad.count(b))
+						in_use.insert(b);
+				a = make_allocator(total, reserved(), in_use);
+			}
+			ASSERT_EQ(a->available(), expected_available()) << "seed " << seed << " step " << step;
+		}
+		// Whatever is left is handed out, once each, never a reserved block; then ENOSPC.
+		const u64 left = expected_available();
+		std::vector<u64> rest = allocate_all(*a);
+		ASSERT_EQ(rest.size(), left) << "seed " << seed;
+		std::set<u64> seen(rest.begin(), rest.end());
+		ASSERT_EQ(seen.size(), rest.size()) << "seed " << seed;
+		for (u64 b : rest) {
+			ASSERT_FALSE(reserved().count(b)) << "seed " << seed;
+			ASSERT_FALSE(committed.count(b) || pending.count(b)) << "seed " << seed;
+		}
+	}
+}
