@@ -11,13 +11,15 @@
 #   remap0      dm-remap, 0 remaps                                    (spare ram1)
 #   remapmiss   dm-remap, NREMAPS remaps after the region              (spare ram2)
 #               (every bio ends below the first remapped block: map() routes it in place)
-#   remapbefore dm-remap, NREMAPS remaps before the region             (spare ram4)
-#               (every lookup searches the whole table and finds nothing)
+#   remaparound dm-remap, NREMAPS remaps, half right before the region, half right after it
+#               (spare ram4): every bio lies between entries, so every lookup searches the
+#               table (its chunk index, then a chunk) and finds nothing
 #   remaphit    dm-remap, NREMAPS remaps, 1% of the region's blocks among them (runs of HIT_RUN
 #               blocks every 100*HIT_RUN blocks), the rest after the region (spare ram3)
 #   remap1      dm-remap, 1 remap, before the region (spare ram2, after remmiss's area): every
-#               bio takes the core's lookup, whose search is trivial; remapbefore minus remap1
-#               is the search of a 100k-entry table
+#               bio passes the view's first check and takes the core's lookup, which answers
+#               from the table's key range without a search; remaparound minus remap1 is the
+#               search of a 100k-entry table
 # Every round runs every workload on every configuration (configurations interleaved).
 # Remap latency (LATENCY=1): a remap target over dm-flakey that fails every write (error_writes,
 # always down); fio writes fresh 4 KiB blocks at QD1 (one error at a time) and QD32 (concurrent
@@ -48,7 +50,7 @@ LATENCY=${LATENCY:-1}
 LAT_IOS_QD1=${LAT_IOS_QD1:-200}
 LAT_IOS_QD32=${LAT_IOS_QD32:-2000}
 DATA_DEV=${DATA_DEV:-brd}
-CONFIGS=${CONFIGS:-raw linear remap0 remap1 remapmiss remapbefore remaphit}
+CONFIGS=${CONFIGS:-raw linear remap0 remap1 remapmiss remaparound remaphit}
 
 BS=4096
 SPB=$((BS / 512))                               # sectors per block
@@ -95,7 +97,7 @@ settle() { sync; echo 1 >/proc/sys/vm/drop_caches 2>/dev/null; sleep 1; }  # RCU
 cleanup_push "brd_teardown"
 cleanup_push "unload_module null_blk"
 cleanup_push "unload_module dm_remap"
-cleanup_push "dm_remove lin rem0 rem1 remmiss rembefore remhit memtest remlat flk"
+cleanup_push "dm_remove lin rem0 rem1 remmiss remaround remhit memtest remlat flk"
 
 info "mode=$BENCH_MODE data=$DATA_DEV rounds=$ROUNDS region_mib=$REGION_MIB region_offset_mib=$OFF_MIB nremaps=$NREMAPS hit_run=$HIT_RUN data_mib=$DATA_MIB spare_mib=$SPARE_MIB cpus=$(grep -c ^processor /proc/cpuinfo) kernel=$(uname -r)"
 info "fio $(fio --version)"
@@ -126,7 +128,7 @@ T="0 $DATA_SECT remap $DATA 0"
 check "create rem0" dmsetup create rem0 --table "$T /dev/ram1 0 $SPARE_SECT" || exit 1
 check "create remmiss" dmsetup create remmiss --table "$T /dev/ram2 0 $SPARE_SECT" || exit 1
 check "create remhit" dmsetup create remhit --table "$T /dev/ram3 0 $SPARE_SECT" || exit 1
-check "create rembefore" dmsetup create rembefore --table "$T /dev/ram4 0 $SPARE_SECT" || exit 1
+check "create remaround" dmsetup create remaround --table "$T /dev/ram4 0 $SPARE_SECT" || exit 1
 check "create rem1" dmsetup create rem1 --table "$T /dev/ram2 $SPARE_SECT $((64 * 2048))" || exit 1
 info "remmiss status: $(dmsetup status remmiss)"
 
@@ -173,8 +175,11 @@ check "remhit: the other $((NREMAPS - inside)) remaps after the region" \
   remap_range remhit $((OFF_BLOCKS + REGION_BLOCKS)) $((NREMAPS - inside))
 check_eq "remhit: stats remapped=$NREMAPS" "$NREMAPS" "$(stat_of remhit remapped)"
 info "remhit: $inside of the region's $REGION_BLOCKS blocks remapped (runs of $HIT_RUN)"
-check "rembefore: $NREMAPS remaps before the region" remap_range rembefore 0 "$NREMAPS"
-check_eq "rembefore: stats remapped=$NREMAPS" "$NREMAPS" "$(stat_of rembefore remapped)"
+check "remaround: $((NREMAPS / 2)) remaps right before the region" \
+  remap_range remaround $((OFF_BLOCKS - NREMAPS / 2)) $((NREMAPS / 2))
+check "remaround: $((NREMAPS - NREMAPS / 2)) remaps right after the region" \
+  remap_range remaround $((OFF_BLOCKS + REGION_BLOCKS)) $((NREMAPS - NREMAPS / 2))
+check_eq "remaround: stats remapped=$NREMAPS" "$NREMAPS" "$(stat_of remaround remapped)"
 check "rem1: one remap before the region" remap_range rem1 0 1
 settle
 
@@ -185,7 +190,7 @@ dev_of() {
     remap0) echo /dev/mapper/rem0 ;;
     remap1) echo /dev/mapper/rem1 ;;
     remapmiss) echo /dev/mapper/remmiss ;;
-    remapbefore) echo /dev/mapper/rembefore ;;
+    remaparound) echo /dev/mapper/remaround ;;
     remaphit) echo /dev/mapper/remhit ;;
   esac
 }
@@ -258,7 +263,7 @@ while [ "$r" -le "$ROUNDS" ]; do
   r=$((r + 1))
 done
 check_eq "every fio run succeeded" 0 "$fail_runs"
-for d in rem0 rem1 remmiss rembefore remhit; do info "$d stats: $(msg $d stats)"; done
+for d in rem0 rem1 remmiss remaround remhit; do info "$d stats: $(msg $d stats)"; done
 check_eq "remaphit: the mapping is unchanged by the runs" "$NREMAPS" "$(stat_of remhit remapped)"
 
 # ---- remap latency: every write to the data device fails ----
@@ -298,7 +303,7 @@ fi
 
 # ---- memory at 1M remaps (block_size 512, so that the copies fit in the guest's memory) ----
 if [ "$MEM_1M" = 1 ]; then
-  dm_remove lin rem0 rem1 remmiss rembefore remhit remlat flk
+  dm_remove lin rem0 rem1 remmiss remaround remhit remlat flk
   brd_teardown
   check "two 640 MiB ramdisks" brd_setup 2 $((640 * 1024)) || exit 1
   n=1048576
