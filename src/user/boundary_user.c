@@ -79,6 +79,21 @@ void rb_free(void *ptr)
 	free(ptr);
 }
 
+/*
+ * kmalloc's objects are aligned to the largest power of two that divides their size class
+ * (a kmalloc-8k object to 8 KiB, a kmalloc-96 one to 32 bytes), page blocks to a page: the
+ * same here, so that data laid out in cache lines (the lookup table's chunks) straddles the
+ * lines it does in the kernel, not more.
+ */
+static rb_size_t kmalloc_alignment(rb_size_t size)
+{
+	rb_size_t c = rb_alloc_large_bytes(size ? size : 1);
+	rb_size_t a = c & -c;
+
+	a = a < 4096 ? a : 4096;
+	return a < sizeof(void *) ? sizeof(void *) : a;
+}
+
 void *rb_alloc_large(rb_size_t size, enum rb_gfp gfp)
 {
 	void *p;
@@ -86,9 +101,10 @@ void *rb_alloc_large(rb_size_t size, enum rb_gfp gfp)
 	(void)gfp;
 	if (should_fail_alloc())
 		return NULL;
-	p = calloc(1, size ? size : 1);
-	if (p)
-		atomic_fetch_add(&live_allocs, 1);
+	if (posix_memalign(&p, kmalloc_alignment(size), size ? size : 1))
+		return NULL;
+	memset(p, 0, size);
+	atomic_fetch_add(&live_allocs, 1);
 	return p;
 }
 
