@@ -309,38 +309,58 @@ std::vector<u64> make_keys(u64 n, std::mt19937_64 &rng)
 	return keys;
 }
 
-// 64 finds of random blocks, half of them in the table.
-class Lookup : public Scenario {
+// A table of n random keys (make_keys, seeded) and a ring of queries that the derived class
+// fills from keys_ and rng_; 64 queries per measured batch.
+class TableScenario : public Scenario {
 public:
-	Lookup(const char *name, u64 n) : Scenario(name)
+	TableScenario(const char *name, u64 n, u64 seed)
+		: Scenario(name), rng_(seed), keys_(make_keys(n, rng_))
 	{
-		std::mt19937_64 rng(0x100c0000 + n);
-		std::vector<u64> keys = make_keys(n, rng);
-		queries_.reserve(kQueries);
-		for (u64 i = 0; i < kQueries; i++) {
-			if (n && (i & 1)) {
-				queries_.push_back(keys[rng() % n]);
-				continue;
-			}
-			u64 k;
-			do
-				k = rng() & 0xffffffffull;
-			while (std::binary_search(keys.begin(), keys.end(), k));
-			queries_.push_back(k);
-		}
-		std::shuffle(queries_.begin(), queries_.end(), rng);
 		std::vector<LookupTable::Change> changes(n);
 		for (u64 i = 0; i < n; i++)
-			changes[i] = {keys[i], static_cast<u32>(1000 + i), false};
+			changes[i] = {keys_[i], static_cast<u32>(1000 + i), false};
 		auto r = LookupTable::merge(nullptr, changes.data(), n, Gfp::Kernel);
 		if (r.is_error())
 			die("cannot build a lookup table");
 		table_ = r.value();
+		queries_.reserve(kQueries);
 	}
-	~Lookup() override { LookupTable::free(table_); }
+	~TableScenario() override { LookupTable::free(table_); }
+	void between() override { pos_ = (pos_ + kBatch) & (kQueries - 1); }
+
+protected:
+	static constexpr u64 kQueries = 1u << 18;
+	const u64 *batch() const { return &queries_[pos_]; }
+	std::mt19937_64 rng_;
+	std::vector<u64> keys_;
+	std::vector<u64> queries_;
+	LookupTable *table_ = nullptr;
+
+private:
+	u64 pos_ = 0;
+};
+
+// 64 finds of random blocks, half of them in the table.
+class Lookup : public TableScenario {
+public:
+	Lookup(const char *name, u64 n) : TableScenario(name, n, 0x100c0000 + n)
+	{
+		for (u64 i = 0; i < kQueries; i++) {
+			if (n && (i & 1)) {
+				queries_.push_back(keys_[rng_() % n]);
+				continue;
+			}
+			u64 k;
+			do
+				k = rng_() & 0xffffffffull;
+			while (std::binary_search(keys_.begin(), keys_.end(), k));
+			queries_.push_back(k);
+		}
+		std::shuffle(queries_.begin(), queries_.end(), rng_);
+	}
 	void measured() override
 	{
-		const u64 *q = &queries_[pos_];
+		const u64 *q = batch();
 		u64 acc = 0;
 		for (u32 i = 0; i < kBatch; i++) {
 			u32 v = 0;
@@ -348,45 +368,28 @@ public:
 		}
 		keep(acc);
 	}
-	void between() override { pos_ = (pos_ + kBatch) & (kQueries - 1); }
-
-private:
-	static constexpr u64 kQueries = 1u << 18;
-	std::vector<u64> queries_;
-	LookupTable *table_ = nullptr;
-	u64 pos_ = 0;
 };
 
 // 64 first_at_or_after() calls, the I/O path's lookup (RemapTarget::map): at random blocks
 // (half of them remapped), or, with above set, at blocks above every remapped one (I/O away
 // from the remaps: each call answers "none").
-class FirstAfter : public Scenario {
+class FirstAfter : public TableScenario {
 public:
-	FirstAfter(const char *name, u64 n, bool above) : Scenario(name)
+	FirstAfter(const char *name, u64 n, bool above)
+		: TableScenario(name, n, 0x1f000000 + n + above)
 	{
-		std::mt19937_64 rng(0x1f000000 + n + above);
-		std::vector<u64> keys = make_keys(n, rng);
-		queries_.reserve(kQueries);
 		for (u64 i = 0; i < kQueries; i++) {
 			if (above)
-				queries_.push_back((1ull << 32) + (rng() & 0xffffffffull));
+				queries_.push_back((1ull << 32) + (rng_() & 0xffffffffull));
 			else if (i & 1)
-				queries_.push_back(keys[rng() % n]);
+				queries_.push_back(keys_[rng_() % n]);
 			else
-				queries_.push_back(rng() & 0xffffffffull);
+				queries_.push_back(rng_() & 0xffffffffull);
 		}
-		std::vector<LookupTable::Change> changes(n);
-		for (u64 i = 0; i < n; i++)
-			changes[i] = {keys[i], static_cast<u32>(1000 + i), false};
-		auto r = LookupTable::merge(nullptr, changes.data(), n, Gfp::Kernel);
-		if (r.is_error())
-			die("cannot build a lookup table");
-		table_ = r.value();
 	}
-	~FirstAfter() override { LookupTable::free(table_); }
 	void measured() override
 	{
-		const u64 *q = &queries_[pos_];
+		const u64 *q = batch();
 		u64 acc = 0;
 		for (u32 i = 0; i < kBatch; i++) {
 			u64 k = 0;
@@ -395,13 +398,6 @@ public:
 		}
 		keep(acc);
 	}
-	void between() override { pos_ = (pos_ + kBatch) & (kQueries - 1); }
-
-private:
-	static constexpr u64 kQueries = 1u << 18;
-	std::vector<u64> queries_;
-	LookupTable *table_ = nullptr;
-	u64 pos_ = 0;
 };
 
 // ---------------------------------------------------------------------------------------
