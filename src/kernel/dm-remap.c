@@ -622,10 +622,41 @@ static noinline int remap_map_lookup(struct remap_c *rc, struct bio *bio, struct
 }
 
 /*
- * Most bios touch no block the mapping has an entry for, and go to the data device as with
- * dm-linear, counted in flight for the engine's drain. The engine's view tells: one compare
- * for a bio below the first entry, else a search of the mapping (rc_io_view_touches(), which
- * leaves the rest of the work here). The bios that do touch one take remap_map_lookup().
+ * A bio that touches no block the mapping has an entry for goes to the data device as with
+ * dm-linear, counted in flight (to the view's generation) for the engine's drain. Called in
+ * map()'s read-side section, which it ends.
+ */
+static __always_inline int remap_map_data(struct remap_c *rc, struct bio *bio,
+					  struct remap_io *io, sector_t sector,
+					  unsigned int generation)
+{
+	remap_account(rc, io, generation);
+	rcu_read_unlock_sched();
+
+	io->target_sector = sector;
+	remap_save_payload(bio, io);
+	bio->bi_iter.bi_sector = rc->table.data_offset + sector;
+	bio_set_dev(bio, rc->data_dev->bdev);
+	return DM_MAPIO_REMAPPED;
+}
+
+/*
+ * A bio at or above the first entry: one search of the view's mapping tells whether it touches
+ * an entry (remap_map_lookup()) or lies between entries (the data device). Out of line, so that
+ * map()'s own path keeps few registers live.
+ */
+static noinline int remap_map_search(struct remap_c *rc, struct bio *bio, struct remap_io *io,
+				     sector_t sector, const struct rc_io_view *view)
+{
+	if (rc_io_view_touches(view, sector, bio_sectors(bio)))
+		return remap_map_lookup(rc, bio, io, sector);
+	return remap_map_data(rc, bio, io, sector, view->generation);
+}
+
+/*
+ * Most bios touch no block the mapping has an entry for. The engine's view tells: one compare
+ * for a bio below the first entry (every bio, with none), else a search of the mapping
+ * (remap_map_search()).
  */
 static int remap_map(struct dm_target *ti, struct bio *bio)
 {
@@ -640,17 +671,9 @@ static int remap_map(struct dm_target *ti, struct bio *bio)
 
 	rcu_read_lock_sched(); /* see remap_account_or_hold() */
 	view = rcu_dereference_sched(*rc->io_view);
-	if (unlikely(!rc_io_view_clean(view, sector, bio_sectors(bio))) &&
-	    rc_io_view_touches(view, sector, bio_sectors(bio)))
-		return remap_map_lookup(rc, bio, io, sector);
-	remap_account(rc, io, view->generation);
-	rcu_read_unlock_sched();
-
-	io->target_sector = sector;
-	remap_save_payload(bio, io);
-	bio_set_dev(bio, rc->data_dev->bdev);
-	bio->bi_iter.bi_sector = rc->table.data_offset + sector;
-	return DM_MAPIO_REMAPPED;
+	if (unlikely(!rc_io_view_clean(view, sector, bio_sectors(bio))))
+		return remap_map_search(rc, bio, io, sector, view);
+	return remap_map_data(rc, bio, io, sector, view->generation);
 }
 
 /* A failed bio: counted for the stats, and redone by the worker unless no_auto_remap. */
