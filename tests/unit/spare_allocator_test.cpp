@@ -3,6 +3,7 @@
 // allocate / commit / release / free / mark_bad / reload against a simple model.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <random>
 #include <set>
 #include <vector>
@@ -104,76 +105,117 @@ TEST(SpareAllocator, InitFailureIsClean)
 	EXPECT_EQ(rb_user_live_allocs(), before);
 }
 
-// Random interleavings against a model; the model knows which blocks are committed to a
-// mapping, allocated but not committed, bad, and metadata.
+namespace {
+
+// The allocator next to a model of what it must hold: blocks committed to a mapping, allocated
+// but not committed (pending), bad, and metadata. step() does one random operation on both
+// and checks that they agree.
+struct AllocatorModel {
+	// Operation mix: rng() % 100 below alloc allocates, below commit commits a pending
+	// block, below release releases one, below free frees a committed one, below bad marks
+	// a block bad, below reload reloads (one time in reload_one_in); the rest do nothing.
+	struct Mix {
+		unsigned alloc, commit, release, free, bad, reload, reload_one_in;
+	};
+
+	std::mt19937_64 &rng;
+	const unsigned seed;
+	const u64 total;
+	const Mix mix;
+	std::set<u64> metadata, committed, pending, bad;
+	std::unique_ptr<SpareAllocator> a;
+
+	AllocatorModel(std::mt19937_64 &r, unsigned sd, u64 t, Mix m) : rng(r), seed(sd), total(t), mix(m)
+	{
+		for (u64 i = 0; i < 2 + rng() % 10; i++)
+			metadata.insert(i);
+	}
+	void start() { a = make_allocator(total, metadata, committed); }
+
+	std::set<u64> reserved() const
+	{
+		std::set<u64> r = metadata;
+		r.insert(bad.begin(), bad.end());
+		return r;
+	}
+	u64 expected_available() const
+	{
+		u64 n = total - committed.size() - pending.size();
+		for (u64 b : reserved())
+			if (!committed.count(b) && !pending.count(b))
+				n--;
+		return n;
+	}
+	// A random member of s: uniform on a small set; on a large one (walking to a uniform
+	// position is O(n)) the one at or after a random block, in O(log n).
+	std::set<u64>::iterator pick(std::set<u64> &s)
+	{
+		if (s.size() < 4096)
+			return std::next(s.begin(), static_cast<long>(rng() % s.size()));
+		auto it = s.lower_bound(rng() % total);
+		return it == s.end() ? s.begin() : it;
+	}
+
+	void step(int n)
+	{
+		const unsigned op = rng() % 100;
+		if (op < mix.alloc) {
+			auto r = a->allocate();
+			if (r.is_error()) {
+				ASSERT_EQ(expected_available(), 0u) << "ENOSPC with free blocks, seed " << seed;
+				return;
+			}
+			u64 b = r.value().value();
+			ASSERT_LT(b, total);
+			ASSERT_FALSE(metadata.count(b)) << "metadata block handed out, seed " << seed;
+			ASSERT_FALSE(bad.count(b)) << "bad block handed out, seed " << seed;
+			ASSERT_FALSE(committed.count(b) || pending.count(b))
+				<< "block handed out twice, seed " << seed;
+			pending.insert(b);
+		} else if (op < mix.commit && !pending.empty()) {
+			auto it = pick(pending);
+			committed.insert(*it);
+			pending.erase(it);
+		} else if (op < mix.release && !pending.empty()) {
+			auto it = pick(pending);
+			a->release(SpareBlock(*it));
+			pending.erase(it);
+		} else if (op < mix.free && !committed.empty()) {
+			auto it = pick(committed);
+			a->free(SpareBlock(*it));
+			committed.erase(it);
+		} else if (op < mix.bad) {
+			u64 b = rng() % total;
+			if (metadata.count(b))
+				return;
+			a->mark_bad(SpareBlock(b));
+			bad.insert(b);
+			pending.erase(b); // a pending allocation whose block failed is dropped
+		} else if (op < mix.reload && rng() % mix.reload_one_in == 0) {
+			// Reload: uncommitted allocations are forgotten, everything else persists.
+			pending.clear();
+			std::set<u64> in_use;
+			for (u64 b : committed)
+				if (!bad.count(b))
+					in_use.insert(b);
+			a = make_allocator(total, reserved(), in_use);
+		}
+		ASSERT_EQ(a->available(), expected_available()) << "seed " << seed << " step " << n;
+	}
+};
+
+} // namespace
+
+// Random interleavings against the model.
 TEST(SpareAllocator, PropertyRandomInterleavings)
 {
 	for (unsigned seed = 1; seed <= 40; seed++) {
 		std::mt19937_64 rng(seed);
-		const u64 total = 64 + rng() % 3000;
-		std::set<u64> metadata;
-		for (u64 i = 0; i < 2 + rng() % 10; i++)
-			metadata.insert(i);
-		std::set<u64> committed, pending, bad;
-		auto reserved = [&] {
-			std::set<u64> r = metadata;
-			r.insert(bad.begin(), bad.end());
-			return r;
-		};
-		auto a = make_allocator(total, metadata, {});
-		auto expected_available = [&] {
-			u64 n = total - committed.size() - pending.size();
-			for (u64 b : reserved())
-				if (!committed.count(b) && !pending.count(b))
-					n--;
-			return n;
-		};
-
-		for (int step = 0; step < 4000; step++) {
-			const unsigned op = rng() % 100;
-			if (op < 45) {
-				auto r = a->allocate();
-				if (r.is_error()) {
-					ASSERT_EQ(expected_available(), 0u) << "ENOSPC with free blocks, seed " << seed;
-					continue;
-				}
-				u64 b = r.value().value();
-				ASSERT_LT(b, total);
-				ASSERT_FALSE(metadata.count(b)) << "metadata block handed out, seed " << seed;
-				ASSERT_FALSE(bad.count(b)) << "bad block handed out, seed " << seed;
-				ASSERT_FALSE(committed.count(b) || pending.count(b))
-					<< "block handed out twice, seed " << seed;
-				pending.insert(b);
-			} else if (op < 70 && !pending.empty()) {
-				auto it = std::next(pending.begin(), rng() % pending.size());
-				committed.insert(*it); // commit
-				pending.erase(it);
-			} else if (op < 78 && !pending.empty()) {
-				auto it = std::next(pending.begin(), rng() % pending.size());
-				a->release(SpareBlock(*it));
-				pending.erase(it);
-			} else if (op < 90 && !committed.empty()) {
-				auto it = std::next(committed.begin(), rng() % committed.size());
-				a->free(SpareBlock(*it));
-				committed.erase(it);
-			} else if (op < 94) {
-				u64 b = rng() % total;
-				if (metadata.count(b))
-					continue;
-				a->mark_bad(SpareBlock(b));
-				bad.insert(b);
-				pending.erase(b); // a pending allocation whose block failed is dropped
-			} else if (op < 97) {
-				// Reload: uncommitted allocations are forgotten, everything else persists.
-				pending.clear();
-				std::set<u64> in_use;
-				for (u64 b : committed)
-					if (!bad.count(b))
-						in_use.insert(b);
-				a = make_allocator(total, reserved(), in_use);
-			}
-			ASSERT_EQ(a->available(), expected_available()) << "seed " << seed << " step " << step;
-		}
+		AllocatorModel m(rng, seed, 64 + rng() % 3000, {45, 70, 78, 90, 94, 97, 1});
+		m.start();
+		for (int step = 0; step < 4000 && !testing::Test::HasFatalFailure(); step++)
+			m.step(step);
+		ASSERT_FALSE(testing::Test::HasFatalFailure());
 	}
 }
 
@@ -303,87 +345,24 @@ TEST(SpareAllocator, PropertyNearlyFullLargeBitmaps)
 {
 	for (unsigned seed = 1; seed <= 8; seed++) {
 		std::mt19937_64 rng(seed);
-		const u64 total = 40000 + rng() % 60000;
-		std::set<u64> metadata;
-		for (u64 i = 0; i < 2 + rng() % 10; i++)
-			metadata.insert(i);
-		std::set<u64> committed, pending, bad;
-		for (u64 b = 0; b < total; b++)
-			if (!metadata.count(b) && rng() % 1000 >= 2)
-				committed.insert(b);
-		auto reserved = [&] {
-			std::set<u64> r = metadata;
-			r.insert(bad.begin(), bad.end());
-			return r;
-		};
-		auto a = make_allocator(total, metadata, committed);
-		auto expected_available = [&] {
-			u64 n = total - committed.size() - pending.size();
-			for (u64 b : reserved())
-				if (!committed.count(b) && !pending.count(b))
-					n--;
-			return n;
-		};
-		// A random member of s, in O(log n).
-		auto pick = [&](std::set<u64> &s) {
-			auto it = s.lower_bound(rng() % total);
-			return it == s.end() ? s.begin() : it;
-		};
-
-		for (int step = 0; step < 3000; step++) {
-			const unsigned op = rng() % 100;
-			if (op < 45) {
-				auto r = a->allocate();
-				if (r.is_error()) {
-					ASSERT_EQ(expected_available(), 0u) << "ENOSPC with free blocks, seed " << seed;
-					continue;
-				}
-				u64 b = r.value().value();
-				ASSERT_LT(b, total);
-				ASSERT_FALSE(metadata.count(b)) << "metadata block handed out, seed " << seed;
-				ASSERT_FALSE(bad.count(b)) << "bad block handed out, seed " << seed;
-				ASSERT_FALSE(committed.count(b) || pending.count(b))
-					<< "block handed out twice, seed " << seed;
-				pending.insert(b);
-			} else if (op < 70 && !pending.empty()) {
-				auto it = pick(pending);
-				committed.insert(*it);
-				pending.erase(it);
-			} else if (op < 78 && !pending.empty()) {
-				auto it = pick(pending);
-				a->release(SpareBlock(*it));
-				pending.erase(it);
-			} else if (op < 94 && !committed.empty()) {
-				auto it = pick(committed);
-				a->free(SpareBlock(*it));
-				committed.erase(it);
-			} else if (op < 97) {
-				u64 b = rng() % total;
-				if (metadata.count(b))
-					continue;
-				a->mark_bad(SpareBlock(b));
-				bad.insert(b);
-				pending.erase(b);
-			} else if (rng() % 10 == 0) { // a reload rebuilds 100k blocks: rarer here
-				// Reload: uncommitted allocations are forgotten, everything else persists.
-				pending.clear();
-				std::set<u64> in_use;
-				for (u64 b : committed)
-					if (!bad.count(b))
-						in_use.insert(b);
-				a = make_allocator(total, reserved(), in_use);
-			}
-			ASSERT_EQ(a->available(), expected_available()) << "seed " << seed << " step " << step;
-		}
+		// A reload rebuilds 100k blocks: rarer here.
+		AllocatorModel m(rng, seed, 40000 + rng() % 60000, {45, 70, 78, 94, 97, 100, 10});
+		for (u64 b = 0; b < m.total; b++)
+			if (!m.metadata.count(b) && rng() % 1000 >= 2)
+				m.committed.insert(b);
+		m.start();
+		for (int step = 0; step < 3000 && !testing::Test::HasFatalFailure(); step++)
+			m.step(step);
+		ASSERT_FALSE(testing::Test::HasFatalFailure());
 		// Whatever is left is handed out, once each, never a reserved block; then ENOSPC.
-		const u64 left = expected_available();
-		std::vector<u64> rest = allocate_all(*a);
+		const u64 left = m.expected_available();
+		std::vector<u64> rest = allocate_all(*m.a);
 		ASSERT_EQ(rest.size(), left) << "seed " << seed;
 		std::set<u64> seen(rest.begin(), rest.end());
 		ASSERT_EQ(seen.size(), rest.size()) << "seed " << seed;
 		for (u64 b : rest) {
-			ASSERT_FALSE(reserved().count(b)) << "seed " << seed;
-			ASSERT_FALSE(committed.count(b) || pending.count(b)) << "seed " << seed;
+			ASSERT_FALSE(m.reserved().count(b)) << "seed " << seed;
+			ASSERT_FALSE(m.committed.count(b) || m.pending.count(b)) << "seed " << seed;
 		}
 	}
 }
