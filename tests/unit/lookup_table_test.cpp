@@ -498,8 +498,8 @@ TEST(LookupTable, BuildAllocationFailureAtEveryStep)
 
 // 20k commits of one new block each: the last thousand cost about what the first thousand did
 // (copying the whole table per commit made them many times dearer). Asserted on the entries
-// each merge copies, which does not depend on the machine, and on CPU time with a margin for a
-// loaded machine (the best of three runs).
+// each merge copies, which does not depend on the machine; the CPU time (the best of three runs)
+// is printed, not asserted: a shared virtual machine charges a thread for time stolen from it.
 TEST(LookupTable, SingleInsertCommitsDoNotSlowDown)
 {
 	const long before = rb_user_live_allocs();
@@ -542,7 +542,6 @@ TEST(LookupTable, SingleInsertCommitsDoNotSlowDown)
 	EXPECT_LT(last_copied, 2 * first_copied);
 	// One chunk rebuilt (at most split in two) plus the top level's slots.
 	EXPECT_LE(worst_copied, u64(LookupTable::kMaxChunk) + 1 + kCommits / LookupTable::kMinChunk + 1);
-	EXPECT_LT(last_s, 2 * first_s);
 	EXPECT_EQ(rb_user_live_allocs(), before);
 }
 
