@@ -104,6 +104,10 @@ for b in $boots; do
 	*) echo "bench-vm: unknown boot '$b' (icount, tcg, nullb, seq)" >&2; exit 2 ;;
 	esac
 done
+if [ ! -f "$results/vm-icount.log" ]; then
+	echo "bench-vm: no vm-icount.log in $results: no report (run the icount boot too, or --report-only)"
+	exit 0
+fi
 logs=("$results/vm-icount.log")
 [ ! -f "$results/vm-tcg.log" ] || logs+=("$results/vm-tcg.log")
 python3 "$root/bench/vm/report.py" --out "$results" --core "$(latest_core)" "${logs[@]}"
