@@ -220,6 +220,20 @@ void apply_changes(Model &model, const std::vector<LookupTable::Change> &changes
 	}
 }
 
+// Merges a batch (one change per block, in block order) into t, which it frees, and into the
+// model; returns the new table.
+LookupTable *merge_batch(LookupTable *t, Model &model,
+			 const std::map<u64, LookupTable::Change> &batch)
+{
+	std::vector<LookupTable::Change> changes;
+	for (auto &[k, c] : batch)
+		changes.push_back(c);
+	LookupTable *next = merge_ok(t, changes);
+	apply_changes(model, changes);
+	LookupTable::free(t);
+	return next;
+}
+
 LookupTable *table_of(const Model &model)
 {
 	std::vector<LookupTable::Change> changes;
@@ -617,13 +631,7 @@ TEST(LookupTable, WideAndNarrowChunksMixed)
 			const u64 k = remove ? std::next(model.begin(), rng() % model.size())->first : key;
 			batch[k] = {k, static_cast<u32>(rng()), remove};
 		}
-		std::vector<LookupTable::Change> changes;
-		for (auto &[k, c] : batch)
-			changes.push_back(c);
-		LookupTable *next = merge_ok(t, changes);
-		apply_changes(model, changes);
-		LookupTable::free(t);
-		t = next;
+		t = merge_batch(t, model, batch);
 		expect_matches(t, model, rng);
 	}
 	u64 wide = 0;
@@ -823,14 +831,8 @@ TEST(LookupTable, RadixIndexAfterRandomMerges)
 			}
 			batch[k] = {k, static_cast<u32>(rng()), remove};
 		}
-		std::vector<LookupTable::Change> changes;
-		for (auto &[k, c] : batch)
-			changes.push_back(c);
-		LookupTable *next = merge_ok(t, changes);
-		ASSERT_NE(next, nullptr);
-		apply_changes(model, changes);
-		LookupTable::free(t);
-		t = next;
+		t = merge_batch(t, model, batch);
+		ASSERT_NE(t, nullptr);
 		expect_every_key(t, model);
 	}
 	LookupTable::free(t);
