@@ -359,13 +359,13 @@ BENCHMARK(BM_Merge1)->Arg(100000)->Arg(kMillion)->Unit(benchmark::kMicrosecond);
 // Commit. A 4 KiB-block geometry whose table areas hold 1M entries: S = 1.1M spare blocks,
 // T = 4331 table blocks of E = 252 entries (1,091,412 slots).
 
-int null_read(void *, rb_device, rb_u64, void *buf, rb_u32 bytes)
+int null_read(void *, rb_device, rb_u64, void *buf, rb_u32 bytes, unsigned)
 {
 	std::memset(buf, 0, bytes); // an all-zero area: load() finds it fresh
 	return 0;
 }
 int null_write(void *, rb_device, rb_u64, const void *, rb_u32, unsigned) { return 0; }
-void null_drain(void *, rb_u32) {}
+void null_drain(void *, rb_u32, rb_u64, rb_u64) {}
 void null_release(void *) {}
 const rb_io_ops kNullIo = {null_read, null_write, null_drain, null_release};
 
@@ -514,7 +514,8 @@ public:
 	void *ctx() { return this; }
 
 private:
-	static int read(void *ctx, rb_device dev, rb_u64 sector, void *buf, rb_u32 bytes)
+	static int read(void *ctx, rb_device dev, rb_u64 sector, void *buf, rb_u32 bytes,
+			unsigned /*flags*/)
 	{
 		auto *d = static_cast<MetaDisk *>(ctx);
 		if (dev == RB_SPARE_DEV && sector + bytes / 512 <= d->sectors_)

@@ -25,13 +25,13 @@ namespace {
 	std::exit(1);
 }
 
-int zero_read(void *, rb_device, rb_u64, void *buf, rb_u32 bytes)
+int zero_read(void *, rb_device, rb_u64, void *buf, rb_u32 bytes, unsigned)
 {
 	std::fill(static_cast<char *>(buf), static_cast<char *>(buf) + bytes, 0);
 	return 0; // an all-zero area: load() finds it fresh
 }
 int null_write(void *, rb_device, rb_u64, const void *, rb_u32, unsigned) { return 0; }
-void null_drain(void *, rb_u32) {}
+void null_drain(void *, rb_u32, rb_u64, rb_u64) {}
 void null_release(void *) {}
 const rb_io_ops kNullIo = {zero_read, null_write, null_drain, null_release, nullptr};
 

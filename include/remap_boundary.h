@@ -113,16 +113,28 @@ enum rb_device {
 enum rb_io_flags {
 	RB_IO_FUA = 1u << 0,      /* durable when complete */
 	RB_IO_PREFLUSH = 1u << 1, /* everything completed before is durable first */
+	RB_IO_FAILFAST = 1u << 2, /* a retry: the device should not retry it itself
+				     (REQ_FAILFAST_DEV) */
 };
+/*
+ * read and write return 0 or a negative errno that keeps the block layer's verdict, as
+ * blk_status_to_errno() gives it: -ENODATA for a medium error (BLK_STS_MEDIUM), -EIO for an
+ * unspecified I/O error, -ENOLINK, -ETIMEDOUT, -ENODEV, -EAGAIN for a path that failed, -ENOSPC
+ * for a device out of space, -ENOMEM when no memory could be had for the I/O itself.
+ */
 struct rb_io_ops {
-	int (*read)(void *ctx, enum rb_device dev, rb_u64 sector, void *buf, rb_u32 bytes);
+	/* flags: RB_IO_FAILFAST only. */
+	int (*read)(void *ctx, enum rb_device dev, rb_u64 sector, void *buf, rb_u32 bytes,
+		    unsigned int flags);
 	int (*write)(void *ctx, enum rb_device dev, rb_u64 sector, const void *buf, rb_u32 bytes,
 		     unsigned int flags);
 	/*
 	 * Called after the core published a new mapping: returns once no I/O that was mapped
-	 * with generation old_generation (see struct rc_mapping) is still in flight.
+	 * with generation old_generation (see struct rc_mapping) and overlaps target sectors
+	 * [sector, sector + sectors) is still in flight. It may wait for more than that (I/O of
+	 * that generation near the range); sectors RC_ALL_SECTORS means the whole target.
 	 */
-	void (*drain)(void *ctx, rb_u32 old_generation);
+	void (*drain)(void *ctx, rb_u32 old_generation, rb_u64 sector, rb_u64 sectors);
 	/* I/O held back on a block in transition may be mapped again now. */
 	void (*release_held)(void *ctx);
 	/* Something an admin waits for happened (spare blocks low, or none left): a dm event. */
@@ -134,6 +146,7 @@ struct rb_io_ops {
  * ---------------------------------------------------------------------------------------- */
 
 #define RC_SECTOR_SHIFT 9
+#define RC_ALL_SECTORS __UINT64_MAX__
 #define RC_DEFAULT_BLOCK_SIZE 4096u
 #define RC_MIN_BLOCK_SIZE 512u
 #define RC_MAX_BLOCK_SIZE 65536u
@@ -165,6 +178,12 @@ struct rc_table {
 	rb_u64 spare_low_water; /* blocks; resolved to its default by rc_table_check() */
 	rb_u32 explicit_features; /* enum rc_feature_bits */
 	int auto_remap;
+	/*
+	 * Set by the glue, not the line: the table was loaded read-only (dm_table_get_mode()
+	 * without write). The engine then writes nothing: no format, no automatic remap, no lost
+	 * marks; messages that would change the mapping fail with -EROFS.
+	 */
+	int read_only;
 };
 
 /* What the glue learnt from the opened devices. */
@@ -175,6 +194,10 @@ struct rc_devices {
 	rb_u32 data_logical_block; /* bytes */
 	rb_u32 spare_logical_block;
 	int same_device;          /* spare_dev is the data device */
+	int zoned;                /* either device is zoned (refused) */
+	/* Device numbers (dev_t), so that tables of one mapped device can find each other. */
+	rb_u64 data_dev_id;
+	rb_u64 spare_dev_id;
 };
 
 /*
@@ -287,15 +310,39 @@ struct rc_extent {
  */
 int rc_target_rewrite(struct rc_target *t, const struct rc_extent *extents, rb_u32 count);
 /*
- * A read of [sector, sector + sectors) failed where it was routed. Retries each block
- * read_retries times; blocks that read on a retry move to new spare blocks, blocks that never
- * read are marked lost (both committed). 0: data holds the whole read; else a negative errno
- * and the read should fail with its original status. Sleeps; call from the worker.
+ * A read of [sector, sector + sectors) failed where it was routed, with error (a negative
+ * errno, as rb_io_ops.read returns them). Retries each block read_retries times; blocks that
+ * read on a retry move to new spare blocks, blocks that never read are marked lost (both
+ * committed) when the error says the medium is at fault. 0: data holds the whole read; else a
+ * negative errno and the read should fail with its original status. Sleeps; call from the
+ * worker.
  */
-int rc_target_reread(struct rc_target *t, rb_u64 sector, rb_u32 sectors, void *data);
+int rc_target_reread(struct rc_target *t, rb_u64 sector, rb_u32 sectors, void *data, int error);
 /* Whether failed I/O should go to rc_target_rewrite/reread (auto remap on, metadata ok). */
 int rc_target_auto_remap(const struct rc_target *t);
-/* I/O errors seen by the glue, for the stats. */
+
+/* A bio that failed where map() routed it, as end_io saw it. */
+enum rc_failed_flags {
+	RC_FAILED_WRITE = 1u << 0,     /* a write (else a read) */
+	RC_FAILED_READAHEAD = 1u << 1, /* REQ_RAHEAD: speculative, failfast in the block layer */
+};
+struct rc_failed_io {
+	rb_u64 sector;  /* of the target */
+	rb_u32 sectors;
+	int error;      /* blk_status_to_errno() of the bio's status */
+	unsigned int flags; /* enum rc_failed_flags */
+};
+enum rc_verdict {
+	RC_VERDICT_PASS = 0, /* complete the bio with its own status: nothing to repair */
+	RC_VERDICT_REDO = 1, /* hand it to the worker: rc_target_rewrite() / rc_target_reread() */
+};
+/*
+ * The one place that decides what a failed bio means (the error taxonomy): counts it for the
+ * stats and returns the verdict. Never sleeps, allocates nothing, takes no lock: end_io calls
+ * it, possibly in interrupt context.
+ */
+enum rc_verdict rc_target_failed_io(struct rc_target *t, const struct rc_failed_io *f);
+/* I/O errors seen by the glue, for the stats (rc_target_failed_io() counts them itself). */
 void rc_target_count_error(struct rc_target *t, int is_write);
 /*
  * A failed write (or a write to a lost block) that rc_target_rewrite made good has completed,

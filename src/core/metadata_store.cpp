@@ -190,7 +190,7 @@ const char *MetadataStore::load_area(const Superblock &sb, Gfp gfp)
 	used_slots_ = 0;
 	for (u32 i = 0; i < sb.used_blocks; i++) {
 		const u64 sector = geo_.spare_dev_sector(geo_.table_block(sb.area, i));
-		if (io_->read(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size()))
+		if (io_->read(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size(), 0))
 			return resource_failure(-kEIO, "Cannot read the metadata table");
 		const char *bad = decode_table_block(geo_, sb.uuid, sb.seq, sb.area, i,
 						     slots_in_table_block(geo_, sb.used_slots, i),
@@ -218,7 +218,7 @@ const char *MetadataStore::load(Gfp gfp)
 	bool zero[2];
 	for (u32 s = 0; s < 2; s++) {
 		const u64 sector = geo_.spare_dev_sector(geo_.superblock_block(s));
-		if (io_->read(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size()))
+		if (io_->read(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size(), 0))
 			return resource_failure(-kEIO, "Cannot read the metadata superblocks");
 		zero[s] = block_is_zero(block_buf_, geo_.block_size());
 		why[s] = zero[s] ? "Superblock slot is empty" : decode_superblock(geo_, block_buf_, &sb[s]);
@@ -295,7 +295,7 @@ bool MetadataStore::formatted_with_other_block_size()
 			continue;
 		const u64 sector = geo_.spare_offset() + (bs >> RC_SECTOR_SHIFT);
 		u32 found;
-		if (io_->read(io_ctx_, RB_SPARE_DEV, sector, block_buf_, kSuperblockBytes) == 0 &&
+		if (io_->read(io_ctx_, RB_SPARE_DEV, sector, block_buf_, kSuperblockBytes, 0) == 0 &&
 		    superblock_block_size(block_buf_, &found) && found == bs)
 			return true;
 	}
@@ -315,7 +315,7 @@ Result<bool> MetadataStore::disk_unchanged()
 	bool any = false;
 	for (u32 s = 0; s < 2; s++) {
 		const u64 sector = geo_.spare_dev_sector(geo_.superblock_block(s));
-		if (io_->read(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size()))
+		if (io_->read(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size(), 0))
 			return Error{-kEIO};
 		Superblock sb;
 		if (!decode_superblock(geo_, block_buf_, &sb)) {

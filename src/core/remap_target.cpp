@@ -221,7 +221,7 @@ LookupTable *RemapTarget::publish(LookupTable *next)
 	rcu_publish(&lookup_, next);
 	publish_view(next);
 	rb_synchronize_rcu();
-	io_->drain(io_ctx_, old->generation());
+	io_->drain(io_ctx_, old->generation(), 0, RC_ALL_SECTORS);
 	return old;
 }
 
@@ -369,7 +369,7 @@ u32 RemapTarget::place_block(RangeWork &work, int *err)
 u32 RemapTarget::move_block(u64 b, RangeWork &work, int *err)
 {
 	*err = io_->read(io_ctx_, RB_DATA_DEV, geo_.data_dev_sector(DataBlock(b)), copy_buf_,
-			 geo_.block_size());
+			 geo_.block_size(), 0);
 	if (*err == -kENOMEM)
 		return LookupTable::kPending;
 	if (*err) {
@@ -651,7 +651,7 @@ int RemapTarget::rewrite(const rc_extent *ext, u32 count)
 			err = io_->read(io_ctx_, mapped ? RB_SPARE_DEV : RB_DATA_DEV,
 					mapped ? geo_.spare_dev_sector(SpareBlock(v))
 					       : geo_.data_dev_sector(DataBlock(b)),
-					copy_buf_, geo_.block_size());
+					copy_buf_, geo_.block_size(), 0);
 			if (err) {
 				rb_log(RB_LOG_ERR, "write to block %llu failed and the rest of the block does not read",
 				       static_cast<unsigned long long>(b));
@@ -698,7 +698,7 @@ int RemapTarget::read_block(const LookupTable *table, u64 b, u32 attempts)
 		r = io_->read(io_ctx_, on_spare ? RB_SPARE_DEV : RB_DATA_DEV,
 			      on_spare ? geo_.spare_dev_sector(SpareBlock(v))
 				       : geo_.data_dev_sector(DataBlock(b)),
-			      copy_buf_, geo_.block_size());
+			      copy_buf_, geo_.block_size(), 0);
 	return r;
 }
 
@@ -833,7 +833,7 @@ int RemapTarget::do_unremap(DataBlock block)
 	LookupTable *before = publish(pending.value()); // kept: publishing it again rolls back
 
 	r = io_->read(io_ctx_, RB_SPARE_DEV, geo_.spare_dev_sector(SpareBlock(spare)), copy_buf_,
-			  geo_.block_size());
+			  geo_.block_size(), 0);
 	if (!r)
 		r = io_->write(io_ctx_, RB_DATA_DEV, geo_.data_dev_sector(block), copy_buf_,
 			       geo_.block_size(), RB_IO_FUA);
@@ -894,7 +894,9 @@ void RemapTarget::do_stats(TextBuffer &out) const
 	out.emit("remapped=%llu lost=%llu spare_used=%llu spare_free=%llu spare_total=%llu "
 		 "bad_spare=%llu read_errors=%llu write_errors=%llu auto_remaps=%llu "
 		 "manual_remaps=%llu cache_hits=%llu cache_misses=%llu metadata=%s seq=%llu "
-		 "redone_writes=%llu redo_last_ns=%llu redo_avg_ns=%llu redo_max_ns=%llu",
+		 "redone_writes=%llu redo_last_ns=%llu redo_avg_ns=%llu redo_max_ns=%llu "
+		 "medium_errors=%llu transient_errors=%llu nospc_errors=%llu readahead_errors=%llu "
+		 "outages=%llu reprobed=%llu rescued=%llu lost_sectors=%llu spare=%s mode=%s",
 		 static_cast<unsigned long long>(remapped_), static_cast<unsigned long long>(lost_),
 		 static_cast<unsigned long long>(total - free - bad),
 		 static_cast<unsigned long long>(free), static_cast<unsigned long long>(total),
@@ -909,7 +911,17 @@ void RemapTarget::do_stats(TextBuffer &out) const
 		 static_cast<unsigned long long>(redone),
 		 static_cast<unsigned long long>(load_relaxed(&redo_last_ns_)),
 		 static_cast<unsigned long long>(redone ? load_relaxed(&redo_sum_ns_) / redone : 0),
-		 static_cast<unsigned long long>(load_relaxed(&redo_max_ns_)));
+		 static_cast<unsigned long long>(load_relaxed(&redo_max_ns_)),
+		 static_cast<unsigned long long>(load_relaxed(&medium_errors_)),
+		 static_cast<unsigned long long>(load_relaxed(&transient_errors_)),
+		 static_cast<unsigned long long>(load_relaxed(&nospc_errors_)),
+		 static_cast<unsigned long long>(load_relaxed(&readahead_errors_)),
+		 static_cast<unsigned long long>(load_relaxed(&outages_)),
+		 static_cast<unsigned long long>(load_relaxed(&reprobed_)),
+		 static_cast<unsigned long long>(load_relaxed(&rescued_)),
+		 static_cast<unsigned long long>(load_relaxed(&lost_sectors_)),
+		 __atomic_load_n(&spare_failed_, __ATOMIC_RELAXED) ? "failed" : "ok",
+		 table_.read_only ? "ro" : "rw");
 }
 
 void RemapTarget::status_info(TextBuffer &out) const
@@ -975,6 +987,13 @@ int RemapTarget::message(unsigned argc, char **argv, char *result, unsigned maxl
 		zero_relaxed(&redo_last_ns_);
 		zero_relaxed(&redo_sum_ns_);
 		zero_relaxed(&redo_max_ns_);
+		zero_relaxed(&medium_errors_);
+		zero_relaxed(&transient_errors_);
+		zero_relaxed(&nospc_errors_);
+		zero_relaxed(&readahead_errors_);
+		zero_relaxed(&outages_);
+		zero_relaxed(&reprobed_);
+		zero_relaxed(&rescued_);
 		allocator_->clear_counters();
 		return 0;
 	case Verb::Help:
@@ -1047,7 +1066,8 @@ extern "C" int rc_target_rewrite(struct rc_target *t, const struct rc_extent *ex
 	return r;
 }
 
-extern "C" int rc_target_reread(struct rc_target *t, rb_u64 sector, rb_u32 sectors, void *data)
+extern "C" int rc_target_reread(struct rc_target *t, rb_u64 sector, rb_u32 sectors, void *data,
+				int /*error*/)
 {
 	int r = engine(t)->reread(sector, sectors, static_cast<u8 *>(data));
 	engine(t)->check_spare_events();
@@ -1057,6 +1077,12 @@ extern "C" int rc_target_reread(struct rc_target *t, rb_u64 sector, rb_u32 secto
 extern "C" int rc_target_auto_remap(const struct rc_target *t)
 {
 	return engine(t)->auto_remap();
+}
+
+extern "C" enum rc_verdict rc_target_failed_io(struct rc_target *t, const struct rc_failed_io *f)
+{
+	engine(t)->count_error((f->flags & RC_FAILED_WRITE) != 0);
+	return engine(t)->auto_remap() ? RC_VERDICT_REDO : RC_VERDICT_PASS;
 }
 
 extern "C" void rc_target_count_error(struct rc_target *t, int is_write)

@@ -129,6 +129,16 @@ private:
 	u64 redo_last_ns_ = 0;
 	u64 redo_sum_ns_ = 0;
 	u64 redo_max_ns_ = 0;
+	// Failed bios by what failed (rc_target_failed_io()'s taxonomy); relaxed atomics.
+	u64 medium_errors_ = 0;    // -ENODATA: the medium
+	u64 transient_errors_ = 0; // the path: transport, timeout, offline, again, resource
+	u64 nospc_errors_ = 0;     // the device below is out of space (thin)
+	u64 readahead_errors_ = 0; // REQ_RAHEAD: passed through untouched
+	u64 outages_ = 0;          // failed reads found to be a device-wide outage: nothing marked
+	u64 reprobed_ = 0;         // lost blocks read again by `reprobe`
+	u64 rescued_ = 0;          // of those, blocks that read and moved with their data
+	u64 lost_sectors_ = 0;     // 512-byte sectors lost inside salvaged blocks (under mutex_)
+	bool spare_failed_ = false; // no spare block accepted a write: the spare device failed
 };
 
 } // namespace remap

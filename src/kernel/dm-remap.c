@@ -121,9 +121,14 @@ static int remap_sync_io(struct remap_c *rc, enum rb_device dev, rb_u64 sector, 
 	return r;
 }
 
-static int remap_io_read(void *ctx, enum rb_device dev, rb_u64 sector, void *buf, rb_u32 bytes)
+static int remap_io_read(void *ctx, enum rb_device dev, rb_u64 sector, void *buf, rb_u32 bytes,
+			 unsigned int flags)
 {
-	return remap_sync_io(ctx, dev, sector, buf, bytes, REQ_OP_READ | REQ_SYNC);
+	blk_opf_t opf = REQ_OP_READ | REQ_SYNC;
+
+	if (flags & RB_IO_FAILFAST)
+		opf |= REQ_FAILFAST_DEV;
+	return remap_sync_io(ctx, dev, sector, buf, bytes, opf);
 }
 
 static int remap_io_write(void *ctx, enum rb_device dev, rb_u64 sector, const void *buf,
@@ -155,7 +160,7 @@ static long remap_inflight_sum(struct remap_c *rc, unsigned int idx)
  * completes in microseconds to milliseconds and msleep(1) sleeps two jiffies at least (8 ms
  * at HZ=250), while I/O to the blocks in transition waits.
  */
-static void remap_io_drain(void *ctx, rb_u32 old_generation)
+static void remap_io_drain(void *ctx, rb_u32 old_generation, rb_u64 sector, rb_u64 sectors)
 {
 	struct remap_c *rc = ctx;
 
@@ -315,7 +320,8 @@ static int remap_redo_alone(struct remap_c *rc, struct bio *bio)
 			if (r)
 				return r;
 		} else {
-			r = rc_target_reread(rc->engine, pos, stop - pos, rc->bounce);
+			r = rc_target_reread(rc->engine, pos, stop - pos, rc->bounce,
+					     blk_status_to_errno(io->error));
 			if (!r)
 				remap_copy_payload(bio, off, rc->bounce, len, false);
 			else
@@ -680,13 +686,20 @@ static int remap_map(struct dm_target *ti, struct bio *bio)
 static noinline int remap_end_io_error(struct remap_c *rc, struct bio *bio, struct remap_io *io,
 				       blk_status_t error)
 {
+	struct rc_failed_io f;
+
 	/* The worker completes it through end_io again, when it must not be uncounted twice. */
 	io->inflight = NULL;
 	/* The iterator of a completed bio says nothing about its size: use the saved one. */
 	if (io->rewritten || !io->iter.bi_size)
 		return DM_ENDIO_DONE;
-	rc_target_count_error(rc->engine, op_is_write(bio_op(bio)));
-	if (remap_wants_rewrite(rc, bio)) {
+	f.sector = io->target_sector;
+	f.sectors = io->iter.bi_size >> SECTOR_SHIFT;
+	f.error = blk_status_to_errno(error);
+	f.flags = (op_is_write(bio_op(bio)) ? RC_FAILED_WRITE : 0) |
+		  ((bio->bi_opf & REQ_RAHEAD) ? RC_FAILED_READAHEAD : 0);
+	if (rc_target_failed_io(rc->engine, &f) == RC_VERDICT_REDO &&
+	    (bio_op(bio) == REQ_OP_WRITE || bio_op(bio) == REQ_OP_READ)) {
 		remap_queue_rewrite(rc, bio, error);
 		return DM_ENDIO_INCOMPLETE; /* remap_rewrite_worker() completes it */
 	}

@@ -920,7 +920,8 @@ static u8 *rkt_disk(struct rkt_disks *d, enum rb_device dev, u64 sector, u32 byt
 	return (dev == RB_DATA_DEV ? d->data : d->spare) + (sector << 9);
 }
 
-static int rkt_read(void *ctx, enum rb_device dev, rb_u64 sector, void *buf, rb_u32 bytes)
+static int rkt_read(void *ctx, enum rb_device dev, rb_u64 sector, void *buf, rb_u32 bytes,
+		    unsigned int flags)
 {
 	struct rkt_disks *d = ctx;
 	u8 *p = rkt_disk(d, dev, sector, bytes);
@@ -945,7 +946,7 @@ static int rkt_write(void *ctx, enum rb_device dev, rb_u64 sector, const void *b
 	return 0;
 }
 
-static void rkt_drain(void *ctx, rb_u32 old_generation) { }
+static void rkt_drain(void *ctx, rb_u32 old_generation, rb_u64 sector, rb_u64 sectors) { }
 static void rkt_release_held(void *ctx) { }
 static void rkt_event(void *ctx) { ((struct rkt_disks *)ctx)->events++; }
 

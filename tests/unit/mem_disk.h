@@ -72,7 +72,8 @@ public:
 	}
 
 private:
-	static int do_read(void *ctx, rb_device dev, rb_u64 sector, void *buf, rb_u32 bytes)
+	static int do_read(void *ctx, rb_device dev, rb_u64 sector, void *buf, rb_u32 bytes,
+			   unsigned /*flags*/)
 	{
 		auto *d = static_cast<MemDisk *>(ctx);
 		if (d->fail_read_in >= 0 && d->fail_read_in-- == 0)
@@ -135,7 +136,7 @@ private:
 			std::memcpy(sector(img, w.sector + off / 512).data(), &w.data[off], 512);
 	}
 
-	static void do_drain(void *ctx, rb_u32) { static_cast<MemDisk *>(ctx)->drains++; }
+	static void do_drain(void *ctx, rb_u32, rb_u64, rb_u64) { static_cast<MemDisk *>(ctx)->drains++; }
 	static void do_release(void *) {}
 	static void do_event(void *ctx) { static_cast<MemDisk *>(ctx)->events++; }
 

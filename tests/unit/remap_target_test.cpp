@@ -488,7 +488,9 @@ const char *const kStatsKeys[] = {"remapped",    "lost",        "spare_used",   
 				  "spare_total", "bad_spare",   "read_errors",   "write_errors",
 				  "auto_remaps", "manual_remaps", "cache_hits",  "cache_misses",
 				  "metadata",    "seq",         "redone_writes", "redo_last_ns",
-				  "redo_avg_ns", "redo_max_ns"};
+				  "redo_avg_ns", "redo_max_ns",  "medium_errors", "transient_errors",
+				  "nospc_errors", "readahead_errors", "outages", "reprobed",
+				  "rescued",     "lost_sectors", "spare",       "mode"};
 
 } // namespace
 
@@ -548,7 +550,8 @@ TEST(RemapTarget, StatsHasEveryKeyInOrderWithRightValues)
 	ASSERT_EQ(pairs.size(), std::size(kStatsKeys)) << msg(t.get(), "stats").text;
 	for (size_t i = 0; i < pairs.size(); i++) {
 		EXPECT_EQ(pairs[i].first, kStatsKeys[i]);
-		if (pairs[i].first != "metadata") {
+		if (pairs[i].first != "metadata" && pairs[i].first != "spare" &&
+		    pairs[i].first != "mode") {
 			EXPECT_TRUE(all_digits(pairs[i].second)) << pairs[i].first << "=" << pairs[i].second;
 		}
 	}
@@ -557,7 +560,10 @@ TEST(RemapTarget, StatsHasEveryKeyInOrderWithRightValues)
 		{"spare_total", "96"}, {"bad_spare", "0"},   {"read_errors", "0"}, {"write_errors", "0"},
 		{"auto_remaps", "0"}, {"manual_remaps", "0"}, {"cache_hits", "0"}, {"cache_misses", "0"},
 		{"metadata", "ok"},   {"seq", "1"},          {"redone_writes", "0"}, {"redo_last_ns", "0"},
-		{"redo_avg_ns", "0"}, {"redo_max_ns", "0"}};
+		{"redo_avg_ns", "0"}, {"redo_max_ns", "0"},
+		{"medium_errors", "0"}, {"transient_errors", "0"}, {"nospc_errors", "0"},
+		{"readahead_errors", "0"}, {"outages", "0"}, {"reprobed", "0"}, {"rescued", "0"},
+		{"lost_sectors", "0"}, {"spare", "ok"}, {"mode", "rw"}};
 	EXPECT_EQ(stats(t.get()), fresh);
 
 	// Three remaps (one cache refill, then two hits), one lost block, I/O errors.
@@ -578,7 +584,10 @@ TEST(RemapTarget, StatsHasEveryKeyInOrderWithRightValues)
 		{"spare_total", "96"}, {"bad_spare", "0"},   {"read_errors", "2"}, {"write_errors", "3"},
 		{"auto_remaps", "0"}, {"manual_remaps", "4"}, {"cache_hits", "2"}, {"cache_misses", "1"},
 		{"metadata", "ok"},   {"seq", "5"},          {"redone_writes", "3"}, {"redo_last_ns", "1500"},
-		{"redo_avg_ns", "4500"}, {"redo_max_ns", "9000"}};
+		{"redo_avg_ns", "4500"}, {"redo_max_ns", "9000"},
+		{"medium_errors", "0"}, {"transient_errors", "0"}, {"nospc_errors", "0"},
+		{"readahead_errors", "0"}, {"outages", "0"}, {"reprobed", "0"}, {"rescued", "0"},
+		{"lost_sectors", "0"}, {"spare", "ok"}, {"mode", "rw"}};
 	EXPECT_EQ(stats(t.get()), busy);
 	EXPECT_EQ(status_info(t.get()), "4096 3 1 3/96 ok 5");
 
@@ -2488,7 +2497,7 @@ TEST(RemapTargetFaults, BatchWithABadExtentFailsWholeAndEachAloneGetsItsVerdict)
 	const u64 lost_lo = l.data_offset + 60 * l.bs(), bad_lo = l.data_offset + 61 * l.bs();
 	std::vector<unsigned char> buf(l.block_size);
 	rig.disk.read_filter = [&](int dev, u64 sector) { return !(dev == RB_DATA_DEV && sector == lost_lo); };
-	ASSERT_NE(rc_target_reread(t.get(), 60 * l.bs(), static_cast<u32>(l.bs()), buf.data()), 0);
+	ASSERT_NE(rc_target_reread(t.get(), 60 * l.bs(), static_cast<u32>(l.bs()), buf.data(), -5), 0);
 	rig.disk.read_filter = nullptr;
 	ASSERT_EQ(stat(t.get(), "lost"), 1u);
 	rig.disk.write_filter = [&](const MemDisk::Write &w) {
@@ -2534,7 +2543,7 @@ TEST(RemapTargetFaults, RetryWithoutMemoryMarksNothingLost)
 	const u64 lo = l.data_offset + 50 * l.bs();
 	rig.disk.fail_error = -kENOMEM;
 	rig.disk.read_filter = [&](int dev, u64 sector) { return !(dev == RB_DATA_DEV && sector == lo); };
-	EXPECT_NE(rc_target_reread(t.get(), 50 * l.bs(), static_cast<u32>(l.bs()), buf.data()), 0);
+	EXPECT_NE(rc_target_reread(t.get(), 50 * l.bs(), static_cast<u32>(l.bs()), buf.data(), -5), 0);
 	rig.disk.read_filter = nullptr;
 	rig.disk.fail_error = -5;
 	EXPECT_EQ(stat(t.get(), "lost"), 0u);
@@ -2542,7 +2551,7 @@ TEST(RemapTargetFaults, RetryWithoutMemoryMarksNothingLost)
 	EXPECT_EQ(seq(t.get()), s0) << "nothing to commit";
 	EXPECT_EQ(map_io(t.get(), 50 * l.bs(), 1).route, RC_ROUTE_DATA);
 	// With memory, the same block reads again and its data is intact.
-	ASSERT_EQ(rc_target_reread(t.get(), 50 * l.bs(), static_cast<u32>(l.bs()), buf.data()), 0);
+	ASSERT_EQ(rc_target_reread(t.get(), 50 * l.bs(), static_cast<u32>(l.bs()), buf.data(), -5), 0);
 	for (u64 i = 0; i < buf.size(); i++)
 		ASSERT_EQ(buf[i], pattern(50, i, 4)) << i;
 }
@@ -2559,7 +2568,7 @@ TEST(RemapTargetFaults, WeakBlockMovesUnreadableBlockIsLost)
 
 	// Block 40 fails its first read and then reads: weak, moved, and the read succeeds.
 	rig.disk.fail_read_in = 0;
-	ASSERT_EQ(rc_target_reread(t.get(), 40 * l.bs(), static_cast<u32>(2 * l.bs()), buf.data()), 0);
+	ASSERT_EQ(rc_target_reread(t.get(), 40 * l.bs(), static_cast<u32>(2 * l.bs()), buf.data(), -5), 0);
 	for (u64 i = 0; i < buf.size(); i++)
 		ASSERT_EQ(buf[i], pattern(40 + i / l.block_size, i % l.block_size, 9)) << i;
 	EXPECT_EQ(stat(t.get(), "auto_remaps"), 1u);
@@ -2572,7 +2581,7 @@ TEST(RemapTargetFaults, WeakBlockMovesUnreadableBlockIsLost)
 	const u64 lo = l.data_offset + 41 * l.bs();
 	rig.disk.fail_read_in = -1;
 	rig.disk.read_filter = [&](int dev, u64 sector) { return !(dev == RB_DATA_DEV && sector == lo); };
-	EXPECT_NE(rc_target_reread(t.get(), 41 * l.bs(), static_cast<u32>(l.bs()), buf.data()), 0);
+	EXPECT_NE(rc_target_reread(t.get(), 41 * l.bs(), static_cast<u32>(l.bs()), buf.data(), -5), 0);
 	rig.disk.read_filter = nullptr;
 	EXPECT_EQ(stat(t.get(), "lost"), 1u);
 	t.reset();

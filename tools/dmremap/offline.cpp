@@ -119,7 +119,7 @@ void inspect_slots(const Device &dev, MetadataReport *r)
 		SlotReport &slot = r->slots[s];
 		const uint64_t sector = geo.spare_dev_sector(geo.superblock_block(s));
 		const int err = io.ops()->read(io.ctx(), RB_SPARE_DEV, sector, block.data(),
-					       geo.block_size());
+					       geo.block_size(), 0);
 		if (err)
 			throw OperationalError(errno_message(dev.path() + ": cannot read superblock slot " +
 								     std::to_string(s), -err));

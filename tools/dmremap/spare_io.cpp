@@ -20,7 +20,8 @@ bool SpareIo::position(rb_u64 sector, uint64_t *byte) const
 	return true;
 }
 
-int SpareIo::read(void *ctx, rb_device dev, rb_u64 sector, void *buf, rb_u32 bytes)
+int SpareIo::read(void *ctx, rb_device dev, rb_u64 sector, void *buf, rb_u32 bytes,
+		  unsigned /*flags*/)
 {
 	auto *io = static_cast<SpareIo *>(ctx);
 	uint64_t byte;

@@ -28,10 +28,11 @@ public:
 	void hide(uint64_t sector) { hidden_ = sector; hiding_ = true; }
 
 private:
-	static int read(void *ctx, rb_device dev, rb_u64 sector, void *buf, rb_u32 bytes);
+	static int read(void *ctx, rb_device dev, rb_u64 sector, void *buf, rb_u32 bytes,
+			unsigned flags);
 	static int write(void *ctx, rb_device dev, rb_u64 sector, const void *buf, rb_u32 bytes,
 			 unsigned int flags);
-	static void drain(void *, rb_u32) {}
+	static void drain(void *, rb_u32, rb_u64, rb_u64) {}
 	static void release_held(void *) {}
 	static void event(void *) {}
 	// Byte position in dev_ of an absolute spare-device sector, or false if before the range.
