@@ -559,7 +559,13 @@ rc_target *make_target(u64 entries)
 	t.read_retries = RC_DEFAULT_READ_RETRIES;
 	const char *error = nullptr;
 	int err = 0;
-	rc_target *target = rc_target_create(&t, kDataBlocks * 8, disk.ops(), disk.ctx(), &error, &err);
+	rc_devices devs{};
+	devs.target_len = kDataBlocks * 8;
+	devs.data_dev_sectors = devs.target_len;
+	devs.spare_dev_sectors = t.spare_len;
+	devs.data_logical_block = 512;
+	devs.spare_logical_block = 512;
+	rc_target *target = rc_target_create(&t, &devs, disk.ops(), disk.ctx(), &error, &err);
 	if (!target)
 		die(error);
 	if (rc_target_resume(target))

@@ -198,6 +198,8 @@ struct rc_devices {
 	/* Device numbers (dev_t), so that tables of one mapped device can find each other. */
 	rb_u64 data_dev_id;
 	rb_u64 spare_dev_id;
+	/* Identifies the mapped device the table belongs to (its struct mapped_device). */
+	rb_u64 owner_id;
 };
 
 /*
@@ -224,9 +226,10 @@ struct rc_target;
 
 /*
  * Loads and validates the metadata (reads only: a reload's constructor runs while the old
- * table is live). On failure returns NULL with *err a negative errno and *error a literal.
+ * table is live). devs is what rc_table_check() was given (devs->target_len is ti->len). On
+ * failure returns NULL with *err a negative errno and *error a literal.
  */
-struct rc_target *rc_target_create(const struct rc_table *table, rb_u64 target_len,
+struct rc_target *rc_target_create(const struct rc_table *table, const struct rc_devices *devs,
 				   const struct rb_io_ops *io, void *io_ctx, const char **error,
 				   int *err);
 void rc_target_destroy(struct rc_target *t);

@@ -100,15 +100,15 @@ void RemapTarget::install(Own<State> st)
 	}
 }
 
-Result<RemapTarget *> RemapTarget::create(const rc_table &table, u64 target_len,
+Result<RemapTarget *> RemapTarget::create(const rc_table &table, const rc_devices &devs,
 					  const rb_io_ops *io, void *io_ctx, const char **error)
 {
 	Geometry geo;
-	*error = Geometry::from_table(table, target_len, &geo);
+	*error = Geometry::from_table(table, devs.target_len, &geo);
 	if (*error)
 		return Error{-kEINVAL};
 
-	Own<RemapTarget> t(new (Gfp::Kernel) RemapTarget(table, geo, io, io_ctx));
+	Own<RemapTarget> t(new (Gfp::Kernel) RemapTarget(table, devs, geo, io, io_ctx));
 	if (t)
 		t->copy_buf_ = static_cast<u8 *>(rb_alloc_large(geo.block_size(), RB_GFP_KERNEL));
 	if (!t || !t->copy_buf_) {
@@ -1009,11 +1009,12 @@ int RemapTarget::message(unsigned argc, char **argv, char *result, unsigned maxl
 using namespace remap;
 
 // struct rc_target is never defined: the C side only holds the pointer.
-extern "C" struct rc_target *rc_target_create(const struct rc_table *table, rb_u64 target_len,
+extern "C" struct rc_target *rc_target_create(const struct rc_table *table,
+					      const struct rc_devices *devs,
 					      const struct rb_io_ops *io, void *io_ctx,
 					      const char **error, int *err)
 {
-	auto r = RemapTarget::create(*table, target_len, io, io_ctx, error);
+	auto r = RemapTarget::create(*table, *devs, io, io_ctx, error);
 	if (r.is_error()) {
 		*err = r.error().code;
 		return nullptr;

@@ -22,7 +22,8 @@ enum class MetadataState : u8 {
 class RemapTarget {
 public:
 	// Loads the metadata (reads only). On failure *error is a literal for ti->error.
-	[[nodiscard]] static Result<RemapTarget *> create(const rc_table &table, u64 target_len,
+	[[nodiscard]] static Result<RemapTarget *> create(const rc_table &table,
+							  const rc_devices &devs,
 							  const rb_io_ops *io, void *io_ctx,
 							  const char **error);
 	~RemapTarget();
@@ -60,8 +61,9 @@ private:
 		~State() { LookupTable::free(lookup); }
 	};
 
-	RemapTarget(const rc_table &table, const Geometry &geo, const rb_io_ops *io, void *io_ctx)
-		: table_(table), geo_(geo), io_(io), io_ctx_(io_ctx)
+	RemapTarget(const rc_table &table, const rc_devices &devs, const Geometry &geo,
+		    const rb_io_ops *io, void *io_ctx)
+		: table_(table), devs_(devs), geo_(geo), io_(io), io_ctx_(io_ctx)
 	{
 	}
 	// 0, or a negative errno with *error a literal naming the problem.
@@ -95,6 +97,7 @@ private:
 	u64 spare_bad() const;
 
 	const rc_table table_;
+	const rc_devices devs_; // what the glue learnt of the devices (logical block sizes, ids)
 	const Geometry geo_;
 	const rb_io_ops *io_;
 	void *io_ctx_;

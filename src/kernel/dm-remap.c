@@ -500,6 +500,11 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	devs.data_logical_block = bdev_logical_block_size(rc->data_dev->bdev);
 	devs.spare_logical_block = bdev_logical_block_size(rc->spare_dev->bdev);
 	devs.same_device = rc->same_device;
+	devs.zoned = bdev_is_zoned(rc->data_dev->bdev) || bdev_is_zoned(rc->spare_dev->bdev);
+	devs.data_dev_id = rc->data_dev->bdev->bd_dev;
+	devs.spare_dev_id = rc->spare_dev->bdev->bd_dev;
+	devs.owner_id = (unsigned long)dm_table_get_md(ti->table);
+	rc->table.read_only = !(dm_table_get_mode(ti->table) & FMODE_WRITE);
 	r = rc_table_check(&rc->table, &devs, &error);
 	if (r) {
 		remap_set_error(ti, error);
@@ -534,7 +539,7 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 
-	rc->engine = rc_target_create(&rc->table, ti->len, &remap_io_ops, rc, &error, &r);
+	rc->engine = rc_target_create(&rc->table, &devs, &remap_io_ops, rc, &error, &r);
 	if (!rc->engine) {
 		remap_set_error(ti, error);
 		goto bad;

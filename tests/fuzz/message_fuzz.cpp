@@ -220,8 +220,13 @@ private:
 	{
 		const char *error = nullptr;
 		int err = 1;
-		rc_target *t = rc_target_create(&table_, lay_.target_len(), disk_.ops(), disk_.ctx(),
-						&error, &err);
+		rc_devices devs{};
+		devs.target_len = lay_.target_len();
+		devs.data_dev_sectors = lay_.data_offset + lay_.target_len();
+		devs.spare_dev_sectors = lay_.spare_offset + lay_.spare_blocks * lay_.bs();
+		devs.data_logical_block = 512;
+		devs.spare_logical_block = 512;
+		rc_target *t = rc_target_create(&table_, &devs, disk_.ops(), disk_.ctx(), &error, &err);
 		if (!t && (err >= 0 || !error || !*error))
 			fail("rc_target_create failed without a negative errno and a message");
 		if (t && err)

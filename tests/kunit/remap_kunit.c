@@ -1012,6 +1012,15 @@ static void rkt_table(struct kunit *test, const char *line, struct rc_table *tab
 
 static const char rkt_engine_line[] = "data 0 spare 0 2048";
 
+/* The devices the engine tests run on, as the glue would report them. */
+static const struct rc_devices rkt_devs = {
+	.target_len = RKT_DATA_SECTORS,
+	.data_dev_sectors = RKT_DATA_SECTORS,
+	.spare_dev_sectors = RKT_SPARE_SECTORS,
+	.data_logical_block = 512,
+	.spare_logical_block = 512,
+};
+
 static struct rc_target *rkt_engine(struct kunit *test, struct rkt_disks *d)
 {
 	struct rc_table table;
@@ -1020,7 +1029,7 @@ static struct rc_target *rkt_engine(struct kunit *test, struct rkt_disks *d)
 	int err = 0;
 
 	rkt_table(test, rkt_engine_line, &table);
-	t = rc_target_create(&table, RKT_DATA_SECTORS, &rkt_io_ops, d, &error, &err);
+	t = rc_target_create(&table, &rkt_devs, &rkt_io_ops, d, &error, &err);
 	KUNIT_ASSERT_TRUE_MSG(test, t != NULL, "create: %d %s", err, error);
 	KUNIT_EXPECT_EQ(test, rc_target_resume(t), 0);
 	return t;
@@ -1145,14 +1154,14 @@ static void engine_corrupt_superblocks(struct kunit *test)
 
 	rkt_table(test, rkt_engine_line, &table);
 	d->spare[100] ^= 0xff; /* superblock slot 0: block 0 */
-	t = rc_target_create(&table, RKT_DATA_SECTORS, &rkt_io_ops, d, &error, &err);
+	t = rc_target_create(&table, &rkt_devs, &rkt_io_ops, d, &error, &err);
 	KUNIT_EXPECT_TRUE_MSG(test, t != NULL, "one bad slot: %d %s", err, error);
 	if (t)
 		rc_target_destroy(t);
 
 	d->spare[4096 + 100] ^= 0xff; /* slot 1: block 1 */
 	error = NULL;
-	t = rc_target_create(&table, RKT_DATA_SECTORS, &rkt_io_ops, d, &error, &err);
+	t = rc_target_create(&table, &rkt_devs, &rkt_io_ops, d, &error, &err);
 	KUNIT_EXPECT_TRUE(test, t == NULL);
 	KUNIT_EXPECT_LT(test, err, 0);
 	KUNIT_EXPECT_TRUE(test, error != NULL);

@@ -97,7 +97,6 @@ public:
 		       std::to_string(l.spare_offset) + " " + std::to_string(l.spare_len()) +
 		       " 2 block_size " + std::to_string(l.block_size))
 	{
-		rc_devices devs{};
 		devs.target_len = l.target_len();
 		devs.data_dev_sectors = l.data_dev_sectors();
 		devs.spare_dev_sectors = l.spare_dev_sectors();
@@ -117,7 +116,7 @@ public:
 	{
 		const char *error = nullptr;
 		int err = 12345;
-		rc_target *t = rc_target_create(&table, layout.target_len(), disk.ops(), disk.ctx(),
+		rc_target *t = rc_target_create(&table, &devs, disk.ops(), disk.ctx(),
 						&error, &err);
 		if (err_out) {
 			*err_out = err;
@@ -176,6 +175,7 @@ public:
 	MemDisk disk;
 	TableLine line;
 	rc_table table{};
+	rc_devices devs{}; // as the glue would report them: 512-byte logical blocks
 };
 
 struct Reply {
