@@ -97,7 +97,7 @@ private:
 	u64 spare_bad() const;
 
 	const rc_table table_;
-	const rc_devices devs_; // what the glue learnt of the devices (logical block sizes, ids)
+	[[maybe_unused]] const rc_devices devs_; // what the glue learnt of the devices (logical block sizes, ids)
 	const Geometry geo_;
 	const rb_io_ops *io_;
 	void *io_ctx_;
