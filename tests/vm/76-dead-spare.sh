@@ -1,9 +1,9 @@
 #!/bin/sh
 # A dead spare device does not hang the target: the spare's table (dm-linear over brd) is swapped
-# to `error` under a live target holding a remapped block. A mapping change then fails
-# (metadata=failed), and the target's own `dmsetup suspend` + `resume` succeeds: status shows
-# the metadata failed, reads of blocks that are not remapped work, the remapped block fails
-# honestly, and nothing hangs (every command under a timeout).
+# to `error` under a live target holding a remapped block. A mapping change then fails and shows
+# it (status metadata=failed, or spare=failed in the stats), and the target's own `dmsetup
+# suspend` + `resume` succeeds: the failure still shows, reads of blocks that are not remapped
+# work, the remapped block fails honestly, and nothing hangs (every command under a timeout).
 # shellcheck shell=dash source-path=SCRIPTDIR source=lib.sh disable=SC1091
 . "${VMT_LIB:-/vmtest/lib.sh}"
 
@@ -13,7 +13,17 @@ TABLE="0 $LEN remap /dev/ram0 0 /dev/mapper/sp 0 $SPARE_LEN"
 MOVED=100
 t() { timeout 20 "$@"; }   # nothing may hang
 msg() { t dmsetup message r 0 -- "$@"; }
+# shellcheck disable=SC2317 # called through check
 metadata_state() { t dmsetup status r | cut -d' ' -f8; }
+# shellcheck disable=SC2317 # called through check
+stat_of() { msg stats | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+# shellcheck disable=SC2317 # called through check
+failed_shown() {  # status says metadata=failed, or stats say spare=failed (issue 14 allows both)
+  local m s
+  m=$(metadata_state) s=$(stat_of spare)
+  log "status metadata=$m, stats spare=$s"
+  [ "$m" = failed ] || [ "$s" = failed ]
+}
 swap_sp() {  # table line: loads it in place of sp's live one
   echo "$1" | dmsetup load sp && dmsetup suspend sp && dmsetup resume sp
 }
@@ -36,8 +46,8 @@ check_eq "remap block $MOVED" "remapped=1 lost=0 already=0" "$(msg remap $((MOVE
 
 dmesg_mark
 check "the spare dies: sp's table swapped to error" swap_sp "0 $SPARE_LEN error" || exit 1
-check_fails "a remap message fails (its commit cannot be written)" msg remap 800
-check_eq "metadata=failed" failed "$(metadata_state)"
+check_fails "a remap of another block fails (its commit cannot be written)" msg remap 8000
+check "the failure shows: metadata=failed (or spare=failed)" failed_shown
 check "dmsetup suspend r" t dmsetup suspend r
 check "dmsetup resume r" t dmsetup resume r
 if ! check_fails "r is not left suspended" suspended; then
@@ -47,7 +57,7 @@ if ! check_fails "r is not left suspended" suspended; then
 fi
 log "status: $(t dmsetup status r)"
 log "stats: $(msg stats)"
-check_eq "after resume: status shows metadata=failed" failed "$(metadata_state)"
+check "after resume: the failure still shows" failed_shown
 check_eq "a block that is not remapped reads its data" "$good" "$(block_md5 10)"
 check "a write to a block that is not remapped works" \
   t dd if=/dev/zero of=/dev/mapper/r bs=4096 seek=20 count=1 oflag=direct
