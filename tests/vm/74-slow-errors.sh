@@ -2,7 +2,10 @@
 # A slow error does not stall the device: failing reads that take >= 1 s each (dm-delay over
 # dm-dust bad blocks, under dm-remap). While such a read is being handled, `dmsetup status`
 # answers in under a second and fio on healthy blocks keeps at least half the IOPS it had
-# before. The figures are printed.
+# before. The figures are printed. Under TCG on a loaded host a dmsetup process alone can take
+# most of a second (seen: 0.26-0.98 s with nothing else going on), so status is judged by what
+# it takes beyond the slowest of 5 probes made before: under 1 s more, where a status that
+# waited for the error handling would take its seconds.
 # shellcheck shell=dash source-path=SCRIPTDIR source=lib.sh disable=SC1091
 . "${VMT_LIB:-/vmtest/lib.sh}"
 
@@ -15,6 +18,18 @@ msg() { dmsetup message r 0 -- "$@"; }
 # shellcheck disable=SC2317 # called through check
 dust() { dmsetup message dust 0 -- "$@"; }
 now_cs() { awk '{ printf "%d\n", $1 * 100 }' /proc/uptime; }   # centiseconds
+status_probes() {  # what: the slowest of 5 `dmsetup status` runs 0.3 s apart, in centiseconds
+  local i s e worst=0
+  for i in 1 2 3 4 5; do
+    s=$(now_cs)
+    timeout 10 dmsetup status r >/dev/null
+    e=$(( $(now_cs) - s ))
+    log "$1: dmsetup status $i: ${e}0 ms" >&2   # stdout is the answer
+    [ "$e" -le "$worst" ] || worst=$e
+    sleep 0.3
+  done
+  echo "$worst"
+}
 fio_iops() {  # the read IOPS of 3 s of 4 KiB random O_DIRECT reads on the healthy part
   fio --name=healthy --filename=/dev/mapper/r --size=${HEALTHY}m --rw=randread --bs=4k \
     --direct=1 --ioengine=libaio --iodepth=8 --time_based --runtime=3 --minimal |
@@ -42,6 +57,7 @@ check "remap target over it" dmsetup create r --table "$TABLE" || exit 1
 
 before=$(fio_iops)
 log "fio on healthy blocks before: $before IOPS"
+idle=$(status_probes idle)
 check "fio measured IOPS before" [ "${before:-0}" -gt 0 ]
 
 dmesg_mark
@@ -51,15 +67,7 @@ slow=$!
 sleep 1   # the read has failed once (>= 1 s) and is being handled
 fio_iops >/tmp/during.iops &
 fio_pid=$!
-worst=0
-for i in 1 2 3 4 5; do
-  s=$(now_cs)
-  timeout 10 dmsetup status r >/dev/null
-  e=$(( $(now_cs) - s ))
-  log "dmsetup status $i: ${e}0 ms"
-  [ "$e" -le "$worst" ] || worst=$e
-  sleep 0.3
-done
+worst=$(status_probes "while handled")
 wait $fio_pid
 during=$(cat /tmp/during.iops)
 still=0
@@ -68,13 +76,14 @@ wait $slow
 rc=$?
 t1=$(now_cs)
 log "fio on healthy blocks while the failing read was handled: $during IOPS (before: $before)"
-log "dmsetup status: slowest ${worst}0 ms of 5"
+log "dmsetup status: slowest ${worst}0 ms of 5 while the error was handled, ${idle}0 ms before"
 log "the failing read: exit $rc after $(( (t1 - t0) * 10 )) ms: $(tr '\n' ' ' </tmp/slow-dd.err)"
 log "stats: $(msg stats)"
 check "the failing read was still being handled when the measurements ended" [ "$still" = 1 ]
 check "the failing read fails" [ "$rc" -ne 0 ]
 check "it took over 1 s (the slow error is real)" [ $((t1 - t0)) -ge 100 ]
-check "dmsetup status answered in under 1 s every time (slowest ${worst}0 ms)" [ "$worst" -lt 100 ]
+check "dmsetup status answered within 1 s of its idle time (slowest ${worst}0 ms, idle ${idle}0 ms)" \
+  [ "$worst" -lt $((idle + 100)) ]
 check "fio kept >= 50% of its IOPS ($during vs $before)" [ $((${during:-0} * 2)) -ge "$before" ]
 check "remove r" dmsetup remove r
 exit 0
