@@ -23,12 +23,16 @@ void rkt_glue_put_device(struct dm_target *ti, struct dm_dev *d);
 fmode_t rkt_glue_table_get_mode(struct dm_table *t);
 void rkt_glue_table_event(struct dm_table *t);
 struct mapped_device *rkt_glue_table_get_md(struct dm_table *t);
+void *rkt_glue_per_bio_data(struct bio *bio, size_t data_size);
 
 #define dm_get_device rkt_glue_get_device
 #define dm_put_device rkt_glue_put_device
 #define dm_table_get_mode rkt_glue_table_get_mode
 #define dm_table_event rkt_glue_table_event
 #define dm_table_get_md rkt_glue_table_get_md
+/* The I/O path on clones of this suite's making (struct rkt_glue_clone), with routes it picks. */
+#define dm_per_bio_data rkt_glue_per_bio_data
+#define rc_target_map rkt_glue_target_map
 #define REMAP_GLUE_KUNIT
 #include "dm-remap.c"
 
@@ -81,6 +85,33 @@ static char rkt_glue_md;
 struct mapped_device *rkt_glue_table_get_md(struct dm_table *t)
 {
 	return (struct mapped_device *)&rkt_glue_md;
+}
+
+/* A bio as dm hands it to the target, with the per-bio data in front of it. */
+struct rkt_glue_clone {
+	struct remap_io io;
+	struct bio bio;
+	struct bio_vec bvec;
+};
+
+void *rkt_glue_per_bio_data(struct bio *bio, size_t data_size)
+{
+	return &container_of(bio, struct rkt_glue_clone, bio)->io;
+}
+
+/* The route rkt_glue_target_map() reports instead of the core's, or -1 for the core's. */
+static int rkt_glue_forced_route = -1;
+
+#undef rc_target_map
+void rc_target_map(const struct rc_target *t, rb_u64 sector, rb_u32 sectors,
+		   struct rc_mapping *out);
+
+void rkt_glue_target_map(const struct rc_target *t, rb_u64 sector, rb_u32 sectors,
+			 struct rc_mapping *out)
+{
+	rc_target_map(t, sector, sectors, out);
+	if (rkt_glue_forced_route >= 0)
+		out->route = rkt_glue_forced_route;
 }
 
 /* Sectors of the data range the tables below map (8 MiB). */
@@ -403,6 +434,71 @@ static void glue_drain_waits_only_for_its_range(struct kunit *test)
 	rkt_glue_stop(ti);
 }
 
+/* dm's clone_endio, as far as the target sees it: end_io with the clone's status. */
+static struct dm_target *rkt_glue_endio_ti;
+static int rkt_glue_endio_calls;
+static int rkt_glue_endio_result;
+
+static void rkt_glue_clone_endio(struct bio *bio)
+{
+	blk_status_t status = bio->bi_status;
+
+	rkt_glue_endio_calls++;
+	rkt_glue_endio_result = remap_target.end_io(rkt_glue_endio_ti, bio, &status);
+}
+
+/*
+ * Review finding 1: a read held while its block moved, released when the move left the block
+ * lost, fails without going to the worker. The per-bio data holds what a previous bio left
+ * there (dm does not zero it): a 4 KiB payload of a healthy block. A glue that fails the
+ * released read without saving what end_io reads sends it to the worker, which rereads the
+ * stale range and completes the read of a lost block with success.
+ */
+static void glue_lost_read_released_is_not_redone(struct kunit *test)
+{
+	struct rkt_glue_clone *c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
+	struct page *page = alloc_page(GFP_KERNEL);
+	char *buf = kunit_kzalloc(test, 512, GFP_KERNEL);
+	struct dm_target *ti;
+	struct remap_c *rc;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, c);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, buf);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	rkt_glue_need_ramdisks(test);
+	ti = rkt_glue_start(test, "/dev/ram0 0 /dev/ram1 0 8192");
+	rc = ti->private;
+
+	c->io.iter.bi_size = 4096; /* stale */
+	c->io.target_sector = 1600;
+	bio_init(&c->bio, rc->data_dev->bdev, &c->bvec, 1, REQ_OP_READ);
+	__bio_add_page(&c->bio, page, 4096, 0);
+	c->bio.bi_iter.bi_sector = ti->begin + 1600;
+	c->bio.bi_end_io = rkt_glue_clone_endio;
+	rkt_glue_endio_ti = ti;
+	rkt_glue_endio_calls = 0;
+
+	spin_lock_irq(&rc->held_lock);
+	bio_list_add(&rc->held, &c->bio);
+	spin_unlock_irq(&rc->held_lock);
+	rkt_glue_forced_route = RC_ROUTE_LOST;
+	remap_io_release_held(rc);
+	rkt_glue_forced_route = -1;
+	flush_workqueue(rc->wq);
+
+	KUNIT_EXPECT_EQ(test, rkt_glue_endio_calls, 1);
+	KUNIT_EXPECT_EQ(test, rkt_glue_endio_result, DM_ENDIO_DONE);
+	KUNIT_EXPECT_EQ(test, c->bio.bi_status, BLK_STS_IOERR);
+	KUNIT_EXPECT_EQ(test, c->io.iter.bi_size, 4096u);
+	KUNIT_EXPECT_TRUE(test, c->io.settled);
+	KUNIT_EXPECT_NULL(test, c->io.inflight);
+	KUNIT_EXPECT_EQ(test, rkt_glue_message(test, ti, "stats", buf, 512), 1);
+	KUNIT_EXPECT_NOT_NULL_MSG(test, strstr(buf, " read_errors=0 "), "%s", buf);
+	KUNIT_EXPECT_NOT_NULL_MSG(test, strstr(buf, " redone_writes=0 "), "%s", buf);
+	rkt_glue_stop(ti);
+	__free_page(page);
+}
+
 static struct kunit_case glue_cases[] = {
 	KUNIT_CASE(glue_ctr_accepts_good_tables),
 	KUNIT_CASE(glue_ctr_refuses_bad_tables),
@@ -410,6 +506,7 @@ static struct kunit_case glue_cases[] = {
 	KUNIT_CASE(glue_sync_io_round_trip),
 	KUNIT_CASE(glue_drain_buckets),
 	KUNIT_CASE(glue_drain_waits_only_for_its_range),
+	KUNIT_CASE(glue_lost_read_released_is_not_redone),
 	{}
 };
 
