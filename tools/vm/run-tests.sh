@@ -449,7 +449,7 @@ if [ -n "${VMT_KUNIT:-}" ]; then
   echo "@@KUNIT-BEGIN" >&9
   t0=$(date +%s)
   # The glue suite runs the target's callbacks on two fresh 16 MiB ramdisks; the module
-  # uses dm-mod's exports (dm-io), and insmod does not load dependencies.
+  # uses dm-mod's exports, and insmod does not load dependencies.
   rmmod brd 2>/dev/null
   modprobe dm-mod && modprobe brd rd_nr=2 rd_size=16384 ||
     echo "vmtest: cannot load dm-mod and brd for the KUnit glue suite"
