@@ -9,7 +9,7 @@
 #include <linux/blkdev.h>
 #include <linux/delay.h>
 #include <linux/device-mapper.h>
-#include <linux/dm-io.h>
+#include <linux/highmem.h>
 #include <linux/module.h>
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
@@ -24,12 +24,19 @@
 #define DM_MSG_PREFIX "remap"
 
 /*
- * Bios in flight per mapping generation (its parity): the core publishes a new mapping,
- * waits out RCU readers, then drain() waits for the old generation's count to reach zero.
- * Per-CPU so that the I/O path never bounces a shared cache line.
+ * Bios in flight per mapping generation (its parity) and region bucket: the core publishes a
+ * new mapping, waits out RCU readers, then drain() waits for the old generation's counts of
+ * the buckets its range overlaps to reach zero. The target is cut into regions of
+ * REMAP_REGION_SECTORS that no bio crosses (dm splits at them: max_io_len); region r counts
+ * in bucket r % REMAP_BUCKETS, so a drain for a few blocks waits for the I/O of one bucket,
+ * not of the whole device. Per-CPU so that the I/O path never bounces a shared cache line.
  */
+#define REMAP_REGION_SHIFT 11 /* sectors: 1 MiB, a multiple of the largest block */
+#define REMAP_REGION_SECTORS BIT(REMAP_REGION_SHIFT)
+#define REMAP_BUCKETS 16U /* a power of two */
+
 struct remap_inflight {
-	long count[2];
+	long count[REMAP_BUCKETS][2]; /* [bucket][parity]: map() adds a shift and a mask */
 };
 
 /*
@@ -49,8 +56,8 @@ struct remap_c {
 	struct rc_target *engine;
 	/* The engine's summary of its mapping, for map()'s fast path (see struct rc_io_view). */
 	const struct rc_io_view *const *io_view;
-	struct dm_io_client *io_client;
 	struct remap_inflight __percpu *inflight;
+	struct bio_set sync_bios; /* for remap_sync_io(), so that it always makes progress */
 	bool same_device;
 
 	/* Bios that touched a block while it moved; re-mapped by remap_release_held(). */
@@ -68,10 +75,14 @@ struct remap_c {
 	struct rc_extent extents[REMAP_BATCH_MAX];
 };
 
-/* Per-bio state, in the space dm reserves with per_io_data_size. */
+/*
+ * Per-bio state, in the space dm reserves with per_io_data_size. dm does not zero it: map()
+ * writes inflight, settled, target_sector and iter in every route before the bio can complete
+ * or be parked (remap_io_save()); error and queued_ns are written before it goes to the worker.
+ */
 struct remap_io {
 	long __percpu *inflight; /* the in-flight counter it is accounted to, or NULL */
-	bool rewritten;        /* came back through remap_rewrite_worker() */
+	bool settled;          /* completed by the glue (rewritten, or lost): end_io leaves it */
 	blk_status_t error;    /* the status the write failed with */
 	sector_t target_sector; /* where the bio starts, relative to the target */
 	struct bvec_iter iter;  /* its payload, as mapped (end_io sees the iterator consumed) */
@@ -91,33 +102,51 @@ static struct block_device *remap_bdev(struct remap_c *rc, enum rb_device dev)
 	return dev == RB_DATA_DEV ? rc->data_dev->bdev : rc->spare_dev->bdev;
 }
 
-/* Synchronous I/O for the core (metadata, copies between the devices). */
+static struct page *remap_buf_page(void *buf)
+{
+	return is_vmalloc_addr(buf) ? vmalloc_to_page(buf) : virt_to_page(buf);
+}
+
+/*
+ * Synchronous I/O for the core (metadata, copies between the devices): bios of our own over
+ * the buffer's pages (kvmalloc'd: contiguous or vmalloc'd), waited for one by one, so that the
+ * block layer's status reaches the core as its errno (-ENODATA for a medium error). A buffer
+ * of more than BIO_MAX_VECS pages goes in several bios; only the first carries a preflush.
+ */
 static int remap_sync_io(struct remap_c *rc, enum rb_device dev, rb_u64 sector, void *buf,
 			 rb_u32 bytes, blk_opf_t opf)
 {
-	struct dm_io_region where = {
-		.bdev = remap_bdev(rc, dev),
-		.sector = sector,
-		.count = bytes >> SECTOR_SHIFT,
-	};
-	struct dm_io_request req = {
-		.bi_opf = opf,
-		.notify.fn = NULL, /* synchronous */
-		.client = rc->io_client,
-	};
-	unsigned long error_bits = 0;
+	/* A vmalloc alias may be cached apart from the pages the device sees (not on x86). */
+	const bool vmap = is_vmalloc_addr(buf);
+	void *const start = buf;
+	const rb_u32 total = bytes;
 	int r;
 
-	if (is_vmalloc_addr(buf)) {
-		req.mem.type = DM_IO_VMA;
-		req.mem.ptr.vma = buf;
-	} else {
-		req.mem.type = DM_IO_KMEM;
-		req.mem.ptr.addr = buf;
-	}
-	r = dm_io(&req, 1, &where, &error_bits, IOPRIO_DEFAULT);
-	if (!r && error_bits)
-		r = -EIO;
+	if (vmap && op_is_write(opf))
+		flush_kernel_vmap_range(start, total);
+	do { /* once at least: an empty preflush is a flush */
+		unsigned int pages = DIV_ROUND_UP(offset_in_page(buf) + bytes, PAGE_SIZE);
+		struct bio *bio;
+
+		bio = bio_alloc_bioset(remap_bdev(rc, dev), clamp(pages, 1U, BIO_MAX_VECS), opf,
+				       GFP_NOIO, &rc->sync_bios);
+		bio->bi_iter.bi_sector = sector;
+		while (bytes) {
+			unsigned int off = offset_in_page(buf);
+			unsigned int len = min_t(unsigned int, bytes, PAGE_SIZE - off);
+
+			if (bio_add_page(bio, remap_buf_page(buf), len, off) != len)
+				break; /* the bio is full: the rest goes in the next one */
+			buf += len;
+			bytes -= len;
+		}
+		sector += bio_sectors(bio);
+		r = submit_bio_wait(bio);
+		bio_put(bio);
+		opf &= ~REQ_PREFLUSH;
+	} while (!r && bytes);
+	if (vmap && !op_is_write(opf))
+		invalidate_kernel_vmap_range(start, total);
 	return r;
 }
 
@@ -143,13 +172,36 @@ static int remap_io_write(void *ctx, enum rb_device dev, rb_u64 sector, const vo
 	return remap_sync_io(ctx, dev, sector, (void *)buf, bytes, opf);
 }
 
-static long remap_inflight_sum(struct remap_c *rc, unsigned int idx)
+/* The buckets (a bit each) of the regions [sector, sector + sectors) overlaps. */
+static unsigned long remap_buckets_of(rb_u64 sector, rb_u64 sectors)
+{
+	rb_u64 first = sector >> REMAP_REGION_SHIFT, last;
+	unsigned long mask = 0;
+
+	if (!sectors)
+		return 0;
+	if (sectors == RC_ALL_SECTORS || sector + sectors < sector)
+		return GENMASK(REMAP_BUCKETS - 1, 0);
+	last = (sector + sectors - 1) >> REMAP_REGION_SHIFT;
+	if (last - first >= REMAP_BUCKETS - 1)
+		return GENMASK(REMAP_BUCKETS - 1, 0);
+	for (; first <= last; first++)
+		mask |= BIT(first & (REMAP_BUCKETS - 1));
+	return mask;
+}
+
+static long remap_inflight_sum(struct remap_c *rc, unsigned int parity, unsigned long buckets)
 {
 	long sum = 0;
+	unsigned int b;
 	int cpu;
 
-	for_each_possible_cpu(cpu)
-		sum += READ_ONCE(per_cpu_ptr(rc->inflight, cpu)->count[idx]);
+	for_each_possible_cpu(cpu) {
+		struct remap_inflight *in = per_cpu_ptr(rc->inflight, cpu);
+
+		for_each_set_bit(b, &buckets, REMAP_BUCKETS)
+			sum += READ_ONCE(in->count[b][parity]);
+	}
 	return sum;
 }
 
@@ -163,19 +215,23 @@ static long remap_inflight_sum(struct remap_c *rc, unsigned int idx)
 static void remap_io_drain(void *ctx, rb_u32 old_generation, rb_u64 sector, rb_u64 sectors)
 {
 	struct remap_c *rc = ctx;
+	unsigned long buckets = remap_buckets_of(sector, sectors);
 
-	while (remap_inflight_sum(rc, old_generation & 1))
+	while (buckets && remap_inflight_sum(rc, old_generation & 1, buckets))
 		usleep_range(20, 100);
 }
 
 /*
  * Called in an RCU read-side section that began before the mapping of this generation was
  * read: the core's grace period after publishing a new mapping then guarantees that every bio
- * mapped with the old one is counted before drain() sums the counts.
+ * mapped with the old one is counted before drain() sums the counts. sector is the bio's,
+ * relative to the target: the bio lies in its region (max_io_len).
  */
-static void remap_account(struct remap_c *rc, struct remap_io *io, unsigned int generation)
+static __always_inline void remap_account(struct remap_c *rc, struct remap_io *io,
+					  unsigned int generation, sector_t sector)
 {
-	io->inflight = &rc->inflight->count[generation & 1];
+	io->inflight = &rc->inflight->count[(sector >> REMAP_REGION_SHIFT) & (REMAP_BUCKETS - 1)]
+					   [generation & 1];
 	this_cpu_inc(*io->inflight);
 }
 
@@ -197,7 +253,7 @@ static __always_inline void remap_account_or_hold(struct remap_c *rc, struct bio
 	switch (m->route) {
 	case RC_ROUTE_DATA:
 	case RC_ROUTE_SPARE:
-		remap_account(rc, io, m->generation);
+		remap_account(rc, io, m->generation, io->target_sector);
 		break;
 	case RC_ROUTE_HOLD:
 		spin_lock_irqsave(&rc->held_lock, flags);
@@ -209,16 +265,21 @@ static __always_inline void remap_account_or_hold(struct remap_c *rc, struct bio
 	}
 }
 
-/* After any dm_accept_partial_bio(): remembers what this clone carries, for a rewrite. */
-static void remap_save_payload(struct bio *bio, struct remap_io *io)
+/*
+ * After any dm_accept_partial_bio() and before the bio can be parked or completed: everything
+ * end_io and the worker read of the per-bio data but error and queued_ns (dm does not zero it).
+ * target_sector and iter say what this clone carries; inflight is set if it is accounted.
+ */
+static __always_inline void remap_io_save(struct bio *bio, struct remap_io *io, sector_t sector)
 {
+	io->inflight = NULL;
+	io->settled = false;
+	io->target_sector = sector;
 	io->iter = bio->bi_iter;
 }
 
-static void remap_route(struct remap_c *rc, struct bio *bio, struct remap_io *io,
-			const struct rc_mapping *m)
+static void remap_route(struct remap_c *rc, struct bio *bio, const struct rc_mapping *m)
 {
-	remap_save_payload(bio, io);
 	bio_set_dev(bio, m->route == RC_ROUTE_SPARE ? rc->spare_dev->bdev : rc->data_dev->bdev);
 	bio->bi_iter.bi_sector = m->sector;
 }
@@ -281,7 +342,7 @@ static void remap_complete(struct remap_c *rc, struct bio *bio, int r)
 	/* From its error to here: a retry in place, or a remap and its commit. */
 	if (!r && bio_op(bio) == REQ_OP_WRITE)
 		rc_target_count_redone_write(rc->engine, ktime_get_ns() - io->queued_ns);
-	io->rewritten = true;
+	io->settled = true;
 	bio->bi_status = r ? io->error : BLK_STS_OK;
 	bio_endio(bio);
 }
@@ -383,11 +444,14 @@ static void remap_rewrite_worker(struct work_struct *work)
 	}
 }
 
+static int remap_dispatch(struct remap_c *rc, struct bio *bio, struct remap_io *io,
+			  sector_t sector, bool in_map);
+
+/* Maps the held bios again, as map() would: each goes where remap_dispatch() says. */
 static void remap_io_release_held(void *ctx)
 {
 	struct remap_c *rc = ctx;
 	struct bio_list list;
-	struct rc_mapping m;
 	struct bio *bio;
 
 	spin_lock_irq(&rc->held_lock);
@@ -397,31 +461,18 @@ static void remap_io_release_held(void *ctx)
 
 	while ((bio = bio_list_pop(&list))) {
 		struct remap_io *io = dm_per_bio_data(bio, sizeof(struct remap_io));
+		sector_t sector = dm_target_offset(rc->ti, bio->bi_iter.bi_sector);
 
-		io->inflight = NULL;
-		io->target_sector = dm_target_offset(rc->ti, bio->bi_iter.bi_sector);
 		rcu_read_lock_sched();
-		rc_target_map(rc->engine, io->target_sector, bio_sectors(bio), &m);
-		remap_account_or_hold(rc, bio, io, &m);
-		rcu_read_unlock_sched();
-		/* A held bio lies inside one block, which any mapping covers whole. */
-		WARN_ON_ONCE(m.sectors != bio_sectors(bio));
-		switch (m.route) {
-		case RC_ROUTE_DATA:
-		case RC_ROUTE_SPARE:
-			remap_route(rc, bio, io, &m);
+		switch (remap_dispatch(rc, bio, io, sector, false)) {
+		case DM_MAPIO_REMAPPED:
 			dm_submit_bio_remap(bio, NULL);
 			break;
-		case RC_ROUTE_LOST:
-			if (op_is_write(bio_op(bio)) && remap_wants_rewrite(rc, bio)) {
-				remap_save_payload(bio, io);
-				remap_queue_rewrite(rc, bio, BLK_STS_IOERR);
-			} else {
-				bio_io_error(bio);
-			}
+		case DM_MAPIO_KILL:
+			bio_io_error(bio);
 			break;
-		case RC_ROUTE_HOLD:
-			break; /* moving again: parked again */
+		default:
+			break; /* parked again, or the worker's */
 		}
 	}
 }
@@ -517,11 +568,10 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		r = -ENOMEM;
 		goto bad;
 	}
-	rc->io_client = dm_io_client_create();
-	if (IS_ERR(rc->io_client)) {
-		r = PTR_ERR(rc->io_client);
-		rc->io_client = NULL;
-		remap_set_error(ti, "Cannot create dm-io client");
+	/* One sync bio at a time per caller, each waited for: a small pool always progresses. */
+	r = bioset_init(&rc->sync_bios, 4, 0, BIOSET_NEED_BVECS);
+	if (r) {
+		remap_set_error(ti, "Cannot allocate bio set");
 		goto bad;
 	}
 
@@ -552,6 +602,12 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ti->num_discard_bios = 0;
 	ti->num_write_zeroes_bios = 0;
 	ti->per_io_data_size = sizeof(struct remap_io);
+	/* No bio crosses a region, so each counts in one bucket (struct remap_inflight). */
+	r = dm_set_target_max_io_len(ti, REMAP_REGION_SECTORS);
+	if (r) {
+		remap_set_error(ti, "Cannot set the maximum I/O length");
+		goto bad;
+	}
 	ti->accounts_remapped_io = true;
 	return 0;
 
@@ -571,8 +627,7 @@ static void remap_dtr(struct dm_target *ti)
 		destroy_workqueue(rc->wq); /* flushes: no rewrite is running past here */
 	if (rc->engine)
 		rc_target_destroy(rc->engine);
-	if (rc->io_client)
-		dm_io_client_destroy(rc->io_client);
+	bioset_exit(&rc->sync_bios);
 	kvfree(rc->bounce);
 	free_percpu(rc->inflight);
 	if (rc->spare_dev)
@@ -584,51 +639,54 @@ static void remap_dtr(struct dm_target *ti)
 }
 
 /* An empty flush: number 1 goes to the spare device (see num_flush_bios). */
-static int remap_map_flush(struct remap_c *rc, struct bio *bio, struct remap_io *io)
+static int remap_map_flush(struct remap_c *rc, struct bio *bio, struct remap_io *io,
+			   sector_t sector)
 {
-	io->inflight = NULL;
-	io->iter.bi_size = 0; /* no payload: end_io leaves its errors alone */
+	remap_io_save(bio, io, sector); /* no payload: end_io leaves its errors alone */
 	bio_set_dev(bio, dm_bio_get_target_bio_nr(bio) ? rc->spare_dev->bdev : rc->data_dev->bdev);
 	return DM_MAPIO_REMAPPED;
 }
 
 /*
- * A bio that may touch a remapped, lost or moving block: the core's lookup decides. Called in
- * map()'s read-side section, which it ends.
+ * A bio that may touch a remapped, lost or moving block: the core's lookup decides, for map()
+ * (in_map) and for a held bio released (remap_io_release_held()). Called in a read-side
+ * section, which it ends. Returns what map() returns: DM_MAPIO_REMAPPED (routed: submit it),
+ * DM_MAPIO_SUBMITTED (parked, or handed to the worker) or DM_MAPIO_KILL (a lost block: fail it;
+ * end_io passes that through).
  */
-static noinline int remap_map_lookup(struct remap_c *rc, struct bio *bio, struct remap_io *io,
-				     sector_t sector)
+static noinline int remap_dispatch(struct remap_c *rc, struct bio *bio, struct remap_io *io,
+				   sector_t sector, bool in_map)
 {
 	struct rc_mapping m;
 
-	io->inflight = NULL;
-	io->target_sector = sector;
 	rc_target_map(rc->engine, sector, bio_sectors(bio), &m);
 	/*
 	 * Each piece of a bio goes to exactly one place; dm resubmits the rest. Cut before the
 	 * bio is parked: once on the held list it may be released and submitted at any moment.
+	 * A held bio lies inside one block, which any mapping covers whole.
 	 */
-	if (m.sectors < bio_sectors(bio))
+	if (m.sectors < bio_sectors(bio) && !WARN_ON_ONCE(!in_map))
 		dm_accept_partial_bio(bio, m.sectors);
+	remap_io_save(bio, io, sector);
 	remap_account_or_hold(rc, bio, io, &m);
 	rcu_read_unlock_sched();
 
 	switch (m.route) {
 	case RC_ROUTE_DATA:
 	case RC_ROUTE_SPARE:
-		remap_route(rc, bio, io, &m);
+		remap_route(rc, bio, &m);
 		return DM_MAPIO_REMAPPED;
 	case RC_ROUTE_HOLD:
-		return DM_MAPIO_SUBMITTED; /* parked; remap_io_release_held() submits it */
+		return DM_MAPIO_SUBMITTED; /* parked; remap_io_release_held() maps it again */
 	case RC_ROUTE_LOST:
 	default:
 		if (op_is_write(bio_op(bio)) && remap_wants_rewrite(rc, bio)) {
-			/* Writing a lost block gives it a new spare block; reading it just fails. */
-			remap_save_payload(bio, io);
+			/* A write gives a lost block a new spare block; a read just fails. */
 			remap_queue_rewrite(rc, bio, BLK_STS_IOERR);
 			return DM_MAPIO_SUBMITTED;
 		}
-		return DM_MAPIO_KILL; /* the block's data is gone; the disk is not asked */
+		io->settled = true; /* the block's data is gone; the disk is not asked */
+		return DM_MAPIO_KILL;
 	}
 }
 
@@ -641,11 +699,12 @@ static __always_inline int remap_map_data(struct remap_c *rc, struct bio *bio,
 					  struct remap_io *io, sector_t sector,
 					  unsigned int generation)
 {
-	remap_account(rc, io, generation);
+	remap_account(rc, io, generation, sector);
 	rcu_read_unlock_sched();
 
+	io->settled = false;
 	io->target_sector = sector;
-	remap_save_payload(bio, io);
+	io->iter = bio->bi_iter;
 	bio->bi_iter.bi_sector = rc->table.data_offset + sector;
 	bio_set_dev(bio, rc->data_dev->bdev);
 	return DM_MAPIO_REMAPPED;
@@ -653,14 +712,14 @@ static __always_inline int remap_map_data(struct remap_c *rc, struct bio *bio,
 
 /*
  * A bio at or above the first entry: one search of the view's mapping tells whether it touches
- * an entry (remap_map_lookup()) or lies between entries (the data device). Out of line, so that
+ * an entry (remap_dispatch()) or lies between entries (the data device). Out of line, so that
  * map()'s own path keeps few registers live.
  */
 static noinline int remap_map_search(struct remap_c *rc, struct bio *bio, struct remap_io *io,
 				     sector_t sector, const struct rc_io_view *view)
 {
 	if (rc_io_view_touches(view, sector, bio_sectors(bio)))
-		return remap_map_lookup(rc, bio, io, sector);
+		return remap_dispatch(rc, bio, io, sector, true);
 	return remap_map_data(rc, bio, io, sector, view->generation);
 }
 
@@ -676,9 +735,8 @@ static int remap_map(struct dm_target *ti, struct bio *bio)
 	struct remap_io *io = dm_per_bio_data(bio, sizeof(struct remap_io));
 	const struct rc_io_view *view;
 
-	io->rewritten = false;
 	if (unlikely(op_is_flush(bio->bi_opf) && !bio_sectors(bio)))
-		return remap_map_flush(rc, bio, io);
+		return remap_map_flush(rc, bio, io, sector);
 
 	rcu_read_lock_sched(); /* see remap_account_or_hold() */
 	view = rcu_dereference_sched(*rc->io_view);
@@ -696,7 +754,7 @@ static noinline int remap_end_io_error(struct remap_c *rc, struct bio *bio, stru
 	/* The worker completes it through end_io again, when it must not be uncounted twice. */
 	io->inflight = NULL;
 	/* The iterator of a completed bio says nothing about its size: use the saved one. */
-	if (io->rewritten || !io->iter.bi_size)
+	if (io->settled || !io->iter.bi_size)
 		return DM_ENDIO_DONE;
 	f.sector = io->target_sector;
 	f.sectors = io->iter.bi_size >> SECTOR_SHIFT;

@@ -13,8 +13,9 @@ PROG=tools/vm/run-tests.sh
 BASE_MODULES=(dm-mod dm-flakey brd null_blk scsi_debug sd_mod virtio_pci virtio_blk)
 # Added when the kernel has them (Debian's kernel has no dm-dust; the debug kernel has all three).
 # Without a dm-dust module, tools/vm/build-dust.sh builds one from linux-source for Debian's kernel
-# and the per-run cpio carries it. ext4 serves tests/vm/86-ext4.sh (built in on some kernels).
-OPTIONAL_MODULES=(dm-dust dm-log-writes dm-delay ext4)
+# and the per-run cpio carries it. ext4 serves tests/vm/86-ext4.sh (built in on some kernels),
+# dm-delay tests/vm/74-slow-errors.sh, dm-thin-pool tests/vm/73-thin-nospc.sh.
+OPTIONAL_MODULES=(dm-dust dm-log-writes dm-delay dm-thin-pool ext4)
 
 usage() {
   cat <<EOF
@@ -448,7 +449,7 @@ if [ -n "${VMT_KUNIT:-}" ]; then
   echo "@@KUNIT-BEGIN" >&9
   t0=$(date +%s)
   # The glue suite runs the target's callbacks on two fresh 16 MiB ramdisks; the module
-  # uses dm-mod's exports (dm-io), and insmod does not load dependencies.
+  # uses dm-mod's exports, and insmod does not load dependencies.
   rmmod brd 2>/dev/null
   modprobe dm-mod && modprobe brd rd_nr=2 rd_size=16384 ||
     echo "vmtest: cannot load dm-mod and brd for the KUnit glue suite"
