@@ -317,8 +317,8 @@ bool MetadataStore::formatted_with_other_block_size()
 u64 fresh_area_bytes(const Geometry &geo)
 {
 	const u64 metadata = geo.first_usable_spare().value() * geo.block_size();
-	return min(min(geo.spare_len() << RC_SECTOR_SHIFT, metadata + kFreshWindowBytes),
-		   u64{kFreshCapBytes});
+	const u64 wanted = max(metadata + kFreshBeyondBytes, u64{kFreshMinBytes});
+	return min(min(geo.spare_len() << RC_SECTOR_SHIFT, wanted), u64{kFreshCapBytes});
 }
 
 // Both superblock blocks read as zero: the rest of the fresh area must too (see

@@ -13,10 +13,14 @@ namespace remap {
 // The "fresh area" rule (docs/on-disk-format.rst), one rule for the module and dmremap: a spare
 // area with no dm-remap superblock counts as empty, and is formatted, only if its first
 // fresh_area_bytes() bytes read as zero: both superblock blocks, both table areas and the
-// first kFreshWindowBytes beyond them, at most kFreshCapBytes (a huge area is checked in its
-// first 8 MiB), never past the spare range. Anything else is refused: 'dmremap format' (or
-// zeroing the area) makes it usable.
-enum : u64 { kFreshWindowBytes = 1ull << 20, kFreshCapBytes = 8ull << 20 };
+// kFreshBeyondBytes after them, at least kFreshMinBytes, at most kFreshCapBytes (a huge area
+// is checked in its first 8 MiB), never past the spare range. Anything else is refused:
+// 'dmremap format' (or zeroing the area) makes it usable.
+enum : u64 {
+	kFreshBeyondBytes = 64ull << 10,
+	kFreshMinBytes = 1ull << 20,
+	kFreshCapBytes = 8ull << 20,
+};
 u64 fresh_area_bytes(const Geometry &geo);
 
 class MetadataStore {

@@ -220,18 +220,20 @@ TEST(Crafted, CheckStatesTheFreshAreaRule)
 	}
 	unlink(img.c_str());
 
-	// Beyond the first 1 MiB: only a geometry whose fresh area reaches the byte refuses it.
-	img = write_image(x, 16 << 20, 2 << 20);
+	// Beyond the first MiB: only a geometry whose fresh area reaches the byte refuses it.
+	img = write_image(x, 16 << 20, (1 << 20) + (64 << 10));
 	c = cli({"check", img});
 	EXPECT_EQ(c.status, 1) << c.out;
-	EXPECT_NE(c.out.find("the first 1 MiB are zero but byte 2097152 is not"), std::string::npos)
+	EXPECT_NE(c.out.find("the first 1 MiB are zero but byte 1114112 is not: the module refuses "
+			     "the area only if its metadata and the 64 KiB after it reach that byte"),
+		  std::string::npos)
 		<< c.out;
 	const dmremap::Device dev(img, dmremap::Device::Mode::ReadOnly);
 	remap::Geometry small, big;
-	ASSERT_EQ(remap::Geometry::create(0, 1 << 20, 0, 2048, 4096, &small), nullptr);
+	ASSERT_EQ(remap::Geometry::create(0, 1 << 20, 0, 32768, 4096, &small), nullptr);
 	ASSERT_EQ(remap::Geometry::create(0, 1 << 20, 0, 32768, 512, &big), nullptr);
-	EXPECT_EQ(dmremap::spare_area_problem(dev, small), "") << "1 MiB range: byte not in it";
-	EXPECT_GT(remap::fresh_area_bytes(big), uint64_t{2} << 20);
+	EXPECT_EQ(dmremap::spare_area_problem(dev, small), "") << "fresh area: the first MiB";
+	EXPECT_GT(remap::fresh_area_bytes(big), uint64_t{1114112}) << "1.07 MiB of metadata";
 	EXPECT_NE(dmremap::spare_area_problem(dev, big), "");
 	unlink(img.c_str());
 

@@ -451,8 +451,11 @@ std::string load_with_byte_at(u64 spare_blocks, u32 block_size, u64 byte)
 
 TEST(MetadataStore, FreshAreaBytesCoverTheMetadataAndAWindow)
 {
-	// 1000 blocks of 4 KiB: T = 4, metadata = 10 blocks, plus 1 MiB, within the 4000 KiB range.
-	EXPECT_EQ(remap::fresh_area_bytes(make_geometry(1000)), 10 * 4096 + (1u << 20));
+	// 1000 blocks of 4 KiB: T = 4, metadata = 10 blocks; with 64 KiB after them that is less
+	// than the first MiB, which is checked whatever the metadata.
+	EXPECT_EQ(remap::fresh_area_bytes(make_geometry(1000)), 1u << 20);
+	// 16 MiB of 512-byte blocks: T = 1093, metadata = 2188 blocks, and 64 KiB.
+	EXPECT_EQ(remap::fresh_area_bytes(make_geometry(32768, 512)), 2188 * 512 + 65536);
 	// A range shorter than that is checked whole.
 	EXPECT_EQ(remap::fresh_area_bytes(make_geometry(100)), 100 * 4096u);
 	// A huge range: the first 8 MiB (its metadata alone is larger).
@@ -465,13 +468,18 @@ TEST(MetadataStore, FreshAreaBytesCoverTheMetadataAndAWindow)
 // window beyond it makes the area "not empty", refused with the fix named.
 TEST(MetadataStore, DataInTheFreshAreaIsRefused)
 {
-	const u64 end = 10 * 4096 + (1u << 20);
+	const u64 end = 1u << 20;
 	EXPECT_EQ(load_with_byte_at(1000, 4096, 8192), kNotEmpty);       // table area 0
 	EXPECT_EQ(load_with_byte_at(1000, 4096, 64 * 1024), kNotEmpty);  // btrfs' superblock
 	EXPECT_EQ(load_with_byte_at(1000, 4096, 10 * 4096), kNotEmpty);  // first usable block
 	EXPECT_EQ(load_with_byte_at(1000, 4096, end - 1), kNotEmpty);    // last byte checked
 	EXPECT_EQ(load_with_byte_at(1000, 4096, end), "");               // beyond the rule
 	EXPECT_EQ(load_with_byte_at(1000, 4096, 100), "Superblock has a bad magic");
+	// Metadata larger than the first MiB: all of it and 64 KiB more.
+	const u64 big_end = 2188 * 512 + 65536;
+	EXPECT_EQ(load_with_byte_at(32768, 512, 2188 * 512 - 1), kNotEmpty); // last table block
+	EXPECT_EQ(load_with_byte_at(32768, 512, big_end - 1), kNotEmpty);
+	EXPECT_EQ(load_with_byte_at(32768, 512, big_end), "");
 }
 
 TEST(MetadataStore, HugeAreasAreCheckedInTheirFirst8MiB)

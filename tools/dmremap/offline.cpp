@@ -289,7 +289,7 @@ MetadataReport inspect_spare(const Device &dev, uint64_t offset)
 	const auto found = find_superblocks(dev, base, &slot0_zero, &damaged);
 	if (found.empty()) {
 		// The fresh area rule (remap::fresh_area_bytes()) checks at most the first
-		// kFreshCapBytes of any geometry, and at least the first kFreshWindowBytes of a
+		// kFreshCapBytes of any geometry, and at least the first kFreshMinBytes of a
 		// spare range holding them.
 		const uint64_t span = std::min<uint64_t>(remap::kFreshCapBytes, dev.bytes() - base);
 		const uint64_t x = slot0_zero ? first_nonzero(dev, base, span) : 0;
@@ -300,7 +300,7 @@ MetadataReport inspect_spare(const Device &dev, uint64_t offset)
 		r.state = MetadataReport::State::Invalid;
 		for (const auto &d : damaged)
 			r.problems.push_back("damaged superblock in " + d);
-		if (x < remap::kFreshWindowBytes)
+		if (x < remap::kFreshMinBytes)
 			r.problems.push_back("no intact dm-remap superblock found and the area is not "
 					     "zero (byte " + std::to_string(x) +
 					     "): the module would refuse it ('dmremap format' "
@@ -308,10 +308,10 @@ MetadataReport inspect_spare(const Device &dev, uint64_t offset)
 		else
 			r.problems.push_back(
 				"no intact dm-remap superblock found; the first " +
-				std::to_string(remap::kFreshWindowBytes >> 20) + " MiB are zero but byte " +
+				std::to_string(remap::kFreshMinBytes >> 20) + " MiB are zero but byte " +
 				std::to_string(x) + " is not: the module refuses the area only if its "
-				"metadata and the " + std::to_string(remap::kFreshWindowBytes >> 20) +
-				" MiB after it reach that byte, else it formats the area and hands out spare "
+				"metadata and the " + std::to_string(remap::kFreshBeyondBytes >> 10) +
+				" KiB after it reach that byte, else it formats the area and hands out spare "
 				"blocks over that data (see 'fresh area' in docs/on-disk-format.rst)");
 		return r;
 	}
