@@ -95,6 +95,21 @@ std::string describe(const rc_table &t, const rc_devices &d)
 	return buf;
 }
 
+// The devices the glue would report (device numbers and owner do not matter here).
+rc_devices devices(u64 target_len, u64 data_sectors, u64 spare_sectors, u32 data_lbs,
+		   u32 spare_lbs, int same_device, int zoned = 0)
+{
+	rc_devices d{};
+	d.target_len = target_len;
+	d.data_dev_sectors = data_sectors;
+	d.spare_dev_sectors = spare_sectors;
+	d.data_logical_block = data_lbs;
+	d.spare_logical_block = spare_lbs;
+	d.same_device = same_device;
+	d.zoned = zoned;
+	return d;
+}
+
 // What rc_table_check must decide, from the documented rules, in arithmetic that cannot wrap.
 bool reference_accepts(const rc_table &t, const rc_devices &d)
 {
@@ -345,16 +360,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const u64 spare_end = sat_add(parsed.spare_offset, parsed.spare_len);
 
 	// Exactly fitting devices: valid whenever the line's numbers are aligned and non-empty.
-	rc_devices fit{blocks * bs, data_end, spare_end, 512, 512, 0};
+	const rc_devices fit = devices(blocks * bs, data_end, spare_end, 512, 512, 0);
 	check_one(parsed, fit, h);
 	// One device holding both ranges, 4 KiB logical blocks.
 	const u64 both = data_end > spare_end ? data_end : spare_end;
-	check_one(parsed, rc_devices{blocks * bs, both, both, 4096, 512, 1}, h >> 1);
+	check_one(parsed, devices(blocks * bs, both, both, 4096, 512, 1), h >> 1);
 	// One sector too small on either side, or a target length that is not whole blocks.
-	check_one(parsed, rc_devices{blocks * bs, data_end - 1, spare_end, 512, 512, 0}, h >> 2);
-	check_one(parsed, rc_devices{blocks * bs, data_end, spare_end - 1, 512, 4096, 0}, h >> 3);
-	check_one(parsed, rc_devices{blocks * bs + (h & 1 ? 1 : 0) + (h & 2 ? bs : 0), both, both,
-				     parsed.block_size, 1024, static_cast<int>((h >> 2) & 1)},
+	check_one(parsed, devices(blocks * bs, data_end - 1, spare_end, 512, 512, 0), h >> 2);
+	check_one(parsed, devices(blocks * bs, data_end, spare_end - 1, 512, 4096, 0), h >> 3);
+	check_one(parsed, devices(blocks * bs + (h & 1 ? 1 : 0) + (h & 2 ? bs : 0), both, both,
+				  parsed.block_size, 1024, static_cast<int>((h >> 2) & 1)),
 		  h >> 4);
 
 	// A zoned device is refused whatever the line says.
@@ -366,8 +381,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	u64 given[7] = {fit.target_len, fit.data_dev_sectors, fit.spare_dev_sectors, 512, 512, 0, 0};
 	if (nl) {
 		parse_numbers(static_cast<const char *>(nl) + 1, size - line_len - 1, given, 7);
-		rc_devices spelled{given[0], given[1], given[2], static_cast<u32>(given[3]),
-				   static_cast<u32>(given[4]), given[5] != 0, given[6] != 0};
+		const rc_devices spelled =
+			devices(given[0], given[1], given[2], static_cast<u32>(given[3]),
+				static_cast<u32>(given[4]), given[5] != 0, given[6] != 0);
 		check_one(parsed, spelled, h >> 5);
 	}
 	return 0;
