@@ -159,6 +159,8 @@ enum rc_feature_bits {
 	RC_FEAT_NO_AUTO_REMAP = 1u << 1,
 	RC_FEAT_READ_RETRIES = 1u << 2,
 	RC_FEAT_SPARE_LOW_WATER = 1u << 3,
+	/* a spare with a larger logical block size than the data device's is accepted */
+	RC_FEAT_ALLOW_LARGER_SPARE_SECTORS = 1u << 4,
 };
 
 /*

@@ -185,9 +185,10 @@ const char *MetadataStore::check_entries(u64 expected_count, Gfp gfp)
 const char *MetadataStore::load_area(const Superblock &sb, Gfp gfp)
 {
 	const u64 e = geo_.entries_per_table_block();
-	if (reserve_slots(u64(sb.used_blocks) * e, gfp).is_error())
-		return resource_failure(-kENOMEM, "Cannot allocate memory to load the metadata");
 	used_slots_ = 0;
+	// decode_superblock() bounded used_blocks by T. Slot pages are allocated as each block
+	// validates: a superblock that only claims a full table costs one block read, not the
+	// memory of T blocks of slots.
 	for (u32 i = 0; i < sb.used_blocks; i++) {
 		const u64 sector = geo_.spare_dev_sector(geo_.table_block(sb.area, i));
 		if (io_->read(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size(), 0))
@@ -198,6 +199,8 @@ const char *MetadataStore::load_area(const Superblock &sb, Gfp gfp)
 						     &block_crcs_[sb.area][i]);
 		if (bad)
 			return bad;
+		if (reserve_slots(u64(i + 1) * e, gfp).is_error())
+			return resource_failure(-kENOMEM, "Cannot allocate memory to load the metadata");
 		for (u64 k = 0; k < e; k++)
 			set_slot(i * e + k, block_entries_[k]);
 	}
@@ -210,6 +213,8 @@ const char *MetadataStore::load_area(const Superblock &sb, Gfp gfp)
 const char *MetadataStore::load(Gfp gfp)
 {
 	load_errno_ = 0;
+	if (geo_.block_size() < io_block_)
+		return "block_size is smaller than the spare device's logical block size";
 	if (alloc_working_memory(gfp).is_error())
 		return resource_failure(-kENOMEM, "Cannot allocate memory for the metadata");
 
@@ -225,7 +230,10 @@ const char *MetadataStore::load(Gfp gfp)
 	}
 
 	if (zero[0] && zero[1]) {
-		// Fresh: nothing to load; the first commit (at resume) formats.
+		// No metadata: fresh only if the area passes the fresh area rule; the first commit
+		// (at resume) formats it.
+		if (const char *bad = check_fresh(gfp))
+			return bad;
 		seq_ = 0;
 		area_ = 1;
 		used_slots_ = entry_count_ = 0;
@@ -287,19 +295,56 @@ const char *MetadataStore::load(Gfp gfp)
 }
 
 // Slot 0 is at the same place for every block size, slot 1 is not: an area whose newest
-// superblock is in slot 1 looks corrupt under the wrong block_size. Probe for that.
+// superblock is in slot 1 looks corrupt under the wrong block_size. Probe for that, with reads
+// of one logical block of the spare device at offsets aligned to it: block sizes below it
+// cannot have been used on this device, and the others' slot 1 is aligned to it.
 bool MetadataStore::formatted_with_other_block_size()
 {
-	for (u32 bs = RC_MIN_BLOCK_SIZE; bs <= RC_MAX_BLOCK_SIZE; bs <<= 1) {
-		if (bs == geo_.block_size())
+	const u64 read_sectors = io_block_ >> RC_SECTOR_SHIFT;
+	for (u32 bs = io_block_; bs <= RC_MAX_BLOCK_SIZE; bs <<= 1) {
+		const u64 rel = bs >> RC_SECTOR_SHIFT;
+		if (bs == geo_.block_size() || rel + read_sectors > geo_.spare_len())
 			continue;
-		const u64 sector = geo_.spare_offset() + (bs >> RC_SECTOR_SHIFT);
 		u32 found;
-		if (io_->read(io_ctx_, RB_SPARE_DEV, sector, block_buf_, kSuperblockBytes, 0) == 0 &&
+		if (io_->read(io_ctx_, RB_SPARE_DEV, geo_.spare_offset() + rel, block_buf_, io_block_,
+			      0) == 0 &&
 		    superblock_block_size(block_buf_, &found) && found == bs)
 			return true;
 	}
 	return false;
+}
+
+u64 fresh_area_bytes(const Geometry &geo)
+{
+	const u64 metadata = geo.first_usable_spare().value() * geo.block_size();
+	const u64 wanted = max(metadata + kFreshBeyondBytes, u64{kFreshMinBytes});
+	return min(min(geo.spare_len() << RC_SECTOR_SHIFT, wanted), u64{kFreshCapBytes});
+}
+
+// Both superblock blocks read as zero: the rest of the fresh area must too (see
+// fresh_area_bytes()), in reads of up to 64 KiB, whole blocks, so aligned like all others.
+const char *MetadataStore::check_fresh(Gfp gfp)
+{
+	const u64 end = fresh_area_bytes(geo_);
+	const u64 chunk = max(u64{geo_.block_size()}, u64{RC_MAX_BLOCK_SIZE});
+	u8 *buf = static_cast<u8 *>(rb_alloc_large(chunk, static_cast<rb_gfp>(gfp)));
+	if (!buf)
+		return resource_failure(-kENOMEM, "Cannot allocate memory to check the spare area");
+	const char *bad = nullptr;
+	for (u64 done = 2 * u64{geo_.block_size()}; done < end && !bad;) {
+		const u32 n = static_cast<u32>(min(chunk, end - done));
+		if (io_->read(io_ctx_, RB_SPARE_DEV, geo_.spare_offset() + (done >> RC_SECTOR_SHIFT),
+			      buf, n, 0))
+			bad = resource_failure(-kEIO, "Cannot read the spare area");
+		else if (!block_is_zero(buf, n))
+			bad = formatted_with_other_block_size()
+				      ? "Metadata was formatted with another block_size"
+				      : "Spare area holds data but no dm-remap metadata: run 'dmremap "
+					"format' (or zero the area) if it may be overwritten";
+		done += n;
+	}
+	rb_free_large(buf);
+	return bad;
 }
 
 LookupTable *MetadataStore::take_loaded_lookup()
@@ -312,18 +357,23 @@ LookupTable *MetadataStore::take_loaded_lookup()
 Result<bool> MetadataStore::disk_unchanged()
 {
 	u64 newest = 0;
-	bool any = false;
+	bool any = false, zero = true;
 	for (u32 s = 0; s < 2; s++) {
 		const u64 sector = geo_.spare_dev_sector(geo_.superblock_block(s));
 		if (io_->read(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size(), 0))
 			return Error{-kEIO};
+		zero = zero && block_is_zero(block_buf_, geo_.block_size());
 		Superblock sb;
 		if (!decode_superblock(geo_, block_buf_, &sb)) {
 			newest = any ? max(newest, sb.seq) : sb.seq;
 			any = true;
 		}
 	}
-	return any ? newest == seq_ : seq_ == 0;
+	// A fresh area is unchanged only while its superblocks are still zero: anything else
+	// written there since load() must go through load()'s checks again, not be formatted over.
+	if (seq_ == 0)
+		return zero;
+	return any && newest == seq_;
 }
 
 Status MetadataStore::write_area(u32 area, u64 seq)

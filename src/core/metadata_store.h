@@ -10,6 +10,19 @@
 
 namespace remap {
 
+// The "fresh area" rule (docs/on-disk-format.rst), one rule for the module and dmremap: a spare
+// area with no dm-remap superblock counts as empty, and is formatted, only if its first
+// fresh_area_bytes() bytes read as zero: both superblock blocks, both table areas and the
+// kFreshBeyondBytes after them, at least kFreshMinBytes, at most kFreshCapBytes (a huge area
+// is checked in its first 8 MiB), never past the spare range. Anything else is refused:
+// 'dmremap format' (or zeroing the area) makes it usable.
+enum : u64 {
+	kFreshBeyondBytes = 64ull << 10,
+	kFreshMinBytes = 1ull << 20,
+	kFreshCapBytes = 8ull << 20,
+};
+u64 fresh_area_bytes(const Geometry &geo);
+
 class MetadataStore {
 public:
 	// One change to one slot. slot == kNewSlot takes the lowest free slot; an entry with
@@ -20,8 +33,12 @@ public:
 		Entry entry;
 	};
 
-	MetadataStore(const Geometry &geo, const rb_io_ops *io, void *io_ctx)
-		: geo_(geo), io_(io), io_ctx_(io_ctx)
+	// io_block: the spare device's logical block size. Every read and write is a multiple
+	// of it (and at least 512 bytes) at an offset aligned to it; the table guarantees that
+	// block_size is at least that (load() refuses a geometry that is not).
+	MetadataStore(const Geometry &geo, const rb_io_ops *io, void *io_ctx,
+		      u32 io_block = RC_MIN_BLOCK_SIZE)
+		: geo_(geo), io_(io), io_ctx_(io_ctx), io_block_(max(io_block, u32{RC_MIN_BLOCK_SIZE}))
 	{
 	}
 	~MetadataStore();
@@ -29,7 +46,8 @@ public:
 	MetadataStore &operator=(const MetadataStore &) = delete;
 
 	// Reads and validates the metadata. Returns nullptr on success (fresh() tells whether
-	// the area was all zero), else a string literal for ti->error; details go to the log.
+	// the area had no metadata and passed the fresh area rule), else a string literal for
+	// ti->error; details go to the log. Memory for slots grows as table blocks validate.
 	[[nodiscard]] const char *load(Gfp gfp);
 	// After a failed load(): -ENOMEM or -EIO if it failed for want of memory or a readable
 	// device rather than because the metadata is invalid (-EINVAL).
@@ -86,6 +104,7 @@ private:
 
 	[[nodiscard]] const char *load_area(const Superblock &sb, Gfp gfp);
 	bool formatted_with_other_block_size();
+	[[nodiscard]] const char *check_fresh(Gfp gfp);
 	const char *resource_failure(int err, const char *message);
 	[[nodiscard]] const char *check_entries(u64 expected_count, Gfp gfp);
 	[[nodiscard]] Status alloc_working_memory(Gfp gfp);
@@ -97,6 +116,7 @@ private:
 	const Geometry geo_;
 	const rb_io_ops *io_;
 	void *io_ctx_;
+	const u32 io_block_; // the spare device's logical block size (>= 512)
 
 	u64 seq_ = 0;      // of the newest commit on disk, 0 when fresh
 	u32 area_ = 1;     // the area that commit names; a fresh store's first commit uses 0

@@ -33,14 +33,14 @@ void zero_relaxed(u64 *p) { __atomic_store_n(p, 0, __ATOMIC_RELAXED); }
 
 } // namespace
 
-int RemapTarget::load_state(const Geometry &geo, const rb_io_ops *io, void *io_ctx,
-			    Own<State> *out, const char **error)
+int RemapTarget::load_state(const Geometry &geo, u32 spare_block, const rb_io_ops *io,
+			    void *io_ctx, Own<State> *out, const char **error)
 {
 	*error = "Cannot allocate memory for the remap engine";
 	Own<State> st(make<State>(Gfp::Kernel));
 	if (!st)
 		return -kENOMEM;
-	st->store.reset(make<MetadataStore>(Gfp::Kernel, geo, io, io_ctx));
+	st->store.reset(make<MetadataStore>(Gfp::Kernel, geo, io, io_ctx, spare_block));
 	st->allocator.reset(make<SpareAllocator>(Gfp::Kernel));
 	if (!st->store || !st->allocator ||
 	    st->allocator->init(geo.spare_blocks(), Gfp::Kernel).is_error())
@@ -117,7 +117,7 @@ Result<RemapTarget *> RemapTarget::create(const rc_table &table, const rc_device
 	}
 
 	Own<State> st;
-	int r = load_state(geo, io, io_ctx, &st, error);
+	int r = load_state(geo, devs.spare_logical_block, io, io_ctx, &st, error);
 	if (r)
 		return Error{r};
 	t->install(move(st));
@@ -145,7 +145,7 @@ Status RemapTarget::resume()
 	if (!unchanged.value()) {
 		Own<State> st;
 		const char *bad;
-		int r = load_state(geo_, io_, io_ctx_, &st, &bad);
+		int r = load_state(geo_, devs_.spare_logical_block, io_, io_ctx_, &st, &bad);
 		if (r) {
 			rb_log(RB_LOG_ERR, "metadata changed on disk and no longer loads: %s", bad);
 			return Error{r};

@@ -67,8 +67,9 @@ private:
 	{
 	}
 	// 0, or a negative errno with *error a literal naming the problem.
-	[[nodiscard]] static int load_state(const Geometry &geo, const rb_io_ops *io, void *io_ctx,
-					    Own<State> *out, const char **error);
+	[[nodiscard]] static int load_state(const Geometry &geo, u32 spare_block,
+					    const rb_io_ops *io, void *io_ctx, Own<State> *out,
+					    const char **error);
 	void install(Own<State> state);
 
 	// Publishes next (the target owns it from now) and waits out readers and I/O that used

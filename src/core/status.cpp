@@ -20,6 +20,8 @@ void emit_features(TextBuffer &out, const rc_table &t)
 		words += 2;
 	if (t.explicit_features & RC_FEAT_SPARE_LOW_WATER)
 		words += 2;
+	if (t.explicit_features & RC_FEAT_ALLOW_LARGER_SPARE_SECTORS)
+		words += 1;
 	if (!words)
 		return;
 
@@ -32,6 +34,8 @@ void emit_features(TextBuffer &out, const rc_table &t)
 		out.emit(" read_retries %u", t.read_retries);
 	if (t.explicit_features & RC_FEAT_SPARE_LOW_WATER)
 		out.emit(" spare_low_water %llu", static_cast<unsigned long long>(t.spare_low_water));
+	if (t.explicit_features & RC_FEAT_ALLOW_LARGER_SPARE_SECTORS)
+		out.emit(" allow_larger_spare_sectors");
 }
 
 } // namespace
@@ -53,10 +57,12 @@ extern "C" void rc_status_ima(const struct rc_table *t, const char *data_name,
 {
 	TextBuffer out(buf, maxlen, used);
 	out.emit(",data_device=%s,data_offset=%llu,spare_device=%s,spare_offset=%llu,spare_len=%llu"
-		 ",block_size=%u,auto_remap=%c,read_retries=%u,spare_low_water=%llu;",
+		 ",block_size=%u,auto_remap=%c,read_retries=%u,spare_low_water=%llu"
+		 ",allow_larger_spare_sectors=%c;",
 		 data_name, static_cast<unsigned long long>(t->data_offset), spare_name,
 		 static_cast<unsigned long long>(t->spare_offset),
 		 static_cast<unsigned long long>(t->spare_len), t->block_size,
 		 t->auto_remap ? 'y' : 'n', t->read_retries,
-		 static_cast<unsigned long long>(t->spare_low_water));
+		 static_cast<unsigned long long>(t->spare_low_water),
+		 t->explicit_features & RC_FEAT_ALLOW_LARGER_SPARE_SECTORS ? 'y' : 'n');
 }

@@ -2,8 +2,8 @@
 // Table line grammar:
 //   <data_dev> <data_offset> <spare_dev> <spare_offset> <spare_len> [<#feature args> <arg>...]
 // Offsets and lengths are 512-byte sectors. Features: block_size <bytes>, no_auto_remap,
-// read_retries <n>, spare_low_water <blocks>. The feature count counts words, as in other
-// dm targets ("2 block_size 8192" is one feature of two words).
+// read_retries <n>, spare_low_water <blocks>, allow_larger_spare_sectors. The feature count
+// counts words, as in other dm targets ("2 block_size 8192" is one feature of two words).
 #include "parse_number.h"
 
 namespace remap {
@@ -64,11 +64,15 @@ int apply_spare_low_water(Parse &p, const char *value)
 	return 0;
 }
 
+// The flag alone is what it records (in explicit_features); rc_table_check reads it.
+int apply_flag(Parse &, const char *) { return 0; }
+
 constexpr FeatureSpec kFeatures[] = {
 	{"block_size", 1, RC_FEAT_BLOCK_SIZE, apply_block_size},
 	{"no_auto_remap", 0, RC_FEAT_NO_AUTO_REMAP, apply_no_auto_remap},
 	{"read_retries", 1, RC_FEAT_READ_RETRIES, apply_read_retries},
 	{"spare_low_water", 1, RC_FEAT_SPARE_LOW_WATER, apply_spare_low_water},
+	{"allow_larger_spare_sectors", 0, RC_FEAT_ALLOW_LARGER_SPARE_SECTORS, apply_flag},
 };
 
 const FeatureSpec *find_feature(const char *name)
@@ -153,6 +157,18 @@ extern "C" int rc_table_check(struct rc_table *table, const struct rc_devices *d
 	const u64 block_sectors = table->block_size >> RC_SECTOR_SHIFT;
 	u64 data_end, spare_end;
 
+	// dm stacks the largest logical block size of the devices, and remap has no zone support
+	// (dm core would accept a host-aware device and then fail at report_zones).
+	if (devs->zoned)
+		return p.fail("Zoned devices are not supported: use a conventional data and spare "
+			      "device");
+	// A larger spare sector would become the dm device's own: an existing disk's 512-byte
+	// content (partition tables, file systems, O_DIRECT users) stops working through it.
+	if (devs->spare_logical_block > devs->data_logical_block &&
+	    !(table->explicit_features & RC_FEAT_ALLOW_LARGER_SPARE_SECTORS))
+		return p.fail("Spare device's logical block size exceeds the data device's: it would "
+			      "change the exported sector size (feature allow_larger_spare_sectors "
+			      "accepts that)");
 	if (table->block_size < devs->data_logical_block)
 		return p.fail("block_size is smaller than the data device's logical block size");
 	if (table->block_size < devs->spare_logical_block)

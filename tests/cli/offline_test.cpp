@@ -52,10 +52,11 @@ protected:
 	}
 
 	// Commits the entries with the module's store, as the kernel would.
-	void commit(const std::vector<Entry> &entries, uint32_t block_size = 4096)
+	void commit(const std::vector<Entry> &entries, uint32_t block_size = 4096,
+		    const std::string &path = "")
 	{
 		const remap::Geometry g = geometry(block_size);
-		const Device dev(path_, Device::Mode::ReadWrite);
+		const Device dev(path.empty() ? path_ : path, Device::Mode::ReadWrite);
 		dmremap::SpareIo io(dev, 0, 0);
 		MetadataStore store(g, io.ops(), io.ctx());
 		ASSERT_EQ(store.load(remap::Gfp::Kernel), nullptr);
@@ -223,9 +224,10 @@ TEST_F(Image, CopyAtAnOffsetReadsTheSame)
 	unlink(copy.c_str());
 }
 
-// The module formats an area whose two superblock blocks are zero, which at 4 KiB leaves a
-// superblock written at 64 KiB (slot 1 of a 64 KiB geometry) in place. dump must show the
-// metadata the module uses, and say that there is another.
+// Modules before the fresh area rule formatted an area whose two superblock blocks were zero,
+// which at 4 KiB left a superblock written at 64 KiB (slot 1 of a 64 KiB geometry) in place
+// (today's module refuses that area: MetadataStore.StaleSuperblockOfAnotherBlockSizeIsNotFresh).
+// dump must show the metadata the module uses, and say that there is another.
 TEST_F(Image, StaleSuperblockOfAnotherBlockSize)
 {
 	ASSERT_EQ(cli({"format", path_, "--data-len", std::to_string(kDataLen), "--block-size",
@@ -234,12 +236,28 @@ TEST_F(Image, StaleSuperblockOfAnotherBlockSize)
 		  0);
 	commit({}, 65536); // seq 2, slot 0
 	commit({}, 65536); // seq 3, slot 1 at 64 KiB: newer than anything the 4 KiB commits write
+	// What the old module's format and one commit at 4 KiB wrote, made on a zero image and
+	// laid over this one block by block: its blocks 0, 1 (superblocks) and 19 (a table block);
+	// the 64 KiB superblock (block 16) stays.
+	const std::string fresh = path_ + ".fresh";
 	{
-		std::fstream f(path_, std::ios::in | std::ios::out | std::ios::binary);
-		f << std::string(8192, '\0'); // what the module checks at 4 KiB: both slot blocks
+		std::ofstream f(fresh, std::ios::binary);
+		f << std::string(kSpareLen * 512, '\0');
 	}
-	commit({});                                // the module's format at 4 KiB: seq 1, slot 1
-	commit({{256, 36, EntryState::Remapped}}); // seq 2, slot 0
+	commit({}, 4096, fresh);                                // seq 1, slot 1
+	commit({{256, 36, EntryState::Remapped}}, 4096, fresh); // seq 2, slot 0
+	{
+		std::ifstream in(fresh, std::ios::binary);
+		std::fstream out(path_, std::ios::in | std::ios::out | std::ios::binary);
+		std::string block(4096, '\0');
+		for (uint64_t b = 0; in.read(&block[0], 4096); b++) {
+			if (block.find_first_not_of('\0') == std::string::npos)
+				continue;
+			out.seekp(static_cast<std::streamoff>(b * 4096));
+			out.write(block.data(), 4096);
+		}
+	}
+	unlink(fresh.c_str());
 	const CliRun d = cli({"dump", path_});
 	EXPECT_EQ(d.status, 0) << d.err;
 	EXPECT_NE(d.out.find("block_size 4096"), std::string::npos) << d.out;

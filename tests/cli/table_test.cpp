@@ -110,9 +110,38 @@ TEST(Table, TheModulesRulesWithItsMessages)
 	big_sectors.spare_logical_block = 4096;
 	TableSpec small_block = spec();
 	small_block.block_size = 2048;
+	refused(small_block, big_sectors, "--allow-larger-spare-sectors accepts that");
+	small_block.allow_larger_spare_sectors = true;
 	refused(small_block, big_sectors, "smaller than the spare device's logical block size");
 
+	DeviceFacts zoned = facts(131072, 32768);
+	zoned.zoned = true;
+	refused(spec(), zoned, "Zoned devices are not supported");
+
 	refused(spec("/dev/my disk"), facts(131072, 32768), "whitespace");
+}
+
+// Finding 13: a 4Kn spare under a 512-byte data device changes the exported sector size; the
+// tool refuses it, naming the option, and with the option the line carries the feature word.
+TEST(Table, LargerSpareSectorsNeedTheOption)
+{
+	DeviceFacts f = facts(131072, 32768);
+	f.spare_logical_block = 4096;
+	try {
+		dmremap::build_table(spec(), f);
+		ADD_FAILURE() << "a 4096-byte spare under a 512-byte data device was accepted";
+	} catch (const UsageError &e) {
+		EXPECT_NE(std::string(e.what()).find("the spare device's logical block size (4096 "
+						     "bytes) exceeds the data device's (512 bytes)"),
+			  std::string::npos)
+			<< e.what();
+	}
+	TableSpec s = spec();
+	s.allow_larger_spare_sectors = true;
+	const BuiltTable t = dmremap::build_table(s, f);
+	EXPECT_EQ(t.line.substr(t.line.size() - 29), " 1 allow_larger_spare_sectors") << t.line;
+	f.data_logical_block = 4096; // equal sizes need nothing
+	EXPECT_EQ(dmremap::build_table(spec(), f).line.find("allow"), std::string::npos);
 }
 
 } // namespace

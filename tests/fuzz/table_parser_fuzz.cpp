@@ -3,14 +3,17 @@
 //   - nothing crashes or reads outside its input, whatever the words;
 //   - a refusal returns a negative errno (-EINVAL from the parser) and a non-empty message;
 //   - rc_table_check accepts exactly the lines whose ranges are aligned, non-empty, inside
-//     their devices and apart on a shared device (an independent 128-bit reference decides);
+//     their devices and apart on a shared device, on devices that are not zoned and whose
+//     spare sectors are no larger than the data device's unless allow_larger_spare_sectors
+//     says so (an independent 128-bit reference decides);
 //   - whatever it accepts, Geometry refuses at most for the spare area's size;
 //   - the normalized line of an accepted table parses and checks again to the same rc_table
 //     and prints again to the same text (the round trip a table reload relies on);
 //   - status output cut by a small buffer is a NUL-terminated prefix of the whole line.
 //
-// Input: the table line, then optionally a newline and a device geometry as up to six numbers
+// Input: the table line, then optionally a newline and a device geometry as up to seven numbers
 //   <target_len> <data_dev_sectors> <spare_dev_sectors> <data_lbs> <spare_lbs> <same_device>
+//   <zoned>
 // (missing ones come from the table itself). Every accepted line is also checked against a few
 // geometries derived from the line, so the fuzzer reaches acceptance without finding one.
 // LLVMFuzzerInitialize writes a few seed lines into $FUZZ_SEED_DIR (see tools/run-fuzzers.sh).
@@ -80,7 +83,7 @@ std::string describe(const rc_table &t, const rc_devices &d)
 	char buf[512];
 	snprintf(buf, sizeof(buf),
 		 "table off=%llu spare_off=%llu spare_len=%llu bs=%u rr=%u lw=%llu feat=%#x auto=%d; "
-		 "devs len=%llu data=%llu spare=%llu lbs=%u/%u same=%d",
+		 "devs len=%llu data=%llu spare=%llu lbs=%u/%u same=%d zoned=%d",
 		 static_cast<unsigned long long>(t.data_offset),
 		 static_cast<unsigned long long>(t.spare_offset),
 		 static_cast<unsigned long long>(t.spare_len), t.block_size, t.read_retries,
@@ -88,14 +91,34 @@ std::string describe(const rc_table &t, const rc_devices &d)
 		 static_cast<unsigned long long>(d.target_len),
 		 static_cast<unsigned long long>(d.data_dev_sectors),
 		 static_cast<unsigned long long>(d.spare_dev_sectors), d.data_logical_block,
-		 d.spare_logical_block, d.same_device);
+		 d.spare_logical_block, d.same_device, d.zoned);
 	return buf;
+}
+
+// The devices the glue would report (device numbers and owner do not matter here).
+rc_devices devices(u64 target_len, u64 data_sectors, u64 spare_sectors, u32 data_lbs,
+		   u32 spare_lbs, int same_device, int zoned = 0)
+{
+	rc_devices d{};
+	d.target_len = target_len;
+	d.data_dev_sectors = data_sectors;
+	d.spare_dev_sectors = spare_sectors;
+	d.data_logical_block = data_lbs;
+	d.spare_logical_block = spare_lbs;
+	d.same_device = same_device;
+	d.zoned = zoned;
+	return d;
 }
 
 // What rc_table_check must decide, from the documented rules, in arithmetic that cannot wrap.
 bool reference_accepts(const rc_table &t, const rc_devices &d)
 {
 	const u64 bs = t.block_size / 512;
+	if (d.zoned)
+		return false;
+	if (d.spare_logical_block > d.data_logical_block &&
+	    !(t.explicit_features & RC_FEAT_ALLOW_LARGER_SPARE_SECTORS))
+		return false;
 	if (t.block_size < d.data_logical_block || t.block_size < d.spare_logical_block)
 		return false;
 	if (d.target_len == 0 || d.target_len % bs || t.data_offset % bs)
@@ -281,6 +304,8 @@ void write_seeds(const char *dir)
 		"d 18446744073709551615 s 18446744073709551608 8",
 		"d 0 s 0 8 2 read_retries",
 		"d 0 s 0 8 4 read_retries 1 read_retries 2",
+		"d 0 s 0 64 1 allow_larger_spare_sectors\n8 8 64 512 4096 0 0",
+		"d 0 s 0 64 2 allow_larger_spare_sectors no_auto_remap\n8 8 64 512 512 0 1",
 		"a b c",
 	};
 	int i = 0;
@@ -335,24 +360,30 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const u64 spare_end = sat_add(parsed.spare_offset, parsed.spare_len);
 
 	// Exactly fitting devices: valid whenever the line's numbers are aligned and non-empty.
-	rc_devices fit{blocks * bs, data_end, spare_end, 512, 512, 0, 0, 0, 0, 0};
+	const rc_devices fit = devices(blocks * bs, data_end, spare_end, 512, 512, 0);
 	check_one(parsed, fit, h);
 	// One device holding both ranges, 4 KiB logical blocks.
 	const u64 both = data_end > spare_end ? data_end : spare_end;
-	check_one(parsed, rc_devices{blocks * bs, both, both, 4096, 512, 1, 0, 0, 0, 0}, h >> 1);
+	check_one(parsed, devices(blocks * bs, both, both, 4096, 512, 1), h >> 1);
 	// One sector too small on either side, or a target length that is not whole blocks.
-	check_one(parsed, rc_devices{blocks * bs, data_end - 1, spare_end, 512, 512, 0, 0, 0, 0, 0}, h >> 2);
-	check_one(parsed, rc_devices{blocks * bs, data_end, spare_end - 1, 512, 4096, 0, 0, 0, 0, 0}, h >> 3);
-	check_one(parsed, rc_devices{blocks * bs + (h & 1 ? 1 : 0) + (h & 2 ? bs : 0), both, both,
-				     parsed.block_size, 1024, static_cast<int>((h >> 2) & 1), 0, 0, 0, 0},
+	check_one(parsed, devices(blocks * bs, data_end - 1, spare_end, 512, 512, 0), h >> 2);
+	check_one(parsed, devices(blocks * bs, data_end, spare_end - 1, 512, 4096, 0), h >> 3);
+	check_one(parsed, devices(blocks * bs + (h & 1 ? 1 : 0) + (h & 2 ? bs : 0), both, both,
+				  parsed.block_size, 1024, static_cast<int>((h >> 2) & 1)),
 		  h >> 4);
 
+	// A zoned device is refused whatever the line says.
+	rc_devices zoned = fit;
+	zoned.zoned = 1;
+	check_one(parsed, zoned, h >> 6);
+
 	// The geometry the input spells out, with the fitting one's values for the rest.
-	u64 given[6] = {fit.target_len, fit.data_dev_sectors, fit.spare_dev_sectors, 512, 512, 0};
+	u64 given[7] = {fit.target_len, fit.data_dev_sectors, fit.spare_dev_sectors, 512, 512, 0, 0};
 	if (nl) {
-		parse_numbers(static_cast<const char *>(nl) + 1, size - line_len - 1, given, 6);
-		rc_devices spelled{given[0], given[1], given[2], static_cast<u32>(given[3]),
-				   static_cast<u32>(given[4]), given[5] != 0, 0, 0, 0, 0};
+		parse_numbers(static_cast<const char *>(nl) + 1, size - line_len - 1, given, 7);
+		const rc_devices spelled =
+			devices(given[0], given[1], given[2], static_cast<u32>(given[3]),
+				static_cast<u32>(given[4]), given[5] != 0, given[6] != 0);
 		check_one(parsed, spelled, h >> 5);
 	}
 	return 0;

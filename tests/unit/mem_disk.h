@@ -34,6 +34,11 @@ public:
 	// Called for each read (device, first sector); returning false fails it.
 	std::function<bool(int, rb_u64)> read_filter;
 	int writes = 0;
+	// Logical block size of each device (RB_DATA_DEV, RB_SPARE_DEV): a read or write that is
+	// shorter than it, not a multiple of it or not aligned to it fails with -EINVAL, as a
+	// driver refuses it, and is counted in misaligned_io.
+	rb_u32 logical_block[2] = {512, 512};
+	int misaligned_io = 0;
 	int drains = 0;
 	int events = 0; // dm events raised (spare blocks low / exhausted)
 
@@ -76,6 +81,8 @@ private:
 			   unsigned /*flags*/)
 	{
 		auto *d = static_cast<MemDisk *>(ctx);
+		if (d->misaligned(dev, sector, bytes))
+			return -22;
 		if (d->fail_read_in >= 0 && d->fail_read_in-- == 0)
 			return d->fail_error;
 		if (d->read_filter && !d->read_filter(dev, sector))
@@ -92,6 +99,8 @@ private:
 			    unsigned flags)
 	{
 		auto *d = static_cast<MemDisk *>(ctx);
+		if (d->misaligned(dev, sector, bytes))
+			return -22;
 		if (sector + bytes / 512 > d->size_[dev])
 			return -5;
 		Write w{dev, sector,
@@ -110,6 +119,15 @@ private:
 		else
 			d->volatile_.push_back(std::move(w));
 		return 0;
+	}
+
+	bool misaligned(int dev, rb_u64 sector, rb_u32 bytes)
+	{
+		const rb_u32 lbs = logical_block[dev];
+		if (bytes >= lbs && bytes % lbs == 0 && sector * 512 % lbs == 0)
+			return false;
+		misaligned_io++;
+		return true;
 	}
 
 	void flush_all()

@@ -177,6 +177,10 @@ TEST(MetadataStore, CrashAtEveryWriteLoadsOldOrNew)
 	const Geometry g = make_geometry(3000, 512);
 	std::mt19937_64 rng(11);
 	auto hist = history(g, rng, 8);
+	// The first commit formats, with no entries, as resume and dmremap format do: a crash in
+	// a first commit that wrote table blocks before any superblock would leave an area that
+	// is neither fresh nor loadable (the fresh area rule refuses it).
+	hist.insert(hist.begin(), std::vector<MetadataStore::SlotChange>{});
 
 	int cases = 0;
 	for (size_t c = 0; c < hist.size(); c++) {
@@ -417,4 +421,159 @@ TEST(MetadataStore, PackedSlotsAcrossPageBoundaries)
 		EXPECT_EQ(a.spare_block, b.spare_block) << i;
 		EXPECT_EQ(a.state, b.state) << i;
 	}
+}
+
+// ---- the fresh area rule (docs/on-disk-format.rst): one rule for the module and dmremap ----
+
+namespace {
+
+const char kNotEmpty[] = "Spare area holds data but no dm-remap metadata: run 'dmremap format' "
+			 "(or zero the area) if it may be overwritten";
+
+// Whether an area of `spare_blocks` blocks with one non-zero byte at `byte` (relative to the
+// spare range) loads as fresh: "" if so, else load()'s reason. Nothing is ever written.
+std::string load_with_byte_at(u64 spare_blocks, u32 block_size, u64 byte)
+{
+	const Geometry g = make_geometry(spare_blocks, block_size, 1024);
+	MemDisk disk(1 << 23, spare_blocks * (block_size / 512));
+	const unsigned char x = 0x5a;
+	disk.poke(RB_SPARE_DEV, byte, &x, 1);
+	std::string err;
+	auto s = load(g, disk, &err);
+	EXPECT_EQ(disk.writes, 0);
+	if (s) {
+		EXPECT_TRUE(s->fresh());
+	}
+	return err;
+}
+
+} // namespace
+
+TEST(MetadataStore, FreshAreaBytesCoverTheMetadataAndAWindow)
+{
+	// 1000 blocks of 4 KiB: T = 4, metadata = 10 blocks; with 64 KiB after them that is less
+	// than the first MiB, which is checked whatever the metadata.
+	EXPECT_EQ(remap::fresh_area_bytes(make_geometry(1000)), 1u << 20);
+	// 16 MiB of 512-byte blocks: T = 1093, metadata = 2188 blocks, and 64 KiB.
+	EXPECT_EQ(remap::fresh_area_bytes(make_geometry(32768, 512)), 2188 * 512 + 65536);
+	// A range shorter than that is checked whole.
+	EXPECT_EQ(remap::fresh_area_bytes(make_geometry(100)), 100 * 4096u);
+	// A huge range: the first 8 MiB (its metadata alone is larger).
+	const Geometry huge = make_geometry(1ull << 24, 512);
+	EXPECT_GT(huge.first_usable_spare().value() * 512, 8u << 20);
+	EXPECT_EQ(remap::fresh_area_bytes(huge), 8u << 20);
+}
+
+// Finding 11: zero superblock blocks are not enough. Data anywhere in the metadata area or the
+// window beyond it makes the area "not empty", refused with the fix named.
+TEST(MetadataStore, DataInTheFreshAreaIsRefused)
+{
+	const u64 end = 1u << 20;
+	EXPECT_EQ(load_with_byte_at(1000, 4096, 8192), kNotEmpty);       // table area 0
+	EXPECT_EQ(load_with_byte_at(1000, 4096, 64 * 1024), kNotEmpty);  // btrfs' superblock
+	EXPECT_EQ(load_with_byte_at(1000, 4096, 10 * 4096), kNotEmpty);  // first usable block
+	EXPECT_EQ(load_with_byte_at(1000, 4096, end - 1), kNotEmpty);    // last byte checked
+	EXPECT_EQ(load_with_byte_at(1000, 4096, end), "");               // beyond the rule
+	EXPECT_EQ(load_with_byte_at(1000, 4096, 100), "Superblock has a bad magic");
+	// Metadata larger than the first MiB: all of it and 64 KiB more.
+	const u64 big_end = 2188 * 512 + 65536;
+	EXPECT_EQ(load_with_byte_at(32768, 512, 2188 * 512 - 1), kNotEmpty); // last table block
+	EXPECT_EQ(load_with_byte_at(32768, 512, big_end - 1), kNotEmpty);
+	EXPECT_EQ(load_with_byte_at(32768, 512, big_end), "");
+}
+
+TEST(MetadataStore, HugeAreasAreCheckedInTheirFirst8MiB)
+{
+	EXPECT_EQ(load_with_byte_at(1ull << 24, 512, (8u << 20) - 1), kNotEmpty);
+	EXPECT_EQ(load_with_byte_at(1ull << 24, 512, 8u << 20), "");
+}
+
+// A superblock of another block size beyond both superblock blocks (slot 1 at 64 KiB) is not a
+// fresh area either: the refusal names it.
+TEST(MetadataStore, StaleSuperblockOfAnotherBlockSizeIsNotFresh)
+{
+	const Geometry big = make_geometry(1000, 65536, 1024);
+	const Geometry small = make_geometry(16000, 4096, 1024);
+	MemDisk disk(1 << 23, 16000 * 8);
+	auto s = load(big, disk);
+	ASSERT_FALSE(s->commit(nullptr, 0, remap::Gfp::Kernel).is_error()); // seq 1: slot 1, 64 KiB
+	const std::vector<unsigned char> zero(8192, 0);
+	disk.poke(RB_SPARE_DEV, 0, zero.data(), zero.size()); // both 4 KiB superblock blocks zero
+	std::string err;
+	EXPECT_FALSE(load(small, disk, &err));
+	EXPECT_EQ(err, "Metadata was formatted with another block_size");
+}
+
+// Finding 7, the loader's half: a superblock that claims a full table of a huge geometry costs
+// one table block read and no slot pages, not the T * E slots up front.
+TEST(MetadataStore, ClaimedFullTableAllocatesAsBlocksValidate)
+{
+	// 1 GiB of 512-byte blocks: T = 69905 table blocks, 1957340 slots (23 MB of slot pages).
+	const Geometry g = make_geometry(1ull << 21, 512, 1024);
+	MemDisk disk(1 << 23, 1ull << 21);
+	remap::Superblock sb;
+	remap::init_superblock(g, &sb);
+	sb.seq = 1;
+	sb.area = 0;
+	sb.used_blocks = g.table_blocks();
+	sb.used_slots = g.table_slots();
+	sb.entry_count = g.table_slots();
+	std::vector<unsigned char> block(512);
+	remap::encode_superblock(sb, block.data(), 512);
+	disk.poke(RB_SPARE_DEV, 512, block.data(), block.size()); // slot 1
+	int reads = 0;
+	disk.read_filter = [&](int, rb_u64) { return ++reads > 0; };
+
+	MetadataStore s(g, disk.ops(), disk.ctx());
+	const char *err = s.load(remap::Gfp::Kernel);
+	ASSERT_NE(err, nullptr);
+	EXPECT_STREQ(err, "Table block has a bad magic");
+	EXPECT_LE(reads, 2 + 1 + 16) << "two superblocks, one table block, the other-size probes";
+	const u64 slot_pages = (g.table_slots() * 12 + 4095) / 4096 * 4096;
+	EXPECT_LT(s.bytes(), 2u << 20) << "slot pages for the whole table: " << slot_pages;
+}
+
+// decode_superblock() bounds used_blocks by the geometry's T before anything is allocated.
+TEST(MetadataStore, UsedBlocksBeyondTheTableAreRefused)
+{
+	const Geometry g = make_geometry(1000, 4096, 1024);
+	MemDisk disk(1 << 23, 8000);
+	remap::Superblock sb;
+	remap::init_superblock(g, &sb);
+	sb.seq = 2;
+	sb.used_blocks = g.table_blocks() + 1;
+	sb.used_slots = u64(g.table_blocks() + 1) * g.entries_per_table_block();
+	std::vector<unsigned char> block(4096);
+	remap::encode_superblock(sb, block.data(), 4096);
+	disk.poke(RB_SPARE_DEV, 0, block.data(), block.size());
+	std::string err;
+	EXPECT_FALSE(load(g, disk, &err));
+	EXPECT_NE(err, "");
+}
+
+// Finding 6: a spare with 4096-byte logical blocks only ever sees whole, aligned 4096-byte
+// metadata I/O, the fresh check and the other-block_size probe included.
+TEST(MetadataStore, FourKnSpareGetsOnlyAlignedIo)
+{
+	const Geometry g = make_geometry(1000, 4096, 1024);
+	MemDisk disk(1 << 23, 8000);
+	disk.logical_block[RB_SPARE_DEV] = 4096;
+	auto s = std::make_unique<MetadataStore>(g, disk.ops(), disk.ctx(), 4096);
+	ASSERT_EQ(s->load(remap::Gfp::Kernel), nullptr);
+	ASSERT_FALSE(s->commit(nullptr, 0, remap::Gfp::Kernel).is_error());
+	ASSERT_FALSE(s->commit(std::vector<MetadataStore::SlotChange>{insert(7, 20)}.data(), 1,
+			       remap::Gfp::Kernel)
+			     .is_error());
+	Geometry other;
+	ASSERT_EQ(Geometry::create(0, 1024 * 8, 0, 1000 * 8, 8192, &other), nullptr);
+	MetadataStore probe(other, disk.ops(), disk.ctx(), 4096);
+	EXPECT_STREQ(probe.load(remap::Gfp::Kernel), "Metadata was formatted with another block_size");
+	EXPECT_EQ(disk.misaligned_io, 0);
+	// A block_size below the device's logical block size is refused before any I/O.
+	Geometry tiny;
+	ASSERT_EQ(Geometry::create(0, 1024 * 8, 0, 1000 * 8, 2048, &tiny), nullptr);
+	MetadataStore too_small(tiny, disk.ops(), disk.ctx(), 4096);
+	EXPECT_STREQ(too_small.load(remap::Gfp::Kernel),
+		     "block_size is smaller than the spare device's logical block size");
+	EXPECT_EQ(disk.misaligned_io, 0);
 }

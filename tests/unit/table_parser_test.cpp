@@ -63,6 +63,8 @@ INSTANTIATE_TEST_SUITE_P(Lines, TableParserRejects, ::testing::Values(
 	BadLine{"/dev/sda 0 /dev/sdb 0 8 2 no_auto_remap", "Number of feature arguments does not match the table line"},
 	BadLine{"/dev/sda 0 /dev/sdb 0 8 1 turbo", "Unknown feature"},
 	BadLine{"/dev/sda 0 /dev/sdb 0 8 2 no_auto_remap no_auto_remap", "Feature given more than once"},
+	BadLine{"/dev/sda 0 /dev/sdb 0 8 2 allow_larger_spare_sectors ALLOW_LARGER_SPARE_SECTORS", "Feature given more than once"},
+	BadLine{"/dev/sda 0 /dev/sdb 0 8 2 allow_larger_spare_sectors 1", "Unknown feature"},
 	BadLine{"/dev/sda 0 /dev/sdb 0 8 1 block_size", "Feature is missing its value"},
 	BadLine{"/dev/sda 0 /dev/sdb 0 8 2 block_size 1000", "Invalid block_size: must be a power of two from 512 to 65536"},
 	BadLine{"/dev/sda 0 /dev/sdb 0 8 2 block_size 256", "Invalid block_size: must be a power of two from 512 to 65536"},
@@ -100,7 +102,8 @@ TEST(TableParser, BlockSizeAtLeastLogicalBlockSize)
 		  "block_size is smaller than the data device's logical block size");
 	d = default_devices();
 	d.spare_logical_block = 4096;
-	EXPECT_EQ(construct("/dev/sda 0 /dev/sdb 0 8 2 block_size 2048", &t, d),
+	EXPECT_EQ(construct("/dev/sda 0 /dev/sdb 0 8 3 block_size 2048 allow_larger_spare_sectors",
+			    &t, d),
 		  "block_size is smaller than the spare device's logical block size");
 }
 
@@ -114,4 +117,52 @@ TEST(TableParser, SpareOnTheDataDeviceMustNotOverlap)
 	EXPECT_EQ(construct("/dev/sda 1024 /dev/sda 0 1032", &t, d), "Spare range overlaps the data range");
 	EXPECT_EQ(construct("/dev/sda 0 /dev/sda 1024 16", &t, d), "");
 	EXPECT_EQ(construct("/dev/sda 16 /dev/sda 0 16", &t, d), "");
+}
+
+TEST(TableParser, AllowLargerSpareSectorsIsAFlag)
+{
+	rc_table t;
+	ASSERT_EQ(construct("/dev/sda 0 /dev/sdb 0 8 1 allow_larger_spare_sectors", &t,
+			    default_devices()),
+		  "");
+	EXPECT_EQ(t.explicit_features, unsigned{RC_FEAT_ALLOW_LARGER_SPARE_SECTORS});
+	EXPECT_EQ(t.auto_remap, 1);
+	EXPECT_EQ(t.block_size, 4096u);
+}
+
+// A 4Kn spare under a 512-byte data device would make the dm device 4Kn (finding 13).
+TEST(TableParser, LargerSpareSectorsNeedTheFeature)
+{
+	const std::string refusal = "Spare device's logical block size exceeds the data device's: "
+				    "it would change the exported sector size (feature "
+				    "allow_larger_spare_sectors accepts that)";
+	rc_table t;
+	rc_devices d = default_devices();
+	d.spare_logical_block = 4096;
+	EXPECT_EQ(construct("/dev/sda 0 /dev/sdb 0 8", &t, d), refusal);
+	EXPECT_EQ(construct("/dev/sda 0 /dev/sdb 0 16 2 block_size 8192", &t, d), refusal);
+	EXPECT_EQ(construct("/dev/sda 0 /dev/sdb 0 8 1 allow_larger_spare_sectors", &t, d), "");
+	// The feature does not lift the block_size rule.
+	EXPECT_EQ(construct("/dev/sda 0 /dev/sdb 0 8 3 allow_larger_spare_sectors block_size 2048",
+			    &t, d),
+		  "block_size is smaller than the spare device's logical block size");
+	d.spare_logical_block = 1024;
+	EXPECT_EQ(construct("/dev/sda 0 /dev/sdb 0 8", &t, d), refusal);
+	// Equal, or a smaller spare sector, changes nothing the data device does not already set.
+	d.data_logical_block = 4096;
+	d.spare_logical_block = 4096;
+	EXPECT_EQ(construct("/dev/sda 0 /dev/sdb 0 8", &t, d), "");
+	d.spare_logical_block = 512;
+	EXPECT_EQ(construct("/dev/sda 0 /dev/sdb 0 8", &t, d), "");
+}
+
+TEST(TableParser, ZonedDevicesAreRefused)
+{
+	rc_table t;
+	rc_devices d = default_devices();
+	d.zoned = 1;
+	EXPECT_EQ(construct("/dev/sda 0 /dev/sdb 0 8", &t, d),
+		  "Zoned devices are not supported: use a conventional data and spare device");
+	EXPECT_EQ(construct("/dev/sda 0 /dev/sdb 0 8 1 allow_larger_spare_sectors", &t, d),
+		  "Zoned devices are not supported: use a conventional data and spare device");
 }

@@ -128,7 +128,7 @@ refused "block_size 2048 on a data device with 4 KiB logical blocks" \
   "0 $LEN remap $B4K 0 $S 0 $SL 2 block_size 2048"
 refused "block_size 512 on a spare device with 4 KiB logical blocks" \
   "block_size is smaller than the spare device's logical block size" -EINVAL \
-  "0 $LEN remap $D 0 $B4K 0 $SL 2 block_size 512"
+  "0 $LEN remap $D 0 $B4K 0 $SL 3 block_size 512 allow_larger_spare_sectors"
 
 # Geometry.
 refused "target length not a multiple of 4 KiB" "Target length is not a non-zero multiple of block_size" \

@@ -109,6 +109,7 @@ TableSpec table_spec(const Args &a, const std::string &data, const std::string &
 		spec.read_retries = static_cast<uint32_t>(*n);
 	}
 	spec.spare_low_water = a.number("spare-low-water");
+	spec.allow_larger_spare_sectors = a.has("allow-larger-spare-sectors");
 	return spec;
 }
 
@@ -120,6 +121,7 @@ DeviceFacts device_facts(const Device &data, const Device &spare)
 	f.data_logical_block = data.logical_block();
 	f.spare_logical_block = spare.logical_block();
 	f.same_device = data.identity() == spare.identity();
+	f.zoned = data.zoned() || spare.zoned();
 	return f;
 }
 
@@ -451,7 +453,7 @@ int cmd_format(const Args &a, std::ostream &out)
 const std::vector<OptionSpec> kTableOptions = {
 	{"data-offset", true},  {"data-len", true},     {"spare-offset", true},
 	{"spare-len", true},    {"block-size", true},   {"no-auto-remap", false},
-	{"read-retries", true}, {"spare-low-water", true},
+	{"read-retries", true}, {"spare-low-water", true}, {"allow-larger-spare-sectors", false},
 };
 
 std::vector<OptionSpec> with(std::vector<OptionSpec> a, const std::vector<OptionSpec> &b)
@@ -481,6 +483,10 @@ const std::vector<Command> &commands()
 		 "  --no-auto-remap      pass I/O errors through instead of remapping\n"
 		 "  --read-retries N     retries of a failed read, 0..100 (default 2)\n"
 		 "  --spare-low-water N  raise a dm event at N free spare blocks (default 10%)\n"
+		 "  --allow-larger-spare-sectors\n"
+		 "                       accept a spare device whose logical block size exceeds\n"
+		 "                       the data device's (the dm device then has the spare's\n"
+		 "                       sector size; refused without it)\n"
 		 "  --dry-run            print the table line and create nothing\n",
 		 with(kTableOptions, {{"dry-run", false}}), cmd_create, false},
 		{"remove", "remove a dm-remap device",
@@ -552,7 +558,8 @@ const std::vector<Command> &commands()
 		 "\n"
 		 "  --data-dev DEV       data device (its size gives the data length)\n"
 		 "  --data-len N         data length in sectors instead\n"
-		 "  --data-offset N, --spare-offset N, --spare-len N, --block-size B\n"
+		 "  --data-offset N, --spare-offset N, --spare-len N, --block-size B,\n"
+		 "  --allow-larger-spare-sectors\n"
 		 "                       as for create\n"
 		 "  --yes                really format\n",
 		 with(kTableOptions, {{"data-dev", true}, {"yes", false}}), cmd_format, false},

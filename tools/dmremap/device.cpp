@@ -4,6 +4,9 @@
 
 #include <cerrno>
 #include <fcntl.h>
+#include <fstream>
+#include <string>
+#include <sys/sysmacros.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -22,6 +25,21 @@ int open_flags(Device::Mode mode)
 	case Device::Mode::Exclusive: return O_RDWR | O_CLOEXEC | O_EXCL;
 	}
 	return O_RDONLY | O_CLOEXEC;
+}
+
+// sysfs' queue/zoned of a block device ("none", "host-aware", "host-managed"); a partition
+// has its disk's queue one directory up. false when sysfs does not say.
+bool sysfs_zoned(dev_t rdev)
+{
+	const std::string dir = "/sys/dev/block/" + std::to_string(major(rdev)) + ":" +
+				std::to_string(minor(rdev));
+	for (const char *rel : {"/queue/zoned", "/../queue/zoned"}) {
+		std::ifstream in(dir + rel);
+		std::string model;
+		if (in >> model)
+			return model != "none";
+	}
+	return false;
 }
 
 } // namespace
@@ -53,6 +71,7 @@ Device::Device(const std::string &path, Mode mode) : path_(path)
 			throw OperationalError(errno_message(path + ": cannot get the device size", err));
 		}
 		logical_block_ = static_cast<uint32_t>(ssz);
+		zoned_ = sysfs_zoned(st.st_rdev);
 		identity_ = "blk:" + std::to_string(st.st_rdev);
 		// dm writes the spare area with bios that bypass the page cache: drop what an earlier
 		// reader may have cached, so every read sees the device.

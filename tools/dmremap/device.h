@@ -24,6 +24,8 @@ public:
 	uint64_t sectors() const { return bytes_ / 512; }
 	uint64_t bytes() const { return bytes_; }
 	uint32_t logical_block() const { return logical_block_; }
+	// A zoned block device (sysfs queue/zoned is not "none"); files never are.
+	bool zoned() const { return zoned_; }
 	bool is_block_device() const { return is_block_; }
 	// st_rdev of a block device, st_dev:st_ino of a file: equal means the same device.
 	std::string identity() const { return identity_; }
@@ -39,6 +41,7 @@ private:
 	uint64_t bytes_ = 0;
 	uint32_t logical_block_ = 512;
 	bool is_block_ = false;
+	bool zoned_ = false;
 	std::string identity_;
 };
 

@@ -70,15 +70,38 @@ std::vector<Candidate> find_superblocks(const Device &dev, uint64_t base, bool *
 	return found;
 }
 
-bool range_is_zero(const Device &dev, uint64_t byte, uint64_t len)
+// The offset of the first non-zero byte in [byte, byte + len) of dev, or len if all are zero.
+uint64_t first_nonzero(const Device &dev, uint64_t byte, uint64_t len)
 {
-	auto buf = read_bytes(dev, byte, len);
-	return remap::block_is_zero(buf.data(), static_cast<uint32_t>(len));
+	constexpr uint64_t kChunk = 1 << 20;
+	for (uint64_t done = 0; done < len;) {
+		const uint64_t n = std::min(kChunk, len - done);
+		const auto buf = read_bytes(dev, byte + done, n);
+		const auto it = std::find_if(buf.begin(), buf.end(), [](uint8_t b) { return b != 0; });
+		if (it != buf.end())
+			return done + static_cast<uint64_t>(it - buf.begin());
+		done += n;
+	}
+	return len;
 }
 
+// The store on an area of dev at `offset`, reading and writing whole logical blocks of dev as
+// the module does.
+struct AreaStore {
+	AreaStore(const Device &dev, uint64_t offset, const Geometry &geo)
+		: io(dev, offset, geo.spare_offset()), store(geo, io.ops(), io.ctx(), dev.logical_block())
+	{
+	}
+	SpareIo io;
+	MetadataStore store;
+};
+
 // The possible geometries the intact superblocks describe, newest first, once each. More than
-// one means a stale superblock of another block size survived a reformat.
-std::vector<Geometry> geometries_from(std::vector<Candidate> found, std::vector<std::string> *bad)
+// one means a stale superblock of another block size survived a reformat. A geometry whose
+// spare range does not fit in the device from `offset` is a problem, never loaded: its sizes
+// come from the disk and would size the loader's memory.
+std::vector<Geometry> geometries_from(std::vector<Candidate> found, uint64_t room,
+				      std::vector<std::string> *bad)
 {
 	std::sort(found.begin(), found.end(),
 		  [](const Candidate &a, const Candidate &b) { return a.sb.seq > b.sb.seq; });
@@ -90,6 +113,15 @@ std::vector<Geometry> geometries_from(std::vector<Candidate> found, std::vector<
 		if (why) {
 			bad->push_back(std::string("superblock in slot ") + std::to_string(c.slot) +
 				       " describes an impossible geometry: " + why);
+			continue;
+		}
+		if (geo.spare_len() > room) {
+			bad->push_back("superblock in slot " + std::to_string(c.slot) +
+				       " describes a spare range of " + std::to_string(geo.spare_len()) +
+				       " sectors (" + std::to_string(geo.spare_blocks()) + " blocks of " +
+				       std::to_string(geo.block_size()) +
+				       " bytes), past the end of the device (" + std::to_string(room) +
+				       " sectors from the offset): not loaded");
 			continue;
 		}
 		const bool seen = std::any_of(out.begin(), out.end(), [&](const Geometry &g) {
@@ -140,9 +172,9 @@ void inspect_slot_tables(const Device &dev, MetadataReport *r)
 	for (uint32_t s = 0; s < 2; s++) {
 		if (r->slots[s].state != SlotReport::State::Valid)
 			continue;
-		SpareIo io(dev, r->offset, geo.spare_offset());
-		io.hide(geo.spare_dev_sector(geo.superblock_block(1 - s)));
-		MetadataStore store(geo, io.ops(), io.ctx());
+		AreaStore a(dev, r->offset, geo);
+		a.io.hide(geo.spare_dev_sector(geo.superblock_block(1 - s)));
+		MetadataStore &store = a.store;
 		const char *why = store.load(remap::Gfp::Kernel);
 		if (why)
 			throw_if_resource_failure(store, dev.path());
@@ -162,8 +194,8 @@ bool entry_before(const Entry &a, const Entry &b)
 void load_active(const Device &dev, MetadataReport *r)
 {
 	const Geometry &geo = r->geo;
-	SpareIo io(dev, r->offset, geo.spare_offset());
-	MetadataStore store(geo, io.ops(), io.ctx());
+	AreaStore a(dev, r->offset, geo);
+	MetadataStore &store = a.store;
 	const char *why = store.load(remap::Gfp::Kernel);
 	if (why) {
 		throw_if_resource_failure(store, dev.path());
@@ -216,11 +248,10 @@ void collect_findings(MetadataReport *r)
 // older commit, 0 not at all (or not readable: a stale geometry may reach past the end).
 int load_rank(const Device &dev, uint64_t offset, const Geometry &geo)
 {
-	SpareIo io(dev, offset, geo.spare_offset());
-	MetadataStore store(geo, io.ops(), io.ctx());
-	if (store.load(remap::Gfp::Kernel))
+	AreaStore a(dev, offset, geo);
+	if (a.store.load(remap::Gfp::Kernel))
 		return 0;
-	return store.fell_back() ? 1 : 2;
+	return a.store.fell_back() ? 1 : 2;
 }
 
 // Of several geometries (newest first), the one the module loads best.
@@ -257,20 +288,35 @@ MetadataReport inspect_spare(const Device &dev, uint64_t offset)
 	std::vector<std::string> damaged;
 	const auto found = find_superblocks(dev, base, &slot0_zero, &damaged);
 	if (found.empty()) {
-		const uint64_t probe = std::min<uint64_t>(kProbeBytes, dev.bytes() - base);
-		if (slot0_zero && range_is_zero(dev, base, probe)) {
+		// The fresh area rule (remap::fresh_area_bytes()) checks at most the first
+		// kFreshCapBytes of any geometry, and at least the first kFreshMinBytes of a
+		// spare range holding them.
+		const uint64_t span = std::min<uint64_t>(remap::kFreshCapBytes, dev.bytes() - base);
+		const uint64_t x = slot0_zero ? first_nonzero(dev, base, span) : 0;
+		if (x == span) {
 			r.state = MetadataReport::State::Empty;
 			return r;
 		}
 		r.state = MetadataReport::State::Invalid;
 		for (const auto &d : damaged)
 			r.problems.push_back("damaged superblock in " + d);
-		r.problems.push_back("no intact dm-remap superblock found and the area is not zero: "
-				     "the module would refuse it");
+		if (x < remap::kFreshMinBytes)
+			r.problems.push_back("no intact dm-remap superblock found and the area is not "
+					     "zero (byte " + std::to_string(x) +
+					     "): the module would refuse it ('dmremap format' "
+					     "discards what is there)");
+		else
+			r.problems.push_back(
+				"no intact dm-remap superblock found; the first " +
+				std::to_string(remap::kFreshMinBytes >> 20) + " MiB are zero but byte " +
+				std::to_string(x) + " is not: the module refuses the area only if its "
+				"metadata and the " + std::to_string(remap::kFreshBeyondBytes >> 10) +
+				" KiB after it reach that byte, else it formats the area and hands out spare "
+				"blocks over that data (see 'fresh area' in docs/on-disk-format.rst)");
 		return r;
 	}
 	std::vector<std::string> bad;
-	const auto geos = geometries_from(found, &bad);
+	const auto geos = geometries_from(found, dev.sectors() - offset, &bad);
 	if (geos.empty()) {
 		r.state = MetadataReport::State::Invalid;
 		r.problems = bad;
@@ -286,9 +332,8 @@ MetadataReport inspect_spare(const Device &dev, uint64_t offset)
 		r.notes.push_back("the superblock records spare_offset " +
 				  std::to_string(r.geo.spare_offset()) + "; read at offset " +
 				  std::to_string(offset) + " (a copy of the area?)");
-	if (r.geo.spare_len() > dev.sectors() - offset)
-		r.problems.push_back("the spare range (" + std::to_string(r.geo.spare_len()) +
-				     " sectors) extends past the end of the device");
+	for (const auto &b : bad)
+		r.problems.push_back(b);
 	inspect_slots(dev, &r);
 	load_active(dev, &r);
 	inspect_slot_tables(dev, &r);
@@ -300,11 +345,10 @@ std::string spare_area_problem(const Device &dev, const Geometry &geo)
 {
 	if (geo.spare_offset() + geo.spare_len() > dev.sectors())
 		return "the spare range extends past the end of " + dev.path();
-	SpareIo io(dev, geo.spare_offset(), geo.spare_offset());
-	MetadataStore store(geo, io.ops(), io.ctx());
-	const char *why = store.load(remap::Gfp::Kernel);
+	AreaStore a(dev, geo.spare_offset(), geo);
+	const char *why = a.store.load(remap::Gfp::Kernel);
 	if (why)
-		throw_if_resource_failure(store, dev.path());
+		throw_if_resource_failure(a.store, dev.path());
 	return why ? why : "";
 }
 
@@ -316,7 +360,10 @@ void format_spare(const Device &dev, const Geometry &geo)
 		throw OperationalError("the spare range extends past the end of " + dev.path() + " (" +
 				       std::to_string(dev.sectors()) + " sectors)");
 	const uint64_t metadata = geo.first_usable_spare().value() * geo.block_size();
-	const uint64_t zero_len = std::max(metadata, std::min(kProbeBytes, len));
+	// The metadata, the rest of the fresh area (remap::fresh_area_bytes()) and any stale
+	// superblock of another block size: what the module checks reads zero until the commit.
+	const uint64_t zero_len =
+		std::max({metadata, remap::fresh_area_bytes(geo), std::min(kProbeBytes, len)});
 	const std::vector<uint8_t> zeros(RC_MAX_BLOCK_SIZE, 0);
 	for (uint64_t done = 0; done < zero_len;) {
 		const uint64_t n = std::min<uint64_t>(zeros.size(), zero_len - done);
@@ -325,8 +372,8 @@ void format_spare(const Device &dev, const Geometry &geo)
 			throw OperationalError(errno_message(dev.path() + ": cannot zero the metadata", -r));
 		done += n;
 	}
-	SpareIo io(dev, geo.spare_offset(), geo.spare_offset());
-	MetadataStore store(geo, io.ops(), io.ctx());
+	AreaStore a(dev, geo.spare_offset(), geo);
+	MetadataStore &store = a.store;
 	const char *why = store.load(remap::Gfp::Kernel);
 	if (why || !store.fresh())
 		throw OperationalError(dev.path() + ": the zeroed area does not read back as empty" +

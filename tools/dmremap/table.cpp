@@ -54,6 +54,7 @@ void check_with_module_rules(const BuiltTable &t, const std::vector<std::string>
 	d.data_logical_block = devs.data_logical_block;
 	d.spare_logical_block = devs.spare_logical_block;
 	d.same_device = devs.same_device;
+	d.zoned = devs.zoned;
 	if (rc_table_check(&table, &d, &error))
 		throw UsageError(std::string("invalid table: ") + error);
 }
@@ -71,6 +72,8 @@ std::vector<std::string> feature_words(const TableSpec &spec)
 		words.insert(words.end(), {"read_retries", std::to_string(*spec.read_retries)});
 	if (spec.spare_low_water)
 		words.insert(words.end(), {"spare_low_water", std::to_string(*spec.spare_low_water)});
+	if (spec.allow_larger_spare_sectors)
+		words.push_back("allow_larger_spare_sectors");
 	if (!words.empty())
 		words.insert(words.begin(), std::to_string(words.size()));
 	return words;
@@ -82,6 +85,15 @@ BuiltTable build_table(const TableSpec &spec, const DeviceFacts &devs)
 		if (path->empty() || path->find_first_of(" \t\n") != std::string::npos)
 			throw UsageError("device path '" + *path + "' is empty or contains whitespace");
 	}
+	if (devs.spare_logical_block > devs.data_logical_block && !spec.allow_larger_spare_sectors)
+		throw UsageError(
+			"the spare device's logical block size (" +
+			std::to_string(devs.spare_logical_block) + " bytes) exceeds the data device's (" +
+			std::to_string(devs.data_logical_block) + " bytes): the dm device would have " +
+			std::to_string(devs.spare_logical_block) + "-byte sectors, and what the data " +
+			"device holds for " + std::to_string(devs.data_logical_block) +
+			"-byte sectors (partition tables, file systems) would stop working through it; " +
+			"--allow-larger-spare-sectors accepts that");
 	BuiltTable t;
 	t.block_size = spec.block_size.value_or(RC_DEFAULT_BLOCK_SIZE);
 	const uint64_t unit = t.block_size >= 512 ? t.block_size / 512 : 1;

@@ -25,6 +25,7 @@ struct TableSpec {
 	bool no_auto_remap = false;
 	std::optional<uint32_t> read_retries;
 	std::optional<uint64_t> spare_low_water;
+	bool allow_larger_spare_sectors = false; // the feature word of that name
 };
 
 // What the devices are.
@@ -34,6 +35,7 @@ struct DeviceFacts {
 	uint32_t data_logical_block = 512;
 	uint32_t spare_logical_block = 512;
 	bool same_device = false;
+	bool zoned = false; // either device
 };
 
 struct BuiltTable {
