@@ -75,17 +75,18 @@ test-logwrites-long: module dmremap lwreplay
 # injected at random (dm-dust bad sectors and blocks, data-device outages, slow errors through
 # dm-delay, a dying spare, suspend/resume/reload, remap/unremap/reprobe, a status loop), then a
 # whole-device verify and `dmremap check`; prints one line of figures (SOAK ...). SOAK_MIB sets
-# the data size (default 32), SOAK_SEED the seed. soak-debug runs it on the debug kernel.
+# the data size (default 32), SOAK_SEED the seed, SOAK_SELFTEST=1 loses two blocks on purpose
+# (the run must fail with bytes_lost=8192). soak-debug runs it on the debug kernel.
 MINUTES ?= 30
 soak: module dmremap
 	@tools/vm/soak.sh --minutes $(MINUTES) --module $(CURDIR)/dm-remap.ko \
 		--tool $(abspath $(BUILD))/dmremap $(if $(SOAK_MIB),--mib $(SOAK_MIB)) \
-		$(if $(SOAK_SEED),--seed $(SOAK_SEED))
+		$(if $(SOAK_SEED),--seed $(SOAK_SEED)) $(if $(SOAK_SELFTEST),--selftest)
 
 soak-debug: deps dmremap
 	@BUILD=$(abspath $(BUILD)) tools/vm/soak.sh --debug --minutes $(MINUTES) \
 		--tool $(abspath $(BUILD))/dmremap $(if $(SOAK_MIB),--mib $(SOAK_MIB)) \
-		$(if $(SOAK_SEED),--seed $(SOAK_SEED))
+		$(if $(SOAK_SEED),--seed $(SOAK_SEED)) $(if $(SOAK_SELFTEST),--selftest)
 
 # `dkms build` of the module against the installed kernel headers (dkms.conf).
 dkms-check: deps

@@ -3,7 +3,10 @@
 # tools/debug-kernel/test-debug.sh with --debug) and prints its one line of figures last. Exits
 # non-zero when any check failed (a figure that must be zero was not, or the guest had trouble).
 #
-# Usage: tools/vm/soak.sh [--minutes N] [--mib N] [--seed N] [--debug] [--module PATH] [--tool PATH]
+# Usage: tools/vm/soak.sh [--minutes N] [--mib N] [--seed N] [--selftest] [--debug]
+#                         [--module PATH] [--tool PATH]
+# --selftest loses two blocks behind the target's back before the final verify: the run must
+# then report bytes_lost=8192 and fail (proof that the bookkeeping sees loss).
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -11,16 +14,17 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PROG=tools/vm/soak.sh
 die() { echo "$PROG: $*" >&2; exit 2; }
 
-minutes=30 mib="" seed="" debug=0 module=$REPO/dm-remap.ko tool=$REPO/build/dmremap
+minutes=30 mib="" seed="" selftest=0 debug=0 module=$REPO/dm-remap.ko tool=$REPO/build/dmremap
 while [ $# -gt 0 ]; do
   case $1 in
     --minutes) minutes=${2:-}; shift 2 ;;
     --mib) mib=${2:-}; shift 2 ;;
     --seed) seed=${2:-}; shift 2 ;;
+    --selftest) selftest=1; shift ;;
     --debug) debug=1; shift ;;
     --module) module=${2:-}; shift 2 ;;
     --tool) tool=${2:-}; shift 2 ;;
-    -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
 done
@@ -33,6 +37,7 @@ done
 args=(--tool "$tool" --timeout $((minutes * 60 + 900)) --env "VMT_SOAK_MINUTES=$minutes")
 [ -z "$mib" ] || args+=(--env "VMT_SOAK_MIB=$mib")
 [ -z "$seed" ] || args+=(--env "VMT_SEED=$seed")
+[ "$selftest" = 0 ] || args+=(--env VMT_SOAK_SELFTEST=1)
 args+=(soak)
 
 out=$(mktemp)
