@@ -24,6 +24,7 @@ reads_as() {
   [ ! -s /tmp/rd.err ] || log "$(cat /tmp/rd.err)"
   check_eq "$1" "$(sum <"$4")" "$got"
 }
+# shellcheck disable=SC2317 # called through recreate_r
 create_r() { dmsetup create r --table "0 $LEN remap /dev/mapper/dust 0 /dev/ram1 0 32768 4 block_size $1 read_retries 1"; }
 # shellcheck disable=SC2317 # called through check
 recreate_r() { dmsetup remove r && create_r "$1"; }
@@ -68,7 +69,7 @@ salvage_case() {  # block_size block bad-sector-within-the-block
     reads_as "bs=$bs: a 4 KiB read elsewhere in the block reads back" $((first + 64)) 8 /tmp/p4k
   fi
   check_eq "bs=$bs: stats: lost_sectors=1" 1 "$(stat_of lost_sectors)"
-  out=$(msg list $blk 1)
+  out=$(msg list "$blk" 1)
   log "list $blk 1: $out"
   check_contains "bs=$bs: list names the block" "$out" "$blk "
   check_contains "bs=$bs: list shows it has lost data" "$out" "lost"

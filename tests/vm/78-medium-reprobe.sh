@@ -20,6 +20,7 @@ sum() { md5sum | cut -d' ' -f1; }
 rd_blk() { dio read "${2:-/dev/mapper/r}" $(($1 * 4096)) 4096; }
 blk_of_pat() { dd if=/tmp/pat bs=4096 skip=$(($1 - BLK + 4)) count=1 2>/dev/null; }
 sd_reads() { awk '{print $1}' /sys/block/"$SD"/stat; }
+# shellcheck disable=SC2317 # called through check
 create_r() { dmsetup create r --table "0 $LEN remap /dev/$SD 0 /dev/ram0 0 32768 2 read_retries 1"; }
 # shellcheck disable=SC2317 # called through check
 recreate_r() { dmsetup remove r && create_r; }
@@ -38,6 +39,7 @@ n=0
 while [ -z "$(ls /sys/bus/pseudo/drivers/scsi_debug/adapter*/host*/target*/*/block 2>/dev/null)" ] && [ $n -lt 50 ]; do
   sleep 0.1; n=$((n + 1))
 done
+# shellcheck disable=SC2012 # sysfs names
 SD=$(ls /sys/bus/pseudo/drivers/scsi_debug/adapter*/host*/target*/*/block | head -n 1)
 check "scsi_debug block device" wait_for_dev "/dev/$SD" || exit 1
 load_dm_remap_deps && check "insmod dm-remap.ko" insmod "$DM_REMAP_KO" || exit 1

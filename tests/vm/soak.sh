@@ -160,7 +160,7 @@ outage() {
     ev outage not_injected
     restore data "$DATA_TABLE"
   fi
-  now; window outage $t0 $t
+  now; window outage "$t0" "$t"
 }
 slow() {  # 16 blocks behind dm-delay (1 s), with one or two bad sectors among them
   local b s t0 n=16
@@ -182,7 +182,7 @@ slow() {  # 16 blocks behind dm-delay (1 s), with one or two bad sectors among t
     ev slow not_injected
     restore data "$DATA_TABLE"
   fi
-  now; window slow $t0 $t
+  now; window slow "$t0" "$t"
 }
 spare_death() {  # the spare device fails; suspend/resume while it is dead; restored + reload
   local t0
@@ -204,7 +204,7 @@ spare_death() {  # the spare device fails; suspend/resume while it is dead; rest
   restore spare "$SPARE_TABLE" || ev restore_spare failed
   ctl "reload after the spare came back" reload_r
   ensure_live || ev ensure_live failed
-  now; window spare $t0 $t
+  now; window spare "$t0" "$t"
 }
 remap_msg() {
   rand $BLOCKS
@@ -318,7 +318,7 @@ fio_pass() {  # name seed [--verify_only] : status 124 when it hung
   fio --name=soak --filename=/dev/mapper/r --direct=1 --ioengine=libaio --iodepth=16 \
     --rw=randwrite --bs=4k --size=$((LEN * 512)) --verify=crc32c --randseed="$seed" \
     --continue_on_error=all --error_dump=1 --verify_fatal=0 --eta=never "$@" \
-    >$W/$name.out 2>&1 &
+    >"$W/$name.out" 2>&1 &
   pid=$!
   n=$((PASS_LIMIT * 10))
   while kill -0 $pid 2>/dev/null; do
@@ -334,7 +334,7 @@ fio_pass() {  # name seed [--verify_only] : status 124 when it hung
   wait $pid
   # "fio: io_u error on file F: E: read offset=O, buflen=L" and, for wrong data,
   # "...: verify failed at file F offset O, length L" / "bad magic header ... at file F offset O"
-  awk -v w=$W/$name.werr -v f=$W/$name.fail '
+  awk -v w="$W/$name.werr" -v f="$W/$name.fail" '
     /fio: io_u error on file / {
       o = $0; sub(/.* offset=/, "", o); sub(/,.*/, "", o)
       l = $0; sub(/.* buflen=/, "", l); sub(/[^0-9].*/, "", l)
@@ -347,8 +347,8 @@ fio_pass() {  # name seed [--verify_only] : status 124 when it hung
       next
     }
     /issued rwts: total=/ { t = $0; sub(/.*total=/, "", t); split(t, a, ","); reads = a[2] }
-    END { printf "%d %d %d %d\n", reads, re, ve, we }' $W/$name.out >$W/$name.sum
-  touch $W/$name.werr $W/$name.fail
+    END { printf "%d %d %d %d\n", reads, re, ve, we }' "$W/$name.out" >"$W/$name.sum"
+  touch "$W/$name.werr" "$W/$name.fail"
   return 0
 }
 
@@ -359,7 +359,7 @@ cleanup_push "dm_remove r data spare dust"
 cleanup_push "unload_module dm_remap"
 
 size=$MIB
-[ $size -ge 16 ] || size=16
+[ "$size" -ge 16 ] || size=16
 check "ramdisks: $MIB MiB of data, 16 MiB of spare" brd_setup 2 $((size * 1024)) || exit 1
 check "dm-dust loads" load_dm_dust || exit 1
 check "dm-delay loads" modprobe dm-delay || exit 1
@@ -394,7 +394,7 @@ while :; do
   [ "$ve" = 0 ] || sed -n "s/^V \([0-9]*\) .*/pass$pass \1/p" $W/pass$pass.fail >>$W/corrupt
   last_ok=$pass
   now
-  [ $t -lt $end ] || break
+  [ "$t" -lt $end ] || break
 done
 touch $W/stop
 log "stopping the driver"
