@@ -5,7 +5,8 @@
 # device (its table swapped to `error` for a second), slow errors (a range behind dm-delay, with
 # bad sectors in it), a dying spare device (its table swapped to `error`, then restored and the
 # target reloaded), suspend/resume and reload cycles, and remap/unremap/reprobe messages; a
-# status/stats/list loop runs all the time. Then a final whole-device verify (fio --verify_only
+# status/stats/list loop runs all the time, and each outage, slow error and dead spare also
+# meets a few O_DIRECT reads of its own. Then a final whole-device verify (fio --verify_only
 # of the last pass) and `dmremap check` of the spare area after the target is removed.
 #
 # Bookkeeping. Only the medium may lose data: a sector made bad by dust and never written since
@@ -23,6 +24,9 @@
 #                not finish in time.
 #   ctl_fail     suspend/resume/reload calls that failed (a resume must never be refused).
 #   kernel_warnings  WARNING/BUG/KASAN/lockdep/hung-task reports in the kernel log.
+# Reported, not judged: outage_remaps (blocks remapped while the data device was out: writes
+# that fail in an outage should fail, not burn spare blocks), status_calls max_ms (the slowest
+# status/stats/list answer), io_errors_seen (what fio saw fail in the passes).
 # It prints one line starting with "SOAK " and fails a check for each of those that is not 0
 # (and for lost blocks expected != found, and a failed metadata check).
 #
@@ -149,13 +153,37 @@ inject_dust() {
     i=$((i + 1))
   done
 }
-outage() {
-  local t0
+# Reads while a fault lasts, so every outage, slow error and dead spare meets readers (fio's
+# verify phase may not be running then): O_DIRECT 4 KiB reads that may fail but must not make
+# the target mark intact blocks lost.
+# shellcheck disable=SC2317 # called through tmo
+probe_reads() {  # count first-block span: random blocks in [first, first + span)
+  local i=0
+  while [ "$i" -lt "$1" ]; do
+    rand "$3"
+    dio read /dev/mapper/r $((($2 + r) * 4096)) 4096 >/dev/null 2>&1
+    i=$((i + 1))
+  done
+}
+# shellcheck disable=SC2317 # called through tmo
+probe_remapped() {  # count: blocks that are on spare blocks now
+  local b
+  for b in $(dmsetup message r 0 list 0 "$1" | awk '$3 == "remapped" { print $1 }'); do
+    dio read /dev/mapper/r $((b * 4096)) 4096 >/dev/null 2>&1
+  done
+}
+remapped_now() { tmo 10 dmsetup status r && cut -d' ' -f5 $W/$TAG.out; }
+outage() {  # the data device fails every I/O for a second; remaps made meanwhile are counted
+  local t0 before after
+  before=$(remapped_now)
   now; t0=$t
   if swap data "0 $LEN error"; then
+    tmo 30 probe_reads 16 0 $BLOCKS
     sleep 1
     restore data "$DATA_TABLE" || ev restore_data failed
     ev outage ok
+    after=$(remapped_now)
+    [ -z "$before" ] || [ -z "$after" ] || ev outage_remaps $((after - before))
   else
     ev outage not_injected
     restore data "$DATA_TABLE"
@@ -175,7 +203,8 @@ slow() {  # 16 blocks behind dm-delay (1 s), with one or two bad sectors among t
     [ $((s + n * 8)) -ge $LEN ] || echo "$((s + n * 8)) $((LEN - s - n * 8)) linear /dev/mapper/dust $((s + n * 8))"
   } >$W/slow.table
   if swap data "$(cat $W/slow.table)"; then
-    sleep 3
+    tmo 30 probe_reads 2 $b $n
+    sleep 1
     restore data "$DATA_TABLE" || ev restore_data failed
     ev slow ok
   else
@@ -193,6 +222,7 @@ spare_death() {  # the spare device fails; suspend/resume while it is dead; rest
     return
   fi
   ev spare_death ok
+  tmo 30 probe_remapped 8
   sleep 1
   rand 2
   if [ $r = 1 ]; then
@@ -474,9 +504,8 @@ fi
 # ---- what the target says ---------------------------------------------------------------------
 TAG=main
 list_all $W/list.all
-# lost blocks with no bad dust sector at the end are false losses too
-now
-awk -v d=$W/dust.log -v t="$t" '
+# lost blocks with no bad dust sector at the end are false losses too ("end": still lost then)
+awk -v d=$W/dust.log -v t=end '
   BEGIN { while ((getline l < d) > 0) { split(l, a, " "); bad[int(a[2] / 8)] = 1 } }
   /lost/ && !($1 in bad) { print t, $1 }' $W/list.all >>$W/false_lost.raw
 found_lost=$(grep -c lost $W/list.all)
@@ -503,12 +532,14 @@ log "stats: $stats_line"
 remapped=$(echo "$status_line" | cut -d' ' -f5)
 false_lost=$(cut -d' ' -f2 $W/false_lost.raw | sort -u | wc -l)
 # Each false loss is put down to the fault whose window it was first seen in (or up to 3 s after:
-# the loop lists about once a second), "none" when no fault was going on.
+# the loop lists about once a second), "none" when no fault was going on (the loop sees only the
+# first page of `list`), "still_lost_at_end" when only the final list showed it.
 false_by=$(awk -v wins=$W/windows '
   BEGIN { while ((getline l < wins) > 0) { split(l, a, " "); k[n] = a[1]; s[n] = a[2]; e[n] = a[3]; n++ } }
   !($2 in seen) {
     seen[$2] = 1; kind = "none"
-    for (i = 0; i < n; i++) if ($1 >= s[i] && $1 <= e[i] + 300) kind = k[i]
+    if ($1 == "end") kind = "still_lost_at_end"
+    else for (i = 0; i < n; i++) if ($1 >= s[i] && $1 <= e[i] + 300) kind = k[i]
     c[kind]++
   }
   END { for (x in c) { printf "%s%s=%d", sep, x, c[x]; sep = "," } }' $W/false_lost.raw)
@@ -544,7 +575,8 @@ line="$line reprobe_msgs=$(count reprobe_msg ok)/$(count reprobe_msg)"
 [ $HAVE_REPROBE = 1 ] || line="$line(unsupported=$(count reprobe_msg unsupported))"
 line="$line status_calls=$st_n(fail=$st_fail,max_ms=$((st_max * 10)))"
 line="$line | io_errors_seen: read=$rerr_total write=$werr_total"
-line="$line remapped=$remapped lost_blocks_expected=$expected_lost found=$found_lost"
+line="$line remapped=$remapped outage_remaps=$(awk '$1 == "outage_remaps" { n += $2 } END { print n + 0 }' $W/events)"
+line="$line lost_blocks_expected=$expected_lost found=$found_lost"
 line="$line bytes_lost=$bytes_lost(final=$final_bytes,corrupt_blocks=$corrupt_blocks,false_lost_blocks=$false_lost)"
 line="$line legit_lost_bytes=$final_legit unwritten_bytes=$final_unwritten"
 line="$line false_lost=$false_lost${false_by:+($false_by)} stuck_suspended=$(count stuck_suspended) ctl_fail=$ctl_fail"
