@@ -76,7 +76,7 @@ test-logwrites-long: module dmremap lwreplay
 # dm-delay, a dying spare, suspend/resume/reload, remap/unremap/reprobe, a status loop), then a
 # whole-device verify and `dmremap check`; prints one line of figures (SOAK ...). SOAK_MIB sets
 # the data size (default 32), SOAK_SEED the seed, SOAK_SELFTEST=1 loses two blocks on purpose
-# (the run must fail with bytes_lost=8192). soak-debug runs it on the debug kernel.
+# (the run must fail with bytes_lost >= 8192). soak-debug runs it on the debug kernel.
 MINUTES ?= 30
 soak: module dmremap
 	@tools/vm/soak.sh --minutes $(MINUTES) --module $(CURDIR)/dm-remap.ko \

@@ -456,7 +456,7 @@ list_all() {  # file: every line of `list`, page after page
 # VMT_SOAK_SELFTEST=1 proves the bookkeeping catches loss: before the final verify, one block
 # that is on the data device with no bad sector gets other data behind the target's back, and
 # another one an `error` segment in the data table (unreadable, but not by the medium). Both
-# must come out as lost bytes (8192) and fail the run.
+# must come out as lost bytes (8192 more) and fail the run.
 if [ "${VMT_SOAK_SELFTEST:-0}" = 1 ]; then
   list_all $W/list.before
   # shellcheck disable=SC2046 # two block numbers

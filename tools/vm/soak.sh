@@ -6,7 +6,7 @@
 # Usage: tools/vm/soak.sh [--minutes N] [--mib N] [--seed N] [--selftest] [--debug]
 #                         [--module PATH] [--tool PATH]
 # --selftest loses two blocks behind the target's back before the final verify: the run must
-# then report bytes_lost=8192 and fail (proof that the bookkeeping sees loss).
+# then report at least 8192 lost bytes and fail (proof that the bookkeeping sees loss).
 set -euo pipefail
 shopt -s inherit_errexit
 
