@@ -14,7 +14,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 
 .PHONY: all module deps unit vm-test test demo clean fuzz fuzz-long bench-core bench dmremap install \
-	dkms-check kunit lwreplay test-logwrites-long
+	dkms-check kunit lwreplay test-logwrites-long soak soak-debug
 
 all: module
 
@@ -70,6 +70,23 @@ test-logwrites-long: module dmremap lwreplay
 		--lwreplay $(abspath $(BUILD))/lwreplay --timeout 3000 --env VMT_LW_OPS=$(LW_OPS) \
 		--env VMT_LW_TORN=$(LW_TORN) --env VMT_LW_BAD=$(LW_BAD) \
 		$(if $(LW_SEED),--env VMT_SEED=$(LW_SEED)) 88-logwrites
+
+# The soak (tests/vm/soak.sh): fio with crc32c verify over dm-remap for MINUTES while faults are
+# injected at random (dm-dust bad sectors and blocks, data-device outages, slow errors through
+# dm-delay, a dying spare, suspend/resume/reload, remap/unremap/reprobe, a status loop), then a
+# whole-device verify and `dmremap check`; prints one line of figures (SOAK ...). SOAK_MIB sets
+# the data size (default 32), SOAK_SEED the seed, SOAK_SELFTEST=1 loses two blocks on purpose
+# (the run must fail with bytes_lost >= 8192). soak-debug runs it on the debug kernel.
+MINUTES ?= 30
+soak: module dmremap
+	@tools/vm/soak.sh --minutes $(MINUTES) --module $(CURDIR)/dm-remap.ko \
+		--tool $(abspath $(BUILD))/dmremap $(if $(SOAK_MIB),--mib $(SOAK_MIB)) \
+		$(if $(SOAK_SEED),--seed $(SOAK_SEED)) $(if $(SOAK_SELFTEST),--selftest)
+
+soak-debug: deps dmremap
+	@BUILD=$(abspath $(BUILD)) tools/vm/soak.sh --debug --minutes $(MINUTES) \
+		--tool $(abspath $(BUILD))/dmremap $(if $(SOAK_MIB),--mib $(SOAK_MIB)) \
+		$(if $(SOAK_SEED),--seed $(SOAK_SEED)) $(if $(SOAK_SELFTEST),--selftest)
 
 # `dkms build` of the module against the installed kernel headers (dkms.conf).
 dkms-check: deps
