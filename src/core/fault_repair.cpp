@@ -425,7 +425,7 @@ int RemapTarget::reread_pass(u64 sector, u32 sectors, u8 *buf, int fail)
 	// 1. Without the mutex: read every block alone, retry the failing ones.
 	Scratch<Found> found; // allocated at the first block that fails
 	u64 unread = 0, suspects = 0;
-	bool medium = fail == -kENODATA, outage = false, probe_data = false, probe_spare = false;
+	bool outage = false, probe_data = false, probe_spare = false;
 	for (u64 i = 0; i < count && !outage; i++) {
 		const u64 b = first + i;
 		u32 v = 0;
@@ -440,9 +440,7 @@ int RemapTarget::reread_pass(u64 sector, u32 sectors, u8 *buf, int fail)
 		}
 		if (mapped && v == LookupTable::kLost) {
 			unread++;
-			if (found)
-				found.get()[i] = Found::Lost;
-			else if (!found.alloc(count))
+			if (!found && !found.alloc(count))
 				return fail;
 			found.get()[i] = Found::Lost;
 			continue;
@@ -458,6 +456,8 @@ int RemapTarget::reread_pass(u64 sector, u32 sectors, u8 *buf, int fail)
 		if (!found && !found.alloc(count))
 			return fail;
 		Found f = alone ? Found::Failing : Found::Unknown;
+		// The device said the medium failed: for the failed read as a whole, or this block.
+		bool medium = fail == -kENODATA;
 		for (u32 k = 1; k <= alone; k++) {
 			if (k > 1)
 				r = read_where(dev, dev_sector, retry_buf_, RB_IO_FAILFAST);
@@ -479,7 +479,7 @@ int RemapTarget::reread_pass(u64 sector, u32 sectors, u8 *buf, int fail)
 		}
 		found.get()[i] = f;
 		suspects++;
-		(mapped ? probe_spare : probe_data) |= f != Found::Weak;
+		(mapped ? probe_spare : probe_data) |= f != Found::Weak && !medium;
 	}
 	if (outage) {
 		count_outage();
@@ -491,8 +491,8 @@ int RemapTarget::reread_pass(u64 sector, u32 sectors, u8 *buf, int fail)
 		return unread ? fail : 0;
 	// 2. Without the mutex: an I/O error that is not a medium error marks nothing while the
 	//    device as a whole does not answer either.
-	if (!medium && ((probe_data && !device_answers(RB_DATA_DEV, first, first + count, retry_buf_)) ||
-			(probe_spare && !device_answers(RB_SPARE_DEV, 0, 0, retry_buf_)))) {
+	if ((probe_data && !device_answers(RB_DATA_DEV, first, first + count, retry_buf_)) ||
+	    (probe_spare && !device_answers(RB_SPARE_DEV, 0, 0, retry_buf_))) {
 		count_outage();
 		return unread ? fail : 0;
 	}

@@ -2,6 +2,8 @@
 // The two-phase mapping change; see mapping_change.h.
 #include "mapping_change.h"
 
+#include "fault_policy.h"
+
 namespace remap {
 
 RemapTarget::MappingChange::~MappingChange()
@@ -168,9 +170,13 @@ int RemapTarget::MappingChange::place(u64 i, const u8 *data)
 			__atomic_store_n(&t_.spare_failed_, false, __ATOMIC_RELAXED);
 			return 0;
 		}
-		rb_log(RB_LOG_WARN, "spare block %u failed a write (error %d): retiring it", s, err);
 		spares_[i] = kNoSpare;
-		retire(s, true);
+		if (repairable(classify_error(err))) {
+			rb_log(RB_LOG_WARN, "spare block %u failed a write (error %d): retiring it", s, err);
+			retire(s, true);
+		} else {
+			t_.allocator_->release(SpareBlock(s)); // the path failed, not the block
+		}
 	}
 	// No spare block took the data: that is the spare device, not its blocks. Nothing is
 	// retired for it (which would only drain the free spare blocks).

@@ -332,7 +332,10 @@ int RemapTarget::do_remap(DataBlock first, u64 count, bool range_reply, TextBuff
 			err = -kENOMEM;
 			break;
 		}
+		// At most kMaxBlocks blocks, within a span of as many (what the drain covers).
 		for (; b < end; b++) {
+			if (change->count() && b - change->block(0) >= MappingChange::kMaxBlocks)
+				break;
 			if (lookup_->find(b, &v))
 				already++;
 			else if (!change->add(b))
@@ -361,7 +364,7 @@ int RemapTarget::do_remap(DataBlock first, u64 count, bool range_reply, TextBuff
 			int r = io_->read(io_ctx_, RB_DATA_DEV, geo_.data_dev_sector(DataBlock(blk)),
 					  copy_buf_, geo_.block_size(), 0);
 			if (r && (!repairable(classify_error(r)) ||
-				  !device_answers(RB_DATA_DEV, blk, blk + 1, copy_buf_))) {
+				  (r != -kENODATA && !device_answers(RB_DATA_DEV, blk, blk + 1, copy_buf_)))) {
 				// Nothing says the medium is at fault (no memory, a path, an outage).
 				rb_log(RB_LOG_ERR, "remap: block %llu does not read (error %d) and the device is not answering: nothing marked",
 				       static_cast<unsigned long long>(blk), r);
