@@ -154,9 +154,11 @@ void RemapTarget::spare_device_failed(int error)
 		io_->event(io_ctx_); // `dmsetup wait` wakes up to spare=failed
 }
 
-// The probe: the data device answers if one of two data blocks far from the failing ones
-// (half and a quarter of the device away, skipping remapped ones) reads; the spare device if
-// one of the two superblock slots reads. A medium error is an answer too.
+// The probe: the data device answers if one of two data blocks outside the failing ones reads
+// (skipping remapped ones): the block half the device away (an outage fails it, damage near
+// the failing blocks does not), else the first block of the device (whatever else fails, a
+// device that is there reads it). The spare device answers if one of the two superblock
+// slots reads. A medium error is an answer too.
 bool RemapTarget::device_answers(rb_device dev, u64 first_block, u64 end_block, u8 *buf)
 {
 	for (u32 k = 0; k < 2; k++) {
@@ -165,7 +167,7 @@ bool RemapTarget::device_answers(rb_device dev, u64 first_block, u64 end_block, 
 			sector = geo_.spare_dev_sector(geo_.superblock_block(k));
 		} else {
 			const u64 nb = geo_.data_blocks();
-			u64 b = (first_block + (k ? nb / 4 : nb / 2)) % nb;
+			u64 b = k ? 0 : (first_block + nb / 2) % nb;
 			{
 				RcuReadGuard rcu;
 				const LookupTable *t = rcu_read(&lookup_);

@@ -258,7 +258,7 @@ TEST(FaultPath, DataDeviceOutageMarksNothingAndCountsAnOutage)
 	EXPECT_EQ(map_io(t.get(), 10 * l.bs(), 8).route, RC_ROUTE_DATA);
 }
 
-TEST(FaultPath, MediumErrorOnOneBlockMarksItLostEvenIfTheProbeWouldFail)
+TEST(FaultPath, MediumErrorOnOneBlockMarksItLostWithoutAProbe)
 {
 	Rig rig;
 	const Layout &l = rig.layout;
@@ -311,6 +311,31 @@ TEST(FaultPath, IoErrorConfinedToOneBlockMarksItLostAfterAProbeElsewhere)
 	EXPECT_EQ(*probed.begin(), 20u + l.data_blocks / 2) << "half the device away";
 	EXPECT_EQ(stat(t.get(), "outages"), 0u);
 	EXPECT_EQ(stat(t.get(), "lost"), 1u);
+}
+
+// A device whose upper part fails (the probe half the device away fails too) still answers
+// at its start: the failing block is a bad block, not an outage.
+TEST(FaultPath, SecondProbeAtTheStartOfTheDeviceTellsABadRegionFromAnOutage)
+{
+	Rig rig;
+	const Layout &l = rig.layout;
+	Target t = rig.started();
+	ASSERT_TRUE(t);
+	std::vector<u64> probed;
+	rig.disk.read_hook = [&](int dev, u64 s, unsigned) {
+		if (dev != RB_DATA_DEV)
+			return 0;
+		const u64 b = (s - l.data_offset) / l.bs();
+		if (b != 14)
+			probed.push_back(b);
+		return b >= 14 ? -EIO : 0;
+	};
+	std::vector<unsigned char> buf(l.block_size);
+	EXPECT_NE(rc_target_reread(t.get(), 14 * l.bs(), static_cast<u32>(l.bs()), buf.data(), -EIO), 0);
+	rig.disk.read_hook = nullptr;
+	EXPECT_EQ(probed, (std::vector<u64>{14 + l.data_blocks / 2, 0}));
+	EXPECT_EQ(list_text(t.get()), "14 - lost\n");
+	EXPECT_EQ(stat(t.get(), "outages"), 0u);
 }
 
 // The review's ReadsPerUnreadableBlock, flipped: 1 + read_retries reads in all, counting the
