@@ -46,6 +46,9 @@ enum FaultErrno : int {
 ErrorClass classify_error(int error);
 
 // Whether errors of this class may be repaired (retried by the engine, moved, marked lost).
-inline bool repairable(ErrorClass c) { return c == ErrorClass::Medium || c == ErrorClass::MaybeMedium; }
+inline bool repairable(ErrorClass c)
+{
+	return c == ErrorClass::Medium || c == ErrorClass::MaybeMedium;
+}
 
 } // namespace remap

@@ -172,8 +172,12 @@ bool RemapTarget::device_answers(rb_device dev, u64 first_block, u64 end_block, 
 				RcuReadGuard rcu;
 				const LookupTable *t = rcu_read(&lookup_);
 				u32 v;
-				for (u32 step = 0; step < 8 && (t->find(b, &v) || (b >= first_block && b < end_block)); step++)
+				// Up to 8 blocks on: not a failing one, and not remapped (bad there).
+				for (u32 step = 0; step < 8; step++) {
+					if (!(b >= first_block && b < end_block) && !t->find(b, &v))
+						break;
 					b = (b + 1) % nb;
+				}
 			}
 			if (b >= first_block && b < end_block)
 				continue; // a device of a few blocks, all of them failing
@@ -300,7 +304,8 @@ int RemapTarget::rewrite_pass(const rc_extent *ext, u32 count)
 	// 2. An error the medium may not be at fault for moves nothing while the device as a
 	//    whole does not answer.
 	sort(need.get(), n);
-	if ((probe_data && !device_answers(RB_DATA_DEV, need.get()[0], need.get()[n - 1] + 1, retry_buf_)) ||
+	const u64 lo = need.get()[0], hi = need.get()[n - 1] + 1;
+	if ((probe_data && !device_answers(RB_DATA_DEV, lo, hi, retry_buf_)) ||
 	    (probe_spare && !device_answers(RB_SPARE_DEV, 0, 0, retry_buf_))) {
 		count_outage();
 		return last_err;
