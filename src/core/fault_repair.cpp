@@ -378,6 +378,8 @@ int RemapTarget::rewrite_pass(const rc_extent *ext, u32 count)
 	return 0;
 }
 
+namespace {
+
 // What the retries found out about one block of a failed read.
 enum class Found : u8 {
 	Fine,    // read alone at once (or never needed a retry): not the failing one
@@ -386,6 +388,8 @@ enum class Found : u8 {
 	Unknown, // not read alone yet (read_retries 1: its only retry is under the hold)
 	Lost,    // lost already: fails without being read
 };
+
+} // namespace
 
 // A read of [sector, sector + sectors) failed where it was routed with error. A failing block
 // is read 1 + read_retries times in all, counting the failed read: alone read_retries - 1

@@ -95,8 +95,6 @@ private:
 	int do_unremap(DataBlock block);
 
 	// The failed-I/O policy (fault_repair.cpp).
-	struct RereadBlock;
-	struct Snapshot;
 	enum : int { kRestart = 1 }; // a pass saw the mapping change under it: run it again
 	bool can_repair() const { return auto_remap(); }
 	int reread_pass(u64 sector, u32 sectors, u8 *buf, int error);
