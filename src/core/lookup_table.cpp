@@ -606,4 +606,27 @@ Result<LookupTable *> LookupTable::build(const u64 *data_blocks, const u32 *spar
 	return t;
 }
 
+bool LookupTable::set_value(u64 block, u32 value)
+{
+	const u64 off = block - base_;
+	if (chunks_ == 0 || off > span_)
+		return false;
+	const u64 i = chunk_for(block, off);
+	const u64 n = chunk_size(i);
+	u64 at;
+	if (!chunk_has(i, block, &at))
+		return false;
+	if (slot_[i].wide()) {
+		if (Layout<u64>::refs(slot_[i].chunk(), n) != 1)
+			return false;
+		Layout<u64>::values(slot_[i].chunk(), n)[at] = value;
+	} else {
+		if (Layout<u32>::refs(slot_[i].chunk(), n) != 1)
+			return false;
+		Layout<u32>::values(slot_[i].chunk(), n)[at] = value;
+	}
+	return true;
+}
+
 } // namespace remap
+

@@ -53,6 +53,10 @@ public:
 	[[nodiscard]] static Result<LookupTable *> merge(const LookupTable *old,
 							 const Change *changes, u64 count, Gfp gfp);
 	static void free(LookupTable *table);
+	// Sets the value of a block the table holds, in place. Only for a table not yet
+	// published, and a block that the merge() which made it changed (whose chunk that merge
+	// built, so no other version shares it): false if block is not there or shared.
+	bool set_value(u64 block, u32 value);
 
 	u64 size() const { return count_; }
 	// The entry at a global position (< size()): a binary search over the chunks' positions.

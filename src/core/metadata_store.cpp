@@ -41,6 +41,7 @@ MetadataStore::~MetadataStore()
 	rb_free_large(block_crcs_[0]);
 	rb_free_large(block_crcs_[1]);
 	rb_free_large(block_buf_);
+	rb_free_large(undo_);
 	LookupTable::free(loaded_lookup_);
 }
 
@@ -426,7 +427,7 @@ Status MetadataStore::commit(const SlotChange *changes, u64 count, Gfp gfp)
 		return Error{-kENOSPC};
 	const u64 want = min(used_slots_ + inserts, geo_.table_slots());
 	TRY(reserve_slots(want, gfp));
-	auto *undo = static_cast<Undo *>(
+	Undo *const undo = count && count <= undo_capacity_ ? undo_ : static_cast<Undo *>(
 		rb_alloc_large((count ? count : 1) * sizeof(Undo), static_cast<rb_gfp>(gfp)));
 	if (!undo)
 		return Error{-kENOMEM};
@@ -469,14 +470,31 @@ Status MetadataStore::commit(const SlotChange *changes, u64 count, Gfp gfp)
 		}
 		used_slots_ = old_used_slots;
 		entry_count_ = old_entry_count;
-		rb_free_large(undo);
+		if (undo != undo_)
+			rb_free_large(undo);
 		return written;
 	}
-	rb_free_large(undo);
+	if (undo != undo_)
+		rb_free_large(undo);
 	for (u32 i = 0; i < geo_.table_blocks(); i++)
 		dirty_[area].clear(i);
 	seq_++;
 	area_ = area;
+	return {};
+}
+
+Status MetadataStore::prepare_commit(u64 max_changes, u64 max_inserts, Gfp gfp)
+{
+	TRY(reserve_slots(min(used_slots_ + max_inserts, geo_.table_slots()), gfp));
+	if (max_changes > undo_capacity_) {
+		auto *undo = static_cast<Undo *>(
+			rb_alloc_large(max_changes * sizeof(Undo), static_cast<rb_gfp>(gfp)));
+		if (!undo)
+			return Error{-kENOMEM};
+		rb_free_large(undo_);
+		undo_ = undo;
+		undo_capacity_ = max_changes;
+	}
 	return {};
 }
 

@@ -64,6 +64,10 @@ public:
 	// Writes the changes as one commit. On failure nothing in memory changes and the disk
 	// still holds the previous commit. Allocation happens before any I/O.
 	[[nodiscard]] Status commit(const SlotChange *changes, u64 count, Gfp gfp);
+	// Allocates now what a commit() of up to max_changes changes (max_inserts of them new
+	// entries) needs, so that such a commit allocates nothing: for a caller that holds I/O
+	// while it prepares the commit. (Whether the table has room is commit()'s to say.)
+	[[nodiscard]] Status prepare_commit(u64 max_changes, u64 max_inserts, Gfp gfp);
 
 	u64 used_slots() const { return used_slots_; }
 	u64 entry_count() const { return entry_count_; }
@@ -133,6 +137,8 @@ private:
 	Bitmap dirty_[2];        // per area: table blocks that differ from what the area holds
 	u32 *block_crcs_[2] = {}; // per area: crc of each table block as written there
 	u8 *block_buf_ = nullptr; // one block, for encoding and reading
+	Undo *undo_ = nullptr;    // prepare_commit()'s undo array, of undo_capacity_ entries
+	u64 undo_capacity_ = 0;
 	LookupTable *loaded_lookup_ = nullptr;
 };
 

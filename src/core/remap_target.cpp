@@ -2,6 +2,8 @@
 // The remap engine: loading, messages and the I/O path's lookup; see remap_target.h.
 #include "remap_target.h"
 
+#include "fault_policy.h"
+#include "mapping_change.h"
 #include "memory.h"
 #include "message_parser.h"
 
@@ -9,7 +11,6 @@ namespace remap {
 
 namespace {
 
-constexpr u32 kSpareWriteAttempts = 3;
 // Blocks one remap message may move: bounds the memory and the time its I/O is held.
 constexpr u32 kMaxRemapRange = 65536;
 
@@ -109,9 +110,11 @@ Result<RemapTarget *> RemapTarget::create(const rc_table &table, const rc_device
 		return Error{-kEINVAL};
 
 	Own<RemapTarget> t(new (Gfp::Kernel) RemapTarget(table, devs, geo, io, io_ctx));
-	if (t)
+	if (t) {
 		t->copy_buf_ = static_cast<u8 *>(rb_alloc_large(geo.block_size(), RB_GFP_KERNEL));
-	if (!t || !t->copy_buf_) {
+		t->retry_buf_ = static_cast<u8 *>(rb_alloc_large(geo.block_size(), RB_GFP_KERNEL));
+	}
+	if (!t || !t->copy_buf_ || !t->retry_buf_) {
 		*error = "Cannot allocate memory for the remap engine";
 		return Error{-kENOMEM};
 	}
@@ -130,6 +133,7 @@ RemapTarget::~RemapTarget()
 {
 	LookupTable::free(lookup_);
 	rb_free_large(copy_buf_);
+	rb_free_large(retry_buf_);
 }
 
 Status RemapTarget::resume()
@@ -160,6 +164,7 @@ Status RemapTarget::resume()
 		       static_cast<unsigned long long>(spare_total()), geo_.block_size());
 	}
 	suspended_ = false;
+	__atomic_store_n(&spare_failed_, false, __ATOMIC_RELAXED); // automatic remaps may try again
 	return {};
 }
 
@@ -214,14 +219,14 @@ void RemapTarget::count_redone_write(u64 ns)
 		store_relaxed(&redo_max_ns_, ns);
 }
 
-LookupTable *RemapTarget::publish(LookupTable *next)
+LookupTable *RemapTarget::publish(LookupTable *next, u64 sector, u64 sectors)
 {
 	LookupTable *old = lookup_;
 	next->set_generation(++generation_);
 	rcu_publish(&lookup_, next);
 	publish_view(next);
 	rb_synchronize_rcu();
-	io_->drain(io_ctx_, old->generation(), 0, RC_ALL_SECTORS);
+	io_->drain(io_ctx_, old->generation(), sector, sectors);
 	return old;
 }
 
@@ -276,12 +281,6 @@ int RemapTarget::can_change_mapping(const char *verb) const
 	return 0;
 }
 
-Result<LookupTable *> RemapTarget::with_change(u64 block, u32 value, bool remove)
-{
-	LookupTable::Change c{block, value, remove};
-	return LookupTable::merge(lookup_, &c, 1, Gfp::Noio);
-}
-
 Status RemapTarget::commit(const MetadataStore::SlotChange *changes, u64 count)
 {
 	if (metadata_ == MetadataState::Failed)
@@ -304,505 +303,109 @@ Status RemapTarget::commit(const MetadataStore::SlotChange *changes, u64 count)
 	return {};
 }
 
-// Scratch arrays for one remap message, allocated up front (Gfp::Noio: I/O may be held).
-struct RemapTarget::RangeWork {
-	u64 *blocks = nullptr;                  // the blocks of the range not yet mapped
-	u32 *spares = nullptr;                  // their new spare block, kLost, or kPending if undone
-	LookupTable::Change *lookup = nullptr;  // scratch for building tables
-	MetadataStore::SlotChange *slots = nullptr;
-	u64 nslots = 0;
-
-	~RangeWork()
-	{
-		rb_free_large(blocks);
-		rb_free_large(spares);
-		rb_free_large(lookup);
-		rb_free_large(slots);
-	}
-	[[nodiscard]] bool alloc(u64 n)
-	{
-		const auto g = RB_GFP_NOIO;
-		blocks = static_cast<u64 *>(rb_alloc_large(n * sizeof(u64), g));
-		spares = static_cast<u32 *>(rb_alloc_large(n * sizeof(u32), g));
-		lookup = static_cast<LookupTable::Change *>(
-			rb_alloc_large(n * sizeof(LookupTable::Change), g));
-		slots = static_cast<MetadataStore::SlotChange *>(rb_alloc_large(
-			n * (1 + kSpareWriteAttempts) * sizeof(MetadataStore::SlotChange), g));
-		if (!blocks || !spares || !lookup || !slots)
-			return false;
-		for (u64 i = 0; i < n; i++)
-			spares[i] = LookupTable::kPending; // "not moved" until a move says otherwise
-		return true;
-	}
-};
-
-// Writes copy_buf_ to a new spare block, retiring spare blocks that fail the write. Returns
-// the spare block, or kPending with a negative errno in *err.
-u32 RemapTarget::place_block(RangeWork &work, int *err)
-{
-	for (u32 attempt = 0; attempt < kSpareWriteAttempts; attempt++) {
-		auto got = allocator_->allocate();
-		if (got.is_error()) {
-			*err = got.error().code;
-			if (*err == -kENOSPC)
-				rb_log(RB_LOG_ERR, "no spare blocks left");
-			return LookupTable::kPending;
-		}
-		const SpareBlock s = got.value();
-		*err = io_->write(io_ctx_, RB_SPARE_DEV, geo_.spare_dev_sector(s), copy_buf_,
-				  geo_.block_size(), 0);
-		if (!*err)
-			return static_cast<u32>(s.value());
-		rb_log(RB_LOG_WARN, "spare block %llu failed a write (error %d): retiring it",
-		       static_cast<unsigned long long>(s.value()), *err);
-		allocator_->mark_bad(s);
-		work.slots[work.nslots++] = {MetadataStore::SlotChange::kNewSlot,
-					     Entry{Entry::kBadSpareData, static_cast<u32>(s.value()),
-						   EntryState::BadSpare}};
-	}
-	return LookupTable::kPending;
-}
-
-// Copies one data block to a new spare block. Returns the spare block, kLost if the data
-// block does not read, or kPending with a negative errno in *err. A failure that says nothing
-// about the disk (no memory for the I/O) fails the move: it never marks a block lost.
-u32 RemapTarget::move_block(u64 b, RangeWork &work, int *err)
-{
-	*err = io_->read(io_ctx_, RB_DATA_DEV, geo_.data_dev_sector(DataBlock(b)), copy_buf_,
-			 geo_.block_size(), 0);
-	if (*err == -kENOMEM)
-		return LookupTable::kPending;
-	if (*err) {
-		rb_log(RB_LOG_WARN, "remap: block %llu does not read (error %d): marking it lost",
-		       static_cast<unsigned long long>(b), *err);
-		*err = 0;
-		return LookupTable::kLost;
-	}
-	return place_block(work, err);
-}
-
-// base with one change per range block; set(i, change) fills in what happens to block i.
-template <typename Set>
-Result<LookupTable *> RemapTarget::range_table(const LookupTable *base, RangeWork &work, u64 n,
-					       Set set)
-{
-	for (u64 i = 0; i < n; i++) {
-		work.lookup[i] = LookupTable::Change{work.blocks[i], 0, false};
-		set(i, work.lookup[i]);
-	}
-	return LookupTable::merge(base, work.lookup, n, Gfp::Noio);
-}
-
-// Ends a move of work.blocks[0..n) while `held` (those blocks pending) is published and
-// `before` is the table from before it. Blocks whose work.spares[i] is a spare block or kLost
-// get that mapping; kPending ones stay as they were. Commits work.slots and publishes the
-// result; on failure (or a non-zero err) releases the spare blocks it placed and publishes
-// `before` again. Either way the held I/O is released.
-Status RemapTarget::finish_move(RangeWork &work, u64 n, LookupTable *held, LookupTable *before,
-				int err)
-{
-	Status st = err ? Status(Error{err}) : Status();
-	LookupTable *final_table = nullptr;
-	if (!st.is_error()) {
-		auto r = range_table(held, work, n, [&](u64 i, LookupTable::Change &c) {
-			u32 old = 0; // read below even when find() fails (c.remove then)
-			c.spare = work.spares[i];
-			if (work.spares[i] == LookupTable::kPending) { // not moved: as before
-				c.remove = !before->find(work.blocks[i], &old);
-				c.spare = old;
-			}
-		});
-		if (r.is_error())
-			st = r.error();
-		else
-			final_table = r.value();
-	}
-	if (!st.is_error() && work.nslots)
-		st = commit(work.slots, work.nslots);
-	if (st.is_error()) {
-		LookupTable::free(final_table);
-		for (u64 i = 0; i < n; i++) {
-			if (work.spares[i] != LookupTable::kLost && work.spares[i] != LookupTable::kPending)
-				allocator_->release(SpareBlock(work.spares[i]));
-		}
-		LookupTable::free(publish(before));
-		io_->release_held(io_ctx_);
-		return st;
-	}
-	LookupTable::free(publish(final_table));
-	for (u64 i = 0; i < n; i++) {
-		if (work.spares[i] == LookupTable::kPending)
-			continue;
-		u32 old;
-		if (before->find(work.blocks[i], &old))
-			(old == LookupTable::kLost ? lost_ : remapped_)--;
-		(work.spares[i] == LookupTable::kLost ? lost_ : remapped_)++;
-	}
-	LookupTable::free(before);
-	io_->release_held(io_ctx_);
-	return {};
-}
-
+// Copies the blocks of [first, first + count) that are not remapped yet to spare blocks, one
+// bounded chunk (MappingChange::kMaxBlocks blocks) at a time, each committed on its own; the
+// mutex is released between chunks, so the worker, other messages and status go on. A block
+// that does not read is marked lost, unless the error is the path's or the data device does
+// not answer at all (then the remap fails and the chunk changes nothing).
 int RemapTarget::do_remap(DataBlock first, u64 count, bool range_reply, TextBuffer &reply)
 {
-	MutexGuard guard(mutex_);
-	const u64 f = first.value();
-	int r = can_change_mapping("remap"); // first: while suspended, lookup_ may be stale
-	if (r)
-		return r;
-	u32 v;
-	if (!range_reply && lookup_->find(f, &v)) { // already remapped: nothing to do
-		if (v == LookupTable::kLost)
-			reply.emit("%llu lost", static_cast<unsigned long long>(f));
-		else
-			reply.emit("%llu %u", static_cast<unsigned long long>(f), v);
-		return 1;
-	}
-
-	RangeWork work;
-	if (!work.alloc(count))
-		return -kENOMEM;
-	u64 n = 0;
-	for (u64 b = f; b < f + count; b++) {
-		if (!lookup_->find(b, &v))
-			work.blocks[n++] = b;
-	}
-	const u64 already = count - n;
-
-	// Every table this can end with is allocated before I/O is held: the held blocks'
-	// writes could be what memory reclaim is waiting for.
-	auto pending = range_table(lookup_, work, n, [](u64, LookupTable::Change &c) {
-		c.spare = LookupTable::kPending;
-	});
-	if (pending.is_error())
-		return pending.error().code;
-
-	// From here writes to these blocks wait; none that was already in flight is going on.
-	// The table from before is kept: publishing it again is the rollback.
-	LookupTable *before = publish(pending.value());
-
+	const u64 f = first.value(), end = f + count;
+	u64 done = 0, lost = 0, already = 0;
+	u32 place = 0; // block f's, for the one-block reply
 	int err = 0;
-	u64 done = 0, lost = 0;
-	for (u64 i = 0; i < n; i++) {
-		work.spares[i] = err ? u32(LookupTable::kPending) : move_block(work.blocks[i], work, &err);
-		if (work.spares[i] == LookupTable::kPending)
+	for (u64 b = f; b < end && !err;) {
+		MutexGuard guard(mutex_);
+		err = can_change_mapping("remap"); // first: while suspended, lookup_ may be stale
+		if (err)
+			break;
+		u32 v;
+		if (!range_reply && lookup_->find(f, &v)) { // already remapped: nothing to do
+			if (v == LookupTable::kLost)
+				reply.emit("%llu lost", static_cast<unsigned long long>(f));
+			else
+				reply.emit("%llu %u", static_cast<unsigned long long>(f), v);
+			return 1;
+		}
+		Own<MappingChange> change(make<MappingChange>(Gfp::Noio, *this));
+		if (!change) {
+			err = -kENOMEM;
+			break;
+		}
+		// At most kMaxBlocks blocks, within a span of as many (what the drain covers).
+		for (; b < end; b++) {
+			if (change->count() && b - change->block(0) >= MappingChange::kMaxBlocks)
+				break;
+			if (lookup_->find(b, &v))
+				already++;
+			else if (!change->add(b))
+				break;
+		}
+		if (change->count() == 0)
 			continue;
-		work.slots[work.nslots++] = {
-			MetadataStore::SlotChange::kNewSlot,
-			work.spares[i] == LookupTable::kLost
-				? Entry{work.blocks[i], Entry::kLostSpare, EntryState::Lost}
-				: Entry{work.blocks[i], work.spares[i], EntryState::Remapped}};
-		done++;
-		lost += work.spares[i] == LookupTable::kLost;
+		const u64 wanted = change->count();
+		// Every table, spare block and commit this chunk can end with is allocated before
+		// its I/O is held: the held blocks' writes could be what memory reclaim waits for.
+		Status st = change->prepare(MappingChange::kSpares | MappingChange::kFewerBlocks |
+					    MappingChange::kSparesIfAny);
+		if (st.is_error()) {
+			err = st.error().code;
+			break;
+		}
+		if (change->count() < wanted) {
+			rb_log(RB_LOG_ERR, "remap: no spare blocks left: %llu more blocks can move",
+			       static_cast<unsigned long long>(change->count()));
+			err = -kENOSPC; // after this chunk
+		}
+		change->hold();
+		int chunk_err = 0;
+		for (u64 i = 0; i < change->count() && !chunk_err; i++) {
+			const u64 blk = change->block(i);
+			int r = io_->read(io_ctx_, RB_DATA_DEV, geo_.data_dev_sector(DataBlock(blk)),
+					  copy_buf_, geo_.block_size(), 0);
+			if (r && (!repairable(classify_error(r)) ||
+				  (r != -kENODATA && !device_answers(RB_DATA_DEV, blk, blk + 1, copy_buf_)))) {
+				// Nothing says the medium is at fault (no memory, a path, an outage).
+				rb_log(RB_LOG_ERR, "remap: block %llu does not read (error %d) and the device is not answering: nothing marked",
+				       static_cast<unsigned long long>(blk), r);
+				chunk_err = r;
+				break;
+			}
+			chunk_err = move_or_mark(*change, i, r);
+		}
+		if (chunk_err) {
+			change->roll_back();
+			err = chunk_err;
+			break;
+		}
+		st = change->commit();
+		if (st.is_error() || !change->committed()) {
+			err = st.is_error() ? st.error().code : -kEIO;
+			break;
+		}
+		u64 chunk_done = 0;
+		for (u64 i = 0; i < change->count(); i++) {
+			chunk_done++;
+			lost += change->lost(i);
+			if (change->block(i) == f)
+				place = change->lost(i) ? u32(LookupTable::kLost) : change->spare(i);
+		}
+		done += chunk_done;
+		__atomic_fetch_add(&manual_remaps_, chunk_done, __ATOMIC_RELAXED);
 	}
-	if (err == -kENOSPC)
-		rb_log(RB_LOG_ERR, "remap: no spare blocks left: %llu of %llu blocks remapped",
-		       static_cast<unsigned long long>(done), static_cast<unsigned long long>(n));
-
-	Status st = finish_move(work, n, lookup_, before, 0); // commits what was done
-	if (st.is_error())
-		return st.error().code;
-	__atomic_fetch_add(&manual_remaps_, done, __ATOMIC_RELAXED);
 	if (err)
 		return err;
 	if (!range_reply) {
-		if (lost)
+		if (place == LookupTable::kLost)
 			reply.emit("%llu lost", static_cast<unsigned long long>(f));
 		else
-			reply.emit("%llu %u", static_cast<unsigned long long>(f), work.spares[0]);
+			reply.emit("%llu %u", static_cast<unsigned long long>(f), place);
 	} else {
 		reply.emit("remapped=%llu lost=%llu already=%llu",
 			   static_cast<unsigned long long>(done - lost),
 			   static_cast<unsigned long long>(lost), static_cast<unsigned long long>(already));
 	}
 	return 1;
-}
-
-namespace {
-
-// The part of extent e inside block b, as target sectors [lo, hi); empty if none.
-struct Part {
-	u64 lo, hi;
-	bool empty() const { return lo >= hi; }
-};
-Part part_of(const rc_extent &e, u64 b, u32 shift)
-{
-	return {max(e.sector, b << shift), min(e.sector + e.sectors, (b + 1) << shift)};
-}
-
-const u8 *payload(const rc_extent &e, u64 sector)
-{
-	return static_cast<const u8 *>(e.data) + ((sector - e.sector) << RC_SECTOR_SHIFT);
-}
-
-// Whether the extents together write all of block b.
-bool written_whole(const rc_extent *ext, u32 count, u64 b, u32 shift)
-{
-	u64 covered = b << shift;
-	const u64 end = (b + 1) << shift;
-	for (bool progress = true; progress && covered < end;) {
-		progress = false;
-		for (u32 i = 0; i < count; i++) {
-			const Part p = part_of(ext[i], b, shift);
-			if (!p.empty() && p.lo <= covered && p.hi > covered) {
-				covered = p.hi;
-				progress = true;
-			}
-		}
-	}
-	return covered >= end;
-}
-
-bool contains(const u64 *a, u64 n, u64 v)
-{
-	for (u64 i = 0; i < n; i++)
-		if (a[i] == v)
-			return true;
-	return false;
-}
-
-void sort(u64 *a, u64 n) // insertion sort: a batch moves a few hundred blocks at most
-{
-	for (u64 i = 1; i < n; i++) {
-		const u64 v = a[i];
-		u64 j = i;
-		for (; j > 0 && a[j - 1] > v; j--)
-			a[j] = a[j - 1];
-		a[j] = v;
-	}
-}
-
-} // namespace
-
-// Writes that failed on the device they were routed to, or that need a home because their
-// block is lost. Retries each block's part where it belongs; the blocks that still fail (and
-// lost blocks written whole) move to new spare blocks holding the written data, all in one
-// commit. Returns 0 once every extent is durable under the same rules as a plain write, else
-// an error (and then nothing was acknowledged or changed).
-int RemapTarget::rewrite(const rc_extent *ext, u32 count)
-{
-	MutexGuard guard(mutex_);
-	const u32 shift = geo_.block_shift();
-	if (!table_.auto_remap || metadata_ == MetadataState::Failed || count == 0)
-		return -kEIO;
-	u64 total = 0;
-	for (u32 i = 0; i < count; i++) {
-		if (ext[i].sectors == 0 || ext[i].sector > geo_.data_len() ||
-		    ext[i].sectors > geo_.data_len() - ext[i].sector)
-			return -kEINVAL;
-		total += ((ext[i].sector + ext[i].sectors - 1) >> shift) - (ext[i].sector >> shift) + 1;
-	}
-
-	RangeWork work;
-	if (!work.alloc(total))
-		return -kENOMEM;
-
-	// 1. Retry each extent's part of each block where the current mapping puts it: an error
-	//    that does not repeat needs no remap. Collect the blocks that need a new home; a block
-	//    already collected is written whole in step 3, this extent's part included.
-	u64 n = 0;
-	for (u32 i = 0; i < count; i++) {
-		const rc_extent &e = ext[i];
-		for (u64 b = e.sector >> shift; b <= (e.sector + e.sectors - 1) >> shift; b++) {
-			if (contains(work.blocks, n, b))
-				continue;
-			const Part p = part_of(e, b, shift);
-			u32 v;
-			const bool mapped = lookup_->find(b, &v);
-			if (mapped && v == LookupTable::kLost) {
-				if (!written_whole(ext, count, b, shift)) {
-					rb_log(RB_LOG_ERR, "write of part of lost block %llu: the rest of it is gone",
-					       static_cast<unsigned long long>(b));
-					return -kEIO;
-				}
-			} else {
-				const u64 dev_sector = mapped ? geo_.spare_dev_sector(SpareBlock(v)) +
-									(p.lo & (geo_.block_sectors() - 1))
-							      : geo_.data_offset() + p.lo;
-				if (!io_->write(io_ctx_, mapped ? RB_SPARE_DEV : RB_DATA_DEV, dev_sector,
-						payload(e, p.lo), static_cast<u32>((p.hi - p.lo) << RC_SECTOR_SHIFT),
-						e.flags & RB_IO_FUA))
-					continue;
-			}
-			work.blocks[n++] = b;
-		}
-	}
-	if (n == 0)
-		return 0;
-	sort(work.blocks, n);
-
-	// 2. Hold other I/O to those blocks and let what is in flight finish, so the rest of a
-	//    partly written block is read after every write that raced with this one.
-	auto pending = range_table(lookup_, work, n, [](u64, LookupTable::Change &c) {
-		c.spare = LookupTable::kPending;
-	});
-	if (pending.is_error())
-		return pending.error().code;
-	LookupTable *held = pending.value();
-	LookupTable *before = publish(held); // kept: publishing it again rolls back
-
-	// 3. Each block: what it held where it was, overlaid with every extent's part of it.
-	int err = 0;
-	for (u64 i = 0; i < n && !err; i++) {
-		const u64 b = work.blocks[i];
-		u32 v = 0; // read only when mapped; initialised for the compiler
-		const bool mapped = before->find(b, &v);
-		if (!written_whole(ext, count, b, shift)) { // keep the rest of the block
-			err = io_->read(io_ctx_, mapped ? RB_SPARE_DEV : RB_DATA_DEV,
-					mapped ? geo_.spare_dev_sector(SpareBlock(v))
-					       : geo_.data_dev_sector(DataBlock(b)),
-					copy_buf_, geo_.block_size(), 0);
-			if (err) {
-				rb_log(RB_LOG_ERR, "write to block %llu failed and the rest of the block does not read",
-				       static_cast<unsigned long long>(b));
-				break;
-			}
-		}
-		for (u32 k = 0; k < count; k++) {
-			const Part p = part_of(ext[k], b, shift);
-			if (!p.empty())
-				__builtin_memcpy(copy_buf_ + ((p.lo - (b << shift)) << RC_SECTOR_SHIFT),
-						 payload(ext[k], p.lo), (p.hi - p.lo) << RC_SECTOR_SHIFT);
-		}
-		if (mapped && v != LookupTable::kLost) {
-			// Its spare block failed the write: retire it.
-			allocator_->mark_bad(SpareBlock(v));
-			work.slots[work.nslots++] = {MetadataStore::SlotChange::kNewSlot,
-						     Entry{Entry::kBadSpareData, v, EntryState::BadSpare}};
-		}
-		work.spares[i] = place_block(work, &err);
-		if (err)
-			break;
-		work.slots[work.nslots++] = {mapped ? store_->find_slot(b) : u64(MetadataStore::SlotChange::kNewSlot),
-					     Entry{b, work.spares[i], EntryState::Remapped}};
-	}
-
-	Status st = finish_move(work, n, held, before, err); // all or nothing
-	if (st.is_error()) {
-		rb_log(RB_LOG_ERR, "could not remap a failed write (error %d): it fails", st.error().code);
-		return st.error().code;
-	}
-	__atomic_fetch_add(&auto_remaps_, n, __ATOMIC_RELAXED);
-	rb_log(RB_LOG_WARN, "remapped %llu block(s) after %u failed write(s) at sector %llu",
-	       static_cast<unsigned long long>(n), count, static_cast<unsigned long long>(ext[0].sector));
-	return 0;
-}
-
-// Reads a whole block from where the mapping `table` puts it, with read_retries retries.
-int RemapTarget::read_block(const LookupTable *table, u64 b, u32 attempts)
-{
-	u32 v;
-	const bool on_spare = table->find(b, &v) && v != LookupTable::kLost;
-	int r = -kEIO;
-	for (u32 i = 0; i < attempts && r; i++)
-		r = io_->read(io_ctx_, on_spare ? RB_SPARE_DEV : RB_DATA_DEV,
-			      on_spare ? geo_.spare_dev_sector(SpareBlock(v))
-				       : geo_.data_dev_sector(DataBlock(b)),
-			      copy_buf_, geo_.block_size(), 0);
-	return r;
-}
-
-// A read that failed where it was routed. Each block is retried up to read_retries times: a
-// block that reads on a retry is weak and moves to a new spare block (its data is copied),
-// a block that never reads is marked lost, both persisted. Fills buf and returns 0 if every
-// block read in the end; otherwise -EIO, and the glue fails the read with its original
-// status. A retry that fails for lack of memory changes nothing. data covers
-// [sector, sector + sectors).
-int RemapTarget::reread(u64 sector, u32 sectors, u8 *buf)
-{
-	MutexGuard guard(mutex_);
-	const u32 shift = geo_.block_shift();
-	const u64 end = sector + sectors;
-	const u64 first = sector >> shift;
-	const u64 count = ((end - 1) >> shift) - first + 1;
-	if (sectors == 0)
-		return -kEIO;
-
-	RangeWork work;
-	if (!work.alloc(count))
-		return -kENOMEM;
-
-	// 1. Retry every block; remember the ones that failed at first (weak or unreadable).
-	bool all_read = true;
-	u64 n = 0;
-	for (u64 b = first; b < first + count; b++) {
-		const u64 lo = max(sector, b << shift), hi = min(end, (b + 1) << shift);
-		u32 v;
-		if (lookup_->find(b, &v) && v == LookupTable::kLost) {
-			all_read = false;
-			continue;
-		}
-		// One read of the block alone tells which blocks of the bio failed; a block that
-		// fails it and then reads on a retry is weak.
-		const bool good = read_block(lookup_, b, 1) == 0;
-		if (good || read_block(lookup_, b, table_.read_retries) == 0)
-			__builtin_memcpy(buf + ((lo - sector) << RC_SECTOR_SHIFT),
-					 copy_buf_ + ((lo - (b << shift)) << RC_SECTOR_SHIFT),
-					 (hi - lo) << RC_SECTOR_SHIFT);
-		else
-			all_read = false;
-		if (!good)
-			work.blocks[n++] = b;
-	}
-	if (n == 0 || !auto_remap())
-		return all_read ? 0 : -kEIO;
-
-	// 2. Hold I/O to those blocks, let what is in flight finish, read each once more (so a
-	//    racing write is not undone), and move it (weak) or mark it lost (unreadable).
-	auto pending = range_table(lookup_, work, n, [](u64, LookupTable::Change &c) {
-		c.spare = LookupTable::kPending;
-	});
-	if (pending.is_error())
-		return all_read ? 0 : -kEIO;
-	LookupTable *held = pending.value();
-	LookupTable *before = publish(held); // kept: publishing it again rolls back
-
-	int err = 0;
-	u64 moved = 0, lost = 0;
-	for (u64 i = 0; i < n && !err; i++) {
-		const u64 b = work.blocks[i];
-		u32 v;
-		const bool mapped = before->find(b, &v);
-		const int rr = read_block(before, b, 1 + table_.read_retries);
-		if (rr == -kENOMEM) {
-			// No memory for the read says nothing about the disk (as in move_block()):
-			// nothing is moved or marked lost, and the read fails with its own error.
-			err = rr;
-			break;
-		}
-		const bool readable = rr == 0;
-		if (mapped) {
-			// The spare block it lived in failed a read: retire it.
-			allocator_->mark_bad(SpareBlock(v));
-			work.slots[work.nslots++] = {MetadataStore::SlotChange::kNewSlot,
-						     Entry{Entry::kBadSpareData, v, EntryState::BadSpare}};
-		}
-		if (readable) {
-			work.spares[i] = place_block(work, &err);
-			if (err)
-				break;
-			moved++;
-		} else {
-			work.spares[i] = LookupTable::kLost;
-			lost++;
-		}
-		const bool is_lost = work.spares[i] == LookupTable::kLost;
-		work.slots[work.nslots++] = {
-			mapped ? store_->find_slot(b) : u64(MetadataStore::SlotChange::kNewSlot),
-			is_lost ? Entry{b, Entry::kLostSpare, EntryState::Lost}
-				: Entry{b, work.spares[i], EntryState::Remapped}};
-	}
-
-	Status st = finish_move(work, n, held, before, err);
-	if (st.is_error()) {
-		rb_log(RB_LOG_ERR, "could not record a failed read (error %d)", st.error().code);
-		return all_read ? 0 : -kEIO;
-	}
-	__atomic_fetch_add(&auto_remaps_, moved, __ATOMIC_RELAXED);
-	rb_log(RB_LOG_WARN, "read error at sector %llu: %llu weak block(s) moved, %llu lost",
-	       static_cast<unsigned long long>(sector), static_cast<unsigned long long>(moved),
-	       static_cast<unsigned long long>(lost));
-	return all_read ? 0 : -kEIO;
 }
 
 int RemapTarget::do_unremap(DataBlock block)
@@ -821,41 +424,30 @@ int RemapTarget::do_unremap(DataBlock block)
 		return -kEINVAL;
 	}
 
-	auto pending = with_change(b, LookupTable::kPending, false);
-	if (pending.is_error())
-		return pending.error().code;
-	LookupTable::Change drop{b, 0, true};
-	auto final_table = LookupTable::merge(pending.value(), &drop, 1, Gfp::Noio);
-	if (final_table.is_error()) {
-		LookupTable::free(pending.value());
-		return final_table.error().code;
-	}
-	LookupTable *before = publish(pending.value()); // kept: publishing it again rolls back
-
+	Own<MappingChange> change(make<MappingChange>(Gfp::Noio, *this));
+	if (!change)
+		return -kENOMEM;
+	(void)change->add(b);
+	Status st = change->prepare(MappingChange::kRemove);
+	if (st.is_error())
+		return st.error().code;
+	change->hold();
 	r = io_->read(io_ctx_, RB_SPARE_DEV, geo_.spare_dev_sector(SpareBlock(spare)), copy_buf_,
-			  geo_.block_size(), 0);
+		      geo_.block_size(), 0);
 	if (!r)
 		r = io_->write(io_ctx_, RB_DATA_DEV, geo_.data_dev_sector(block), copy_buf_,
 			       geo_.block_size(), RB_IO_FUA);
-	Status st = r ? Status(Error{r}) : Status();
-	if (!st.is_error()) {
-		MetadataStore::SlotChange c{store_->find_slot(b), Entry{0, 0, EntryState::Free}};
-		st = commit(&c, 1);
+	if (!r) {
+		change->set_removed(0);
+		st = change->commit();
+		r = st.is_error() ? st.error().code : change->committed() ? 0 : -kEIO;
+	} else {
+		change->roll_back();
 	}
-	if (st.is_error()) {
+	if (r)
 		rb_log(RB_LOG_ERR, "unremap: block %llu stays remapped (error %d)",
-		       static_cast<unsigned long long>(b), st.error().code);
-		LookupTable::free(final_table.value());
-		LookupTable::free(publish(before));
-		io_->release_held(io_ctx_);
-		return st.error().code;
-	}
-	LookupTable::free(publish(final_table.value()));
-	LookupTable::free(before);
-	io_->release_held(io_ctx_);
-	allocator_->free(SpareBlock(spare));
-	remapped_--;
-	return 0;
+		       static_cast<unsigned long long>(b), r);
+	return r;
 }
 
 void RemapTarget::do_list(u64 first, u64 max, TextBuffer &reply) const
@@ -1068,9 +660,9 @@ extern "C" int rc_target_rewrite(struct rc_target *t, const struct rc_extent *ex
 }
 
 extern "C" int rc_target_reread(struct rc_target *t, rb_u64 sector, rb_u32 sectors, void *data,
-				int /*error*/)
+				int error)
 {
-	int r = engine(t)->reread(sector, sectors, static_cast<u8 *>(data));
+	int r = engine(t)->reread(sector, sectors, static_cast<u8 *>(data), error);
 	engine(t)->check_spare_events();
 	return r;
 }
@@ -1082,8 +674,7 @@ extern "C" int rc_target_auto_remap(const struct rc_target *t)
 
 extern "C" enum rc_verdict rc_target_failed_io(struct rc_target *t, const struct rc_failed_io *f)
 {
-	engine(t)->count_error((f->flags & RC_FAILED_WRITE) != 0);
-	return engine(t)->auto_remap() ? RC_VERDICT_REDO : RC_VERDICT_PASS;
+	return engine(t)->failed_io(*f);
 }
 
 extern "C" void rc_target_count_error(struct rc_target *t, int is_write)

@@ -37,21 +37,29 @@ public:
 	// The slot of the RCU-published summary of lookup_ (see struct rc_io_view).
 	const rc_io_view *const *io_view() const { return &view_; }
 	void count_error(bool is_write);
+	// The error taxonomy's verdict on a bio that failed where map() routed it (counts it).
+	// Never sleeps, allocates or locks: end_io may call it in interrupt context.
+	rc_verdict failed_io(const rc_failed_io &f);
 	// From the glue's worker (one at a time per target); clear_stats may race with it.
 	void count_redone_write(u64 ns);
 	int message(unsigned argc, char **argv, char *result, unsigned maxlen);
 	int rewrite(const rc_extent *extents, u32 count);
-	int reread(u64 sector, u32 sectors, u8 *buf);
+	int reread(u64 sector, u32 sectors, u8 *buf, int error);
 	// Raises the low-water and exhaustion events when free spare blocks cross them.
 	void check_spare_events();
 	// A hint for the I/O path (read without the mutex): rewrite() decides for real.
 	bool auto_remap() const
 	{
-		return table_.auto_remap && !__atomic_load_n(&metadata_failed_, __ATOMIC_RELAXED);
+		return table_.auto_remap && !table_.read_only &&
+		       !__atomic_load_n(&metadata_failed_, __ATOMIC_RELAXED) &&
+		       !__atomic_load_n(&spare_failed_, __ATOMIC_RELAXED);
 	}
 	void status_info(TextBuffer &out) const;
 
 private:
+	// Spare blocks one block's move tries before the spare device counts as failed.
+	enum : u32 { kSpareWriteAttempts = 3 };
+
 	// What load() builds; replaced as a whole when another table committed meanwhile.
 	struct State {
 		Own<MetadataStore> store;
@@ -72,25 +80,39 @@ private:
 					    const char **error);
 	void install(Own<State> state);
 
-	// Publishes next (the target owns it from now) and waits out readers and I/O that used
-	// the old table, which it returns: the caller frees it, or keeps it to roll back to.
-	[[nodiscard]] LookupTable *publish(LookupTable *next);
+	// Publishes next (the target owns it from now) and waits out readers and the I/O that
+	// used the old table and overlaps target sectors [sector, sector + sectors). Returns the
+	// old table: the caller frees it, or keeps it to roll back to.
+	[[nodiscard]] LookupTable *publish(LookupTable *next, u64 sector = 0,
+					   u64 sectors = RC_ALL_SECTORS);
 	// Fills the view slot of t's generation and publishes it (see views_).
 	void publish_view(const LookupTable *t);
-	[[nodiscard]] Result<LookupTable *> with_change(u64 block, u32 value, bool remove);
 	[[nodiscard]] Status commit(const MetadataStore::SlotChange *changes, u64 count);
 
-	struct RangeWork;
+	// One change of the mapping of a few blocks, in two phases (mapping_change.h).
+	class MappingChange;
+	friend class MappingChange;
 	int do_remap(DataBlock first, u64 count, bool range_reply, TextBuffer &reply);
-	u32 move_block(u64 block, RangeWork &work, int *err);
-	u32 place_block(RangeWork &work, int *err);
-	[[nodiscard]] Status finish_move(RangeWork &work, u64 n, LookupTable *held,
-					 LookupTable *before, int err);
-	int read_block(const LookupTable *table, u64 block, u32 attempts);
-	template <typename Set>
-	[[nodiscard]] Result<LookupTable *> range_table(const LookupTable *base, RangeWork &work,
-							u64 n, Set set);
 	int do_unremap(DataBlock block);
+
+	// The failed-I/O policy (fault_repair.cpp).
+	enum : int { kRestart = 1 }; // a pass saw the mapping change under it: run it again
+	bool can_repair() const { return auto_remap(); }
+	int reread_pass(u64 sector, u32 sectors, u8 *buf, int error);
+	int rewrite_pass(const rc_extent *ext, u32 count);
+	int read_where(rb_device dev, u64 dev_sector, u8 *buf, unsigned flags);
+	[[nodiscard]] u32 generation_now() const;
+	void wait_for_change();
+	// Whether dev still answers a read outside data blocks [first_block, end_block) (buf: one
+	// block of scratch): tells an error confined to those blocks from an outage.
+	[[nodiscard]] bool device_answers(rb_device dev, u64 first_block, u64 end_block, u8 *buf);
+	// Block i of a held change was read (read_error 0: its data is in copy_buf_) or was
+	// found unreadable with the medium at fault: moved with its data, or marked lost.
+	[[nodiscard]] int move_or_mark(MappingChange &change, u64 i, int read_error);
+	void count_outage();
+	void spare_device_failed(int error);
+	// Marks block i of a held change unreadable (the one place a read error loses data).
+	void mark_unreadable(MappingChange &change, u64 i);
 	int can_change_mapping(const char *verb) const;
 	void do_list(u64 first, u64 max, TextBuffer &reply) const;
 	void do_stats(TextBuffer &reply) const;
@@ -120,6 +142,9 @@ private:
 	bool low_water_signalled_ = false; // under mutex_
 	bool empty_signalled_ = false;
 	u8 *copy_buf_ = nullptr; // one block, for moving data (under mutex_)
+	// One block for the worker's retries and probes, which run without mutex_ (the glue's
+	// worker is single-threaded per target; messages use copy_buf_ under the mutex).
+	u8 *retry_buf_ = nullptr;
 
 	u64 remapped_ = 0; // under mutex_
 	u64 lost_ = 0;
@@ -138,11 +163,13 @@ private:
 	u64 transient_errors_ = 0; // the path: transport, timeout, offline, again, resource
 	u64 nospc_errors_ = 0;     // the device below is out of space (thin)
 	u64 readahead_errors_ = 0; // REQ_RAHEAD: passed through untouched
-	u64 outages_ = 0;          // failed reads found to be a device-wide outage: nothing marked
+	u64 outages_ = 0;          // failed I/O found to be a device-wide outage: nothing marked or moved
 	u64 reprobed_ = 0;         // lost blocks read again by `reprobe`
 	u64 rescued_ = 0;          // of those, blocks that read and moved with their data
 	u64 lost_sectors_ = 0;     // 512-byte sectors lost inside salvaged blocks (under mutex_)
-	bool spare_failed_ = false; // no spare block accepted a write: the spare device failed
+	// No spare block accepted a write: the spare device failed. Automatic remaps stop
+	// (verdict PASS) until a resume or a manual remap that places a block (relaxed atomic).
+	bool spare_failed_ = false;
 };
 
 } // namespace remap

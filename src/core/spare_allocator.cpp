@@ -160,6 +160,16 @@ void SpareAllocator::mark_bad(SpareBlock block)
 	}
 }
 
+void SpareAllocator::unmark_bad(SpareBlock block)
+{
+	SpinGuard guard(lock_);
+	const u64 b = block.value();
+	if (reserved_.test(b)) {
+		reserved_.clear(b);
+		reserved_count_--;
+	}
+}
+
 u64 SpareAllocator::available() const
 {
 	SpinGuard guard(lock_);

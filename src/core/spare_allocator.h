@@ -35,6 +35,9 @@ public:
 	void free(SpareBlock block);
 	// The block failed: never hand it out again (it stays taken).
 	void mark_bad(SpareBlock block);
+	// Undoes mark_bad() of a block whose retirement was never committed: no longer reserved,
+	// still taken (in use, or to be released by the caller).
+	void unmark_bad(SpareBlock block);
 
 	u64 total_blocks() const { return taken_.size(); }
 	// Blocks that can still be handed out (free in the bitmap or waiting in the cache).

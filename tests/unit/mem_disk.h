@@ -33,6 +33,18 @@ public:
 	std::function<bool(const Write &)> write_filter;
 	// Called for each read (device, first sector); returning false fails it.
 	std::function<bool(int, rb_u64)> read_filter;
+	// Called first for each read (device, first sector, flags), before the disk is touched:
+	// a non-zero return fails the read with that errno. It may block (a slow device).
+	std::function<int(int, rb_u64, unsigned)> read_hook;
+	// Called for each write before it happens: a non-zero return fails it with that errno.
+	std::function<int(const Write &)> write_hook;
+	// Every drain the engine asked for, and a hook called with it (from inside publish()).
+	struct Drain {
+		rb_u32 generation;
+		rb_u64 sector, sectors;
+	};
+	std::vector<Drain> drain_log;
+	std::function<void(const Drain &)> drain_hook;
 	int writes = 0;
 	// Logical block size of each device (RB_DATA_DEV, RB_SPARE_DEV): a read or write that is
 	// shorter than it, not a multiple of it or not aligned to it fails with -EINVAL, as a
@@ -78,11 +90,15 @@ public:
 
 private:
 	static int do_read(void *ctx, rb_device dev, rb_u64 sector, void *buf, rb_u32 bytes,
-			   unsigned /*flags*/)
+			   unsigned flags)
 	{
 		auto *d = static_cast<MemDisk *>(ctx);
 		if (d->misaligned(dev, sector, bytes))
 			return -22;
+		if (d->read_hook) {
+			if (int r = d->read_hook(dev, sector, flags))
+				return r;
+		}
 		if (d->fail_read_in >= 0 && d->fail_read_in-- == 0)
 			return d->fail_error;
 		if (d->read_filter && !d->read_filter(dev, sector))
@@ -110,6 +126,10 @@ private:
 			return d->fail_error;
 		if (d->write_filter && !d->write_filter(w))
 			return d->fail_error;
+		if (d->write_hook) {
+			if (int r = d->write_hook(w))
+				return r;
+		}
 		d->writes++;
 		if (flags & RB_IO_PREFLUSH)
 			d->flush_all();
@@ -154,7 +174,14 @@ private:
 			std::memcpy(sector(img, w.sector + off / 512).data(), &w.data[off], 512);
 	}
 
-	static void do_drain(void *ctx, rb_u32, rb_u64, rb_u64) { static_cast<MemDisk *>(ctx)->drains++; }
+	static void do_drain(void *ctx, rb_u32 generation, rb_u64 sector, rb_u64 sectors)
+	{
+		auto *d = static_cast<MemDisk *>(ctx);
+		d->drains++;
+		d->drain_log.push_back(Drain{generation, sector, sectors});
+		if (d->drain_hook)
+			d->drain_hook(d->drain_log.back());
+	}
 	static void do_release(void *) {}
 	static void do_event(void *ctx) { static_cast<MemDisk *>(ctx)->events++; }
 

@@ -1,0 +1,579 @@
+// SPDX-License-Identifier: GPL-2.0
+// The failed-I/O policy: the verdict on a failed bio (the error taxonomy of fault_policy.h),
+// and the worker's repairs, rewrite() and reread(). Retries and probes run without the
+// engine mutex, through retry_buf_ (the glue's worker is single-threaded per target); only
+// the blocks that then move or are marked lost are held, one mapping change at a time, each
+// with the mutex for its own few blocks' I/O and commit.
+#include "fault_policy.h"
+#include "mapping_change.h"
+#include "memory.h"
+
+namespace remap {
+
+namespace {
+
+// Times a repair starts over when the mapping changed under its retries (a message moved a
+// block meanwhile); after that the I/O fails with its own error and nothing is changed.
+constexpr u32 kMaxPasses = 3;
+
+void add_relaxed(u64 *p, u64 n = 1) { __atomic_fetch_add(p, n, __ATOMIC_RELAXED); }
+
+// The part of extent e inside block b, as target sectors [lo, hi); empty if none.
+struct Part {
+	u64 lo, hi;
+	bool empty() const { return lo >= hi; }
+};
+Part part_of(const rc_extent &e, u64 b, u32 shift)
+{
+	return {max(e.sector, b << shift), min(e.sector + e.sectors, (b + 1) << shift)};
+}
+
+const u8 *payload(const rc_extent &e, u64 sector)
+{
+	return static_cast<const u8 *>(e.data) + ((sector - e.sector) << RC_SECTOR_SHIFT);
+}
+
+// Whether the extents together write all of block b.
+bool written_whole(const rc_extent *ext, u32 count, u64 b, u32 shift)
+{
+	u64 covered = b << shift;
+	const u64 end = (b + 1) << shift;
+	for (bool progress = true; progress && covered < end;) {
+		progress = false;
+		for (u32 i = 0; i < count; i++) {
+			const Part p = part_of(ext[i], b, shift);
+			if (!p.empty() && p.lo <= covered && p.hi > covered) {
+				covered = p.hi;
+				progress = true;
+			}
+		}
+	}
+	return covered >= end;
+}
+
+bool contains(const u64 *a, u64 n, u64 v)
+{
+	for (u64 i = 0; i < n; i++)
+		if (a[i] == v)
+			return true;
+	return false;
+}
+
+void sort(u64 *a, u64 n) // insertion sort: a batch moves a few hundred blocks at most
+{
+	for (u64 i = 1; i < n; i++) {
+		const u64 v = a[i];
+		u64 j = i;
+		for (; j > 0 && a[j - 1] > v; j--)
+			a[j] = a[j - 1];
+		a[j] = v;
+	}
+}
+
+
+// A worker-side array freed on scope exit (allocated only once a retry failed).
+template <typename T> class Scratch {
+public:
+	Scratch() = default;
+	Scratch(const Scratch &) = delete;
+	Scratch &operator=(const Scratch &) = delete;
+	~Scratch() { rb_free_large(p_); }
+	[[nodiscard]] bool alloc(u64 n)
+	{
+		p_ = static_cast<T *>(rb_alloc_large(n * sizeof(T), RB_GFP_NOIO));
+		if (p_)
+			__builtin_memset(static_cast<void *>(p_), 0, n * sizeof(T));
+		return p_ != nullptr;
+	}
+	T *get() const { return p_; }
+	explicit operator bool() const { return p_ != nullptr; }
+
+private:
+	T *p_ = nullptr;
+};
+
+} // namespace
+
+rc_verdict RemapTarget::failed_io(const rc_failed_io &f)
+{
+	count_error((f.flags & RC_FAILED_WRITE) != 0);
+	if (f.flags & RC_FAILED_READAHEAD) {
+		// Speculative and failfast in the block layer: it fails on conditions a demand
+		// read would retry through. Nothing is retried, moved or marked.
+		add_relaxed(&readahead_errors_);
+		return RC_VERDICT_PASS;
+	}
+	switch (classify_error(f.error)) {
+	case ErrorClass::Medium:
+		add_relaxed(&medium_errors_);
+		break;
+	case ErrorClass::MaybeMedium:
+		break;
+	case ErrorClass::Path:
+		add_relaxed(&transient_errors_);
+		return RC_VERDICT_PASS;
+	case ErrorClass::NoSpace:
+		add_relaxed(&nospc_errors_);
+		return RC_VERDICT_PASS;
+	case ErrorClass::NotSupported:
+		return RC_VERDICT_PASS;
+	}
+	return can_repair() ? RC_VERDICT_REDO : RC_VERDICT_PASS;
+}
+
+u32 RemapTarget::generation_now() const
+{
+	RcuReadGuard rcu;
+	return rcu_read(&lookup_)->generation();
+}
+
+// A block is pending only while a mapping change holds the mutex: waits for it to end.
+void RemapTarget::wait_for_change()
+{
+	MutexGuard guard(mutex_);
+}
+
+int RemapTarget::read_where(rb_device dev, u64 dev_sector, u8 *buf, unsigned flags)
+{
+	return io_->read(io_ctx_, dev, dev_sector, buf, geo_.block_size(), flags);
+}
+
+void RemapTarget::count_outage()
+{
+	add_relaxed(&outages_);
+	rb_log(RB_LOG_WARN, "the device does not answer: an outage, not a bad block; nothing marked or moved");
+}
+
+void RemapTarget::spare_device_failed(int error)
+{
+	if (__atomic_exchange_n(&spare_failed_, true, __ATOMIC_RELAXED))
+		return;
+	rb_log(RB_LOG_ERR, "no spare block accepted a write (error %d): the spare device failed; automatic remaps stop until a resume or a remap message that succeeds",
+	       error);
+	if (io_->event)
+		io_->event(io_ctx_); // `dmsetup wait` wakes up to spare=failed
+}
+
+// The probe: the data device answers if one of two data blocks outside the failing ones reads
+// (skipping remapped ones): the block half the device away (an outage fails it, damage near
+// the failing blocks does not), else the first block of the device (whatever else fails, a
+// device that is there reads it). The spare device answers if one of the two superblock
+// slots reads. A medium error is an answer too.
+bool RemapTarget::device_answers(rb_device dev, u64 first_block, u64 end_block, u8 *buf)
+{
+	for (u32 k = 0; k < 2; k++) {
+		u64 sector;
+		if (dev == RB_SPARE_DEV) {
+			sector = geo_.spare_dev_sector(geo_.superblock_block(k));
+		} else {
+			const u64 nb = geo_.data_blocks();
+			u64 b = k ? 0 : (first_block + nb / 2) % nb;
+			{
+				RcuReadGuard rcu;
+				const LookupTable *t = rcu_read(&lookup_);
+				u32 v;
+				// Up to 8 blocks on: not a failing one, and not remapped (bad there).
+				for (u32 step = 0; step < 8; step++) {
+					if (!(b >= first_block && b < end_block) && !t->find(b, &v))
+						break;
+					b = (b + 1) % nb;
+				}
+			}
+			if (b >= first_block && b < end_block)
+				continue; // a device of a few blocks, all of them failing
+			sector = geo_.data_dev_sector(DataBlock(b));
+		}
+		const int r = read_where(dev, sector, buf, RB_IO_FAILFAST);
+		if (r == 0 || r == -kENODATA)
+			return true;
+	}
+	return false;
+}
+
+// The one place where a read error costs data: block i of a held change does not read and
+// the medium is at fault.
+void RemapTarget::mark_unreadable(MappingChange &change, u64 i)
+{
+	rb_log(RB_LOG_WARN, "block %llu does not read: marking it lost",
+	       static_cast<unsigned long long>(change.block(i)));
+	change.set_lost(i);
+}
+
+int RemapTarget::move_or_mark(MappingChange &change, u64 i, int read_error)
+{
+	if (!read_error)
+		return change.place(i, copy_buf_);
+	mark_unreadable(change, i);
+	return 0;
+}
+
+// Writes that failed on the device they were routed to, or that need a home because their
+// block is lost. Retries each block's part where it belongs (before allocating anything);
+// an error of the path, out of space or not supported, or a data device that does not
+// answer, fails the write with nothing changed. The blocks whose medium failed (and lost
+// blocks written whole) move to new spare blocks holding the written data, up to
+// MappingChange::kMaxBlocks in one commit. Returns 0 once every extent is durable under the
+// same rules as a plain write, else an error (and then nothing was acknowledged).
+int RemapTarget::rewrite(const rc_extent *ext, u32 count)
+{
+	if (count == 0)
+		return -kEIO;
+	for (u32 i = 0; i < count; i++) {
+		if (ext[i].sectors == 0 || ext[i].sector > geo_.data_len() ||
+		    ext[i].sectors > geo_.data_len() - ext[i].sector)
+			return -kEINVAL;
+	}
+	if (!table_.auto_remap || table_.read_only)
+		return -kEIO;
+	for (u32 pass = 0; pass < kMaxPasses; pass++) {
+		const int r = rewrite_pass(ext, count);
+		if (r != kRestart)
+			return r;
+	}
+	return -kEIO;
+}
+
+int RemapTarget::rewrite_pass(const rc_extent *ext, u32 count)
+{
+	const u32 shift = geo_.block_shift();
+	const u32 gen0 = generation_now();
+
+	// 1. Retry each extent's part of each block where the mapping puts it now, without the
+	//    mutex. Collect the blocks that need a new home; a block already collected is
+	//    written whole in step 3, this extent's part included.
+	Scratch<u64> need;
+	u64 n = 0;
+	int last_err = -kEIO;
+	bool probe_data = false, probe_spare = false;
+	for (u32 i = 0; i < count; i++) {
+		const rc_extent &e = ext[i];
+		for (u64 b = e.sector >> shift; b <= (e.sector + e.sectors - 1) >> shift; b++) {
+			if (need && contains(need.get(), n, b))
+				continue;
+			const Part p = part_of(e, b, shift);
+			u32 v = 0;
+			bool mapped;
+			{
+				RcuReadGuard rcu;
+				mapped = rcu_read(&lookup_)->find(b, &v);
+			}
+			if (mapped && v == LookupTable::kPending) {
+				wait_for_change();
+				return kRestart;
+			}
+			if (mapped && v == LookupTable::kLost) {
+				if (!written_whole(ext, count, b, shift)) {
+					rb_log(RB_LOG_ERR, "write of part of lost block %llu: the rest of it is gone",
+					       static_cast<unsigned long long>(b));
+					return -kEIO;
+				}
+			} else {
+				const u64 dev_sector = mapped ? geo_.spare_dev_sector(SpareBlock(v)) +
+									(p.lo & (geo_.block_sectors() - 1))
+							      : geo_.data_offset() + p.lo;
+				const int r = io_->write(io_ctx_, mapped ? RB_SPARE_DEV : RB_DATA_DEV, dev_sector,
+							 payload(e, p.lo),
+							 static_cast<u32>((p.hi - p.lo) << RC_SECTOR_SHIFT),
+							 e.flags & RB_IO_FUA);
+				if (!r)
+					continue;
+				if (!repairable(classify_error(r))) {
+					rb_log(RB_LOG_ERR, "write to block %llu failed again (error %d): not the medium; it fails",
+					       static_cast<unsigned long long>(b), r);
+					return r;
+				}
+				last_err = r;
+				if (r != -kENODATA)
+					(mapped ? probe_spare : probe_data) = true;
+			}
+			if (!need) {
+				u64 total = 0;
+				for (u32 k = 0; k < count; k++)
+					total += ((ext[k].sector + ext[k].sectors - 1) >> shift) -
+						 (ext[k].sector >> shift) + 1;
+				if (!need.alloc(total))
+					return -kENOMEM;
+			}
+			need.get()[n++] = b;
+		}
+	}
+	if (n == 0)
+		return generation_now() == gen0 ? 0 : kRestart;
+	if (!can_repair())
+		return last_err;
+	// 2. An error the medium may not be at fault for moves nothing while the device as a
+	//    whole does not answer.
+	sort(need.get(), n);
+	const u64 lo = need.get()[0], hi = need.get()[n - 1] + 1;
+	if ((probe_data && !device_answers(RB_DATA_DEV, lo, hi, retry_buf_)) ||
+	    (probe_spare && !device_answers(RB_SPARE_DEV, 0, 0, retry_buf_))) {
+		count_outage();
+		return last_err;
+	}
+
+	// 3. A chunk at a time: hold the blocks, let what is in flight to them finish (so the
+	//    rest of a partly written block is read after every write that raced with this one),
+	//    and move each with its written data.
+	u32 expected = gen0;
+	u64 moved = 0;
+	for (u64 k = 0; k < n;) {
+		MutexGuard guard(mutex_);
+		if (lookup_->generation() != expected)
+			return kRestart;
+		if (metadata_ == MetadataState::Failed || !can_repair())
+			return last_err;
+		Own<MappingChange> change(make<MappingChange>(Gfp::Noio, *this));
+		if (!change)
+			return -kENOMEM;
+		for (; k < n && change->add(need.get()[k]); k++) {
+		}
+		Status st = change->prepare(MappingChange::kSpares);
+		if (st.is_error())
+			return st.error().code;
+		change->hold();
+		int err = 0;
+		for (u64 i = 0; i < change->count() && !err; i++) {
+			const u64 b = change->block(i);
+			u32 v;
+			const bool on_spare = change->was_mapped(i, &v) && v != LookupTable::kLost;
+			if (!written_whole(ext, count, b, shift)) { // keep the rest of the block
+				err = read_where(on_spare ? RB_SPARE_DEV : RB_DATA_DEV,
+						 on_spare ? geo_.spare_dev_sector(SpareBlock(v))
+							  : geo_.data_dev_sector(DataBlock(b)),
+						 copy_buf_, 0);
+				if (err) {
+					rb_log(RB_LOG_ERR, "write to block %llu failed and the rest of the block does not read",
+					       static_cast<unsigned long long>(b));
+					break;
+				}
+			}
+			for (u32 x = 0; x < count; x++) {
+				const Part p = part_of(ext[x], b, shift);
+				if (!p.empty())
+					__builtin_memcpy(copy_buf_ + ((p.lo - (b << shift)) << RC_SECTOR_SHIFT),
+							 payload(ext[x], p.lo), (p.hi - p.lo) << RC_SECTOR_SHIFT);
+			}
+			if (on_spare)
+				change->retire_old(i); // its spare block failed the write
+			err = move_or_mark(*change, i, 0);
+		}
+		if (err) {
+			change->roll_back(); // nothing retired stays retired in memory only
+			rb_log(RB_LOG_ERR, "could not remap a failed write (error %d): it fails", err);
+			return err;
+		}
+		st = change->commit(); // all or nothing
+		if (st.is_error() || !change->committed()) {
+			rb_log(RB_LOG_ERR, "could not remap a failed write (error %d): it fails",
+			       st.is_error() ? st.error().code : -kEIO);
+			return st.is_error() ? st.error().code : -kEIO;
+		}
+		moved += change->count();
+		add_relaxed(&auto_remaps_, change->count());
+		expected = lookup_->generation();
+	}
+	rb_log(RB_LOG_WARN, "remapped %llu block(s) after %u failed write(s) at sector %llu",
+	       static_cast<unsigned long long>(moved), count,
+	       static_cast<unsigned long long>(ext[0].sector));
+	return 0;
+}
+
+namespace {
+
+// What the retries found out about one block of a failed read.
+enum class Found : u8 {
+	Fine,    // read alone at once (or never needed a retry): not the failing one
+	Weak,    // failed its first read alone and read on a later one
+	Failing, // failed every retry so far
+	Unknown, // not read alone yet (read_retries 1: its only retry is under the hold)
+	Lost,    // lost already: fails without being read
+};
+
+} // namespace
+
+// A read of [sector, sector + sectors) failed where it was routed with error. A failing block
+// is read 1 + read_retries times in all, counting the failed read: alone read_retries - 1
+// times without the mutex (with RB_IO_FAILFAST), the last time held, so that a write that
+// raced with the retries is never undone. A block that fails its first read alone and then
+// reads is weak: it moves to a new spare block with its data. One that never reads is marked
+// lost (mark_unreadable()) only if the medium is at fault: a medium error, or an I/O error
+// while the rest of the device still answers (device_answers()). A retry failing with an
+// error of the path, or a device that does not answer, is an outage: nothing is marked or
+// moved. Fills buf and returns 0 if every block read in the end; else a negative errno (the
+// glue fails the read with its original status). data covers [sector, sector + sectors).
+int RemapTarget::reread(u64 sector, u32 sectors, u8 *buf, int error)
+{
+	if (sectors == 0 || sector >= geo_.data_len() || sectors > geo_.data_len() - sector) {
+		rb_log(RB_LOG_ERR, "reread of sectors %llu+%u outside the data range refused",
+		       static_cast<unsigned long long>(sector), sectors);
+		return -kEINVAL;
+	}
+	const int fail = error < 0 ? error : -kEIO;
+	if (!repairable(classify_error(fail)) || table_.read_retries == 0)
+		return fail; // nothing to retry: the read fails as it did
+	for (u32 pass = 0; pass < kMaxPasses; pass++) {
+		const int r = reread_pass(sector, sectors, buf, fail);
+		if (r != kRestart)
+			return r;
+	}
+	return fail;
+}
+
+int RemapTarget::reread_pass(u64 sector, u32 sectors, u8 *buf, int fail)
+{
+	const u32 shift = geo_.block_shift();
+	const u64 end = sector + sectors;
+	const u64 first = sector >> shift;
+	const u64 count = ((end - 1) >> shift) - first + 1;
+	const u32 alone = table_.read_retries - 1; // retries without the mutex
+	const u32 gen0 = generation_now();
+	auto into_buf = [&](u64 b, const u8 *from) {
+		const u64 lo = max(sector, b << shift), hi = min(end, (b + 1) << shift);
+		__builtin_memcpy(buf + ((lo - sector) << RC_SECTOR_SHIFT),
+				 from + ((lo - (b << shift)) << RC_SECTOR_SHIFT), (hi - lo) << RC_SECTOR_SHIFT);
+	};
+
+	// 1. Without the mutex: read every block alone, retry the failing ones.
+	Scratch<Found> found; // allocated at the first block that fails
+	u64 unread = 0, suspects = 0;
+	bool outage = false, probe_data = false, probe_spare = false;
+	for (u64 i = 0; i < count && !outage; i++) {
+		const u64 b = first + i;
+		u32 v = 0;
+		bool mapped;
+		{
+			RcuReadGuard rcu;
+			mapped = rcu_read(&lookup_)->find(b, &v);
+		}
+		if (mapped && v == LookupTable::kPending) {
+			wait_for_change();
+			return kRestart;
+		}
+		if (mapped && v == LookupTable::kLost) {
+			unread++;
+			if (!found && !found.alloc(count))
+				return fail;
+			found.get()[i] = Found::Lost;
+			continue;
+		}
+		const rb_device dev = mapped ? RB_SPARE_DEV : RB_DATA_DEV;
+		const u64 dev_sector = mapped ? geo_.spare_dev_sector(SpareBlock(v))
+					      : geo_.data_dev_sector(DataBlock(b));
+		int r = alone ? read_where(dev, dev_sector, retry_buf_, RB_IO_FAILFAST) : -kEIO;
+		if (alone && !r) {
+			into_buf(b, retry_buf_);
+			continue;
+		}
+		if (!found && !found.alloc(count))
+			return fail;
+		Found f = alone ? Found::Failing : Found::Unknown;
+		// The device said the medium failed: for the failed read as a whole, or this block.
+		bool medium = fail == -kENODATA;
+		for (u32 k = 1; k <= alone; k++) {
+			if (k > 1)
+				r = read_where(dev, dev_sector, retry_buf_, RB_IO_FAILFAST);
+			if (!r)
+				break;
+			if (r == -kENOMEM)
+				return fail; // says nothing about the disk: nothing marked
+			if (!repairable(classify_error(r))) {
+				outage = true; // the path failed: not the medium's doing
+				break;
+			}
+			medium |= r == -kENODATA;
+		}
+		if (!r && f == Found::Failing) {
+			f = Found::Weak;
+			into_buf(b, retry_buf_);
+		} else {
+			unread++;
+		}
+		found.get()[i] = f;
+		suspects++;
+		(mapped ? probe_spare : probe_data) |= f != Found::Weak && !medium;
+	}
+	if (outage) {
+		count_outage();
+		return fail;
+	}
+	if (generation_now() != gen0)
+		return kRestart;
+	if (suspects == 0 || !can_repair())
+		return unread ? fail : 0;
+	// 2. Without the mutex: an I/O error that is not a medium error marks nothing while the
+	//    device as a whole does not answer either.
+	if ((probe_data && !device_answers(RB_DATA_DEV, first, first + count, retry_buf_)) ||
+	    (probe_spare && !device_answers(RB_SPARE_DEV, 0, 0, retry_buf_))) {
+		count_outage();
+		return unread ? fail : 0;
+	}
+
+	// 3. Each suspect block alone: hold it (and only it), read it once more, move or mark it.
+	u32 expected = gen0;
+	u64 moved = 0, lost = 0;
+	for (u64 i = 0; i < count && !outage; i++) {
+		const Found f = found.get()[i];
+		if (f == Found::Fine || f == Found::Lost)
+			continue;
+		const u64 b = first + i;
+		MutexGuard guard(mutex_);
+		if (lookup_->generation() != expected)
+			return kRestart;
+		if (metadata_ == MetadataState::Failed || !can_repair())
+			break;
+		Own<MappingChange> change(make<MappingChange>(Gfp::Noio, *this));
+		if (!change || !change->add(b) ||
+		    change->prepare(MappingChange::kSpares | MappingChange::kSparesIfAny).is_error())
+			break; // no memory (or no table slot): the read fails as it did
+		change->hold();
+		u32 v;
+		const bool on_spare = change->was_mapped(0, &v) && v != LookupTable::kLost;
+		const int r = read_where(on_spare ? RB_SPARE_DEV : RB_DATA_DEV,
+					 on_spare ? geo_.spare_dev_sector(SpareBlock(v))
+						  : geo_.data_dev_sector(DataBlock(b)),
+					 copy_buf_, RB_IO_FAILFAST);
+		int err = 0;
+		if (!r) {
+			if (f != Found::Weak) {
+				into_buf(b, copy_buf_);
+				unread--;
+			}
+			if (f == Found::Unknown) {
+				change->roll_back(); // read alone at once: not the failing block
+			} else {
+				if (on_spare)
+					change->retire_old(0); // the spare block it lived in failed a read
+				err = move_or_mark(*change, 0, 0);
+			}
+		} else if (r == -kENOMEM || f == Found::Weak) {
+			change->roll_back(); // it read before: it stays where it is
+		} else if (!repairable(classify_error(r))) {
+			change->roll_back();
+			outage = true;
+		} else {
+			if (on_spare)
+				change->retire_old(0);
+			err = move_or_mark(*change, 0, r);
+		}
+		if (!err && (change->moved(0) || change->lost(0))) {
+			if (change->commit().is_error() || !change->committed())
+				break; // rolled back: the read fails as it did
+			moved += change->moved(0);
+			lost += change->lost(0);
+		} else {
+			change->roll_back(); // nothing retired stays retired in memory only
+		}
+		expected = lookup_->generation();
+	}
+	if (outage)
+		count_outage();
+	if (moved)
+		add_relaxed(&auto_remaps_, moved);
+	if (moved || lost)
+		rb_log(RB_LOG_WARN, "read error at sector %llu: %llu weak block(s) moved, %llu lost",
+		       static_cast<unsigned long long>(sector), static_cast<unsigned long long>(moved),
+		       static_cast<unsigned long long>(lost));
+	return unread ? fail : 0;
+}
+
+} // namespace remap

@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: GPL-2.0
+// The two-phase mapping change; see mapping_change.h.
+#include "mapping_change.h"
+
+#include "fault_policy.h"
+
+namespace remap {
+
+RemapTarget::MappingChange::~MappingChange()
+{
+	if (!committed_)
+		roll_back();
+}
+
+bool RemapTarget::MappingChange::add(u64 block)
+{
+	if (n_ == kMaxBlocks || prepared_)
+		return false;
+	blocks_[n_] = block;
+	spares_[n_] = kNoSpare;
+	outcome_[n_] = Outcome::Kept;
+	n_++;
+	return true;
+}
+
+u64 RemapTarget::MappingChange::first_sector() const
+{
+	return n_ ? blocks_[0] << t_.geo_.block_shift() : 0;
+}
+
+u64 RemapTarget::MappingChange::sectors() const
+{
+	return n_ ? (blocks_[n_ - 1] - blocks_[0] + 1) << t_.geo_.block_shift() : 0;
+}
+
+Status RemapTarget::MappingChange::prepare(unsigned flags)
+{
+	if (prepared_ || n_ == 0)
+		return Error{-kEINVAL};
+	remove_ = flags & kRemove;
+	for (u64 i = 0; i < n_; i++)
+		mapped_[i] = t_.lookup_->find(blocks_[i], &old_[i]);
+
+	if (flags & kSpares) {
+		u64 got = 0;
+		for (; got < n_; got++) {
+			auto s = t_.allocator_->allocate();
+			if (s.is_error())
+				break;
+			spares_[got] = static_cast<u32>(s.value().value());
+		}
+		if (got == 0 && !(flags & kSparesIfAny)) {
+			rb_log(RB_LOG_ERR, "no spare blocks left");
+			return Error{-kENOSPC};
+		}
+		if (got < n_) {
+			if (flags & kFewerBlocks) {
+				n_ = got ? got : 1; // one block that may turn out lost needs none
+			} else if (!(flags & kSparesIfAny)) {
+				release_spares();
+				return Error{-kENOSPC};
+			}
+		}
+	}
+
+	// The commit: per block its entry, its old spare block retired and the spare blocks
+	// that may fail a write; every one may be a new slot.
+	const u64 slots = n_ * kSlotsPerBlock;
+	Status st = t_.store_->prepare_commit(slots, slots, Gfp::Noio);
+	if (!st.is_error()) {
+		for (u64 i = 0; i < n_; i++)
+			changes_[i] = LookupTable::Change{blocks_[i], LookupTable::kPending, false};
+		auto held = LookupTable::merge(t_.lookup_, changes_, n_, Gfp::Noio);
+		if (held.is_error()) {
+			st = held.error();
+		} else {
+			held_table_ = held.value();
+			// The final table has every block in it (its value set in place by
+			// commit()), or, for an unremap, none.
+			for (u64 i = 0; i < n_; i++)
+				changes_[i].remove = remove_;
+			auto fin = LookupTable::merge(t_.lookup_, changes_, n_, Gfp::Noio);
+			if (fin.is_error())
+				st = fin.error();
+			else
+				final_ = fin.value();
+		}
+	}
+	if (st.is_error()) {
+		LookupTable::free(held_table_);
+		held_table_ = nullptr;
+		release_spares();
+		return st;
+	}
+	prepared_ = true;
+	return {};
+}
+
+void RemapTarget::MappingChange::hold()
+{
+	// From here I/O to these blocks waits, and none that was in flight to them goes on.
+	// The table from before is kept: publishing it again is the rollback.
+	before_ = t_.publish(held_table_, first_sector(), sectors());
+	held_table_ = nullptr;
+	held_ = true;
+}
+
+void RemapTarget::MappingChange::add_slot(u64 slot, const Entry &e)
+{
+	slots_[nslots_++] = MetadataStore::SlotChange{slot, e};
+}
+
+void RemapTarget::MappingChange::retire(u32 spare, bool fresh)
+{
+	if (t_.allocator_->is_reserved(SpareBlock(spare)))
+		return; // retired already
+	t_.allocator_->mark_bad(SpareBlock(spare));
+	retired_[nretired_++] = Retired{spare, fresh};
+	add_slot(MetadataStore::SlotChange::kNewSlot,
+		 Entry{Entry::kBadSpareData, spare, EntryState::BadSpare});
+}
+
+// Undoes retirements [from, nretired_) in memory; their slots must be dropped by the caller.
+void RemapTarget::MappingChange::undo_retirements(u32 from)
+{
+	while (nretired_ > from) {
+		const Retired &r = retired_[--nretired_];
+		t_.allocator_->unmark_bad(SpareBlock(r.spare));
+		if (r.fresh)
+			t_.allocator_->release(SpareBlock(r.spare));
+	}
+}
+
+// Releases the spare blocks taken and not (or, after a rollback, no longer) mapped.
+void RemapTarget::MappingChange::release_spares()
+{
+	for (u64 i = 0; i < n_; i++) {
+		if (spares_[i] != kNoSpare && !(committed_ && outcome_[i] == Outcome::Moved)) {
+			t_.allocator_->release(SpareBlock(spares_[i]));
+			spares_[i] = kNoSpare;
+		}
+	}
+}
+
+void RemapTarget::MappingChange::retire_old(u64 i)
+{
+	if (mapped_[i] && old_[i] != LookupTable::kLost)
+		retire(old_[i], false);
+}
+
+int RemapTarget::MappingChange::place(u64 i, const u8 *data)
+{
+	const Geometry &geo = t_.geo_;
+	const u32 first_retired = nretired_, first_slot = nslots_;
+	int err = -kENOSPC;
+	for (u32 attempt = 0; attempt < kSpareWriteAttempts; attempt++) {
+		if (spares_[i] == kNoSpare) {
+			auto got = t_.allocator_->allocate();
+			if (got.is_error()) {
+				rb_log(RB_LOG_ERR, "no spare blocks left");
+				return got.error().code;
+			}
+			spares_[i] = static_cast<u32>(got.value().value());
+		}
+		const u32 s = spares_[i];
+		err = t_.io_->write(t_.io_ctx_, RB_SPARE_DEV, geo.spare_dev_sector(SpareBlock(s)), data,
+				    geo.block_size(), 0);
+		if (!err) {
+			outcome_[i] = Outcome::Moved;
+			__atomic_store_n(&t_.spare_failed_, false, __ATOMIC_RELAXED);
+			return 0;
+		}
+		spares_[i] = kNoSpare;
+		if (repairable(classify_error(err))) {
+			rb_log(RB_LOG_WARN, "spare block %u failed a write (error %d): retiring it", s, err);
+			retire(s, true);
+		} else {
+			t_.allocator_->release(SpareBlock(s)); // the path failed, not the block
+		}
+	}
+	// No spare block took the data: that is the spare device, not its blocks. Nothing is
+	// retired for it (which would only drain the free spare blocks).
+	undo_retirements(first_retired);
+	nslots_ = first_slot;
+	t_.spare_device_failed(err);
+	return err ? err : -kEIO;
+}
+
+void RemapTarget::MappingChange::set_lost(u64 i)
+{
+	outcome_[i] = Outcome::Lost;
+}
+
+void RemapTarget::MappingChange::set_removed(u64 i)
+{
+	outcome_[i] = Outcome::Removed;
+}
+
+Status RemapTarget::MappingChange::commit()
+{
+	if (!held_ || committed_)
+		return Error{-kEINVAL};
+	bool any = false;
+	for (u64 i = 0; i < n_; i++) {
+		const Outcome o = outcome_[i];
+		if (o == Outcome::Kept) {
+			// As it was: mapped blocks keep their value; an unmapped one cannot be
+			// absent from a final table that maps it.
+			if (remove_ ? false : !mapped_[i]) {
+				roll_back();
+				return {};
+			}
+			if (!remove_ && !final_->set_value(blocks_[i], old_[i])) {
+				roll_back();
+				return Error{-kENOMEM};
+			}
+			continue;
+		}
+		any = true;
+		const u64 slot = mapped_[i] ? t_.store_->find_slot(blocks_[i])
+					    : u64(MetadataStore::SlotChange::kNewSlot);
+		if (o == Outcome::Removed) {
+			add_slot(slot, Entry{0, 0, EntryState::Free});
+			continue;
+		}
+		const u32 v = o == Outcome::Lost ? u32(LookupTable::kLost) : spares_[i];
+		if (!final_->set_value(blocks_[i], v)) {
+			roll_back();
+			return Error{-kENOMEM};
+		}
+		add_slot(slot, o == Outcome::Lost ? Entry{blocks_[i], Entry::kLostSpare, EntryState::Lost}
+						  : Entry{blocks_[i], v, EntryState::Remapped});
+	}
+	if (remove_ && any) {
+		for (u64 i = 0; i < n_; i++) {
+			if (outcome_[i] != Outcome::Removed) {
+				roll_back(); // an unremap is one block: all or nothing
+				return {};
+			}
+		}
+	}
+	if (!any && nslots_ == 0) {
+		roll_back();
+		return {};
+	}
+	Status st = t_.commit(slots_, nslots_);
+	if (st.is_error()) {
+		roll_back();
+		return st;
+	}
+
+	for (u64 i = 0; i < n_; i++) {
+		const Outcome o = outcome_[i];
+		if (o == Outcome::Kept)
+			continue;
+		if (mapped_[i])
+			(old_[i] == LookupTable::kLost ? t_.lost_ : t_.remapped_)--;
+		if (o == Outcome::Removed) {
+			t_.allocator_->free(SpareBlock(old_[i]));
+			continue;
+		}
+		(o == Outcome::Lost ? t_.lost_ : t_.remapped_)++;
+	}
+	committed_ = true;
+	release_spares(); // taken but not used (lost or kept blocks)
+	LookupTable::free(t_.publish(final_, first_sector(), sectors()));
+	final_ = nullptr;
+	LookupTable::free(before_);
+	before_ = nullptr;
+	held_ = false;
+	t_.io_->release_held(t_.io_ctx_);
+	return {};
+}
+
+void RemapTarget::MappingChange::roll_back()
+{
+	undo_retirements(0);
+	nslots_ = 0;
+	release_spares();
+	for (u64 i = 0; i < n_; i++)
+		outcome_[i] = Outcome::Kept;
+	LookupTable::free(final_);
+	final_ = nullptr;
+	LookupTable::free(held_table_);
+	held_table_ = nullptr;
+	if (held_) {
+		LookupTable::free(t_.publish(before_, first_sector(), sectors()));
+		before_ = nullptr;
+		held_ = false;
+		t_.io_->release_held(t_.io_ctx_);
+	}
+}
+
+} // namespace remap
