@@ -506,7 +506,7 @@ private:
 		unsigned n = 0;
 		rc_target_status_info(live_, status, sizeof(status), &n);
 		char expect[256];
-		snprintf(expect, sizeof(expect), "%u %llu %llu %llu/%llu %s %s", lay_.block_size,
+		snprintf(expect, sizeof(expect), "%u %llu %llu %llu/%llu %s %s rw", lay_.block_size,
 			 static_cast<unsigned long long>(remapped), static_cast<unsigned long long>(lost),
 			 static_cast<unsigned long long>(used), static_cast<unsigned long long>(total),
 			 meta.c_str(), st.kv.at("seq").c_str());
