@@ -468,7 +468,7 @@ TEST(LifecycleConcurrency, StatusStatsAndListRaceReloadResumes)
 	std::atomic<rc_target *> live{a.get()};
 	std::atomic<rc_target *> in_use[kReaders] = {};
 	std::atomic<bool> stop{false};
-	std::atomic<u64> calls{0};
+	std::atomic<u64> calls{0}, bad{0};
 	auto reader = [&](int i) {
 		while (!stop.load()) {
 			rc_target *t = live.load();
@@ -477,15 +477,13 @@ TEST(LifecycleConcurrency, StatusStatsAndListRaceReloadResumes)
 				in_use[i].store(nullptr);
 				continue;
 			}
+			// Counted here, checked after: a failing check must not slow the race down.
 			const std::vector<std::string> w = words(status_info(t));
-			EXPECT_EQ(w.size(), 7u);
-			EXPECT_EQ(w.back(), "rw");
+			bad += w.size() != 7 || w.back() != "rw";
 			Reply s = msg(t, "stats");
-			EXPECT_EQ(s.rc, 1);
-			EXPECT_NE(s.text.find(" seq="), std::string::npos);
-			if (i == 0) {
-				EXPECT_EQ(msg(t, "list").rc, 1);
-			}
+			bad += s.rc != 1 || s.text.find(" seq=") == std::string::npos;
+			if (i == 0)
+				bad += msg(t, "list").rc != 1;
 			in_use[i].store(nullptr);
 			calls++;
 			std::this_thread::yield();
@@ -495,7 +493,7 @@ TEST(LifecycleConcurrency, StatusStatsAndListRaceReloadResumes)
 	for (int i = 0; i < kReaders; i++)
 		threads.emplace_back(reader, i);
 
-	constexpr int kReloads = 150;
+	constexpr int kReloads = 400;
 	u64 commits = 0;
 	for (int i = 0; i < kReloads; i++) {
 		Target b = rig.create(); // the new table loads while a is live
@@ -524,6 +522,7 @@ TEST(LifecycleConcurrency, StatusStatsAndListRaceReloadResumes)
 	for (auto &t : threads)
 		t.join();
 	EXPECT_GT(calls.load(), 0u);
+	EXPECT_EQ(bad.load(), 0u);
 	EXPECT_EQ(seq(a.get()), 1 + commits); // the format, then one commit per reload
 	EXPECT_EQ(metadata_state(a.get()), "ok");
 }
@@ -536,11 +535,12 @@ TEST(LifecycleConcurrency, StatusRacesCommitsAndResumes)
 	const Layout &l = rig.layout;
 	Target a = rig.started();
 	std::atomic<bool> stop{false};
+	std::atomic<u64> bad{0};
 	std::thread reader([&] {
 		while (!stop.load()) {
-			EXPECT_EQ(words(status_info(a.get())).size(), 7u);
-			EXPECT_EQ(msg(a.get(), "stats").rc, 1);
-			EXPECT_EQ(msg(a.get(), "clear_stats").rc, 0);
+			bad += words(status_info(a.get())).size() != 7;
+			bad += msg(a.get(), "stats").rc != 1;
+			bad += msg(a.get(), "clear_stats").rc != 0;
 			std::this_thread::yield();
 		}
 	});
@@ -553,6 +553,7 @@ TEST(LifecycleConcurrency, StatusRacesCommitsAndResumes)
 	}
 	stop.store(true);
 	reader.join();
+	EXPECT_EQ(bad.load(), 0u);
 	EXPECT_EQ(stat(a.get(), "remapped"), 0u);
 	EXPECT_EQ(seq(a.get()), 201u);
 }
