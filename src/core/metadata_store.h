@@ -47,6 +47,14 @@ public:
 	// fallen back for that reason alone). Reads both superblocks.
 	[[nodiscard]] Result<bool> changed_since_load();
 
+	// Makes this store do its I/O through another table's context: a reloaded table takes
+	// the store of the table it replaces over, and that table's context dies with it.
+	void rebind(const rb_io_ops *io, void *io_ctx)
+	{
+		io_ = io;
+		io_ctx_ = io_ctx;
+	}
+
 	// Writes the changes as one commit. On failure nothing in memory changes and the disk
 	// still holds the previous commit. Allocation happens before any I/O.
 	[[nodiscard]] Status commit(const SlotChange *changes, u64 count, Gfp gfp);

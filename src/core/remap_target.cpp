@@ -168,6 +168,8 @@ void RemapTarget::take_over(RemapTarget &old)
 {
 	swap_own(store_, old.store_);
 	swap_own(allocator_, old.allocator_);
+	store_->rebind(io_, io_ctx_); // old's devices go away with old
+	old.store_->rebind(old.io_, old.io_ctx_);
 	rcu_publish(&old.lookup_, publish(old.lookup_)); // what a straggling `list` of old reads
 	remapped_ = old.remapped_;
 	lost_ = old.lost_;

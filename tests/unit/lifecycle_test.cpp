@@ -194,6 +194,60 @@ TEST(Lifecycle, ReloadTakesOverCommitsOfTheLiveTableWithoutIo)
 	EXPECT_EQ(seq(c.get()), seq_a + 1);
 }
 
+// Each table has its own I/O context (the glue's, holding its devices): the store a reloaded
+// table takes over must do its I/O through the new table's context, since the old one's dies
+// with the old table.
+TEST(Lifecycle, ATakenOverStoreDoesItsIoThroughTheNewTable)
+{
+	struct Proxy {
+		MemDisk *disk;
+		int reads = 0, writes = 0;
+		static int read(void *ctx, rb_device dev, u64 sector, void *buf, u32 bytes, unsigned flags)
+		{
+			auto *p = static_cast<Proxy *>(ctx);
+			p->reads++;
+			return p->disk->ops()->read(p->disk->ctx(), dev, sector, buf, bytes, flags);
+		}
+		static int write(void *ctx, rb_device dev, u64 sector, const void *buf, u32 bytes,
+				 unsigned flags)
+		{
+			auto *p = static_cast<Proxy *>(ctx);
+			p->writes++;
+			return p->disk->ops()->write(p->disk->ctx(), dev, sector, buf, bytes, flags);
+		}
+		static void drain(void *ctx, u32 g, u64 s, u64 n)
+		{
+			auto *p = static_cast<Proxy *>(ctx);
+			p->disk->ops()->drain(p->disk->ctx(), g, s, n);
+		}
+		static void release(void *) {}
+		static void event(void *ctx)
+		{
+			auto *p = static_cast<Proxy *>(ctx);
+			p->disk->ops()->event(p->disk->ctx());
+		}
+	};
+	static const rb_io_ops kProxyOps = {Proxy::read, Proxy::write, Proxy::drain, Proxy::release,
+					    Proxy::event};
+	Rig rig;
+	Target a = rig.started();
+	Proxy proxy{&rig.disk};
+	const char *error = nullptr;
+	int err = 0;
+	Target b(rc_target_create(&rig.table, &rig.devs, &kProxyOps, &proxy, &error, &err));
+	ASSERT_TRUE(b) << error;
+	ASSERT_GE(remap_block(a.get(), rig.layout, 1), 0); // b takes this over
+	rc_target_suspend(a.get());
+	ASSERT_EQ(rc_target_resume(b.get()), 0);
+	a.reset();
+	const int writes = rig.disk.writes, through_b = proxy.writes;
+	ASSERT_GE(remap_block(b.get(), rig.layout, 2), 0);
+	EXPECT_GT(rig.disk.writes, writes);
+	EXPECT_EQ(proxy.writes - through_b, rig.disk.writes - writes)
+		<< "the commit went through the destroyed table's context";
+	EXPECT_EQ(list_all(b.get()).size(), 2u);
+}
+
 // A reload after a failed commit: the live table committed nothing since the new one loaded
 // (from a spare that works again), so the new one keeps its own load: metadata is ok.
 TEST(Lifecycle, ReloadAfterAFailedCommitStartsFromItsOwnLoad)
