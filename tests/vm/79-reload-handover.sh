@@ -4,6 +4,7 @@
 # then), what the live table committed after the reload's constructor. A suspend/resume of
 # the same table with a dead spare resumes in failed mode with a dm event. Another device over
 # the same area is refused. A status/stats loop races reload cycles with commits in between.
+# A read-only table writes nothing (finding 10).
 # shellcheck shell=dash source-path=SCRIPTDIR source=lib.sh disable=SC1091
 . "${VMT_LIB:-/vmtest/lib.sh}"
 
@@ -103,3 +104,20 @@ check_eq "remapped: 4 + one per cycle" $((4 + CYCLES)) "$(stat_of remapped)"
 check "re-create: everything persisted" sh -c "dmsetup remove r && dmsetup create r --table '$TABLE'"
 check_eq "remapped after re-create" $((4 + CYCLES)) "$(stat_of remapped)"
 check "remove r" dmsetup remove r
+
+# ---- a read-only table writes nothing ----
+spare_md5=$(md5sum </dev/ram1)
+check "create r read-only over the area" dmsetup create --readonly r --table "$TABLE"
+check_eq "status ends in ro" ro "$(dmsetup status r | awk '{ print $NF }')"
+check_eq "stats: mode=ro" ro "$(stat_of mode)"
+check_fails "remap is refused" msg remap 24000
+check_fails "unremap is refused" msg unremap 800
+check "a remapped block reads" reads 100
+check "suspend and resume r" sh -c "dmsetup suspend r && dmsetup resume r"
+check "remove r" dmsetup remove r
+check_eq "the spare device is byte-identical" "$spare_md5" "$(md5sum </dev/ram1)"
+dmesg_mark
+check_fails "a read-only table over a fresh area is refused" \
+  dmsetup create --readonly r --table "0 $LEN remap /dev/mapper/data 0 /dev/ram1 65536 $SPARE_LEN"
+check "the kernel log says why" dmesg_since_has 'remap: Spare area is not formatted and the table is read-only'
+check_eq "... and nothing was written there" "$spare_md5" "$(md5sum </dev/ram1)"
