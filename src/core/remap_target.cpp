@@ -269,7 +269,7 @@ Result<RemapTarget *> RemapTarget::create(const rc_table &table, const rc_device
 	}
 
 	// Registered before loading: from here no table of another device can claim the area.
-	t->claim_ = claim_of(table, devs, geo);
+	t->claim_ = claim_of(t->table_, t->devs_, geo);
 	t->claim_.instance = t.get();
 	if (t->claim_.registrable()) {
 		GlobalGuard global;
