@@ -28,10 +28,16 @@ module: deps
 	@set -o pipefail; $(MAKE) -C $(KDIR) M=$(CURDIR) modules 2>&1 | tee $(BUILD)/module.log
 	@tools/check-module-log.sh $(BUILD)/module.log
 
+# Then the concurrency tests (gtest suites named *Concurrency*) once more under ThreadSanitizer,
+# from their own small build (REMAP_TSAN in CMakeLists.txt).
 unit: deps
 	@cmake -S . -B $(BUILD)/user -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build $(BUILD)/user -j $(JOBS)
 	@cd $(BUILD)/user && ctest --output-on-failure -j $(JOBS)
+	@cmake -S . -B $(BUILD)/tsan -DCMAKE_BUILD_TYPE=Debug -DREMAP_TSAN=ON >/dev/null
+	@cmake --build $(BUILD)/tsan -j $(JOBS) --target unit_tests
+	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+		$(BUILD)/tsan/unit_tests --gtest_filter='*Concurrency*' --gtest_brief=1
 
 # dmremap, the admin tool (tools/dmremap), from the same CMake tree as the unit tests; `unit`
 # builds it too, and runs its tests (tests/cli) with the core's.

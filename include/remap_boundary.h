@@ -71,6 +71,14 @@ void rb_mutex_destroy(struct rb_mutex *lock);
 void rb_mutex_lock(struct rb_mutex *lock);
 void rb_mutex_unlock(struct rb_mutex *lock);
 
+/*
+ * One lock for the whole module (a static mutex): serializes the registry through which the
+ * tables of one mapped device find each other (src/core/registry.h). May sleep; never taken
+ * from the I/O path, and taken before any engine's mutex.
+ */
+void rb_global_lock(void);
+void rb_global_unlock(void);
+
 /* RCU: readers never block; writers publish a new object, then wait out the readers. */
 void rb_rcu_read_lock(void);
 void rb_rcu_read_unlock(void);
@@ -200,7 +208,11 @@ struct rc_devices {
 	/* Device numbers (dev_t), so that tables of one mapped device can find each other. */
 	rb_u64 data_dev_id;
 	rb_u64 spare_dev_id;
-	/* Identifies the mapped device the table belongs to (its struct mapped_device). */
+	/*
+	 * Identifies the mapped device the table belongs to (its struct mapped_device). With
+	 * the device ids, it registers the table's area (see rc_target_create); any of them 0
+	 * means unknown, and the table is not registered.
+	 */
 	rb_u64 owner_id;
 };
 
@@ -228,14 +240,24 @@ struct rc_target;
 
 /*
  * Loads and validates the metadata (reads only: a reload's constructor runs while the old
- * table is live). devs is what rc_table_check() was given (devs->target_len is ti->len). On
- * failure returns NULL with *err a negative errno and *error a literal.
+ * table is live; it loads again if that table commits meanwhile). devs is what
+ * rc_table_check() was given (devs->target_len is ti->len). Registers the table's data range
+ * and spare area under devs->owner_id until rc_target_destroy: a table of another mapped
+ * device overlapping them is refused (-EBUSY), as is a table of the same device overlapping
+ * them with another geometry (-EINVAL). A read-only table over an unformatted area is
+ * refused (-EROFS). On failure returns NULL with *err a negative errno and *error a literal.
  */
 struct rc_target *rc_target_create(const struct rc_table *table, const struct rc_devices *devs,
 				   const struct rb_io_ops *io, void *io_ctx, const char **error,
 				   int *err);
 void rc_target_destroy(struct rc_target *t);
-/* preresume: picks up commits made by another table since create, formats a fresh area. */
+/*
+ * preresume. The first resume of a table takes the mapping over from the table of the same
+ * mapped device it replaces (in memory: no I/O), and formats a fresh area; later resumes do
+ * no I/O. Metadata that failed (now or before) is reported, not returned: the table resumes
+ * with metadata=failed and raises an event. Fails only for want of memory, or where the
+ * mapping could be stale (an unregistered table whose superblocks do not read).
+ */
 int rc_target_resume(struct rc_target *t);
 /* postsuspend: waits for mapping changes in progress; refuses new ones until resume. */
 void rc_target_suspend(struct rc_target *t);

@@ -25,6 +25,7 @@ enum Errno : int {
 	kEEXIST = 17,
 	kEINVAL = 22,
 	kENOSPC = 28,
+	kEROFS = 30,
 	kERANGE = 34,
 	kENODATA = 61,
 	kEOVERFLOW = 75,

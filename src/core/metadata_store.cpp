@@ -230,6 +230,7 @@ const char *MetadataStore::load(Gfp gfp)
 		why[s] = zero[s] ? "Superblock slot is empty" : decode_superblock(geo_, block_buf_, &sb[s]);
 	}
 
+	load_saw_seq_ = newest_seq(sb, why);
 	if (zero[0] && zero[1]) {
 		// No metadata: fresh only if the area passes the fresh area rule; the first commit
 		// (at resume) formats it.
@@ -375,6 +376,31 @@ Result<bool> MetadataStore::disk_unchanged()
 	if (seq_ == 0)
 		return zero;
 	return any && newest == seq_;
+}
+
+u64 MetadataStore::newest_seq(const Superblock *sb, const char *const *why)
+{
+	u64 newest = 0;
+	for (u32 s = 0; s < 2; s++) {
+		if (!why[s])
+			newest = max(newest, sb[s].seq);
+	}
+	return newest;
+}
+
+Result<bool> MetadataStore::changed_since_load()
+{
+	Superblock sb[2];
+	const char *why[2];
+	for (u32 s = 0; s < 2; s++) {
+		const u64 sector = geo_.spare_dev_sector(geo_.superblock_block(s));
+		if (io_->read(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size(), 0))
+			return Error{-kEIO};
+		why[s] = block_is_zero(block_buf_, geo_.block_size())
+				 ? "empty"
+				 : decode_superblock(geo_, block_buf_, &sb[s]);
+	}
+	return newest_seq(sb, why) != load_saw_seq_;
 }
 
 Status MetadataStore::write_area(u32 area, u64 seq)

@@ -60,6 +60,18 @@ public:
 	// Whether the newest superblock on disk is still the one this store committed or loaded
 	// (false if another table's instance committed in between).
 	[[nodiscard]] Result<bool> disk_unchanged();
+	// Whether the newest valid superblock on disk is no longer the one the last load() saw
+	// first: another table committed while it read (its result may mix two commits, or have
+	// fallen back for that reason alone). Reads both superblocks.
+	[[nodiscard]] Result<bool> changed_since_load();
+
+	// Makes this store do its I/O through another table's context: a reloaded table takes
+	// the store of the table it replaces over, and that table's context dies with it.
+	void rebind(const rb_io_ops *io, void *io_ctx)
+	{
+		io_ = io;
+		io_ctx_ = io_ctx;
+	}
 
 	// Writes the changes as one commit. On failure nothing in memory changes and the disk
 	// still holds the previous commit. Allocation happens before any I/O.
@@ -109,6 +121,7 @@ private:
 	[[nodiscard]] const char *load_area(const Superblock &sb, Gfp gfp);
 	bool formatted_with_other_block_size();
 	[[nodiscard]] const char *check_fresh(Gfp gfp);
+	static u64 newest_seq(const Superblock *sb, const char *const *why);
 	const char *resource_failure(int err, const char *message);
 	[[nodiscard]] const char *check_entries(u64 expected_count, Gfp gfp);
 	[[nodiscard]] Status alloc_working_memory(Gfp gfp);
@@ -126,6 +139,7 @@ private:
 	u32 area_ = 1;     // the area that commit names; a fresh store's first commit uses 0
 	bool fell_back_ = false;
 	int load_errno_ = 0;
+	u64 load_saw_seq_ = 0; // the newest valid superblock's seq when load() began, 0 if none
 	u8 uuid_[kUuidBytes] = {};
 
 	PackedSlot **pages_ = nullptr; // one pointer per page of table_slots(); slots_capacity_

@@ -13,6 +13,8 @@ namespace {
 
 // Blocks one remap message may move: bounds the memory and the time its I/O is held.
 constexpr u32 kMaxRemapRange = 65536;
+// Loads a constructor makes before giving up on an area another table keeps committing to.
+constexpr u32 kLoadAttempts = 4;
 
 const char *metadata_name(MetadataState s)
 {
@@ -32,10 +34,62 @@ void add_relaxed(u64 *p, u64 n = 1) { __atomic_fetch_add(p, n, __ATOMIC_RELAXED)
 void store_relaxed(u64 *p, u64 v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
 void zero_relaxed(u64 *p) { __atomic_store_n(p, 0, __ATOMIC_RELAXED); }
 
+// A counter since it was last cleared at `cleared` (a counter that restarted counts whole).
+u64 since(u64 now, u64 cleared) { return now >= cleared ? now - cleared : now; }
+
+template <typename T> void swap_own(Own<T> &a, Own<T> &b)
+{
+	Own<T> t(move(a));
+	a = move(b);
+	b = move(t);
+}
+
+AreaClaim claim_of(const rc_table &table, const rc_devices &devs, const Geometry &geo)
+{
+	AreaClaim c;
+	c.owner = devs.owner_id;
+	c.data_dev = devs.data_dev_id;
+	c.data_offset = table.data_offset;
+	c.data_len = geo.data_len();
+	c.spare_dev = devs.spare_dev_id;
+	c.spare_offset = table.spare_offset;
+	c.spare_len = table.spare_len;
+	c.block_size = table.block_size;
+	return c;
+}
+
 } // namespace
 
+// A reload's constructor reads while the live table of the device may commit: a load that
+// saw two commits land can find both slots inconsistent ("newer than its superblock") or fall
+// back to the older one, though the metadata is fine. So the superblocks are read again after
+// each load, and a load that raced a commit is done again. (Taking the state from the live
+// table instead would leave the constructor unable to check the area itself; that hand-over
+// happens at the first resume, for commits after the load.)
 int RemapTarget::load_state(const Geometry &geo, u32 spare_block, const rb_io_ops *io,
 			    void *io_ctx, Own<State> *out, const char **error)
+{
+	for (u32 attempt = 1;; attempt++) {
+		Own<State> st;
+		const int r = load_once(geo, spare_block, io, io_ctx, &st, error);
+		if (r == -kENOMEM || r == -kEIO || !st || !st->store)
+			return r; // no memory or no readable device: not a race
+		auto moved = st->store->changed_since_load();
+		if (moved.is_error() || !moved.value()) {
+			if (!r)
+				*out = move(st);
+			return r;
+		}
+		if (attempt == kLoadAttempts) {
+			*error = "Metadata kept changing while loading (the live table is committing): try again";
+			return -kEBUSY;
+		}
+		rb_log(RB_LOG_INFO, "metadata changed while loading (another table committed): loading it again");
+	}
+}
+
+int RemapTarget::load_once(const Geometry &geo, u32 spare_block, const rb_io_ops *io,
+			   void *io_ctx, Own<State> *out, const char **error)
 {
 	*error = "Cannot allocate memory for the remap engine";
 	Own<State> st(make<State>(Gfp::Kernel));
@@ -48,8 +102,11 @@ int RemapTarget::load_state(const Geometry &geo, u32 spare_block, const rb_io_op
 		return -kENOMEM;
 
 	*error = st->store->load(Gfp::Kernel);
-	if (*error)
-		return st->store->load_errno();
+	if (*error) {
+		const int r = st->store->load_errno();
+		*out = move(st); // for load_state() to tell a race from damage
+		return r;
+	}
 
 	SpareAllocator &alloc = *st->allocator;
 	const MetadataStore &store = *st->store;
@@ -99,6 +156,111 @@ void RemapTarget::install(Own<State> st)
 		lookup_ = t;
 		publish_view(t);
 	}
+	store_relaxed(&snap_.hits_cleared, 0); // a new allocator counts from 0
+	store_relaxed(&snap_.misses_cleared, 0);
+	refresh_snapshot();
+}
+
+// The first resume of a reloaded table: the table it replaces (suspended by now) may have
+// committed after this one loaded. Its mapping is swapped in without I/O; the old table
+// gets this one's and never writes again (dm destroys it next). Swapping, not moving, keeps
+// every object either table can still reach alive until its own destructor.
+void RemapTarget::take_over(RemapTarget &old)
+{
+	swap_own(store_, old.store_);
+	swap_own(allocator_, old.allocator_);
+	store_->rebind(io_, io_ctx_); // old's devices go away with old
+	old.store_->rebind(old.io_, old.io_ctx_);
+	rcu_publish(&old.lookup_, publish(old.lookup_)); // what a straggling `list` of old reads
+	remapped_ = old.remapped_;
+	lost_ = old.lost_;
+	store_relaxed(&lost_sectors_, old.lost_sectors_); // stats reads both without the mutex
+	__atomic_store_n(&spare_failed_, old.spare_failed_, __ATOMIC_RELAXED);
+	metadata_ = old.metadata_;
+	__atomic_store_n(&metadata_failed_, metadata_ == MetadataState::Failed, __ATOMIC_RELAXED);
+	low_water_signalled_ = old.low_water_signalled_;
+	empty_signalled_ = old.empty_signalled_;
+	store_relaxed(&snap_.hits_cleared, load_relaxed(&old.snap_.hits_cleared));
+	store_relaxed(&snap_.misses_cleared, load_relaxed(&old.snap_.misses_cleared));
+	rb_log(RB_LOG_INFO, "took over metadata seq %llu from the table this one replaces",
+	       static_cast<unsigned long long>(store_->seq()));
+}
+
+Status RemapTarget::pick_up_state()
+{
+	if (claim_.registered) {
+		// Only the live table of this device wrote the area since this one loaded (the
+		// registry refuses other devices): if there is one, its mapping is the truth.
+		AreaClaim *sib = registry::live_sibling(&claim_);
+		if (sib) {
+			auto *old = static_cast<RemapTarget *>(sib->instance);
+			MutexGuard old_guard(old->mutex_);
+			if (!old->suspended_) {
+				rb_log(RB_LOG_ERR, "another table of this device is live and not suspended");
+				return Error{-kEBUSY};
+			}
+			bool same = old->store_->seq() == store_->seq();
+			for (u32 i = 0; same && i < kUuidBytes; i++)
+				same = old->store_->uuid()[i] == store_->uuid()[i];
+			if (!same)
+				take_over(*old);
+			old->superseded_ = true;
+			__atomic_store_n(&old->metadata_failed_, true, __ATOMIC_RELAXED);
+			sib->live = false;
+		}
+		claim_.live = true;
+		if (sib)
+			return {};
+		// The first table of a device over a fresh area is about to format it, which
+		// writes the spare anyway: read its superblocks first, so that nothing written
+		// there since the load is formatted over (the fresh-area rule). Otherwise the live
+		// table of this device went away before this one resumed (orphaned: dm never does
+		// that, it destroys the old table after the new one's preresume), so its last
+		// commits are only on disk: check there, as for a table that is not registered.
+		if (!claim_.orphaned) {
+			if (!store_->fresh())
+				return {};
+			auto unchanged = store_->disk_unchanged();
+			// A read error: the format that follows fails on the same device and is
+			// reported (failed mode and an event), never by failing this resume.
+			if (unchanged.is_error() || unchanged.value())
+				return {};
+		}
+	}
+	// Not registered (the host named no devices, as tests of the engine alone), or
+	// orphaned: only the disk tells whether another table committed since the load.
+	// Without it, serving the loaded mapping could route blocks remapped since to their
+	// old places, so a read error fails this resume. (In the kernel neither happens.)
+	auto unchanged = store_->disk_unchanged();
+	if (unchanged.is_error()) {
+		rb_log(RB_LOG_ERR, "cannot read the metadata superblocks at resume");
+		return unchanged.error();
+	}
+	if (!unchanged.value()) {
+		Own<State> st;
+		const char *bad;
+		int r = load_state(geo_, devs_.spare_logical_block, io_, io_ctx_, &st, &bad);
+		if (r) {
+			rb_log(RB_LOG_ERR, "metadata changed on disk and no longer loads: %s", bad);
+			return Error{r};
+		}
+		install(move(st));
+		rb_log(RB_LOG_INFO, "picked up metadata seq %llu committed by another table",
+		       static_cast<unsigned long long>(store_->seq()));
+	}
+	return {};
+}
+
+void RemapTarget::refresh_snapshot()
+{
+	store_relaxed(&snap_.remapped, remapped_);
+	store_relaxed(&snap_.lost, lost_);
+	store_relaxed(&snap_.spare_free, allocator_->available());
+	store_relaxed(&snap_.spare_bad, spare_bad());
+	store_relaxed(&snap_.seq, store_->seq());
+	store_relaxed(&snap_.cache_hits, allocator_->cache_hits());
+	store_relaxed(&snap_.cache_misses, allocator_->cache_misses());
+	__atomic_store_n(&snap_.metadata, static_cast<u8>(metadata_), __ATOMIC_RELAXED);
 }
 
 Result<RemapTarget *> RemapTarget::create(const rc_table &table, const rc_devices &devs,
@@ -119,10 +281,26 @@ Result<RemapTarget *> RemapTarget::create(const rc_table &table, const rc_device
 		return Error{-kENOMEM};
 	}
 
+	// Registered before loading: from here no table of another device can claim the area.
+	t->claim_ = claim_of(t->table_, t->devs_, geo);
+	t->claim_.instance = t.get();
+	if (t->claim_.registrable()) {
+		GlobalGuard global;
+		int err = 0;
+		*error = registry::add(&t->claim_, &err);
+		if (*error)
+			return Error{err};
+	}
+
 	Own<State> st;
 	int r = load_state(geo, devs.spare_logical_block, io, io_ctx, &st, error);
 	if (r)
 		return Error{r};
+	if (table.read_only && st->store->fresh()) {
+		*error = "Spare area is not formatted and the table is read-only: load it read-write once to format it";
+		return Error{-kEROFS};
+	}
+	MutexGuard guard(t->mutex_); // install() refreshes the snapshot under it
 	t->install(move(st));
 	if (t->store_->fresh())
 		rb_log(RB_LOG_INFO, "no metadata in the spare area: formatting it at resume");
@@ -131,6 +309,10 @@ Result<RemapTarget *> RemapTarget::create(const rc_table &table, const rc_device
 
 RemapTarget::~RemapTarget()
 {
+	if (claim_.registrable()) {
+		GlobalGuard global;
+		registry::remove(&claim_);
+	}
 	LookupTable::free(lookup_);
 	rb_free_large(copy_buf_);
 	rb_free_large(retry_buf_);
@@ -138,33 +320,38 @@ RemapTarget::~RemapTarget()
 
 Status RemapTarget::resume()
 {
+	if (superseded_) {
+		rb_log(RB_LOG_ERR, "this table was replaced by a newer table of the device");
+		return Error{-kEBUSY};
+	}
+	// A resume of the same table does no I/O: inside one mapped device only the live table
+	// writes the area, and this one was live until its suspend.
+	if (!resumed_) {
+		GlobalGuard global;
+		MutexGuard guard(mutex_);
+		TRY(pick_up_state());
+		resumed_ = true;
+	}
 	MutexGuard guard(mutex_);
-	// Another table may have committed since this one loaded (a reload races with
-	// messages to the old table): pick that up rather than overwrite it.
-	auto unchanged = store_->disk_unchanged();
-	if (unchanged.is_error()) {
-		rb_log(RB_LOG_ERR, "cannot read the metadata superblocks at resume");
-		return unchanged.error();
+	if (store_->fresh() && metadata_ != MetadataState::Failed && !table_.read_only) {
+		// A failed write is reported: metadata=failed with an event (commit()), and the
+		// table resumes. No memory changes nothing, and a retried resume formats.
+		Status st = commit(nullptr, 0);
+		if (st.is_error() && st.error().code == -kENOMEM)
+			return st;
+		if (st.is_error())
+			rb_log(RB_LOG_ERR, "could not format the spare area");
+		else
+			rb_log(RB_LOG_INFO, "formatted the spare area: %llu spare blocks of %u bytes",
+			       static_cast<unsigned long long>(spare_total()), geo_.block_size());
 	}
-	if (!unchanged.value()) {
-		Own<State> st;
-		const char *bad;
-		int r = load_state(geo_, devs_.spare_logical_block, io_, io_ctx_, &st, &bad);
-		if (r) {
-			rb_log(RB_LOG_ERR, "metadata changed on disk and no longer loads: %s", bad);
-			return Error{r};
-		}
-		install(move(st));
-		rb_log(RB_LOG_INFO, "picked up metadata seq %llu committed by another table",
-		       static_cast<unsigned long long>(store_->seq()));
-	}
-	if (store_->fresh()) {
-		TRY(commit(nullptr, 0));
-		rb_log(RB_LOG_INFO, "formatted the spare area: %llu spare blocks of %u bytes",
-		       static_cast<unsigned long long>(spare_total()), geo_.block_size());
+	if (metadata_ == MetadataState::Failed) {
+		rb_log(RB_LOG_ERR, "resuming with failed metadata: I/O is served, nothing is remapped");
+		io_->event(io_ctx_);
 	}
 	suspended_ = false;
 	__atomic_store_n(&spare_failed_, false, __ATOMIC_RELAXED); // automatic remaps may try again
+	refresh_snapshot();
 	return {};
 }
 
@@ -245,6 +432,7 @@ void RemapTarget::publish_view(const LookupTable *t)
 void RemapTarget::check_spare_events()
 {
 	MutexGuard guard(mutex_);
+	refresh_snapshot();
 	const u64 free = allocator_->available();
 	if (free <= table_.spare_low_water && !low_water_signalled_) {
 		low_water_signalled_ = true;
@@ -270,6 +458,14 @@ void RemapTarget::check_spare_events()
 // Called with mutex_ held by the messages that change the mapping.
 int RemapTarget::can_change_mapping(const char *verb) const
 {
+	if (table_.read_only) {
+		rb_log(RB_LOG_ERR, "%s: the table is read-only", verb);
+		return -kEROFS;
+	}
+	if (superseded_) {
+		rb_log(RB_LOG_ERR, "%s: a newer table of the device took over", verb);
+		return -kEBUSY;
+	}
 	if (suspended_) {
 		rb_log(RB_LOG_ERR, "%s: the device is suspended", verb);
 		return -kEBUSY;
@@ -283,7 +479,9 @@ int RemapTarget::can_change_mapping(const char *verb) const
 
 Status RemapTarget::commit(const MetadataStore::SlotChange *changes, u64 count)
 {
-	if (metadata_ == MetadataState::Failed)
+	if (table_.read_only)
+		return Error{-kEROFS};
+	if (metadata_ == MetadataState::Failed || superseded_)
 		return Error{-kEIO};
 	Status st = store_->commit(changes, count, Gfp::Noio);
 	if (st.is_error()) {
@@ -295,6 +493,7 @@ Status RemapTarget::commit(const MetadataStore::SlotChange *changes, u64 count)
 			__atomic_store_n(&metadata_failed_, true, __ATOMIC_RELAXED);
 			rb_log(RB_LOG_ERR, "metadata commit failed (error %d): no more remaps until the table is reloaded",
 			       code);
+			refresh_snapshot(); // status says failed before the waiter wakes
 			io_->event(io_ctx_); // `dmsetup wait` wakes up to metadata=failed
 		}
 		return st;
@@ -477,11 +676,12 @@ u64 RemapTarget::spare_bad() const
 	return allocator_->reserved_blocks() - geo_.first_usable_spare().value();
 }
 
+// Reads only snap_ and counters of the target itself, never store_ or allocator_.
 void RemapTarget::do_stats(TextBuffer &out) const
 {
 	const u64 total = spare_total();
-	const u64 free = allocator_->available();
-	const u64 bad = spare_bad();
+	const u64 free = load_relaxed(&snap_.spare_free);
+	const u64 bad = load_relaxed(&snap_.spare_bad);
 	const u64 redone = load_relaxed(&redone_writes_);
 	out.emit("remapped=%llu lost=%llu spare_used=%llu spare_free=%llu spare_total=%llu "
 		 "bad_spare=%llu read_errors=%llu write_errors=%llu auto_remaps=%llu "
@@ -489,7 +689,8 @@ void RemapTarget::do_stats(TextBuffer &out) const
 		 "redone_writes=%llu redo_last_ns=%llu redo_avg_ns=%llu redo_max_ns=%llu "
 		 "medium_errors=%llu transient_errors=%llu nospc_errors=%llu readahead_errors=%llu "
 		 "outages=%llu reprobed=%llu rescued=%llu lost_sectors=%llu spare=%s mode=%s",
-		 static_cast<unsigned long long>(remapped_), static_cast<unsigned long long>(lost_),
+		 static_cast<unsigned long long>(load_relaxed(&snap_.remapped)),
+		 static_cast<unsigned long long>(load_relaxed(&snap_.lost)),
 		 static_cast<unsigned long long>(total - free - bad),
 		 static_cast<unsigned long long>(free), static_cast<unsigned long long>(total),
 		 static_cast<unsigned long long>(bad),
@@ -497,9 +698,12 @@ void RemapTarget::do_stats(TextBuffer &out) const
 		 static_cast<unsigned long long>(load_relaxed(&write_errors_)),
 		 static_cast<unsigned long long>(load_relaxed(&auto_remaps_)),
 		 static_cast<unsigned long long>(load_relaxed(&manual_remaps_)),
-		 static_cast<unsigned long long>(allocator_->cache_hits()),
-		 static_cast<unsigned long long>(allocator_->cache_misses()), metadata_name(metadata_),
-		 static_cast<unsigned long long>(store_->seq()),
+		 static_cast<unsigned long long>(
+			 since(load_relaxed(&snap_.cache_hits), load_relaxed(&snap_.hits_cleared))),
+		 static_cast<unsigned long long>(
+			 since(load_relaxed(&snap_.cache_misses), load_relaxed(&snap_.misses_cleared))),
+		 metadata_name(snapshot_metadata()),
+		 static_cast<unsigned long long>(load_relaxed(&snap_.seq)),
 		 static_cast<unsigned long long>(redone),
 		 static_cast<unsigned long long>(load_relaxed(&redo_last_ns_)),
 		 static_cast<unsigned long long>(redone ? load_relaxed(&redo_sum_ns_) / redone : 0),
@@ -516,14 +720,18 @@ void RemapTarget::do_stats(TextBuffer &out) const
 		 table_.read_only ? "ro" : "rw");
 }
 
+// Reads only snap_ (see do_stats()). The fields are a contract: new ones go at the end.
 void RemapTarget::status_info(TextBuffer &out) const
 {
 	const u64 total = spare_total();
-	const u64 used = total - allocator_->available() - spare_bad();
-	out.emit("%u %llu %llu %llu/%llu %s %llu", geo_.block_size(),
-		 static_cast<unsigned long long>(remapped_), static_cast<unsigned long long>(lost_),
+	const u64 used = total - load_relaxed(&snap_.spare_free) - load_relaxed(&snap_.spare_bad);
+	out.emit("%u %llu %llu %llu/%llu %s %llu %s", geo_.block_size(),
+		 static_cast<unsigned long long>(load_relaxed(&snap_.remapped)),
+		 static_cast<unsigned long long>(load_relaxed(&snap_.lost)),
 		 static_cast<unsigned long long>(used), static_cast<unsigned long long>(total),
-		 metadata_name(metadata_), static_cast<unsigned long long>(store_->seq()));
+		 metadata_name(snapshot_metadata()),
+		 static_cast<unsigned long long>(load_relaxed(&snap_.seq)),
+		 table_.read_only ? "ro" : "rw");
 }
 
 int RemapTarget::message(unsigned argc, char **argv, char *result, unsigned maxlen)
@@ -586,7 +794,9 @@ int RemapTarget::message(unsigned argc, char **argv, char *result, unsigned maxl
 		zero_relaxed(&outages_);
 		zero_relaxed(&reprobed_);
 		zero_relaxed(&rescued_);
-		allocator_->clear_counters();
+		// The allocator's counters are cleared in the snapshot: a resume may replace it.
+		store_relaxed(&snap_.hits_cleared, load_relaxed(&snap_.cache_hits));
+		store_relaxed(&snap_.misses_cleared, load_relaxed(&snap_.cache_misses));
 		return 0;
 	case Verb::Help:
 		reply.emit("%s", kMessageHelp);
@@ -654,6 +864,8 @@ extern "C" int rc_io_view_touches(const struct rc_io_view *v, rb_u64 sector, rb_
 extern "C" int rc_target_rewrite(struct rc_target *t, const struct rc_extent *extents,
 				 rb_u32 count)
 {
+	if (engine(t)->read_only())
+		return -kEROFS; // a read-only table writes nothing, not even a retry in place
 	int r = engine(t)->rewrite(extents, count);
 	engine(t)->check_spare_events();
 	return r;

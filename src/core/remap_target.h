@@ -8,6 +8,7 @@
 #include "locks.h"
 #include "lookup_table.h"
 #include "metadata_store.h"
+#include "registry.h"
 #include "spare_allocator.h"
 #include "text_buffer.h"
 
@@ -21,7 +22,8 @@ enum class MetadataState : u8 {
 
 class RemapTarget {
 public:
-	// Loads the metadata (reads only). On failure *error is a literal for ti->error.
+	// Loads the metadata (reads only) and registers the table's area (registry.h). On failure
+	// *error is a literal for ti->error.
 	[[nodiscard]] static Result<RemapTarget *> create(const rc_table &table,
 							  const rc_devices &devs,
 							  const rb_io_ops *io, void *io_ctx,
@@ -30,8 +32,13 @@ public:
 	RemapTarget(const RemapTarget &) = delete;
 	RemapTarget &operator=(const RemapTarget &) = delete;
 
+	// preresume. The first resume takes the device's mapping over from the table this one
+	// replaces (no I/O) and formats a fresh area; a later one does no I/O. It fails only
+	// for what cannot be reported instead: a failed format or read means metadata=failed
+	// and an event, and the table resumes.
 	[[nodiscard]] Status resume();
 	void suspend();
+	bool read_only() const { return table_.read_only; }
 
 	void map(u64 sector, u32 sectors, rc_mapping *out) const;
 	// The slot of the RCU-published summary of lookup_ (see struct rc_io_view).
@@ -74,11 +81,25 @@ private:
 		: table_(table), devs_(devs), geo_(geo), io_(io), io_ctx_(io_ctx)
 	{
 	}
-	// 0, or a negative errno with *error a literal naming the problem.
+	// 0, or a negative errno with *error a literal naming the problem. Loads again (a few
+	// times) when another table committed while it read. spare_block: the spare device's
+	// logical block size (metadata I/O is aligned to it).
 	[[nodiscard]] static int load_state(const Geometry &geo, u32 spare_block,
 					    const rb_io_ops *io, void *io_ctx, Own<State> *out,
 					    const char **error);
+	[[nodiscard]] static int load_once(const Geometry &geo, u32 spare_block,
+					   const rb_io_ops *io, void *io_ctx, Own<State> *out,
+					   const char **error);
 	void install(Own<State> state);
+	// The first resume's part: with the global lock and mutex_ held.
+	[[nodiscard]] Status pick_up_state();
+	void take_over(RemapTarget &old);
+	// Copies what status and stats show into snap_; with mutex_ held, after every change.
+	void refresh_snapshot();
+	MetadataState snapshot_metadata() const
+	{
+		return static_cast<MetadataState>(__atomic_load_n(&snap_.metadata, __ATOMIC_RELAXED));
+	}
 
 	// Publishes next (the target owns it from now) and waits out readers and the I/O that
 	// used the old table and overlaps target sectors [sector, sector + sectors). Returns the
@@ -137,6 +158,9 @@ private:
 	const rc_io_view *view_ = nullptr;
 	u32 generation_ = 0;
 	bool suspended_ = true;
+	bool resumed_ = false;    // resumed once: later resumes need no I/O
+	bool superseded_ = false; // a newer table of the device took the mapping over
+	AreaClaim claim_;         // this table's entry in the registry (under the global lock)
 	MetadataState metadata_ = MetadataState::Ok;
 	bool metadata_failed_ = false; // metadata_ == Failed, for readers without the mutex
 	bool low_water_signalled_ = false; // under mutex_
@@ -148,6 +172,17 @@ private:
 
 	u64 remapped_ = 0; // under mutex_
 	u64 lost_ = 0;
+
+	// What status and stats show of the state under mutex_, copied by refresh_snapshot()
+	// (relaxed atomics). They read nothing else of it: a resume may replace store_ and
+	// allocator_ while the table is live, and the fault path may hold mutex_ for long.
+	struct Snapshot {
+		u64 remapped = 0, lost = 0, spare_free = 0, spare_bad = 0, seq = 0;
+		u64 cache_hits = 0, cache_misses = 0;
+		u64 hits_cleared = 0, misses_cleared = 0; // the cache counters at clear_stats
+		u8 metadata = 0; // MetadataState
+	};
+	Snapshot snap_;
 
 	// Updated without the mutex (end_io), read for stats.
 	u64 read_errors_ = 0;

@@ -109,6 +109,18 @@ void rb_mutex_unlock(struct rb_mutex *lock)
 	mutex_unlock(to_mutex(lock));
 }
 
+static DEFINE_MUTEX(rb_global_mutex);
+
+void rb_global_lock(void)
+{
+	mutex_lock(&rb_global_mutex);
+}
+
+void rb_global_unlock(void)
+{
+	mutex_unlock(&rb_global_mutex);
+}
+
 void rb_rcu_read_lock(void)
 {
 	rcu_read_lock();

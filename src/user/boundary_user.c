@@ -171,6 +171,18 @@ void rb_mutex_unlock(struct rb_mutex *lock)
 	pthread_mutex_unlock((pthread_mutex_t *)lock->opaque);
 }
 
+static pthread_mutex_t global_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void rb_global_lock(void)
+{
+	pthread_mutex_lock(&global_lock);
+}
+
+void rb_global_unlock(void)
+{
+	pthread_mutex_unlock(&global_lock);
+}
+
 /*
  * RCU with the same guarantees and a simpler mechanism: readers share a reader-preferring
  * rwlock (so nested read sections cannot deadlock), and synchronize waits until every

@@ -22,7 +22,7 @@ echo "$*" >>"$FAKE_DM_LOG"
 case "$*" in
   "table r") echo "0 131072 remap 7:0 2048 7:1 0 32768 2 block_size 4096" ;;
   "table lin") echo "0 8 linear 7:0 0" ;;
-  "status r") echo "0 131072 remap 4096 3 1 3/4060 ok 9" ;;
+  "status r") echo "0 131072 remap 4096 3 1 3/4060 ok 9 rw" ;;
   "message r 0 -- stats")
     echo "remapped=3 lost=1 spare_used=3 spare_free=4057 spare_total=4060 bad_spare=0 metadata=ok seq=9" ;;
   "message r 0 -- list 0 4096") printf '2 36 remapped\n3 37 remapped\n' ;;
@@ -101,11 +101,11 @@ TEST_F(Online, StatusJson)
 		  "\"data_offset\":2048,\"spare_dev\":\"7:1\",\"spare_offset\":0,\"spare_len\":32768,"
 		  "\"features\":[\"block_size\",\"4096\"]},\"status\":{\"block_size\":4096,"
 		  "\"remapped\":3,\"lost\":1,\"spare_used\":3,\"spare_total\":4060,\"metadata\":\"ok\","
-		  "\"seq\":9},\"stats\":{\"bad_spare\":0,\"lost\":1,\"metadata\":\"ok\",\"remapped\":3,"
+		  "\"seq\":9,\"mode\":\"rw\"},\"stats\":{\"bad_spare\":0,\"lost\":1,\"metadata\":\"ok\",\"remapped\":3,"
 		  "\"seq\":9,\"spare_free\":4057,\"spare_total\":4060,\"spare_used\":3}}\n");
 	const CliRun t = cli({"status", "r"});
 	EXPECT_NE(t.out.find("3 remapped, 1 lost"), std::string::npos) << t.out;
-	EXPECT_NE(t.out.find("metadata: ok (seq 9)"), std::string::npos) << t.out;
+	EXPECT_NE(t.out.find("metadata: ok (seq 9)\n  mode:     read-write\n"), std::string::npos) << t.out;
 }
 
 TEST_F(Online, OnlyRemapDevices)

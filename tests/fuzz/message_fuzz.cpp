@@ -160,9 +160,12 @@ public:
 		table_line_ = line;
 		std::vector<char *> words = split_words(&table_line_);
 		const char *error = nullptr;
-		rc_devices devs{lay.target_len(), lay.data_offset + lay.target_len() + lay.bs(),
-				lay.spare_offset + lay.spare_blocks * lay.bs() + lay.bs(), 512, 512, 0,
-				0, 0, 0, 0};
+		rc_devices devs{};
+		devs.target_len = lay.target_len();
+		devs.data_dev_sectors = lay.data_offset + lay.target_len() + lay.bs();
+		devs.spare_dev_sectors = lay.spare_offset + lay.spare_blocks * lay.bs() + lay.bs();
+		devs.data_logical_block = 512;
+		devs.spare_logical_block = 512;
 		if (rc_table_parse(static_cast<unsigned>(words.size()), words.data(), &table_, &error) ||
 		    rc_table_check(&table_, &devs, &error))
 			fail("the fixed table line is refused", error ? error : "?");
@@ -507,7 +510,7 @@ private:
 		unsigned n = 0;
 		rc_target_status_info(live_, status, sizeof(status), &n);
 		char expect[256];
-		snprintf(expect, sizeof(expect), "%u %llu %llu %llu/%llu %s %s", lay_.block_size,
+		snprintf(expect, sizeof(expect), "%u %llu %llu %llu/%llu %s %s rw", lay_.block_size,
 			 static_cast<unsigned long long>(remapped), static_cast<unsigned long long>(lost),
 			 static_cast<unsigned long long>(used), static_cast<unsigned long long>(total),
 			 meta.c_str(), st.kv.at("seq").c_str());

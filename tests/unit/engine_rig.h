@@ -102,6 +102,14 @@ public:
 		devs.spare_dev_sectors = l.spare_dev_sectors();
 		devs.data_logical_block = 512;
 		devs.spare_logical_block = 512;
+		// As the glue names them: device numbers and the mapped device, unique per rig, so
+		// that targets created on one rig are tables of one device (a reload) to the
+		// registry. A test of another device over the same disk changes owner_id.
+		static std::atomic<u64> next_id{1};
+		const u64 id = next_id.fetch_add(1);
+		devs.data_dev_id = 2 * id;
+		devs.spare_dev_id = 2 * id + 1;
+		devs.owner_id = id;
 		const char *error = nullptr;
 		int r = rc_table_parse(line.argc(), line.argv.data(), &table, &error);
 		if (r == 0)

@@ -42,7 +42,7 @@ check "kernel log says the area was formatted" dmesg_since_has 'remap: formatted
 s=$(dmsetup status r)
 log "status: $s"
 check_contains "status: block size, nothing remapped, metadata ok at seq 1" "$s" "remap 4096 0 0 0/"
-check_contains "status ends with 'ok 1'" "$s" " ok 1"
+check_contains "status ends with 'ok 1 rw'" "$s" " ok 1 rw"
 
 # ---- data written before remapping survives the remap ----
 check "fio writes and verifies all of r" fio_ok fill --rw=write

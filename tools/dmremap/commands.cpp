@@ -203,6 +203,8 @@ std::string status_json(const std::string &name, const TargetTable &t, const Tar
 	j.field("block_size", s.block_size).field("remapped", s.remapped).field("lost", s.lost);
 	j.field("spare_used", s.spare_used).field("spare_total", s.spare_total);
 	j.field("metadata", s.metadata).field("seq", s.seq);
+	if (!s.mode.empty())
+		j.field("mode", s.mode);
 	j.end_object();
 	stats_json(j, stats);
 	j.end_object();
@@ -233,6 +235,8 @@ std::string status_text(const std::string &name, const TargetTable &t, const Tar
 	     " write; remaps: " + stat(stats, "auto_remaps") + " automatic, " +
 	     stat(stats, "manual_remaps") + " by message\n";
 	o += "  metadata: " + s.metadata + " (seq " + std::to_string(s.seq) + ")\n";
+	if (!s.mode.empty())
+		o += std::string("  mode:     ") + (s.mode == "ro" ? "read-only" : "read-write") + "\n";
 	return o;
 }
 

@@ -46,7 +46,8 @@ std::vector<std::string> split_lines(const std::string &text)
 TargetStatus parse_status(const std::string &line)
 {
 	const auto w = split_words(line);
-	if (w.size() != 9 || w[2] != "remap")
+	// Fields are only ever appended: a module before `mode` has 9, a later one may have more.
+	if (w.size() < 9 || w[2] != "remap")
 		unexpected("status", line);
 	TargetStatus s;
 	s.start = number(w[0], "status", line);
@@ -61,6 +62,11 @@ TargetStatus parse_status(const std::string &line)
 	s.spare_total = number(w[6].substr(slash + 1), "status", line);
 	s.metadata = w[7];
 	s.seq = number(w[8], "status", line);
+	if (w.size() > 9) {
+		if (w[9] != "rw" && w[9] != "ro")
+			unexpected("status", line);
+		s.mode = w[9];
+	}
 	return s;
 }
 

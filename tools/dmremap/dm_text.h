@@ -18,6 +18,7 @@ struct TargetStatus {
 	uint64_t remapped = 0, lost = 0, spare_used = 0, spare_total = 0;
 	std::string metadata;
 	uint64_t seq = 0;
+	std::string mode; // "rw" or "ro"; empty from a module that does not say
 };
 
 // "<start> <len> remap <data_dev> <data_offset> <spare_dev> <spare_offset> <spare_len> [...]"
