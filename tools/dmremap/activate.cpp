@@ -244,6 +244,21 @@ std::vector<Command> append_system_commands(std::vector<Command> list)
 		 "\n"
 		 "  --tab FILE   the table to read (default $DMREMAP_TAB or /etc/dmremaptab)\n",
 		 {{"all", false}, {"initramfs", false}, {"tab", true}}, cmd_deactivate, false});
+	list.push_back(
+		{"udev-probe", "tell udev whether a device is a dm-remap member (for the rule)",
+		 "Usage: dmremap udev-probe <devnode> [--links LINKS] [--tab FILE]\n"
+		 "\n"
+		 "Run by 61-dmremap.rules for each block device, with udev's properties of it in\n"
+		 "the environment. For the data or spare member of a dmremaptab(5) line, or a\n"
+		 "device with dm-remap metadata at its first sector, prints the properties that\n"
+		 "claim it: DMREMAP_MEMBER, DMREMAP_NAME, SYSTEMD_READY=0, UDISKS_IGNORE=1 and\n"
+		 "empty ID_FS_* values. Prints nothing for any other device.\n"
+		 "\n"
+		 "  --links LINKS        the device's links so far (udev's $links)\n"
+		 "  --tab FILE           the table to read (default $DMREMAP_TAB or /etc/dmremaptab)\n"
+		 "  --no-metadata-probe  match the table only; do not read the device\n",
+		 {{"links", true}, {"tab", true}, {"no-metadata-probe", false}}, cmd_udev_probe,
+		 false});
 	return list;
 }
 
