@@ -259,6 +259,26 @@ std::vector<Command> append_system_commands(std::vector<Command> list)
 		 "  --no-metadata-probe  match the table only; do not read the device\n",
 		 {{"links", true}, {"tab", true}, {"no-metadata-probe", false}}, cmd_udev_probe,
 		 false});
+	list.push_back(
+		{"monitor", "report dm-remap events to the journal, a program and a textfile",
+		 "Usage: dmremap monitor [--oneshot] [--program PROG] [--textfile FILE]\n"
+		 "\n"
+		 "Waits for the dm events of every dm-remap device (poll on /dev/mapper/control,\n"
+		 "no timer) and reports each change with a syslog priority: BlocksRemapped\n"
+		 "(warning), BlocksLost, SpareFailed (error), SpareLowWater (warning),\n"
+		 "SpareExhausted, MetadataFailed (critical), MetadataDegraded (warning),\n"
+		 "IoErrors, MetadataOk, DeviceRemoved (notice), DeviceAppeared (info). Devices\n"
+		 "created or removed meanwhile are picked up. Stops cleanly on SIGTERM/SIGINT.\n"
+		 "Lines carry sd-daemon <N> prefixes when stdout is the journal.\n"
+		 "\n"
+		 "  --oneshot        report every device's lasting conditions once and exit (cron)\n"
+		 "  --program PROG   run 'PROG <event> <device>' for every event above info, with\n"
+		 "                   DMREMAP_EVENT, _DEVICE, _PRIORITY, _MESSAGE, _REMAPPED, _LOST,\n"
+		 "                   _SPARE_FREE, _SPARE_TOTAL, _BAD_SPARE, _METADATA set\n"
+		 "  --textfile FILE  keep a Prometheus node-exporter textfile (written atomically)\n"
+		 "  --journal        always use the <N> priority prefixes\n",
+		 {{"oneshot", false}, {"program", true}, {"textfile", true}, {"journal", false}},
+		 cmd_monitor, false});
 	return list;
 }
 
