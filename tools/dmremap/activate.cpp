@@ -72,9 +72,9 @@ std::pair<std::string, std::string> find_members(const TabEntry &e, uint64_t wai
 }
 
 // The dmsetup arguments that create e's device (after every check create makes).
-std::vector<std::string> create_words(const TabEntry &e, uint64_t wait_sec, bool dry_run)
+std::vector<std::string> create_words(const TabEntry &e, const std::string &data_path,
+				      const std::string &spare_path, bool dry_run)
 {
-	const auto [data_path, spare_path] = find_members(e, wait_sec);
 	const Device data(data_path, Device::Mode::ReadOnly);
 	const Device spare(spare_path, Device::Mode::ReadOnly);
 	if (!dry_run) {
@@ -115,7 +115,8 @@ bool activate_one(const TabEntry &e, const std::set<std::string> &active, uint64
 			out << e.name << ": already active\n";
 			return true;
 		}
-		const auto words = create_words(e, wait_sec, dry_run);
+		const auto [data_path, spare_path] = find_members(e, wait_sec);
+		const auto words = create_words(e, data_path, spare_path, dry_run);
 		if (dry_run) {
 			out << "dmsetup";
 			for (const std::string &w : words)
@@ -124,6 +125,12 @@ bool activate_one(const TabEntry &e, const std::set<std::string> &active, uint64
 			return true;
 		}
 		dmsetup(words);
+		// Have udev look at the members again, so the rule claims them now rather than at
+		// their next event (best effort: without udev there is nothing to claim for).
+		try {
+			run_command({"udevadm", "trigger", "--action=change", data_path, spare_path});
+		} catch (const std::exception &) {
+		}
 		out << e.name << ": activated /dev/mapper/" << e.name << ": " << words.back()
 		    << "\n";
 		return true;
