@@ -14,7 +14,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 
 .PHONY: all module deps unit vm-test test demo clean fuzz fuzz-long bench-core bench dmremap install \
-	dkms-check kunit lwreplay test-logwrites-long deb
+	dkms-check kunit lwreplay test-logwrites-long deb test-system
 
 all: module
 
@@ -89,6 +89,14 @@ deb:
 	@lintian --fail-on error,warning --suppress-tags-from-file debian/lintian-accepted \
 		$(BUILD)/deb/dm-remap_$(DEB_VERSION)_*.changes
 	@ls -1 $(BUILD)/deb/*.deb
+
+# The booted-system test (tools/system-test): a Debian 12 image from mmdebstrap (cached in
+# ~/.cache/dm-remap/system-image) boots under QEMU TCG with three virtio disks, installs the
+# dmremap package and the module, and checks dmremaptab, the generator, the udev claim, the
+# monitor and the package's reinstall and purge across a reboot.
+test-system: module deb
+	@tools/system-test/run.sh --deb $(wildcard $(BUILD)/deb/dmremap_*_amd64.deb) \
+		--module $(CURDIR)/dm-remap.ko --out $(BUILD)/system-test
 
 test: unit fuzz dkms-check vm-test
 
