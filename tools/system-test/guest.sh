@@ -24,7 +24,6 @@ monitor_lines() {
   journalctl -q -o cat -u dmremap-monitor.service -p "$1..$1" --grep "$2" 2>/dev/null | wc -l
 }
 wait_monitor() {
-
   for _ in $(seq 60); do
     [ "$(monitor_lines "$1" "$2")" -ge 1 ] && return 0
     sleep 1
