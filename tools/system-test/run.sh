@@ -50,7 +50,8 @@ for boot in 1 2; do
     -no-reboot -serial "file:$out/console$boot.log" -serial "file:$out/results$boot.log" \
     -kernel "$base.vmlinuz" -initrd "$base.initrd" \
     -append "root=/dev/vda rw console=ttyS0 panic=-1 no_timer_check systemd.show_status=0" \
-    -drive "file=$out/root.raw,if=virtio,format=raw,cache=writeback" \
+    -drive "file=$out/root.raw,if=none,id=root,format=raw,cache=writeback" \
+    -device virtio-blk-pci,drive=root,serial=dmrroot \
     -drive "file=$out/data.raw,if=none,id=data,format=raw,cache=writeback" \
     -device virtio-blk-pci,drive=data,serial=dmrdata \
     -drive "file=$out/spare.raw,if=none,id=spare,format=raw,cache=writeback" \
