@@ -15,7 +15,7 @@ namespace {
 
 const char *const kUdevProps[] = {"ID_FS_UUID", "ID_FS_UUID_ENC", "ID_FS_LABEL", "ID_FS_LABEL_ENC",
 				  "ID_FS_TYPE", "ID_FS_USAGE", "ID_FS_VERSION", "ID_PART_ENTRY_UUID",
-				  "ID_PART_ENTRY_NAME", "DM_UUID", "DM_NAME", "DEVLINKS"};
+				  "ID_PART_ENTRY_NAME", "DM_UUID", "DM_NAME", "DEVLINKS", "DEVTYPE", "DMREMAP_MEMBER"};
 
 std::string run(const std::string &cmd)
 {
@@ -98,10 +98,13 @@ const char kNoIdentity[] = "ID_FS_TYPE=\nID_FS_USAGE=\nID_FS_VERSION=\nID_FS_UUI
 TEST_F(UdevProbe, DataByUuidIsClaimedWithoutItsIdentity)
 {
 	const std::string t = tab("safe UUID=" + uuid_ + " /dev/disk/by-id/spare-x\n");
-	const CliRun r = probe(data_, t);
+	const CliRun r = probe(data_, t, "disk/by-id/virtio-d disk/by-uuid/" + uuid_ +
+						 " disk/by-label/precious disk/by-path/pci-1");
 	ASSERT_EQ(r.status, 0) << r.err;
+	// The file system's links go (they belong to /dev/mapper/safe), the member link comes.
 	EXPECT_EQ(r.out, "DMREMAP_MEMBER=data\nDMREMAP_NAME=safe\n" + std::string(kClaimTail) +
-				 "DMREMAP_FS_UUID_ENC=" + uuid_ + "\nDMREMAP_FS_LABEL_ENC=precious\n" +
+				 "DMREMAP_LINKS=disk/by-id/virtio-d disk/by-path/pci-1 "
+				 "disk/dmremap/safe/data\n" +
 				 kNoIdentity);
 	// Another file system, and the dm-remap device itself (same UUID), are left alone.
 	EXPECT_EQ(probe(other_, t).out, "");
@@ -147,13 +150,33 @@ TEST_F(UdevProbe, SpareAreaRecognisedByItsMetadata)
 	EXPECT_EQ(probe(spare_, none).out, ""); // all zero: nothing to recognise
 	const CliRun f = cli({"format", spare_, "--data-len", "131072", "--yes"});
 	ASSERT_EQ(f.status, 0) << f.err;
-	CliRun r = probe(spare_, none);
-	EXPECT_EQ(r.out, "DMREMAP_MEMBER=spare\n" + std::string(kClaimTail) + kNoIdentity);
+	CliRun r = probe(spare_, none, "disk/by-id/x");
+	EXPECT_EQ(r.out, "DMREMAP_MEMBER=spare\n" + std::string(kClaimTail) +
+				 "DMREMAP_LINKS=disk/by-id/x\n" + kNoIdentity);
 	r = cli({"udev-probe", spare_, "--tab", none, "--no-metadata-probe"});
 	EXPECT_EQ(r.out, "");
 	// A device that does not open is not claimed, and not an error.
 	r = cli({"udev-probe", dir_ + "/gone", "--tab", none});
 	EXPECT_EQ(r.status, 0);
+	EXPECT_EQ(r.out, "");
+}
+
+TEST_F(UdevProbe, APartitionOfAClaimedDiskIsClaimed)
+{
+	const std::string none = tab("");
+	udev_env(data_);
+	setenv("DEVTYPE", "partition", 1);
+	setenv("DMREMAP_MEMBER", "data", 1); // imported from the disk by the rule
+	CliRun r = cli({"udev-probe", data_, "--tab", none, "--links", "disk/by-uuid/" + uuid_});
+	unsetenv("DEVTYPE");
+	unsetenv("DMREMAP_MEMBER");
+	EXPECT_EQ(r.out, "DMREMAP_MEMBER=data\n" + std::string(kClaimTail) + "DMREMAP_LINKS=\n" +
+				 kNoIdentity);
+	// Without the parent's claim, the same partition is not claimed.
+	udev_env(data_);
+	setenv("DEVTYPE", "partition", 1);
+	r = cli({"udev-probe", data_, "--tab", none});
+	unsetenv("DEVTYPE");
 	EXPECT_EQ(r.out, "");
 }
 

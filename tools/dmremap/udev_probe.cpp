@@ -86,7 +86,12 @@ int cmd_udev_probe(const Args &a, std::ostream &out)
 		return kExitOk; // the dm-remap device itself
 	std::string role, name;
 	const Tab tab = read_tab(a.value("tab").value_or(default_tab_path()));
+	// A partition of a claimed disk: the rule imported the disk's DMREMAP_MEMBER.
+	if (env("DEVTYPE") == "partition" && !env("DMREMAP_MEMBER").empty())
+		role = env("DMREMAP_MEMBER");
 	for (const TabEntry &e : tab.entries) {
+		if (!role.empty())
+			break;
 		if (dm_name == e.name)
 			continue; // made by `dmremap create` under the line's name: the device itself
 		if (matches(e.data, devnode, links))
@@ -113,11 +118,17 @@ int cmd_udev_probe(const Args &a, std::ostream &out)
 	if (!name.empty())
 		out << "DMREMAP_NAME=" << name << "\n";
 	out << "SYSTEMD_READY=0\nUDISKS_IGNORE=1\n";
-	// The rule removes the links 60-persistent-storage.rules made from these.
-	if (!env("ID_FS_UUID_ENC").empty())
-		out << "DMREMAP_FS_UUID_ENC=" << env("ID_FS_UUID_ENC") << "\n";
-	if (!env("ID_FS_LABEL_ENC").empty())
-		out << "DMREMAP_FS_LABEL_ENC=" << env("ID_FS_LABEL_ENC") << "\n";
+	// The links the rule gives the device instead of those it has so far: without the ones
+	// 60-persistent-storage.rules made from the file system (by-uuid, by-label), which belong
+	// to the dm-remap device, and with the member link. (udev 252 has no SYMLINK-=.)
+	std::string kept;
+	for (const std::string &l : split_words(a.value("links").value_or(""))) {
+		if (l.compare(0, 13, "disk/by-uuid/") != 0 && l.compare(0, 14, "disk/by-label/") != 0)
+			kept += (kept.empty() ? "" : " ") + l;
+	}
+	if (!name.empty())
+		kept += (kept.empty() ? "" : " ") + ("disk/dmremap/" + name + "/" + role);
+	out << "DMREMAP_LINKS=" << kept << "\n";
 	for (const char *k : {"ID_FS_TYPE", "ID_FS_USAGE", "ID_FS_VERSION", "ID_FS_UUID",
 			      "ID_FS_UUID_ENC", "ID_FS_UUID_SUB", "ID_FS_UUID_SUB_ENC", "ID_FS_LABEL",
 			      "ID_FS_LABEL_ENC"})
