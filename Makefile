@@ -14,7 +14,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 
 .PHONY: all module deps unit vm-test test demo clean fuzz fuzz-long bench-core bench dmremap install \
-	dkms-check kunit lwreplay test-logwrites-long soak soak-debug
+	dkms-check kunit lwreplay test-logwrites-long soak soak-debug deb test-system
 
 all: module
 
@@ -97,6 +97,29 @@ soak-debug: deps dmremap
 # `dkms build` of the module against the installed kernel headers (dkms.conf).
 dkms-check: deps
 	@tools/dkms-check.sh $(KVER)
+
+# Debian packages dm-remap-dkms and dmremap (debian/), built with dpkg-buildpackage from a copy
+# of the tracked and new files in $(BUILD)/deb, then checked with lintian (debian/ says why
+# each remaining tag is accepted). The .debs land in $(BUILD)/deb.
+DEB_VERSION = $(shell dpkg-parsechangelog -l debian/changelog -S Version 2>/dev/null)
+deb:
+	@tools/install-deps.sh debhelper dh-dkms lintian dpkg-dev libisal-dev libgtest-dev
+	@rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/dm-remap
+	@git ls-files -co --exclude-standard -z | grep -zv '^build/' | \
+		tar --null -T - -cf - | tar -xf - -C $(BUILD)/deb/dm-remap
+	@cd $(BUILD)/deb/dm-remap && dpkg-buildpackage -us -uc -b -j$(JOBS) >../build.log 2>&1 || \
+		{ tail -n 40 ../build.log; echo "make deb: dpkg-buildpackage failed (see $(BUILD)/deb/build.log)"; exit 1; }
+	@lintian --fail-on error,warning --suppress-tags-from-file debian/lintian-accepted \
+		$(BUILD)/deb/dm-remap_$(DEB_VERSION)_*.changes
+	@ls -1 $(BUILD)/deb/*.deb
+
+# The booted-system test (tools/system-test): a Debian 12 image from mmdebstrap (cached in
+# ~/.cache/dm-remap/system-image) boots under QEMU TCG with three virtio disks, installs the
+# dmremap package and the module, and checks dmremaptab, the generator, the udev claim, the
+# monitor and the package's reinstall and purge across a reboot.
+test-system: module deb
+	@tools/system-test/run.sh --deb $(wildcard $(BUILD)/deb/dmremap_*_amd64.deb) \
+		--module $(CURDIR)/dm-remap.ko --out $(BUILD)/system-test
 
 test: unit fuzz dkms-check vm-test
 

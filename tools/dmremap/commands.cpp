@@ -14,6 +14,7 @@
 #include "json.h"
 #include "offline.h"
 #include "parse_number.h"
+#include "system.h"
 #include "table.h"
 
 namespace dmremap {
@@ -470,7 +471,7 @@ std::vector<OptionSpec> with(std::vector<OptionSpec> a, const std::vector<Option
 
 const std::vector<Command> &commands()
 {
-	static const std::vector<Command> list = {
+	static const std::vector<Command> list = append_system_commands({
 		{"create", "create a dm-remap device from a data and a spare device",
 		 "Usage: dmremap create <name> <data_dev> <spare_dev> [options]\n"
 		 "\n"
@@ -567,7 +568,7 @@ const std::vector<Command> &commands()
 		 "                       as for create\n"
 		 "  --yes                really format\n",
 		 with(kTableOptions, {{"data-dev", true}, {"yes", false}}), cmd_format, false},
-	};
+	});
 	return list;
 }
 
@@ -585,9 +586,11 @@ namespace {
 void global_usage(std::ostream &out)
 {
 	out << "Usage: dmremap <command> [arguments] (dmremap <command> --help for more)\n\n";
-	for (const Command &c : commands())
-		out << "  " << c.name << std::string(8 - std::string(c.name).size(), ' ') << c.summary
+	for (const Command &c : commands()) {
+		const size_t len = std::string(c.name).size();
+		out << "  " << c.name << std::string(len < 11 ? 12 - len : 1, ' ') << c.summary
 		    << "\n";
+	}
 	out << "\nSee dmremap(8) and the dm-remap admin guide (docs/dm-remap.rst).\n";
 }
 
