@@ -19,6 +19,7 @@
 #include <linux/vmalloc.h>
 #include <linux/workqueue.h>
 
+#include "compat.h"
 #include "remap_boundary.h"
 
 #define DM_MSG_PREFIX "remap"
@@ -115,7 +116,7 @@ static int remap_sync_io(struct remap_c *rc, enum rb_device dev, rb_u64 sector, 
 		req.mem.type = DM_IO_KMEM;
 		req.mem.ptr.addr = buf;
 	}
-	r = dm_io(&req, 1, &where, &error_bits, IOPRIO_DEFAULT);
+	r = remap_dm_io(&req, 1, &where, &error_bits);
 	if (!r && error_bits)
 		r = -EIO;
 	return r;
@@ -532,7 +533,7 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		r = -ENOMEM;
 		goto bad;
 	}
-	rc->wq = alloc_workqueue("dm-remap", WQ_MEM_RECLAIM, 0);
+	rc->wq = alloc_workqueue("dm-remap", WQ_MEM_RECLAIM | REMAP_WQ_PERCPU, 0);
 	if (!rc->wq) {
 		remap_set_error(ti, "Cannot allocate workqueue");
 		r = -ENOMEM;
