@@ -5,28 +5,48 @@
 
 SHELL := /bin/bash
 
+# The kernel to build for and test against: the newest with an image and headers on this host
+# (tools/vm/kver.sh), or any supported one `make kernels` fetched (KVER=<release>; see
+# `make kernels` and README.md, "Supported kernels"). KDIR is the build tree as seen where that
+# kernel's compiler is (the host, or the sid chroot: tools/kernels/kernels.sh run).
 KVER ?= $(shell tools/vm/kver.sh 2>/dev/null)
 KDIR ?= /lib/modules/$(KVER)/build
+export KVER
+KRUN := tools/kernels/kernels.sh run $(KVER)
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all module deps unit vm-test test demo clean fuzz fuzz-long bench-core bench dmremap install \
-	dkms-check kunit lwreplay test-logwrites-long
+.PHONY: all module deps kernel-deps unit vm-test test demo clean fuzz fuzz-long bench-core bench \
+	dmremap install dkms-check kunit lwreplay test-logwrites-long kernels matrix
 
 all: module
 
 deps:
 	@tools/install-deps.sh
 
+# What building for KVER needs besides deps: the g++ matching the kernel's gcc, pahole.
+kernel-deps: deps
+	@test -n "$(KVER)" || { echo "no kernel with headers found (set KVER, or run make kernels)"; exit 1; }
+	@tools/kernels/kernels.sh deps $(KVER)
+
 # Kbuild only warns about objtool findings and unresolved symbols; here they fail the build.
-module: deps
-	@test -n "$(KVER)" || { echo "no kernel with headers found (set KVER or KDIR)"; exit 1; }
+module: kernel-deps
 	@mkdir -p $(BUILD)
-	@set -o pipefail; $(MAKE) -C $(KDIR) M=$(CURDIR) modules 2>&1 | tee $(BUILD)/module.log
+	@set -o pipefail; $(KRUN) $(MAKE) -C $(KDIR) M=$(CURDIR) modules 2>&1 | tee $(BUILD)/module.log
 	@tools/check-module-log.sh $(BUILD)/module.log
+
+# Fetch (or refresh) every supported kernel: image, modules, headers, linux-source, and for sid's
+# kernel a chroot with its compiler (tools/kernels/kernels.sh; cached in ~/.cache/dm-remap).
+kernels: deps
+	@tools/kernels/kernels.sh fetch
+
+# `make test` on every supported kernel here, then one table: kernel, checks passed/failed/
+# skipped, wall time (tools/kernels/matrix.sh; MATRIX_KERNELS=<release>... picks some).
+matrix: deps
+	@BUILD=$(abspath $(BUILD)) tools/kernels/matrix.sh $(MATRIX_KERNELS)
 
 unit: deps
 	@cmake -S . -B $(BUILD)/user -DCMAKE_BUILD_TYPE=Debug >/dev/null
@@ -51,7 +71,7 @@ lwreplay: deps
 # linux-source-6.1, patched, cached in ~/.cache/dm-remap/kunit-ootree) linked with the suites of
 # tests/kunit and the core, built in $(BUILD)/kunit-ootree (tools/kunit-ootree/README.md).
 KUNIT_KO := $(abspath $(BUILD))/kunit-ootree/dm-remap-kunit.ko
-kunit: deps
+kunit: kernel-deps
 	@BUILD=$(abspath $(BUILD)) KVER=$(KVER) KDIR=$(KDIR) tools/kunit-ootree/build.sh || \
 		{ echo "make kunit: could not build the KUnit suites for $(KVER) (see above)" >&2; exit 1; }
 
@@ -71,8 +91,8 @@ test-logwrites-long: module dmremap lwreplay
 		--env VMT_LW_TORN=$(LW_TORN) --env VMT_LW_BAD=$(LW_BAD) \
 		$(if $(LW_SEED),--env VMT_SEED=$(LW_SEED)) 88-logwrites
 
-# `dkms build` of the module against the installed kernel headers (dkms.conf).
-dkms-check: deps
+# `dkms build` of the module against KVER's headers (dkms.conf), in the sid chroot for sid's kernel.
+dkms-check: kernel-deps
 	@tools/dkms-check.sh $(KVER)
 
 test: unit fuzz dkms-check vm-test
@@ -80,7 +100,7 @@ test: unit fuzz dkms-check vm-test
 # The module into /lib/modules/<kver>/updates (under DESTDIR if set), dmremap and its man page
 # under PREFIX.
 install: module dmremap
-	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(DESTDIR) INSTALL_MOD_DIR=updates \
+	$(KRUN) $(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(DESTDIR) INSTALL_MOD_DIR=updates \
 		modules_install
 	install -D -m 0755 $(BUILD)/dmremap $(DESTDIR)$(PREFIX)/sbin/dmremap
 	install -D -m 0644 docs/dmremap.8 $(DESTDIR)$(PREFIX)/share/man/man8/dmremap.8
@@ -117,5 +137,6 @@ bench: module bench-core
 	@tools/bench-vm.sh
 
 clean:
-	@if [ -n "$(KVER)" ] && [ -e $(KDIR)/Makefile ]; then $(MAKE) -C $(KDIR) M=$(CURDIR) clean; fi
+	@if [ -n "$(KVER)" ] && tools/kernels/kernels.sh env $(KVER) >/dev/null 2>&1; then \
+		$(KRUN) $(MAKE) -C $(KDIR) M=$(CURDIR) clean; fi
 	rm -rf $(BUILD)
