@@ -18,7 +18,7 @@ public:
 	// Spare block numbers are 32-bit on disk and 0xffffffff marks a lost block.
 	enum : u64 { kMaxSpareBlocks = 0xfffffffeull };
 	// Two superblocks, one block per table area (T = 1 while S <= E + 4) and one spare.
-	enum : u64 { kMinSpareBlocks = kSuperblockSlots + kTableAreas + 1 };
+	enum : u64 { kMinSpareBlocks = u64{kSuperblockSlots} + u64{kTableAreas} + 1 };
 
 	// All zero and unusable (E = 0, no blocks): storage for create() to fill. Nothing may be
 	// computed from a Geometry that create() did not accept.

@@ -27,6 +27,8 @@ void operator delete[](void *ptr, remap::usize) noexcept { rb_free(ptr); }
 
 // Called if a pure virtual function is ever reached through a half-built or dying object.
 // The kernel only has a weak reference to it (a call would jump to NULL): fail loudly instead.
+// Declared first: newer kernels build with -Wmissing-declarations.
+extern "C" void __cxa_pure_virtual(void);
 extern "C" void __cxa_pure_virtual(void)
 {
 	rb_log(RB_LOG_ERR, "pure virtual function called");

@@ -19,6 +19,7 @@
 #include <linux/vmalloc.h>
 #include <linux/workqueue.h>
 
+#include "compat.h"
 #include "remap_boundary.h"
 
 #define DM_MSG_PREFIX "remap"
@@ -582,7 +583,7 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		r = -ENOMEM;
 		goto bad;
 	}
-	rc->wq = alloc_workqueue("dm-remap", WQ_MEM_RECLAIM, 0);
+	rc->wq = alloc_workqueue("dm-remap", WQ_MEM_RECLAIM | REMAP_WQ_PERCPU, 0);
 	if (!rc->wq) {
 		remap_set_error(ti, "Cannot allocate workqueue");
 		r = -ENOMEM;

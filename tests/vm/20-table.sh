@@ -118,10 +118,18 @@ refused "read_retries -1" "Invalid read_retries: must be 0 to 100" -EINVAL \
 refused "non-numeric spare_low_water" "Invalid spare_low_water" -EINVAL \
   "0 $LEN remap $OK 2 spare_low_water many"
 
-# Devices.
-refused "missing data device" "Data device lookup failed" -ENODEV \
+# Devices. A path that names no device fails dm_get_device() with the kernel's own errno (6.1:
+# -ENODEV; 6.12 on: -ENOENT, from lookup_bdev()): dm-linear, given the same path, says which, and
+# dm-remap must pass on exactly that.
+dmesg_mark
+dmsetup create nodevprobe --table "0 8 linear /dev/nonexistent 0" 2>/dev/null && dm_remove nodevprobe
+NODEV=$(dmesg_since | sed -n 's/.*: linear: Device lookup failed (\(-E[A-Z]*\)).*/\1/p' | head -n 1)
+log "dm-linear: a missing device path gives '$NODEV'"
+check "dm-linear refuses a missing device path with -ENODEV or -ENOENT" \
+  eval 'case $NODEV in -ENODEV|-ENOENT) true ;; *) false ;; esac'
+refused "missing data device" "Data device lookup failed" "$NODEV" \
   "0 $LEN remap /dev/nonexistent 0 $S 0 $SL"
-refused "missing spare device" "Spare device lookup failed" -ENODEV \
+refused "missing spare device" "Spare device lookup failed" "$NODEV" \
   "0 $LEN remap $D 0 /dev/nonexistent 0 $SL"
 refused "block_size 2048 on a data device with 4 KiB logical blocks" \
   "block_size is smaller than the data device's logical block size" -EINVAL \

@@ -35,11 +35,18 @@ case ${1:-} in
 esac
 
 t_all=$(date +%s.%N)
-"$REPO/tools/install-deps.sh" "$SRC_PKG" xz-utils
-[ -r "$SRC_TAR" ] || die "$SRC_TAR missing although $SRC_PKG is installed"
-
 KVER=${KVER:-$("$REPO/tools/vm/kver.sh")}
 KDIR=${KDIR:-/lib/modules/$KVER/build}
+# The edits below fit 6.1's lib/kunit only. From 6.12 on, KUnit also needs the kernel's
+# kunit_hooks table and kunit_running static key, its executor and device bus, and (7.2)
+# __kunit_test_suites_init() takes a third argument: not ported yet. Exit status 3: skipped.
+case $KVER in
+  6.1.*) ;;
+  *) note "skipped: KUnit out of tree is ported to 6.1's lib/kunit only, not to $KVER"
+     exit 3 ;;
+esac
+"$REPO/tools/install-deps.sh" "$SRC_PKG" xz-utils
+[ -r "$SRC_TAR" ] || die "$SRC_TAR missing although $SRC_PKG is installed"
 [ -f "$KDIR/Makefile" ] || die "no kernel build tree at $KDIR (KVER=$KVER)"
 
 # KUnit's .c files must match the kunit headers of the kernel tree they are compiled against.

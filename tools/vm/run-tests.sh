@@ -12,7 +12,7 @@ PROG=tools/vm/run-tests.sh
 # and virtio_blk serve the disk image of tests that declare one (see the usage text).
 BASE_MODULES=(dm-mod dm-flakey brd null_blk scsi_debug sd_mod virtio_pci virtio_blk)
 # Added when the kernel has them (Debian's kernel has no dm-dust; the debug kernel has all three).
-# Without a dm-dust module, tools/vm/build-dust.sh builds one from linux-source for Debian's kernel
+# Without a dm-dust module, tools/vm/build-dust.sh builds one from the kernel's own linux-source
 # and the per-run cpio carries it. ext4 serves tests/vm/86-ext4.sh (built in on some kernels),
 # dm-delay tests/vm/74-slow-errors.sh, dm-thin-pool tests/vm/73-thin-nospc.sh.
 OPTIONAL_MODULES=(dm-dust dm-log-writes dm-delay dm-thin-pool ext4)
@@ -121,9 +121,10 @@ if [ "$custom_kernel" = 1 ]; then
   QEMU_MEM=${DMREMAP_QEMU_MEM:-2048}
 else
   KVER=$("$REPO/tools/vm/kver.sh")
-  KERNEL=/boot/vmlinuz-$KVER
-  MODDIR=/lib/modules/$KVER
-  MOD_BASE=/
+  # The host's /boot and /lib/modules, or a kernel `make kernels` cached (tools/kernels).
+  # Sets KERNEL, MOD_BASE and MODDIR (and KDIR, SRC_TAR, ...; see kernels.sh).
+  kenv=$("$REPO/tools/kernels/kernels.sh" env "$KVER")
+  eval "$kenv"
   QEMU_MEM=${DMREMAP_QEMU_MEM:-1024}
 fi
 QEMU_SMP=${DMREMAP_QEMU_SMP:-2}
@@ -207,7 +208,7 @@ done
 # dm-dust built out of tree when the kernel lacks it (possible only where its headers are).
 dust_module=""
 if ! kmodinfo -n dm-dust >/dev/null 2>&1; then
-  if [ -f "/lib/modules/$KVER/build/Makefile" ]; then
+  if "$REPO/tools/kernels/kernels.sh" env "$KVER" >/dev/null 2>&1; then
     dust_module=$("$REPO/tools/vm/build-dust.sh" "$KVER")
   else
     note "kernel $KVER has no dm-dust and no headers to build it: the dm-dust tests will fail"
