@@ -333,12 +333,31 @@ const char *MetadataStore::check_fresh(Gfp gfp)
 	if (!buf)
 		return resource_failure(-kENOMEM, "Cannot allocate memory to check the spare area");
 	const char *bad = nullptr;
-	for (u64 done = 2 * u64{geo_.block_size()}; done < end && !bad;) {
-		const u32 n = static_cast<u32>(min(chunk, end - done));
-		if (io_->read(io_ctx_, RB_SPARE_DEV, geo_.spare_offset() + (done >> RC_SECTOR_SHIFT),
-			      buf, n, 0))
-			bad = resource_failure(-kEIO, "Cannot read the spare area");
-		else if (!block_is_zero(buf, n))
+	const u32 bs = geo_.block_size();
+	for (u64 done = 2 * u64{bs}; done < end && !bad;) {
+		u32 n = static_cast<u32>(min(chunk, end - done));
+		const u64 sector = geo_.spare_offset() + (done >> RC_SECTOR_SHIFT);
+		int r = io_->read(io_ctx_, RB_SPARE_DEV, sector, buf, n, 0);
+		if (r == -kENOMEM) {
+			bad = resource_failure(-kENOMEM, "Cannot allocate memory to check the spare area");
+			break;
+		}
+		if (r) {
+			// A bad spot in the spare: a block that does not read holds nothing anyone can
+			// lose, and the allocator retires it at its first failed write. Only the block
+			// that failed is skipped; the next one is checked again on its own.
+			n = bs;
+			r = io_->read(io_ctx_, RB_SPARE_DEV, sector, buf, n, RB_IO_FAILFAST);
+			if (r == -kENOMEM) {
+				bad = resource_failure(-kENOMEM, "Cannot allocate memory to check the spare area");
+				break;
+			}
+			if (r) {
+				done += n;
+				continue;
+			}
+		}
+		if (!block_is_zero(buf, n))
 			bad = formatted_with_other_block_size()
 				      ? "Metadata was formatted with another block_size"
 				      : "Spare area holds data but no dm-remap metadata: run 'dmremap "

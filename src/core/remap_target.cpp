@@ -175,7 +175,9 @@ void RemapTarget::take_over(RemapTarget &old)
 	remapped_ = old.remapped_;
 	lost_ = old.lost_;
 	store_relaxed(&lost_sectors_, old.lost_sectors_); // stats reads both without the mutex
-	__atomic_store_n(&spare_failed_, old.spare_failed_, __ATOMIC_RELAXED);
+	// A reload is how an admin says the spare device was seen to: automatic remaps try it
+	// again (a spare that still takes no write fails again, with an event).
+	__atomic_store_n(&spare_failed_, false, __ATOMIC_RELAXED);
 	metadata_ = old.metadata_;
 	__atomic_store_n(&metadata_failed_, metadata_ == MetadataState::Failed, __ATOMIC_RELAXED);
 	low_water_signalled_ = old.low_water_signalled_;
@@ -348,9 +350,13 @@ Status RemapTarget::resume()
 	if (metadata_ == MetadataState::Failed) {
 		rb_log(RB_LOG_ERR, "resuming with failed metadata: I/O is served, nothing is remapped");
 		io_->event(io_ctx_);
+	} else if (__atomic_load_n(&spare_failed_, __ATOMIC_RELAXED)) {
+		// Same table, same dead spare: the state stays until a remap message places a block
+		// or a reload; the resume itself succeeds and says so.
+		rb_log(RB_LOG_ERR, "resuming with a failed spare device: I/O is served, nothing is remapped automatically");
+		io_->event(io_ctx_);
 	}
 	suspended_ = false;
-	__atomic_store_n(&spare_failed_, false, __ATOMIC_RELAXED); // automatic remaps may try again
 	refresh_snapshot();
 	return {};
 }

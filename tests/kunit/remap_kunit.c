@@ -685,7 +685,9 @@ static const struct rkt_check table_checks[] = {
 	{ "/dev/a 0 /dev/b 0 2048 2 block_size 512", 8192, 8192, 2048, 4096, 512, 0,
 	  "smaller than the data device's logical block size" },
 	{ "/dev/a 0 /dev/b 0 2048 2 block_size 512", 8192, 8192, 2048, 512, 4096, 0,
-	  "smaller than the spare device's logical block size" },
+	  "Spare device's logical block size exceeds the data device's" },
+	{ "/dev/a 0 /dev/b 0 2048 3 block_size 512 allow_larger_spare_sectors", 8192, 8192, 2048,
+	  512, 4096, 0, "smaller than the spare device's logical block size" },
 	{ "/dev/a 0 /dev/b 0 2048 2 spare_low_water 100000", 8192, 8192, 2048, 512, 512, 0,
 	  "spare_low_water exceeds" },
 };

@@ -522,9 +522,14 @@ TEST(FaultPath, DeadSpareIsASpareFailureNotExhaustion)
 	EXPECT_EQ(verdict(t.get(), -ENODATA, 0), RC_VERDICT_PASS);
 	EXPECT_EQ(rc_target_auto_remap(t.get()), 0);
 	rig.disk.write_filter = nullptr;
-	// A resume clears it.
+	// A suspend/resume of the same table keeps it (the spare is as dead as before), with an
+	// event; a remap message that places a block clears it.
+	const int events1 = rig.disk.events;
 	rc_target_suspend(t.get());
 	ASSERT_EQ(rc_target_resume(t.get()), 0);
+	EXPECT_EQ(stats(t.get())["spare"], "failed");
+	EXPECT_GT(rig.disk.events, events1) << "resuming with a failed spare raises an event";
+	EXPECT_GE(remap_block(t.get(), l, 7), 0);
 	EXPECT_EQ(stats(t.get())["spare"], "ok");
 	EXPECT_EQ(verdict(t.get(), -EIO, RC_FAILED_WRITE), RC_VERDICT_REDO);
 	EXPECT_EQ(rewrite_one(t.get(), 3 * l.bs(), static_cast<u32>(l.bs()), blk.data()), 0);

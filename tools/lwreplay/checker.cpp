@@ -319,17 +319,19 @@ void Checker::check_state(const LogEntry &e, const std::vector<CrashStates::Over
 	max_required_remaps_ = std::max<uint64_t>(max_required_remaps_, exp_.remapped.size());
 	max_durable_blocks_ = std::max<uint64_t>(max_durable_blocks_, exp_.durable.size());
 
-	// 3. A fresh target over the state: it loads, lists the same remaps, reads the data. The
-	// device stays between states; each state gets a new table, so a new dm-remap instance
-	// that loads the metadata at its first resume.
+	// 3. A fresh target over the state: it loads, lists the same remaps, reads the data. Each
+	// state gets a new device: a reload of a live device would (rightly) take the live
+	// table's mapping over without reading the area, which this checker rewrites under it.
 	std::string err;
-	bool loaded;
-	if (node_.empty()) {
-		node_ = dm_.create(cfg_.dm_name, cfg_.data_sectors, "remap", table_, &err);
-		loaded = !node_.empty();
-	} else {
-		loaded = dm_.reload(cfg_.dm_name, cfg_.data_sectors, "remap", table_, &err);
+	if (!node_.empty()) {
+		const int r = dm_.remove(cfg_.dm_name);
+		if (r)
+			throw std::runtime_error("cannot remove " + cfg_.dm_name + ": " +
+						 std::strerror(-r));
+		node_.clear();
 	}
+	node_ = dm_.create(cfg_.dm_name, cfg_.data_sectors, "remap", table_, &err);
+	const bool loaded = !node_.empty();
 	lap(&t, &t_create_);
 	if (!loaded) {
 		problem(e, is_torn, seed, "a fresh dm-remap does not load: " + err);
