@@ -90,7 +90,7 @@ private:
 		u32 spare;
 		bool fresh; // taken by this change (else a block's old spare, still mapped)
 	};
-	enum : u32 { kMaxSlots = kMaxBlocks * kSlotsPerBlock };
+	enum : u32 { kMaxSlots = u32{kMaxBlocks} * u32{kSlotsPerBlock} };
 
 	void add_slot(u64 slot, const Entry &e);
 	void retire(u32 spare, bool fresh);

@@ -28,16 +28,19 @@
  * Bios in flight per mapping generation (its parity) and region bucket: the core publishes a
  * new mapping, waits out RCU readers, then drain() waits for the old generation's counts of
  * the buckets its range overlaps to reach zero. The target is cut into regions of
- * REMAP_REGION_SECTORS that no bio crosses (dm splits at them: max_io_len); region r counts
- * in bucket r % REMAP_BUCKETS, so a drain for a few blocks waits for the I/O of one bucket,
- * not of the whole device. Per-CPU so that the I/O path never bounces a shared cache line.
+ * REMAP_REGION_SECTORS; a bio inside region r counts in bucket r % REMAP_BUCKETS, a bio that
+ * crosses a region boundary in bucket REMAP_CROSSING, which every drain waits for. So a drain
+ * for a few blocks waits for the I/O of one bucket and the few large bios, not of the whole
+ * device. (Bios are not split at regions: dm's max_io_len split misplaced failed writes.)
+ * Per-CPU so that the I/O path never bounces a shared cache line.
  */
 #define REMAP_REGION_SHIFT 11 /* sectors: 1 MiB, a multiple of the largest block */
 #define REMAP_REGION_SECTORS BIT(REMAP_REGION_SHIFT)
 #define REMAP_BUCKETS 16U /* a power of two */
+#define REMAP_CROSSING REMAP_BUCKETS /* the bucket of bios that cross a region boundary */
 
 struct remap_inflight {
-	long count[REMAP_BUCKETS][2]; /* [bucket][parity]: map() adds a shift and a mask */
+	long count[REMAP_BUCKETS + 1][2]; /* [bucket][parity] */
 };
 
 /*
@@ -200,7 +203,7 @@ static long remap_inflight_sum(struct remap_c *rc, unsigned int parity, unsigned
 	for_each_possible_cpu(cpu) {
 		struct remap_inflight *in = per_cpu_ptr(rc->inflight, cpu);
 
-		for_each_set_bit(b, &buckets, REMAP_BUCKETS)
+		for_each_set_bit(b, &buckets, REMAP_BUCKETS + 1)
 			sum += READ_ONCE(in->count[b][parity]);
 	}
 	return sum;
@@ -218,6 +221,8 @@ static void remap_io_drain(void *ctx, rb_u32 old_generation, rb_u64 sector, rb_u
 	struct remap_c *rc = ctx;
 	unsigned long buckets = remap_buckets_of(sector, sectors);
 
+	if (buckets)
+		buckets |= BIT(REMAP_CROSSING);
 	while (buckets && remap_inflight_sum(rc, old_generation & 1, buckets))
 		usleep_range(20, 100);
 }
@@ -225,14 +230,18 @@ static void remap_io_drain(void *ctx, rb_u32 old_generation, rb_u64 sector, rb_u
 /*
  * Called in an RCU read-side section that began before the mapping of this generation was
  * read: the core's grace period after publishing a new mapping then guarantees that every bio
- * mapped with the old one is counted before drain() sums the counts. sector is the bio's,
- * relative to the target: the bio lies in its region (max_io_len).
+ * mapped with the old one is counted before drain() sums the counts. [sector, sector +
+ * sectors) is the bio, relative to the target.
  */
 static __always_inline void remap_account(struct remap_c *rc, struct remap_io *io,
-					  unsigned int generation, sector_t sector)
+					  unsigned int generation, sector_t sector,
+					  unsigned int sectors)
 {
-	io->inflight = &rc->inflight->count[(sector >> REMAP_REGION_SHIFT) & (REMAP_BUCKETS - 1)]
-					   [generation & 1];
+	unsigned int bucket = (sector >> REMAP_REGION_SHIFT) & (REMAP_BUCKETS - 1);
+
+	if (unlikely((sector & (REMAP_REGION_SECTORS - 1)) + sectors > REMAP_REGION_SECTORS))
+		bucket = REMAP_CROSSING;
+	io->inflight = &rc->inflight->count[bucket][generation & 1];
 	this_cpu_inc(*io->inflight);
 }
 
@@ -254,7 +263,7 @@ static __always_inline void remap_account_or_hold(struct remap_c *rc, struct bio
 	switch (m->route) {
 	case RC_ROUTE_DATA:
 	case RC_ROUTE_SPARE:
-		remap_account(rc, io, m->generation, io->target_sector);
+		remap_account(rc, io, m->generation, io->target_sector, bio_sectors(bio));
 		break;
 	case RC_ROUTE_HOLD:
 		spin_lock_irqsave(&rc->held_lock, flags);
@@ -603,12 +612,6 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ti->num_discard_bios = 0;
 	ti->num_write_zeroes_bios = 0;
 	ti->per_io_data_size = sizeof(struct remap_io);
-	/* No bio crosses a region, so each counts in one bucket (struct remap_inflight). */
-	r = dm_set_target_max_io_len(ti, REMAP_REGION_SECTORS);
-	if (r) {
-		remap_set_error(ti, "Cannot set the maximum I/O length");
-		goto bad;
-	}
 	ti->accounts_remapped_io = true;
 	return 0;
 
@@ -700,7 +703,7 @@ static __always_inline int remap_map_data(struct remap_c *rc, struct bio *bio,
 					  struct remap_io *io, sector_t sector,
 					  unsigned int generation)
 {
-	remap_account(rc, io, generation, sector);
+	remap_account(rc, io, generation, sector, bio_sectors(bio));
 	rcu_read_unlock_sched();
 
 	io->settled = false;
