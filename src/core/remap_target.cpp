@@ -200,6 +200,15 @@ void RemapTarget::map(u64 sector, u32 sectors, rc_mapping *out) const
 	} else {
 		out->route = RC_ROUTE_SPARE;
 		out->sector = geo_.spare_dev_sector(SpareBlock(v)) + (sector & ((1u << shift) - 1));
+		// A salvaged block: the piece fails (a read) or goes to rewrite() (a write) if it
+		// touches a sector that did not read. One compare when nothing is lost anywhere.
+		const LostSectors *lost = t->lost();
+		if (__builtin_expect(lost != nullptr, 0)) {
+			const SectorMask *m = lost->find(first);
+			const u32 off = static_cast<u32>(sector & ((1u << shift) - 1));
+			if (m && m->touches(off, off + out->sectors))
+				out->route = RC_ROUTE_LOST;
+		}
 	}
 }
 
@@ -235,6 +244,7 @@ void RemapTarget::publish_view(const LookupTable *t)
 	v.generation = t->generation();
 	v.mapping = t;
 	rcu_publish(&view_, static_cast<const rc_io_view *>(&v));
+	store_relaxed(&lost_sectors_, t->lost() ? t->lost()->sectors() : 0);
 }
 
 void RemapTarget::check_spare_events()
@@ -311,6 +321,7 @@ struct RemapTarget::RangeWork {
 	LookupTable::Change *lookup = nullptr;  // scratch for building tables
 	MetadataStore::SlotChange *slots = nullptr;
 	u64 nslots = 0;
+	LostLog lost; // the blocks whose lost sectors change (salvage.cpp)
 
 	~RangeWork()
 	{
@@ -373,10 +384,9 @@ u32 RemapTarget::move_block(u64 b, RangeWork &work, int *err)
 	if (*err == -kENOMEM)
 		return LookupTable::kPending;
 	if (*err) {
-		rb_log(RB_LOG_WARN, "remap: block %llu does not read (error %d): marking it lost",
+		rb_log(RB_LOG_WARN, "remap: block %llu does not read whole (error %d): salvaging it",
 		       static_cast<unsigned long long>(b), *err);
-		*err = 0;
-		return LookupTable::kLost;
+		return salvage_move(b, RB_DATA_DEV, geo_.data_dev_sector(DataBlock(b)), work, err);
 	}
 	return place_block(work, err);
 }
@@ -417,8 +427,8 @@ Status RemapTarget::finish_move(RangeWork &work, u64 n, LookupTable *held, Looku
 		else
 			final_table = r.value();
 	}
-	if (!st.is_error() && work.nslots)
-		st = commit(work.slots, work.nslots);
+	if (!st.is_error())
+		st = commit_move(work, n, final_table);
 	if (st.is_error()) {
 		LookupTable::free(final_table);
 		for (u64 i = 0; i < n; i++) {
@@ -610,12 +620,8 @@ int RemapTarget::rewrite(const rc_extent *ext, u32 count)
 			u32 v;
 			const bool mapped = lookup_->find(b, &v);
 			if (mapped && v == LookupTable::kLost) {
-				if (!written_whole(ext, count, b, shift)) {
-					rb_log(RB_LOG_ERR, "write of part of lost block %llu: the rest of it is gone",
-					       static_cast<unsigned long long>(b));
-					return -kEIO;
-				}
-			} else {
+				// Step 3 gives it a home (rewrite_lost(): the rest of it stays lost).
+			} else if (!(mapped && writes_lost_sectors(b, ext, count))) {
 				const u64 dev_sector = mapped ? geo_.spare_dev_sector(SpareBlock(v)) +
 									(p.lo & (geo_.block_sectors() - 1))
 							      : geo_.data_offset() + p.lo;
@@ -647,6 +653,8 @@ int RemapTarget::rewrite(const rc_extent *ext, u32 count)
 		const u64 b = work.blocks[i];
 		u32 v = 0; // read only when mapped; initialised for the compiler
 		const bool mapped = before->find(b, &v);
+		if (rewrite_lost(work, i, before, ext, count, &err))
+			continue;
 		if (!written_whole(ext, count, b, shift)) { // keep the rest of the block
 			err = io_->read(io_ctx_, mapped ? RB_SPARE_DEV : RB_DATA_DEV,
 					mapped ? geo_.spare_dev_sector(SpareBlock(v))
@@ -783,7 +791,12 @@ int RemapTarget::reread(u64 sector, u32 sectors, u8 *buf)
 				break;
 			moved++;
 		} else {
-			work.spares[i] = LookupTable::kLost;
+			work.spares[i] = salvage_move(b, mapped ? RB_SPARE_DEV : RB_DATA_DEV,
+						      mapped ? geo_.spare_dev_sector(SpareBlock(v))
+							     : geo_.data_dev_sector(DataBlock(b)),
+						      work, &err);
+			if (err)
+				break;
 			lost++;
 		}
 		const bool is_lost = work.spares[i] == LookupTable::kLost;
@@ -817,6 +830,11 @@ int RemapTarget::do_unremap(DataBlock block)
 		return 0; // not remapped: nothing to do
 	if (spare == LookupTable::kLost) {
 		rb_log(RB_LOG_ERR, "unremap: block %llu is lost: there is no data to copy back; write the block instead",
+		       static_cast<unsigned long long>(b));
+		return -kEINVAL;
+	}
+	if (has_lost_sectors(b)) {
+		rb_log(RB_LOG_ERR, "unremap: block %llu has lost sectors: write them or reprobe first",
 		       static_cast<unsigned long long>(b));
 		return -kEINVAL;
 	}
@@ -870,6 +888,9 @@ void RemapTarget::do_list(u64 first, u64 max, TextBuffer &reply) const
 			return reply.emit_whole("%llu - lost\n", b);
 		if (v == LookupTable::kPending)
 			return reply.emit_whole("%llu - moving\n", b);
+		const SectorMask *m = t->lost() ? t->lost()->find(key) : nullptr;
+		if (m) // a salvaged block: the sectors that did not read
+			return reply.emit_whole("%llu %u remapped lost_sectors=%u\n", b, v, m->count());
 		return reply.emit_whole("%llu %u remapped\n", b, v); // a full buffer ends the page
 	});
 }
@@ -971,6 +992,27 @@ int RemapTarget::message(unsigned argc, char **argv, char *result, unsigned maxl
 		check_spare_events();
 		return r;
 	}
+	if (m.verb == Verb::Reprobe) {
+		u64 first = 0, count = geo_.data_blocks();
+		if (m.nargs > 0) {
+			if (m.args[0] >= geo_.data_len()) {
+				rb_log(RB_LOG_ERR, "message rejected: sector %llu is beyond the end of the device (%llu sectors)",
+				       static_cast<unsigned long long>(m.args[0]),
+				       static_cast<unsigned long long>(geo_.data_len()));
+				return -kEINVAL;
+			}
+			first = geo_.data_block(Sector(m.args[0])).value();
+			count = m.nargs > 1 ? m.args[1] : 1;
+			if (count == 0 || count > kMaxRemapRange || count > geo_.data_blocks() - first) {
+				rb_log(RB_LOG_ERR, "message rejected: reprobe count must be 1 to %u and stay inside the device",
+				       static_cast<unsigned>(kMaxRemapRange));
+				return -kEINVAL;
+			}
+		}
+		int r = do_reprobe(first, count, reply);
+		check_spare_events();
+		return r;
+	}
 	switch (m.verb) {
 	case Verb::List:
 		do_list(m.nargs > 0 ? m.args[0] : 0, m.nargs > 1 ? m.args[1] : ~0ull, reply);
@@ -1002,6 +1044,362 @@ int RemapTarget::message(unsigned argc, char **argv, char *result, unsigned maxl
 	default:
 		return -kEINVAL;
 	}
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sub-block salvage and lost data. A block that does not read whole is read again at the
+// device's logical block size; what reads goes to a spare block (zeros in the holes) and the
+// sectors that did not are recorded as LostSectors entries, published with the lookup table.
+// Reads that touch them fail, writes revive them, `reprobe` tries them again.
+
+namespace {
+
+// Sectors [lo, hi) of block b written by the extents, as a mask.
+SectorMask written_mask(const rc_extent *ext, u32 count, u64 b, u32 shift)
+{
+	SectorMask m{};
+	for (u32 i = 0; i < count; i++) {
+		const Part p = part_of(ext[i], b, shift);
+		if (!p.empty())
+			m.set(static_cast<u32>(p.lo - (b << shift)), static_cast<u32>(p.hi - (b << shift)));
+	}
+	return m;
+}
+
+SectorMask minus(SectorMask a, const SectorMask &b)
+{
+	for (u32 k = 0; k < SectorMask::kWords; k++)
+		a.w[k] &= ~b.w[k];
+	return a;
+}
+
+SectorMask all_sectors(u32 n)
+{
+	SectorMask m{};
+	m.set(0, n);
+	return m;
+}
+
+constexpr u64 kReprobeBatch = 32; // blocks per commit: the mutex is let go in between
+
+} // namespace
+
+bool RemapTarget::has_lost_sectors(u64 b) const
+{
+	return lookup_->lost() && lookup_->lost()->find(b);
+}
+
+int RemapTarget::salvage_block(rb_device dev, u64 dev_sector, unsigned flags, SectorMask *lost)
+{
+	const u32 lbs = dev == RB_DATA_DEV ? devs_.data_logical_block : devs_.spare_logical_block;
+	const u32 unit_bytes = min(max(lbs, u32(1) << RC_SECTOR_SHIFT), geo_.block_size());
+	const u32 unit = unit_bytes >> RC_SECTOR_SHIFT;
+	*lost = SectorMask{};
+	for (u32 s = 0; s < geo_.block_sectors(); s += unit) {
+		u8 *at = copy_buf_ + (static_cast<u64>(s) << RC_SECTOR_SHIFT);
+		const int r = io_->read(io_ctx_, dev, dev_sector + s, at, unit_bytes, flags);
+		if (r == -kENOMEM)
+			return r;
+		if (r) {
+			__builtin_memset(at, 0, unit_bytes);
+			lost->set(s, s + unit);
+		}
+	}
+	return 0;
+}
+
+u32 RemapTarget::salvage_move(u64 b, rb_device dev, u64 dev_sector, RangeWork &work, int *err)
+{
+	SectorMask lost;
+	*err = salvage_block(dev, dev_sector, RB_IO_FAILFAST, &lost);
+	if (*err)
+		return LookupTable::kPending;
+	const SectorMask *had = lookup_->lost() ? lookup_->lost()->find(b) : nullptr;
+	if (had) { // read from its spare block, where those sectors read as zeros
+		for (u32 k = 0; k < SectorMask::kWords; k++)
+			lost.w[k] |= had->w[k];
+	}
+	if (lost.count() == geo_.block_sectors()) {
+		rb_log(RB_LOG_WARN, "block %llu does not read at all: marking it lost",
+		       static_cast<unsigned long long>(b));
+		return LookupTable::kLost; // commit_move() drops lost sectors it had
+	}
+	const u32 spare = place_block(work, err);
+	if (*err)
+		return LookupTable::kPending;
+	if ((lost.any() || had) && !work.lost.add(b, lost, Gfp::Noio)) {
+		allocator_->release(SpareBlock(spare));
+		*err = -kENOMEM;
+		return LookupTable::kPending;
+	}
+	if (lost.any())
+		rb_log(RB_LOG_WARN, "block %llu salvaged to spare block %u: %u of %u sectors lost",
+		       static_cast<unsigned long long>(b), spare, lost.count(), geo_.block_sectors());
+	return spare;
+}
+
+Status RemapTarget::commit_move(RangeWork &work, u64 n, LookupTable *final_table)
+{
+	const LostSectors *cur = final_table ? final_table->lost() : nullptr;
+	// A block that ends up lost whole has no lost sectors of its own any more.
+	for (u64 i = 0; cur && i < n; i++) {
+		if (work.spares[i] == LookupTable::kLost && cur->find(work.blocks[i]) &&
+		    !work.lost.add(work.blocks[i], SectorMask{}, Gfp::Noio))
+			return Error{-kENOMEM};
+	}
+	if (work.lost.size() == 0)
+		return work.nslots ? commit(work.slots, work.nslots) : Status();
+
+	const u64 nlog = work.lost.size();
+	const LostSectors::Change *log = work.lost.sorted();
+	auto next = LostSectors::apply(cur, log, nlog, Gfp::Noio);
+	if (next.is_error())
+		return next.error();
+	// The runs of the changed blocks are replaced: old ones freed, new ones added.
+	const u32 bs = geo_.block_sectors();
+	u64 nfree = 0, nadd = 0;
+	store_->for_each_lost_run([&](u64, const Entry &e) { nfree += work.lost.find(e.data_block) != nullptr; });
+	for (u64 j = 0; j < nlog; j++) {
+		u32 lo, hi;
+		for (u32 from = 0; log[j].mask.next_run(from, bs, &lo, &hi); from = hi)
+			nadd++;
+	}
+	const u64 total = work.nslots + nfree + nadd;
+	auto *changes = static_cast<MetadataStore::SlotChange *>(
+		rb_alloc_large(total * sizeof(MetadataStore::SlotChange), RB_GFP_NOIO));
+	if (!changes) {
+		LostSectors::put(next.value());
+		return Error{-kENOMEM};
+	}
+	u64 k = 0;
+	for (u64 j = 0; j < work.nslots; j++)
+		changes[k++] = work.slots[j];
+	store_->for_each_lost_run([&](u64 slot, const Entry &e) {
+		if (work.lost.find(e.data_block))
+			changes[k++] = {slot, Entry{0, 0, EntryState::Free}};
+	});
+	for (u64 j = 0; j < nlog; j++) {
+		u32 lo, hi;
+		for (u32 from = 0; log[j].mask.next_run(from, bs, &lo, &hi); from = hi)
+			changes[k++] = {MetadataStore::SlotChange::kNewSlot,
+					Entry{log[j].block, Entry::run(lo, hi - lo), EntryState::LostSectors}};
+	}
+	Status st = commit(changes, k);
+	rb_free_large(changes);
+	if (st.is_error()) {
+		LostSectors::put(next.value());
+		return st;
+	}
+	final_table->set_lost(next.value());
+	return {};
+}
+
+bool RemapTarget::writes_lost_sectors(u64 b, const rc_extent *ext, u32 count) const
+{
+	const SectorMask *m = lookup_->lost() ? lookup_->lost()->find(b) : nullptr;
+	return m && m->overlaps(written_mask(ext, count, b, geo_.block_shift()));
+}
+
+bool RemapTarget::rewrite_lost(RangeWork &work, u64 i, const LookupTable *before,
+			       const rc_extent *ext, u32 count, int *err)
+{
+	const u64 b = work.blocks[i];
+	const u32 shift = geo_.block_shift(), bs = geo_.block_sectors();
+	u32 v;
+	if (!before->find(b, &v))
+		return false;
+	const SectorMask *had = before->lost() ? before->lost()->find(b) : nullptr;
+	const SectorMask written = written_mask(ext, count, b, shift);
+	const bool whole_lost = v == LookupTable::kLost;
+	if (!whole_lost && !(had && had->overlaps(written)))
+		return false;
+
+	// The block as it will be: zeros (lost whole) or what its spare block holds, then the
+	// extents; the sectors still lost are the old ones the extents do not write.
+	const SectorMask still = minus(whole_lost ? all_sectors(bs) : *had, written);
+	if (whole_lost) {
+		__builtin_memset(copy_buf_, 0, geo_.block_size());
+	} else if (!(written == all_sectors(bs))) {
+		*err = io_->read(io_ctx_, RB_SPARE_DEV, geo_.spare_dev_sector(SpareBlock(v)), copy_buf_,
+				 geo_.block_size(), 0);
+		if (*err) {
+			rb_log(RB_LOG_ERR, "write to salvaged block %llu: its spare block does not read (error %d)",
+			       static_cast<unsigned long long>(b), *err);
+			return true;
+		}
+	}
+	for (u32 k = 0; k < count; k++) {
+		const Part p = part_of(ext[k], b, shift);
+		if (!p.empty())
+			__builtin_memcpy(copy_buf_ + ((p.lo - (b << shift)) << RC_SECTOR_SHIFT),
+					 payload(ext[k], p.lo), (p.hi - p.lo) << RC_SECTOR_SHIFT);
+	}
+	if ((still.any() || had) && !work.lost.add(b, still, Gfp::Noio)) {
+		*err = -kENOMEM;
+		return true;
+	}
+	if (!whole_lost) {
+		// Its spare block is healthy: the merged block goes back there (the mapping stays).
+		*err = io_->write(io_ctx_, RB_SPARE_DEV, geo_.spare_dev_sector(SpareBlock(v)), copy_buf_,
+				  geo_.block_size(), 0);
+		if (!*err) {
+			work.spares[i] = LookupTable::kPending; // "not moved"
+			return true;
+		}
+		rb_log(RB_LOG_WARN, "spare block %u failed a write (error %d): retiring it", v, *err);
+		allocator_->mark_bad(SpareBlock(v));
+		work.slots[work.nslots++] = {MetadataStore::SlotChange::kNewSlot,
+					     Entry{Entry::kBadSpareData, v, EntryState::BadSpare}};
+	}
+	work.spares[i] = place_block(work, err);
+	if (*err)
+		return true;
+	work.slots[work.nslots++] = {store_->find_slot(b), Entry{b, work.spares[i], EntryState::Remapped}};
+	return true;
+}
+
+// Reads block work.blocks[i] (mapped to v: kLost, or a spare block with lost sectors) again
+// from the data device. A lost block that now reads, in part or whole, moves to a spare block
+// with its data; lost sectors of a salvaged block that now read are copied into its spare
+// block. Logs the sectors still lost. Returns the block's new spare block, kPending if its
+// mapping stays (or on error, with *err), kLost if nothing read.
+u32 RemapTarget::reprobe_block(RangeWork &work, u64 i, u32 v, int *err, bool *rescued)
+{
+	const u64 b = work.blocks[i];
+	const u64 data = geo_.data_dev_sector(DataBlock(b));
+	const u32 bs = geo_.block_sectors();
+	*rescued = false;
+	if (v == LookupTable::kLost) {
+		SectorMask lost;
+		*err = salvage_block(RB_DATA_DEV, data, 0, &lost);
+		if (*err || lost.count() == bs)
+			return *err ? u32(LookupTable::kPending) : u32(LookupTable::kLost);
+		const u32 spare = place_block(work, err);
+		if (*err)
+			return LookupTable::kPending;
+		if (lost.any() && !work.lost.add(b, lost, Gfp::Noio)) {
+			allocator_->release(SpareBlock(spare));
+			*err = -kENOMEM;
+			return LookupTable::kPending;
+		}
+		work.slots[work.nslots++] = {store_->find_slot(b), Entry{b, spare, EntryState::Remapped}};
+		*rescued = !lost.any();
+		return spare;
+	}
+
+	// Lost sectors of a salvaged block: re-read each logical block that holds some, and
+	// write what now reads into the spare block (those sectors are nobody else's to write:
+	// writes that touch them wait for the mutex in rewrite()).
+	const SectorMask *had = lookup_->lost()->find(b);
+	SectorMask still = *had;
+	const u32 lbs = max(devs_.data_logical_block, u32(1) << RC_SECTOR_SHIFT);
+	const u32 unit = min(lbs, geo_.block_size()) >> RC_SECTOR_SHIFT;
+	for (u32 s = 0; s < bs; s += unit) {
+		if (!had->touches(s, s + unit))
+			continue;
+		const u32 bytes = unit << RC_SECTOR_SHIFT;
+		int r = io_->read(io_ctx_, RB_DATA_DEV, data + s, copy_buf_, bytes, 0);
+		if (r == -kENOMEM) {
+			*err = r;
+			return LookupTable::kPending;
+		}
+		if (r)
+			continue;
+		// The unit's sectors that were not lost hold newer data on the spare block.
+		for (u32 t = s; t < s + unit; t++) {
+			if (!had->test(t))
+				continue;
+			r = io_->write(io_ctx_, RB_SPARE_DEV, geo_.spare_dev_sector(SpareBlock(v)) + t,
+				       copy_buf_ + (static_cast<u64>(t - s) << RC_SECTOR_SHIFT),
+				       u32(1) << RC_SECTOR_SHIFT, 0);
+			if (!r)
+				still.clear(t, t + 1);
+		}
+	}
+	if (!(still == *had) && !work.lost.add(b, still, Gfp::Noio)) {
+		*err = -kENOMEM;
+		return LookupTable::kPending;
+	}
+	*rescued = !still.any();
+	return LookupTable::kPending;
+}
+
+int RemapTarget::do_reprobe(u64 first, u64 count, TextBuffer &reply)
+{
+	u64 reprobed = 0, rescued = 0, still_lost = 0;
+	const u64 end = count > geo_.data_blocks() - first ? geo_.data_blocks() : first + count;
+	for (u64 next = first; next < end;) {
+		MutexGuard guard(mutex_);
+		int r = can_change_mapping("reprobe");
+		if (r)
+			return r;
+		RangeWork work;
+		if (!work.alloc(kReprobeBatch))
+			return -kENOMEM;
+		// The next lost blocks and salvaged blocks of the range.
+		u64 n = 0;
+		const LostSectors *lost = lookup_->lost();
+		lookup_->for_each_from(next, [&](u64 key, u32 v) {
+			if (key >= end)
+				return false;
+			if (v == LookupTable::kLost || (v != LookupTable::kPending && lost && lost->find(key)))
+				work.blocks[n++] = key;
+			return n < kReprobeBatch;
+		});
+		if (n == 0)
+			break;
+		next = work.blocks[n - 1] + 1;
+
+		int err = 0;
+		u64 done = 0, batch_rescued = 0, batch_still = 0, moved = 0;
+		for (u64 i = 0; i < n; i++) {
+			u32 v = 0;
+			bool ok = false;
+			(void)lookup_->find(work.blocks[i], &v);
+			work.spares[i] = reprobe_block(work, i, v, &err, &ok);
+			if (err) {
+				work.spares[i] = LookupTable::kPending;
+				break;
+			}
+			done++;
+			batch_rescued += ok;
+			batch_still += !ok;
+			moved += work.spares[i] != LookupTable::kPending && work.spares[i] != LookupTable::kLost;
+		}
+		auto final_table = range_table(lookup_, work, n, [&](u64 i, LookupTable::Change &c) {
+			u32 old = 0;
+			(void)lookup_->find(work.blocks[i], &old);
+			const bool moved_here = work.spares[i] != LookupTable::kPending &&
+						work.spares[i] != LookupTable::kLost;
+			c.spare = moved_here ? work.spares[i] : old;
+		});
+		Status st = final_table.is_error() ? Status(final_table.error())
+						   : commit_move(work, n, final_table.value());
+		if (st.is_error()) { // what was done stays undone: the blocks are as they were
+			if (!final_table.is_error())
+				LookupTable::free(final_table.value());
+			for (u64 i = 0; i < n; i++) {
+				if (work.spares[i] != LookupTable::kPending && work.spares[i] != LookupTable::kLost)
+					allocator_->release(SpareBlock(work.spares[i]));
+			}
+			rb_log(RB_LOG_ERR, "reprobe: could not record what it found (error %d)",
+			       st.error().code);
+			return st.error().code;
+		}
+		LookupTable::free(publish(final_table.value()));
+		lost_ -= moved;
+		remapped_ += moved;
+		reprobed += done;
+		rescued += batch_rescued;
+		still_lost += batch_still;
+		add_relaxed(&reprobed_, done);
+		add_relaxed(&rescued_, batch_rescued);
+		if (err) // what read before it is recorded
+			return err;
+	}
+	reply.emit("reprobed=%llu rescued=%llu still_lost=%llu", static_cast<unsigned long long>(reprobed),
+		   static_cast<unsigned long long>(rescued), static_cast<unsigned long long>(still_lost));
+	return 1;
 }
 
 } // namespace remap

@@ -90,6 +90,30 @@ private:
 	[[nodiscard]] Result<LookupTable *> range_table(const LookupTable *base, RangeWork &work,
 							u64 n, Set set);
 	int do_unremap(DataBlock block);
+
+	// Sub-block salvage and lost data (at the end of remap_target.cpp): what the move,
+	// reread and rewrite paths call when a block does not read whole or a write reaches
+	// lost data.
+	// Reads a block into copy_buf_ at the device's logical block size, zero-filling what does
+	// not read; *lost gets the sectors that did not. 0, or -ENOMEM (nothing says the disk).
+	int salvage_block(rb_device dev, u64 dev_sector, unsigned flags, SectorMask *lost);
+	// Salvages block b from where it is and places what read on a new spare block with its
+	// lost sectors logged in work (with any it already had). kLost if nothing read, else the
+	// spare block, or kPending with a negative errno in *err.
+	u32 salvage_move(u64 b, rb_device dev, u64 dev_sector, RangeWork &work, int *err);
+	// finish_move()'s commit: work.slots plus the LostSectors entries work.lost changes, and
+	// on success final_table gets the new lost set.
+	[[nodiscard]] Status commit_move(RangeWork &work, u64 n, LookupTable *final_table);
+	// Whether the extents write some lost sector of block b (per lookup_).
+	bool writes_lost_sectors(u64 b, const rc_extent *ext, u32 count) const;
+	// rewrite()'s step 3 for a block that is lost or whose lost sectors the extents write:
+	// merges, places or rewrites it in place, logs the sectors still lost. False if the block
+	// is not such a block (the caller handles it).
+	bool rewrite_lost(RangeWork &work, u64 i, const LookupTable *before, const rc_extent *ext,
+			  u32 count, int *err);
+	int do_reprobe(u64 first, u64 count, TextBuffer &reply);
+	u32 reprobe_block(RangeWork &work, u64 i, u32 v, int *err, bool *rescued);
+	bool has_lost_sectors(u64 b) const;
 	int can_change_mapping(const char *verb) const;
 	void do_list(u64 first, u64 max, TextBuffer &reply) const;
 	void do_stats(TextBuffer &reply) const;

@@ -33,6 +33,19 @@ public:
 	std::function<bool(const Write &)> write_filter;
 	// Called for each read (device, first sector); returning false fails it.
 	std::function<bool(int, rb_u64)> read_filter;
+	// Sectors that never read, as on a disk with bad sectors: a read overlapping one fails.
+	struct Range {
+		int dev;
+		rb_u64 lo, hi;
+	};
+	std::vector<Range> unreadable;
+	// The next read fails, and so does every later read of its sectors (unreadable gets its
+	// range): a block that does not read at any size, not one read that failed once.
+	void fail_next_read_for_good()
+	{
+		fail_read_in = 0;
+		fail_read_sticks_ = true;
+	}
 	int writes = 0;
 	int drains = 0;
 	int events = 0; // dm events raised (spare blocks low / exhausted)
@@ -76,8 +89,16 @@ private:
 			   unsigned /*flags*/)
 	{
 		auto *d = static_cast<MemDisk *>(ctx);
-		if (d->fail_read_in >= 0 && d->fail_read_in-- == 0)
+		if (d->fail_read_in >= 0 && d->fail_read_in-- == 0) {
+			if (d->fail_read_sticks_)
+				d->unreadable.push_back({dev, sector, sector + bytes / 512});
+			d->fail_read_sticks_ = false;
 			return d->fail_error;
+		}
+		for (const Range &r : d->unreadable) {
+			if (r.dev == dev && sector < r.hi && sector + bytes / 512 > r.lo)
+				return d->fail_error;
+		}
 		if (d->read_filter && !d->read_filter(dev, sector))
 			return d->fail_error;
 		if (sector + bytes / 512 > d->size_[dev])
@@ -142,6 +163,7 @@ private:
 
 	static constexpr rb_io_ops kOps = {do_read, do_write, do_drain, do_release, do_event};
 
+	bool fail_read_sticks_ = false;
 	rb_u64 size_[2];
 	Image durable_[2];
 	Image current_[2];
