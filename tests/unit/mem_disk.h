@@ -95,12 +95,12 @@ private:
 			d->fail_read_sticks_ = false;
 			return d->fail_error;
 		}
+		if (d->read_filter && !d->read_filter(dev, sector))
+			return d->fail_error;
 		for (const Range &r : d->unreadable) {
 			if (r.dev == dev && sector < r.hi && sector + bytes / 512 > r.lo)
 				return d->fail_error;
 		}
-		if (d->read_filter && !d->read_filter(dev, sector))
-			return d->fail_error;
 		if (sector + bytes / 512 > d->size_[dev])
 			return -5;
 		for (rb_u32 i = 0; i < bytes / 512; i++)
