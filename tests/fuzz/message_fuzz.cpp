@@ -161,7 +161,8 @@ public:
 		std::vector<char *> words = split_words(&table_line_);
 		const char *error = nullptr;
 		rc_devices devs{lay.target_len(), lay.data_offset + lay.target_len() + lay.bs(),
-				lay.spare_offset + lay.spare_blocks * lay.bs() + lay.bs(), 512, 512, 0};
+				lay.spare_offset + lay.spare_blocks * lay.bs() + lay.bs(), 512, 512, 0,
+				0, 0, 0, 0};
 		if (rc_table_parse(static_cast<unsigned>(words.size()), words.data(), &table_, &error) ||
 		    rc_table_check(&table_, &devs, &error))
 			fail("the fixed table line is refused", error ? error : "?");

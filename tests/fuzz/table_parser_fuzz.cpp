@@ -335,16 +335,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const u64 spare_end = sat_add(parsed.spare_offset, parsed.spare_len);
 
 	// Exactly fitting devices: valid whenever the line's numbers are aligned and non-empty.
-	rc_devices fit{blocks * bs, data_end, spare_end, 512, 512, 0};
+	rc_devices fit{blocks * bs, data_end, spare_end, 512, 512, 0, 0, 0, 0, 0};
 	check_one(parsed, fit, h);
 	// One device holding both ranges, 4 KiB logical blocks.
 	const u64 both = data_end > spare_end ? data_end : spare_end;
-	check_one(parsed, rc_devices{blocks * bs, both, both, 4096, 512, 1}, h >> 1);
+	check_one(parsed, rc_devices{blocks * bs, both, both, 4096, 512, 1, 0, 0, 0, 0}, h >> 1);
 	// One sector too small on either side, or a target length that is not whole blocks.
-	check_one(parsed, rc_devices{blocks * bs, data_end - 1, spare_end, 512, 512, 0}, h >> 2);
-	check_one(parsed, rc_devices{blocks * bs, data_end, spare_end - 1, 512, 4096, 0}, h >> 3);
+	check_one(parsed, rc_devices{blocks * bs, data_end - 1, spare_end, 512, 512, 0, 0, 0, 0, 0}, h >> 2);
+	check_one(parsed, rc_devices{blocks * bs, data_end, spare_end - 1, 512, 4096, 0, 0, 0, 0, 0}, h >> 3);
 	check_one(parsed, rc_devices{blocks * bs + (h & 1 ? 1 : 0) + (h & 2 ? bs : 0), both, both,
-				     parsed.block_size, 1024, static_cast<int>((h >> 2) & 1)},
+				     parsed.block_size, 1024, static_cast<int>((h >> 2) & 1), 0, 0, 0, 0},
 		  h >> 4);
 
 	// The geometry the input spells out, with the fitting one's values for the rest.
@@ -352,7 +352,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (nl) {
 		parse_numbers(static_cast<const char *>(nl) + 1, size - line_len - 1, given, 6);
 		rc_devices spelled{given[0], given[1], given[2], static_cast<u32>(given[3]),
-				   static_cast<u32>(given[4]), given[5] != 0};
+				   static_cast<u32>(given[4]), given[5] != 0, 0, 0, 0, 0};
 		check_one(parsed, spelled, h >> 5);
 	}
 	return 0;
