@@ -185,9 +185,11 @@ LostLog::~LostLog() { rb_free_large(changes_); }
 
 bool LostLog::add(u64 block, const SectorMask &mask, Gfp gfp)
 {
-	for (u64 i = 0; i < count_; i++) {
-		if (changes_[i].block == block) {
-			changes_[i].mask = mask;
+	const bool after_last = count_ == 0 || changes_[count_ - 1].block < block;
+	if (!after_last) {
+		auto *c = const_cast<SectorMask *>(find(block));
+		if (c) {
+			*c = mask;
 			return true;
 		}
 	}
@@ -204,21 +206,36 @@ bool LostLog::add(u64 block, const SectorMask &mask, Gfp gfp)
 		capacity_ = cap;
 	}
 	changes_[count_++] = LostSectors::Change{block, mask};
+	ascending_ = ascending_ && after_last;
 	return true;
 }
 
 const SectorMask *LostLog::find(u64 block) const
 {
-	for (u64 i = 0; i < count_; i++) {
-		if (changes_[i].block == block)
-			return &changes_[i].mask;
+	if (!ascending_) {
+		for (u64 i = 0; i < count_; i++) {
+			if (changes_[i].block == block)
+				return &changes_[i].mask;
+		}
+		return nullptr;
 	}
-	return nullptr;
+	u64 lo = 0, hi = count_;
+	while (lo < hi) {
+		const u64 mid = lo + (hi - lo) / 2;
+		if (changes_[mid].block < block)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < count_ && changes_[lo].block == block ? &changes_[lo].mask : nullptr;
 }
 
 LostSectors::Change *LostLog::sorted()
 {
-	for (u64 i = 1; i < count_; i++) { // insertion sort: a few blocks per change
+	if (ascending_)
+		return changes_;
+	ascending_ = true;
+	for (u64 i = 1; i < count_; i++) { // insertion sort: nearly sorted already
 		const LostSectors::Change c = changes_[i];
 		u64 j = i;
 		for (; j > 0 && changes_[j - 1].block > c.block; j--)

@@ -71,7 +71,9 @@ private:
 };
 
 // The lost-sector changes one mapping change makes, a block at most once (a later add()
-// replaces an earlier one). Grows as salvage finds blocks (rare: allocated on demand).
+// replaces an earlier one). Grows as salvage finds blocks (rare: allocated on demand). The
+// mapping changes add blocks in ascending order: then add() appends and find() is a binary
+// search, so a range of 65536 salvaged blocks costs O(n log n), not O(n^2).
 class LostLog {
 public:
 	LostLog() = default;
@@ -84,12 +86,17 @@ public:
 	u64 size() const { return count_; }
 	// Sorted by block, for LostSectors::apply().
 	LostSectors::Change *sorted();
-	void clear() { count_ = 0; }
+	void clear()
+	{
+		count_ = 0;
+		ascending_ = true;
+	}
 
 private:
 	LostSectors::Change *changes_ = nullptr;
 	u64 count_ = 0;
 	u64 capacity_ = 0;
+	bool ascending_ = true; // changes_ is sorted by block
 };
 
 } // namespace remap
