@@ -27,6 +27,10 @@
 //   !reload             !load then !swap
 //   !crash [N]          power cut, then a new table on what survived: unflushed writes are
 //                       lost, or with N kept with N % 101 percent chance, torn if N & 256
+//   !bad N  !good       data sector N (modulo the target) never reads from now on, as a bad
+//                       sector on a disk (remap and reprobe then salvage around it) / every
+//                       sector reads again (a reprobe after it rescues all, when no fault is
+//                       injected)
 // LLVMFuzzerInitialize writes a few seed inputs into $FUZZ_SEED_DIR (tools/run-fuzzers.sh).
 #include <algorithm>
 #include <cerrno>
@@ -167,6 +171,7 @@ public:
 		    rc_table_check(&table_, &devs, &error))
 			fail("the fixed table line is refused", error ? error : "?");
 
+		fault_ = fault;
 		// Counted from the constructor on, modulo about what a short input does in all.
 		if (fault == 1)
 			disk_.fail_read_in = static_cast<int>(fault_at % 16);
@@ -253,6 +258,13 @@ private:
 		} else if (!strcmp(verb, "reload")) {
 			load();
 			swap();
+		} else if (!strcmp(verb, "bad")) {
+			const u64 s = lay_.data_offset + (arg ? *arg : 0) % lay_.target_len();
+			disk_.unreadable.push_back({RB_DATA_DEV, s, s + 1});
+			return;
+		} else if (!strcmp(verb, "good")) {
+			disk_.unreadable.clear();
+			return;
 		} else if (!strcmp(verb, "crash")) {
 			if (pending_)
 				rc_target_destroy(pending_);
@@ -800,6 +812,8 @@ private:
 						 std::to_string(candidates - rescued);
 			if (out != want)
 				fail("reprobe: the reply does not count the lost blocks of its range", out + " | " + want);
+			if (disk_.unreadable.empty() && fault_ == 0 && candidates != rescued)
+				fail("reprobe: every sector reads, yet something is still lost", out);
 		}
 		if (is_reprobe && r == 1 && !out.empty() && out.compare(0, 9, std::string("reprobed=").substr(0, out.size())) != 0)
 			fail("reprobe: a reply that is not reprobed=...", out);
@@ -855,6 +869,7 @@ private:
 	std::unique_ptr<Mapping> expect_; // set while a failed resume may leave it stale
 	std::vector<bool> poked_;
 	std::map<u64, u64> salvaged_; // block -> lost sectors, from the last whole list
+	int fault_ = 0;
 };
 
 void write_seeds(const char *dir)
@@ -873,6 +888,9 @@ void write_seeds(const char *dir)
 		{0xc0, 0, "remap 0\n!crash\nunremap 0\n>9 stats\n"},
 		{0x00, 0, "REMAP -1\nremap 18446744073709551616\nlist a\nfoo\n\nremap 2048 0\nhelp me\n"},
 		{0x1f, 3, "remap 64\nlist\nreprobe\n!crash\nreprobe 64 1\nstats\nreprobe 0 300\nlist\n"},
+		{0x0f, 0, "!bad 67\n!bad 70\nremap 64 2\nlist\nreprobe\n!crash\n!good\nreprobe 64\nlist\n"},
+		{0x4f, 0, "!bad 0\n!bad 9\nremap 0 3\n!reload\nreprobe\n!good\n>5 reprobe\nstats\n"},
+		{0x8f, 0, "!bad 3\nremap 2\nremap 0 4\nunremap 0\n!good\nreprobe 0 4\nunremap 0\n"},
 		{0x5f, 4, "remap 16 2\nreprobe 8\n!reload\nreprobe\n>3 reprobe\nREPROBE 16 1 1\n"},
 	};
 	int i = 0;
