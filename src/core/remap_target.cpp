@@ -1158,7 +1158,9 @@ Status RemapTarget::commit_move(RangeWork &work, u64 n, LookupTable *final_table
 	// The runs of the changed blocks are replaced: old ones freed, new ones added.
 	const u32 bs = geo_.block_sectors();
 	u64 nfree = 0, nadd = 0;
-	store_->for_each_lost_run([&](u64, const Entry &e) { nfree += work.lost.find(e.data_block) != nullptr; });
+	store_->for_each_lost_run([&](u64, const Entry &e) {
+		nfree += work.lost.find(e.data_block) != nullptr;
+	});
 	for (u64 j = 0; j < nlog; j++) {
 		u32 lo, hi;
 		for (u32 from = 0; log[j].mask.next_run(from, bs, &lo, &hi); from = hi)
