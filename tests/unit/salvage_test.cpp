@@ -9,6 +9,11 @@
 #include "lookup_table.h"
 #include "metadata_codec.h"
 
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+
 namespace {
 
 Layout layout_of(u32 block_size)
@@ -438,6 +443,48 @@ TEST(Salvage, ReprobeArgumentsAreChecked)
 	EXPECT_EQ(msg(t.get(), "reprobe 1 2 3").rc, -kEINVAL);
 	rc_target_suspend(t.get());
 	EXPECT_EQ(msg(t.get(), "reprobe").rc, -kEBUSY);
+}
+
+// reprobe's reads of lost blocks that still fail run without the engine mutex: a slow bad
+// block does not stall the messages that need it (a remap of another block) meanwhile.
+TEST(Salvage, ReprobeReadsWithoutTheMutex)
+{
+	Rig rig(layout_of(4096));
+	const Layout &l = rig.layout;
+	Target t = rig.started();
+	ASSERT_TRUE(t);
+	const u64 lo = l.data_offset + 7 * l.bs(), hi = lo + l.bs();
+	rig.disk.unreadable.push_back({RB_DATA_DEV, lo, hi});
+	ASSERT_EQ(remap_block(t.get(), l, 7), kLost);
+	std::mutex mu;
+	std::condition_variable cv;
+	bool in_read = false, release = false;
+	rig.disk.read_hook = [&](int dev, u64 s, unsigned) {
+		if (dev == RB_DATA_DEV && s >= lo && s < hi) { // a slow bad block
+			std::unique_lock<std::mutex> lock(mu);
+			in_read = true;
+			cv.notify_all();
+			cv.wait_for(lock, std::chrono::seconds(20), [&] { return release; });
+		}
+		return 0;
+	};
+	auto reprobe = std::async(std::launch::async, [&] { return msg(t.get(), "reprobe"); });
+	{
+		std::unique_lock<std::mutex> lock(mu);
+		ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return in_read; }));
+	}
+	auto other = std::async(std::launch::async, [&] { return remap_block(t.get(), l, 20); });
+	const bool served = other.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+	EXPECT_TRUE(served) << "remap waited for reprobe's reads";
+	{
+		std::lock_guard<std::mutex> lock(mu);
+		release = true;
+	}
+	cv.notify_all();
+	EXPECT_GE(other.get(), 0);
+	EXPECT_EQ(reprobe.get().text, "reprobed=1 rescued=0 still_lost=1");
+	rig.disk.read_hook = nullptr;
+	EXPECT_EQ(stat(t.get(), "lost"), 1u);
 }
 
 // No lost sectors anywhere: the published table carries no set, so map() pays one compare.
