@@ -713,15 +713,45 @@ bool RemapTarget::rewrite_lost(MappingChange &change, u64 i, const rc_extent *ex
 	}
 	if (!whole_lost) {
 		// Its spare block is healthy: the merged block goes back there (the mapping stays).
-		*err = io_->write(io_ctx_, RB_SPARE_DEV, geo_.spare_dev_sector(SpareBlock(v)), copy_buf_,
-				  geo_.block_size(), 0);
+		*err = io_->write(io_ctx_, RB_SPARE_DEV, geo_.spare_dev_sector(SpareBlock(v)),
+				  copy_buf_, geo_.block_size(), 0);
 		if (!*err || !repairable(classify_error(*err)))
 			return true;
-		rb_log(RB_LOG_WARN, "spare block %u failed a write (error %d): retiring it", v, *err);
+		rb_log(RB_LOG_WARN, "spare block %u failed a write (error %d): retiring it", v,
+		       *err);
 		change.retire_old(i);
 	}
 	*err = change.place(i, copy_buf_);
 	return true;
+}
+
+// The lost sectors m of a salvaged block (data device sector data, spare block spare) that
+// now read are copied into its spare block; *still gets those that do not. They are nobody
+// else's to write: the block is held, and writes that touch them wait for the hold.
+int RemapTarget::rescue_sectors(u64 data, u32 spare, const SectorMask &m, SectorMask *still)
+{
+	const u32 bs = geo_.block_sectors();
+	const u32 lbs = max(devs_.data_logical_block, u32(1) << RC_SECTOR_SHIFT);
+	const u32 unit = min(lbs, geo_.block_size()) >> RC_SECTOR_SHIFT;
+	const u64 to = geo_.spare_dev_sector(SpareBlock(spare));
+	*still = m;
+	for (u32 s = 0; s < bs; s += unit) {
+		if (!m.touches(s, s + unit))
+			continue;
+		int r = io_->read(io_ctx_, RB_DATA_DEV, data + s, copy_buf_, unit << RC_SECTOR_SHIFT, 0);
+		if (r == -kENOMEM)
+			return r;
+		if (r)
+			continue;
+		// The unit's sectors that were not lost hold newer data on the spare block.
+		for (u32 t = s; t < s + unit; t++) {
+			const u8 *from = copy_buf_ + (static_cast<u64>(t - s) << RC_SECTOR_SHIFT);
+			if (m.test(t) &&
+			    !io_->write(io_ctx_, RB_SPARE_DEV, to + t, from, u32(1) << RC_SECTOR_SHIFT, 0))
+				still->clear(t, t + 1);
+		}
+	}
+	return 0;
 }
 
 // `reprobe`: reads lost blocks and the lost sectors of salvaged blocks of [first, first +
@@ -740,6 +770,7 @@ int RemapTarget::do_reprobe(u64 first, u64 count, TextBuffer &reply)
 	Scratch<u8> probe;
 	if (!probe.alloc(geo_.block_size()))
 		return -kENOMEM;
+	const u64 kSpan = MappingChange::kMaxBlocks;
 	for (u64 next = first; next < end;) {
 		// 1. The next lost and salvaged blocks of the range (within a span of
 		//    kMaxBlocks blocks: what a hold drains), with what each has lost.
@@ -753,10 +784,10 @@ int RemapTarget::do_reprobe(u64 first, u64 count, TextBuffer &reply)
 				return r;
 			const LostSectors *lost = lookup_->lost();
 			lookup_->for_each_from(next, [&](u64 key, u32 v) {
-				if (key >= end || (n && key - blocks[0] >= MappingChange::kMaxBlocks))
+				if (key >= end || (n && key - blocks[0] >= kSpan))
 					return false;
-				const SectorMask *m = lost && v != LookupTable::kPending ? lost->find(key)
-											 : nullptr;
+				const SectorMask *m =
+					lost && v != LookupTable::kPending ? lost->find(key) : nullptr;
 				if (v == LookupTable::kLost || m) {
 					blocks[n] = key;
 					had[n++] = m ? *m : all_sectors(bs);
@@ -831,30 +862,7 @@ int RemapTarget::do_reprobe(u64 first, u64 count, TextBuffer &reply)
 			const SectorMask *m = lookup_->lost() ? lookup_->lost()->find(b) : nullptr;
 			if (!m)
 				continue; // written meanwhile: nothing lost any more
-			// The lost sectors that now read go into its spare block (they are nobody
-			// else's to write: writes that touch them wait for the hold).
-			lost = *m;
-			for (u32 s = 0; s < bs; s += unit) {
-				if (!m->touches(s, s + unit))
-					continue;
-				r = io_->read(io_ctx_, RB_DATA_DEV, data + s, copy_buf_, unit << RC_SECTOR_SHIFT, 0);
-				if (r == -kENOMEM) {
-					err = r;
-					break;
-				}
-				if (r)
-					continue;
-				// The unit's sectors that were not lost hold newer data on the spare block.
-				for (u32 t = s; t < s + unit; t++) {
-					if (!m->test(t))
-						continue;
-					r = io_->write(io_ctx_, RB_SPARE_DEV, geo_.spare_dev_sector(SpareBlock(v)) + t,
-						       copy_buf_ + (static_cast<u64>(t - s) << RC_SECTOR_SHIFT),
-						       u32(1) << RC_SECTOR_SHIFT, 0);
-					if (!r)
-						lost.clear(t, t + 1);
-				}
-			}
+			err = rescue_sectors(data, v, *m, &lost);
 			if (!err && !(lost == *m)) {
 				if (!change->log_lost(i, lost))
 					err = -kENOMEM;
@@ -880,8 +888,9 @@ int RemapTarget::do_reprobe(u64 first, u64 count, TextBuffer &reply)
 		add_relaxed(&reprobed_, nbetter);
 		add_relaxed(&rescued_, batch_rescued);
 	}
-	reply.emit("reprobed=%llu rescued=%llu still_lost=%llu", static_cast<unsigned long long>(reprobed),
-		   static_cast<unsigned long long>(rescued), static_cast<unsigned long long>(still_lost));
+	reply.emit("reprobed=%llu rescued=%llu still_lost=%llu",
+		   static_cast<unsigned long long>(reprobed), static_cast<unsigned long long>(rescued),
+		   static_cast<unsigned long long>(still_lost));
 	return 1;
 }
 

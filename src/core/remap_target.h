@@ -154,6 +154,7 @@ private:
 	// still lost. False if the block is not such a block (the caller handles it).
 	bool rewrite_lost(MappingChange &change, u64 i, const rc_extent *ext, u32 count, int *err);
 	int do_reprobe(u64 first, u64 count, TextBuffer &reply);
+	int rescue_sectors(u64 data, u32 spare, const SectorMask &m, SectorMask *still);
 	bool has_lost_sectors(u64 b) const;
 	int can_change_mapping(const char *verb) const;
 	void do_list(u64 first, u64 max, TextBuffer &reply) const;
