@@ -3,6 +3,6 @@
 # remap-core-objs names the same files for the module. Usable from any CMake project.
 get_filename_component(REMAP_ROOT ${CMAKE_CURRENT_LIST_DIR}/.. ABSOLUTE)
 
-set(CORE_SOURCES runtime parse_number table_parser status bitmap spare_allocator lookup_table message_parser geometry metadata_codec metadata_store registry remap_target fault_policy mapping_change fault_repair)
+set(CORE_SOURCES runtime parse_number table_parser status bitmap spare_allocator lookup_table message_parser geometry lost_sectors metadata_codec metadata_store registry remap_target fault_policy mapping_change fault_repair)
 list(TRANSFORM CORE_SOURCES PREPEND ${REMAP_ROOT}/src/core/)
 list(TRANSFORM CORE_SOURCES APPEND .cpp)

@@ -190,8 +190,8 @@ bool RemapTarget::device_answers(rb_device dev, u64 first_block, u64 end_block, 
 	return false;
 }
 
-// The one place where a read error costs data: block i of a held change does not read and
-// the medium is at fault.
+// The one place where a read error costs a whole block: block i of a held change does not
+// read at all (salvage_or_mark() found no sector that reads) and the medium is at fault.
 void RemapTarget::mark_unreadable(MappingChange &change, u64 i)
 {
 	rb_log(RB_LOG_WARN, "block %llu does not read: marking it lost",
@@ -203,8 +203,7 @@ int RemapTarget::move_or_mark(MappingChange &change, u64 i, int read_error)
 {
 	if (!read_error)
 		return change.place(i, copy_buf_);
-	mark_unreadable(change, i);
-	return 0;
+	return salvage_or_mark(change, i); // what reads moves; the rest is lost
 }
 
 // Writes that failed on the device they were routed to, or that need a home because their
@@ -261,12 +260,14 @@ int RemapTarget::rewrite_pass(const rc_extent *ext, u32 count)
 				wait_for_change();
 				return kRestart;
 			}
-			if (mapped && v == LookupTable::kLost) {
-				if (!written_whole(ext, count, b, shift)) {
-					rb_log(RB_LOG_ERR, "write of part of lost block %llu: the rest of it is gone",
-					       static_cast<unsigned long long>(b));
-					return -kEIO;
-				}
+			bool lost_sectors = false;
+			if (mapped && v != LookupTable::kLost) {
+				RcuReadGuard rcu;
+				lost_sectors = writes_lost_sectors(rcu_read(&lookup_), b, ext, count);
+			}
+			if (mapped && (v == LookupTable::kLost || lost_sectors)) {
+				// Step 3 gives it a home, or merges it (rewrite_lost()): what the
+				// extents do not write stays lost.
 			} else {
 				const u64 dev_sector = mapped ? geo_.spare_dev_sector(SpareBlock(v)) +
 									(p.lo & (geo_.block_sectors() - 1))
@@ -336,6 +337,8 @@ int RemapTarget::rewrite_pass(const rc_extent *ext, u32 count)
 			const u64 b = change->block(i);
 			u32 v;
 			const bool on_spare = change->was_mapped(i, &v) && v != LookupTable::kLost;
+			if (rewrite_lost(*change, i, ext, count, &err))
+				continue;
 			if (!written_whole(ext, count, b, shift)) { // keep the rest of the block
 				err = read_where(on_spare ? RB_SPARE_DEV : RB_DATA_DEV,
 						 on_spare ? geo_.spare_dev_sector(SpareBlock(v))
@@ -574,6 +577,321 @@ int RemapTarget::reread_pass(u64 sector, u32 sectors, u8 *buf, int fail)
 		       static_cast<unsigned long long>(sector), static_cast<unsigned long long>(moved),
 		       static_cast<unsigned long long>(lost));
 	return unread ? fail : 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sub-block salvage and lost data. A block that does not read whole is read again at the
+// device's logical block size; what reads goes to a spare block (zeros in the holes) and the
+// sectors that did not are recorded as LostSectors entries, published with the lookup table
+// (MappingChange::log_lost()). Reads that touch them fail, writes revive them, `reprobe`
+// tries them again.
+
+namespace {
+
+// Sectors of block b written by the extents, as a mask.
+SectorMask written_mask(const rc_extent *ext, u32 count, u64 b, u32 shift)
+{
+	SectorMask m{};
+	for (u32 i = 0; i < count; i++) {
+		const Part p = part_of(ext[i], b, shift);
+		if (!p.empty())
+			m.set(static_cast<u32>(p.lo - (b << shift)), static_cast<u32>(p.hi - (b << shift)));
+	}
+	return m;
+}
+
+SectorMask minus(SectorMask a, const SectorMask &b)
+{
+	for (u32 k = 0; k < SectorMask::kWords; k++)
+		a.w[k] &= ~b.w[k];
+	return a;
+}
+
+SectorMask all_sectors(u32 n)
+{
+	SectorMask m{};
+	m.set(0, n);
+	return m;
+}
+
+} // namespace
+
+int RemapTarget::salvage_block(rb_device dev, u64 dev_sector, unsigned flags, u8 *buf,
+			       SectorMask *lost)
+{
+	const u32 lbs = dev == RB_DATA_DEV ? devs_.data_logical_block : devs_.spare_logical_block;
+	const u32 unit_bytes = min(max(lbs, u32(1) << RC_SECTOR_SHIFT), geo_.block_size());
+	const u32 unit = unit_bytes >> RC_SECTOR_SHIFT;
+	*lost = SectorMask{};
+	for (u32 s = 0; s < geo_.block_sectors(); s += unit) {
+		u8 *at = buf + (static_cast<u64>(s) << RC_SECTOR_SHIFT);
+		const int r = io_->read(io_ctx_, dev, dev_sector + s, at, unit_bytes, flags);
+		if (r == -kENOMEM)
+			return r;
+		if (r) {
+			__builtin_memset(at, 0, unit_bytes);
+			lost->set(s, s + unit);
+		}
+	}
+	return 0;
+}
+
+int RemapTarget::salvage_or_mark(MappingChange &change, u64 i)
+{
+	const u64 b = change.block(i);
+	u32 v;
+	const bool on_spare = change.was_mapped(i, &v) && v != LookupTable::kLost;
+	SectorMask lost;
+	int err = salvage_block(on_spare ? RB_SPARE_DEV : RB_DATA_DEV,
+				on_spare ? geo_.spare_dev_sector(SpareBlock(v))
+					 : geo_.data_dev_sector(DataBlock(b)),
+				RB_IO_FAILFAST, copy_buf_, &lost);
+	if (err)
+		return err; // no memory says nothing about the disk
+	const SectorMask *had = on_spare && lookup_->lost() ? lookup_->lost()->find(b) : nullptr;
+	if (had) { // read from its spare block, where those sectors read as zeros
+		for (u32 k = 0; k < SectorMask::kWords; k++)
+			lost.w[k] |= had->w[k];
+	}
+	if (lost.count() == geo_.block_sectors()) {
+		mark_unreadable(change, i); // the commit drops lost sectors it had
+		return 0;
+	}
+	if ((lost.any() || had) && !change.log_lost(i, lost))
+		return -kENOMEM;
+	err = change.place(i, copy_buf_);
+	if (!err && lost.any())
+		rb_log(RB_LOG_WARN, "block %llu salvaged to spare block %u: %u of %u sectors lost",
+		       static_cast<unsigned long long>(b), change.spare(i), lost.count(),
+		       geo_.block_sectors());
+	return err;
+}
+
+bool RemapTarget::writes_lost_sectors(const LookupTable *t, u64 b, const rc_extent *ext,
+				      u32 count) const
+{
+	const SectorMask *m = t->lost() ? t->lost()->find(b) : nullptr;
+	return m && m->overlaps(written_mask(ext, count, b, geo_.block_shift()));
+}
+
+bool RemapTarget::rewrite_lost(MappingChange &change, u64 i, const rc_extent *ext, u32 count,
+			       int *err)
+{
+	const u64 b = change.block(i);
+	const u32 shift = geo_.block_shift(), bs = geo_.block_sectors();
+	u32 v;
+	if (!change.was_mapped(i, &v))
+		return false;
+	const bool whole_lost = v == LookupTable::kLost;
+	const SectorMask *had = !whole_lost && lookup_->lost() ? lookup_->lost()->find(b) : nullptr;
+	const SectorMask written = written_mask(ext, count, b, shift);
+	if (!whole_lost && !(had && had->overlaps(written)))
+		return false;
+
+	// The block as it will be: zeros (lost whole) or what its spare block holds, then the
+	// extents; the sectors still lost are the old ones the extents do not write.
+	const SectorMask still = minus(whole_lost ? all_sectors(bs) : *had, written);
+	if (whole_lost) {
+		__builtin_memset(copy_buf_, 0, geo_.block_size());
+	} else if (!(written == all_sectors(bs))) {
+		*err = read_where(RB_SPARE_DEV, geo_.spare_dev_sector(SpareBlock(v)), copy_buf_, 0);
+		if (*err) {
+			rb_log(RB_LOG_ERR, "write to salvaged block %llu: its spare block does not read (error %d)",
+			       static_cast<unsigned long long>(b), *err);
+			return true;
+		}
+	}
+	for (u32 k = 0; k < count; k++) {
+		const Part p = part_of(ext[k], b, shift);
+		if (!p.empty())
+			__builtin_memcpy(copy_buf_ + ((p.lo - (b << shift)) << RC_SECTOR_SHIFT),
+					 payload(ext[k], p.lo), (p.hi - p.lo) << RC_SECTOR_SHIFT);
+	}
+	if ((still.any() || had) && !change.log_lost(i, still)) {
+		*err = -kENOMEM;
+		return true;
+	}
+	if (!whole_lost) {
+		// Its spare block is healthy: the merged block goes back there (the mapping stays).
+		*err = io_->write(io_ctx_, RB_SPARE_DEV, geo_.spare_dev_sector(SpareBlock(v)),
+				  copy_buf_, geo_.block_size(), 0);
+		if (!*err || !repairable(classify_error(*err)))
+			return true;
+		rb_log(RB_LOG_WARN, "spare block %u failed a write (error %d): retiring it", v,
+		       *err);
+		change.retire_old(i);
+	}
+	*err = change.place(i, copy_buf_);
+	return true;
+}
+
+// The lost sectors m of a salvaged block (data device sector data, spare block spare) that
+// now read are copied into its spare block; *still gets those that do not. They are nobody
+// else's to write: the block is held, and writes that touch them wait for the hold.
+int RemapTarget::rescue_sectors(u64 data, u32 spare, const SectorMask &m, SectorMask *still)
+{
+	const u32 bs = geo_.block_sectors();
+	const u32 lbs = max(devs_.data_logical_block, u32(1) << RC_SECTOR_SHIFT);
+	const u32 unit = min(lbs, geo_.block_size()) >> RC_SECTOR_SHIFT;
+	const u64 to = geo_.spare_dev_sector(SpareBlock(spare));
+	*still = m;
+	for (u32 s = 0; s < bs; s += unit) {
+		if (!m.touches(s, s + unit))
+			continue;
+		int r = io_->read(io_ctx_, RB_DATA_DEV, data + s, copy_buf_, unit << RC_SECTOR_SHIFT, 0);
+		if (r == -kENOMEM)
+			return r;
+		if (r)
+			continue;
+		// The unit's sectors that were not lost hold newer data on the spare block.
+		for (u32 t = s; t < s + unit; t++) {
+			const u8 *from = copy_buf_ + (static_cast<u64>(t - s) << RC_SECTOR_SHIFT);
+			if (m.test(t) &&
+			    !io_->write(io_ctx_, RB_SPARE_DEV, to + t, from, u32(1) << RC_SECTOR_SHIFT, 0))
+				still->clear(t, t + 1);
+		}
+	}
+	return 0;
+}
+
+// `reprobe`: reads lost blocks and the lost sectors of salvaged blocks of [first, first +
+// count) again, without the mutex and without holding anything; only the blocks of which
+// something now reads are then held (MappingChange::kMaxBlocks at a time, with the mutex),
+// read once more and committed: a lost block that now reads, in part or whole, moves to a
+// spare block with its data; lost sectors of a salvaged block that now read are copied into
+// its spare block.
+int RemapTarget::do_reprobe(u64 first, u64 count, TextBuffer &reply)
+{
+	u64 reprobed = 0, rescued = 0, still_lost = 0;
+	const u64 end = count > geo_.data_blocks() - first ? geo_.data_blocks() : first + count;
+	const u32 bs = geo_.block_sectors();
+	const u32 lbs = max(devs_.data_logical_block, u32(1) << RC_SECTOR_SHIFT);
+	const u32 unit = min(lbs, geo_.block_size()) >> RC_SECTOR_SHIFT;
+	Scratch<u8> probe;
+	if (!probe.alloc(geo_.block_size()))
+		return -kENOMEM;
+	const u64 kSpan = MappingChange::kMaxBlocks;
+	for (u64 next = first; next < end;) {
+		// 1. The next lost and salvaged blocks of the range (within a span of
+		//    kMaxBlocks blocks: what a hold drains), with what each has lost.
+		u64 blocks[MappingChange::kMaxBlocks];
+		SectorMask had[MappingChange::kMaxBlocks];
+		u64 n = 0;
+		{
+			MutexGuard guard(mutex_);
+			int r = can_change_mapping("reprobe"); // first: lookup_ may be stale
+			if (r)
+				return r;
+			const LostSectors *lost = lookup_->lost();
+			lookup_->for_each_from(next, [&](u64 key, u32 v) {
+				if (key >= end || (n && key - blocks[0] >= kSpan))
+					return false;
+				const SectorMask *m =
+					lost && v != LookupTable::kPending ? lost->find(key) : nullptr;
+				if (v == LookupTable::kLost || m) {
+					blocks[n] = key;
+					had[n++] = m ? *m : all_sectors(bs);
+				}
+				return n < MappingChange::kMaxBlocks;
+			});
+		}
+		if (n == 0)
+			break;
+		next = blocks[n - 1] + 1;
+
+		// 2. Without the mutex: which of them read now, at least in part.
+		bool better[MappingChange::kMaxBlocks];
+		u64 nbetter = 0;
+		for (u64 i = 0; i < n; i++) {
+			const u64 data = geo_.data_dev_sector(DataBlock(blocks[i]));
+			better[i] = false;
+			for (u32 s = 0; s < bs && !better[i]; s += unit) {
+				if (!had[i].touches(s, s + unit))
+					continue;
+				const int r = io_->read(io_ctx_, RB_DATA_DEV, data + s, probe.get(),
+							unit << RC_SECTOR_SHIFT, 0);
+				if (r == -kENOMEM)
+					return r;
+				better[i] = r == 0;
+			}
+			nbetter += better[i];
+		}
+		reprobed += n;
+		still_lost += n - nbetter;
+		add_relaxed(&reprobed_, n - nbetter);
+		if (nbetter == 0)
+			continue;
+
+		// 3. With the mutex: hold those, read them once more and commit what now reads.
+		MutexGuard guard(mutex_);
+		int r = can_change_mapping("reprobe");
+		if (r)
+			return r;
+		Own<MappingChange> change(make<MappingChange>(Gfp::Noio, *this));
+		if (!change)
+			return -kENOMEM;
+		for (u64 i = 0; i < n; i++) {
+			if (better[i])
+				(void)change->add(blocks[i]);
+		}
+		Status st = change->prepare(MappingChange::kSpares | MappingChange::kSparesIfAny);
+		if (st.is_error())
+			return st.error().code;
+		change->hold();
+		int err = 0;
+		u64 batch_rescued = 0;
+		for (u64 i = 0; i < change->count() && !err; i++) {
+			const u64 b = change->block(i);
+			const u64 data = geo_.data_dev_sector(DataBlock(b));
+			u32 v;
+			if (!change->was_mapped(i, &v))
+				continue; // written meanwhile and unremapped: nothing lost
+			SectorMask lost;
+			if (v == LookupTable::kLost) {
+				err = salvage_block(RB_DATA_DEV, data, 0, copy_buf_, &lost);
+				if (err || lost.count() == bs)
+					continue;
+				if (lost.any() && !change->log_lost(i, lost)) {
+					err = -kENOMEM;
+					continue;
+				}
+				err = change->place(i, copy_buf_);
+				batch_rescued += !err && !lost.any();
+				continue;
+			}
+			const SectorMask *m = lookup_->lost() ? lookup_->lost()->find(b) : nullptr;
+			if (!m)
+				continue; // written meanwhile: nothing lost any more
+			err = rescue_sectors(data, v, *m, &lost);
+			if (!err && !(lost == *m)) {
+				if (!change->log_lost(i, lost))
+					err = -kENOMEM;
+				else
+					batch_rescued += !lost.any();
+			}
+		}
+		if (err) {
+			change->roll_back(); // the blocks are as they were
+			rb_log(RB_LOG_ERR, "reprobe: could not record what it found (error %d)", err);
+			return err;
+		}
+		st = change->commit(); // nothing found (all Kept): rolled back, not an error
+		if (st.is_error()) {
+			rb_log(RB_LOG_ERR, "reprobe: could not record what it found (error %d)",
+			       st.error().code);
+			return st.error().code;
+		}
+		refresh_snapshot();
+		const u64 batch_still = nbetter - batch_rescued;
+		rescued += batch_rescued;
+		still_lost += batch_still;
+		add_relaxed(&reprobed_, nbetter);
+		add_relaxed(&rescued_, batch_rescued);
+	}
+	reply.emit("reprobed=%llu rescued=%llu still_lost=%llu",
+		   static_cast<unsigned long long>(reprobed), static_cast<unsigned long long>(rescued),
+		   static_cast<unsigned long long>(still_lost));
+	return 1;
 }
 
 } // namespace remap

@@ -289,6 +289,7 @@ void LookupTable::free(LookupTable *table)
 		return;
 	for (u64 i = 0; i < table->chunks_; i++)
 		put_chunk(table->slot_[i], table->chunk_size(i));
+	LostSectors::put(table->lost_);
 	table->~LookupTable();
 	rb_free_large(table);
 }
@@ -301,7 +302,7 @@ u64 LookupTable::bytes() const
 		total += rb_alloc_large_bytes(slot_[i].wide() ? Layout<u64>::bytes(n)
 							       : Layout<u32>::bytes(n));
 	}
-	return total;
+	return total + (lost_ ? lost_->bytes() : 0);
 }
 
 u64 LookupTable::search_wide(const void *c, u64 n, u64 rel)
@@ -503,6 +504,8 @@ Result<LookupTable *> LookupTable::merge(const LookupTable *old, const Change *c
 		free(t);
 		return Error{-kENOMEM};
 	}
+	if (old)
+		t->lost_ = LostSectors::get(old->lost_);
 	return finish(t, a);
 }
 

@@ -25,6 +25,7 @@
 // order; a chunk goes when the last version holding it does.
 #pragma once
 
+#include "lost_sectors.h"
 #include "result.h"
 #include "units.h"
 
@@ -140,6 +141,15 @@ public:
 	// for its size (rb_alloc_large_bytes(): the kmalloc size class or whole pages), not as
 	// the bytes asked for. O(number of chunks).
 	u64 bytes() const;
+
+	// The lost sectors of remapped blocks (salvaged ones), published with this table: null
+	// when there are none. merge() shares old's set; set_lost() takes over a reference.
+	const LostSectors *lost() const { return lost_; }
+	void set_lost(LostSectors *s)
+	{
+		LostSectors::put(lost_);
+		lost_ = s;
+	}
 
 	// Which publication of the mapping this is; the glue drains I/O per generation.
 	u32 generation() const { return generation_; }
@@ -392,6 +402,7 @@ private:
 	u64 span_ = 0; // the last key - base_
 	u32 shift_ = 0;
 	u32 generation_ = 0;
+	const LostSectors *lost_ = nullptr;
 	u64 top_bytes_ = 0; // this object and its arrays, one allocation
 	u64 copied_ = 0;
 };

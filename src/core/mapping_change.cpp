@@ -191,6 +191,11 @@ void RemapTarget::MappingChange::set_lost(u64 i)
 	outcome_[i] = Outcome::Lost;
 }
 
+bool RemapTarget::MappingChange::log_lost(u64 i, const SectorMask &mask)
+{
+	return lost_log_.add(blocks_[i], mask, Gfp::Noio);
+}
+
 void RemapTarget::MappingChange::set_removed(u64 i)
 {
 	outcome_[i] = Outcome::Removed;
@@ -239,11 +244,11 @@ Status RemapTarget::MappingChange::commit()
 			}
 		}
 	}
-	if (!any && nslots_ == 0) {
+	if (!any && nslots_ == 0 && lost_log_.size() == 0) {
 		roll_back();
 		return {};
 	}
-	Status st = t_.commit(slots_, nslots_);
+	Status st = commit_slots();
 	if (st.is_error()) {
 		roll_back();
 		return st;
@@ -272,10 +277,70 @@ Status RemapTarget::MappingChange::commit()
 	return {};
 }
 
+// The lost sectors of the changed blocks are replaced: their old LostSectors entries freed,
+// the new runs added, in the same commit as the blocks' entries.
+Status RemapTarget::MappingChange::commit_slots()
+{
+	const LostSectors *cur = final_->lost();
+	// A block that ends up lost whole has no lost sectors of its own any more.
+	for (u64 i = 0; cur && i < n_; i++) {
+		if (outcome_[i] == Outcome::Lost && cur->find(blocks_[i]) &&
+		    !lost_log_.add(blocks_[i], SectorMask{}, Gfp::Noio))
+			return Error{-kENOMEM};
+	}
+	if (lost_log_.size() == 0)
+		return t_.commit(slots_, nslots_);
+
+	const u64 nlog = lost_log_.size();
+	const LostSectors::Change *log = lost_log_.sorted();
+	auto next = LostSectors::apply(cur, log, nlog, Gfp::Noio);
+	if (next.is_error())
+		return next.error();
+	const u32 bs = t_.geo_.block_sectors();
+	u64 nfree = 0, nadd = 0;
+	t_.store_->for_each_lost_run([&](u64, const Entry &e) {
+		nfree += lost_log_.find(e.data_block) != nullptr;
+	});
+	for (u64 j = 0; j < nlog; j++) {
+		u32 lo, hi;
+		for (u32 from = 0; log[j].mask.next_run(from, bs, &lo, &hi); from = hi)
+			nadd++;
+	}
+	const u64 total = nslots_ + nfree + nadd;
+	auto *changes = static_cast<MetadataStore::SlotChange *>(
+		rb_alloc_large(total * sizeof(MetadataStore::SlotChange), RB_GFP_NOIO));
+	if (!changes) {
+		LostSectors::put(next.value());
+		return Error{-kENOMEM};
+	}
+	u64 k = 0;
+	for (u32 j = 0; j < nslots_; j++)
+		changes[k++] = slots_[j];
+	t_.store_->for_each_lost_run([&](u64 slot, const Entry &e) {
+		if (lost_log_.find(e.data_block))
+			changes[k++] = {slot, Entry{0, 0, EntryState::Free}};
+	});
+	for (u64 j = 0; j < nlog; j++) {
+		u32 lo, hi;
+		for (u32 from = 0; log[j].mask.next_run(from, bs, &lo, &hi); from = hi)
+			changes[k++] = {MetadataStore::SlotChange::kNewSlot,
+					Entry{log[j].block, Entry::run(lo, hi - lo), EntryState::LostSectors}};
+	}
+	Status st = t_.commit(changes, k);
+	rb_free_large(changes);
+	if (st.is_error()) {
+		LostSectors::put(next.value());
+		return st;
+	}
+	final_->set_lost(next.value());
+	return {};
+}
+
 void RemapTarget::MappingChange::roll_back()
 {
 	undo_retirements(0);
 	nslots_ = 0;
+	lost_log_.clear();
 	release_spares();
 	for (u64 i = 0; i < n_; i++)
 		outcome_[i] = Outcome::Kept;

@@ -72,6 +72,9 @@ public:
 	void set_removed(u64 i);
 	// Block i's own spare block failed (a read or a write): retired with the change.
 	void retire_old(u64 i);
+	// Block i's lost sectors (sub-block salvage) become mask (empty: none) at the commit,
+	// whatever its outcome; a block marked lost drops its own. False: no memory.
+	[[nodiscard]] bool log_lost(u64 i, const SectorMask &mask);
 	bool moved(u64 i) const { return outcome_[i] == Outcome::Moved; }
 	bool lost(u64 i) const { return outcome_[i] == Outcome::Lost; }
 
@@ -97,6 +100,9 @@ private:
 	void undo_retirements(u32 from);
 	void release_spares();
 	void finish_tables(bool commit);
+	// commit()'s metadata: slots_ plus the LostSectors entries lost_log_ changes; on success
+	// final_ gets the new lost set.
+	[[nodiscard]] Status commit_slots();
 
 	RemapTarget &t_;
 	u64 n_ = 0;
@@ -110,6 +116,7 @@ private:
 	u32 nslots_ = 0;
 	Retired retired_[kMaxSlots];
 	u32 nretired_ = 0;
+	LostLog lost_log_; // the blocks whose lost sectors change
 	bool remove_ = false;
 	bool prepared_ = false;
 	bool held_ = false;

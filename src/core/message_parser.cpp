@@ -22,12 +22,13 @@ constexpr VerbSpec kVerbs[] = {
 	{"stats", Verb::Stats, 0, 0, "Usage: stats"},
 	{"clear_stats", Verb::ClearStats, 0, 0, "Usage: clear_stats"},
 	{"help", Verb::Help, 0, 0, "Usage: help"},
+	{"reprobe", Verb::Reprobe, 0, 2, "Usage: reprobe [<sector> [<count>]]"},
 };
 
 } // namespace
 
 const char kMessageHelp[] = "remap <sector> [<count>] | unremap <sector> | list [<first_block> [<max>]] | "
-			    "stats | clear_stats | help";
+			    "stats | clear_stats | help | reprobe [<sector> [<count>]]";
 
 const char *parse_message(unsigned argc, char **argv, Message *out)
 {

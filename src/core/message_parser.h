@@ -14,6 +14,7 @@ enum class Verb : u8 {
 	Stats,      // stats
 	ClearStats, // clear_stats
 	Help,       // help
+	Reprobe,    // reprobe [<sector> [<count>]]
 };
 
 struct Message {

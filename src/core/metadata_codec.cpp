@@ -101,7 +101,7 @@ u32 table_block_crc(const u8 *block, u32 block_size)
 }
 
 // The first problem with one entry, or nullptr; the cross-entry rules are the loader's.
-const char *decode_entry(const Geometry &geo, const u8 *p, Entry *e)
+const char *decode_entry(const Geometry &geo, const u8 *p, Entry *e, u32 version)
 {
 	const u64 data = get_le64(p + kEntData);
 	const u32 spare = get_le32(p + kEntSpare);
@@ -130,6 +130,16 @@ const char *decode_entry(const Geometry &geo, const u8 *p, Entry *e)
 		if (!geo.is_usable_spare(SpareBlock(spare)))
 			return "Bad-spare entry has an out-of-range spare block";
 		break;
+	case static_cast<u32>(EntryState::LostSectors): {
+		if (version < 2)
+			return "Table entry has an unknown state";
+		const Entry run{data, spare, EntryState::LostSectors};
+		if (!geo.is_data_block(DataBlock(data)))
+			return "Lost-sectors entry has an out-of-range data block";
+		if (run.run_count() == 0 || run.run_first() + run.run_count() > geo.block_sectors())
+			return "Lost-sectors entry has a run outside its block";
+		break;
+	}
 	default:
 		return "Table entry has an unknown state";
 	}
@@ -160,6 +170,7 @@ void encode_entry(const Entry &e, u8 *p)
 void init_superblock(const Geometry &geo, Superblock *sb)
 {
 	*sb = Superblock{};
+	sb->version = kFormatVersion;
 	sb->data_offset = geo.data_offset();
 	sb->data_len = geo.data_len();
 	sb->spare_offset = geo.spare_offset();
@@ -172,7 +183,7 @@ void encode_superblock(const Superblock &sb, u8 *block, u32 block_size)
 {
 	__builtin_memset(block, 0, block_size);
 	__builtin_memcpy(block + kSbMagic, kSuperblockMagic, kMagicBytes);
-	put_le32(block + kSbVersion, kFormatVersion);
+	put_le32(block + kSbVersion, sb.version);
 	put_le32(block + kSbFlags, 0);
 	put_le64(block + kSbSeq, sb.seq);
 	__builtin_memcpy(block + kSbUuid, sb.uuid, kUuidBytes);
@@ -196,7 +207,8 @@ const char *decode_superblock_fields(const u8 *block, Superblock *out)
 	// crc comes before the fields it protects: a flipped bit is corruption, not a feature.
 	if (!bytes_equal(block + kSbMagic, kSuperblockMagic, kMagicBytes))
 		return "Superblock has a bad magic";
-	if (get_le32(block + kSbVersion) != kFormatVersion)
+	const u32 version = get_le32(block + kSbVersion);
+	if (version < kOldestFormatVersion || version > kFormatVersion)
 		return "Superblock has an unsupported version";
 	if (get_le32(block + kSbCrc) != crc32c(block, kSbCrc))
 		return "Superblock has a bad checksum";
@@ -206,6 +218,7 @@ const char *decode_superblock_fields(const u8 *block, Superblock *out)
 		return "Superblock has non-zero reserved bytes";
 
 	Superblock sb;
+	sb.version = version;
 	sb.seq = get_le64(block + kSbSeq);
 	__builtin_memcpy(sb.uuid, block + kSbUuid, kUuidBytes);
 	sb.data_offset = get_le64(block + kSbDataOffset);
@@ -263,7 +276,8 @@ const char *decode_superblock(const Geometry &geo, const u8 *block, Superblock *
 bool superblock_block_size(const u8 *block, u32 *block_size)
 {
 	if (!bytes_equal(block + kSbMagic, kSuperblockMagic, kMagicBytes) ||
-	    get_le32(block + kSbVersion) != kFormatVersion ||
+	    get_le32(block + kSbVersion) < kOldestFormatVersion ||
+	    get_le32(block + kSbVersion) > kFormatVersion ||
 	    get_le32(block + kSbCrc) != crc32c(block, kSbCrc))
 		return false;
 	*block_size = get_le32(block + kSbBlockSize);
@@ -310,7 +324,7 @@ u32 encode_table_block(const Geometry &geo, const u8 uuid[kUuidBytes], u64 seq, 
 
 const char *decode_table_block(const Geometry &geo, const u8 uuid[kUuidBytes], u64 max_seq,
 			       u32 area, u32 index, u32 expected_slots, const u8 *block,
-			       Entry *out, u32 *crc_out)
+			       Entry *out, u32 *crc_out, u32 version)
 {
 	const u32 block_size = geo.block_size();
 	const u32 e = geo.entries_per_table_block();
@@ -343,7 +357,7 @@ const char *decode_table_block(const Geometry &geo, const u8 uuid[kUuidBytes], u
 		return "Table block has data after its last slot";
 
 	for (u32 i = 0; i < slots; i++) {
-		const char *err = decode_entry(geo, block + entry_offset(i), &out[i]);
+		const char *err = decode_entry(geo, block + entry_offset(i), &out[i], version);
 		if (err)
 			return err;
 	}

@@ -8,7 +8,10 @@
 
 namespace remap {
 
-constexpr u32 kFormatVersion = 1;
+// The version a commit writes, and the oldest one a load accepts (version 1 has no
+// lost-sectors entries; the first commit rewrites it as version 2).
+constexpr u32 kFormatVersion = 2;
+constexpr u32 kOldestFormatVersion = 1;
 // Only this much of a superblock block is meaningful (512-byte write atomicity).
 constexpr u32 kSuperblockBytes = 512;
 constexpr u32 kUuidBytes = 16;
@@ -18,9 +21,13 @@ enum class EntryState : u8 {
 	Remapped = 1,
 	Lost = 2,
 	BadSpare = 3,
+	LostSectors = 4, // version 2: a run of unreadable sectors inside a remapped block
 };
 
 // One table slot. A free slot's other fields are ignored when encoding (it is written as zero).
+// A LostSectors entry keeps its run where the others keep the spare block: the first 512-byte
+// sector within the block in the low 16 bits, the count in the high 16 (bytes 8-9 and 10-11
+// on disk).
 struct Entry {
 	enum : u32 { kLostSpare = 0xffffffffu }; // spare_block of a Lost entry
 	enum : u64 { kBadSpareData = ~0ull };     // data_block of a BadSpare entry
@@ -28,10 +35,15 @@ struct Entry {
 	u64 data_block;
 	u32 spare_block;
 	EntryState state;
+
+	static constexpr u32 run(u32 first, u32 count) { return first | count << 16; }
+	u32 run_first() const { return spare_block & 0xffffu; }
+	u32 run_count() const { return spare_block >> 16; }
 };
 
 // Every field of a superblock except the constants (magic, version, flags, crc).
 struct Superblock {
+	u32 version; // kOldestFormatVersion .. kFormatVersion; init_superblock() sets the newest
 	u64 seq;
 	u8 uuid[kUuidBytes];
 	u64 data_offset;  // sectors
@@ -81,11 +93,14 @@ u32 encode_table_block(const Geometry &geo, const u8 uuid[kUuidBytes], u64 seq, 
 
 // Checks a table block read from table_block(area, index) against its superblock (uuid,
 // seq at most max_seq, expected_slots from slots_in_table_block()) and every entry on its
-// own. On success fills out[0 .. E) (slots past the declared ones as free), sets *crc_out
-// and returns nullptr; otherwise returns a string literal naming the first problem.
+// own, by the rules of the superblock's format version (a version 1 table has no
+// LostSectors entries). On success fills out[0 .. E) (slots past the declared ones as
+// free), sets *crc_out and returns nullptr; otherwise returns a string literal naming the
+// first problem.
 [[nodiscard]] const char *decode_table_block(const Geometry &geo, const u8 uuid[kUuidBytes],
 					     u64 max_seq, u32 area, u32 index, u32 expected_slots,
-					     const u8 *block, Entry *out, u32 *crc_out);
+					     const u8 *block, Entry *out, u32 *crc_out,
+					     u32 version = kFormatVersion);
 
 // The superblock's table_crc: CRC32C over the block crcs as 4 little-endian bytes each.
 u32 table_crc(const u32 *block_crcs, u32 n);

@@ -17,6 +17,9 @@ MetadataStore::PackedSlot MetadataStore::PackedSlot::pack(const Entry &e)
 {
 	if (e.state == EntryState::Free)
 		return PackedSlot{0, 0, 0};
+	if (e.state == EntryState::LostSectors)
+		return PackedSlot{static_cast<u32>(e.data_block),
+				  static_cast<u32>(e.data_block >> 32) | kLostRunTag, e.spare_block};
 	return PackedSlot{static_cast<u32>(e.data_block), static_cast<u32>(e.data_block >> 32),
 			  e.spare_block};
 }
@@ -26,6 +29,8 @@ Entry MetadataStore::PackedSlot::unpack() const
 	const u64 data = u64(data_hi) << 32 | data_lo;
 	if (spare == 0)
 		return Entry{0, 0, EntryState::Free};
+	if (is_lost_run())
+		return Entry{data & ~(u64(kLostRunTag) << 32), spare, EntryState::LostSectors};
 	if (spare == Entry::kLostSpare)
 		return Entry{data, spare, EntryState::Lost};
 	return Entry{data, spare,
@@ -147,7 +152,69 @@ Result<LookupTable *> MetadataStore::build_lookup(Gfp gfp) const
 	auto r = LookupTable::build(keys, values, n, gfp);
 	rb_free_large(keys);
 	rb_free_large(values);
+	if (r.is_error())
+		return r;
+	auto lost = build_lost_set(r.value(), gfp);
+	if (lost.is_error()) {
+		LookupTable::free(r.value());
+		return lost.error();
+	}
+	r.value()->set_lost(lost.value());
 	return r;
+}
+
+// The LostSectors entries as a set, checked against the table of Remapped and Lost entries:
+// every run in a remapped block, no sector twice. -EINVAL if not, -ENOMEM.
+Result<LostSectors *> MetadataStore::build_lost_set(const LookupTable *table, Gfp gfp) const
+{
+	u64 n = 0;
+	for_each_lost_run([&](u64, const Entry &) { n++; });
+	if (n == 0)
+		return static_cast<LostSectors *>(nullptr);
+	const auto g = static_cast<rb_gfp>(gfp);
+	auto *keys = static_cast<u64 *>(rb_alloc_large(n * sizeof(u64), g));
+	auto *runs = static_cast<u32 *>(rb_alloc_large(n * sizeof(u32), g));
+	auto *changes = static_cast<LostSectors::Change *>(
+		rb_alloc_large(n * sizeof(LostSectors::Change), g));
+	int err = keys && runs && changes ? 0 : -kENOMEM;
+	u64 j = 0, m = 0;
+	if (!err) {
+		for_each_lost_run([&](u64, const Entry &e) {
+			keys[j] = e.data_block;
+			runs[j++] = e.spare_block;
+		});
+		sort_pairs(keys, runs, n);
+	}
+	for (u64 i = 0; i < n && !err; i++) {
+		u32 v;
+		if (!table->find(keys[i], &v) || v == LookupTable::kLost || v == LookupTable::kPending) {
+			err = -kEINVAL;
+			break;
+		}
+		if (m == 0 || changes[m - 1].block != keys[i])
+			changes[m++] = LostSectors::Change{keys[i], {}};
+		const Entry e{keys[i], runs[i], EntryState::LostSectors};
+		SectorMask run{};
+		run.set(e.run_first(), e.run_first() + e.run_count());
+		if (run.overlaps(changes[m - 1].mask))
+			err = -kEINVAL;
+		for (u32 k = 0; k < SectorMask::kWords; k++)
+			changes[m - 1].mask.w[k] |= run.w[k];
+	}
+	LostSectors *set = nullptr;
+	if (!err) {
+		auto r = LostSectors::apply(nullptr, changes, m, gfp);
+		if (r.is_error())
+			err = r.error().code;
+		else
+			set = r.value();
+	}
+	rb_free_large(keys);
+	rb_free_large(runs);
+	rb_free_large(changes);
+	if (err)
+		return Error{err};
+	return set;
 }
 
 // Checks that span entries: entry_count, and no data or spare block twice. Builds the
@@ -163,7 +230,7 @@ const char *MetadataStore::check_entries(u64 expected_count, Gfp gfp)
 		if (e.state == EntryState::Free)
 			continue;
 		count++;
-		if (e.state == EntryState::Lost)
+		if (e.state == EntryState::Lost || e.state == EntryState::LostSectors)
 			continue;
 		if (spare_seen.test(e.spare_block))
 			return "Metadata maps two entries to the same spare block";
@@ -176,7 +243,7 @@ const char *MetadataStore::check_entries(u64 expected_count, Gfp gfp)
 	if (r.is_error()) {
 		return r.error().code == -kENOMEM
 			       ? resource_failure(-kENOMEM, "Cannot allocate memory to load the metadata")
-			       : "Metadata maps the same data block twice";
+			       : "Metadata maps the same data block twice, or has lost sectors outside a remapped block or twice";
 	}
 	LookupTable::free(loaded_lookup_);
 	loaded_lookup_ = r.value();
@@ -197,7 +264,7 @@ const char *MetadataStore::load_area(const Superblock &sb, Gfp gfp)
 		const char *bad = decode_table_block(geo_, sb.uuid, sb.seq, sb.area, i,
 						     slots_in_table_block(geo_, sb.used_slots, i),
 						     block_buf_, block_entries_,
-						     &block_crcs_[sb.area][i]);
+						     &block_crcs_[sb.area][i], sb.version);
 		if (bad)
 			return bad;
 		if (reserve_slots(u64(i + 1) * e, gfp).is_error())
@@ -237,6 +304,7 @@ const char *MetadataStore::load(Gfp gfp)
 		if (const char *bad = check_fresh(gfp))
 			return bad;
 		seq_ = 0;
+		version_ = kFormatVersion;
 		area_ = 1;
 		used_slots_ = entry_count_ = 0;
 		rb_random_bytes(uuid_, sizeof(uuid_));
@@ -279,6 +347,7 @@ const char *MetadataStore::load(Gfp gfp)
 			fell_back_ = true;
 		}
 		seq_ = sb[s].seq;
+		version_ = sb[s].version;
 		area_ = sb[s].area;
 		entry_count_ = sb[s].entry_count;
 		for (u32 i = 0; i < kUuidBytes; i++)
@@ -525,6 +594,10 @@ Status MetadataStore::commit(const SlotChange *changes, u64 count, Gfp gfp)
 		dirty_[area].clear(i);
 	seq_++;
 	area_ = area;
+	if (version_ != kFormatVersion) {
+		version_ = kFormatVersion;
+		restamp_older_slot();
+	}
 	return {};
 }
 
@@ -541,6 +614,25 @@ Status MetadataStore::prepare_commit(u64 max_changes, u64 max_inserts, Gfp gfp)
 		undo_capacity_ = max_changes;
 	}
 	return {};
+}
+
+// After the commit that upgraded an older format: the other slot still says the old version,
+// and a reader of that version would fall back to it (one commit behind) rather than refuse
+// the area. Stamp it with the new version, its content unchanged (it names the area this
+// commit did not touch), so old readers refuse both slots. A failure only leaves that slot as
+// it was: the commit stands.
+void MetadataStore::restamp_older_slot()
+{
+	const u64 sector = geo_.spare_dev_sector(geo_.superblock_block(static_cast<u32>((seq_ + 1) % 2)));
+	Superblock sb;
+	if (io_->read(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size(), 0) ||
+	    decode_superblock(geo_, block_buf_, &sb) || sb.version == kFormatVersion || sb.seq >= seq_)
+		return;
+	sb.version = kFormatVersion;
+	encode_superblock(sb, block_buf_, geo_.block_size());
+	if (io_->write(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size(), RB_IO_FUA))
+		rb_log(RB_LOG_WARN, "could not stamp the older metadata superblock with version %u",
+		       kFormatVersion);
 }
 
 } // namespace remap

@@ -56,6 +56,9 @@ public:
 	// load() found a damaged superblock or table (and so may have used the older slot).
 	bool fell_back() const { return fell_back_; }
 	u64 seq() const { return seq_; }
+	// The format version of the newest commit on disk (kFormatVersion once this store has
+	// committed; an older one until a loaded older area is upgraded by the first commit).
+	u32 version() const { return version_; }
 	const u8 *uuid() const { return uuid_; }
 	// Whether the newest superblock on disk is still the one this store committed or loaded
 	// (false if another table's instance committed in between).
@@ -84,11 +87,23 @@ public:
 	u64 used_slots() const { return used_slots_; }
 	u64 entry_count() const { return entry_count_; }
 	Entry slot(u64 i) const { return page_slot(i).unpack(); }
-	// The slot holding data_block, or kNewSlot. Linear: for the rare updates of an entry.
+	// The slot holding data_block's Remapped or Lost entry, or kNewSlot. Linear: for the rare
+	// updates of an entry.
 	u64 find_slot(u64 data_block) const;
-	// The lookup table for the entries load() found (Remapped and Lost); the caller owns it.
+	// Calls fn(slot, entry) for every LostSectors entry. Linear, as find_slot().
+	template <typename Fn> void for_each_lost_run(Fn fn) const
+	{
+		for (u64 i = 0; i < used_slots_; i++) {
+			if (page_slot(i).is_lost_run())
+				fn(i, page_slot(i).unpack());
+		}
+	}
+	// The lookup table for the entries load() found (Remapped and Lost, with the LostSectors
+	// entries as its lost set); the caller owns it.
 	[[nodiscard]] LookupTable *take_loaded_lookup();
-	// The lookup table for the current entries; the caller owns it.
+	// The lookup table for the current entries (and their lost set); the caller owns it.
+	// -EINVAL if two entries map one data block, or LostSectors entries overlap or name a
+	// block that is not remapped.
 	[[nodiscard]] Result<LookupTable *> build_lookup(Gfp gfp) const;
 	// Memory held (slot pages, bitmaps, per-block checksums, buffers), each allocation
 	// counted as the size class it occupies (rb_alloc_large_bytes()).
@@ -99,11 +114,17 @@ private:
 	// entry (free: all zero; lost: spare kLostSpare; bad spare: data kBadSpareData; else
 	// remapped, whose spare block is never 0, a superblock). 12 bytes instead of 16, in
 	// pages of kSlotsPerPage allocated as the table grows: no slack beyond the last page and
-	// no copying.
+	// no copying. A LostSectors entry has its run in spare and bit 63 of the data block set
+	// (data blocks stay below 2^55; the bad-spare marker ~0 is told apart first).
 	struct PackedSlot {
+		enum : u32 { kLostRunTag = 0x80000000u };
 		u32 data_lo, data_hi, spare;
 		static PackedSlot pack(const Entry &e);
 		Entry unpack() const;
+		bool is_lost_run() const
+		{
+			return (data_hi & kLostRunTag) && data_hi != 0xffffffffu && spare != 0;
+		}
 	};
 	enum : u64 { kPageBytes = 4096, kSlotsPerPage = kPageBytes / sizeof(PackedSlot) };
 	PackedSlot &page_slot(u64 i) { return pages_[i / kSlotsPerPage][i % kSlotsPerPage]; }
@@ -124,9 +145,11 @@ private:
 	static u64 newest_seq(const Superblock *sb, const char *const *why);
 	const char *resource_failure(int err, const char *message);
 	[[nodiscard]] const char *check_entries(u64 expected_count, Gfp gfp);
+	[[nodiscard]] Result<LostSectors *> build_lost_set(const LookupTable *table, Gfp gfp) const;
 	[[nodiscard]] Status alloc_working_memory(Gfp gfp);
 	[[nodiscard]] Status reserve_slots(u64 capacity, Gfp gfp);
 	[[nodiscard]] Status write_area(u32 area, u64 seq);
+	void restamp_older_slot();
 	void mark_dirty(u64 slot);
 	u32 used_blocks() const;
 
@@ -136,6 +159,7 @@ private:
 	const u32 io_block_; // the spare device's logical block size (>= 512)
 
 	u64 seq_ = 0;      // of the newest commit on disk, 0 when fresh
+	u32 version_ = kFormatVersion; // of that commit
 	u32 area_ = 1;     // the area that commit names; a fresh store's first commit uses 0
 	bool fell_back_ = false;
 	int load_errno_ = 0;

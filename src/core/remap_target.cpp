@@ -398,6 +398,15 @@ void RemapTarget::map(u64 sector, u32 sectors, rc_mapping *out) const
 	} else {
 		out->route = RC_ROUTE_SPARE;
 		out->sector = geo_.spare_dev_sector(SpareBlock(v)) + (sector & ((1u << shift) - 1));
+		// A salvaged block: the piece fails (a read) or goes to rewrite() (a write) if it
+		// touches a sector that did not read. One compare when nothing is lost anywhere.
+		const LostSectors *lost = t->lost();
+		if (__builtin_expect(lost != nullptr, 0)) {
+			const SectorMask *m = lost->find(first);
+			const u32 off = static_cast<u32>(sector & ((1u << shift) - 1));
+			if (m && m->touches(off, off + out->sectors))
+				out->route = RC_ROUTE_LOST;
+		}
 	}
 }
 
@@ -433,6 +442,7 @@ void RemapTarget::publish_view(const LookupTable *t)
 	v.generation = t->generation();
 	v.mapping = t;
 	rcu_publish(&view_, static_cast<const rc_io_view *>(&v));
+	store_relaxed(&lost_sectors_, t->lost() ? t->lost()->sectors() : 0);
 }
 
 void RemapTarget::check_spare_events()
@@ -628,6 +638,11 @@ int RemapTarget::do_unremap(DataBlock block)
 		       static_cast<unsigned long long>(b));
 		return -kEINVAL;
 	}
+	if (has_lost_sectors(b)) {
+		rb_log(RB_LOG_ERR, "unremap: block %llu has lost sectors: write them or reprobe first",
+		       static_cast<unsigned long long>(b));
+		return -kEINVAL;
+	}
 
 	Own<MappingChange> change(make<MappingChange>(Gfp::Noio, *this));
 	if (!change)
@@ -667,6 +682,9 @@ void RemapTarget::do_list(u64 first, u64 max, TextBuffer &reply) const
 			return reply.emit_whole("%llu - lost\n", b);
 		if (v == LookupTable::kPending)
 			return reply.emit_whole("%llu - moving\n", b);
+		const SectorMask *m = t->lost() ? t->lost()->find(key) : nullptr;
+		if (m) // a salvaged block: the sectors that did not read
+			return reply.emit_whole("%llu %u remapped lost_sectors=%u\n", b, v, m->count());
 		return reply.emit_whole("%llu %u remapped\n", b, v); // a full buffer ends the page
 	});
 }
@@ -777,6 +795,27 @@ int RemapTarget::message(unsigned argc, char **argv, char *result, unsigned maxl
 		check_spare_events();
 		return r;
 	}
+	if (m.verb == Verb::Reprobe) {
+		u64 first = 0, count = geo_.data_blocks();
+		if (m.nargs > 0) {
+			if (m.args[0] >= geo_.data_len()) {
+				rb_log(RB_LOG_ERR, "message rejected: sector %llu is beyond the end of the device (%llu sectors)",
+				       static_cast<unsigned long long>(m.args[0]),
+				       static_cast<unsigned long long>(geo_.data_len()));
+				return -kEINVAL;
+			}
+			first = geo_.data_block(Sector(m.args[0])).value();
+			count = m.nargs > 1 ? m.args[1] : 1;
+			if (count == 0 || count > kMaxRemapRange || count > geo_.data_blocks() - first) {
+				rb_log(RB_LOG_ERR, "message rejected: reprobe count must be 1 to %u and stay inside the device",
+				       static_cast<unsigned>(kMaxRemapRange));
+				return -kEINVAL;
+			}
+		}
+		int r = do_reprobe(first, count, reply);
+		check_spare_events();
+		return r;
+	}
 	switch (m.verb) {
 	case Verb::List:
 		do_list(m.nargs > 0 ? m.args[0] : 0, m.nargs > 1 ? m.args[1] : ~0ull, reply);
@@ -810,6 +849,11 @@ int RemapTarget::message(unsigned argc, char **argv, char *result, unsigned maxl
 	default:
 		return -kEINVAL;
 	}
+}
+
+bool RemapTarget::has_lost_sectors(u64 b) const
+{
+	return lookup_->lost() && lookup_->lost()->find(b);
 }
 
 } // namespace remap

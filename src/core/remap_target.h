@@ -134,6 +134,28 @@ private:
 	void spare_device_failed(int error);
 	// Marks block i of a held change unreadable (the one place a read error loses data).
 	void mark_unreadable(MappingChange &change, u64 i);
+
+	// Sub-block salvage and lost data (at the end of remap_target.cpp): what move_or_mark(),
+	// rewrite_pass() and reprobe call when a block does not read whole or a write reaches
+	// lost data.
+	// Reads a block into buf at the device's logical block size, zero-filling what does not
+	// read; *lost gets the sectors that did not. 0, or -ENOMEM (nothing says the disk).
+	int salvage_block(rb_device dev, u64 dev_sector, unsigned flags, u8 *buf,
+			  SectorMask *lost);
+	// Block i of a held change does not read whole: salvages it from where it is into
+	// copy_buf_ and places what read on its spare block with its lost sectors logged in the
+	// change (with any it already had); marks it lost (mark_unreadable()) if nothing read.
+	[[nodiscard]] int salvage_or_mark(MappingChange &change, u64 i);
+	// Whether the extents write some lost sector of block b per table t.
+	bool writes_lost_sectors(const LookupTable *t, u64 b, const rc_extent *ext,
+				 u32 count) const;
+	// rewrite_pass()'s step 3 for block i of a held change that is lost or whose lost
+	// sectors the extents write: merges, places or rewrites it in place, logs the sectors
+	// still lost. False if the block is not such a block (the caller handles it).
+	bool rewrite_lost(MappingChange &change, u64 i, const rc_extent *ext, u32 count, int *err);
+	int do_reprobe(u64 first, u64 count, TextBuffer &reply);
+	int rescue_sectors(u64 data, u32 spare, const SectorMask &m, SectorMask *still);
+	bool has_lost_sectors(u64 b) const;
 	int can_change_mapping(const char *verb) const;
 	void do_list(u64 first, u64 max, TextBuffer &reply) const;
 	void do_stats(TextBuffer &reply) const;

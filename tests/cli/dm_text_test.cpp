@@ -51,8 +51,22 @@ TEST(DmText, ListLines)
 	EXPECT_TRUE(l[1].lost);
 	EXPECT_FALSE(l[1].spare_block.has_value());
 	EXPECT_TRUE(dmremap::parse_list("").empty());
-	for (const char *bad : {"256 36", "256 36 lost", "256 - remapped", "x 36 remapped"})
+	for (const char *bad : {"256 36", "256 36 lost", "256 - remapped", "x 36 remapped",
+				"256 36 remapped lost_sectors=0", "256 36 remapped lost_sectors=x",
+				"256 36 remapped lost=3", "256 - lost lost_sectors=1",
+				"256 36 remapped lost_sectors=1 more"})
 		EXPECT_THROW(dmremap::parse_list(bad), OperationalError) << bad;
+}
+
+// A salvaged block (issue 14): a remapped line with the count of its lost sectors.
+TEST(DmText, ListLineOfASalvagedBlock)
+{
+	const auto l = dmremap::parse_list("5 40 remapped lost_sectors=3\n6 41 remapped\n");
+	ASSERT_EQ(l.size(), 2u);
+	EXPECT_EQ(*l[0].spare_block, 40u);
+	EXPECT_FALSE(l[0].lost);
+	EXPECT_EQ(l[0].lost_sectors, 3u);
+	EXPECT_EQ(l[1].lost_sectors, 0u);
 }
 
 TEST(DmText, StatsAndRemapCounts)

@@ -295,3 +295,69 @@ TEST(Offline, GarbageIsNotMetadata)
 }
 
 } // namespace
+
+// Format version 2: a salvaged block's lost-sector runs, in dump (text and JSON) and check;
+// a version 1 area is named and noted; a run the module would refuse is a problem.
+TEST_F(Image, LostSectorRunsAndFormatVersions)
+{
+	ASSERT_EQ(format().status, 0);
+	commit({{256, 36, EntryState::Remapped},
+		{256, Entry::run(5, 1), EntryState::LostSectors},
+		{256, Entry::run(1, 2), EntryState::LostSectors}});
+	const CliRun d = cli({"dump", path_});
+	ASSERT_EQ(d.status, 0) << d.err;
+	EXPECT_NE(d.out.find("table: 3 entries (1 remapped, 0 lost, 0 bad spare, 3 sector(s) lost in salvaged blocks)"),
+		  std::string::npos)
+		<< d.out;
+	EXPECT_NE(d.out.find("  256 36 remapped\n  256 sectors 1+2 lost_sectors\n  256 sectors 5+1 lost_sectors\n"),
+		  std::string::npos)
+		<< d.out;
+	const CliRun j = cli({"dump", path_, "--json"});
+	EXPECT_NE(j.out.find("{\"data_block\":256,\"spare_block\":null,\"state\":\"lost_sectors\","
+			     "\"first_sector\":1,\"sectors\":2}"),
+		  std::string::npos)
+		<< j.out;
+	EXPECT_NE(j.out.find("\"version\":2"), std::string::npos) << j.out;
+	const CliRun c = cli({"check", path_});
+	EXPECT_EQ(c.status, 0) << c.out;
+	EXPECT_NE(c.out.find("1 remapped, 0 lost, 0 bad spare block(s), 3 sector(s) lost in salvaged blocks"),
+		  std::string::npos)
+		<< c.out;
+
+	// The newest commit (seq 2, slot 0) re-stamped as version 1: a version 1 table cannot
+	// hold lost-sector runs, so the module would fall back to the empty commit in slot 1.
+	auto stamp_v1 = [&](uint32_t slot) {
+		std::vector<uint8_t> b(4096);
+		{
+			std::ifstream f(path_, std::ios::binary);
+			f.seekg(static_cast<std::streamoff>(slot * 4096));
+			f.read(reinterpret_cast<char *>(b.data()), 4096);
+		}
+		remap::Superblock sb;
+		ASSERT_EQ(remap::decode_superblock_fields(b.data(), &sb), nullptr);
+		sb.version = 1;
+		remap::encode_superblock(sb, b.data(), 4096);
+		std::fstream f(path_, std::ios::in | std::ios::out | std::ios::binary);
+		f.seekp(static_cast<std::streamoff>(slot * 4096));
+		f.write(reinterpret_cast<const char *>(b.data()), 4096);
+	};
+	stamp_v1(0);
+	const CliRun bad = cli({"check", path_});
+	EXPECT_EQ(bad.status, 1) << bad.out;
+	EXPECT_NE(bad.out.find("Table entry has an unknown state"), std::string::npos) << bad.out;
+
+	// A version 1 area without runs loads; dump names the version, check notes the upgrade.
+	ASSERT_EQ(format().status, 0);
+	commit({{256, 36, EntryState::Remapped}});
+	stamp_v1(0);
+	stamp_v1(1);
+	const CliRun d1 = cli({"dump", path_});
+	EXPECT_EQ(d1.status, 0) << d1.out;
+	EXPECT_NE(d1.out.find("slot 0: valid, seq 2, table area 1, 1 entries in 1 slots, format version 1"),
+		  std::string::npos)
+		<< d1.out;
+	const CliRun c1 = cli({"check", path_});
+	EXPECT_EQ(c1.status, 0) << c1.out;
+	EXPECT_NE(c1.out.find("note: format version 1: the module upgrades it to version 2"), std::string::npos)
+		<< c1.out;
+}

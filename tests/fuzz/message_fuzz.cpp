@@ -27,6 +27,10 @@
 //   !reload             !load then !swap
 //   !crash [N]          power cut, then a new table on what survived: unflushed writes are
 //                       lost, or with N kept with N % 101 percent chance, torn if N & 256
+//   !bad N  !good       data sector N (modulo the target) never reads from now on, as a bad
+//                       sector on a disk (remap and reprobe then salvage around it) / every
+//                       sector reads again (a reprobe after it rescues all, when no fault is
+//                       injected)
 // LLVMFuzzerInitialize writes a few seed inputs into $FUZZ_SEED_DIR (tools/run-fuzzers.sh).
 #include <algorithm>
 #include <cerrno>
@@ -170,6 +174,7 @@ public:
 		    rc_table_check(&table_, &devs, &error))
 			fail("the fixed table line is refused", error ? error : "?");
 
+		fault_ = fault;
 		// Counted from the constructor on, modulo about what a short input does in all.
 		if (fault == 1)
 			disk_.fail_read_in = static_cast<int>(fault_at % 16);
@@ -256,6 +261,13 @@ private:
 		} else if (!strcmp(verb, "reload")) {
 			load();
 			swap();
+		} else if (!strcmp(verb, "bad")) {
+			const u64 s = lay_.data_offset + (arg ? *arg : 0) % lay_.target_len();
+			disk_.unreadable.push_back({RB_DATA_DEV, s, s + 1});
+			return;
+		} else if (!strcmp(verb, "good")) {
+			disk_.unreadable.clear();
+			return;
 		} else if (!strcmp(verb, "crash")) {
 			if (pending_)
 				rc_target_destroy(pending_);
@@ -349,6 +361,7 @@ private:
 		case remap::Verb::Stats: name = "stats"; break;
 		case remap::Verb::ClearStats: name = "clear_stats"; break;
 		case remap::Verb::Help: name = "help"; break;
+		case remap::Verb::Reprobe: name = "reprobe"; lo = 0; hi = 2; break;
 		default: fail("parse_message: a verb out of range");
 		}
 		if (strcasecmp(words[0], name) || m.nargs < lo || m.nargs > hi)
@@ -402,6 +415,7 @@ private:
 		if (text)
 			*text = s;
 		Mapping m;
+		std::map<u64, u64> sal;
 		std::vector<bool> spare_seen(lay_.spare_blocks, false);
 		long long prev = -1;
 		size_t pos = 0;
@@ -411,16 +425,25 @@ private:
 				fail("list: a line without its newline", s.substr(pos));
 			const std::string line = s.substr(pos, eol - pos);
 			pos = eol + 1;
-			unsigned long long b, sp;
+			unsigned long long b, sp, n = 0;
 			char word[16];
-			int used = 0;
+			int used = 0, used2 = 0;
 			if (sscanf(line.c_str(), "%llu - %15s%n", &b, word, &used) == 2 &&
 			    used == static_cast<int>(line.size())) {
 				if (strcmp(word, "lost"))
 					fail("list: a block is neither remapped nor lost", line);
 				m[b] = kLost;
 			} else if (sscanf(line.c_str(), "%llu %llu remapped%n", &b, &sp, &used) == 2 &&
-				   used == static_cast<int>(line.size())) {
+				   (used == static_cast<int>(line.size()) ||
+				    (sscanf(line.c_str() + used, " lost_sectors=%llu%n", &n, &used2) == 1 &&
+				     used + used2 == static_cast<int>(line.size())))) {
+				// A salvaged block: docs/dm-remap.rst's suffix counts its lost sectors,
+				// 1 .. sectors per block.
+				if (used != static_cast<int>(line.size())) {
+					if (n == 0 || n > lay_.bs() || line.find("lost_sectors=0") != std::string::npos)
+						fail("list: a salvaged block's lost_sectors out of range", line);
+					sal[b] = n;
+				}
 				if (sp < lay_.first_usable() || sp >= lay_.spare_blocks)
 					fail("list: a spare block outside the usable range", line);
 				if (spare_seen[sp])
@@ -438,10 +461,12 @@ private:
 		}
 		if (m.size() > max)
 			fail("list: more entries than asked for");
+		if (first == 0 && max == ~0ull)
+			salvaged_ = sal;
 		return m;
 	}
 
-	static std::string list_text(const Mapping &m, u64 first, u64 max)
+	std::string list_text(const Mapping &m, u64 first, u64 max) const
 	{
 		std::string s;
 		char line[64];
@@ -449,6 +474,10 @@ private:
 			if (it->second == kLost)
 				snprintf(line, sizeof(line), "%llu - lost\n",
 					 static_cast<unsigned long long>(it->first));
+			else if (salvaged_.count(it->first))
+				snprintf(line, sizeof(line), "%llu %lld remapped lost_sectors=%llu\n",
+					 static_cast<unsigned long long>(it->first), it->second,
+					 static_cast<unsigned long long>(salvaged_.at(it->first)));
 			else
 				snprintf(line, sizeof(line), "%llu %lld remapped\n",
 					 static_cast<unsigned long long>(it->first), it->second);
@@ -498,6 +527,11 @@ private:
 			fail("stats: remapped or lost do not match the list", text);
 		if (used != remapped)
 			fail("stats: spare_used is not the number of remapped blocks", text);
+		u64 lost_sectors = 0;
+		for (const auto &e : salvaged_)
+			lost_sectors += e.second;
+		if (st.num("lost_sectors") != lost_sectors)
+			fail("stats: lost_sectors is not the sum of the list's", text);
 		for (const char *key : {"read_errors", "write_errors", "auto_remaps", "manual_remaps",
 					"cache_hits", "cache_misses", "seq", "redone_writes",
 					"redo_last_ns", "redo_avg_ns", "redo_max_ns"})
@@ -523,7 +557,7 @@ private:
 			auto known = model_.find(e.first);
 			if (!all_data && known != model_.end() && known->second == e.second)
 				continue;
-			if (e.second != kLost && poked_[e.first] &&
+			if (e.second != kLost && poked_[e.first] && !salvaged_.count(e.first) &&
 			    read_sig(RB_SPARE_DEV, lay_.spare_offset + e.second * lay_.bs()) !=
 				    signature(e.first))
 				fail("a remapped block's data is not on its spare block",
@@ -601,8 +635,8 @@ private:
 					fail("map: a spare piece is not the rest of its block");
 				break;
 			case RC_ROUTE_LOST:
-				if (it == model_.end() || it->second != kLost)
-					fail("map: a block reported lost that list does not show lost");
+				if (it == model_.end() || (it->second != kLost && !salvaged_.count(b)))
+					fail("map: a block reported lost that list does not show lost or salvaged");
 				if (out.sectors != (len < block_end - sector ? len : block_end - sector))
 					fail("map: a lost piece is not the rest of its block");
 				break;
@@ -703,6 +737,11 @@ private:
 				poke(b);
 
 		const Mapping before = model_;
+		const std::map<u64, u64> salvaged_before = salvaged_;
+		const bool is_reprobe = parsed && !strcasecmp(verb, "reprobe");
+		// reprobe's range: every block, or a0's block and a1 - 1 more.
+		const u64 rp_first = words.size() > 1 ? first : 0;
+		const u64 rp_end = words.size() > 1 ? rp_first + (words.size() > 2 ? a1 : 1) : lay_.data_blocks;
 		int r;
 		const std::string out = reply(words.data(), static_cast<unsigned>(words.size()), maxlen, &r);
 		if (!parsed && r != -kEINVAL)
@@ -716,7 +755,9 @@ private:
 			if (it == after.end()) {
 				if (!(is_unremap && r == 0 && n0 && e.first == first))
 					fail("a mapping disappeared", std::to_string(e.first));
-			} else if (it->second != e.second) {
+			} else if (it->second != e.second &&
+				   !(is_reprobe && r == 1 && e.second == kLost && e.first >= rp_first &&
+				     e.first < rp_end)) {
 				fail("a mapping changed its spare block", std::to_string(e.first));
 			}
 		}
@@ -757,6 +798,28 @@ private:
 		}
 		if (is_unremap && r == 0 && n0 && after.count(first))
 			fail("unremap returned 0 but the block is still remapped");
+		if (is_reprobe && r == 1 && maxlen > out.size() + 1) {
+			// Every lost or salvaged block of the range is tried: rescued ones are plainly
+			// remapped now, the others are still lost or salvaged.
+			u64 candidates = 0, rescued = 0;
+			for (const auto &e : before) {
+				if (e.first < rp_first || e.first >= rp_end ||
+				    (e.second != kLost && !salvaged_before.count(e.first)))
+					continue;
+				candidates++;
+				rescued += after.count(e.first) && after.at(e.first) != kLost &&
+					   !salvaged_.count(e.first);
+			}
+			const std::string want = "reprobed=" + std::to_string(candidates) + " rescued=" +
+						 std::to_string(rescued) + " still_lost=" +
+						 std::to_string(candidates - rescued);
+			if (out != want)
+				fail("reprobe: the reply does not count the lost blocks of its range", out + " | " + want);
+			if (disk_.unreadable.empty() && fault_ == 0 && candidates != rescued)
+				fail("reprobe: every sector reads, yet something is still lost", out);
+		}
+		if (is_reprobe && r == 1 && !out.empty() && out.compare(0, 9, std::string("reprobed=").substr(0, out.size())) != 0)
+			fail("reprobe: a reply that is not reprobed=...", out);
 
 		// A cut reply is a prefix of the whole one; a list is cut between lines only. Both
 		// are also tried at the exact sizes where the text (or one more line) just fits.
@@ -808,6 +871,8 @@ private:
 	Mapping model_;                  // what the live table served after the last step
 	std::unique_ptr<Mapping> expect_; // set while a failed resume may leave it stale
 	std::vector<bool> poked_;
+	std::map<u64, u64> salvaged_; // block -> lost sectors, from the last whole list
+	int fault_ = 0;
 };
 
 void write_seeds(const char *dir)
@@ -825,6 +890,11 @@ void write_seeds(const char *dir)
 		{0x80, 0, "remap 0\nremap 8\nremap 16\nstats\nunremap 8\nremap 16\n"},
 		{0xc0, 0, "remap 0\n!crash\nunremap 0\n>9 stats\n"},
 		{0x00, 0, "REMAP -1\nremap 18446744073709551616\nlist a\nfoo\n\nremap 2048 0\nhelp me\n"},
+		{0x1f, 3, "remap 64\nlist\nreprobe\n!crash\nreprobe 64 1\nstats\nreprobe 0 300\nlist\n"},
+		{0x0f, 0, "!bad 67\n!bad 70\nremap 64 2\nlist\nreprobe\n!crash\n!good\nreprobe 64\nlist\n"},
+		{0x4f, 0, "!bad 0\n!bad 9\nremap 0 3\n!reload\nreprobe\n!good\n>5 reprobe\nstats\n"},
+		{0x8f, 0, "!bad 3\nremap 2\nremap 0 4\nunremap 0\n!good\nreprobe 0 4\nunremap 0\n"},
+		{0x5f, 4, "remap 16 2\nreprobe 8\n!reload\nreprobe\n>3 reprobe\nREPROBE 16 1 1\n"},
 	};
 	int i = 0;
 	for (const auto &s : seeds) {

@@ -6,7 +6,8 @@
 //   [0]      bits 0-1 geometry, bit 2 table block (else superblock), bit 3 fix the crc first
 //            (to reach the checks behind it), bit 4 take the expectations from the block
 //            itself (its own geometry, uuid, area, index, slots) so the entries get checked
-//   [1]      area    [2..5] index    [6..9] expected slots    [10..17] max seq
+//   [1]      bit 0 area, bit 1 decode as format version 1 (no lost-sectors entries)
+//   [2..5] index    [6..9] expected slots    [10..17] max seq
 // Random bytes never get past a magic and a crc, so LLVMFuzzerInitialize writes valid blocks
 // made by the encoder into $FUZZ_SEED_DIR (tools/run-fuzzers.sh passes it as a seed corpus).
 #include <cstdint>
@@ -112,10 +113,31 @@ void fuzz_table_block(const Geometry &g, const u8 *header, bool repair, bool own
 		max_seq = le64(block + 8) + (max_seq & 0xff);
 	}
 
+	const u32 version = header[1] & 2 ? 1 : kFormatVersion;
 	static Entry out[Geometry::entries_for(kMaxBlock)];
 	u32 crc = 0;
-	if (decode_table_block(g, uuid, max_seq, area, index, expected_slots, block, out, &crc))
+	if (decode_table_block(g, uuid, max_seq, area, index, expected_slots, block, out, &crc,
+			       version))
 		return;
+	for (u32 i = 0; i < expected_slots; i++) {
+		if (out[i].state != EntryState::LostSectors)
+			continue;
+		if (version < 2)
+			fail("a version 1 table accepted a lost-sectors entry");
+		if (out[i].run_count() == 0 ||
+		    out[i].run_first() + out[i].run_count() > g.block_sectors() ||
+		    !g.is_data_block(DataBlock(out[i].data_block)))
+			fail("an accepted lost-sectors entry is outside its block or the device");
+	}
+	if (version < 2) {
+		// What version 1 accepts, version 2 accepts the same.
+		static Entry out2[Geometry::entries_for(kMaxBlock)];
+		u32 crc3 = 0;
+		if (decode_table_block(g, uuid, max_seq, area, index, expected_slots, block, out2,
+				       &crc3) ||
+		    crc3 != crc || memcmp(out, out2, sizeof(Entry) * g.entries_per_table_block()))
+			fail("version 2 refuses or reads otherwise a table version 1 accepts");
+	}
 	if (crc != le32(block + 60))
 		fail("crc_out is not the block's crc");
 	for (u32 i = expected_slots; i < g.entries_per_table_block(); i++) {
@@ -165,6 +187,12 @@ void write_seeds(const std::string &dir)
 			write_seed(dir, "sb" + tag + "-" + std::to_string(mode), header, block,
 				   kSuperblockBytes);
 		}
+		sb.version = 1; // as main wrote it
+		encode_superblock(sb, block, g.block_size());
+		{
+			u8 header[kHeader] = {static_cast<u8>(which)};
+			write_seed(dir, "sb" + tag + "-v1", header, block, kSuperblockBytes);
+		}
 
 		// Every kind of entry, at the ends of the valid ranges.
 		const u64 last_data = g.data_blocks() - 1;
@@ -183,6 +211,12 @@ void write_seeds(const std::string &dir)
 			case 2:
 				slots[i] = {Entry::kBadSpareData, last_spare, EntryState::BadSpare};
 				break;
+			case 3: // the last sectors of the block, or its only one
+				slots[i] = {i % g.data_blocks(),
+					    Entry::run(g.block_sectors() - 1 - i % g.block_sectors() / 2,
+						       1 + i % g.block_sectors() / 2),
+					    EntryState::LostSectors};
+				break;
 			default:
 				slots[i] = {0, 0, EntryState::Free};
 				break;
@@ -197,6 +231,8 @@ void write_seeds(const std::string &dir)
 			write_seed(dir, name, header, block, g.block_size());
 			header[0] |= 8 | 16;
 			write_seed(dir, name + "-own", header, block, g.block_size());
+			header[1] |= 2;
+			write_seed(dir, name + "-v1", header, block, g.block_size());
 		}
 	}
 }

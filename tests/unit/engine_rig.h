@@ -266,15 +266,29 @@ inline bool all_digits(const std::string &s)
 	return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-// A `list` line: "<data_block> <spare_block> remapped" or "<data_block> - lost".
-inline bool parse_list_line(const std::string &line, u64 *block, long long *spare)
+// A `list` line: "<data_block> <spare_block> remapped", the same with " lost_sectors=<n>" (a
+// salvaged block), or "<data_block> - lost". *lost_sectors (if given) gets n, or 0.
+inline bool parse_list_line(const std::string &line, u64 *block, long long *spare,
+			    u64 *lost_sectors = nullptr)
 {
 	std::istringstream in(line);
-	std::string a, b, c, extra;
-	if (!(in >> a >> b >> c) || (in >> extra) || !all_digits(a))
+	std::string a, b, c, d, extra;
+	if (!(in >> a >> b >> c) || !all_digits(a))
 		return false;
-	if (line != a + " " + b + " " + c)
+	u64 n = 0;
+	if (in >> d) {
+		const std::string key = "lost_sectors=";
+		if ((in >> extra) || c != "remapped" || d.compare(0, key.size(), key) != 0 ||
+		    !all_digits(d.substr(key.size())) || line != a + " " + b + " " + c + " " + d)
+			return false;
+		n = std::stoull(d.substr(key.size()));
+		if (n == 0)
+			return false;
+	} else if (line != a + " " + b + " " + c) {
 		return false;
+	}
+	if (lost_sectors)
+		*lost_sectors = n;
 	*block = std::stoull(a);
 	if (b == "-" && c == "lost") {
 		*spare = kLost;

@@ -269,7 +269,7 @@ TEST(FaultPath, MediumErrorOnOneBlockMarksItLostWithoutAProbe)
 	rig.disk.read_hook = [&](int dev, u64 s, unsigned) {
 		if (dev != RB_DATA_DEV)
 			return 0;
-		if (s == bad)
+		if (s >= bad && s < bad + l.bs()) // unreadable at any size: salvage finds nothing
 			return -ENODATA;
 		other_reads++;
 		return 0;
@@ -301,7 +301,7 @@ TEST(FaultPath, IoErrorConfinedToOneBlockMarksItLostAfterAProbeElsewhere)
 		const u64 b = (s - l.data_offset) / l.bs();
 		if (b < 20 || b > 22)
 			probed.insert(b);
-		return s == bad ? -EIO : 0;
+		return s >= bad && s < bad + l.bs() ? -EIO : 0; // unreadable at any size
 	};
 	std::vector<unsigned char> buf(3 * l.block_size);
 	EXPECT_NE(rc_target_reread(t.get(), 20 * l.bs(), static_cast<u32>(3 * l.bs()), buf.data(), -EIO), 0);
@@ -351,10 +351,14 @@ TEST(FaultPath, FailingBlockIsReadOnePlusReadRetriesTimesInAll)
 		ASSERT_TRUE(t);
 		const u64 lo = l.data_offset + 7 * l.bs();
 		ReadCounter c;
+		// Unreadable at any size; only whole-block reads count (salvage then reads the
+		// block's logical blocks once each, failfast, to find what still reads).
 		rig.disk.read_hook = [&](int dev, u64 s, unsigned flags) {
-			if (dev == RB_DATA_DEV && s == lo) {
-				c.reads++;
-				c.failfast += (flags & RB_IO_FAILFAST) != 0;
+			if (dev == RB_DATA_DEV && s >= lo && s < lo + l.bs()) {
+				if (rig.disk.read_bytes == l.block_size) {
+					c.reads++;
+					c.failfast += (flags & RB_IO_FAILFAST) != 0;
+				}
 				return -EIO;
 			}
 			return 0;
@@ -603,7 +607,7 @@ TEST(FaultPath, StatsListMapAndRemapAreServedWhileASlowRereadRuns)
 	std::condition_variable cv;
 	bool in_retry = false, release = false;
 	rig.disk.read_hook = [&](int dev, u64 s, unsigned flags) {
-		if (dev != RB_DATA_DEV || s != slow)
+		if (dev != RB_DATA_DEV || s < slow || s >= slow + l.bs()) // unreadable at any size
 			return 0;
 		if (flags & RB_IO_FAILFAST) { // a retry: block until the test lets it go
 			std::unique_lock<std::mutex> lock(mu);

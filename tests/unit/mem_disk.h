@@ -36,6 +36,7 @@ public:
 	// Called first for each read (device, first sector, flags), before the disk is touched:
 	// a non-zero return fails the read with that errno. It may block (a slow device).
 	std::function<int(int, rb_u64, unsigned)> read_hook;
+	rb_u32 read_bytes = 0; // the size of the read read_hook is called for
 	// Called for each write before it happens: a non-zero return fails it with that errno.
 	std::function<int(const Write &)> write_hook;
 	// Every drain the engine asked for, and a hook called with it (from inside publish()).
@@ -45,6 +46,19 @@ public:
 	};
 	std::vector<Drain> drain_log;
 	std::function<void(const Drain &)> drain_hook;
+	// Sectors that never read, as on a disk with bad sectors: a read overlapping one fails.
+	struct Range {
+		int dev;
+		rb_u64 lo, hi;
+	};
+	std::vector<Range> unreadable;
+	// The next read fails, and so does every later read of its sectors (unreadable gets its
+	// range): a block that does not read at any size, not one read that failed once.
+	void fail_next_read_for_good()
+	{
+		fail_read_in = 0;
+		fail_read_sticks_ = true;
+	}
 	int writes = 0;
 	// Logical block size of each device (RB_DATA_DEV, RB_SPARE_DEV): a read or write that is
 	// shorter than it, not a multiple of it or not aligned to it fails with -EINVAL, as a
@@ -96,13 +110,22 @@ private:
 		if (d->misaligned(dev, sector, bytes))
 			return -22;
 		if (d->read_hook) {
+			d->read_bytes = bytes;
 			if (int r = d->read_hook(dev, sector, flags))
 				return r;
 		}
-		if (d->fail_read_in >= 0 && d->fail_read_in-- == 0)
+		if (d->fail_read_in >= 0 && d->fail_read_in-- == 0) {
+			if (d->fail_read_sticks_)
+				d->unreadable.push_back({dev, sector, sector + bytes / 512});
+			d->fail_read_sticks_ = false;
 			return d->fail_error;
+		}
 		if (d->read_filter && !d->read_filter(dev, sector))
 			return d->fail_error;
+		for (const Range &r : d->unreadable) {
+			if (r.dev == dev && sector < r.hi && sector + bytes / 512 > r.lo)
+				return d->fail_error;
+		}
 		if (sector + bytes / 512 > d->size_[dev])
 			return -5;
 		for (rb_u32 i = 0; i < bytes / 512; i++)
@@ -187,6 +210,7 @@ private:
 
 	static constexpr rb_io_ops kOps = {do_read, do_write, do_drain, do_release, do_event};
 
+	bool fail_read_sticks_ = false;
 	rb_u64 size_[2];
 	Image durable_[2];
 	Image current_[2];

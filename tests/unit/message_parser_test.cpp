@@ -38,6 +38,15 @@ TEST(MessageParser, Verbs)
 	EXPECT_EQ(m.verb, remap::Verb::ClearStats);
 	ASSERT_EQ(parse("help", &m), "");
 	EXPECT_EQ(m.verb, remap::Verb::Help);
+	ASSERT_EQ(parse("reprobe", &m), "");
+	EXPECT_EQ(m.verb, remap::Verb::Reprobe);
+	EXPECT_EQ(m.nargs, 0u);
+	ASSERT_EQ(parse("RePrObE 8 3", &m), "");
+	EXPECT_EQ(m.verb, remap::Verb::Reprobe);
+	EXPECT_EQ(m.nargs, 2u);
+	EXPECT_EQ(m.args[0], 8u);
+	EXPECT_EQ(m.args[1], 3u);
+	EXPECT_NE(std::string(remap::kMessageHelp).find("reprobe [<sector> [<count>]]"), std::string::npos);
 }
 
 TEST(MessageParser, BadInput)
@@ -55,6 +64,10 @@ TEST(MessageParser, BadInput)
 		{"stats now", "Usage: stats"},
 		{"clear_stats 1", "Usage: clear_stats"},
 		{"help me", "Usage: help"},
+		{"reprobe 1 2 3", "Usage: reprobe [<sector> [<count>]]"},
+		{"reprobe -1", num},
+		{"reprobe 1 x", num},
+		{"reprobes", "Unknown message verb (try 'help')"},
 		{"remap -1", num},
 		{"remap +1", num},
 		{"remap 0x10", num},

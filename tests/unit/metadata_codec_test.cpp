@@ -388,7 +388,7 @@ TEST(MetadataCodec, SuperblockGoldenBytes)
 	const Block b = encode(sb, 4096);
 
 	EXPECT_EQ(std::string(reinterpret_cast<const char *>(&b[0]), 8), "DMREMAP1");
-	EXPECT_EQ(le32(&b[8]), 1u);    // version
+	EXPECT_EQ(le32(&b[8]), 2u);    // version
 	EXPECT_EQ(le32(&b[12]), 0u);   // flags
 	const u8 seq_bytes[] = {0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01};
 	EXPECT_EQ(0, memcmp(&b[16], seq_bytes, 8)) << "little-endian seq at 16";
@@ -409,9 +409,21 @@ TEST(MetadataCodec, SuperblockGoldenBytes)
 	for (int i = 108; i < 508; i++)
 		ASSERT_EQ(b[i], 0) << "reserved byte " << i;
 	EXPECT_EQ(le32(&b[508]), ref_crc32c(b.data(), 508));
-	EXPECT_EQ(le32(&b[508]), 0xa54d5510u) << "pinned: a change here is a format change";
+	EXPECT_EQ(le32(&b[508]), 0x3b0550f9u) << "pinned: a change here is a format change";
 	for (size_t i = 512; i < b.size(); i++)
 		ASSERT_EQ(b[i], 0) << "tail byte " << i;
+
+	// Version 1 (no lost-sectors entries) is the same bytes but for the version and crc; it
+	// still decodes, as itself.
+	sb.version = 1;
+	const Block v1 = encode(sb, 4096);
+	EXPECT_EQ(le32(&v1[8]), 1u);
+	EXPECT_EQ(le32(&v1[508]), 0xa54d5510u) << "pinned: version 1 as main wrote it";
+	Superblock got;
+	ASSERT_EQ(remap::decode_superblock(g, v1.data(), &got), nullptr);
+	EXPECT_EQ(got.version, 1u);
+	ASSERT_EQ(remap::decode_superblock(g, b.data(), &got), nullptr);
+	EXPECT_EQ(got.version, 2u);
 
 	Superblock out;
 	ASSERT_EQ(decode(g, b, &out), nullptr);
@@ -458,7 +470,7 @@ TEST(MetadataCodec, SuperblockFieldCorruption)
 		{"magic", [](Block &b) { b[7] = '2'; }, true, "Superblock has a bad magic"},
 		{"version 0", [](Block &b) { put32(&b[8], 0); }, true,
 		 "Superblock has an unsupported version"},
-		{"version 2", [](Block &b) { put32(&b[8], 2); }, true,
+		{"version 3", [](Block &b) { put32(&b[8], 3); }, true,
 		 "Superblock has an unsupported version"},
 		{"flags", [](Block &b) { put32(&b[12], 0x80000000u); }, true,
 		 "Superblock has unknown flags"},
@@ -808,8 +820,19 @@ TEST(MetadataCodec, TableEntryRules)
 		{~0ull, 69, 3, "Bad-spare entry has an out-of-range spare block"},
 		{~0ull, 1000, 3, "Bad-spare entry has an out-of-range spare block"},
 		{~0ull, 0xffffffffu, 3, "Bad-spare entry has an out-of-range spare block"},
-		{0, 0, 4, "Table entry has an unknown state"},
+		// Lost sectors (version 2): a run of 512-byte sectors in the block (one, here).
+		{5, Entry::run(0, 1), 4, ""},
+		{499, Entry::run(0, 1), 4, ""},
+		{500, Entry::run(0, 1), 4, "Lost-sectors entry has an out-of-range data block"},
+		{~0ull, Entry::run(0, 1), 4, "Lost-sectors entry has an out-of-range data block"},
+		{5, 0, 4, "Lost-sectors entry has a run outside its block"},
+		{5, Entry::run(1, 0), 4, "Lost-sectors entry has a run outside its block"},
+		{5, Entry::run(0, 2), 4, "Lost-sectors entry has a run outside its block"},
+		{5, Entry::run(1, 1), 4, "Lost-sectors entry has a run outside its block"},
+		{5, 0xffffffffu, 4, "Lost-sectors entry has a run outside its block"},
+		{0, 0, 5, "Table entry has an unknown state"},
 		{5, 70, 0x101, "Table entry has an unknown state"},
+		{5, 70, 0x104, "Table entry has an unknown state"},
 		{5, 70, 0xffffffffu, "Table entry has an unknown state"},
 	};
 	for (const Case &c : cases) {
@@ -834,6 +857,41 @@ TEST(MetadataCodec, TableEntryRules)
 			EXPECT_EQ(out[1].spare_block, c.spare);
 			EXPECT_EQ(static_cast<u32>(out[1].state), c.state);
 		}
+		// A version 1 table knows no lost-sectors entries.
+		err = remap::decode_table_block(g, kUuid, 3, 0, 0, 3, b.data(), out.data(), &crc, 1);
+		EXPECT_EQ(err ? std::string(err) : "",
+			  c.state == 4 ? std::string("Table entry has an unknown state") : c.error)
+			<< "version 1: " << c.data << " " << c.spare << " " << c.state;
+	}
+}
+
+// Runs at a larger block size: first and count within the block's sectors (8 at 4 KiB, 128
+// at 64 KiB), little-endian 16-bit halves of the spare field.
+TEST(MetadataCodec, LostSectorRunsAtEachBlockSize)
+{
+	for (u32 bs : {4096u, 65536u}) {
+		const Geometry g = make_geometry(bs, 1000, 500);
+		const u32 n = bs / 512;
+		Entry slots[2] = {{7, static_cast<u32>(g.first_usable_spare().value()), EntryState::Remapped},
+				  {7, Entry::run(n - 3, 3), EntryState::LostSectors}};
+		Block b(bs);
+		remap::encode_table_block(g, kUuid, 3, 0, 0, slots, 2, b.data());
+		const u32 at = 64 + 16 + 8;
+		EXPECT_EQ(b[at], static_cast<u8>(n - 3));
+		EXPECT_EQ(b[at + 1], 0);
+		EXPECT_EQ(b[at + 2], 3);
+		EXPECT_EQ(b[at + 3], 0);
+		EXPECT_EQ(le32(&b[at + 4]), 4u);
+		std::vector<Entry> out(g.entries_per_table_block());
+		u32 crc;
+		ASSERT_EQ(remap::decode_table_block(g, kUuid, 3, 0, 0, 2, b.data(), out.data(), &crc), nullptr);
+		EXPECT_EQ(out[1].state, EntryState::LostSectors);
+		EXPECT_EQ(out[1].run_first(), n - 3);
+		EXPECT_EQ(out[1].run_count(), 3u);
+		put32(&b[at], Entry::run(n - 3, 4));
+		reseal_table_block(b);
+		EXPECT_STREQ(remap::decode_table_block(g, kUuid, 3, 0, 0, 2, b.data(), out.data(), &crc),
+			     "Lost-sectors entry has a run outside its block");
 	}
 }
 

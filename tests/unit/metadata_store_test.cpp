@@ -447,6 +447,37 @@ std::string load_with_byte_at(u64 spare_blocks, u32 block_size, u64 byte)
 	return err;
 }
 
+// Rewrites superblock slot s as another format version (its content otherwise unchanged):
+// how an area written by a version 1 dm-remap looks, since table blocks carry no version.
+void stamp_version(const Geometry &g, MemDisk &disk, u32 s, u32 version)
+{
+	std::vector<unsigned char> b(g.block_size());
+	const u64 sector = g.spare_dev_sector(g.superblock_block(s));
+	ASSERT_EQ(disk.ops()->read(disk.ctx(), RB_SPARE_DEV, sector, b.data(), g.block_size(), 0), 0);
+	remap::Superblock sb;
+	ASSERT_EQ(remap::decode_superblock(g, b.data(), &sb), nullptr);
+	sb.version = version;
+	remap::encode_superblock(sb, b.data(), g.block_size());
+	disk.poke(RB_SPARE_DEV, sector * 512, b.data(), b.size());
+}
+
+u32 slot_version(const Geometry &g, MemDisk &disk, u32 s)
+{
+	std::vector<unsigned char> b(g.block_size());
+	const u64 sector = g.spare_dev_sector(g.superblock_block(s));
+	EXPECT_EQ(disk.ops()->read(disk.ctx(), RB_SPARE_DEV, sector, b.data(), g.block_size(), 0), 0);
+	remap::Superblock sb;
+	const char *err = remap::decode_superblock_fields(b.data(), &sb);
+	EXPECT_EQ(err, nullptr) << err;
+	return err ? 0 : sb.version;
+}
+
+MetadataStore::SlotChange run(u64 data, u32 first, u32 count)
+{
+	return {MetadataStore::SlotChange::kNewSlot,
+		Entry{data, Entry::run(first, count), EntryState::LostSectors}};
+}
+
 } // namespace
 
 TEST(MetadataStore, FreshAreaBytesCoverTheMetadataAndAWindow)
@@ -576,4 +607,131 @@ TEST(MetadataStore, FourKnSpareGetsOnlyAlignedIo)
 	EXPECT_STREQ(too_small.load(remap::Gfp::Kernel),
 		     "block_size is smaller than the spare device's logical block size");
 	EXPECT_EQ(disk.misaligned_io, 0);
+}
+
+// A version 1 area (as main wrote it) loads, and its first commit writes version 2 in both
+// superblock slots: the older slot is re-stamped, so a version 1 reader refuses the area
+// instead of falling back to the commit before.
+TEST(MetadataStore, Version1AreaLoadsAndTheFirstCommitUpgradesIt)
+{
+	Geometry g = make_geometry(1000);
+	MemDisk disk(1 << 23, 1000 * 8);
+	const u32 s0 = static_cast<u32>(g.first_usable_spare().value());
+	{
+		auto s = load(g, disk);
+		ASSERT_FALSE(s->commit(nullptr, 0, remap::Gfp::Kernel).is_error());
+		std::vector<MetadataStore::SlotChange> ch = {insert(5, s0), insert(9, 0, EntryState::Lost)};
+		ASSERT_FALSE(s->commit(ch.data(), ch.size(), remap::Gfp::Kernel).is_error());
+	}
+	stamp_version(g, disk, 0, 1);
+	stamp_version(g, disk, 1, 1);
+	auto v1 = load(g, disk);
+	ASSERT_TRUE(v1);
+	EXPECT_EQ(v1->version(), 1u);
+	EXPECT_EQ(v1->entry_count(), 2u);
+	EXPECT_FALSE(v1->fell_back());
+	std::vector<MetadataStore::SlotChange> ch = {insert(6, s0 + 1)};
+	ASSERT_FALSE(v1->commit(ch.data(), ch.size(), remap::Gfp::Kernel).is_error());
+	EXPECT_EQ(v1->version(), 2u);
+	EXPECT_EQ(slot_version(g, disk, 0), 2u);
+	EXPECT_EQ(slot_version(g, disk, 1), 2u) << "the older slot is re-stamped";
+	auto v2 = load(g, disk);
+	ASSERT_TRUE(v2);
+	EXPECT_EQ(v2->version(), 2u);
+	EXPECT_EQ(v2->seq(), 3u);
+	EXPECT_EQ(v2->entry_count(), 3u);
+	// The re-stamped older slot still holds the commit before, and loads as a fallback.
+	std::vector<unsigned char> zero(g.block_size(), 0);
+	disk.poke(RB_SPARE_DEV, g.spare_dev_sector(g.superblock_block(3 % 2)) * 512, zero.data(), zero.size());
+	auto older = load(g, disk);
+	ASSERT_TRUE(older);
+	EXPECT_EQ(older->seq(), 2u);
+	EXPECT_EQ(older->entry_count(), 2u);
+}
+
+// Mixed slots: the upgrade commit's re-stamp failed, so one slot is version 2 and the other
+// version 1. The newest loads; with it damaged, the version 1 slot loads as a fallback.
+TEST(MetadataStore, MixedVersionSlotsLoad)
+{
+	Geometry g = make_geometry(1000);
+	MemDisk disk(1 << 23, 1000 * 8);
+	const u32 s0 = static_cast<u32>(g.first_usable_spare().value());
+	{
+		auto s = load(g, disk);
+		ASSERT_FALSE(s->commit(nullptr, 0, remap::Gfp::Kernel).is_error());
+		std::vector<MetadataStore::SlotChange> ch = {insert(5, s0)};
+		ASSERT_FALSE(s->commit(ch.data(), ch.size(), remap::Gfp::Kernel).is_error());
+	}
+	stamp_version(g, disk, 0, 1);
+	stamp_version(g, disk, 1, 1);
+	auto v1 = load(g, disk);
+	ASSERT_TRUE(v1);
+	const u64 older_sector = g.spare_dev_sector(g.superblock_block(2 % 2));
+	disk.write_filter = [&](const MemDisk::Write &w) { return !(w.dev == RB_SPARE_DEV && w.sector == older_sector); };
+	std::vector<MetadataStore::SlotChange> ch = {insert(6, s0 + 1), run(5, 3, 2)};
+	ASSERT_FALSE(v1->commit(ch.data(), ch.size(), remap::Gfp::Kernel).is_error())
+		<< "a failed re-stamp does not fail the commit";
+	disk.write_filter = nullptr;
+	EXPECT_EQ(slot_version(g, disk, 1), 2u);
+	EXPECT_EQ(slot_version(g, disk, 0), 1u);
+	auto mixed = load(g, disk);
+	ASSERT_TRUE(mixed);
+	EXPECT_EQ(mixed->version(), 2u);
+	EXPECT_EQ(mixed->entry_count(), 3u);
+	remap::LookupTable *t = mixed->take_loaded_lookup();
+	ASSERT_NE(t, nullptr);
+	ASSERT_NE(t->lost(), nullptr);
+	const remap::SectorMask *m = t->lost()->find(5);
+	ASSERT_NE(m, nullptr);
+	EXPECT_EQ(m->count(), 2u);
+	EXPECT_TRUE(m->test(3) && m->test(4) && !m->test(2) && !m->test(5));
+	EXPECT_EQ(t->lost()->sectors(), 2u);
+	remap::LookupTable::free(t);
+
+	std::vector<unsigned char> junk(g.block_size(), 0x5a);
+	disk.poke(RB_SPARE_DEV, g.spare_dev_sector(g.superblock_block(1)) * 512, junk.data(), junk.size());
+	auto fallback = load(g, disk);
+	ASSERT_TRUE(fallback);
+	EXPECT_TRUE(fallback->fell_back());
+	EXPECT_EQ(fallback->version(), 1u);
+	EXPECT_EQ(fallback->entry_count(), 1u);
+}
+
+// A version 1 superblock naming a table with lost-sectors entries is refused (version 1 has
+// none), and so are lost sectors that break the rules across entries.
+TEST(MetadataStore, LostSectorsEntriesAreCheckedAcrossEntries)
+{
+	Geometry g = make_geometry(1000); // 8 sectors a block
+	const u32 s0 = static_cast<u32>(g.first_usable_spare().value());
+	struct Case {
+		const char *what;
+		std::vector<MetadataStore::SlotChange> changes;
+		bool loads;
+	};
+	const std::vector<Case> cases = {
+		{"runs in a remapped block", {insert(5, s0), run(5, 0, 2), run(5, 4, 4)}, true},
+		{"adjacent runs", {insert(5, s0), run(5, 0, 2), run(5, 2, 1)}, true},
+		{"other blocks", {insert(5, s0), insert(6, s0 + 1), run(6, 7, 1), run(5, 1, 1)}, true},
+		{"overlapping runs", {insert(5, s0), run(5, 0, 3), run(5, 2, 2)}, false},
+		{"the same run twice", {insert(5, s0), run(5, 1, 1), run(5, 1, 1)}, false},
+		{"a block not remapped", {insert(5, s0), run(6, 0, 1)}, false},
+		{"a lost block", {insert(5, 0, EntryState::Lost), run(5, 0, 1)}, false},
+	};
+	for (const Case &c : cases) {
+		MemDisk disk(1 << 23, 1000 * 8);
+		auto s = load(g, disk);
+		ASSERT_FALSE(s->commit(c.changes.data(), c.changes.size(), remap::Gfp::Kernel).is_error());
+		std::string err;
+		auto loaded = load(g, disk, &err);
+		EXPECT_EQ(loaded != nullptr, c.loads) << c.what << ": " << err;
+		if (!c.loads) {
+			EXPECT_EQ(err, "Metadata maps the same data block twice, or has lost sectors outside a remapped block or twice") << c.what;
+		} else {
+			EXPECT_EQ(loaded->entry_count(), c.changes.size());
+			stamp_version(g, disk, 1, 1); // the only commit (seq 1) is in slot 1
+			auto old = load(g, disk, &err);
+			EXPECT_EQ(old, nullptr) << c.what;
+			EXPECT_EQ(err, "Table entry has an unknown state") << c.what;
+		}
+	}
 }

@@ -106,7 +106,7 @@ TEST(RemapTarget, StatsHasEveryKeyInOrderWithRightValues)
 	ASSERT_GE(remap_block(t.get(), l, 1), 0);
 	ASSERT_GE(remap_block(t.get(), l, 2), 0);
 	ASSERT_GE(remap_block(t.get(), l, 3), 0);
-	rig.disk.fail_read_in = 0;
+	rig.disk.fail_next_read_for_good();
 	ASSERT_EQ(remap_block(t.get(), l, 4), kLost);
 	for (int i = 0; i < 2; i++)
 		rc_target_count_error(t.get(), 0);
@@ -283,7 +283,7 @@ TEST(RemapTarget, UnreadableBlockBecomesLost)
 	const Layout &l = rig.layout;
 	Target t = rig.started();
 	ASSERT_TRUE(t);
-	rig.disk.fail_read_in = 0;
+	rig.disk.fail_next_read_for_good();
 	Reply r = msg(t.get(), "remap " + std::to_string(10 * l.bs() + 1));
 	ASSERT_EQ(r.rc, 1);
 	EXPECT_EQ(r.text, "10 lost");
@@ -414,7 +414,7 @@ TEST(RemapTarget, ListIsAscendingAndNeverEndsInACutLine)
 	Mapping model;
 	for (size_t i = 0; i < blocks.size(); i++) {
 		if (i % 5 == 0)
-			rig.disk.fail_read_in = 0;
+			rig.disk.fail_next_read_for_good();
 		model[blocks[i]] = remap_block(t.get(), l, blocks[i]);
 		rig.disk.fail_read_in = -1;
 	}
@@ -666,7 +666,7 @@ TEST(RemapTarget, MapCutsARequestAtRemappedBlocks)
 	Target t = rig.started();
 	ASSERT_TRUE(t);
 	const long long s2 = remap_block(t.get(), l, 2);
-	rig.disk.fail_read_in = 0;
+	rig.disk.fail_next_read_for_good();
 	ASSERT_EQ(remap_block(t.get(), l, 3), kLost);
 	const long long s6 = remap_block(t.get(), l, 6);
 
@@ -730,7 +730,7 @@ TEST(RemapTarget, ViewSummarizesEachPublishedMapping)
 	EXPECT_TRUE(rc_io_view_touches(v, 41 * bs, 0)) << "an empty request: ask the lookup";
 	rb_rcu_read_unlock();
 
-	rig.disk.fail_read_in = 0;
+	rig.disk.fail_next_read_for_good();
 	ASSERT_EQ(remap_block(t.get(), l, 12), kLost);
 	rig.disk.fail_read_in = -1;
 	EXPECT_EQ(io_view(t.get())->first_block, 12u) << "a lost block counts";
@@ -783,7 +783,7 @@ TEST(RemapTarget, MapAgreesWithAReferenceModel)
 				if (model.count(b + k))
 					continue;
 				if (rng() % 6 == 0)
-					rig.disk.fail_read_in = 0;
+					rig.disk.fail_next_read_for_good();
 				model[b + k] = remap_block(t.get(), l, b + k, rng());
 				rig.disk.fail_read_in = -1;
 			}
@@ -980,7 +980,7 @@ TEST(RemapTarget, MappingPersistsAcrossRecreateAndCrash)
 	for (u64 b = 0; b < 40; b += 3)
 		ASSERT_GE(remap_block(t.get(), l, b), 0);
 	for (u64 b : {1ull, 4ull, 700ull}) {
-		rig.disk.fail_read_in = 0;
+		rig.disk.fail_next_read_for_good();
 		ASSERT_EQ(remap_block(t.get(), l, b), kLost);
 	}
 	EXPECT_EQ(msg(t.get(), "unremap " + std::to_string(9 * l.bs())).rc, 0);
@@ -1034,7 +1034,7 @@ TEST(RemapTarget, PowerCutAtAnyWriteKeepsWhatWasAcknowledged)
 		{Remap, 1}, {RemapLost, 2}, {Remap, 3}, {Unremap, 1}, {Remap, 4}, {Unremap, 3}, {Remap, 5}};
 	auto run = [&](Rig &rig, rc_target *t, std::pair<Kind, u64> op) {
 		if (op.first == RemapLost)
-			rig.disk.fail_read_in = 0;
+			rig.disk.fail_next_read_for_good();
 		const std::string verb = op.first == Unremap ? "unremap " : "remap ";
 		Reply r = msg(t, verb + std::to_string(op.second * l.bs()));
 		rig.disk.fail_read_in = -1;
@@ -1273,7 +1273,7 @@ TEST(RemapTarget, SpareExhaustionReturnsEnospcAndNeverHandsOutABlockTwice)
 	EXPECT_EQ(map_io(t.get(), 6, 1).route, RC_ROUTE_DATA);
 
 	// A lost block needs no spare.
-	rig.disk.fail_read_in = 0;
+	rig.disk.fail_next_read_for_good();
 	EXPECT_EQ(remap_block(t.get(), l, 20), kLost);
 	// A freed block is handed out again.
 	const long long freed = m[3];
@@ -1346,7 +1346,7 @@ TEST(RemapTarget, FullTableSlotsFailARemapWithoutFailingTheMetadata)
 	Target t = rig.started();
 	ASSERT_TRUE(t);
 	for (u64 b = 0; b < 28; b++) {
-		rig.disk.fail_read_in = 0;
+		rig.disk.fail_next_read_for_good();
 		ASSERT_EQ(remap_block(t.get(), l, b), kLost);
 	}
 	const std::string before = list_text(t.get());
@@ -1509,7 +1509,7 @@ TEST(RemapTarget, ResumePicksUpCommitsOfAnotherTable)
 	ASSERT_TRUE(b);
 	ASSERT_EQ(rc_target_resume(a.get()), 0);
 	const long long sa = remap_block(a.get(), l, 3);
-	rig.disk.fail_read_in = 0;
+	rig.disk.fail_next_read_for_good();
 	ASSERT_EQ(remap_block(a.get(), l, 4), kLost);
 	const std::string after_a = list_text(a.get());
 	rc_target_suspend(a.get());
@@ -1562,7 +1562,7 @@ void populate(Rig &rig)
 	ASSERT_TRUE(t);
 	for (u64 b = 0; b < 30; b += 2)
 		ASSERT_GE(remap_block(t.get(), l, b), 0);
-	rig.disk.fail_read_in = 0;
+	rig.disk.fail_next_read_for_good();
 	ASSERT_EQ(remap_block(t.get(), l, 31), kLost);
 	bool failed = false;
 	rig.disk.write_filter = [&](const MemDisk::Write &w) {
@@ -1775,7 +1775,7 @@ TEST(RemapTarget, AllocationFailuresInMessagesAndFormatFailCleanly)
 				const u64 seq0 = seq(t.get());
 				const u64 free0 = stat(t.get(), "spare_free");
 				if (op.lost)
-					rig.disk.fail_read_in = 0;
+					rig.disk.fail_next_read_for_good();
 				rb_user_fail_alloc_nth(n);
 				Reply r = msg(t.get(), op.words);
 				rb_user_fail_alloc_nth(-1);
@@ -2047,35 +2047,47 @@ TEST(RemapTargetFaults, BatchWithABadExtentFailsWholeAndEachAloneGetsItsVerdict)
 	const Layout &l = rig.layout;
 	Target t = rig.started();
 	ASSERT_TRUE(t);
-	// Block 60 becomes lost (never reads); block 61 fails every write.
+	// Block 60 is salvaged with sectors 0-4 lost, then its spare block stops reading (a
+	// partial write into its lost sectors must merge with it, and cannot); block 61 fails
+	// every write.
 	const u64 lost_lo = l.data_offset + 60 * l.bs(), bad_lo = l.data_offset + 61 * l.bs();
 	std::vector<unsigned char> buf(l.block_size);
-	rig.disk.read_filter = [&](int dev, u64 sector) { return !(dev == RB_DATA_DEV && sector == lost_lo); };
+	rig.disk.read_filter = [&](int dev, u64 sector) { return !(dev == RB_DATA_DEV && sector >= lost_lo && sector < lost_lo + 5); };
 	ASSERT_NE(rc_target_reread(t.get(), 60 * l.bs(), static_cast<u32>(l.bs()), buf.data(), -5), 0);
-	rig.disk.read_filter = nullptr;
-	ASSERT_EQ(stat(t.get(), "lost"), 1u);
+	ASSERT_EQ(stat(t.get(), "lost_sectors"), 5u);
+	const Mapping m = list_all(t.get());
+	ASSERT_EQ(m.count(60), 1u);
+	ASSERT_GE(m.at(60), 0);
+	const u64 spare_lo = l.spare_sector(static_cast<u64>(m.at(60)));
+	rig.disk.read_filter = [&](int dev, u64 sector) {
+		return !(dev == RB_SPARE_DEV && sector >= spare_lo && sector < spare_lo + l.bs());
+	};
 	rig.disk.write_filter = [&](const MemDisk::Write &w) {
 		return !(w.dev == RB_DATA_DEV && w.sector < bad_lo + l.bs() && w.sector + w.data.size() / 512 > bad_lo);
 	};
 	const u64 s0 = seq(t.get());
+	const std::string list0 = list_text(t.get());
+	EXPECT_EQ(list0, "60 " + std::to_string(m.at(60)) + " remapped lost_sectors=5\n");
 	std::vector<unsigned char> half(l.block_size / 2, 0x11), whole(l.block_size, 0x22);
 	const rc_extent ext[] = {
-		{60 * l.bs(), static_cast<u32>(l.bs() / 2), 0, half.data()}, // part of a lost block
+		{60 * l.bs(), static_cast<u32>(l.bs() / 2), 0, half.data()}, // into lost sectors
 		{61 * l.bs(), static_cast<u32>(l.bs()), 0, whole.data()},
 	};
 	EXPECT_EQ(rc_target_rewrite(t.get(), ext, 2), -kEIO);
 	EXPECT_EQ(seq(t.get()), s0) << "nothing committed";
-	EXPECT_EQ(list_text(t.get()), "60 - lost\n");
+	EXPECT_EQ(list_text(t.get()), list0);
 	EXPECT_NE(rc_target_rewrite(t.get(), &ext[0], 1), 0);
 	EXPECT_EQ(rc_target_rewrite(t.get(), &ext[1], 1), 0);
-	EXPECT_EQ(stat(t.get(), "remapped"), 1u);
-	// Two halves in one batch write the lost block whole: it comes back.
+	EXPECT_EQ(stat(t.get(), "remapped"), 2u);
+	// Two halves in one batch write the salvaged block whole: nothing of it is lost any more.
 	const rc_extent halves[] = {
 		{60 * l.bs() + l.bs() / 2, static_cast<u32>(l.bs() / 2), 0, half.data()},
 		{60 * l.bs(), static_cast<u32>(l.bs() / 2), 0, half.data()},
 	};
 	EXPECT_EQ(rc_target_rewrite(t.get(), halves, 2), 0);
 	rig.disk.write_filter = nullptr;
+	rig.disk.read_filter = nullptr;
+	EXPECT_EQ(stat(t.get(), "lost_sectors"), 0u);
 	EXPECT_EQ(stat(t.get(), "lost"), 0u);
 	EXPECT_EQ(stat(t.get(), "remapped"), 2u);
 	// Extents outside the target are refused.
@@ -2096,7 +2108,7 @@ TEST(RemapTargetFaults, RetryWithoutMemoryMarksNothingLost)
 	const u64 s0 = seq(t.get());
 	const u64 lo = l.data_offset + 50 * l.bs();
 	rig.disk.fail_error = -kENOMEM;
-	rig.disk.read_filter = [&](int dev, u64 sector) { return !(dev == RB_DATA_DEV && sector == lo); };
+	rig.disk.read_filter = [&](int dev, u64 sector) { return !(dev == RB_DATA_DEV && sector >= lo && sector < lo + l.bs()); };
 	EXPECT_NE(rc_target_reread(t.get(), 50 * l.bs(), static_cast<u32>(l.bs()), buf.data(), -5), 0);
 	rig.disk.read_filter = nullptr;
 	rig.disk.fail_error = -5;
@@ -2134,7 +2146,7 @@ TEST(RemapTargetFaults, WeakBlockMovesUnreadableBlockIsLost)
 	// Block 41 never reads: the read fails, the block is lost, and that is persisted.
 	const u64 lo = l.data_offset + 41 * l.bs();
 	rig.disk.fail_read_in = -1;
-	rig.disk.read_filter = [&](int dev, u64 sector) { return !(dev == RB_DATA_DEV && sector == lo); };
+	rig.disk.read_filter = [&](int dev, u64 sector) { return !(dev == RB_DATA_DEV && sector >= lo && sector < lo + l.bs()); };
 	EXPECT_NE(rc_target_reread(t.get(), 41 * l.bs(), static_cast<u32>(l.bs()), buf.data(), -5), 0);
 	rig.disk.read_filter = nullptr;
 	EXPECT_EQ(stat(t.get(), "lost"), 1u);

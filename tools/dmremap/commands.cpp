@@ -269,6 +269,8 @@ std::string list_json(const std::string &name, uint64_t block_size,
 		else
 			j.null();
 		j.field("state", e.lost ? "lost" : "remapped");
+		if (e.lost_sectors)
+			j.field("lost_sectors", e.lost_sectors);
 		j.end_object();
 	}
 	j.end_array().end_object();
@@ -281,6 +283,7 @@ std::string list_text(const std::vector<ListEntry> &entries)
 	for (const ListEntry &e : entries) {
 		o += std::to_string(e.data_block) + " " +
 		     (e.lost ? std::string("- lost") : std::to_string(*e.spare_block) + " remapped") +
+		     (e.lost_sectors ? " lost_sectors=" + std::to_string(e.lost_sectors) : std::string()) +
 		     "\n";
 	}
 	return o;

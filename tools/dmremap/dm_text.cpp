@@ -94,16 +94,25 @@ std::vector<ListEntry> parse_list(const std::string &reply)
 		const auto w = split_words(line);
 		if (w.empty())
 			continue;
-		if (w.size() != 3)
+		if (w.size() != 3 && w.size() != 4)
 			unexpected("list line", line);
 		ListEntry e;
 		e.data_block = number(w[0], "list line", line);
-		if (w[2] == "lost" && w[1] == "-") {
+		if (w[2] == "lost" && w[1] == "-" && w.size() == 3) {
 			e.lost = true;
 		} else if (w[2] == "remapped") {
 			e.spare_block = number(w[1], "list line", line);
 		} else {
 			unexpected("list line", line);
+		}
+		// A salvaged block: "<block> <spare> remapped lost_sectors=<n>".
+		const std::string key = "lost_sectors=";
+		if (w.size() == 4) {
+			if (w[3].compare(0, key.size(), key) != 0)
+				unexpected("list line", line);
+			e.lost_sectors = number(w[3].substr(key.size()), "list line", line);
+			if (e.lost_sectors == 0)
+				unexpected("list line", line);
 		}
 		entries.push_back(e);
 	}

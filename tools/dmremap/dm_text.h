@@ -36,6 +36,7 @@ struct ListEntry {
 	uint64_t data_block = 0;
 	std::optional<uint64_t> spare_block; // none when lost
 	bool lost = false;
+	uint64_t lost_sectors = 0; // a salvaged block's sectors that did not read (remapped only)
 };
 
 struct RemapCounts {

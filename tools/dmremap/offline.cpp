@@ -188,7 +188,16 @@ bool entry_before(const Entry &a, const Entry &b)
 	const bool b_bad = b.state == EntryState::BadSpare;
 	if (a_bad != b_bad)
 		return b_bad;
-	return a_bad ? a.spare_block < b.spare_block : a.data_block < b.data_block;
+	if (a_bad)
+		return a.spare_block < b.spare_block;
+	// A block's lost-sector runs follow its remapped entry, in sector order.
+	if (a.data_block != b.data_block)
+		return a.data_block < b.data_block;
+	const bool a_run = a.state == EntryState::LostSectors;
+	const bool b_run = b.state == EntryState::LostSectors;
+	if (a_run != b_run)
+		return b_run;
+	return a_run && a.run_first() < b.run_first();
 }
 
 void load_active(const Device &dev, MetadataReport *r)
@@ -238,6 +247,11 @@ void collect_findings(MetadataReport *r)
 	else if (r->fell_back)
 		r->notes.push_back("the module would use the commit in slot " +
 				   std::to_string(r->active_slot) + " and report 'degraded'");
+	if (r->slots[r->active_slot].sb.version < remap::kFormatVersion)
+		r->notes.push_back("format version " + std::to_string(r->slots[r->active_slot].sb.version) +
+				   ": the module upgrades it to version " +
+				   std::to_string(remap::kFormatVersion) +
+				   " at its next commit (older dm-remap then refuses the area)");
 	if (!r->fell_back && older.state == SlotReport::State::Valid && !older.table_error.empty())
 		r->notes.push_back("the older commit in slot " + std::to_string(other) +
 				   " has no intact table (" + older.table_error +
@@ -391,6 +405,7 @@ const char *state_name(EntryState state)
 	case EntryState::Remapped: return "remapped";
 	case EntryState::Lost: return "lost";
 	case EntryState::BadSpare: return "bad_spare";
+	case EntryState::LostSectors: return "lost_sectors";
 	}
 	return "unknown";
 }
@@ -432,6 +447,7 @@ const char *slot_state(SlotReport::State s)
 
 struct Counts {
 	uint64_t remapped = 0, lost = 0, bad_spare = 0;
+	uint64_t lost_sectors = 0; // 512-byte sectors in lost-sector runs (salvaged blocks)
 };
 
 Counts count_entries(const std::vector<Entry> &entries)
@@ -441,6 +457,8 @@ Counts count_entries(const std::vector<Entry> &entries)
 		c.remapped += e.state == EntryState::Remapped;
 		c.lost += e.state == EntryState::Lost;
 		c.bad_spare += e.state == EntryState::BadSpare;
+		if (e.state == EntryState::LostSectors)
+			c.lost_sectors += e.run_count();
 	}
 	return c;
 }
@@ -453,6 +471,8 @@ void slot_text(std::ostringstream &out, uint32_t s, const SlotReport &slot, int 
 	if (slot.state == SlotReport::State::Valid) {
 		out << ", seq " << slot.sb.seq << ", table area " << slot.sb.area << ", "
 		    << slot.sb.entry_count << " entries in " << slot.sb.used_slots << " slots";
+		if (slot.sb.version != remap::kFormatVersion)
+			out << ", format version " << slot.sb.version;
 		if (!slot.table_error.empty())
 			out << ", table damaged (" << slot.table_error << ")";
 		if (static_cast<int>(s) == active)
@@ -467,6 +487,9 @@ void entry_text(std::ostringstream &out, const Entry &e)
 		out << "  - " << e.spare_block << ' ' << state_name(e.state) << '\n';
 	else if (e.state == EntryState::Lost)
 		out << "  " << e.data_block << " - " << state_name(e.state) << '\n';
+	else if (e.state == EntryState::LostSectors) // sectors first+count of a salvaged block
+		out << "  " << e.data_block << " sectors " << e.run_first() << '+' << e.run_count() << ' '
+		    << state_name(e.state) << '\n';
 	else
 		out << "  " << e.data_block << ' ' << e.spare_block << ' ' << state_name(e.state) << '\n';
 }
@@ -506,7 +529,10 @@ std::string dump_text(const MetadataReport &r)
 		const Counts c = count_entries(r.entries);
 		out << "uuid: " << uuid_text(r.uuid) << '\n';
 		out << "table: " << r.entries.size() << " entries (" << c.remapped << " remapped, "
-		    << c.lost << " lost, " << c.bad_spare << " bad spare)\n";
+		    << c.lost << " lost, " << c.bad_spare << " bad spare";
+		if (c.lost_sectors)
+			out << ", " << c.lost_sectors << " sector(s) lost in salvaged blocks";
+		out << ")\n";
 		out << "  data_block spare_block state\n";
 		for (const Entry &e : r.entries)
 			entry_text(out, e);
@@ -546,6 +572,7 @@ void slot_json(JsonWriter &j, uint32_t s, const SlotReport &slot)
 		j.field("used_blocks", uint64_t{slot.sb.used_blocks});
 		j.field("used_slots", uint64_t{slot.sb.used_slots});
 		j.field("entry_count", uint64_t{slot.sb.entry_count});
+		j.field("version", uint64_t{slot.sb.version});
 		j.field("table_ok", slot.table_error.empty());
 		if (!slot.table_error.empty())
 			j.field("table_error", slot.table_error);
@@ -562,11 +589,15 @@ void entry_json(JsonWriter &j, const Entry &e)
 	else
 		j.value(uint64_t{e.data_block});
 	j.key("spare_block");
-	if (e.state == EntryState::Lost)
+	if (e.state == EntryState::Lost || e.state == EntryState::LostSectors)
 		j.null();
 	else
 		j.value(uint64_t{e.spare_block});
 	j.field("state", state_name(e.state));
+	if (e.state == EntryState::LostSectors) {
+		j.field("first_sector", uint64_t{e.run_first()});
+		j.field("sectors", uint64_t{e.run_count()});
+	}
 	j.end_object();
 }
 
@@ -621,7 +652,10 @@ std::string check_text(const MetadataReport &r)
 	else {
 		const Counts c = count_entries(r.entries);
 		out << "clean, seq " << r.seq << ", " << c.remapped << " remapped, " << c.lost
-		    << " lost, " << c.bad_spare << " bad spare block(s)\n";
+		    << " lost, " << c.bad_spare << " bad spare block(s)";
+		if (c.lost_sectors)
+			out << ", " << c.lost_sectors << " sector(s) lost in salvaged blocks";
+		out << '\n';
 	}
 	findings_text(out, r);
 	return out.str();
