@@ -121,6 +121,12 @@ rc_verdict RemapTarget::failed_io(const rc_failed_io &f)
 	return can_repair() ? RC_VERDICT_REDO : RC_VERDICT_PASS;
 }
 
+bool RemapTarget::find_now(u64 block, u32 *value) const
+{
+	RcuReadGuard rcu;
+	return rcu_read(&lookup_)->find(block, value);
+}
+
 u32 RemapTarget::generation_now() const
 {
 	RcuReadGuard rcu;
@@ -251,11 +257,7 @@ int RemapTarget::rewrite_pass(const rc_extent *ext, u32 count)
 				continue;
 			const Part p = part_of(e, b, shift);
 			u32 v = 0;
-			bool mapped;
-			{
-				RcuReadGuard rcu;
-				mapped = rcu_read(&lookup_)->find(b, &v);
-			}
+			const bool mapped = find_now(b, &v);
 			if (mapped && v == LookupTable::kPending) {
 				wait_for_change();
 				return kRestart;
@@ -443,11 +445,7 @@ int RemapTarget::reread_pass(u64 sector, u32 sectors, u8 *buf, int fail)
 	for (u64 i = 0; i < count && !outage; i++) {
 		const u64 b = first + i;
 		u32 v = 0;
-		bool mapped;
-		{
-			RcuReadGuard rcu;
-			mapped = rcu_read(&lookup_)->find(b, &v);
-		}
+		const bool mapped = find_now(b, &v);
 		if (mapped && v == LookupTable::kPending) {
 			wait_for_change();
 			return kRestart;

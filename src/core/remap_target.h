@@ -122,6 +122,8 @@ private:
 	int reread_pass(u64 sector, u32 sectors, u8 *buf, int error);
 	int rewrite_pass(const rc_extent *ext, u32 count);
 	int read_where(rb_device dev, u64 dev_sector, u8 *buf, unsigned flags);
+	// The published mapping's entry for block, read without the mutex (as map() reads it).
+	[[nodiscard]] bool find_now(u64 block, u32 *value) const;
 	[[nodiscard]] u32 generation_now() const;
 	void wait_for_change();
 	// Whether dev still answers a read outside data blocks [first_block, end_block) (buf: one
