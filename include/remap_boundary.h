@@ -36,10 +36,17 @@ enum rb_gfp {
 	RB_GFP_ATOMIC = 2,
 };
 
-/* kmalloc-like: small objects. Returns NULL on failure; never sleeps for RB_GFP_ATOMIC. */
+/*
+ * kmalloc-like: small objects. Returns NULL on failure; never sleeps for RB_GFP_ATOMIC, may
+ * sleep for the others (so only RB_GFP_ATOMIC under a spinlock or in an RCU read-side
+ * section, and only RB_GFP_NOIO or RB_GFP_ATOMIC between rb_noio_begin() and rb_noio_end()).
+ */
 void *rb_alloc(rb_size_t size, enum rb_gfp gfp);
 void rb_free(void *ptr);
-/* kvmalloc-like: large arrays and bitmaps. Zero-filled. May sleep. */
+/*
+ * kvmalloc-like: large arrays and bitmaps. Zero-filled. May sleep, except for RB_GFP_ATOMIC
+ * (then a kmalloc that never falls back to vmalloc). The same context rules as rb_alloc().
+ */
 void *rb_alloc_large(rb_size_t size, enum rb_gfp gfp);
 void rb_free_large(void *ptr);
 /*
@@ -61,14 +68,34 @@ struct rb_mutex {
 	__attribute__((aligned(8))) unsigned char opaque[RB_LOCK_STORAGE];
 };
 
+/*
+ * The lock order, outermost first (the userspace platform aborts a test that breaks it):
+ *
+ *   rb_global_lock()                     the module's registry (src/core/registry.h)
+ *   an engine's rb_mutex                 RemapTarget::mutex_: mapping changes, commits
+ *   rb_mutex_lock_nested()               the engine mutex of the table being replaced,
+ *                                        under the replacing table's (first resume only)
+ *   an rb_spinlock                       SpareAllocator::lock_; never two at once
+ *
+ * An RCU read-side section may be entered anywhere and nothing that sleeps may be done in
+ * one. A spinlock makes the context atomic as well (interrupts are off): no mutex, no
+ * sleeping allocation, no I/O, no rb_io_ops callback and no rb_synchronize_rcu() under it.
+ */
 void rb_spin_init(struct rb_spinlock *lock);
 /* Spinlocks are taken with interrupts disabled: the end_io path may run in irq context. */
 void rb_spin_lock(struct rb_spinlock *lock, unsigned long *flags);
 void rb_spin_unlock(struct rb_spinlock *lock, unsigned long flags);
 
+/* Engine mutexes: sleep; never taken in atomic context or from map()/end_io. */
 void rb_mutex_init(struct rb_mutex *lock);
 void rb_mutex_destroy(struct rb_mutex *lock);
 void rb_mutex_lock(struct rb_mutex *lock);
+/*
+ * A second engine mutex while the caller holds one (mutex_lock_nested() with
+ * SINGLE_DEPTH_NESTING): every engine mutex is of one lock class, so lockdep needs to be
+ * told the nesting is intended. Only the replacing table takes the replaced one's this way.
+ */
+void rb_mutex_lock_nested(struct rb_mutex *lock);
 void rb_mutex_unlock(struct rb_mutex *lock);
 
 /*
@@ -79,7 +106,31 @@ void rb_mutex_unlock(struct rb_mutex *lock);
 void rb_global_lock(void);
 void rb_global_unlock(void);
 
-/* RCU: readers never block; writers publish a new object, then wait out the readers. */
+/*
+ * Assertions that the calling context holds a lock: lockdep_assert_held() in the kernel (a
+ * WARN with lockdep on, nothing without); in userspace, where every thread's locks are
+ * tracked, an abort naming the lock when the calling thread does not hold it. For the
+ * core's functions whose contract is "called with the lock held".
+ */
+void rb_spin_assert_held(const struct rb_spinlock *lock);
+void rb_mutex_assert_held(const struct rb_mutex *lock);
+void rb_global_assert_held(void);
+
+/*
+ * The I/O path: between rb_noio_begin() and the rb_noio_end() it returned the cookie for,
+ * the calling thread works for I/O the block layer waits on (the worker redoing failed
+ * bios), and memory reclaim must not issue I/O that could queue behind it. The kernel makes
+ * it memalloc_noio_save()/memalloc_noio_restore(); the userspace platform aborts an
+ * allocation in the scope that is not RB_GFP_NOIO or RB_GFP_ATOMIC. Scopes nest.
+ */
+unsigned int rb_noio_begin(void);
+void rb_noio_end(unsigned int cookie);
+
+/*
+ * RCU: readers never block; writers publish a new object, then wait out the readers. A
+ * read-side section is atomic context (the glue's are rcu_read_lock_sched(): preemption
+ * off). rb_synchronize_rcu() sleeps.
+ */
 void rb_rcu_read_lock(void);
 void rb_rcu_read_unlock(void);
 void rb_synchronize_rcu(void);

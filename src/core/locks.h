@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 // Lock wrappers over the boundary's opaque locks. Guards release on scope exit, so an early
-// return can never leave a lock held.
+// return can never leave a lock held. The lock order and the contexts each lock allows are in
+// include/remap_boundary.h; a function that needs a lock held asserts it (assert_held(): lockdep
+// in the kernel, the tracking platform in userspace).
 #pragma once
 
 #include "base.h"
@@ -12,6 +14,7 @@ public:
 	SpinLock() { rb_spin_init(&raw_); }
 	SpinLock(const SpinLock &) = delete;
 	SpinLock &operator=(const SpinLock &) = delete;
+	void assert_held() const { rb_spin_assert_held(&raw_); }
 
 private:
 	friend class SpinGuard;
@@ -37,6 +40,7 @@ public:
 	~Mutex() { rb_mutex_destroy(&raw_); }
 	Mutex(const Mutex &) = delete;
 	Mutex &operator=(const Mutex &) = delete;
+	void assert_held() const { rb_mutex_assert_held(&raw_); }
 
 private:
 	friend class MutexGuard;
@@ -46,6 +50,9 @@ private:
 class MutexGuard {
 public:
 	explicit MutexGuard(Mutex &lock) : lock_(lock) { rb_mutex_lock(&lock_.raw_); }
+	// A second engine mutex under the caller's (rb_mutex_lock_nested()): the replaced table's.
+	enum NestedTag { kNested };
+	MutexGuard(Mutex &lock, NestedTag) : lock_(lock) { rb_mutex_lock_nested(&lock_.raw_); }
 	~MutexGuard() { rb_mutex_unlock(&lock_.raw_); }
 	MutexGuard(const MutexGuard &) = delete;
 	MutexGuard &operator=(const MutexGuard &) = delete;
@@ -60,6 +67,19 @@ public:
 	~RcuReadGuard() { rb_rcu_read_unlock(); }
 	RcuReadGuard(const RcuReadGuard &) = delete;
 	RcuReadGuard &operator=(const RcuReadGuard &) = delete;
+};
+
+// The I/O path (rb_noio_begin()): the worker's entry points run in one, where every
+// allocation is Gfp::Noio (or Gfp::Atomic) so that reclaim cannot wait on the I/O being redone.
+class NoioScope {
+public:
+	NoioScope() : cookie_(rb_noio_begin()) {}
+	~NoioScope() { rb_noio_end(cookie_); }
+	NoioScope(const NoioScope &) = delete;
+	NoioScope &operator=(const NoioScope &) = delete;
+
+private:
+	unsigned int cookie_;
 };
 
 // Publishing and reading an RCU-protected pointer: release on store, dependency-ordered load

@@ -35,6 +35,7 @@ u64 RemapTarget::MappingChange::sectors() const
 
 Status RemapTarget::MappingChange::prepare(unsigned flags)
 {
+	t_.mutex_.assert_held(); // held from prepare() to the commit or the roll-back
 	if (prepared_ || n_ == 0)
 		return Error{-kEINVAL};
 	remove_ = flags & kRemove;
@@ -203,6 +204,7 @@ void RemapTarget::MappingChange::set_removed(u64 i)
 
 Status RemapTarget::MappingChange::commit()
 {
+	t_.mutex_.assert_held();
 	if (!held_ || committed_)
 		return Error{-kEINVAL};
 	bool any = false;

@@ -44,6 +44,7 @@ namespace registry {
 
 const char *add(AreaClaim *c, int *err)
 {
+	rb_global_assert_held();
 	for (const AreaClaim *o = claims; o; o = o->next) {
 		const bool spare = spare_overlaps(*c, *o);
 		if (!spare && !data_overlaps(*c, *o))
@@ -68,6 +69,7 @@ const char *add(AreaClaim *c, int *err)
 
 void remove(AreaClaim *c)
 {
+	rb_global_assert_held();
 	if (!c->registered)
 		return;
 	for (AreaClaim *o = claims; c->live && o; o = o->next) {
@@ -87,6 +89,7 @@ void remove(AreaClaim *c)
 
 AreaClaim *live_sibling(const AreaClaim *c)
 {
+	rb_global_assert_held();
 	for (AreaClaim *o = claims; o; o = o->next) {
 		if (o != c && o->live && o->owner == c->owner && c->same_geometry(*o))
 			return o;

@@ -43,6 +43,7 @@ public:
 
 namespace registry {
 
+// All three are called with the global lock held (GlobalGuard); they assert it.
 // Registers c (registrable), or returns a literal for ti->error and sets *err when another
 // claim forbids it: one of another device overlapping it (-EBUSY), or one of the same device
 // overlapping it with another geometry (-EINVAL).

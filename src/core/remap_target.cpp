@@ -139,6 +139,7 @@ int RemapTarget::load_once(const Geometry &geo, u32 spare_block, const rb_io_ops
 // this only runs while suspended, and publish() still waits out any reader.
 void RemapTarget::install(Own<State> st)
 {
+	mutex_.assert_held();
 	store_ = move(st->store);
 	allocator_ = move(st->allocator);
 	remapped_ = lost_ = 0;
@@ -167,6 +168,8 @@ void RemapTarget::install(Own<State> st)
 // every object either table can still reach alive until its own destructor.
 void RemapTarget::take_over(RemapTarget &old)
 {
+	mutex_.assert_held();
+	old.mutex_.assert_held();
 	swap_own(store_, old.store_);
 	swap_own(allocator_, old.allocator_);
 	store_->rebind(io_, io_ctx_); // old's devices go away with old
@@ -190,13 +193,16 @@ void RemapTarget::take_over(RemapTarget &old)
 
 Status RemapTarget::pick_up_state()
 {
+	rb_global_assert_held(); // the registry, and no other resume of this device meanwhile
+	mutex_.assert_held();
 	if (claim_.registered) {
 		// Only the live table of this device wrote the area since this one loaded (the
 		// registry refuses other devices): if there is one, its mapping is the truth.
 		AreaClaim *sib = registry::live_sibling(&claim_);
 		if (sib) {
 			auto *old = static_cast<RemapTarget *>(sib->instance);
-			MutexGuard old_guard(old->mutex_);
+			// The old table's mutex under this one's: the one place two are held.
+			MutexGuard old_guard(old->mutex_, MutexGuard::kNested);
 			if (!old->suspended_) {
 				rb_log(RB_LOG_ERR, "another table of this device is live and not suspended");
 				return Error{-kEBUSY};
@@ -255,6 +261,7 @@ Status RemapTarget::pick_up_state()
 
 void RemapTarget::refresh_snapshot()
 {
+	mutex_.assert_held();
 	store_relaxed(&snap_.remapped, remapped_);
 	store_relaxed(&snap_.lost, lost_);
 	store_relaxed(&snap_.spare_free, allocator_->available());
@@ -423,6 +430,7 @@ void RemapTarget::count_redone_write(u64 ns)
 
 LookupTable *RemapTarget::publish(LookupTable *next, u64 sector, u64 sectors)
 {
+	mutex_.assert_held(); // one writer; drain and release_held run under it
 	LookupTable *old = lookup_;
 	next->set_generation(++generation_);
 	rcu_publish(&lookup_, next);
@@ -495,6 +503,7 @@ int RemapTarget::can_change_mapping(const char *verb) const
 
 Status RemapTarget::commit(const MetadataStore::SlotChange *changes, u64 count)
 {
+	mutex_.assert_held();
 	if (table_.read_only)
 		return Error{-kEROFS};
 	if (metadata_ == MetadataState::Failed || superseded_)
@@ -911,9 +920,11 @@ extern "C" int rc_io_view_touches(const struct rc_io_view *v, rb_u64 sector, rb_
 	       key <= (sector + sectors - 1) >> v->block_shift;
 }
 
+// The worker's entry points: the I/O path, on which reclaim must not wait for our own I/O.
 extern "C" int rc_target_rewrite(struct rc_target *t, const struct rc_extent *extents,
 				 rb_u32 count)
 {
+	NoioScope noio;
 	if (engine(t)->read_only())
 		return -kEROFS; // a read-only table writes nothing, not even a retry in place
 	int r = engine(t)->rewrite(extents, count);
@@ -924,6 +935,7 @@ extern "C" int rc_target_rewrite(struct rc_target *t, const struct rc_extent *ex
 extern "C" int rc_target_reread(struct rc_target *t, rb_u64 sector, rb_u32 sectors, void *data,
 				int error)
 {
+	NoioScope noio;
 	int r = engine(t)->reread(sector, sectors, static_cast<u8 *>(data), error);
 	engine(t)->check_spare_events();
 	return r;

@@ -15,6 +15,7 @@ Status SpareAllocator::init(u64 total_blocks, Gfp gfp)
 // Marks b reserved and taken. Returns whether it was already taken (in use or cached).
 bool SpareAllocator::reserve_locked(u64 b)
 {
+	lock_.assert_held();
 	if (!reserved_.test(b)) {
 		reserved_.set(b);
 		reserved_count_++;
@@ -61,6 +62,7 @@ enum : u64 { kRefillWindowBits = 256 * 64 };
 // Reserved blocks are set in taken_ (reserve_locked), so the scan skips them as taken.
 void SpareAllocator::refill_locked()
 {
+	lock_.assert_held();
 	const u64 total = taken_.size();
 	// In locals: the cache's stores could alias the members, which would be reloaded for
 	// every word found.
@@ -123,6 +125,7 @@ Result<SpareBlock> SpareAllocator::allocate()
 
 void SpareAllocator::release_locked(SpareBlock block)
 {
+	lock_.assert_held();
 	if (cached_ < kCacheSlots) {
 		cache_[cached_++] = block.value();
 		return;

@@ -12,6 +12,7 @@
 #include <linux/mutex.h>
 #include <linux/random.h>
 #include <linux/rcupdate.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 
@@ -104,6 +105,11 @@ void rb_mutex_lock(struct rb_mutex *lock)
 	mutex_lock(to_mutex(lock));
 }
 
+void rb_mutex_lock_nested(struct rb_mutex *lock)
+{
+	mutex_lock_nested(to_mutex(lock), SINGLE_DEPTH_NESTING);
+}
+
 void rb_mutex_unlock(struct rb_mutex *lock)
 {
 	mutex_unlock(to_mutex(lock));
@@ -119,6 +125,32 @@ void rb_global_lock(void)
 void rb_global_unlock(void)
 {
 	mutex_unlock(&rb_global_mutex);
+}
+
+/* The core's assertions only read the locks; lockdep's interface takes them non-const. */
+void rb_spin_assert_held(const struct rb_spinlock *lock)
+{
+	lockdep_assert_held(to_spinlock((struct rb_spinlock *)lock));
+}
+
+void rb_mutex_assert_held(const struct rb_mutex *lock)
+{
+	lockdep_assert_held(to_mutex((struct rb_mutex *)lock));
+}
+
+void rb_global_assert_held(void)
+{
+	lockdep_assert_held(&rb_global_mutex);
+}
+
+unsigned int rb_noio_begin(void)
+{
+	return memalloc_noio_save();
+}
+
+void rb_noio_end(unsigned int cookie)
+{
+	memalloc_noio_restore(cookie);
 }
 
 void rb_rcu_read_lock(void)

@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "boundary_user.h"
 #include "remap_boundary.h"
 
 class MemDisk {
@@ -106,6 +107,7 @@ private:
 	static int do_read(void *ctx, rb_device dev, rb_u64 sector, void *buf, rb_u32 bytes,
 			   unsigned flags)
 	{
+		rb_user_might_sleep("an rb_io_ops read"); // submit_bio_wait() in the kernel
 		auto *d = static_cast<MemDisk *>(ctx);
 		if (d->misaligned(dev, sector, bytes))
 			return -22;
@@ -137,6 +139,7 @@ private:
 	static int do_write(void *ctx, rb_device dev, rb_u64 sector, const void *buf, rb_u32 bytes,
 			    unsigned flags)
 	{
+		rb_user_might_sleep("an rb_io_ops write");
 		auto *d = static_cast<MemDisk *>(ctx);
 		if (d->misaligned(dev, sector, bytes))
 			return -22;
@@ -199,14 +202,19 @@ private:
 
 	static void do_drain(void *ctx, rb_u32 generation, rb_u64 sector, rb_u64 sectors)
 	{
+		rb_user_might_sleep("rb_io_ops.drain"); // usleep_range() in the glue
 		auto *d = static_cast<MemDisk *>(ctx);
 		d->drains++;
 		d->drain_log.push_back(Drain{generation, sector, sectors});
 		if (d->drain_hook)
 			d->drain_hook(d->drain_log.back());
 	}
-	static void do_release(void *) {}
-	static void do_event(void *ctx) { static_cast<MemDisk *>(ctx)->events++; }
+	static void do_release(void *) { rb_user_might_sleep("rb_io_ops.release_held"); }
+	static void do_event(void *ctx)
+	{
+		rb_user_might_sleep("rb_io_ops.event"); // dm_table_event() takes a mutex
+		static_cast<MemDisk *>(ctx)->events++;
+	}
 
 	static constexpr rb_io_ops kOps = {do_read, do_write, do_drain, do_release, do_event};
 
