@@ -180,6 +180,23 @@ enum rb_io_flags {
  * blk_status_to_errno() gives it: -ENODATA for a medium error (BLK_STS_MEDIUM), -EIO for an
  * unspecified I/O error, -ENOLINK, -ETIMEDOUT, -ENODEV, -EAGAIN for a path that failed, -ENOSPC
  * for a device out of space, -ENOMEM when no memory could be had for the I/O itself.
+ *
+ * The callbacks' context. The core calls every one of them in process context, never under a
+ * spinlock nor in an RCU read-side section, and each may sleep. Which core lock is held:
+ *
+ *   read, write     the engine mutex or not: a commit or a move holds it, the worker's
+ *                   retries and probes (rc_target_rewrite, rc_target_reread) and the loads of
+ *                   rc_target_create do not. In the worker they run on the I/O path
+ *                   (rb_noio_begin()): what they allocate must be NOIO.
+ *   drain           the engine mutex, always (RemapTarget::publish(), after the grace period).
+ *   release_held    the engine mutex, always (the end or the roll-back of a mapping change).
+ *   event           the engine mutex, always (a commit that failed, spare blocks low or out,
+ *                   a spare device that failed, a resume with failed metadata).
+ *
+ * So no callback may call back into an entry point that takes the engine mutex (resume,
+ * suspend, rewrite, reread, message): it would deadlock. release_held may call rc_target_map
+ * (which takes no lock) to map the held I/O again; a held write that now needs the worker is
+ * queued to it, not redone in place.
  */
 struct rb_io_ops {
 	/* flags: RB_IO_FAILFAST only. */
@@ -192,16 +209,40 @@ struct rb_io_ops {
 	 * with generation old_generation (see struct rc_mapping) and overlaps target sectors
 	 * [sector, sector + sectors) is still in flight. It may wait for more than that (I/O of
 	 * that generation near the range); sectors RC_ALL_SECTORS means the whole target.
+	 * Engine mutex held.
 	 */
 	void (*drain)(void *ctx, rb_u32 old_generation, rb_u64 sector, rb_u64 sectors);
-	/* I/O held back on a block in transition may be mapped again now. */
+	/* I/O held back on a block in transition may be mapped again now. Engine mutex held. */
 	void (*release_held)(void *ctx);
-	/* Something an admin waits for happened (spare blocks low, or none left): a dm event. */
+	/*
+	 * Something an admin waits for happened (spare blocks low, or none left, metadata or the
+	 * spare device failed): a dm event. Engine mutex held.
+	 */
 	void (*event)(void *ctx);
 };
 
 /* ------------------------------------------------------------------------------------------
  * Core entry points, implemented in src/core, called by the glue.
+ *
+ * Their contexts, as the glue (src/kernel/dm-remap.c) calls them:
+ *
+ *   any context, no lock, no allocation, never sleep:
+ *     rc_table_parse, rc_table_check, rc_status_table, rc_status_ima (pure functions),
+ *     rc_target_map, rc_target_io_view, rc_io_view_clean, rc_io_view_touches (map(), in its
+ *     RCU read-side section), rc_target_failed_io, rc_target_count_error (end_io, possibly in
+ *     interrupt context), rc_target_auto_remap, rc_target_count_redone_write,
+ *     rc_target_status_info (reads relaxed counters, never the mutex).
+ *   process context, may sleep, take core locks; never called with a spinlock held, in an RCU
+ *   read-side section, or from an rb_io_ops callback:
+ *     rc_target_create    dm's ctr: the global lock, I/O (reads), GFP_KERNEL allocations.
+ *     rc_target_destroy   dm's dtr: the global lock.
+ *     rc_target_resume    preresume: the global lock, then the engine mutex, then (first
+ *                         resume of a reload) the replaced table's engine mutex, nested; I/O.
+ *     rc_target_suspend   postsuspend: the engine mutex (waits out a change in progress).
+ *     rc_target_message   dm's message: the engine mutex for changes; I/O.
+ *     rc_target_rewrite, rc_target_reread
+ *                         the worker (WQ_MEM_RECLAIM): the I/O path, in an rb_noio_begin()
+ *                         scope of their own; the engine mutex for each mapping change.
  * ---------------------------------------------------------------------------------------- */
 
 #define RC_SECTOR_SHIFT 9
