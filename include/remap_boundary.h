@@ -238,6 +238,8 @@ struct rb_io_ops {
  *     rc_target_destroy   dm's dtr: the global lock.
  *     rc_target_resume    preresume: the global lock, then the engine mutex, then (first
  *                         resume of a reload) the replaced table's engine mutex, nested; I/O.
+ *                         In an rb_noio_begin() scope: the mapped device is suspended, and
+ *                         reclaim's writeback to it would wait for this resume.
  *     rc_target_suspend   postsuspend: the engine mutex (waits out a change in progress).
  *     rc_target_message   dm's message: the engine mutex for changes; I/O.
  *     rc_target_rewrite, rc_target_reread

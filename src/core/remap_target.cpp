@@ -67,11 +67,11 @@ AreaClaim claim_of(const rc_table &table, const rc_devices &devs, const Geometry
 // table instead would leave the constructor unable to check the area itself; that hand-over
 // happens at the first resume, for commits after the load.)
 int RemapTarget::load_state(const Geometry &geo, u32 spare_block, const rb_io_ops *io,
-			    void *io_ctx, Own<State> *out, const char **error)
+			    void *io_ctx, Gfp gfp, Own<State> *out, const char **error)
 {
 	for (u32 attempt = 1;; attempt++) {
 		Own<State> st;
-		const int r = load_once(geo, spare_block, io, io_ctx, &st, error);
+		const int r = load_once(geo, spare_block, io, io_ctx, gfp, &st, error);
 		if (r == -kENOMEM || r == -kEIO || !st || !st->store)
 			return r; // no memory or no readable device: not a race
 		auto moved = st->store->changed_since_load();
@@ -89,19 +89,18 @@ int RemapTarget::load_state(const Geometry &geo, u32 spare_block, const rb_io_op
 }
 
 int RemapTarget::load_once(const Geometry &geo, u32 spare_block, const rb_io_ops *io,
-			   void *io_ctx, Own<State> *out, const char **error)
+			   void *io_ctx, Gfp gfp, Own<State> *out, const char **error)
 {
 	*error = "Cannot allocate memory for the remap engine";
-	Own<State> st(make<State>(Gfp::Kernel));
+	Own<State> st(make<State>(gfp));
 	if (!st)
 		return -kENOMEM;
-	st->store.reset(make<MetadataStore>(Gfp::Kernel, geo, io, io_ctx, spare_block));
-	st->allocator.reset(make<SpareAllocator>(Gfp::Kernel));
-	if (!st->store || !st->allocator ||
-	    st->allocator->init(geo.spare_blocks(), Gfp::Kernel).is_error())
+	st->store.reset(make<MetadataStore>(gfp, geo, io, io_ctx, spare_block));
+	st->allocator.reset(make<SpareAllocator>(gfp));
+	if (!st->store || !st->allocator || st->allocator->init(geo.spare_blocks(), gfp).is_error())
 		return -kENOMEM;
 
-	*error = st->store->load(Gfp::Kernel);
+	*error = st->store->load(gfp);
 	if (*error) {
 		const int r = st->store->load_errno();
 		*out = move(st); // for load_state() to tell a race from damage
@@ -122,7 +121,7 @@ int RemapTarget::load_once(const Geometry &geo, u32 spare_block, const rb_io_ops
 
 	st->lookup = st->store->take_loaded_lookup();
 	if (!st->lookup) { // fresh: an empty table
-		auto r = LookupTable::merge(nullptr, nullptr, 0, Gfp::Kernel);
+		auto r = LookupTable::merge(nullptr, nullptr, 0, gfp);
 		if (r.is_error()) {
 			*error = "Cannot allocate memory for the remap engine";
 			return -kENOMEM;
@@ -247,7 +246,8 @@ Status RemapTarget::pick_up_state()
 	if (!unchanged.value()) {
 		Own<State> st;
 		const char *bad;
-		int r = load_state(geo_, devs_.spare_logical_block, io_, io_ctx_, &st, &bad);
+		int r = load_state(geo_, devs_.spare_logical_block, io_, io_ctx_, Gfp::Noio, &st,
+				   &bad);
 		if (r) {
 			rb_log(RB_LOG_ERR, "metadata changed on disk and no longer loads: %s", bad);
 			return Error{r};
@@ -302,7 +302,7 @@ Result<RemapTarget *> RemapTarget::create(const rc_table &table, const rc_device
 	}
 
 	Own<State> st;
-	int r = load_state(geo, devs.spare_logical_block, io, io_ctx, &st, error);
+	int r = load_state(geo, devs.spare_logical_block, io, io_ctx, Gfp::Kernel, &st, error);
 	if (r)
 		return Error{r};
 	if (table.read_only && st->store->fresh()) {
@@ -892,7 +892,13 @@ static const RemapTarget *engine(const rc_target *t)
 
 extern "C" void rc_target_destroy(struct rc_target *t) { destroy(engine(t)); }
 
-extern "C" int rc_target_resume(struct rc_target *t) { return to_errno(engine(t)->resume()); }
+// preresume: the mapped device is suspended, and I/O to it (reclaim's writeback included) waits
+// for this resume, so what it allocates must not wait for I/O.
+extern "C" int rc_target_resume(struct rc_target *t)
+{
+	NoioScope noio;
+	return to_errno(engine(t)->resume());
+}
 
 extern "C" void rc_target_suspend(struct rc_target *t) { engine(t)->suspend(); }
 

@@ -83,13 +83,14 @@ private:
 	}
 	// 0, or a negative errno with *error a literal naming the problem. Loads again (a few
 	// times) when another table committed while it read. spare_block: the spare device's
-	// logical block size (metadata I/O is aligned to it).
+	// logical block size (metadata I/O is aligned to it). gfp: Gfp::Kernel for the
+	// constructor, Gfp::Noio for a resume (the mapped device is suspended).
 	[[nodiscard]] static int load_state(const Geometry &geo, u32 spare_block,
-					    const rb_io_ops *io, void *io_ctx, Own<State> *out,
-					    const char **error);
+					    const rb_io_ops *io, void *io_ctx, Gfp gfp,
+					    Own<State> *out, const char **error);
 	[[nodiscard]] static int load_once(const Geometry &geo, u32 spare_block,
-					   const rb_io_ops *io, void *io_ctx, Own<State> *out,
-					   const char **error);
+					   const rb_io_ops *io, void *io_ctx, Gfp gfp,
+					   Own<State> *out, const char **error);
 	void install(Own<State> state);
 	// The first resume's part: with the global lock and mutex_ held.
 	[[nodiscard]] Status pick_up_state();

@@ -401,6 +401,22 @@ TEST_F(PlatformRules, TheWorkersEntryPointsAreTheIoPath)
 	rig.disk.read_hook = nullptr;
 }
 
+// preresume runs while the mapped device is suspended: I/O to it, reclaim's writeback included,
+// waits for the resume, so the resume is an I/O-path scope too (a reload that loads again).
+TEST_F(PlatformRules, AResumeIsTheIoPath)
+{
+	Rig rig;
+	Target t = rig.create();
+	ASSERT_NE(t, nullptr);
+	rig.disk.read_hook = [](int, rb_u64, unsigned) {
+		rb_free(rb_alloc(64, RB_GFP_KERNEL));
+		return 0;
+	};
+	EXPECT_DEATH(rc_target_resume(t.get()), "rb_alloc\\(RB_GFP_KERNEL\\) on the I/O path");
+	rig.disk.read_hook = nullptr;
+	EXPECT_EQ(rc_target_resume(t.get()), 0);
+}
+
 // end_io's entry points run in atomic context (possibly an interrupt), map() in an RCU
 // read-side section: the engine takes no mutex and makes no sleeping allocation there.
 TEST_F(PlatformRules, EndIoAndMapEntryPointsKeepToAtomicContext)
