@@ -184,10 +184,10 @@ enum rb_io_flags {
  * The callbacks' context. The core calls every one of them in process context, never under a
  * spinlock nor in an RCU read-side section, and each may sleep. Which core lock is held:
  *
- *   read, write     the engine mutex or not: a commit or a move holds it, the worker's
- *                   retries and probes (rc_target_rewrite, rc_target_reread) and the loads of
- *                   rc_target_create do not. In the worker they run on the I/O path
- *                   (rb_noio_begin()): what they allocate must be NOIO.
+ *   read, write     the engine mutex or not: a commit, a move and a resume hold it, the
+ *                   worker's retries and probes (rc_target_rewrite, rc_target_reread) and the
+ *                   loads of rc_target_create do not. From the worker and a resume they run
+ *                   on the I/O path (rb_noio_begin()): what they allocate must be NOIO.
  *   drain           the engine mutex, always (RemapTarget::publish(), after the grace period).
  *   release_held    the engine mutex, always (the end or the roll-back of a mapping change).
  *   event           the engine mutex, always (a commit that failed, spare blocks low or out,

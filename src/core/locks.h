@@ -69,8 +69,9 @@ public:
 	RcuReadGuard &operator=(const RcuReadGuard &) = delete;
 };
 
-// The I/O path (rb_noio_begin()): the worker's entry points run in one, where every
-// allocation is Gfp::Noio (or Gfp::Atomic) so that reclaim cannot wait on the I/O being redone.
+// The I/O path (rb_noio_begin()): the worker's entry points and a resume run in one, where
+// every allocation is Gfp::Noio (or Gfp::Atomic), so that reclaim cannot wait on I/O that waits
+// for this code (the I/O being redone, or the suspended device's).
 class NoioScope {
 public:
 	NoioScope() : cookie_(rb_noio_begin()) {}
