@@ -277,7 +277,7 @@ int RemapTarget::rewrite_pass(const rc_extent *ext, u32 count)
 				const int r = io_->write(io_ctx_, mapped ? RB_SPARE_DEV : RB_DATA_DEV, dev_sector,
 							 payload(e, p.lo),
 							 static_cast<u32>((p.hi - p.lo) << RC_SECTOR_SHIFT),
-							 e.flags & RB_IO_FUA);
+							 (e.flags & RB_IO_FUA) | RB_IO_FAILFAST);
 				if (!r)
 					continue;
 				if (!repairable(classify_error(r))) {
