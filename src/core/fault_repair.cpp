@@ -648,8 +648,9 @@ SectorMask all_sectors(u32 n)
 
 // Bisection: a range that reads whole is done; one that fails is read again as two halves,
 // down to a unit (the device's logical block size). Breadth first, so that the reads spent
-// rescue the most sectors when the bound runs out: kSalvageFailures failing reads; a range
-// not read whole by then is lost (pending: reprobe reads it again).
+// rescue the most sectors when the bound runs out: kSalvageFailures failing reads, or one per
+// unit in a block of fewer units; a range not read whole by then is lost (pending: reprobe
+// reads it again).
 int RemapTarget::salvage_block(rb_device dev, u64 dev_sector, unsigned flags, u8 *buf,
 			       SectorMask *lost, bool whole_failed)
 {
@@ -666,6 +667,8 @@ int RemapTarget::salvage_block(rb_device dev, u64 dev_sector, unsigned flags, u8
 		if (!r || r == -kENOMEM)
 			return r;
 	}
+	// Never more failing reads than one per unit: what reading each unit once would cost.
+	const u32 max_failures = min(u32{kSalvageFailures}, bs / unit);
 	// The failing ranges not split yet, in the order they failed.
 	struct Range {
 		u32 lo, hi;
@@ -681,7 +684,7 @@ int RemapTarget::salvage_block(rb_device dev, u64 dev_sector, unsigned flags, u8
 		const u32 mid = f.lo + (f.hi - f.lo) / 2;
 		const Range halves[2] = {{f.lo, mid}, {mid, f.hi}};
 		for (const Range &h : halves) {
-			if (failures == kSalvageFailures) {
+			if (failures == max_failures) {
 				lost->set(h.lo, h.hi); // not read: pending, as a unit that failed
 				continue;
 			}

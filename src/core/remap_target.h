@@ -71,7 +71,9 @@ private:
 	// transfer). Bisection splits only failing ranges, so all its reads number at most
 	// 2 * (kSalvageFailures + 1) = 50. One bad spot in the largest block (128 units of 512
 	// bytes) takes log2(128) = 7 failing reads of 14 in all; 24 isolate three or four spread
-	// spots exactly; a wholly bad block costs 24 failing reads, not 128.
+	// spots exactly; a wholly bad block costs 24 failing reads, not 128. A block of fewer
+	// units has one failing read per unit at most (8 for 4 KiB on 512-byte sectors), never
+	// more than reading each unit once.
 	enum : u32 { kSalvageFailures = 24 };
 
 	// What load() builds; replaced as a whole when another table committed meanwhile.
@@ -150,7 +152,8 @@ private:
 	// rewrite_pass() and reprobe call when a block does not read whole or a write reaches
 	// lost data.
 	// Reads a block into buf down to the device's logical block size, by bisection of the
-	// ranges that fail, until kSalvageFailures reads failed (after the whole block's read,
+	// ranges that fail, until kSalvageFailures reads failed, or as many as the block has
+	// units if fewer (after the whole block's read,
 	// skipped if whole_failed: the caller's read of it failed); zero-fills what did not read
 	// or was not read by then; *lost gets those sectors. 0, or -ENOMEM (nothing says the disk).
 	// Not inlined: its queue stays off the frames of do_reprobe() and the repairs.

@@ -700,7 +700,8 @@ TEST(SalvageProbe, OneBadSectorCostsTwoReadsPerHalving)
 	}
 }
 
-// A wholly bad 64 KiB block costs 24 failing probes, not 128, and is lost whole. Bad sectors
+// A wholly bad 64 KiB block costs 24 failing probes, not 128, and is lost whole (a 4 KiB one 8,
+// one per 512-byte unit, as before bisection). Bad sectors
 // spread so far that 24 failing probes cannot isolate them all: what was not read is lost
 // (pending), what was read is on the spare block, all the probes number at most 50, and a
 // reprobe once the disk reads again rescues it all. Four spread bad sectors are isolated.
@@ -742,6 +743,18 @@ TEST(SalvageProbe, FailingProbesPerBlockAreBounded)
 	rig.disk.unreadable.clear();
 	EXPECT_EQ(msg(t.get(), "reprobe " + std::to_string(41 * bs)).text, "reprobed=1 rescued=1 still_lost=0");
 	EXPECT_TRUE(rig.spare_holds(static_cast<u64>(spare), 41, 2));
+
+	// A wholly bad 4 KiB block (8 units) costs no more failing probes than one per unit.
+	{
+		Rig small(layout_of(4096));
+		Target ts = small.started();
+		ASSERT_TRUE(ts);
+		bad_block(small, 7);
+		ProbeCounter p8(small);
+		EXPECT_EQ(remap_block(ts.get(), small.layout, 7), kLost);
+		EXPECT_EQ(p8.failing, 8);
+		EXPECT_EQ(p8.probes, 8);
+	}
 
 	// Four spread bad sectors: 21 failing probes, each isolated.
 	rig.fill_data(42, 3);
