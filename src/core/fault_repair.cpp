@@ -647,38 +647,54 @@ SectorMask all_sectors(u32 n)
 } // namespace
 
 // Bisection: a range that reads whole is done; one that fails is read again as two halves,
-// down to a unit (the device's logical block size). Breadth first, so that the reads spent
-// rescue the most sectors when the bound runs out: kSalvageFailures failing reads, or one per
-// unit in a block of fewer units; a range not read whole by then is lost (pending: reprobe
-// reads it again).
+// and one of kSalvageScanUnits units or fewer unit by unit (where bisecting would cost more
+// failing reads than it saves). Breadth first, so that the reads spent rescue the most
+// sectors when the bound runs out: kSalvageFailures failing reads, or one per unit in a
+// block of fewer units; a range not read by then is lost (pending: reprobe reads it again).
 int RemapTarget::salvage_block(rb_device dev, u64 dev_sector, unsigned flags, u8 *buf,
 			       SectorMask *lost, bool whole_failed)
 {
 	const u32 lbs = dev == RB_DATA_DEV ? devs_.data_logical_block : devs_.spare_logical_block;
 	const u32 unit = min(max(lbs, u32(1) << RC_SECTOR_SHIFT), geo_.block_size()) >> RC_SECTOR_SHIFT;
 	const u32 bs = geo_.block_sectors();
+	const u32 max_failures = min(u32{kSalvageFailures}, bs / unit);
+	u32 failures = 0;
+	// Reads [lo, hi): 0, 1 if it failed (counted), or -ENOMEM.
 	auto read = [&](u32 lo, u32 hi) {
-		return io_->read(io_ctx_, dev, dev_sector + lo, buf + (static_cast<u64>(lo) << RC_SECTOR_SHIFT),
-				 (hi - lo) << RC_SECTOR_SHIFT, flags);
+		const int r = io_->read(io_ctx_, dev, dev_sector + lo,
+					buf + (static_cast<u64>(lo) << RC_SECTOR_SHIFT),
+					(hi - lo) << RC_SECTOR_SHIFT, flags);
+		if (r == -kENOMEM || !r)
+			return r;
+		failures++;
+		return 1;
 	};
 	*lost = SectorMask{};
 	if (!whole_failed) {
-		const int r = read(0, bs);
+		const int r = io_->read(io_ctx_, dev, dev_sector, buf, geo_.block_size(), flags);
 		if (!r || r == -kENOMEM)
 			return r;
 	}
-	// Never more failing reads than one per unit: what reading each unit once would cost.
-	const u32 max_failures = min(u32{kSalvageFailures}, bs / unit);
-	// The failing ranges not split yet, in the order they failed.
+	// The failing ranges not read further yet, in the order they failed.
 	struct Range {
 		u32 lo, hi;
 	} failing[kSalvageFailures + 1];
-	u32 head = 0, tail = 0, failures = 0;
+	u32 head = 0, tail = 0;
 	failing[tail++] = {0, bs};
 	while (head < tail) {
 		const Range f = failing[head++];
 		if (f.hi - f.lo <= unit) {
 			lost->set(f.lo, f.hi);
+			continue;
+		}
+		if (f.hi - f.lo <= kSalvageScanUnits * unit) {
+			for (u32 s = f.lo; s < f.hi; s += unit) {
+				const int r = failures < max_failures ? read(s, s + unit) : 1;
+				if (r < 0)
+					return r;
+				if (r)
+					lost->set(s, s + unit); // failed, or not read: pending
+			}
 			continue;
 		}
 		const u32 mid = f.lo + (f.hi - f.lo) / 2;
@@ -689,12 +705,10 @@ int RemapTarget::salvage_block(rb_device dev, u64 dev_sector, unsigned flags, u8
 				continue;
 			}
 			const int r = read(h.lo, h.hi);
-			if (r == -kENOMEM)
+			if (r < 0)
 				return r;
-			if (r) {
-				failures++;
+			if (r)
 				failing[tail++] = h;
-			}
 		}
 	}
 	u32 lo, hi;

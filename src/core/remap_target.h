@@ -68,13 +68,15 @@ private:
 	enum : u32 { kSpareWriteAttempts = 3 };
 	// Failing reads salvage_block() spends on a block whose whole read failed (a failing
 	// read is what costs: the drive's own recovery, seconds; a read that works costs a
-	// transfer). Bisection splits only failing ranges, so all its reads number at most
-	// 2 * (kSalvageFailures + 1) = 50. One bad spot in the largest block (128 units of 512
-	// bytes) takes log2(128) = 7 failing reads of 14 in all; 24 isolate three or four spread
-	// spots exactly; a wholly bad block costs 24 failing reads, not 128. A block of fewer
-	// units has one failing read per unit at most (8 for 4 KiB on 512-byte sectors), never
-	// more than reading each unit once.
+	// transfer). One bad spot in the largest block (128 units of 512 bytes) takes 5 failing
+	// reads (4 halvings down to 8 units, then one unit) of 16 in all; 24 isolate three or
+	// four spread spots exactly; a wholly bad block costs 24 failing reads, not 128. A block
+	// of fewer units has one failing read per unit at most (8 for 4 KiB on 512-byte
+	// sectors), never more than reading each unit once.
 	enum : u32 { kSalvageFailures = 24 };
+	// A failing range of this many units or fewer is read unit by unit: bisecting a wholly
+	// bad range of n units costs 2n - 2 failing reads, reading its units n.
+	enum : u32 { kSalvageScanUnits = 8 };
 
 	// What load() builds; replaced as a whole when another table committed meanwhile.
 	struct State {

@@ -246,8 +246,8 @@ TEST(Salvage, GranularityIsTheDataLogicalBlockSize)
 	const long long spare = remap_block(t.get(), l, b);
 	ASSERT_GE(spare, 0);
 	// The whole block, one probe elsewhere (an I/O error, not a medium error: does the device
-	// still answer?), then a bisection of its 16 logical blocks: two reads per halving.
-	EXPECT_EQ(reads, 1 + 1 + 2 * 4);
+	// still answer?), then its halves (8 logical blocks each) and the failing half's 8.
+	EXPECT_EQ(reads, 1 + 1 + 2 + 8);
 	EXPECT_EQ(stat(t.get(), "lost_sectors"), 8u);
 	for (u64 k = 0; k < bs; k++)
 		EXPECT_EQ(map_io(t.get(), b * bs + k, 1).route, k >= 40 && k < 48 ? RC_ROUTE_LOST : RC_ROUTE_SPARE) << k;
@@ -666,10 +666,11 @@ TEST(SalvageMemory, AnAllocationFailureLeavesNothingHeldAndLosesNothing)
 	EXPECT_TRUE(spare_is_salvage_of(rig, spare, b, 6, lost));
 }
 
-// Salvage bisects: one bad 512-byte sector in a 64 KiB block costs two reads per halving,
-// 2 * log2(128) = 14 (one per sector was 128), and is isolated exactly; at 4 KiB blocks
-// 2 * log2(8) = 6. Probes are failfast.
-TEST(SalvageProbe, OneBadSectorCostsTwoReadsPerHalving)
+// Salvage bisects: one bad 512-byte sector in a 64 KiB block (128 sectors) costs two reads
+// per halving down to 4 KiB (4 halvings) and then the 8 sectors of that 4 KiB: 16 reads, 5 of
+// them failing (one per sector was 128, all but one working); in a 4 KiB block its 8 sectors,
+// one failing. The sector is isolated exactly; probes are failfast.
+TEST(SalvageProbe, OneBadSectorCostsFewFailingReads)
 {
 	for (u32 size : {65536u, 4096u}) {
 		SCOPED_TRACE(size);
@@ -677,7 +678,7 @@ TEST(SalvageProbe, OneBadSectorCostsTwoReadsPerHalving)
 		const Layout &l = rig.layout;
 		const u64 bs = l.bs();
 		int halvings = 0;
-		for (u64 n = bs; n > 1; n /= 2)
+		for (u64 n = bs; n > 8; n /= 2)
 			halvings++;
 		u64 b = 10;
 		for (u64 bad : {u64(0), bs / 2 + 1, bs - 1}) {
@@ -690,7 +691,8 @@ TEST(SalvageProbe, OneBadSectorCostsTwoReadsPerHalving)
 			ProbeCounter probes(rig);
 			const long long spare = remap_block(t.get(), l, b);
 			ASSERT_GE(spare, 0);
-			EXPECT_EQ(probes.probes, 2 * halvings);
+			EXPECT_EQ(probes.probes, 2 * halvings + 8);
+			EXPECT_EQ(probes.failing, halvings + 1);
 			EXPECT_EQ(probes.failfast, probes.probes);
 			std::vector<bool> lost(bs);
 			lost[bad] = true;
@@ -703,8 +705,8 @@ TEST(SalvageProbe, OneBadSectorCostsTwoReadsPerHalving)
 // A wholly bad 64 KiB block costs 24 failing probes, not 128, and is lost whole (a 4 KiB one 8,
 // one per 512-byte unit, as before bisection). Bad sectors
 // spread so far that 24 failing probes cannot isolate them all: what was not read is lost
-// (pending), what was read is on the spare block, all the probes number at most 50, and a
-// reprobe once the disk reads again rescues it all. Four spread bad sectors are isolated.
+// (pending), what was read is on the spare block, and a reprobe once the disk reads again
+// rescues it all. Four spread bad sectors are isolated.
 TEST(SalvageProbe, FailingProbesPerBlockAreBounded)
 {
 	Rig rig(layout_of(65536));
@@ -756,14 +758,14 @@ TEST(SalvageProbe, FailingProbesPerBlockAreBounded)
 		EXPECT_EQ(p8.probes, 8);
 	}
 
-	// Four spread bad sectors: 21 failing probes, each isolated.
+	// Four spread bad sectors: 14 failing probes, each isolated.
 	rig.fill_data(42, 3);
 	const std::vector<u64> four = {3, 17, 18, 100};
 	for (u64 k : four)
 		bad_sector(rig, 42, k);
 	ProbeCounter probes4(rig);
 	ASSERT_GE(remap_block(t.get(), l, 42), 0);
-	EXPECT_EQ(probes4.failing, 21);
+	EXPECT_EQ(probes4.failing, 14);
 	std::vector<bool> want(bs);
 	for (u64 k : four)
 		want[k] = true;
