@@ -172,8 +172,8 @@ enum rb_device {
 enum rb_io_flags {
 	RB_IO_FUA = 1u << 0,      /* durable when complete */
 	RB_IO_PREFLUSH = 1u << 1, /* everything completed before is durable first */
-	RB_IO_FAILFAST = 1u << 2, /* a retry: the device should not retry it itself
-				     (REQ_FAILFAST_DEV) */
+	RB_IO_FAILFAST = 1u << 2, /* a retry (read or write): the device should not retry
+				     it itself (REQ_FAILFAST_DEV) */
 };
 /*
  * read and write return 0 or a negative errno that keeps the block layer's verdict, as
@@ -202,6 +202,7 @@ struct rb_io_ops {
 	/* flags: RB_IO_FAILFAST only. */
 	int (*read)(void *ctx, enum rb_device dev, rb_u64 sector, void *buf, rb_u32 bytes,
 		    unsigned int flags);
+	/* flags: RB_IO_FUA, RB_IO_PREFLUSH, RB_IO_FAILFAST (a failed write's retry in place). */
 	int (*write)(void *ctx, enum rb_device dev, rb_u64 sector, const void *buf, rb_u32 bytes,
 		     unsigned int flags);
 	/*
@@ -413,7 +414,8 @@ int rc_io_view_touches(const struct rc_io_view *v, rb_u64 sector, rb_u32 sectors
 /*
  * Part of a failed write: [sector, sector + sectors) of the target, data its payload, flags
  * RB_IO_FUA if the write had REQ_FUA (a retry in place is then written with FUA too; a block
- * that moves is made durable by the commit's flush).
+ * that moves is made durable by the commit's flush). A retry in place is written with
+ * RB_IO_FAILFAST: the device reports a failure at once rather than retry it itself.
  */
 struct rc_extent {
 	rb_u64 sector;

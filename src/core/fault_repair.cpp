@@ -200,7 +200,7 @@ bool RemapTarget::device_answers(rb_device dev, u64 first_block, u64 end_block, 
 // read at all (salvage_or_mark() found no sector that reads) and the medium is at fault.
 void RemapTarget::mark_unreadable(MappingChange &change, u64 i)
 {
-	rb_log(RB_LOG_WARN, "block %llu does not read: marking it lost",
+	rb_log(RB_LOG_WARN, "block %llu does not read: lost whole",
 	       static_cast<unsigned long long>(change.block(i)));
 	change.set_lost(i);
 }
@@ -277,7 +277,7 @@ int RemapTarget::rewrite_pass(const rc_extent *ext, u32 count)
 				const int r = io_->write(io_ctx_, mapped ? RB_SPARE_DEV : RB_DATA_DEV, dev_sector,
 							 payload(e, p.lo),
 							 static_cast<u32>((p.hi - p.lo) << RC_SECTOR_SHIFT),
-							 e.flags & RB_IO_FUA);
+							 (e.flags & RB_IO_FUA) | RB_IO_FAILFAST);
 				if (!r)
 					continue;
 				if (!repairable(classify_error(r))) {
@@ -396,6 +396,30 @@ enum class Found : u8 {
 
 } // namespace
 
+// The one line a failed read that changed the mapping logs: what became of its blocks, the
+// parts that are not zero only (salvage and mark_unreadable() logged each block already).
+void RemapTarget::log_reread(u64 sector, u64 moved, u64 salvaged, u64 salvaged_lost, u64 lost)
+{
+	char line[160];
+	u32 n = 0;
+	auto room = [&]() { return n < sizeof(line) ? sizeof(line) - n : 0; };
+	auto advance = [&](int w) { n += w > 0 ? static_cast<u32>(w) : 0; };
+	line[0] = '\0';
+	if (moved)
+		advance(rb_snprintf(line + n, room(), "%llu weak block(s) moved",
+				    static_cast<unsigned long long>(moved)));
+	if (salvaged && room())
+		advance(rb_snprintf(line + n, room(), "%s%llu block(s) salvaged (%llu of %llu sectors lost)",
+				    n ? ", " : "", static_cast<unsigned long long>(salvaged),
+				    static_cast<unsigned long long>(salvaged_lost),
+				    static_cast<unsigned long long>(salvaged * geo_.block_sectors())));
+	if (lost && room())
+		advance(rb_snprintf(line + n, room(), "%s%llu block(s) lost whole", n ? ", " : "",
+				    static_cast<unsigned long long>(lost)));
+	rb_log(RB_LOG_WARN, "read error at sector %llu: %s", static_cast<unsigned long long>(sector),
+	       line);
+}
+
 // A read of [sector, sector + sectors) failed where it was routed with error. A failing block
 // is read 1 + read_retries times in all, counting the failed read: alone read_retries - 1
 // times without the mutex (with RB_IO_FAILFAST), the last time held, so that a write that
@@ -511,7 +535,7 @@ int RemapTarget::reread_pass(u64 sector, u32 sectors, u8 *buf, int fail)
 
 	// 3. Each suspect block alone: hold it (and only it), read it once more, move or mark it.
 	u32 expected = gen0;
-	u64 moved = 0, lost = 0;
+	u64 moved = 0, salvaged = 0, salvaged_lost = 0, lost = 0;
 	for (u64 i = 0; i < count && !outage; i++) {
 		const Found f = found.get()[i];
 		if (f == Found::Fine || f == Found::Lost)
@@ -557,10 +581,20 @@ int RemapTarget::reread_pass(u64 sector, u32 sectors, u8 *buf, int fail)
 			err = move_or_mark(*change, 0, r);
 		}
 		if (!err && (change->moved(0) || change->lost(0))) {
+			// What the commit records: moved whole, salvaged (moved with lost
+			// sectors) or lost whole.
+			const SectorMask *holes = change->logged_lost(0);
+			const u32 nholes = holes ? holes->count() : 0;
 			if (change->commit().is_error() || !change->committed())
 				break; // rolled back: the read fails as it did
-			moved += change->moved(0);
-			lost += change->lost(0);
+			if (change->lost(0)) {
+				lost++;
+			} else if (nholes) {
+				salvaged++;
+				salvaged_lost += nholes;
+			} else {
+				moved++;
+			}
 		} else {
 			change->roll_back(); // nothing retired stays retired in memory only
 		}
@@ -568,12 +602,10 @@ int RemapTarget::reread_pass(u64 sector, u32 sectors, u8 *buf, int fail)
 	}
 	if (outage)
 		count_outage();
-	if (moved)
-		add_relaxed(&auto_remaps_, moved);
-	if (moved || lost)
-		rb_log(RB_LOG_WARN, "read error at sector %llu: %llu weak block(s) moved, %llu lost",
-		       static_cast<unsigned long long>(sector), static_cast<unsigned long long>(moved),
-		       static_cast<unsigned long long>(lost));
+	if (moved + salvaged)
+		add_relaxed(&auto_remaps_, moved + salvaged);
+	if (moved || salvaged || lost)
+		log_reread(sector, moved, salvaged, salvaged_lost, lost);
 	return unread ? fail : 0;
 }
 
@@ -614,23 +646,75 @@ SectorMask all_sectors(u32 n)
 
 } // namespace
 
+// Bisection: a range that reads whole is done; one that fails is read again as two halves,
+// and one of kSalvageScanUnits units or fewer unit by unit (where bisecting would cost more
+// failing reads than it saves). Breadth first, so that the reads spent rescue the most
+// sectors when the bound runs out: kSalvageFailures failing reads, or one per unit in a
+// block of fewer units; a range not read by then is lost (pending: reprobe reads it again).
 int RemapTarget::salvage_block(rb_device dev, u64 dev_sector, unsigned flags, u8 *buf,
-			       SectorMask *lost)
+			       SectorMask *lost, bool whole_failed)
 {
 	const u32 lbs = dev == RB_DATA_DEV ? devs_.data_logical_block : devs_.spare_logical_block;
-	const u32 unit_bytes = min(max(lbs, u32(1) << RC_SECTOR_SHIFT), geo_.block_size());
-	const u32 unit = unit_bytes >> RC_SECTOR_SHIFT;
-	*lost = SectorMask{};
-	for (u32 s = 0; s < geo_.block_sectors(); s += unit) {
-		u8 *at = buf + (static_cast<u64>(s) << RC_SECTOR_SHIFT);
-		const int r = io_->read(io_ctx_, dev, dev_sector + s, at, unit_bytes, flags);
-		if (r == -kENOMEM)
+	const u32 unit = min(max(lbs, u32(1) << RC_SECTOR_SHIFT), geo_.block_size()) >> RC_SECTOR_SHIFT;
+	const u32 bs = geo_.block_sectors();
+	const u32 max_failures = min(u32{kSalvageFailures}, bs / unit);
+	u32 failures = 0;
+	// Reads [lo, hi): 0, 1 if it failed (counted), or -ENOMEM.
+	auto read = [&](u32 lo, u32 hi) {
+		const int r = io_->read(io_ctx_, dev, dev_sector + lo,
+					buf + (static_cast<u64>(lo) << RC_SECTOR_SHIFT),
+					(hi - lo) << RC_SECTOR_SHIFT, flags);
+		if (r == -kENOMEM || !r)
 			return r;
-		if (r) {
-			__builtin_memset(at, 0, unit_bytes);
-			lost->set(s, s + unit);
+		failures++;
+		return 1;
+	};
+	*lost = SectorMask{};
+	if (!whole_failed) {
+		const int r = io_->read(io_ctx_, dev, dev_sector, buf, geo_.block_size(), flags);
+		if (!r || r == -kENOMEM)
+			return r;
+	}
+	// The failing ranges not read further yet, in the order they failed.
+	struct Range {
+		u32 lo, hi;
+	} failing[kSalvageFailures + 1];
+	u32 head = 0, tail = 0;
+	failing[tail++] = {0, bs};
+	while (head < tail) {
+		const Range f = failing[head++];
+		if (f.hi - f.lo <= unit) {
+			lost->set(f.lo, f.hi);
+			continue;
+		}
+		if (f.hi - f.lo <= kSalvageScanUnits * unit) {
+			for (u32 s = f.lo; s < f.hi; s += unit) {
+				const int r = failures < max_failures ? read(s, s + unit) : 1;
+				if (r < 0)
+					return r;
+				if (r)
+					lost->set(s, s + unit); // failed, or not read: pending
+			}
+			continue;
+		}
+		const u32 mid = f.lo + (f.hi - f.lo) / 2;
+		const Range halves[2] = {{f.lo, mid}, {mid, f.hi}};
+		for (const Range &h : halves) {
+			if (failures == max_failures) {
+				lost->set(h.lo, h.hi); // not read: pending, as a unit that failed
+				continue;
+			}
+			const int r = read(h.lo, h.hi);
+			if (r < 0)
+				return r;
+			if (r)
+				failing[tail++] = h;
 		}
 	}
+	u32 lo, hi;
+	for (u32 from = 0; lost->next_run(from, bs, &lo, &hi); from = hi)
+		__builtin_memset(buf + (static_cast<u64>(lo) << RC_SECTOR_SHIFT), 0,
+				 static_cast<u64>(hi - lo) << RC_SECTOR_SHIFT);
 	return 0;
 }
 
@@ -643,7 +727,7 @@ int RemapTarget::salvage_or_mark(MappingChange &change, u64 i)
 	int err = salvage_block(on_spare ? RB_SPARE_DEV : RB_DATA_DEV,
 				on_spare ? geo_.spare_dev_sector(SpareBlock(v))
 					 : geo_.data_dev_sector(DataBlock(b)),
-				RB_IO_FAILFAST, copy_buf_, &lost);
+				RB_IO_FAILFAST, copy_buf_, &lost, true);
 	if (err)
 		return err; // no memory says nothing about the disk
 	const SectorMask *had = on_spare && lookup_->lost() ? lookup_->lost()->find(b) : nullptr;
@@ -721,6 +805,12 @@ bool RemapTarget::rewrite_lost(MappingChange &change, u64 i, const rc_extent *ex
 	}
 	*err = change.place(i, copy_buf_);
 	return true;
+}
+
+bool RemapTarget::lost_now(u64 b) const
+{
+	u32 v;
+	return lookup_->find(b, &v) && (v == LookupTable::kLost || has_lost_sectors(b));
 }
 
 // The lost sectors m of a salvaged block (data device sector data, spare block spare) that
@@ -828,25 +918,36 @@ int RemapTarget::do_reprobe(u64 first, u64 count, TextBuffer &reply)
 		Own<MappingChange> change(make<MappingChange>(Gfp::Noio, *this));
 		if (!change)
 			return -kENOMEM;
+		// A block written whole since the probe (the write revived it) has nothing lost
+		// any more: it counts as rescued, which is what rescued says, and is not held.
+		u64 written = 0;
 		for (u64 i = 0; i < n; i++) {
-			if (better[i])
+			if (better[i] && !lost_now(blocks[i]))
+				written++;
+			else if (better[i])
 				(void)change->add(blocks[i]);
+		}
+		if (change->count() == 0) {
+			rescued += written;
+			add_relaxed(&reprobed_, nbetter);
+			add_relaxed(&rescued_, written);
+			continue;
 		}
 		Status st = change->prepare(MappingChange::kSpares | MappingChange::kSparesIfAny);
 		if (st.is_error())
 			return st.error().code;
 		change->hold();
 		int err = 0;
-		u64 batch_rescued = 0;
+		u64 batch_rescued = written;
 		for (u64 i = 0; i < change->count() && !err; i++) {
 			const u64 b = change->block(i);
 			const u64 data = geo_.data_dev_sector(DataBlock(b));
 			u32 v;
 			if (!change->was_mapped(i, &v))
-				continue; // written meanwhile and unremapped: nothing lost
+				continue; // as it was at the check above, under the same mutex
 			SectorMask lost;
 			if (v == LookupTable::kLost) {
-				err = salvage_block(RB_DATA_DEV, data, 0, copy_buf_, &lost);
+				err = salvage_block(RB_DATA_DEV, data, 0, copy_buf_, &lost, false);
 				if (err || lost.count() == bs)
 					continue;
 				if (lost.any() && !change->log_lost(i, lost)) {
@@ -859,7 +960,7 @@ int RemapTarget::do_reprobe(u64 first, u64 count, TextBuffer &reply)
 			}
 			const SectorMask *m = lookup_->lost() ? lookup_->lost()->find(b) : nullptr;
 			if (!m)
-				continue; // written meanwhile: nothing lost any more
+				continue; // as it was at the check above
 			err = rescue_sectors(data, v, *m, &lost);
 			if (!err && !(lost == *m)) {
 				if (!change->log_lost(i, lost))

@@ -131,57 +131,94 @@ void LostSectors::put(const LostSectors *s)
 	}
 }
 
+u64 LostSectors::merge(const LostSectors *old, const Change *changes, u64 count,
+		       LostSectors *out)
+{
+	const u64 old_n = old ? old->count_ : 0;
+	u64 i = 0, j = 0, k = 0, sectors = 0;
+	while (i < old_n || j < count) {
+		u64 block;
+		const SectorMask *mask;
+		if (j == count || (i < old_n && old->blocks_[i] < changes[j].block)) {
+			block = old->blocks_[i];
+			mask = &old->masks_[i++];
+		} else {
+			if (i < old_n && old->blocks_[i] == changes[j].block)
+				i++; // replaced
+			block = changes[j].block;
+			mask = &changes[j++].mask;
+		}
+		if (!mask->any())
+			continue;
+		if (out) {
+			out->blocks_[k] = block;
+			out->masks_[k] = *mask;
+			sectors += mask->count();
+		}
+		k++;
+	}
+	if (out) {
+		out->count_ = k;
+		out->sectors_ = sectors;
+	}
+	return k;
+}
+
+LostSectors *LostSectors::reserve(u64 capacity, Gfp gfp)
+{
+	const u64 n = capacity ? capacity : 1;
+	const u64 bytes = sizeof(LostSectors) + n * (sizeof(u64) + sizeof(SectorMask));
+	void *mem = rb_alloc_large(bytes, static_cast<rb_gfp>(gfp));
+	if (!mem)
+		return nullptr;
+	auto *out = new (mem, place) LostSectors();
+	out->alloc_bytes_ = bytes;
+	out->capacity_ = n;
+	out->masks_ = reinterpret_cast<SectorMask *>(out + 1);
+	out->blocks_ = reinterpret_cast<u64 *>(out->masks_ + n);
+	return out;
+}
+
+bool LostSectors::assign(const LostSectors *old, const Change *changes, u64 count)
+{
+	count_ = 0;
+	sectors_ = 0;
+	if (merge(old, changes, count, nullptr) > capacity_)
+		return false;
+	merge(old, changes, count, this);
+	return true;
+}
+
 Result<LostSectors *> LostSectors::apply(const LostSectors *old, const Change *changes,
 					 u64 count, Gfp gfp)
 {
-	const u64 old_n = old ? old->count_ : 0;
-	// Two passes over the same merge: count, then fill.
-	u64 n = 0;
-	LostSectors *out = nullptr;
-	for (u32 pass = 0; pass < 2; pass++) {
-		u64 i = 0, j = 0, k = 0, sectors = 0;
-		while (i < old_n || j < count) {
-			u64 block;
-			const SectorMask *mask;
-			if (j == count || (i < old_n && old->blocks_[i] < changes[j].block)) {
-				block = old->blocks_[i];
-				mask = &old->masks_[i++];
-			} else {
-				if (i < old_n && old->blocks_[i] == changes[j].block)
-					i++; // replaced
-				block = changes[j].block;
-				mask = &changes[j++].mask;
-			}
-			if (!mask->any())
-				continue;
-			if (out) {
-				out->blocks_[k] = block;
-				out->masks_[k] = *mask;
-				sectors += mask->count();
-			}
-			k++;
-		}
-		if (out) {
-			out->count_ = k;
-			out->sectors_ = sectors;
-			break;
-		}
-		n = k;
-		if (n == 0)
-			return static_cast<LostSectors *>(nullptr);
-		const u64 bytes = sizeof(LostSectors) + n * (sizeof(u64) + sizeof(SectorMask));
-		void *mem = rb_alloc_large(bytes, static_cast<rb_gfp>(gfp));
-		if (!mem)
-			return Error{-kENOMEM};
-		out = new (mem, place) LostSectors();
-		out->alloc_bytes_ = bytes;
-		out->masks_ = reinterpret_cast<SectorMask *>(out + 1);
-		out->blocks_ = reinterpret_cast<u64 *>(out->masks_ + n);
-	}
+	const u64 n = merge(old, changes, count, nullptr);
+	if (n == 0)
+		return static_cast<LostSectors *>(nullptr);
+	LostSectors *out = reserve(n, gfp);
+	if (!out)
+		return Error{-kENOMEM};
+	merge(old, changes, count, out);
 	return out;
 }
 
 LostLog::~LostLog() { rb_free_large(changes_); }
+
+bool LostLog::reserve(u64 blocks, Gfp gfp)
+{
+	if (blocks <= capacity_)
+		return true;
+	auto *grown = static_cast<LostSectors::Change *>(
+		rb_alloc_large(blocks * sizeof(LostSectors::Change), static_cast<rb_gfp>(gfp)));
+	if (!grown)
+		return false;
+	if (count_)
+		__builtin_memcpy(grown, changes_, count_ * sizeof(LostSectors::Change));
+	rb_free_large(changes_);
+	changes_ = grown;
+	capacity_ = blocks;
+	return true;
+}
 
 bool LostLog::add(u64 block, const SectorMask &mask, Gfp gfp)
 {
@@ -193,18 +230,8 @@ bool LostLog::add(u64 block, const SectorMask &mask, Gfp gfp)
 			return true;
 		}
 	}
-	if (count_ == capacity_) {
-		const u64 cap = capacity_ ? 2 * capacity_ : 16;
-		auto *grown = static_cast<LostSectors::Change *>(
-			rb_alloc_large(cap * sizeof(LostSectors::Change), static_cast<rb_gfp>(gfp)));
-		if (!grown)
-			return false;
-		if (count_)
-			__builtin_memcpy(grown, changes_, count_ * sizeof(LostSectors::Change));
-		rb_free_large(changes_);
-		changes_ = grown;
-		capacity_ = cap;
-	}
+	if (count_ == capacity_ && !reserve(capacity_ ? 2 * capacity_ : 16, gfp))
+		return false;
 	changes_[count_++] = LostSectors::Change{block, mask};
 	ascending_ = ascending_ && after_last;
 	return true;

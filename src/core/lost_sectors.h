@@ -41,6 +41,12 @@ public:
 	// with no error when the result is empty (no lost sectors anywhere: map()'s one compare).
 	[[nodiscard]] static Result<LostSectors *> apply(const LostSectors *old,
 							 const Change *changes, u64 count, Gfp gfp);
+	// An empty set with room for capacity blocks, for assign(): what a mapping change
+	// allocates before it holds its blocks, to build its new set after. Null: no memory.
+	[[nodiscard]] static LostSectors *reserve(u64 capacity, Gfp gfp);
+	// This set (from reserve(), published to nobody yet) becomes old with changes applied,
+	// as apply() builds it; false, with the set empty, if that does not fit its capacity.
+	[[nodiscard]] bool assign(const LostSectors *old, const Change *changes, u64 count);
 	// Another holder of s (may be null); put() drops one and frees the set with the last.
 	static LostSectors *get(const LostSectors *s);
 	static void put(const LostSectors *s);
@@ -62,7 +68,12 @@ public:
 private:
 	LostSectors() = default;
 
+	// The merge of apply() and assign(): the blocks it yields, written to out if not null.
+	static u64 merge(const LostSectors *old, const Change *changes, u64 count,
+			 LostSectors *out);
+
 	u64 count_ = 0;
+	u64 capacity_ = 0;
 	u64 sectors_ = 0;
 	u64 alloc_bytes_ = 0;
 	u32 refs_ = 1;
@@ -82,6 +93,8 @@ public:
 	LostLog &operator=(const LostLog &) = delete;
 
 	[[nodiscard]] bool add(u64 block, const SectorMask &mask, Gfp gfp);
+	// Room for blocks entries in all, so that adding up to that many allocates nothing.
+	[[nodiscard]] bool reserve(u64 blocks, Gfp gfp);
 	const SectorMask *find(u64 block) const;
 	u64 size() const { return count_; }
 	// Sorted by block, for LostSectors::apply().

@@ -10,6 +10,8 @@ RemapTarget::MappingChange::~MappingChange()
 {
 	if (!committed_)
 		roll_back();
+	LostSectors::put(lost_set_);
+	rb_free_large(lost_slots_);
 }
 
 bool RemapTarget::MappingChange::add(u64 block)
@@ -65,9 +67,11 @@ Status RemapTarget::MappingChange::prepare(unsigned flags)
 	}
 
 	// The commit: per block its entry, its old spare block retired and the spare blocks
-	// that may fail a write; every one may be a new slot.
-	const u64 slots = n_ * kSlotsPerBlock;
-	Status st = t_.store_->prepare_commit(slots, slots, Gfp::Noio);
+	// that may fail a write; every one may be a new slot. Then what salvage may record.
+	u64 max_changes = n_ * kSlotsPerBlock, max_inserts = max_changes;
+	Status st = remove_ ? Status{} : prepare_lost(&max_changes, &max_inserts);
+	if (!st.is_error())
+		st = t_.store_->prepare_commit(max_changes, max_inserts, Gfp::Noio);
 	if (!st.is_error()) {
 		for (u64 i = 0; i < n_; i++)
 			changes_[i] = LookupTable::Change{blocks_[i], LookupTable::kPending, false};
@@ -94,6 +98,36 @@ Status RemapTarget::MappingChange::prepare(unsigned flags)
 		return st;
 	}
 	prepared_ = true;
+	return {};
+}
+
+// Any block of the change may end with new lost sectors (salvage), or drop those it has (a
+// write revives them, or it is lost whole): its LostLog entry, a place in the new lost set,
+// the frees of its LostSectors entries in the store now and a new entry per run of lost
+// sectors, at most one per two sectors.
+Status RemapTarget::MappingChange::prepare_lost(u64 *max_changes, u64 *max_inserts)
+{
+	const LostSectors *cur = t_.lookup_->lost();
+	u64 runs_now = 0;
+	if (cur) {
+		t_.store_->for_each_lost_run([&](u64, const Entry &e) {
+			for (u64 i = 0; i < n_; i++)
+				runs_now += blocks_[i] == e.data_block;
+		});
+	}
+	const u64 runs_new = n_ * ((t_.geo_.block_sectors() + 1) / 2);
+	if (!lost_log_.reserve(n_, Gfp::Noio))
+		return Error{-kENOMEM};
+	lost_set_ = LostSectors::reserve((cur ? cur->size() : 0) + n_, Gfp::Noio);
+	if (!lost_set_)
+		return Error{-kENOMEM};
+	lost_slots_cap_ = *max_changes + runs_now + runs_new;
+	lost_slots_ = static_cast<MetadataStore::SlotChange *>(
+		rb_alloc_large(lost_slots_cap_ * sizeof(MetadataStore::SlotChange), RB_GFP_NOIO));
+	if (!lost_slots_)
+		return Error{-kENOMEM};
+	*max_changes = lost_slots_cap_;
+	*max_inserts += runs_new;
 	return {};
 }
 
@@ -194,6 +228,9 @@ void RemapTarget::MappingChange::set_lost(u64 i)
 
 bool RemapTarget::MappingChange::log_lost(u64 i, const SectorMask &mask)
 {
+	// Each block once (a later log replaces an earlier one): prepare() made room for n_.
+	if (!lost_set_ || (!lost_log_.find(blocks_[i]) && lost_log_.size() >= n_))
+		return false;
 	return lost_log_.add(blocks_[i], mask, Gfp::Noio);
 }
 
@@ -280,14 +317,15 @@ Status RemapTarget::MappingChange::commit()
 }
 
 // The lost sectors of the changed blocks are replaced: their old LostSectors entries freed,
-// the new runs added, in the same commit as the blocks' entries.
+// the new runs added, in the same commit as the blocks' entries. Allocates nothing: prepare()
+// made room for every block of the change (prepare_lost()).
 Status RemapTarget::MappingChange::commit_slots()
 {
 	const LostSectors *cur = final_->lost();
 	// A block that ends up lost whole has no lost sectors of its own any more.
 	for (u64 i = 0; cur && i < n_; i++) {
 		if (outcome_[i] == Outcome::Lost && cur->find(blocks_[i]) &&
-		    !lost_log_.add(blocks_[i], SectorMask{}, Gfp::Noio))
+		    !log_lost(i, SectorMask{}))
 			return Error{-kENOMEM};
 	}
 	if (lost_log_.size() == 0)
@@ -295,46 +333,36 @@ Status RemapTarget::MappingChange::commit_slots()
 
 	const u64 nlog = lost_log_.size();
 	const LostSectors::Change *log = lost_log_.sorted();
-	auto next = LostSectors::apply(cur, log, nlog, Gfp::Noio);
-	if (next.is_error())
-		return next.error();
-	const u32 bs = t_.geo_.block_sectors();
-	u64 nfree = 0, nadd = 0;
-	t_.store_->for_each_lost_run([&](u64, const Entry &e) {
-		nfree += lost_log_.find(e.data_block) != nullptr;
-	});
-	for (u64 j = 0; j < nlog; j++) {
-		u32 lo, hi;
-		for (u32 from = 0; log[j].mask.next_run(from, bs, &lo, &hi); from = hi)
-			nadd++;
-	}
-	const u64 total = nslots_ + nfree + nadd;
-	auto *changes = static_cast<MetadataStore::SlotChange *>(
-		rb_alloc_large(total * sizeof(MetadataStore::SlotChange), RB_GFP_NOIO));
-	if (!changes) {
-		LostSectors::put(next.value());
+	if (!lost_set_ || !lost_set_->assign(cur, log, nlog))
 		return Error{-kENOMEM};
-	}
+	const u32 bs = t_.geo_.block_sectors();
 	u64 k = 0;
+	auto add = [&](const MetadataStore::SlotChange &c) {
+		if (k < lost_slots_cap_)
+			lost_slots_[k] = c;
+		k++;
+	};
 	for (u32 j = 0; j < nslots_; j++)
-		changes[k++] = slots_[j];
+		add(slots_[j]);
 	t_.store_->for_each_lost_run([&](u64 slot, const Entry &e) {
 		if (lost_log_.find(e.data_block))
-			changes[k++] = {slot, Entry{0, 0, EntryState::Free}};
+			add({slot, Entry{0, 0, EntryState::Free}});
 	});
 	for (u64 j = 0; j < nlog; j++) {
 		u32 lo, hi;
 		for (u32 from = 0; log[j].mask.next_run(from, bs, &lo, &hi); from = hi)
-			changes[k++] = {MetadataStore::SlotChange::kNewSlot,
-					Entry{log[j].block, Entry::run(lo, hi - lo), EntryState::LostSectors}};
+			add({MetadataStore::SlotChange::kNewSlot,
+			     Entry{log[j].block, Entry::run(lo, hi - lo), EntryState::LostSectors}});
 	}
-	Status st = t_.commit(changes, k);
-	rb_free_large(changes);
-	if (st.is_error()) {
-		LostSectors::put(next.value());
-		return st;
+	if (k > lost_slots_cap_)
+		return Error{-kENOMEM}; // cannot happen: prepare_lost() counted every one
+	TRY(t_.commit(lost_slots_, k));
+	LostSectors *next = nullptr;
+	if (lost_set_->size()) {
+		next = lost_set_;
+		lost_set_ = nullptr;
 	}
-	final_->set_lost(next.value());
+	final_->set_lost(next); // the empty set is none: map()'s one compare
 	return {};
 }
 

@@ -4,7 +4,8 @@
 // through it:
 //   1. prepare(): under the engine mutex, with nothing held, allocate everything the change
 //      can end with: the held table (the blocks pending), the final table, the commit's
-//      memory and, if asked, a spare block per block.
+//      memory, the lost-sector log, set and entries sub-block salvage may record for any of
+//      its blocks and, if asked, a spare block per block. Nothing after allocates.
 //   2. hold(): publish the held table; I/O to the blocks waits from now, and the I/O in flight
 //      to them (and only to them) is waited for.
 //   3. The caller does the I/O and records each block's outcome: moved (place()), lost,
@@ -73,8 +74,11 @@ public:
 	// Block i's own spare block failed (a read or a write): retired with the change.
 	void retire_old(u64 i);
 	// Block i's lost sectors (sub-block salvage) become mask (empty: none) at the commit,
-	// whatever its outcome; a block marked lost drops its own. False: no memory.
+	// whatever its outcome; a block marked lost drops its own. Allocates nothing (prepare()
+	// did); false only for a change prepared with kRemove.
 	[[nodiscard]] bool log_lost(u64 i, const SectorMask &mask);
+	// The lost sectors logged for block i so far (null: none logged).
+	const SectorMask *logged_lost(u64 i) const { return lost_log_.find(blocks_[i]); }
 	bool moved(u64 i) const { return outcome_[i] == Outcome::Moved; }
 	bool lost(u64 i) const { return outcome_[i] == Outcome::Lost; }
 
@@ -100,6 +104,8 @@ private:
 	void undo_retirements(u32 from);
 	void release_spares();
 	void finish_tables(bool commit);
+	// prepare()'s part for lost sectors: lost_log_'s room, lost_set_ and lost_slots_.
+	[[nodiscard]] Status prepare_lost(u64 *max_changes, u64 *max_inserts);
 	// commit()'s metadata: slots_ plus the LostSectors entries lost_log_ changes; on success
 	// final_ gets the new lost set.
 	[[nodiscard]] Status commit_slots();
@@ -116,7 +122,10 @@ private:
 	u32 nslots_ = 0;
 	Retired retired_[kMaxSlots];
 	u32 nretired_ = 0;
-	LostLog lost_log_; // the blocks whose lost sectors change
+	LostLog lost_log_; // the blocks whose lost sectors change (room for all n_)
+	LostSectors *lost_set_ = nullptr; // the lost set after the commit, filled by it
+	MetadataStore::SlotChange *lost_slots_ = nullptr; // the commit's slots with lost runs
+	u64 lost_slots_cap_ = 0;
 	bool remove_ = false;
 	bool prepared_ = false;
 	bool held_ = false;

@@ -66,6 +66,17 @@ public:
 private:
 	// Spare blocks one block's move tries before the spare device counts as failed.
 	enum : u32 { kSpareWriteAttempts = 3 };
+	// Failing reads salvage_block() spends on a block whose whole read failed (a failing
+	// read is what costs: the drive's own recovery, seconds; a read that works costs a
+	// transfer). One bad spot in the largest block (128 units of 512 bytes) takes 5 failing
+	// reads (4 halvings down to 8 units, then one unit) of 16 in all; 24 isolate three or
+	// four spread spots exactly; a wholly bad block costs 24 failing reads, not 128. A block
+	// of fewer units has one failing read per unit at most (8 for 4 KiB on 512-byte
+	// sectors), never more than reading each unit once.
+	enum : u32 { kSalvageFailures = 24 };
+	// A failing range of this many units or fewer is read unit by unit: bisecting a wholly
+	// bad range of n units costs 2n - 2 failing reads, reading its units n.
+	enum : u32 { kSalvageScanUnits = 8 };
 
 	// What load() builds; replaced as a whole when another table committed meanwhile.
 	struct State {
@@ -134,6 +145,8 @@ private:
 	// found unreadable with the medium at fault: moved with its data, or marked lost.
 	[[nodiscard]] int move_or_mark(MappingChange &change, u64 i, int read_error);
 	void count_outage();
+	// reread()'s summary of what became of the blocks it moved, salvaged or marked lost.
+	void log_reread(u64 sector, u64 moved, u64 salvaged, u64 salvaged_lost, u64 lost);
 	void spare_device_failed(int error);
 	// Marks block i of a held change unreadable (the one place a read error loses data).
 	void mark_unreadable(MappingChange &change, u64 i);
@@ -141,10 +154,14 @@ private:
 	// Sub-block salvage and lost data (at the end of remap_target.cpp): what move_or_mark(),
 	// rewrite_pass() and reprobe call when a block does not read whole or a write reaches
 	// lost data.
-	// Reads a block into buf at the device's logical block size, zero-filling what does not
-	// read; *lost gets the sectors that did not. 0, or -ENOMEM (nothing says the disk).
-	int salvage_block(rb_device dev, u64 dev_sector, unsigned flags, u8 *buf,
-			  SectorMask *lost);
+	// Reads a block into buf down to the device's logical block size, by bisection of the
+	// ranges that fail, until kSalvageFailures reads failed, or as many as the block has
+	// units if fewer (after the whole block's read,
+	// skipped if whole_failed: the caller's read of it failed); zero-fills what did not read
+	// or was not read by then; *lost gets those sectors. 0, or -ENOMEM (nothing says the disk).
+	// Not inlined: its queue stays off the frames of do_reprobe() and the repairs.
+	[[gnu::noinline]] int salvage_block(rb_device dev, u64 dev_sector, unsigned flags, u8 *buf,
+					    SectorMask *lost, bool whole_failed);
 	// Block i of a held change does not read whole: salvages it from where it is into
 	// copy_buf_ and places what read on its spare block with its lost sectors logged in the
 	// change (with any it already had); marks it lost (mark_unreadable()) if nothing read.
@@ -159,6 +176,9 @@ private:
 	int do_reprobe(u64 first, u64 count, TextBuffer &reply);
 	int rescue_sectors(u64 data, u32 spare, const SectorMask &m, SectorMask *still);
 	bool has_lost_sectors(u64 b) const;
+	// Whether block b is lost or has lost sectors (under mutex_). Not inlined: reprobe's
+	// frame is large already.
+	[[gnu::noinline]] bool lost_now(u64 b) const;
 	int can_change_mapping(const char *verb) const;
 	void do_list(u64 first, u64 max, TextBuffer &reply) const;
 	void do_stats(TextBuffer &reply) const;

@@ -173,6 +173,8 @@ static int remap_io_write(void *ctx, enum rb_device dev, rb_u64 sector, const vo
 		opf |= REQ_FUA;
 	if (flags & RB_IO_PREFLUSH)
 		opf |= REQ_PREFLUSH;
+	if (flags & RB_IO_FAILFAST)
+		opf |= REQ_FAILFAST_DEV;
 	return remap_sync_io(ctx, dev, sector, (void *)buf, bytes, opf);
 }
 

@@ -503,6 +503,66 @@ inline double thread_cpu_seconds()
 	return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
+// What the engine logs while it lives, line by line: rb_log() of the user boundary writes
+// "remap <level>: <text>" to stderr when DMREMAP_LOG is set, and gtest captures stderr.
+class LogCapture {
+public:
+	LogCapture()
+	{
+		const char *was = std::getenv("DMREMAP_LOG");
+		had_ = was != nullptr;
+		if (had_)
+			was_ = was;
+		setenv("DMREMAP_LOG", "1", 1);
+		testing::internal::CaptureStderr();
+	}
+	~LogCapture() { stop(); }
+	LogCapture(const LogCapture &) = delete;
+	LogCapture &operator=(const LogCapture &) = delete;
+
+	// The lines logged since the capture began ("warning: ...", "error: ..."), and stops it.
+	std::vector<std::string> lines()
+	{
+		stop();
+		std::vector<std::string> out;
+		std::istringstream in(text_);
+		const std::string prefix = "remap ";
+		for (std::string line; std::getline(in, line);) {
+			if (line.compare(0, prefix.size(), prefix) == 0)
+				out.push_back(line.substr(prefix.size()));
+		}
+		return out;
+	}
+	static bool has(const std::vector<std::string> &lines, const std::string &line)
+	{
+		return std::find(lines.begin(), lines.end(), line) != lines.end();
+	}
+
+private:
+	void stop()
+	{
+		if (stopped_)
+			return;
+		stopped_ = true;
+		text_ = testing::internal::GetCapturedStderr();
+		if (had_)
+			setenv("DMREMAP_LOG", was_.c_str(), 1);
+		else
+			unsetenv("DMREMAP_LOG");
+	}
+
+	bool had_ = false, stopped_ = false;
+	std::string was_, text_;
+};
+
+inline std::string join_lines(const std::vector<std::string> &lines)
+{
+	std::string out;
+	for (const auto &l : lines)
+		out += l + "\n";
+	return out;
+}
+
 const char *const kStatsKeys[] = {"remapped",    "lost",        "spare_used",    "spare_free",
 				  "spare_total", "bad_spare",   "read_errors",   "write_errors",
 				  "auto_remaps", "manual_remaps", "cache_hits",  "cache_misses",

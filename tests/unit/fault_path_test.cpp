@@ -184,6 +184,50 @@ TEST(FaultPath, FailedWriteWhileTheDataDeviceDoesNotAnswerIsNotRemapped)
 	EXPECT_EQ(stat(t.get(), "remapped"), 1u);
 }
 
+// A failed write's retry in place is failfast (REQ_FAILFAST_DEV in the glue: the device
+// reports a failure at once instead of retrying it itself, its seconds on a real disk), with
+// the write's FUA kept, on the data device and on a remapped block's spare block alike. The
+// moves that follow are not retries: their writes are plain.
+TEST(FaultPath, WriteRetriesInPlaceAreFailfast)
+{
+	Rig rig;
+	const Layout &l = rig.layout;
+	Target t = rig.started();
+	ASSERT_TRUE(t);
+	const std::vector<unsigned char> data(l.block_size, 0x4d);
+	std::vector<MemDisk::Write> seen; // every write, with its flags
+	int fail_at = -1; // the data block whose data-device writes fail
+	rig.disk.write_hook = [&](const MemDisk::Write &w) {
+		seen.push_back({w.dev, w.sector, {}, w.flags});
+		return w.dev == RB_DATA_DEV && fail_at >= 0 && w.sector == l.data_offset + u64(fail_at) * l.bs() ? -EIO : 0;
+	};
+	// A retry that works: one write, failfast, FUA kept.
+	const rc_extent fua{40 * l.bs(), static_cast<u32>(l.bs()), RB_IO_FUA, data.data()};
+	ASSERT_EQ(rc_target_rewrite(t.get(), &fua, 1), 0);
+	ASSERT_EQ(seen.size(), 1u);
+	EXPECT_EQ(seen[0].dev, RB_DATA_DEV);
+	EXPECT_EQ(seen[0].flags, unsigned(RB_IO_FUA | RB_IO_FAILFAST));
+	// A retry that fails: the block moves; the retry was failfast, the move's writes not.
+	seen.clear();
+	fail_at = 41;
+	ASSERT_EQ(rewrite_one(t.get(), 41 * l.bs(), static_cast<u32>(l.bs()), data.data()), 0);
+	ASSERT_FALSE(seen.empty());
+	EXPECT_EQ(seen[0].dev, RB_DATA_DEV);
+	EXPECT_EQ(seen[0].flags, unsigned(RB_IO_FAILFAST));
+	for (size_t i = 1; i < seen.size(); i++)
+		EXPECT_EQ(seen[i].flags & RB_IO_FAILFAST, 0u) << "write " << i << " is not a retry";
+	const long long spare = remap_block(t.get(), l, 41);
+	ASSERT_GE(spare, 0);
+	// The retry of a write to a remapped block goes to its spare block, failfast too.
+	seen.clear();
+	ASSERT_EQ(rewrite_one(t.get(), 41 * l.bs(), 8, data.data()), 0);
+	ASSERT_EQ(seen.size(), 1u);
+	EXPECT_EQ(seen[0].dev, RB_SPARE_DEV);
+	EXPECT_EQ(seen[0].sector, l.spare_sector(static_cast<u64>(spare)));
+	EXPECT_EQ(seen[0].flags, unsigned(RB_IO_FAILFAST));
+	rig.disk.write_hook = nullptr;
+}
+
 // Finding 14: the retry in place needs no memory; a move allocates everything before it holds
 // the block (nothing after the hold may allocate: its writes could be what reclaim waits for).
 TEST(FaultPath, RetryInPlaceNeedsNoMemoryAndAMoveAllocatesBeforeItHolds)

@@ -19,6 +19,7 @@ public:
 		int dev;
 		rb_u64 sector;
 		std::vector<unsigned char> data;
+		unsigned flags = 0; // RB_IO_*, as the engine issued it
 	};
 
 	MemDisk(rb_u64 data_sectors, rb_u64 spare_sectors) : size_{data_sectors, spare_sectors} {}
@@ -147,7 +148,8 @@ private:
 			return -5;
 		Write w{dev, sector,
 			std::vector<unsigned char>(static_cast<const unsigned char *>(buf),
-						   static_cast<const unsigned char *>(buf) + bytes)};
+						   static_cast<const unsigned char *>(buf) + bytes),
+			flags};
 		if (d->fail_write_in >= 0 && d->fail_write_in-- == 0)
 			return d->fail_error;
 		if (d->write_filter && !d->write_filter(w))

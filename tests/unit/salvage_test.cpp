@@ -246,8 +246,8 @@ TEST(Salvage, GranularityIsTheDataLogicalBlockSize)
 	const long long spare = remap_block(t.get(), l, b);
 	ASSERT_GE(spare, 0);
 	// The whole block, one probe elsewhere (an I/O error, not a medium error: does the device
-	// still answer?), then its 16 logical blocks.
-	EXPECT_EQ(reads, 1 + 1 + 16);
+	// still answer?), then its halves (8 logical blocks each) and the failing half's 8.
+	EXPECT_EQ(reads, 1 + 1 + 2 + 8);
 	EXPECT_EQ(stat(t.get(), "lost_sectors"), 8u);
 	for (u64 k = 0; k < bs; k++)
 		EXPECT_EQ(map_io(t.get(), b * bs + k, 1).route, k >= 40 && k < 48 ? RC_ROUTE_LOST : RC_ROUTE_SPARE) << k;
@@ -503,4 +503,366 @@ TEST(Salvage, NoLostSectorsNoSet)
 	const auto *table = static_cast<const remap::LookupTable *>(io_view(t.get())->mapping);
 	EXPECT_EQ(table->lost(), nullptr);
 	rb_rcu_read_unlock();
+}
+
+// ---- the salvage remainder of issue 14: memory before the hold, bounded probes, honest
+// log lines, reprobe racing a write ----
+
+namespace {
+
+// Reads of the data device shorter than a block: salvage's probes (every other read of a
+// failed read or a remap is of a whole block).
+struct ProbeCounter {
+	explicit ProbeCounter(Rig &rig) : rig_(rig)
+	{
+		rig.disk.read_hook = [this](int dev, u64 s, unsigned flags) {
+			if (dev == RB_DATA_DEV && rig_.disk.read_bytes < rig_.layout.block_size) {
+				probes++;
+				failfast += (flags & RB_IO_FAILFAST) != 0;
+				for (const MemDisk::Range &r : rig_.disk.unreadable) {
+					if (r.dev == dev && s < r.hi && s + rig_.disk.read_bytes / 512 > r.lo) {
+						failing++;
+						break;
+					}
+				}
+			}
+			return 0;
+		};
+	}
+	~ProbeCounter() { rig_.disk.read_hook = nullptr; }
+	Rig &rig_;
+	int probes = 0, failfast = 0, failing = 0;
+};
+
+void bad_block(Rig &rig, u64 b)
+{
+	const Layout &l = rig.layout;
+	rig.disk.unreadable.push_back({RB_DATA_DEV, l.data_offset + b * l.bs(), l.data_offset + (b + 1) * l.bs()});
+}
+
+// The sectors of spare block `spare` that hold block b's pattern `salt` or zeros: every one
+// of them, and zeros exactly in [lost_lo, lost_hi) ... the lost ones.
+bool spare_is_salvage_of(Rig &rig, long long spare, u64 b, unsigned salt, const std::vector<bool> &lost)
+{
+	for (u64 k = 0; k < rig.layout.bs(); k++) {
+		if (lost[k] ? !spare_sectors_are(rig, spare, k, k + 1, 0)
+			    : !spare_sectors_hold(rig, spare, b, salt, k, k + 1))
+			return false;
+	}
+	return true;
+}
+
+// The lost sectors of block b, as map() routes them one by one.
+std::vector<bool> lost_by_map(rc_target *t, const Layout &l, u64 b)
+{
+	std::vector<bool> lost(l.bs());
+	for (u64 k = 0; k < l.bs(); k++)
+		lost[k] = map_io(t, b * l.bs() + k, 1).route == RC_ROUTE_LOST;
+	return lost;
+}
+
+} // namespace
+
+// Every allocation a salvage needs is made before its block is held (the first drain): from
+// there on every allocation fails, and a failed read, a remap message, a partial write into a
+// lost block and a reprobe still salvage, record and rescue what they should.
+TEST(SalvageMemory, NothingIsAllocatedOnceTheBlockIsHeld)
+{
+	Rig rig(layout_of(65536));
+	const Layout &l = rig.layout;
+	const u64 bs = l.bs();
+	for (u64 b : {20ull, 21ull})
+		rig.fill_data(b, 4);
+	Target t = rig.started();
+	ASSERT_TRUE(t);
+	bad_sector(rig, 20, 64);
+	bad_sector(rig, 21, 3);
+	bad_sector(rig, 21, 100);
+	bad_block(rig, 22);
+	int holds = 0;
+	rig.disk.drain_hook = [&](const MemDisk::Drain &) {
+		if (holds++ == 0)
+			rb_user_fail_all_allocs(1);
+	};
+	auto op_done = [&] {
+		rb_user_fail_all_allocs(0);
+		const int h = holds;
+		holds = 0;
+		return h;
+	};
+
+	std::vector<unsigned char> buf(4096);
+	EXPECT_NE(rc_target_reread(t.get(), 20 * bs + 64, 8, buf.data(), -61), 0);
+	EXPECT_GT(op_done(), 0) << "the failed read held the block";
+	EXPECT_EQ(stat(t.get(), "lost_sectors"), 1u) << "salvaged under the hold without memory";
+
+	EXPECT_GE(remap_block(t.get(), l, 21), 0);
+	EXPECT_GT(op_done(), 0);
+	EXPECT_EQ(stat(t.get(), "lost_sectors"), 3u);
+
+	EXPECT_EQ(remap_block(t.get(), l, 22), kLost);
+	op_done();
+	const auto data = bytes(4096, 0x5a);
+	EXPECT_EQ(rewrite_one(t.get(), 22 * bs + 8, 8, data.data()), 0);
+	EXPECT_GT(op_done(), 0);
+	EXPECT_EQ(stat(t.get(), "lost"), 0u);
+	EXPECT_EQ(stat(t.get(), "lost_sectors"), 3u + bs - 8);
+
+	rig.disk.unreadable.clear();
+	EXPECT_EQ(msg(t.get(), "reprobe").text, "reprobed=3 rescued=3 still_lost=0");
+	EXPECT_GT(op_done(), 0);
+	rig.disk.drain_hook = nullptr;
+	EXPECT_EQ(stat(t.get(), "lost_sectors"), 0u);
+	EXPECT_TRUE(rig.spare_holds(static_cast<u64>(spare_of(t.get(), 20)), 20, 4));
+	EXPECT_TRUE(rig.spare_holds(static_cast<u64>(spare_of(t.get(), 21)), 21, 4));
+	const long long s22 = spare_of(t.get(), 22);
+	ASSERT_GE(s22, 0);
+	EXPECT_TRUE(spare_sectors_are(rig, s22, 8, 16, 0x5a)) << "the write, kept by the reprobe";
+	EXPECT_EQ(metadata_state(t.get()), "ok");
+	// And all of it was committed.
+	const std::string mapping = list_text(t.get());
+	t.reset();
+	t = rig.started();
+	EXPECT_EQ(list_text(t.get()), mapping);
+}
+
+// An allocation that fails, wherever it falls, falls before the hold: the salvage of a failed
+// read either happens whole or leaves nothing held, nothing recorded and the data where it was.
+TEST(SalvageMemory, AnAllocationFailureLeavesNothingHeldAndLosesNothing)
+{
+	Rig rig(layout_of(65536));
+	const Layout &l = rig.layout;
+	const u64 b = 30, bs = l.bs();
+	rig.fill_data(b, 6);
+	Target t = rig.started();
+	ASSERT_TRUE(t);
+	bad_sector(rig, b, 5);
+	const u64 seq0 = seq(t.get());
+	std::vector<unsigned char> buf(l.block_size);
+	bool salvaged = false;
+	for (long nth = 0; nth < 400 && !salvaged; nth++) {
+		SCOPED_TRACE(nth);
+		int holds = 0;
+		rig.disk.drain_hook = [&](const MemDisk::Drain &) { holds++; };
+		rb_user_fail_alloc_nth(nth);
+		const int r = rc_target_reread(t.get(), b * bs, static_cast<u32>(bs), buf.data(), -61);
+		rb_user_fail_alloc_nth(-1);
+		rig.disk.drain_hook = nullptr;
+		EXPECT_NE(r, 0) << "the read touches the bad sector";
+		salvaged = stat(t.get(), "lost_sectors") == 1;
+		if (salvaged)
+			break;
+		EXPECT_EQ(holds, 0) << "an allocation failed after the block was held";
+		EXPECT_EQ(list_text(t.get()), "");
+		EXPECT_EQ(seq(t.get()), seq0);
+		EXPECT_EQ(map_io(t.get(), b * bs, static_cast<u32>(bs)).route, RC_ROUTE_DATA);
+		EXPECT_TRUE(rig.data_holds(b, 6));
+	}
+	ASSERT_TRUE(salvaged) << "no allocation budget was enough";
+	const long long spare = spare_of(t.get(), b);
+	ASSERT_GE(spare, 0);
+	std::vector<bool> lost(bs);
+	lost[5] = true;
+	EXPECT_TRUE(spare_is_salvage_of(rig, spare, b, 6, lost));
+}
+
+// Salvage bisects: one bad 512-byte sector in a 64 KiB block (128 sectors) costs two reads
+// per halving down to 4 KiB (4 halvings) and then the 8 sectors of that 4 KiB: 16 reads, 5 of
+// them failing (one per sector was 128, all but one working); in a 4 KiB block its 8 sectors,
+// one failing. The sector is isolated exactly; probes are failfast.
+TEST(SalvageProbe, OneBadSectorCostsFewFailingReads)
+{
+	for (u32 size : {65536u, 4096u}) {
+		SCOPED_TRACE(size);
+		Rig rig(layout_of(size));
+		const Layout &l = rig.layout;
+		const u64 bs = l.bs();
+		int halvings = 0;
+		for (u64 n = bs; n > 8; n /= 2)
+			halvings++;
+		u64 b = 10;
+		for (u64 bad : {u64(0), bs / 2 + 1, bs - 1}) {
+			SCOPED_TRACE(bad);
+			b++;
+			rig.fill_data(b, 8);
+			Target t = rig.started();
+			ASSERT_TRUE(t);
+			bad_sector(rig, b, bad);
+			ProbeCounter probes(rig);
+			const long long spare = remap_block(t.get(), l, b);
+			ASSERT_GE(spare, 0);
+			EXPECT_EQ(probes.probes, 2 * halvings + 8);
+			EXPECT_EQ(probes.failing, halvings + 1);
+			EXPECT_EQ(probes.failfast, probes.probes);
+			std::vector<bool> lost(bs);
+			lost[bad] = true;
+			EXPECT_EQ(lost_by_map(t.get(), l, b), lost);
+			EXPECT_TRUE(spare_is_salvage_of(rig, spare, b, 8, lost));
+		}
+	}
+}
+
+// A wholly bad 64 KiB block costs 24 failing probes, not 128, and is lost whole (a 4 KiB one 8,
+// one per 512-byte unit, as before bisection). Bad sectors
+// spread so far that 24 failing probes cannot isolate them all: what was not read is lost
+// (pending), what was read is on the spare block, and a reprobe once the disk reads again
+// rescues it all. Four spread bad sectors are isolated.
+TEST(SalvageProbe, FailingProbesPerBlockAreBounded)
+{
+	Rig rig(layout_of(65536));
+	const Layout &l = rig.layout;
+	const u64 bs = l.bs();
+	rig.fill_data(40, 1);
+	rig.fill_data(41, 2);
+	Target t = rig.started();
+	ASSERT_TRUE(t);
+	bad_block(rig, 40);
+	{
+		ProbeCounter probes(rig);
+		EXPECT_EQ(remap_block(t.get(), l, 40), kLost);
+		EXPECT_EQ(probes.probes, 24);
+		EXPECT_EQ(probes.failing, 24);
+	}
+	const std::vector<u64> bad = {1, 17, 33, 49, 65, 81, 97, 113};
+	for (u64 k : bad)
+		bad_sector(rig, 41, k);
+	ProbeCounter probes(rig);
+	const long long spare = remap_block(t.get(), l, 41);
+	ASSERT_GE(spare, 0);
+	EXPECT_EQ(probes.failing, 24);
+	EXPECT_LE(probes.probes, 50);
+	const std::vector<bool> lost = lost_by_map(t.get(), l, 41);
+	u64 nlost = 0;
+	for (u64 k = 0; k < bs; k++)
+		nlost += lost[k];
+	for (u64 k : bad)
+		EXPECT_TRUE(lost[k]) << k;
+	EXPECT_GT(nlost, bad.size()) << "the bound ran out before every bad sector was isolated";
+	EXPECT_LT(nlost, bs / 2) << "what the probes read is not lost";
+	EXPECT_EQ(stat(t.get(), "lost_sectors"), nlost);
+	EXPECT_TRUE(spare_is_salvage_of(rig, spare, 41, 2, lost));
+	rig.disk.read_hook = nullptr;
+	rig.disk.unreadable.clear();
+	EXPECT_EQ(msg(t.get(), "reprobe " + std::to_string(41 * bs)).text, "reprobed=1 rescued=1 still_lost=0");
+	EXPECT_TRUE(rig.spare_holds(static_cast<u64>(spare), 41, 2));
+
+	// A wholly bad 4 KiB block (8 units) costs no more failing probes than one per unit.
+	{
+		Rig small(layout_of(4096));
+		Target ts = small.started();
+		ASSERT_TRUE(ts);
+		bad_block(small, 7);
+		ProbeCounter p8(small);
+		EXPECT_EQ(remap_block(ts.get(), small.layout, 7), kLost);
+		EXPECT_EQ(p8.failing, 8);
+		EXPECT_EQ(p8.probes, 8);
+	}
+
+	// Four spread bad sectors: 14 failing probes, each isolated.
+	rig.fill_data(42, 3);
+	const std::vector<u64> four = {3, 17, 18, 100};
+	for (u64 k : four)
+		bad_sector(rig, 42, k);
+	ProbeCounter probes4(rig);
+	ASSERT_GE(remap_block(t.get(), l, 42), 0);
+	EXPECT_EQ(probes4.failing, 14);
+	std::vector<bool> want(bs);
+	for (u64 k : four)
+		want[k] = true;
+	EXPECT_EQ(lost_by_map(t.get(), l, 42), want);
+}
+
+// reread's log says what became of each block: a salvaged block is salvaged with the count
+// of its lost sectors (it used to be counted as a weak block moved), one that does not read
+// at all is lost whole, a weak one moved.
+TEST(SalvageLog, RereadSaysSalvagedLostWholeOrMoved)
+{
+	Rig rig(layout_of(65536));
+	const Layout &l = rig.layout;
+	const u64 bs = l.bs();
+	for (u64 b : {50ull, 51ull, 52ull})
+		rig.fill_data(b, 9);
+	Target t = rig.started();
+	ASSERT_TRUE(t);
+	bad_sector(rig, 50, 7);
+	bad_block(rig, 51);
+	std::vector<unsigned char> buf(l.block_size);
+	std::vector<std::string> lines;
+	{
+		LogCapture log;
+		EXPECT_NE(rc_target_reread(t.get(), 50 * bs, static_cast<u32>(bs), buf.data(), -61), 0);
+		lines = log.lines();
+	}
+	const long long s50 = spare_of(t.get(), 50);
+	ASSERT_GE(s50, 0);
+	EXPECT_TRUE(LogCapture::has(lines, "warning: block 50 salvaged to spare block " + std::to_string(s50) +
+					       ": 1 of 128 sectors lost"))
+		<< join_lines(lines);
+	EXPECT_TRUE(LogCapture::has(lines, "warning: read error at sector " + std::to_string(50 * bs) +
+					       ": 1 block(s) salvaged (1 of 128 sectors lost)"))
+		<< join_lines(lines);
+	{
+		LogCapture log;
+		EXPECT_NE(rc_target_reread(t.get(), 51 * bs, static_cast<u32>(bs), buf.data(), -61), 0);
+		lines = log.lines();
+	}
+	EXPECT_TRUE(LogCapture::has(lines, "warning: block 51 does not read: lost whole")) << join_lines(lines);
+	EXPECT_TRUE(LogCapture::has(lines, "warning: read error at sector " + std::to_string(51 * bs) +
+					       ": 1 block(s) lost whole"))
+		<< join_lines(lines);
+	// Weak: fails once, then reads.
+	int fails = 1;
+	const u64 s52 = l.data_offset + 52 * bs;
+	rig.disk.read_hook = [&](int dev, u64 s, unsigned) { return dev == RB_DATA_DEV && s == s52 && fails-- > 0 ? -kEIO : 0; };
+	{
+		LogCapture log;
+		EXPECT_EQ(rc_target_reread(t.get(), 52 * bs, static_cast<u32>(bs), buf.data(), -kEIO), 0);
+		lines = log.lines();
+	}
+	rig.disk.read_hook = nullptr;
+	EXPECT_TRUE(LogCapture::has(lines, "warning: read error at sector " + std::to_string(52 * bs) +
+					       ": 1 weak block(s) moved"))
+		<< join_lines(lines);
+}
+
+// A block written whole between reprobe's probe and its hold is no longer lost: it counts as
+// rescued (nothing of it is lost, which is what rescued says), not as still_lost, the sum
+// reprobed = rescued + still_lost holds, and the write's data stays.
+TEST(SalvageReprobe, ABlockWrittenBetweenProbeAndHoldIsNotStillLost)
+{
+	for (bool whole_lost : {true, false}) {
+		SCOPED_TRACE(whole_lost);
+		Rig rig(layout_of(4096));
+		const Layout &l = rig.layout;
+		const u64 b = 60, bs = l.bs();
+		rig.fill_data(b, 3);
+		Target t = rig.started();
+		ASSERT_TRUE(t);
+		if (whole_lost)
+			bad_block(rig, b);
+		else
+			bad_sector(rig, b, 2);
+		ASSERT_EQ(remap_block(t.get(), l, b) == kLost, whole_lost);
+		rig.disk.unreadable.clear();
+		const auto data = bytes(l.block_size, 0x7e);
+		const u64 at = l.data_offset + b * bs;
+		bool written = false;
+		rig.disk.read_hook = [&](int dev, u64 s, unsigned) {
+			if (dev == RB_DATA_DEV && s >= at && s < at + bs && !written) {
+				written = true; // reprobe's probe: the block is written before the hold
+				EXPECT_EQ(rewrite_one(t.get(), b * bs, static_cast<u32>(bs), data.data()), 0);
+			}
+			return 0;
+		};
+		EXPECT_EQ(msg(t.get(), "reprobe").text, "reprobed=1 rescued=1 still_lost=0");
+		rig.disk.read_hook = nullptr;
+		EXPECT_TRUE(written);
+		EXPECT_EQ(stat(t.get(), "lost"), 0u);
+		EXPECT_EQ(stat(t.get(), "lost_sectors"), 0u);
+		EXPECT_EQ(stat(t.get(), "reprobed"), 1u);
+		EXPECT_EQ(stat(t.get(), "rescued"), 1u);
+		const long long spare = spare_of(t.get(), b);
+		ASSERT_GE(spare, 0);
+		EXPECT_TRUE(spare_sectors_are(rig, spare, 0, bs, 0x7e)) << "the write's data, not the old";
+	}
 }
