@@ -273,6 +273,7 @@ private:
 	};
 
 	// A chunk pointer with its key width in the low bit (allocations are at least 8-aligned).
+	// NOLINTBEGIN(performance-no-int-to-ptr): the tag is the point of the type
 	struct Slot {
 		u64 tagged;
 		u64 start; // the global position of its first entry
@@ -281,6 +282,7 @@ private:
 		// chunk() of a slot known not to be wide.
 		const void *narrow_chunk() const { return reinterpret_cast<const void *>(tagged); }
 	};
+	// NOLINTEND(performance-no-int-to-ptr)
 	struct Assembler;
 
 	[[gnu::noinline]] static u64 search_wide(const void *c, u64 n, u64 rel);
