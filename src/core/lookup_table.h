@@ -289,8 +289,20 @@ private:
 
 	LookupTable() = default;
 	[[nodiscard]] static LookupTable *alloc(u64 chunks, Gfp gfp);
+	struct Run;
+	struct Carry;
 	static bool assemble(const LookupTable *old, const Change *changes, u64 count,
 			     Assembler &a);
+	static u64 additions(const Change *changes, u64 count);
+	u64 chunk_of(u64 i, u64 block) const;
+	Run run_at(u64 t, const Change *changes, u64 count, u64 j) const;
+	static bool build_run(const LookupTable *old, const Change *changes, const Run &r,
+			      Assembler &a);
+	static u64 key_span(const LookupTable *old, const Change *changes, const Run &r,
+			    const Carry &pre);
+	u64 position_in(u64 c, u64 at, u64 block, bool *replaces) const;
+	static bool merge_entries(const LookupTable *old, const Change *changes, const Run &r,
+				  Assembler &a);
 	static LookupTable *finish(LookupTable *t, Assembler &a);
 	void index();
 	static void put_chunk(Slot s, u64 n);
