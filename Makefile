@@ -21,7 +21,7 @@ DESTDIR ?=
 
 .PHONY: all module deps kernel-deps unit vm-test test demo clean fuzz fuzz-long bench-core bench \
 	dmremap install dkms-check kunit lwreplay test-logwrites-long kernels matrix soak soak-debug deb \
-	test-system
+	test-system lint
 
 all: module
 
@@ -145,7 +145,12 @@ test-system: module deb
 	@tools/system-test/run.sh --deb $(wildcard $(BUILD)/deb/dmremap_*_amd64.deb) \
 		--module $(CURDIR)/dm-remap.ko --out $(BUILD)/system-test
 
-test: unit fuzz dkms-check vm-test
+# The checks that keep the code in one shape (tools/lint.sh): clang-format on the C++,
+# checkpatch on the C glue, shellcheck on every script, clang-tidy on the core.
+lint: deps
+	@BUILD=$(abspath $(BUILD)) tools/lint.sh
+
+test: lint unit fuzz dkms-check vm-test
 
 # The module into /lib/modules/<kver>/updates (under DESTDIR if set), dmremap and its man page
 # under PREFIX.

@@ -69,6 +69,7 @@ echo "bench-core: latency percentiles on cpu $cpu"
 "${pin[@]}" "$out/latency" --samples "$samples" | tee "$tmp/latency.txt" >>"$report"
 
 echo "bench-core: Google Benchmark (3 repetitions)"
+# shellcheck disable=SC2129 # the report is appended to between commands that also print
 {
 	echo
 	echo "## 2. Google Benchmark (median of 3 repetitions; Time = wall, CPU = process CPU time)"

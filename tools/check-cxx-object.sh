@@ -6,7 +6,7 @@ set -eu
 obj=$1
 bad=$(readelf -SW "$obj" | grep -oE '\.(init_array|fini_array|ctors|dtors|eh_frame|gcc_except_table)[^ ]*' | sort -u || true)
 if [ -n "$bad" ]; then
-	echo "error: $obj contains sections the kernel cannot honour: $(echo $bad)" >&2
+	echo "error: $obj contains sections the kernel cannot honour: $(echo "$bad" | tr '\n' ' ')" >&2
 	echo "       (a global object with a constructor/destructor, or exceptions/unwind tables)" >&2
 	rm -f "$obj"
 	exit 1

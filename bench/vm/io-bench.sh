@@ -233,6 +233,7 @@ done
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
   order=$CONFIGS
+  # shellcheck disable=SC2086 # CONFIGS is a list of words
   [ $((r % 2)) -eq 1 ] || order=$(reverse $CONFIGS)
   for w in $WORKLOADS; do
     for c in $order; do

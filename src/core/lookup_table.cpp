@@ -346,15 +346,19 @@ u64 LookupTable::merged_size(u64 i, const Change *changes, u64 count) const
 	return size;
 }
 
-namespace {
-
-struct Run {
-	u64 first, end;   // old chunks [first, end)
-	u64 from, to;     // changes [from, to), all within their key range
-	u64 size;         // entries once merged
+// A run of old chunks rebuilt into new ones together with the changes that fall into them.
+struct LookupTable::Run {
+	u64 first, end; // old chunks [first, end)
+	u64 from, to;   // changes [from, to), all within their key range
+	u64 size;       // entries once merged
 };
 
-} // namespace
+// The last chunk emitted before a run, taken back to be rebuilt with it (size 0: none).
+struct LookupTable::Carry {
+	Slot slot;
+	u64 size;
+	u64 first; // its first key (a real run only)
+};
 
 // old's chunks and changes laid out by a: untouched chunks shared, each touched one rebuilt
 // (with its neighbours while it would be smaller than kMinChunk). False if a chunk allocation
@@ -363,127 +367,163 @@ bool LookupTable::assemble(const LookupTable *old, const Change *changes, u64 co
 			   Assembler &a)
 {
 	const u64 m = old ? old->chunks_ : 0;
+	if (m == 0) { // no chunks: the changes make the whole table
+		const Run all{0, 0, 0, count, additions(changes, count)};
+		return count == 0 || build_run(old, changes, all, a);
+	}
 	u64 i = 0, j = 0;
-	while (i < m || (m == 0 && j < count)) {
-		Run r{i, i, j, count, 0};
-		if (m == 0) { // no chunks: the changes make the whole table
-			for (u64 x = 0; x < count; x++)
-				r.size += changes[x].remove ? 0 : 1;
-		} else {
-			// The chunk the next change falls into: the last whose first key is <= its
-			// block (chunk 0 also takes the blocks below its first key, the last chunk
-			// those above its last). The chunks before it stay as they are.
-			u64 t = m;
-			if (j < count) {
-				const u64 b = changes[j].data_block;
-				t = b <= old->first_[i]
-					    ? i
-					    : i + last_at_or_below(old->first_ + i, m - i, b);
-			}
-			if (!a.share(old, i, t))
-				return false;
-			if (t == m)
-				break;
-			i = t;
-			r.first = i;
-			r.to = i + 1 < m ? changes_below(changes, count, j, old->first_[i + 1])
-					 : count;
-			r.end = i + 1;
-			r.size = old->merged_size(i, changes + j, r.to - j);
-			// Too small (but not emptied, which just drops out): take in the next
-			// chunk.
-			while (r.size > 0 && r.size < kMinChunk && r.end < m) {
-				const u64 e = r.end;
-				const u64 to = e + 1 < m ? changes_below(changes, count, r.to,
-									  old->first_[e + 1])
-							 : count;
-				r.size += old->merged_size(e, changes + r.to, to - r.to);
-				r.to = to;
-				r.end++;
-			}
-		}
+	while (i < m) {
+		// The chunks before the one the next change falls into stay as they are.
+		const u64 t = j < count ? old->chunk_of(i, changes[j].data_block) : m;
+		if (!a.share(old, i, t))
+			return false;
+		if (t == m)
+			break;
+		const Run r = old->run_at(t, changes, count, j);
 		i = r.end;
 		j = r.to;
-
-		// Still too small: this is the table's tail; fold it into the chunk before.
-		Slot pre{0, 0};
-		u64 pre_size = 0, pre_first = 0;
-		if (r.size > 0 && r.size < kMinChunk && a.chunks > 0) {
-			pre = a.pop(&pre_size);
-			if (!a.dry())
-				pre_first = a.out->first_[a.chunks];
-			r.size += pre_size;
-		}
-		if (r.size == 0)
-			continue; // every entry removed: the chunks drop out
-		if (a.dry()) {
-			a.begin(r.size, false);
-			continue;
-		}
-
-		// The run's key span, from above (removals can only narrow it): 4-byte keys if it
-		// fits.
-		u64 lo = ~0ull, hi = 0;
-		if (pre_size) {
-			const u64 pre_last = pre_first + (pre.wide()
-				? Layout<u64>::keys(pre.chunk(), pre_size)[pre_size - 1]
-				: Layout<u32>::keys(pre.chunk(), pre_size)[pre_size - 1]);
-			lo = pre_first;
-			hi = pre_last;
-		}
-		if (r.first < r.end) {
-			lo = min(lo, old->first_[r.first]);
-			hi = max(hi, old->last_key(r.end - 1));
-		}
-		if (r.from < r.to) {
-			lo = min(lo, changes[r.from].data_block);
-			hi = max(hi, changes[r.to - 1].data_block);
-		}
-		a.begin(r.size, hi - lo > kMaxNarrowSpan);
-
-		bool ok = !pre_size || a.put_chunk(pre, pre_size, pre_first, 0, pre_size);
-		u64 c = r.first, at = 0; // the next old entry: chunk c, index at
-		for (u64 x = r.from; ok && x < r.to; x++) {
-			const Change &ch = changes[x];
-			// The old entries before ch, then ch itself (replacing its old entry).
-			bool replaces = false;
-			for (; c < r.end; c++, at = 0) {
-				const u64 n = old->chunk_size(c);
-				const Slot s = old->slot_[c];
-				u64 stop = at;
-				replaces = false;
-				if (ch.data_block >= old->first_[c]) {
-					const u64 rel = ch.data_block - old->first_[c];
-					if (s.wide()) {
-						const u64 *k = Layout<u64>::keys(s.chunk(), n);
-						stop += lower_bound_in(k + at, n - at, rel);
-						replaces = stop < n && k[stop] == rel;
-					} else {
-						const u32 *k = Layout<u32>::keys(s.chunk(), n);
-						stop += lower_bound_in(k + at, n - at, narrow(rel));
-						replaces = stop < n && k[stop] == rel;
-					}
-				}
-				ok = a.put_chunk(s, n, old->first_[c], at, stop);
-				at = stop;
-				if (!ok || at < n)
-					break;
-			}
-			if (ok && c < r.end && replaces)
-				at++;
-			if (ok && !ch.remove)
-				ok = a.put(ch.data_block, ch.spare);
-		}
-		for (; ok && c < r.end; c++, at = 0) {
-			const u64 n = old->chunk_size(c);
-			ok = a.put_chunk(old->slot_[c], n, old->first_[c], at, n);
-		}
-		if (pre_size && Assembler::refs(pre, pre_size) == 0)
-			rb_free_large(pre.chunk()); // made earlier in this run, now copied again
-		if (!ok)
+		if (!build_run(old, changes, r, a))
 			return false;
 	}
 	return true;
+}
+
+// How many of changes add an entry.
+u64 LookupTable::additions(const Change *changes, u64 count)
+{
+	u64 n = 0;
+	for (u64 x = 0; x < count; x++)
+		n += changes[x].remove ? 0 : 1;
+	return n;
+}
+
+// The chunk, from chunk i on, that block falls into: the last whose first key is <= block
+// (chunk 0 also takes the blocks below its first key, the last chunk those above its last).
+u64 LookupTable::chunk_of(u64 i, u64 block) const
+{
+	return block <= first_[i] ? i : i + last_at_or_below(first_ + i, chunks_ - i, block);
+}
+
+// The run that starts at chunk t with change j: t with its changes, and the chunks after it
+// while the merged run would be smaller than kMinChunk (an emptied chunk just drops out).
+LookupTable::Run LookupTable::run_at(u64 t, const Change *changes, u64 count, u64 j) const
+{
+	const u64 m = chunks_;
+	Run r{t, t + 1, j, 0, 0};
+	r.to = t + 1 < m ? changes_below(changes, count, j, first_[t + 1]) : count;
+	r.size = merged_size(t, changes + j, r.to - j);
+	while (r.size > 0 && r.size < kMinChunk && r.end < m) {
+		const u64 e = r.end;
+		const u64 to = e + 1 < m ? changes_below(changes, count, r.to, first_[e + 1]) : count;
+		r.size += merged_size(e, changes + r.to, to - r.to);
+		r.to = to;
+		r.end++;
+	}
+	return r;
+}
+
+// Emits run r: folded into the chunk before when it is still too small (the table's tail),
+// cut into as few chunks as hold it.
+bool LookupTable::build_run(const LookupTable *old, const Change *changes, const Run &r,
+			    Assembler &a)
+{
+	Carry pre{Slot{0, 0}, 0, 0};
+	u64 size = r.size;
+	if (size > 0 && size < kMinChunk && a.chunks > 0) {
+		pre.slot = a.pop(&pre.size);
+		if (!a.dry())
+			pre.first = a.out->first_[a.chunks];
+		size += pre.size;
+	}
+	if (size == 0)
+		return true; // every entry removed: the chunks drop out
+	if (a.dry()) {
+		a.begin(size, false);
+		return true;
+	}
+	a.begin(size, key_span(old, changes, r, pre) > kMaxNarrowSpan);
+	bool ok = !pre.size || a.put_chunk(pre.slot, pre.size, pre.first, 0, pre.size);
+	ok = ok && merge_entries(old, changes, r, a);
+	if (pre.size && Assembler::refs(pre.slot, pre.size) == 0)
+		rb_free_large(pre.slot.chunk()); // made earlier in this run, now copied again
+	return ok;
+}
+
+// The key span of run r with the chunk carried into it, from above (removals can only narrow
+// it): the run gets 4-byte keys if it is at most kMaxNarrowSpan.
+u64 LookupTable::key_span(const LookupTable *old, const Change *changes, const Run &r,
+			  const Carry &pre)
+{
+	u64 lo = ~0ull, hi = 0;
+	if (pre.size) {
+		const u64 n = pre.size;
+		lo = pre.first;
+		hi = pre.first + (pre.slot.wide() ? Layout<u64>::keys(pre.slot.chunk(), n)[n - 1]
+						   : Layout<u32>::keys(pre.slot.chunk(), n)[n - 1]);
+	}
+	if (r.first < r.end) {
+		lo = min(lo, old->first_[r.first]);
+		hi = max(hi, old->last_key(r.end - 1));
+	}
+	if (r.from < r.to) {
+		lo = min(lo, changes[r.from].data_block);
+		hi = max(hi, changes[r.to - 1].data_block);
+	}
+	return hi - lo;
+}
+
+// Where block lands in chunk c from index at: the index of the first entry >= block; *replaces
+// whether that entry is block itself.
+u64 LookupTable::position_in(u64 c, u64 at, u64 block, bool *replaces) const
+{
+	const u64 n = chunk_size(c);
+	const Slot s = slot_[c];
+	*replaces = false;
+	if (block < first_[c])
+		return at;
+	const u64 rel = block - first_[c];
+	u64 stop = at;
+	if (s.wide()) {
+		const u64 *k = Layout<u64>::keys(s.chunk(), n);
+		stop += lower_bound_in(k + at, n - at, rel);
+		*replaces = stop < n && k[stop] == rel;
+	} else {
+		const u32 *k = Layout<u32>::keys(s.chunk(), n);
+		stop += lower_bound_in(k + at, n - at, narrow(rel));
+		*replaces = stop < n && k[stop] == rel;
+	}
+	return stop;
+}
+
+// The entries of run r in key order: old entries and changes merged, a change replacing the
+// old entry of its block (or removing it).
+bool LookupTable::merge_entries(const LookupTable *old, const Change *changes, const Run &r,
+				Assembler &a)
+{
+	bool ok = true;
+	u64 c = r.first, at = 0; // the next old entry: chunk c, index at
+	for (u64 x = r.from; ok && x < r.to; x++) {
+		const Change &ch = changes[x];
+		// The old entries before ch, then ch itself (replacing its old entry).
+		bool replaces = false;
+		for (; c < r.end; c++, at = 0) {
+			const u64 n = old->chunk_size(c);
+			const u64 stop = old->position_in(c, at, ch.data_block, &replaces);
+			ok = a.put_chunk(old->slot_[c], n, old->first_[c], at, stop);
+			at = stop;
+			if (!ok || at < n)
+				break;
+		}
+		if (ok && c < r.end && replaces)
+			at++;
+		if (ok && !ch.remove)
+			ok = a.put(ch.data_block, ch.spare);
+	}
+	for (; ok && c < r.end; c++, at = 0) {
+		const u64 n = old->chunk_size(c);
+		ok = a.put_chunk(old->slot_[c], n, old->first_[c], at, n);
+	}
+	return ok;
 }
 
 Result<LookupTable *> LookupTable::merge(const LookupTable *old, const Change *changes, u64 count,

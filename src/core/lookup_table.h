@@ -273,6 +273,7 @@ private:
 	};
 
 	// A chunk pointer with its key width in the low bit (allocations are at least 8-aligned).
+	// NOLINTBEGIN(performance-no-int-to-ptr): the tag is the point of the type
 	struct Slot {
 		u64 tagged;
 		u64 start; // the global position of its first entry
@@ -281,14 +282,27 @@ private:
 		// chunk() of a slot known not to be wide.
 		const void *narrow_chunk() const { return reinterpret_cast<const void *>(tagged); }
 	};
+	// NOLINTEND(performance-no-int-to-ptr)
 	struct Assembler;
 
 	[[gnu::noinline]] static u64 search_wide(const void *c, u64 n, u64 rel);
 
 	LookupTable() = default;
 	[[nodiscard]] static LookupTable *alloc(u64 chunks, Gfp gfp);
+	struct Run;
+	struct Carry;
 	static bool assemble(const LookupTable *old, const Change *changes, u64 count,
 			     Assembler &a);
+	static u64 additions(const Change *changes, u64 count);
+	u64 chunk_of(u64 i, u64 block) const;
+	Run run_at(u64 t, const Change *changes, u64 count, u64 j) const;
+	static bool build_run(const LookupTable *old, const Change *changes, const Run &r,
+			      Assembler &a);
+	static u64 key_span(const LookupTable *old, const Change *changes, const Run &r,
+			    const Carry &pre);
+	u64 position_in(u64 c, u64 at, u64 block, bool *replaces) const;
+	static bool merge_entries(const LookupTable *old, const Change *changes, const Run &r,
+				  Assembler &a);
 	static LookupTable *finish(LookupTable *t, Assembler &a);
 	void index();
 	static void put_chunk(Slot s, u64 n);

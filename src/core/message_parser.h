@@ -28,6 +28,6 @@ struct Message {
 [[nodiscard]] const char *parse_message(unsigned argc, char **argv, Message *out);
 
 // One line per verb, for `help`.
-extern const char kMessageHelp[];
+extern const char kMessageHelp[]; // NOLINT(bugprone-dynamic-static-initializers): a literal
 
 } // namespace remap

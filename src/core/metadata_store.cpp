@@ -65,6 +65,7 @@ Status MetadataStore::alloc_working_memory(Gfp gfp)
 	block_entries_ = static_cast<Entry *>(
 		rb_alloc_large(geo_.entries_per_table_block() * sizeof(Entry), g));
 	const u64 pages = (geo_.table_slots() + kSlotsPerPage - 1) / kSlotsPerPage;
+	// NOLINTNEXTLINE(bugprone-sizeof-expression): an array of page pointers
 	pages_ = static_cast<PackedSlot **>(rb_alloc_large(pages * sizeof(PackedSlot *), g));
 	if (!block_buf_ || !block_entries_ || !pages_)
 		return Error{-kENOMEM};
@@ -119,6 +120,7 @@ u64 MetadataStore::bytes() const
 {
 	const u64 pages = (geo_.table_slots() + kSlotsPerPage - 1) / kSlotsPerPage;
 	return slots_capacity_ / kSlotsPerPage * rb_alloc_large_bytes(kPageBytes) +
+	       // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of page pointers
 	       rb_alloc_large_bytes(pages * sizeof(PackedSlot *)) + slot_in_use_.bytes() +
 	       dirty_[0].bytes() + dirty_[1].bytes() +
 	       2 * rb_alloc_large_bytes(geo_.table_blocks() * sizeof(u32)) +

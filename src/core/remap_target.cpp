@@ -527,6 +527,37 @@ Status RemapTarget::commit(const MetadataStore::SlotChange *changes, u64 count)
 	return {};
 }
 
+// The one-block reply of `remap`: "<block> <spare block>" or "<block> lost".
+void RemapTarget::emit_place(TextBuffer &reply, u64 block, u32 place)
+{
+	if (place == LookupTable::kLost)
+		reply.emit("%llu lost", static_cast<unsigned long long>(block));
+	else
+		reply.emit("%llu %u", static_cast<unsigned long long>(block), place);
+}
+
+// Reads each block of a held remap chunk and moves it to its spare block, or marks it lost when
+// the medium is at fault. An error that does not say so (no memory, a path, an outage: the data
+// device does not answer elsewhere) stops the chunk and is returned: it changes nothing.
+int RemapTarget::copy_to_spares(MappingChange &change)
+{
+	for (u64 i = 0; i < change.count(); i++) {
+		const u64 blk = change.block(i);
+		const int r = io_->read(io_ctx_, RB_DATA_DEV, geo_.data_dev_sector(DataBlock(blk)),
+					copy_buf_, geo_.block_size(), 0);
+		if (r && (!repairable(classify_error(r)) ||
+			  (r != -kENODATA && !device_answers(RB_DATA_DEV, blk, blk + 1, copy_buf_)))) {
+			rb_log(RB_LOG_ERR, "remap: block %llu does not read (error %d) and the device is not answering: nothing marked",
+			       static_cast<unsigned long long>(blk), r);
+			return r;
+		}
+		const int err = move_or_mark(change, i, r);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 // Copies the blocks of [first, first + count) that are not remapped yet to spare blocks, one
 // bounded chunk (MappingChange::kMaxBlocks blocks) at a time, each committed on its own; the
 // mutex is released between chunks, so the worker, other messages and status go on. A block
@@ -545,10 +576,7 @@ int RemapTarget::do_remap(DataBlock first, u64 count, bool range_reply, TextBuff
 			break;
 		u32 v;
 		if (!range_reply && lookup_->find(f, &v)) { // already remapped: nothing to do
-			if (v == LookupTable::kLost)
-				reply.emit("%llu lost", static_cast<unsigned long long>(f));
-			else
-				reply.emit("%llu %u", static_cast<unsigned long long>(f), v);
+			emit_place(reply, f, v);
 			return 1;
 		}
 		Own<MappingChange> change(make<MappingChange>(Gfp::Noio, *this));
@@ -582,21 +610,7 @@ int RemapTarget::do_remap(DataBlock first, u64 count, bool range_reply, TextBuff
 			err = -kENOSPC; // after this chunk
 		}
 		change->hold();
-		int chunk_err = 0;
-		for (u64 i = 0; i < change->count() && !chunk_err; i++) {
-			const u64 blk = change->block(i);
-			int r = io_->read(io_ctx_, RB_DATA_DEV, geo_.data_dev_sector(DataBlock(blk)),
-					  copy_buf_, geo_.block_size(), 0);
-			if (r && (!repairable(classify_error(r)) ||
-				  (r != -kENODATA && !device_answers(RB_DATA_DEV, blk, blk + 1, copy_buf_)))) {
-				// Nothing says the medium is at fault (no memory, a path, an outage).
-				rb_log(RB_LOG_ERR, "remap: block %llu does not read (error %d) and the device is not answering: nothing marked",
-				       static_cast<unsigned long long>(blk), r);
-				chunk_err = r;
-				break;
-			}
-			chunk_err = move_or_mark(*change, i, r);
-		}
+		const int chunk_err = copy_to_spares(*change);
 		if (chunk_err) {
 			change->roll_back();
 			err = chunk_err;
@@ -620,10 +634,7 @@ int RemapTarget::do_remap(DataBlock first, u64 count, bool range_reply, TextBuff
 	if (err)
 		return err;
 	if (!range_reply) {
-		if (place == LookupTable::kLost)
-			reply.emit("%llu lost", static_cast<unsigned long long>(f));
-		else
-			reply.emit("%llu %u", static_cast<unsigned long long>(f), place);
+		emit_place(reply, f, place);
 	} else {
 		reply.emit("remapped=%llu lost=%llu already=%llu",
 			   static_cast<unsigned long long>(done - lost),

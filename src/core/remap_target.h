@@ -126,6 +126,8 @@ private:
 	class MappingChange;
 	friend class MappingChange;
 	int do_remap(DataBlock first, u64 count, bool range_reply, TextBuffer &reply);
+	static void emit_place(TextBuffer &reply, u64 block, u32 place);
+	[[nodiscard]] int copy_to_spares(MappingChange &change);
 	int do_unremap(DataBlock block);
 
 	// The failed-I/O policy (fault_repair.cpp).

@@ -9,6 +9,7 @@ set -eu
 probe() {  # macro, then the test program on stdin
 	macro=$1
 	shift
+	# shellcheck disable=SC2086 # CFLAGS_PROBE is a list of compiler flags
 	if "$CCMD" $CFLAGS_PROBE -fsyntax-only -x c - 2>/dev/null; then
 		printf '#define %s 1\n' "$macro"
 	else

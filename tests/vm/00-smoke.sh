@@ -25,7 +25,7 @@ run_fio() {  # name fio-args...: keep the report for fio_clean, show it in the l
 }
 # shellcheck disable=SC2317
 fio_clean() {  # no verify complaint anywhere, and the job summary says err= 0
-  if grep -Eqi 'verify.*(fail|bad|mismatch)|bad magic|expected crc' "/tmp/$1.out"; then
+  if fio_complaint "/tmp/$1.out"; then
     return 1
   fi
   grep -q 'err= *0:' "/tmp/$1.out"

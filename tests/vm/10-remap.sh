@@ -22,7 +22,7 @@ fio_ok() {  # name args...: exit status 0 and no verify complaint
   shift
   # shellcheck disable=SC2086
   fio --name="$name" $FIO "$@" --output="/tmp/$name.out" || { cat "/tmp/$name.out"; return 1; }
-  ! grep -Eqi 'verify.*(fail|bad|mismatch)|bad magic|expected crc' "/tmp/$name.out"
+  ! fio_complaint "/tmp/$name.out"
 }
 block_md5() {  # device block-number
   dd if="$1" bs=4096 skip="$2" count=1 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1
@@ -125,11 +125,11 @@ check_eq "manual_remaps cleared" 0 "$(stat_of manual_remaps)"
 # block. A write that raced with a copy and got lost would show as a verify failure.
 race_loop() {
   local n=0 b
-  while [ $n -lt 2 ]; do
+  while [ "$n" -lt 2 ]; do
     b=0
-    while [ $b -lt 256 ]; do msg remap $((b * 8)) 16 >/dev/null || return 1; b=$((b + 16)); done
+    while [ "$b" -lt 256 ]; do msg remap $((b * 8)) 16 >/dev/null || return 1; b=$((b + 16)); done
     b=0
-    while [ $b -lt 256 ]; do msg unremap $((b * 8)) || return 1; b=$((b + 17)); done
+    while [ "$b" -lt 256 ]; do msg unremap $((b * 8)) || return 1; b=$((b + 17)); done
     n=$((n + 1))
   done
 }
@@ -140,7 +140,7 @@ t0=$(date +%s)
 check "remap/unremap loop while fio rewrites the same blocks" race_loop
 log "race loop: $(( $(date +%s) - t0 )) s for 64 messages"
 check "fio saw every write it made (no verify errors)" wait $fio_pid
-grep -E 'err=|verify' /tmp/race.out | sed 's/^/# /'
+fio_summary /tmp/race.out
 
 # ---- paging: list never cuts a line ----
 page=$(msg list 0 10)

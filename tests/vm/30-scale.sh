@@ -41,7 +41,7 @@ fio_ok() {  # name args...: exit status 0 and no verify complaint
   shift
   # shellcheck disable=SC2086
   fio --name="$name" $FIO "$@" --output="/tmp/$name.out" || { cat "/tmp/$name.out"; return 1; }
-  ! grep -Eqi 'verify.*(fail|bad|mismatch)|bad magic|expected crc' "/tmp/$name.out"
+  ! fio_complaint "/tmp/$name.out"
 }
 # list_range LO HI FILE: the list entries for blocks LO <= b < HI, page by page. A page holds
 # whole lines only; the next one starts after its last block. (Appending each page and reading

@@ -28,7 +28,7 @@ fio_ok() {  # tag args...: exit status 0, no verify complaint, err= 0
   shift
   # shellcheck disable=SC2086 # FIO is a list of options
   fio $FIO "$@" --output="/tmp/fio-$tag.out" &&
-    ! grep -Eqi 'verify.*(fail|bad|mismatch)|bad magic|expected crc' "/tmp/fio-$tag.out" &&
+    ! fio_complaint "/tmp/fio-$tag.out" &&
     grep -q 'err= *0:' "/tmp/fio-$tag.out" && return 0
   cat "/tmp/fio-$tag.out"
   return 1

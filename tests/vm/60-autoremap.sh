@@ -17,7 +17,7 @@ holey() {
     "16384 8 error" "16392 114680 linear /dev/ram0 16392" | dmsetup create holey
 }
 fresh_remap() {  # extra table words...
-  dd if=/dev/zero of=$SPARE bs=1M count=1 oflag=direct 2>/dev/null &&
+  dd if=/dev/zero of="$SPARE" bs=1M count=1 oflag=direct 2>/dev/null &&
     dmsetup create r --table "0 $LEN remap /dev/mapper/holey 0 $SPARE 0 32768 $*"
 }
 fio_verify() {  # name args...
@@ -26,8 +26,8 @@ fio_verify() {  # name args...
   fio --name="$name" --filename=/dev/mapper/r --bs=64k --direct=1 --ioengine=libaio \
     --iodepth=8 --size=$((LEN * 512)) --verify=crc32c --eta=never "$@" --output="/tmp/$name.out"
   local rc=$?
-  grep -E 'err=|verify' "/tmp/$name.out" | sed 's/^/# /'
-  [ $rc -eq 0 ] && ! grep -Eqi 'verify.*(fail|bad|mismatch)|bad magic|expected crc' "/tmp/$name.out"
+  fio_summary "/tmp/$name.out"
+  [ "$rc" -eq 0 ] && ! fio_complaint "/tmp/$name.out"
 }
 
 cleanup_push "brd_teardown"

@@ -8,7 +8,7 @@
 
 msg() { dmsetup message r 0 -- "$@"; }
 stat_of() { msg stats | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-sd_reads() { cat /sys/block/"$SD"/stat | awk '{print $1}'; }
+sd_reads() { awk '{print $1}' "/sys/block/$SD/stat"; }
 
 cleanup_push "unload_module scsi_debug"
 cleanup_push "brd_teardown"
@@ -24,7 +24,8 @@ n=0
 while [ -z "$(ls /sys/bus/pseudo/drivers/scsi_debug/adapter*/host*/target*/*/block 2>/dev/null)" ] && [ $n -lt 50 ]; do
   sleep 0.1; n=$((n + 1))
 done
-SD=$(ls /sys/bus/pseudo/drivers/scsi_debug/adapter*/host*/target*/*/block | head -n 1)
+set -- /sys/bus/pseudo/drivers/scsi_debug/adapter*/host*/target*/*/block/*
+SD=${1##*/}
 check "scsi_debug block device" wait_for_dev "/dev/$SD" || exit 1
 load_dm_remap_deps && check "insmod dm-remap.ko" insmod "$DM_REMAP_KO" || exit 1
 check "remap target over it" \
@@ -53,8 +54,8 @@ fio_all() {  # args...: the whole device, 64 KiB sequential, crc32c verify
   fio --name=all --filename=/dev/mapper/r --rw=write --bs=64k --direct=1 --ioengine=libaio \
     --iodepth=4 --verify=crc32c --eta=never "$@" --output=/tmp/all.out
   local rc=$?
-  grep -E 'err=|verify' /tmp/all.out | sed 's/^/# /'
-  [ $rc -eq 0 ] && ! grep -Eqi 'verify.*(fail|bad|mismatch)|bad magic|expected crc' /tmp/all.out
+  fio_summary /tmp/all.out
+  [ "$rc" -eq 0 ] && ! fio_complaint /tmp/all.out
 }
 check "fio rewrites the whole device and verifies it (the bad sectors are still bad below)" fio_all
 check_eq "still lost=0 remapped=1: the rewritten block stayed on its spare block" "0 1" \

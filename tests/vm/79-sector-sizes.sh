@@ -25,7 +25,8 @@ n=0
 while [ -z "$(ls /sys/bus/pseudo/drivers/scsi_debug/adapter*/host*/target*/*/block 2>/dev/null)" ] && [ $n -lt 50 ]; do
   sleep 0.1; n=$((n + 1))
 done
-SD=$(ls /sys/bus/pseudo/drivers/scsi_debug/adapter*/host*/target*/*/block | head -n 1)
+set -- /sys/bus/pseudo/drivers/scsi_debug/adapter*/host*/target*/*/block/*
+SD=${1##*/}
 check "scsi_debug block device" wait_for_dev "/dev/$SD" || exit 1
 check_eq "the spare has 4096-byte logical blocks" 4096 "$(blockdev --getss "/dev/$SD")"
 check_eq "the data device has 512-byte logical blocks" 512 "$(blockdev --getss /dev/ram0)"

@@ -37,8 +37,8 @@ fio_verify() {  # name args...
     --iodepth=16 --size=$((LEN * 512)) --verify=crc32c --randseed=82 --eta=never "$@" \
     --output="/tmp/$name.out"
   local rc=$?
-  grep -E 'err=|verify' "/tmp/$name.out" | sed 's/^/# /'
-  [ $rc -eq 0 ] && ! grep -Eqi 'verify.*(fail|bad|mismatch)|bad magic|expected crc' "/tmp/$name.out"
+  fio_summary "/tmp/$name.out"
+  [ "$rc" -eq 0 ] && ! fio_complaint "/tmp/$name.out"
 }
 no_hole_used() {  # every spare block in the list is outside the holes
   local s h

@@ -34,8 +34,8 @@ fio_verify() {  # name args...
     --iodepth=8 --size=$((LEN * 512)) --verify=crc32c --rw=write --eta=never "$@" \
     --output="/tmp/$name.out"
   local rc=$?
-  grep -E 'err=|verify' "/tmp/$name.out" | sed 's/^/# /'
-  [ $rc -eq 0 ] && ! grep -Eqi 'verify.*(fail|bad|mismatch)|bad magic|expected crc' "/tmp/$name.out"
+  fio_summary "/tmp/$name.out"
+  [ "$rc" -eq 0 ] && ! fio_complaint "/tmp/$name.out"
 }
 block_md5() { dd if=/dev/mapper/r bs=4096 skip="$1" count=1 iflag=direct 2>/dev/null | md5sum; }
 

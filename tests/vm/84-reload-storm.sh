@@ -40,8 +40,8 @@ fio_run() {  # name args...: in the foreground
     --size=$((LEN * 512)) --verify=crc32c --randseed=84 --eta=never "$@" --output="/tmp/$name.out"
 }
 fio_ok() {  # name rc
-  grep -E 'err=|verify' "/tmp/$1.out" | sed 's/^/# /'
-  [ "$2" -eq 0 ] && ! grep -Eqi 'verify.*(fail|bad|mismatch)|bad magic|expected crc' "/tmp/$1.out"
+  fio_summary "/tmp/$1.out"
+  [ "$2" -eq 0 ] && ! fio_complaint "/tmp/$1.out"
 }
 fio_running() { kill -0 "$1" 2>/dev/null; }
 

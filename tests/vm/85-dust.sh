@@ -44,9 +44,9 @@ fio_verify() {  # name args...: fio's own verify (crc32c), exit 0, err=0, no com
   fio --name="$name" --filename=/dev/mapper/r --direct=1 --ioengine=libaio --iodepth=8 \
     --size=$((LEN * 512)) --verify=crc32c --eta=never "$@" --output="/tmp/$name.out"
   local rc=$?
-  grep -E 'err=|verify' "/tmp/$name.out" | sed 's/^/# /'
+  fio_summary "/tmp/$name.out"
   [ "$rc" -eq 0 ] && grep -q 'err= *0:' "/tmp/$name.out" &&
-    ! grep -Eqi 'verify.*(fail|bad|mismatch)|bad magic|expected crc' "/tmp/$name.out"
+    ! fio_complaint "/tmp/$name.out"
 }
 
 cleanup_push "brd_teardown"

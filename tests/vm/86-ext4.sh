@@ -82,9 +82,9 @@ fio_fs() {  # args...: the fio job inside the filesystem, verified
   # shellcheck disable=SC2086 # FIO_FS is a list of options
   fio $FIO_FS "$@" --output=/tmp/fsjob.out
   local rc=$?
-  grep -E 'err=|verify' /tmp/fsjob.out | sed 's/^/# /'
+  fio_summary /tmp/fsjob.out
   [ "$rc" -eq 0 ] && grep -q 'err= *0:' /tmp/fsjob.out &&
-    ! grep -Eqi 'verify.*(fail|bad|mismatch)|bad magic|expected crc' /tmp/fsjob.out
+    ! fio_complaint /tmp/fsjob.out
 }
 # shellcheck disable=SC2317 # called through check
 only_injected() {  # every remapped block is one dust was told to fail

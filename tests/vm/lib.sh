@@ -152,6 +152,17 @@ dm_remove() {  # quietly, for cleanup
   done
 }
 
+# ---- fio reports ----------------------------------------------------------------------------
+# fio exits 0 even when some verify paths only print a complaint; every test that verifies data
+# with fio asks fio_complaint of the report as well as fio's exit status.
+
+fio_complaint() {  # report-file: whether fio complained of a verify failure in it
+  grep -Eqi 'verify.*(fail|bad|mismatch)|bad magic|expected crc' "$1"
+}
+fio_summary() {  # report-file: the err= and verify lines, into the test log
+  grep -E 'err=|verify' "$1" | sed 's/^/# /'
+}
+
 # ---- kernel log -----------------------------------------------------------------------------
 # dmesg_mark, then dmesg_since prints only what the kernel logged after the mark. The mark is
 # a line of its own in the kernel log (counting lines breaks once busybox dmesg's default read

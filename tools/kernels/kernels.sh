@@ -141,7 +141,8 @@ run_in() {  # kver cmd...
 kernel_deps() {  # kver
   local kenv pkg
   kenv=$(print_env "$1")
-  eval "$kenv"
+  eval "$kenv" # sets KVER SERIES WHERE ROOT KDIR ... (print_env)
+  # shellcheck disable=SC2153 # ROOT and KDIR come from print_env's output
   [ -n "$GXX" ] ||
     die "cannot tell which gcc built $KVER (no CONFIG_CC_VERSION_TEXT in $ROOT$KDIR/include/config/auto.conf)"
   pkg=$(gxx_package "$GXX")
@@ -249,7 +250,8 @@ fetch_72() {
     chroot_run env DEBIAN_FRONTEND=noninteractive apt-get install "${APT_OPTS[@]}" "${SID_PKGS[@]}" >/dev/null
   fi
   # The newest headers in the chroot decide the release and series; its g++ and source go in too.
-  k=$(ls "$CHROOT/usr/src" | sed -n 's/^linux-headers-\(.*-amd64\)$/\1/p' | sort -V | tail -n 1)
+  k=$(find "$CHROOT/usr/src" -mindepth 1 -maxdepth 1 -name 'linux-headers-*-amd64' -printf '%f\n' |
+    sed 's/^linux-headers-//' | sort -V | tail -n 1)
   [ -n "$k" ] || die "the sid chroot has no linux-headers-*-amd64"
   series=$(sed -E 's/^([0-9]+\.[0-9]+).*/\1/' <<<"$k")
   [ "$series" = 7.2 ] || note "warning: sid's kernel is now $k, not 7.2 (supported: ${SERIES_ALL[*]})"

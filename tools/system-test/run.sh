@@ -16,7 +16,7 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 --deb DEB --module KO [--out DIR]" >&2; exit 2 ;;
   esac
 done
-[ -f "$deb" ] && [ -f "$module" ] || { echo "run.sh: --deb and --module must name files" >&2; exit 2; }
+{ [ -f "$deb" ] && [ -f "$module" ]; } || { echo "run.sh: --deb and --module must name files" >&2; exit 2; }
 kver=$(modinfo -F vermagic "$module" | cut -d' ' -f1)
 out=${out:-$(dirname "$deb")/../system-test}
 rm -rf "$out" && mkdir -p "$out"

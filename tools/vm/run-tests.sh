@@ -110,13 +110,13 @@ fi
 export PATH=$PATH:/usr/sbin:/sbin
 
 if [ "$custom_kernel" = 1 ]; then
-  [ -n "${DMREMAP_KERNEL:-}" ] && [ -n "${DMREMAP_MODULES:-}" ] ||
+  { [ -n "${DMREMAP_KERNEL:-}" ] && [ -n "${DMREMAP_MODULES:-}" ]; } ||
     die "DMREMAP_KERNEL and DMREMAP_MODULES go together"
   KERNEL=$DMREMAP_KERNEL
   MODDIR=${DMREMAP_MODULES%/}
   KVER=$(basename "$MODDIR")
   MOD_BASE=${MODDIR%/lib/modules/"$KVER"}
-  [ "$MOD_BASE/lib/modules/$KVER" = "$MODDIR" ] && [ -n "$MOD_BASE" ] ||
+  { [ "$MOD_BASE/lib/modules/$KVER" = "$MODDIR" ] && [ -n "$MOD_BASE" ]; } ||
     die "DMREMAP_MODULES=$DMREMAP_MODULES must end in /lib/modules/<release>"
   QEMU_MEM=${DMREMAP_QEMU_MEM:-2048}
 else
@@ -596,7 +596,7 @@ parse_boot() {
   local cur="" in_dmesg=0 end_marker=0 checks=0 line rest result tname desc rc status secs name
   local results=$run_dir/results$b_tag.log dmesg_log=$run_dir/dmesg$b_tag.log
   local console=$run_dir/console$b_tag.log reason dmesg_src bad_re
-  local guest_debug=0 leak_label="" leak_log ktap_suite="" kunit_end=""
+  local guest_debug=0 leak_label="" ktap_suite="" kunit_end=""
   began=()
   rm -f "$run_dir"/kunit-*"$b_sfx".ktap
   : >"$dmesg_log"
