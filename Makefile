@@ -74,21 +74,23 @@ lwreplay: deps
 	@cmake --build $(BUILD)/user -j $(JOBS) --target lwreplay
 	@cp $(BUILD)/user/lwreplay $(BUILD)/lwreplay
 
-# dm-remap-kunit.ko for Debian's kernel, which has no CONFIG_KUNIT: KUnit itself (lib/kunit of
-# linux-source-6.1, patched, cached in ~/.cache/dm-remap/kunit-ootree) linked with the suites of
-# tests/kunit and the core, built in $(BUILD)/kunit-ootree (tools/kunit-ootree/README.md).
+# dm-remap-kunit.ko for KVER's Debian kernel, which has no CONFIG_KUNIT: KUnit itself (lib/kunit of
+# that kernel's linux-source-<series>, patched by tools/kunit-ootree/patches/<series>, cached in
+# ~/.cache/dm-remap/kunit-ootree) linked with the suites of tests/kunit and the core, built in
+# $(BUILD)/kunit-ootree (tools/kunit-ootree/README.md). A series with no patches there is
+# skipped with a note (status 3 of build.sh).
 KUNIT_KO := $(abspath $(BUILD))/kunit-ootree/dm-remap-kunit.ko
-# Kernels it is not ported to (6.12, 7.2) skip it with a note (status 3 of build.sh).
 kunit: kernel-deps
 	@rm -f $(KUNIT_KO); BUILD=$(abspath $(BUILD)) KVER=$(KVER) KDIR=$(KDIR) tools/kunit-ootree/build.sh || \
 		[ $$? = 3 ] || \
 		{ echo "make kunit: could not build the KUnit suites for $(KVER) (see above)" >&2; exit 1; }
 
 # The VM suite on KVER, then the KUnit suites where they were built (each case a check).
+# VM_TESTS="71-outage 72-readahead ..." runs only those VM tests (and the KUnit suites).
 vm-test: module dmremap lwreplay kunit
 	@tools/vm/run-tests.sh --module $(CURDIR)/dm-remap.ko --tool $(abspath $(BUILD))/dmremap \
 		--lwreplay $(abspath $(BUILD))/lwreplay \
-		$$(test ! -f $(KUNIT_KO) || echo --kunit $(KUNIT_KO))
+		$$(test ! -f $(KUNIT_KO) || echo --kunit $(KUNIT_KO)) $(VM_TESTS)
 
 # The long log-writes replay (tests/vm/88-logwrites.sh): a longer workload, more failing blocks
 # and 4 torn variants per flush/FUA point. LW_OPS, LW_TORN, LW_BAD and LW_SEED override.

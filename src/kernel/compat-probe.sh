@@ -55,3 +55,25 @@ int remap_probe(void)
 	return WQ_PERCPU;
 }
 C
+
+# 6.9 and later (6.12, 7.2): a block device is opened by path as a struct file
+# (bdev_file_open_by_path()/fput()) with blk_mode_t; before, blkdev_get_by_path()/blkdev_put().
+probe REMAP_HAVE_BDEV_FILE_OPEN <<'C'
+#include <linux/blkdev.h>
+#include <linux/file.h>
+struct file *remap_probe(const char *path, void *holder);
+struct file *remap_probe(const char *path, void *holder)
+{
+	return bdev_file_open_by_path(path, BLK_OPEN_READ | BLK_OPEN_EXCL, holder, NULL);
+}
+C
+
+# 7.2: __kunit_test_suites_init() can register suites without running them (run_tests).
+probe REMAP_KUNIT_SUITES_INIT_HAS_RUN_TESTS <<'C'
+#include <kunit/test.h>
+int remap_probe(struct kunit_suite * const *s);
+int remap_probe(struct kunit_suite * const *s)
+{
+	return __kunit_test_suites_init(s, 1, true);
+}
+C

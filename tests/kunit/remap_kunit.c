@@ -1350,6 +1350,7 @@ static struct kunit_suite engine_suite = {
  * (tools/kunit-ootree) and the loader knows nothing of .kunit_test_suites, so the module's own
  * init runs the suites, as the loader's KUnit notifier does on a CONFIG_KUNIT kernel.
  */
+#include "compat.h"
 #include "kunit_ootree.h"
 
 static struct kunit_suite *remap_kunit_suites[] = { REMAP_KUNIT_SUITES };
@@ -1360,7 +1361,7 @@ static int __init remap_kunit_init(void)
 
 	if (rc)
 		return rc;
-	rc = __kunit_test_suites_init(remap_kunit_suites, ARRAY_SIZE(remap_kunit_suites));
+	rc = remap_kunit_suites_init(remap_kunit_suites, ARRAY_SIZE(remap_kunit_suites));
 	if (rc)
 		kunit_ootree_exit();
 	return rc;

@@ -92,7 +92,7 @@ for spec in "${specs[@]}"; do
     p=$((p + 1))
     kunit=(--kunit "$BUILD/kunit-ootree/dm-remap-kunit.ko")
   else
-    s=$((s + 1))   # not ported to this kernel (tools/kunit-ootree/build.sh)
+    s=$((s + 1))   # a series tools/kunit-ootree has no patches for (build.sh status 3)
   fi
   step "dmremap and lwreplay" mk dmremap lwreplay
   KVER=$k "$REPO/tools/vm/run-tests.sh" --module "$OUT/dm-remap-$k.ko" --tool "$BUILD/dmremap" \
