@@ -123,6 +123,38 @@ public:
 		*value = first_value(i);
 		return true;
 	}
+	// Whether an entry's data block lies in [first, last] (first <= last): the I/O path's
+	// question for a request that may lie between entries (rc_io_view_touches()). The
+	// searches of first_at_or_after(), but no value is read, and a block past the last key
+	// of its chunk (in the gap between two chunks, as between two clusters of remaps) is
+	// answered from the next chunk's first key, without a search in the chunk.
+	[[gnu::always_inline]] bool any_in(u64 first, u64 last) const
+	{
+		if (chunks_ == 0 || last < base_)
+			return false;
+		if (first <= base_)
+			return true;
+		const u64 off = first - base_;
+		if (off > span_)
+			return false; // every key is below first
+		const u64 i = chunk_for(first, off);
+		const u64 n = chunk_size(i), rel = first - first_[i];
+		if (__builtin_expect(slot_[i].wide(), 0)) {
+			u64 key;
+			u32 value;
+			return first_at_or_after(first, &key, &value) && key <= last;
+		}
+		const void *c = slot_[i].narrow_chunk();
+		const u32 *k = Layout<u32>::keys(c, n);
+		// Chunk i's keys are all below first and the last key is not: chunk i + 1 exists.
+		if (rel > k[n - 1])
+			return first_[i + 1] <= last;
+		// rel <= k[n - 1] < 2^32, and the first key >= rel is in this chunk.
+		u64 at = Layout<u32>::search(c, n, static_cast<u32>(rel));
+		if (k[at] != rel)
+			at++;
+		return first_[i] + k[at] <= last;
+	}
 	// Calls fn(key, value) for the entries with a data block >= block, in order, until it
 	// returns false.
 	template <typename Fn> void for_each_from(u64 block, Fn fn) const
