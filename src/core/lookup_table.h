@@ -124,36 +124,29 @@ public:
 		return true;
 	}
 	// Whether an entry's data block lies in [first, last] (first <= last): the I/O path's
-	// question for a request that may lie between entries (rc_io_view_touches()). The
-	// searches of first_at_or_after(), but no value is read, and a block past the last key
-	// of its chunk (in the gap between two chunks, as between two clusters of remaps) is
-	// answered from the next chunk's first key, without a search in the chunk.
+	// question for a request that may lie between entries (rc_io_view_touches()). One search,
+	// for the last key <= last, compared with first: no value is read, and neither the step
+	// to the next key (or chunk) nor the compare with it that first_at_or_after() needs.
 	[[gnu::always_inline]] bool any_in(u64 first, u64 last) const
 	{
 		if (chunks_ == 0 || last < base_)
 			return false;
-		if (first <= base_)
-			return true;
-		const u64 off = first - base_;
-		if (off > span_)
-			return false; // every key is below first
-		const u64 i = chunk_for(first, off);
-		const u64 n = chunk_size(i), rel = first - first_[i];
+		const u64 off = last - base_;
+		if (first <= base_ || off >= span_)
+			return first <= base_ + span_; // base_ or the last key, whichever is in range
+		const u64 i = chunk_for(last, off);
+		const u64 n = chunk_size(i), rel = last - first_[i];
 		if (__builtin_expect(slot_[i].wide(), 0)) {
-			u64 key;
-			u32 value;
-			return first_at_or_after(first, &key, &value) && key <= last;
+			const void *c = slot_[i].chunk();
+			return first_[i] + Layout<u64>::keys(c, n)[Layout<u64>::search_any(c, n, rel)] >=
+			       first;
 		}
+		// rel < 2^32 unless last lies past the chunk's keys, where narrow() keeps it above
+		// them all.
 		const void *c = slot_[i].narrow_chunk();
-		const u32 *k = Layout<u32>::keys(c, n);
-		// Chunk i's keys are all below first and the last key is not: chunk i + 1 exists.
-		if (rel > k[n - 1])
-			return first_[i + 1] <= last;
-		// rel <= k[n - 1] < 2^32, and the first key >= rel is in this chunk.
-		u64 at = Layout<u32>::search(c, n, static_cast<u32>(rel));
-		if (k[at] != rel)
-			at++;
-		return first_[i] + k[at] <= last;
+		return first_[i] +
+			       Layout<u32>::keys(c, n)[Layout<u32>::search_any(c, n, narrow(rel))] >=
+		       first;
 	}
 	// Calls fn(key, value) for the entries with a data block >= block, in order, until it
 	// returns false.
