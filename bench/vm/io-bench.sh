@@ -82,10 +82,16 @@ info() { echo "INFO $*"; }
 now_ns() { awk '/^now at/ { print $3; exit }' /proc/timer_list; }
 # Guest time the CPUs were not idle, in ns: now minus every CPU's idle and iowait sleep time
 # (tick-sched, kept in ns). fio's parent waits in timer-tick steps while its job starts and
-# ends, so the elapsed time of a fio run varies by ticks; its busy time does not.
+# ends, so the elapsed time of a fio run varies by ticks; its busy time does not. Newer
+# kernels (7.2) no longer show the sleep times in /proc/timer_list: there, the time tasks ran
+# on every CPU (/proc/schedstat's rq_cpu_time, ns, counted when a task leaves the CPU).
 busy_ns() {
-  awk '/^now at/ { now = $3 } /^ *\.(idle|iowait)_sleeptime *:/ { idle += $(NF - 1) }
-       END { printf "%.0f\n", now - idle }' /proc/timer_list
+  if grep -q '^ *\.idle_sleeptime *:' /proc/timer_list; then
+    awk '/^now at/ { now = $3 } /^ *\.(idle|iowait)_sleeptime *:/ { idle += $(NF - 1) }
+         END { printf "%.0f\n", now - idle }' /proc/timer_list
+  else
+    awk '/^cpu[0-9]/ { t += $8 } END { printf "%.0f\n", t }' /proc/schedstat
+  fi
 }
 # Unreclaimable slab (kmalloc, large kmalloc included) + vmalloc (kvmalloc's large tables), kB.
 kmem_kb() { awk '/^SUnreclaim:/ { s = $2 } /^VmallocUsed:/ { v = $2 } END { print s + v }' /proc/meminfo; }
