@@ -243,7 +243,8 @@ static __always_inline void remap_account(struct remap_c *rc, struct remap_io *i
 {
 	unsigned int bucket = (sector >> REMAP_REGION_SHIFT) & (REMAP_BUCKETS - 1);
 
-	if (unlikely((sector & (REMAP_REGION_SECTORS - 1)) + sectors > REMAP_REGION_SECTORS))
+	/* First and last sector in different regions (map() has computed the last one). */
+	if (unlikely((sector ^ (sector + sectors - 1)) >> REMAP_REGION_SHIFT))
 		bucket = REMAP_CROSSING;
 	/* Pointer arithmetic: the bucket is in range, and an index would be bounds-checked. */
 	io->inflight = &rc->inflight->count[0][0] + 2 * bucket + (generation & 1);
@@ -785,13 +786,14 @@ static noinline int remap_end_io_error(struct remap_c *rc, struct bio *bio, stru
 
 static int remap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error)
 {
+	const blk_status_t status = *error;
 	struct remap_io *io = bio->bi_private; /* map() set it (see struct remap_io) */
 
 	if (likely(io->inflight))
 		this_cpu_dec(*io->inflight);
-	if (likely(!*error))
+	if (likely(!status))
 		return DM_ENDIO_DONE;
-	return remap_end_io_error(ti->private, bio, io, *error);
+	return remap_end_io_error(ti->private, bio, io, status);
 }
 
 static void remap_postsuspend(struct dm_target *ti)
