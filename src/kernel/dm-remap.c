@@ -650,9 +650,12 @@ static void remap_dtr(struct dm_target *ti)
 	ti->private = NULL;
 }
 
-/* An empty flush: number 1 goes to the spare device (see num_flush_bios). */
-static int remap_map_flush(struct remap_c *rc, struct bio *bio, struct remap_io *io,
-			   sector_t sector)
+/*
+ * An empty flush: number 1 goes to the spare device (see num_flush_bios). Out of line, so that
+ * map() keeps nothing on the stack across its call into dm.
+ */
+static noinline int remap_map_flush(struct remap_c *rc, struct bio *bio, struct remap_io *io,
+				    sector_t sector)
 {
 	remap_io_save(bio, io, sector); /* no payload: end_io leaves its errors alone */
 	bio_set_dev(bio, dm_bio_get_target_bio_nr(bio) ? rc->spare_dev->bdev : rc->data_dev->bdev);
