@@ -76,7 +76,7 @@ run_guest() {
 	echo "bench-vm: $name boot ($knobs); this takes a while"
 	out=$tmp/$name/runner.out
 	# Not fatal: a failed check still leaves results worth reading; the report says what is missing.
-	env DMREMAP_QEMU_SMP=1 DMREMAP_QEMU_MEM=${BENCH_QEMU_MEM:-4096} "$@" "$root/tools/vm/run-tests.sh" \
+	env DMREMAP_QEMU_SMP=1 DMREMAP_QEMU_MEM="${BENCH_QEMU_MEM:-4096}" "$@" "$root/tools/vm/run-tests.sh" \
 		--module "$module" --timeout 3000 "$tmp/$name/io-bench.sh" >"$out" 2>&1 ||
 		echo "bench-vm: $name boot reported failures (see below)"
 	grep -E '^(not ok|# guest|# boots|[0-9]+ passed)' "$out" || true
