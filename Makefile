@@ -20,6 +20,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 
 .PHONY: all module deps kernel-deps unit vm-test test demo clean fuzz fuzz-long bench-core bench \
+	bench-matrix \
 	dmremap install dkms-check kunit lwreplay test-logwrites-long kernels matrix soak soak-debug deb \
 	test-system lint
 
@@ -192,6 +193,12 @@ bench-core: deps
 # Takes about half an hour (27 minutes here: bench-core 3, icount boot 12, plain TCG 7, null_blk 7).
 bench: module bench-core
 	@tools/bench-vm.sh
+
+# F on every supported kernel (or BENCH_KERNELS="<release>..."): the module for each, an icount
+# boot of the 4k random workloads (raw, dm-linear, dm-remap with 0 remaps and 100k around the
+# region), one table; bench/results/matrix-<date>.txt (tools/bench-matrix.sh; ~10 min a kernel).
+bench-matrix: deps
+	@tools/bench-matrix.sh $(BENCH_KERNELS)
 
 clean:
 	@if [ -n "$(KVER)" ] && tools/kernels/kernels.sh env $(KVER) >/dev/null 2>&1; then \

@@ -386,6 +386,7 @@ void rc_target_map(const struct rc_target *t, rb_u64 sector, rb_u32 sectors,
 #define RC_NO_BLOCK __UINT64_MAX__
 struct rc_io_view {
 	rb_u64 first_block; /* the lowest data block with an entry; RC_NO_BLOCK if there is none */
+	rb_u64 first_sector; /* its first sector, relative to the target; RC_NO_BLOCK if none */
 	rb_u32 block_shift; /* log2 of the block size in sectors */
 	rb_u32 generation;  /* of the mapping it summarizes (see struct rc_mapping) */
 	const void *mapping; /* the core's: that mapping, for rc_io_view_touches() */
@@ -399,7 +400,7 @@ const struct rc_io_view *const *rc_target_io_view(const struct rc_target *t);
  */
 static inline int rc_io_view_clean(const struct rc_io_view *v, rb_u64 sector, rb_u32 sectors)
 {
-	return ((sector + sectors - 1) >> v->block_shift) < v->first_block;
+	return sector + sectors - 1 < v->first_sector;
 }
 /*
  * The second check, for a request rc_io_view_clean() does not pass: whether it touches a block

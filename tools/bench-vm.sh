@@ -32,6 +32,8 @@ extra=""
 [ -z "${BENCH_WORKLOADS:-}" ] || extra="$extra WORKLOADS='$BENCH_WORKLOADS'"
 [ -z "${BENCH_CONFIGS:-}" ] || extra="$extra CONFIGS='$BENCH_CONFIGS'"
 [ -z "${BENCH_IOS_SEQ:-}" ] || extra="$extra IOS_seqread=$BENCH_IOS_SEQ IOS_seqwrite=$BENCH_IOS_SEQ"
+[ -z "${BENCH_LATENCY:-}" ] || extra="$extra LATENCY=$BENCH_LATENCY"
+module=${BENCH_MODULE:-$root/dm-remap.ko}
 tcg_rounds=${BENCH_TCG_ROUNDS:-5}
 boots="icount tcg nullb"
 mem1m=1
@@ -74,8 +76,8 @@ run_guest() {
 	echo "bench-vm: $name boot ($knobs); this takes a while"
 	out=$tmp/$name/runner.out
 	# Not fatal: a failed check still leaves results worth reading; the report says what is missing.
-	env DMREMAP_QEMU_SMP=1 DMREMAP_QEMU_MEM=3072 "$@" "$root/tools/vm/run-tests.sh" \
-		--module "$root/dm-remap.ko" --timeout 3000 "$tmp/$name/io-bench.sh" >"$out" 2>&1 ||
+	env DMREMAP_QEMU_SMP=1 DMREMAP_QEMU_MEM="${BENCH_QEMU_MEM:-4096}" "$@" "$root/tools/vm/run-tests.sh" \
+		--module "$module" --timeout 3000 "$tmp/$name/io-bench.sh" >"$out" 2>&1 ||
 		echo "bench-vm: $name boot reported failures (see below)"
 	grep -E '^(not ok|# guest|# boots|[0-9]+ passed)' "$out" || true
 	dir=$(sed -n 's/^# .*logs.* in \(\/.*\)$/\1/p' "$out" | tail -n 1)

@@ -110,7 +110,9 @@ def main():
                 i.startswith("FAILED"):
             md.append(f"- guest: {i}")
     md.append("")
-    md.append("Setup: Debian 6.1 kernel under QEMU TCG with `-icount shift=0,sleep=off -smp 1`: "
+    kernel = next((w.split("=", 1)[1] for i in info if i.startswith("mode=")
+                   for w in i.split() if w.startswith("kernel=")), "6.1")
+    md.append(f"Setup: Debian's {kernel} kernel under QEMU TCG with `-icount shift=0,sleep=off -smp 1`: "
               "guest time advances 1 ns per guest instruction, so the times below are "
               "instruction counts (no cache misses, no contention). Devices are brd ramdisks; "
               "fio (libaio, O_DIRECT) works on the first part of the data device. Configurations, "

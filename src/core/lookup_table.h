@@ -123,6 +123,31 @@ public:
 		*value = first_value(i);
 		return true;
 	}
+	// Whether an entry's data block lies in [first, last] (first <= last): the I/O path's
+	// question for a request that may lie between entries (rc_io_view_touches()). One search,
+	// for the last key <= last, compared with first: no value is read, and neither the step
+	// to the next key (or chunk) nor the compare with it that first_at_or_after() needs.
+	[[gnu::always_inline]] bool any_in(u64 first, u64 last) const
+	{
+		if (chunks_ == 0 || last < base_)
+			return false;
+		const u64 off = last - base_;
+		if (first <= base_ || off >= span_)
+			return first <= base_ + span_; // base_ or the last key, whichever is in range
+		const u64 i = chunk_for(last, off);
+		const u64 n = chunk_size(i), rel = last - first_[i];
+		if (__builtin_expect(slot_[i].wide(), 0)) {
+			const void *c = slot_[i].chunk();
+			return first_[i] + Layout<u64>::keys(c, n)[Layout<u64>::search_any(c, n, rel)] >=
+			       first;
+		}
+		// rel < 2^32 unless last lies past the chunk's keys, where narrow() keeps it above
+		// them all.
+		const void *c = slot_[i].narrow_chunk();
+		return first_[i] +
+			       Layout<u32>::keys(c, n)[Layout<u32>::search_any(c, n, narrow(rel))] >=
+		       first;
+	}
 	// Calls fn(key, value) for the entries with a data block >= block, in order, until it
 	// returns false.
 	template <typename Fn> void for_each_from(u64 block, Fn fn) const

@@ -446,6 +446,8 @@ void RemapTarget::publish_view(const LookupTable *t)
 	u64 first;
 	u32 value;
 	v.first_block = t->first_at_or_after(0, &first, &value) ? first : RC_NO_BLOCK;
+	v.first_sector = v.first_block == RC_NO_BLOCK ? RC_NO_BLOCK
+						     : geo_.first_sector(DataBlock(first)).value();
 	v.block_shift = geo_.block_shift();
 	v.generation = t->generation();
 	v.mapping = t;
@@ -931,10 +933,7 @@ extern "C" int rc_io_view_touches(const struct rc_io_view *v, rb_u64 sector, rb_
 	// The table lives while the view does: publish() frees a table only after a grace
 	// period that follows the publication of the next view.
 	const LookupTable *t = static_cast<const LookupTable *>(v->mapping);
-	u64 key;
-	u32 value;
-	return t->first_at_or_after(sector >> v->block_shift, &key, &value) &&
-	       key <= (sector + sectors - 1) >> v->block_shift;
+	return t->any_in(sector >> v->block_shift, (sector + sectors - 1) >> v->block_shift);
 }
 
 // The worker's entry points: the I/O path, on which reclaim must not wait for our own I/O.

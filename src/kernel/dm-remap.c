@@ -56,6 +56,7 @@ struct remap_c {
 	struct dm_target *ti;
 	struct dm_dev *data_dev;
 	struct dm_dev *spare_dev;
+	struct block_device *data_bdev; /* data_dev->bdev, for map()'s fast path */
 	struct rc_table table; /* its device paths are only valid during the constructor */
 	struct rc_target *engine;
 	/* The engine's summary of its mapping, for map()'s fast path (see struct rc_io_view). */
@@ -83,6 +84,9 @@ struct remap_c {
  * Per-bio state, in the space dm reserves with per_io_data_size. dm does not zero it: map()
  * writes inflight, settled, target_sector and iter in every route before the bio can complete
  * or be parked (remap_io_save()); error and queued_ns are written before it goes to the worker.
+ * map() also points the clone's bi_private at it, so that end_io finds it without a call into
+ * dm (dm_per_bio_data() is out of line): a clone's bi_private is its target's, as dm-thin's
+ * and dm-cache's hooks use it; dm core uses only the original bio's.
  */
 struct remap_io {
 	long __percpu *inflight; /* the in-flight counter it is accounted to, or NULL */
@@ -241,9 +245,11 @@ static __always_inline void remap_account(struct remap_c *rc, struct remap_io *i
 {
 	unsigned int bucket = (sector >> REMAP_REGION_SHIFT) & (REMAP_BUCKETS - 1);
 
-	if (unlikely((sector & (REMAP_REGION_SECTORS - 1)) + sectors > REMAP_REGION_SECTORS))
+	/* First and last sector in different regions (map() has computed the last one). */
+	if (unlikely((sector ^ (sector + sectors - 1)) >> REMAP_REGION_SHIFT))
 		bucket = REMAP_CROSSING;
-	io->inflight = &rc->inflight->count[bucket][generation & 1];
+	/* Pointer arithmetic: the bucket is in range, and an index would be bounds-checked. */
+	io->inflight = &rc->inflight->count[0][0] + 2 * bucket + (generation & 1);
 	this_cpu_inc(*io->inflight);
 }
 
@@ -284,6 +290,7 @@ static __always_inline void remap_account_or_hold(struct remap_c *rc, struct bio
  */
 static __always_inline void remap_io_save(struct bio *bio, struct remap_io *io, sector_t sector)
 {
+	bio->bi_private = io;
 	io->inflight = NULL;
 	io->settled = false;
 	io->target_sector = sector;
@@ -553,6 +560,7 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		remap_set_error(ti, "Spare device lookup failed");
 		goto bad;
 	}
+	rc->data_bdev = rc->data_dev->bdev;
 	rc->table.data_path = NULL;
 	rc->table.spare_path = NULL;
 	rc->same_device = rc->data_dev->bdev == rc->spare_dev->bdev;
@@ -644,9 +652,12 @@ static void remap_dtr(struct dm_target *ti)
 	ti->private = NULL;
 }
 
-/* An empty flush: number 1 goes to the spare device (see num_flush_bios). */
-static int remap_map_flush(struct remap_c *rc, struct bio *bio, struct remap_io *io,
-			   sector_t sector)
+/*
+ * An empty flush: number 1 goes to the spare device (see num_flush_bios). Out of line, so that
+ * map() keeps nothing on the stack across its call into dm.
+ */
+static noinline int remap_map_flush(struct remap_c *rc, struct bio *bio, struct remap_io *io,
+				    sector_t sector)
 {
 	remap_io_save(bio, io, sector); /* no payload: end_io leaves its errors alone */
 	bio_set_dev(bio, dm_bio_get_target_bio_nr(bio) ? rc->spare_dev->bdev : rc->data_dev->bdev);
@@ -703,16 +714,17 @@ static noinline int remap_dispatch(struct remap_c *rc, struct bio *bio, struct r
  */
 static __always_inline int remap_map_data(struct remap_c *rc, struct bio *bio,
 					  struct remap_io *io, sector_t sector,
-					  unsigned int generation)
+					  unsigned int sectors, unsigned int generation)
 {
-	remap_account(rc, io, generation, sector, bio_sectors(bio));
+	remap_account(rc, io, generation, sector, sectors);
 	rcu_read_unlock_sched();
 
+	bio->bi_private = io;
 	io->settled = false;
 	io->target_sector = sector;
 	io->iter = bio->bi_iter;
 	bio->bi_iter.bi_sector = rc->table.data_offset + sector;
-	bio_set_dev(bio, rc->data_dev->bdev);
+	bio_set_dev(bio, rc->data_bdev);
 	return DM_MAPIO_REMAPPED;
 }
 
@@ -726,7 +738,7 @@ static noinline int remap_map_search(struct remap_c *rc, struct bio *bio, struct
 {
 	if (rc_io_view_touches(view, sector, bio_sectors(bio)))
 		return remap_dispatch(rc, bio, io, sector, true);
-	return remap_map_data(rc, bio, io, sector, view->generation);
+	return remap_map_data(rc, bio, io, sector, bio_sectors(bio), view->generation);
 }
 
 /*
@@ -736,19 +748,21 @@ static noinline int remap_map_search(struct remap_c *rc, struct bio *bio, struct
  */
 static int remap_map(struct dm_target *ti, struct bio *bio)
 {
+	/* The call first: only ti and bio then live across it, in two saved registers. */
+	struct remap_io *io = dm_per_bio_data(bio, sizeof(struct remap_io));
 	struct remap_c *rc = ti->private;
 	const sector_t sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
-	struct remap_io *io = dm_per_bio_data(bio, sizeof(struct remap_io));
+	const unsigned int sectors = bio_sectors(bio);
 	const struct rc_io_view *view;
 
-	if (unlikely(op_is_flush(bio->bi_opf) && !bio_sectors(bio)))
+	if (unlikely(op_is_flush(bio->bi_opf) && !sectors))
 		return remap_map_flush(rc, bio, io, sector);
 
 	rcu_read_lock_sched(); /* see remap_account_or_hold() */
 	view = rcu_dereference_sched(*rc->io_view);
-	if (unlikely(!rc_io_view_clean(view, sector, bio_sectors(bio))))
+	if (unlikely(!rc_io_view_clean(view, sector, sectors)))
 		return remap_map_search(rc, bio, io, sector, view);
-	return remap_map_data(rc, bio, io, sector, view->generation);
+	return remap_map_data(rc, bio, io, sector, sectors, view->generation);
 }
 
 /* A failed bio: counted for the stats, and redone by the worker unless no_auto_remap. */
@@ -777,13 +791,14 @@ static noinline int remap_end_io_error(struct remap_c *rc, struct bio *bio, stru
 
 static int remap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error)
 {
-	struct remap_io *io = dm_per_bio_data(bio, sizeof(struct remap_io));
+	const blk_status_t status = *error;
+	struct remap_io *io = bio->bi_private; /* map() set it (see struct remap_io) */
 
 	if (likely(io->inflight))
 		this_cpu_dec(*io->inflight);
-	if (likely(!*error))
+	if (likely(!status))
 		return DM_ENDIO_DONE;
-	return remap_end_io_error(ti->private, bio, io, *error);
+	return remap_end_io_error(ti->private, bio, io, status);
 }
 
 static void remap_postsuspend(struct dm_target *ti)

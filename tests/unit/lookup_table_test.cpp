@@ -66,6 +66,11 @@ void expect_matches(const LookupTable *t, const std::map<u64, u32> &model, std::
 			ASSERT_EQ(k, it->first) << "probe " << probe;
 			ASSERT_EQ(v, it->second) << "probe " << probe;
 		}
+		// any_in() over [probe, probe + len]: short ranges, and long ones across gaps.
+		const u64 len = i % 4 == 0 ? rng() % top : rng() % 16;
+		const u64 end = ~u64(0) - probe < len ? ~u64(0) : probe + len;
+		ASSERT_EQ(t->any_in(probe, end), it != model.end() && it->first <= end)
+			<< "probe " << probe << " + " << len;
 		if (i % 64 == 0) { // a listing page from probe: the entries from it on, in order
 			const int want = static_cast<int>(rng() % 1200);
 			std::vector<std::pair<u64, u32>> got;
@@ -722,6 +727,12 @@ void expect_every_key(const LookupTable *t, const Model &model)
 				ASSERT_EQ(key, at->first) << "probe " << probe;
 				ASSERT_EQ(v, at->second) << "probe " << probe;
 			}
+			// Ranges from probe: the probe alone, up to the next key, and beyond.
+			for (const u64 len : {u64(0), u64(1), u64(7), u64(1) << 20}) {
+				const u64 end = ~u64(0) - probe < len ? ~u64(0) : probe + len;
+				ASSERT_EQ(t->any_in(probe, end), at != model.end() && at->first <= end)
+					<< "probe " << probe << " + " << len;
+			}
 			// at is the key before k (probe = k - 1 is a key), k or the key after it.
 			const u64 expect = probe > k ? pos + 1 : at == it ? pos : pos - 1;
 			ASSERT_EQ(t->lower_bound(probe), expect) << "probe " << probe;
@@ -736,6 +747,7 @@ void expect_every_key(const LookupTable *t, const Model &model)
 			u64 key = 0;
 			ASSERT_FALSE(t->find(probe, &v)) << "probe " << probe;
 			ASSERT_FALSE(t->first_at_or_after(probe, &key, &v)) << "probe " << probe;
+			ASSERT_FALSE(t->any_in(probe, ~u64(0))) << "probe " << probe;
 			ASSERT_EQ(t->lower_bound(probe), model.size()) << "probe " << probe;
 		}
 	}

@@ -706,6 +706,7 @@ TEST(RemapTarget, ViewSummarizesEachPublishedMapping)
 	const rc_io_view *const *slot = rc_target_io_view(t.get());
 	ASSERT_NE(*slot, nullptr) << "published before the first resume";
 	EXPECT_EQ(io_view(t.get())->first_block, RC_NO_BLOCK);
+	EXPECT_EQ(io_view(t.get())->first_sector, RC_NO_BLOCK);
 	ASSERT_EQ(rc_target_resume(t.get()), 0);
 	EXPECT_EQ(rc_target_io_view(t.get()), slot);
 	EXPECT_EQ(io_view(t.get())->block_shift, 3u);
@@ -715,6 +716,7 @@ TEST(RemapTarget, ViewSummarizesEachPublishedMapping)
 	ASSERT_GE(remap_block(t.get(), l, 40), 0);
 	const rc_io_view *v = io_view(t.get());
 	EXPECT_EQ(v->first_block, 40u);
+	EXPECT_EQ(v->first_sector, 40 * bs);
 	EXPECT_EQ(v->generation, map_io(t.get(), 0, 1).generation);
 	EXPECT_TRUE(rc_io_view_clean(v, 0, static_cast<u32>(40 * bs)));
 	EXPECT_TRUE(rc_io_view_clean(v, 39 * bs + 7, 1));
