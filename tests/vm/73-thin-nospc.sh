@@ -17,7 +17,9 @@ cleanup_push "dm_remove r thin pool"
 cleanup_push "unload_module dm_remap"
 
 check "ramdisks: pool data, pool metadata, spare" brd_setup 3 8192 || exit 1
-check "dm-thin-pool loads" modprobe dm-thin-pool || exit 1
+# The debug kernel is built without DM_THIN_PROVISIONING (tools/debug-kernel/config.fragment).
+modprobe dm-thin-pool 2>/dev/null || dmsetup targets | grep -qw thin-pool ||
+  skip_test "this kernel has no dm-thin-pool (CONFIG_DM_THIN_PROVISIONING)"
 load_dm_remap_deps && check "insmod dm-remap.ko" insmod "$DM_REMAP_KO" || exit 1
 check "a 4 MiB thin pool with error_if_no_space" \
   dmsetup create pool --table "0 $POOL thin-pool /dev/ram1 /dev/ram0 128 0 1 error_if_no_space" || exit 1
