@@ -238,24 +238,96 @@ int RemapTarget::rewrite(const rc_extent *ext, u32 count)
 	return -kEIO;
 }
 
+// What step 1 of a rewrite pass found: the blocks that need a new home (ascending once
+// sorted), the last error a retry returned and whether that error asks to probe the device.
+struct RemapTarget::RewritePlan {
+	Scratch<u64> need;
+	u64 n = 0;
+	int last_err = -kEIO;
+	bool probe_data = false, probe_spare = false;
+
+	[[nodiscard]] bool add(u64 b, const rc_extent *ext, u32 count, u32 shift)
+	{
+		if (!need) {
+			u64 total = 0;
+			for (u32 k = 0; k < count; k++)
+				total += ((ext[k].sector + ext[k].sectors - 1) >> shift) -
+					 (ext[k].sector >> shift) + 1;
+			if (!need.alloc(total))
+				return false;
+		}
+		need.get()[n++] = b;
+		return true;
+	}
+	bool has(u64 b) const { return need && contains(need.get(), n, b); }
+};
+
 int RemapTarget::rewrite_pass(const rc_extent *ext, u32 count)
 {
-	const u32 shift = geo_.block_shift();
 	const u32 gen0 = generation_now();
 
 	// 1. Retry each extent's part of each block where the mapping puts it now, without the
 	//    mutex. Collect the blocks that need a new home; a block already collected is
 	//    written whole in step 3, this extent's part included.
-	Scratch<u64> need;
-	u64 n = 0;
-	int last_err = -kEIO;
-	bool probe_data = false, probe_spare = false;
+	RewritePlan plan;
+	const int r = retry_in_place(ext, count, plan);
+	if (r)
+		return r;
+	if (plan.n == 0)
+		return generation_now() == gen0 ? 0 : kRestart;
+	if (!can_repair())
+		return plan.last_err;
+	// 2. An error the medium may not be at fault for moves nothing while the device as a
+	//    whole does not answer.
+	sort(plan.need.get(), plan.n);
+	const u64 lo = plan.need.get()[0], hi = plan.need.get()[plan.n - 1] + 1;
+	if ((plan.probe_data && !device_answers(RB_DATA_DEV, lo, hi, retry_buf_)) ||
+	    (plan.probe_spare && !device_answers(RB_SPARE_DEV, 0, 0, retry_buf_))) {
+		count_outage();
+		return plan.last_err;
+	}
+
+	// 3. A chunk at a time: hold the blocks, let what is in flight to them finish (so the
+	//    rest of a partly written block is read after every write that raced with this one),
+	//    and move each with its written data.
+	u32 expected = gen0;
+	u64 moved = 0;
+	for (u64 k = 0; k < plan.n;) {
+		MutexGuard guard(mutex_);
+		if (lookup_->generation() != expected)
+			return kRestart;
+		if (metadata_ == MetadataState::Failed || !can_repair())
+			return plan.last_err;
+		Own<MappingChange> change(make<MappingChange>(Gfp::Noio, *this));
+		if (!change)
+			return -kENOMEM;
+		for (; k < plan.n && change->add(plan.need.get()[k]); k++) {
+		}
+		const int err = move_written(*change, ext, count);
+		if (err)
+			return err;
+		moved += change->count();
+		add_relaxed(&auto_remaps_, change->count());
+		expected = lookup_->generation();
+	}
+	rb_log(RB_LOG_WARN, "remapped %llu block(s) after %u failed write(s) at sector %llu",
+	       static_cast<unsigned long long>(moved), count,
+	       static_cast<unsigned long long>(ext[0].sector));
+	return 0;
+}
+
+// Step 1 of a rewrite pass: each extent's part of each block written again where the mapping
+// puts it now (failfast, without the mutex); plan collects the blocks that still fail and the
+// lost ones. 0, kRestart when a block is being moved, or the error of a retry that is not
+// the medium's (the write fails with it).
+int RemapTarget::retry_in_place(const rc_extent *ext, u32 count, RewritePlan &plan)
+{
+	const u32 shift = geo_.block_shift();
 	for (u32 i = 0; i < count; i++) {
 		const rc_extent &e = ext[i];
 		for (u64 b = e.sector >> shift; b <= (e.sector + e.sectors - 1) >> shift; b++) {
-			if (need && contains(need.get(), n, b))
+			if (plan.has(b))
 				continue;
-			const Part p = part_of(e, b, shift);
 			u32 v = 0;
 			const bool mapped = find_now(b, &v);
 			if (mapped && v == LookupTable::kPending) {
@@ -267,17 +339,10 @@ int RemapTarget::rewrite_pass(const rc_extent *ext, u32 count)
 				RcuReadGuard rcu;
 				lost_sectors = writes_lost_sectors(rcu_read(&lookup_), b, ext, count);
 			}
-			if (mapped && (v == LookupTable::kLost || lost_sectors)) {
-				// Step 3 gives it a home, or merges it (rewrite_lost()): what the
-				// extents do not write stays lost.
-			} else {
-				const u64 dev_sector = mapped ? geo_.spare_dev_sector(SpareBlock(v)) +
-									(p.lo & (geo_.block_sectors() - 1))
-							      : geo_.data_offset() + p.lo;
-				const int r = io_->write(io_ctx_, mapped ? RB_SPARE_DEV : RB_DATA_DEV, dev_sector,
-							 payload(e, p.lo),
-							 static_cast<u32>((p.hi - p.lo) << RC_SECTOR_SHIFT),
-							 (e.flags & RB_IO_FUA) | RB_IO_FAILFAST);
+			// A lost block, or one with lost sectors, gets a home or is merged in step 3
+			// (rewrite_lost()): what the extents do not write stays lost.
+			if (!mapped || (v != LookupTable::kLost && !lost_sectors)) {
+				const int r = retry_part(e, b, mapped, v);
 				if (!r)
 					continue;
 				if (!repairable(classify_error(r))) {
@@ -285,101 +350,79 @@ int RemapTarget::rewrite_pass(const rc_extent *ext, u32 count)
 					       static_cast<unsigned long long>(b), r);
 					return r;
 				}
-				last_err = r;
+				plan.last_err = r;
 				if (r != -kENODATA)
-					(mapped ? probe_spare : probe_data) = true;
+					(mapped ? plan.probe_spare : plan.probe_data) = true;
 			}
-			if (!need) {
-				u64 total = 0;
-				for (u32 k = 0; k < count; k++)
-					total += ((ext[k].sector + ext[k].sectors - 1) >> shift) -
-						 (ext[k].sector >> shift) + 1;
-				if (!need.alloc(total))
-					return -kENOMEM;
-			}
-			need.get()[n++] = b;
+			if (!plan.add(b, ext, count, shift))
+				return -kENOMEM;
 		}
 	}
-	if (n == 0)
-		return generation_now() == gen0 ? 0 : kRestart;
-	if (!can_repair())
-		return last_err;
-	// 2. An error the medium may not be at fault for moves nothing while the device as a
-	//    whole does not answer.
-	sort(need.get(), n);
-	const u64 lo = need.get()[0], hi = need.get()[n - 1] + 1;
-	if ((probe_data && !device_answers(RB_DATA_DEV, lo, hi, retry_buf_)) ||
-	    (probe_spare && !device_answers(RB_SPARE_DEV, 0, 0, retry_buf_))) {
-		count_outage();
-		return last_err;
-	}
+	return 0;
+}
 
-	// 3. A chunk at a time: hold the blocks, let what is in flight to them finish (so the
-	//    rest of a partly written block is read after every write that raced with this one),
-	//    and move each with its written data.
-	u32 expected = gen0;
-	u64 moved = 0;
-	for (u64 k = 0; k < n;) {
-		MutexGuard guard(mutex_);
-		if (lookup_->generation() != expected)
-			return kRestart;
-		if (metadata_ == MetadataState::Failed || !can_repair())
-			return last_err;
-		Own<MappingChange> change(make<MappingChange>(Gfp::Noio, *this));
-		if (!change)
-			return -kENOMEM;
-		for (; k < n && change->add(need.get()[k]); k++) {
-		}
-		Status st = change->prepare(MappingChange::kSpares);
-		if (st.is_error())
-			return st.error().code;
-		change->hold();
-		int err = 0;
-		for (u64 i = 0; i < change->count() && !err; i++) {
-			const u64 b = change->block(i);
-			u32 v;
-			const bool on_spare = change->was_mapped(i, &v) && v != LookupTable::kLost;
-			if (rewrite_lost(*change, i, ext, count, &err))
-				continue;
-			if (!written_whole(ext, count, b, shift)) { // keep the rest of the block
-				err = read_where(on_spare ? RB_SPARE_DEV : RB_DATA_DEV,
-						 on_spare ? geo_.spare_dev_sector(SpareBlock(v))
-							  : geo_.data_dev_sector(DataBlock(b)),
-						 copy_buf_, 0);
-				if (err) {
-					rb_log(RB_LOG_ERR, "write to block %llu failed and the rest of the block does not read",
-					       static_cast<unsigned long long>(b));
-					break;
-				}
+// Extent e's part of block b written again where it is now: its spare block v if mapped,
+// else the data device. Failfast, and with FUA if the write had it.
+int RemapTarget::retry_part(const rc_extent &e, u64 b, bool mapped, u32 v)
+{
+	const Part p = part_of(e, b, geo_.block_shift());
+	const u64 dev_sector = mapped ? geo_.spare_dev_sector(SpareBlock(v)) +
+						(p.lo & (geo_.block_sectors() - 1))
+				      : geo_.data_offset() + p.lo;
+	return io_->write(io_ctx_, mapped ? RB_SPARE_DEV : RB_DATA_DEV, dev_sector, payload(e, p.lo),
+			  static_cast<u32>((p.hi - p.lo) << RC_SECTOR_SHIFT),
+			  (e.flags & RB_IO_FUA) | RB_IO_FAILFAST);
+}
+
+// Step 3 of a rewrite pass for one chunk (mutex held): prepare, hold, give each block its new
+// home with the written data (the rest of a partly written block read from where it was),
+// commit. 0 once committed; else the error, with every change rolled back.
+int RemapTarget::move_written(MappingChange &change, const rc_extent *ext, u32 count)
+{
+	const u32 shift = geo_.block_shift();
+	Status st = change.prepare(MappingChange::kSpares);
+	if (st.is_error())
+		return st.error().code;
+	change.hold();
+	int err = 0;
+	for (u64 i = 0; i < change.count() && !err; i++) {
+		const u64 b = change.block(i);
+		u32 v;
+		const bool on_spare = change.was_mapped(i, &v) && v != LookupTable::kLost;
+		if (rewrite_lost(change, i, ext, count, &err))
+			continue;
+		if (!written_whole(ext, count, b, shift)) { // keep the rest of the block
+			err = read_where(on_spare ? RB_SPARE_DEV : RB_DATA_DEV,
+					 on_spare ? geo_.spare_dev_sector(SpareBlock(v))
+						  : geo_.data_dev_sector(DataBlock(b)),
+					 copy_buf_, 0);
+			if (err) {
+				rb_log(RB_LOG_ERR, "write to block %llu failed and the rest of the block does not read",
+				       static_cast<unsigned long long>(b));
+				break;
 			}
-			for (u32 x = 0; x < count; x++) {
-				const Part p = part_of(ext[x], b, shift);
-				if (!p.empty())
-					__builtin_memcpy(copy_buf_ + ((p.lo - (b << shift)) << RC_SECTOR_SHIFT),
-							 payload(ext[x], p.lo), (p.hi - p.lo) << RC_SECTOR_SHIFT);
-			}
-			if (on_spare)
-				change->retire_old(i); // its spare block failed the write
-			err = move_or_mark(*change, i, 0);
 		}
-		if (err) {
-			change->roll_back(); // nothing retired stays retired in memory only
-			rb_log(RB_LOG_ERR, "could not remap a failed write (error %d): it fails", err);
-			return err;
+		for (u32 x = 0; x < count; x++) {
+			const Part p = part_of(ext[x], b, shift);
+			if (!p.empty())
+				__builtin_memcpy(copy_buf_ + ((p.lo - (b << shift)) << RC_SECTOR_SHIFT),
+						 payload(ext[x], p.lo), (p.hi - p.lo) << RC_SECTOR_SHIFT);
 		}
-		st = change->commit(); // all or nothing
-		if (st.is_error() || !change->committed()) {
-			rb_log(RB_LOG_ERR, "could not remap a failed write (error %d): it fails",
-			       st.is_error() ? st.error().code : -kEIO);
-			return st.is_error() ? st.error().code : -kEIO;
-		}
-		moved += change->count();
-		add_relaxed(&auto_remaps_, change->count());
-		expected = lookup_->generation();
+		if (on_spare)
+			change.retire_old(i); // its spare block failed the write
+		err = move_or_mark(change, i, 0);
 	}
-	rb_log(RB_LOG_WARN, "remapped %llu block(s) after %u failed write(s) at sector %llu",
-	       static_cast<unsigned long long>(moved), count,
-	       static_cast<unsigned long long>(ext[0].sector));
+	if (err) {
+		change.roll_back(); // nothing retired stays retired in memory only
+		rb_log(RB_LOG_ERR, "could not remap a failed write (error %d): it fails", err);
+		return err;
+	}
+	st = change.commit(); // all or nothing
+	if (st.is_error() || !change.committed()) {
+		err = st.is_error() ? st.error().code : -kEIO;
+		rb_log(RB_LOG_ERR, "could not remap a failed write (error %d): it fails", err);
+		return err;
+	}
 	return 0;
 }
 
@@ -412,7 +455,7 @@ void RemapTarget::log_reread(u64 sector, u64 moved, u64 salvaged, u64 salvaged_l
 		advance(rb_snprintf(line + n, room(), "%s%llu block(s) salvaged (%llu of %llu sectors lost)",
 				    n ? ", " : "", static_cast<unsigned long long>(salvaged),
 				    static_cast<unsigned long long>(salvaged_lost),
-				    static_cast<unsigned long long>(salvaged * geo_.block_sectors())));
+				    static_cast<unsigned long long>(salvaged) * geo_.block_sectors()));
 	if (lost && room())
 		advance(rb_snprintf(line + n, room(), "%s%llu block(s) lost whole", n ? ", " : "",
 				    static_cast<unsigned long long>(lost)));
@@ -448,26 +491,97 @@ int RemapTarget::reread(u64 sector, u32 sectors, u8 *buf, int error)
 	return fail;
 }
 
-int RemapTarget::reread_pass(u64 sector, u32 sectors, u8 *buf, int fail)
-{
-	const u32 shift = geo_.block_shift();
-	const u64 end = sector + sectors;
-	const u64 first = sector >> shift;
-	const u64 count = ((end - 1) >> shift) - first + 1;
-	const u32 alone = table_.read_retries - 1; // retries without the mutex
-	const u32 gen0 = generation_now();
-	auto into_buf = [&](u64 b, const u8 *from) {
-		const u64 lo = max(sector, b << shift), hi = min(end, (b + 1) << shift);
-		__builtin_memcpy(buf + ((lo - sector) << RC_SECTOR_SHIFT),
-				 from + ((lo - (b << shift)) << RC_SECTOR_SHIFT), (hi - lo) << RC_SECTOR_SHIFT);
-	};
-
-	// 1. Without the mutex: read every block alone, retry the failing ones.
+// A failed read's pass: its range, the caller's buffer, what step 1 found of each block and
+// what step 3 did.
+struct RemapTarget::RereadPlan {
+	RereadPlan(u64 s, u32 sectors, u8 *b, int f, u32 sh)
+		: sector(s), end(s + sectors), first(s >> sh), count(((end - 1) >> sh) - first + 1),
+		  buf(b), fail(f), shift(sh)
+	{
+	}
+	const u64 sector, end, first, count;
+	u8 *const buf;
+	const int fail;
+	const u32 shift;
 	Scratch<Found> found; // allocated at the first block that fails
 	u64 unread = 0, suspects = 0;
 	bool outage = false, probe_data = false, probe_spare = false;
-	for (u64 i = 0; i < count && !outage; i++) {
-		const u64 b = first + i;
+	u64 moved = 0, salvaged = 0, salvaged_lost = 0, lost = 0;
+
+	// Block b's part of the read, copied from a whole block read into from.
+	void into_buf(u64 b, const u8 *from) const
+	{
+		const u64 lo = max(sector, b << shift), hi = min(end, (b + 1) << shift);
+		__builtin_memcpy(buf + ((lo - sector) << RC_SECTOR_SHIFT),
+				 from + ((lo - (b << shift)) << RC_SECTOR_SHIFT), (hi - lo) << RC_SECTOR_SHIFT);
+	}
+	[[nodiscard]] bool mark(u64 i, Found f)
+	{
+		if (!found && !found.alloc(count))
+			return false;
+		found.get()[i] = f;
+		return true;
+	}
+};
+
+int RemapTarget::reread_pass(u64 sector, u32 sectors, u8 *buf, int fail)
+{
+	RereadPlan plan(sector, sectors, buf, fail, geo_.block_shift());
+	const u32 gen0 = generation_now();
+
+	// 1. Without the mutex: read every block alone, retry the failing ones.
+	const int r = read_alone(plan);
+	if (r)
+		return r;
+	if (plan.outage) {
+		count_outage();
+		return fail;
+	}
+	if (generation_now() != gen0)
+		return kRestart;
+	if (plan.suspects == 0 || !can_repair())
+		return plan.unread ? fail : 0;
+	// 2. Without the mutex: an I/O error that is not a medium error marks nothing while the
+	//    device as a whole does not answer either.
+	if ((plan.probe_data &&
+	     !device_answers(RB_DATA_DEV, plan.first, plan.first + plan.count, retry_buf_)) ||
+	    (plan.probe_spare && !device_answers(RB_SPARE_DEV, 0, 0, retry_buf_))) {
+		count_outage();
+		return plan.unread ? fail : 0;
+	}
+
+	// 3. Each suspect block alone: hold it (and only it), read it once more, move or mark it.
+	u32 expected = gen0;
+	for (u64 i = 0; i < plan.count && !plan.outage; i++) {
+		const Found f = plan.found.get()[i];
+		if (f == Found::Fine || f == Found::Lost)
+			continue;
+		MutexGuard guard(mutex_);
+		if (lookup_->generation() != expected)
+			return kRestart;
+		if (metadata_ == MetadataState::Failed || !can_repair())
+			break;
+		if (!reread_held(plan, i))
+			break; // no memory, or the commit failed: the read fails as it did
+		expected = lookup_->generation();
+	}
+	if (plan.outage)
+		count_outage();
+	if (plan.moved + plan.salvaged)
+		add_relaxed(&auto_remaps_, plan.moved + plan.salvaged);
+	if (plan.moved || plan.salvaged || plan.lost)
+		log_reread(sector, plan.moved, plan.salvaged, plan.salvaged_lost, plan.lost);
+	return plan.unread ? fail : 0;
+}
+
+// Step 1 of a reread pass: every block of the range read alone where it is now, failfast and
+// without the mutex; a failing one read read_retries - 1 times in all here. 0, kRestart when a
+// block is being moved, or plan.fail when there is no memory to go on with.
+int RemapTarget::read_alone(RereadPlan &plan)
+{
+	const u32 alone = table_.read_retries - 1; // retries without the mutex
+	for (u64 i = 0; i < plan.count && !plan.outage; i++) {
+		const u64 b = plan.first + i;
 		u32 v = 0;
 		const bool mapped = find_now(b, &v);
 		if (mapped && v == LookupTable::kPending) {
@@ -475,10 +589,9 @@ int RemapTarget::reread_pass(u64 sector, u32 sectors, u8 *buf, int fail)
 			return kRestart;
 		}
 		if (mapped && v == LookupTable::kLost) {
-			unread++;
-			if (!found && !found.alloc(count))
-				return fail;
-			found.get()[i] = Found::Lost;
+			plan.unread++;
+			if (!plan.mark(i, Found::Lost))
+				return plan.fail;
 			continue;
 		}
 		const rb_device dev = mapped ? RB_SPARE_DEV : RB_DATA_DEV;
@@ -486,127 +599,109 @@ int RemapTarget::reread_pass(u64 sector, u32 sectors, u8 *buf, int fail)
 					      : geo_.data_dev_sector(DataBlock(b));
 		int r = alone ? read_where(dev, dev_sector, retry_buf_, RB_IO_FAILFAST) : -kEIO;
 		if (alone && !r) {
-			into_buf(b, retry_buf_);
+			plan.into_buf(b, retry_buf_);
 			continue;
 		}
-		if (!found && !found.alloc(count))
-			return fail;
 		Found f = alone ? Found::Failing : Found::Unknown;
+		if (!plan.mark(i, f))
+			return plan.fail;
 		// The device said the medium failed: for the failed read as a whole, or this block.
-		bool medium = fail == -kENODATA;
-		for (u32 k = 1; k <= alone; k++) {
-			if (k > 1)
-				r = read_where(dev, dev_sector, retry_buf_, RB_IO_FAILFAST);
-			if (!r)
-				break;
-			if (r == -kENOMEM)
-				return fail; // says nothing about the disk: nothing marked
-			if (!repairable(classify_error(r))) {
-				outage = true; // the path failed: not the medium's doing
-				break;
-			}
-			medium |= r == -kENODATA;
-		}
+		bool medium = plan.fail == -kENODATA;
+		r = retry_alone(dev, dev_sector, r, alone, &medium, &plan.outage);
+		if (r == -kENOMEM)
+			return plan.fail; // says nothing about the disk: nothing marked
 		if (!r && f == Found::Failing) {
 			f = Found::Weak;
-			into_buf(b, retry_buf_);
+			plan.into_buf(b, retry_buf_);
 		} else {
-			unread++;
+			plan.unread++;
 		}
-		found.get()[i] = f;
-		suspects++;
-		(mapped ? probe_spare : probe_data) |= f != Found::Weak && !medium;
+		plan.found.get()[i] = f;
+		plan.suspects++;
+		(mapped ? plan.probe_spare : plan.probe_data) |= f != Found::Weak && !medium;
 	}
-	if (outage) {
-		count_outage();
-		return fail;
-	}
-	if (generation_now() != gen0)
-		return kRestart;
-	if (suspects == 0 || !can_repair())
-		return unread ? fail : 0;
-	// 2. Without the mutex: an I/O error that is not a medium error marks nothing while the
-	//    device as a whole does not answer either.
-	if ((probe_data && !device_answers(RB_DATA_DEV, first, first + count, retry_buf_)) ||
-	    (probe_spare && !device_answers(RB_SPARE_DEV, 0, 0, retry_buf_))) {
-		count_outage();
-		return unread ? fail : 0;
-	}
+	return 0;
+}
 
-	// 3. Each suspect block alone: hold it (and only it), read it once more, move or mark it.
-	u32 expected = gen0;
-	u64 moved = 0, salvaged = 0, salvaged_lost = 0, lost = 0;
-	for (u64 i = 0; i < count && !outage; i++) {
-		const Found f = found.get()[i];
-		if (f == Found::Fine || f == Found::Lost)
-			continue;
-		const u64 b = first + i;
-		MutexGuard guard(mutex_);
-		if (lookup_->generation() != expected)
-			return kRestart;
-		if (metadata_ == MetadataState::Failed || !can_repair())
+// The retries of one block read alone (r: how its first read alone ended), up to `alone`
+// reads in all, into retry_buf_. Returns how the last one ended; *medium if one said the
+// medium failed, *outage if one failed in a way that is the path's, not the medium's.
+int RemapTarget::retry_alone(rb_device dev, u64 dev_sector, int r, u32 alone, bool *medium,
+			     bool *outage)
+{
+	for (u32 k = 1; k <= alone; k++) {
+		if (k > 1)
+			r = read_where(dev, dev_sector, retry_buf_, RB_IO_FAILFAST);
+		if (!r || r == -kENOMEM)
 			break;
-		Own<MappingChange> change(make<MappingChange>(Gfp::Noio, *this));
-		if (!change || !change->add(b) ||
-		    change->prepare(MappingChange::kSpares | MappingChange::kSparesIfAny).is_error())
-			break; // no memory (or no table slot): the read fails as it did
-		change->hold();
-		u32 v;
-		const bool on_spare = change->was_mapped(0, &v) && v != LookupTable::kLost;
-		const int r = read_where(on_spare ? RB_SPARE_DEV : RB_DATA_DEV,
-					 on_spare ? geo_.spare_dev_sector(SpareBlock(v))
-						  : geo_.data_dev_sector(DataBlock(b)),
-					 copy_buf_, RB_IO_FAILFAST);
-		int err = 0;
-		if (!r) {
-			if (f != Found::Weak) {
-				into_buf(b, copy_buf_);
-				unread--;
-			}
-			if (f == Found::Unknown) {
-				change->roll_back(); // read alone at once: not the failing block
-			} else {
-				if (on_spare)
-					change->retire_old(0); // the spare block it lived in failed a read
-				err = move_or_mark(*change, 0, 0);
-			}
-		} else if (r == -kENOMEM || f == Found::Weak) {
-			change->roll_back(); // it read before: it stays where it is
-		} else if (!repairable(classify_error(r))) {
-			change->roll_back();
-			outage = true;
+		if (!repairable(classify_error(r))) {
+			*outage = true; // the path failed: not the medium's doing
+			break;
+		}
+		*medium |= r == -kENODATA;
+	}
+	return r;
+}
+
+// Step 3 of a reread pass for block i of the range (mutex held): hold it, read it once more
+// and move it, salvage it or mark it lost, and commit; or leave it where it is if it read
+// (or read before). False when the pass must stop: no memory or a failed commit.
+bool RemapTarget::reread_held(RereadPlan &plan, u64 i)
+{
+	const Found f = plan.found.get()[i];
+	const u64 b = plan.first + i;
+	Own<MappingChange> change(make<MappingChange>(Gfp::Noio, *this));
+	if (!change || !change->add(b) ||
+	    change->prepare(MappingChange::kSpares | MappingChange::kSparesIfAny).is_error())
+		return false;
+	change->hold();
+	u32 v;
+	const bool on_spare = change->was_mapped(0, &v) && v != LookupTable::kLost;
+	const int r = read_where(on_spare ? RB_SPARE_DEV : RB_DATA_DEV,
+				 on_spare ? geo_.spare_dev_sector(SpareBlock(v))
+					  : geo_.data_dev_sector(DataBlock(b)),
+				 copy_buf_, RB_IO_FAILFAST);
+	int err = 0;
+	if (!r) {
+		if (f != Found::Weak) {
+			plan.into_buf(b, copy_buf_);
+			plan.unread--;
+		}
+		if (f == Found::Unknown) {
+			change->roll_back(); // read alone at once: not the failing block
 		} else {
 			if (on_spare)
-				change->retire_old(0);
-			err = move_or_mark(*change, 0, r);
+				change->retire_old(0); // the spare block it lived in failed a read
+			err = move_or_mark(*change, 0, 0);
 		}
-		if (!err && (change->moved(0) || change->lost(0))) {
-			// What the commit records: moved whole, salvaged (moved with lost
-			// sectors) or lost whole.
-			const SectorMask *holes = change->logged_lost(0);
-			const u32 nholes = holes ? holes->count() : 0;
-			if (change->commit().is_error() || !change->committed())
-				break; // rolled back: the read fails as it did
-			if (change->lost(0)) {
-				lost++;
-			} else if (nholes) {
-				salvaged++;
-				salvaged_lost += nholes;
-			} else {
-				moved++;
-			}
-		} else {
-			change->roll_back(); // nothing retired stays retired in memory only
-		}
-		expected = lookup_->generation();
+	} else if (r == -kENOMEM || f == Found::Weak) {
+		change->roll_back(); // it read before: it stays where it is
+	} else if (!repairable(classify_error(r))) {
+		change->roll_back();
+		plan.outage = true;
+	} else {
+		if (on_spare)
+			change->retire_old(0);
+		err = move_or_mark(*change, 0, r);
 	}
-	if (outage)
-		count_outage();
-	if (moved + salvaged)
-		add_relaxed(&auto_remaps_, moved + salvaged);
-	if (moved || salvaged || lost)
-		log_reread(sector, moved, salvaged, salvaged_lost, lost);
-	return unread ? fail : 0;
+	if (err || !(change->moved(0) || change->lost(0))) {
+		change->roll_back(); // nothing retired stays retired in memory only
+		return true;
+	}
+	// What the commit records: moved whole, salvaged (moved with lost sectors) or lost whole.
+	const SectorMask *holes = change->logged_lost(0);
+	const u32 nholes = holes ? holes->count() : 0;
+	if (change->commit().is_error() || !change->committed())
+		return false; // rolled back: the read fails as it did
+	if (change->lost(0)) {
+		plan.lost++;
+	} else if (nholes) {
+		plan.salvaged++;
+		plan.salvaged_lost += nholes;
+	} else {
+		plan.moved++;
+	}
+	return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -848,149 +943,184 @@ int RemapTarget::rescue_sectors(u64 data, u32 spare, const SectorMask &m, Sector
 // read once more and committed: a lost block that now reads, in part or whole, moves to a
 // spare block with its data; lost sectors of a salvaged block that now read are copied into
 // its spare block.
+// The lost and salvaged blocks reprobe takes on at once (within a span of kMaxBlocks blocks:
+// what a hold drains), with what each had lost and whether it reads now, at least in part.
+struct RemapTarget::ReprobeBatch {
+	u64 blocks[MappingChange::kMaxBlocks];
+	SectorMask had[MappingChange::kMaxBlocks];
+	bool better[MappingChange::kMaxBlocks];
+	u64 n = 0, nbetter = 0;
+};
+
 int RemapTarget::do_reprobe(u64 first, u64 count, TextBuffer &reply)
 {
 	u64 reprobed = 0, rescued = 0, still_lost = 0;
 	const u64 end = count > geo_.data_blocks() - first ? geo_.data_blocks() : first + count;
-	const u32 bs = geo_.block_sectors();
-	const u32 lbs = max(devs_.data_logical_block, u32(1) << RC_SECTOR_SHIFT);
-	const u32 unit = min(lbs, geo_.block_size()) >> RC_SECTOR_SHIFT;
 	Scratch<u8> probe;
 	if (!probe.alloc(geo_.block_size()))
 		return -kENOMEM;
-	const u64 kSpan = MappingChange::kMaxBlocks;
+	ReprobeBatch at;
 	for (u64 next = first; next < end;) {
-		// 1. The next lost and salvaged blocks of the range (within a span of
-		//    kMaxBlocks blocks: what a hold drains), with what each has lost.
-		u64 blocks[MappingChange::kMaxBlocks];
-		SectorMask had[MappingChange::kMaxBlocks];
-		u64 n = 0;
-		{
-			MutexGuard guard(mutex_);
-			int r = can_change_mapping("reprobe"); // first: lookup_ may be stale
-			if (r)
-				return r;
-			const LostSectors *lost = lookup_->lost();
-			lookup_->for_each_from(next, [&](u64 key, u32 v) {
-				if (key >= end || (n && key - blocks[0] >= kSpan))
-					return false;
-				const SectorMask *m =
-					lost && v != LookupTable::kPending ? lost->find(key) : nullptr;
-				if (v == LookupTable::kLost || m) {
-					blocks[n] = key;
-					had[n++] = m ? *m : all_sectors(bs);
-				}
-				return n < MappingChange::kMaxBlocks;
-			});
-		}
-		if (n == 0)
+		// 1. The next lost and salvaged blocks of the range, with what each has lost.
+		int r = next_lost(next, end, at);
+		if (r)
+			return r;
+		if (at.n == 0)
 			break;
-		next = blocks[n - 1] + 1;
+		next = at.blocks[at.n - 1] + 1;
 
 		// 2. Without the mutex: which of them read now, at least in part.
-		bool better[MappingChange::kMaxBlocks];
-		u64 nbetter = 0;
-		for (u64 i = 0; i < n; i++) {
-			const u64 data = geo_.data_dev_sector(DataBlock(blocks[i]));
-			better[i] = false;
-			for (u32 s = 0; s < bs && !better[i]; s += unit) {
-				if (!had[i].touches(s, s + unit))
-					continue;
-				const int r = io_->read(io_ctx_, RB_DATA_DEV, data + s, probe.get(),
-							unit << RC_SECTOR_SHIFT, 0);
-				if (r == -kENOMEM)
-					return r;
-				better[i] = r == 0;
-			}
-			nbetter += better[i];
-		}
-		reprobed += n;
-		still_lost += n - nbetter;
-		add_relaxed(&reprobed_, n - nbetter);
-		if (nbetter == 0)
+		r = probe_lost(at, probe.get());
+		if (r)
+			return r;
+		reprobed += at.n;
+		still_lost += at.n - at.nbetter;
+		add_relaxed(&reprobed_, at.n - at.nbetter);
+		if (at.nbetter == 0)
 			continue;
 
 		// 3. With the mutex: hold those, read them once more and commit what now reads.
-		MutexGuard guard(mutex_);
-		int r = can_change_mapping("reprobe");
+		u64 batch_rescued = 0;
+		r = rescue_batch(at, &batch_rescued);
 		if (r)
 			return r;
-		Own<MappingChange> change(make<MappingChange>(Gfp::Noio, *this));
-		if (!change)
-			return -kENOMEM;
-		// A block written whole since the probe (the write revived it) has nothing lost
-		// any more: it counts as rescued, which is what rescued says, and is not held.
-		u64 written = 0;
-		for (u64 i = 0; i < n; i++) {
-			if (better[i] && !lost_now(blocks[i]))
-				written++;
-			else if (better[i])
-				(void)change->add(blocks[i]);
-		}
-		if (change->count() == 0) {
-			rescued += written;
-			add_relaxed(&reprobed_, nbetter);
-			add_relaxed(&rescued_, written);
-			continue;
-		}
-		Status st = change->prepare(MappingChange::kSpares | MappingChange::kSparesIfAny);
-		if (st.is_error())
-			return st.error().code;
-		change->hold();
-		int err = 0;
-		u64 batch_rescued = written;
-		for (u64 i = 0; i < change->count() && !err; i++) {
-			const u64 b = change->block(i);
-			const u64 data = geo_.data_dev_sector(DataBlock(b));
-			u32 v;
-			if (!change->was_mapped(i, &v))
-				continue; // as it was at the check above, under the same mutex
-			SectorMask lost;
-			if (v == LookupTable::kLost) {
-				err = salvage_block(RB_DATA_DEV, data, 0, copy_buf_, &lost, false);
-				if (err || lost.count() == bs)
-					continue;
-				if (lost.any() && !change->log_lost(i, lost)) {
-					err = -kENOMEM;
-					continue;
-				}
-				err = change->place(i, copy_buf_);
-				batch_rescued += !err && !lost.any();
-				continue;
-			}
-			const SectorMask *m = lookup_->lost() ? lookup_->lost()->find(b) : nullptr;
-			if (!m)
-				continue; // as it was at the check above
-			err = rescue_sectors(data, v, *m, &lost);
-			if (!err && !(lost == *m)) {
-				if (!change->log_lost(i, lost))
-					err = -kENOMEM;
-				else
-					batch_rescued += !lost.any();
-			}
-		}
-		if (err) {
-			change->roll_back(); // the blocks are as they were
-			rb_log(RB_LOG_ERR, "reprobe: could not record what it found (error %d)", err);
-			return err;
-		}
-		st = change->commit(); // nothing found (all Kept): rolled back, not an error
-		if (st.is_error()) {
-			rb_log(RB_LOG_ERR, "reprobe: could not record what it found (error %d)",
-			       st.error().code);
-			return st.error().code;
-		}
-		refresh_snapshot();
-		const u64 batch_still = nbetter - batch_rescued;
 		rescued += batch_rescued;
-		still_lost += batch_still;
-		add_relaxed(&reprobed_, nbetter);
+		still_lost += at.nbetter - batch_rescued;
+		add_relaxed(&reprobed_, at.nbetter);
 		add_relaxed(&rescued_, batch_rescued);
 	}
 	reply.emit("reprobed=%llu rescued=%llu still_lost=%llu",
 		   static_cast<unsigned long long>(reprobed), static_cast<unsigned long long>(rescued),
 		   static_cast<unsigned long long>(still_lost));
 	return 1;
+}
+
+// Reprobe's step 1: the lost and salvaged blocks from block next on (below end), into at.
+int RemapTarget::next_lost(u64 next, u64 end, ReprobeBatch &at)
+{
+	const u64 kSpan = MappingChange::kMaxBlocks;
+	const u32 bs = geo_.block_sectors();
+	MutexGuard guard(mutex_);
+	const int r = can_change_mapping("reprobe"); // first: lookup_ may be stale
+	if (r)
+		return r;
+	const LostSectors *lost = lookup_->lost();
+	u64 n = 0;
+	lookup_->for_each_from(next, [&](u64 key, u32 v) {
+		if (key >= end || (n && key - at.blocks[0] >= kSpan))
+			return false;
+		const SectorMask *m = lost && v != LookupTable::kPending ? lost->find(key) : nullptr;
+		if (v == LookupTable::kLost || m) {
+			at.blocks[n] = key;
+			at.had[n++] = m ? *m : all_sectors(bs);
+		}
+		return n < MappingChange::kMaxBlocks;
+	});
+	at.n = n;
+	return 0;
+}
+
+// Reprobe's step 2, without the mutex: reads what each block of at has lost, a logical block
+// of the data device at a time, until one reads (at.better).
+int RemapTarget::probe_lost(ReprobeBatch &at, u8 *probe)
+{
+	const u32 bs = geo_.block_sectors();
+	const u32 lbs = max(devs_.data_logical_block, u32(1) << RC_SECTOR_SHIFT);
+	const u32 unit = min(lbs, geo_.block_size()) >> RC_SECTOR_SHIFT;
+	at.nbetter = 0;
+	for (u64 i = 0; i < at.n; i++) {
+		const u64 data = geo_.data_dev_sector(DataBlock(at.blocks[i]));
+		at.better[i] = false;
+		for (u32 s = 0; s < bs && !at.better[i]; s += unit) {
+			if (!at.had[i].touches(s, s + unit))
+				continue;
+			const int r = io_->read(io_ctx_, RB_DATA_DEV, data + s, probe,
+						unit << RC_SECTOR_SHIFT, 0);
+			if (r == -kENOMEM)
+				return r;
+			at.better[i] = r == 0;
+		}
+		at.nbetter += at.better[i];
+	}
+	return 0;
+}
+
+// Reprobe's step 3: holds the blocks of at that read in part, reads them once more and
+// commits what now reads; *rescued counts the blocks with nothing lost any more.
+int RemapTarget::rescue_batch(const ReprobeBatch &at, u64 *rescued)
+{
+	MutexGuard guard(mutex_);
+	int err = can_change_mapping("reprobe");
+	if (err)
+		return err;
+	Own<MappingChange> change(make<MappingChange>(Gfp::Noio, *this));
+	if (!change)
+		return -kENOMEM;
+	// A block written whole since the probe (the write revived it) has nothing lost any
+	// more: it counts as rescued, which is what rescued says, and is not held.
+	u64 written = 0;
+	for (u64 i = 0; i < at.n; i++) {
+		if (at.better[i] && !lost_now(at.blocks[i]))
+			written++;
+		else if (at.better[i])
+			(void)change->add(at.blocks[i]);
+	}
+	*rescued = written;
+	if (change->count() == 0)
+		return 0;
+	Status st = change->prepare(MappingChange::kSpares | MappingChange::kSparesIfAny);
+	if (st.is_error())
+		return st.error().code;
+	change->hold();
+	for (u64 i = 0; i < change->count() && !err; i++)
+		err = rescue_block(*change, i, rescued);
+	if (err) {
+		change->roll_back(); // the blocks are as they were
+		rb_log(RB_LOG_ERR, "reprobe: could not record what it found (error %d)", err);
+		return err;
+	}
+	st = change->commit(); // nothing found (all Kept): rolled back, not an error
+	if (st.is_error()) {
+		rb_log(RB_LOG_ERR, "reprobe: could not record what it found (error %d)",
+		       st.error().code);
+		return st.error().code;
+	}
+	refresh_snapshot();
+	return 0;
+}
+
+// Block i of a held reprobe change read once more: a lost one salvaged and placed, a
+// salvaged one's lost sectors that read copied in (rescue_sectors()); *rescued counts it when
+// nothing of it is lost any more.
+int RemapTarget::rescue_block(MappingChange &change, u64 i, u64 *rescued)
+{
+	const u32 bs = geo_.block_sectors();
+	const u64 b = change.block(i);
+	const u64 data = geo_.data_dev_sector(DataBlock(b));
+	u32 v;
+	if (!change.was_mapped(i, &v))
+		return 0; // as it was at the check above, under the same mutex
+	SectorMask lost;
+	if (v == LookupTable::kLost) {
+		int err = salvage_block(RB_DATA_DEV, data, 0, copy_buf_, &lost, false);
+		if (err || lost.count() == bs)
+			return err;
+		if (lost.any() && !change.log_lost(i, lost))
+			return -kENOMEM;
+		err = change.place(i, copy_buf_);
+		*rescued += !err && !lost.any();
+		return err;
+	}
+	const SectorMask *m = lookup_->lost() ? lookup_->lost()->find(b) : nullptr;
+	if (!m)
+		return 0; // as it was at the check above
+	const int err = rescue_sectors(data, v, *m, &lost);
+	if (err || lost == *m)
+		return err;
+	if (!change.log_lost(i, lost))
+		return -kENOMEM;
+	*rescued += !lost.any();
+	return 0;
 }
 
 } // namespace remap

@@ -134,7 +134,15 @@ private:
 	enum : int { kRestart = 1 }; // a pass saw the mapping change under it: run it again
 	bool can_repair() const { return auto_remap(); }
 	int reread_pass(u64 sector, u32 sectors, u8 *buf, int error);
+	struct RereadPlan;
+	int read_alone(RereadPlan &plan);
+	int retry_alone(rb_device dev, u64 dev_sector, int r, u32 alone, bool *medium, bool *outage);
+	bool reread_held(RereadPlan &plan, u64 i);
 	int rewrite_pass(const rc_extent *ext, u32 count);
+	struct RewritePlan;
+	int retry_in_place(const rc_extent *ext, u32 count, RewritePlan &plan);
+	int retry_part(const rc_extent &e, u64 b, bool mapped, u32 v);
+	int move_written(MappingChange &change, const rc_extent *ext, u32 count);
 	int read_where(rb_device dev, u64 dev_sector, u8 *buf, unsigned flags);
 	// The published mapping's entry for block, read without the mutex (as map() reads it).
 	[[nodiscard]] bool find_now(u64 block, u32 *value) const;
@@ -176,6 +184,11 @@ private:
 	// still lost. False if the block is not such a block (the caller handles it).
 	bool rewrite_lost(MappingChange &change, u64 i, const rc_extent *ext, u32 count, int *err);
 	int do_reprobe(u64 first, u64 count, TextBuffer &reply);
+	struct ReprobeBatch;
+	int next_lost(u64 next, u64 end, ReprobeBatch &at);
+	int probe_lost(ReprobeBatch &at, u8 *probe);
+	int rescue_batch(const ReprobeBatch &at, u64 *rescued);
+	int rescue_block(MappingChange &change, u64 i, u64 *rescued);
 	int rescue_sectors(u64 data, u32 spare, const SectorMask &m, SectorMask *still);
 	bool has_lost_sectors(u64 b) const;
 	// Whether block b is lost or has lost sectors (under mutex_). Not inlined: reprobe's
