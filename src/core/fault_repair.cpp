@@ -197,19 +197,19 @@ bool RemapTarget::device_answers(rb_device dev, u64 first_block, u64 end_block, 
 }
 
 // The one place where a read error costs a whole block: block i of a held change does not
-// read at all (salvage_or_mark() found no sector that reads) and the medium is at fault.
-void RemapTarget::mark_unreadable(MappingChange &change, u64 i)
+// read at all (salvage_or_mark_locked() found no sector that reads) and the medium is at fault.
+void RemapTarget::mark_unreadable_locked(MappingChange &change, u64 i)
 {
 	rb_log(RB_LOG_WARN, "block %llu does not read: marking it lost",
 	       static_cast<unsigned long long>(change.block(i)));
 	change.set_lost(i);
 }
 
-int RemapTarget::move_or_mark(MappingChange &change, u64 i, int read_error)
+int RemapTarget::move_or_mark_locked(MappingChange &change, u64 i, int read_error)
 {
 	if (!read_error)
 		return change.place(i, copy_buf_);
-	return salvage_or_mark(change, i); // what reads moves; the rest is lost
+	return salvage_or_mark_locked(change, i); // what reads moves; the rest is lost
 }
 
 // Writes that failed on the device they were routed to, or that need a home because their
@@ -268,8 +268,8 @@ int RemapTarget::rewrite_pass(const rc_extent *ext, u32 count)
 				lost_sectors = writes_lost_sectors(rcu_read(&lookup_), b, ext, count);
 			}
 			if (mapped && (v == LookupTable::kLost || lost_sectors)) {
-				// Step 3 gives it a home, or merges it (rewrite_lost()): what the
-				// extents do not write stays lost.
+				// Step 3 gives it a home, or merges it (rewrite_lost_locked()):
+				// what the extents do not write stays lost.
 			} else {
 				const u64 dev_sector = mapped ? geo_.spare_dev_sector(SpareBlock(v)) +
 									(p.lo & (geo_.block_sectors() - 1))
@@ -339,7 +339,7 @@ int RemapTarget::rewrite_pass(const rc_extent *ext, u32 count)
 			const u64 b = change->block(i);
 			u32 v;
 			const bool on_spare = change->was_mapped(i, &v) && v != LookupTable::kLost;
-			if (rewrite_lost(*change, i, ext, count, &err))
+			if (rewrite_lost_locked(*change, i, ext, count, &err))
 				continue;
 			if (!written_whole(ext, count, b, shift)) { // keep the rest of the block
 				err = read_where(on_spare ? RB_SPARE_DEV : RB_DATA_DEV,
@@ -360,7 +360,7 @@ int RemapTarget::rewrite_pass(const rc_extent *ext, u32 count)
 			}
 			if (on_spare)
 				change->retire_old(i); // its spare block failed the write
-			err = move_or_mark(*change, i, 0);
+			err = move_or_mark_locked(*change, i, 0);
 		}
 		if (err) {
 			change->roll_back(); // nothing retired stays retired in memory only
@@ -401,7 +401,7 @@ enum class Found : u8 {
 // times without the mutex (with RB_IO_FAILFAST), the last time held, so that a write that
 // raced with the retries is never undone. A block that fails its first read alone and then
 // reads is weak: it moves to a new spare block with its data. One that never reads is marked
-// lost (mark_unreadable()) only if the medium is at fault: a medium error, or an I/O error
+// lost (mark_unreadable_locked()) only if the medium is at fault: a medium error, or an I/O error
 // while the rest of the device still answers (device_answers()). A retry failing with an
 // error of the path, or a device that does not answer, is an outage: nothing is marked or
 // moved. Fills buf and returns 0 if every block read in the end; else a negative errno (the
@@ -544,7 +544,7 @@ int RemapTarget::reread_pass(u64 sector, u32 sectors, u8 *buf, int fail)
 			} else {
 				if (on_spare)
 					change->retire_old(0); // the spare block it lived in failed a read
-				err = move_or_mark(*change, 0, 0);
+				err = move_or_mark_locked(*change, 0, 0);
 			}
 		} else if (r == -kENOMEM || f == Found::Weak) {
 			change->roll_back(); // it read before: it stays where it is
@@ -554,7 +554,7 @@ int RemapTarget::reread_pass(u64 sector, u32 sectors, u8 *buf, int fail)
 		} else {
 			if (on_spare)
 				change->retire_old(0);
-			err = move_or_mark(*change, 0, r);
+			err = move_or_mark_locked(*change, 0, r);
 		}
 		if (!err && (change->moved(0) || change->lost(0))) {
 			if (change->commit().is_error() || !change->committed())
@@ -634,7 +634,7 @@ int RemapTarget::salvage_block(rb_device dev, u64 dev_sector, unsigned flags, u8
 	return 0;
 }
 
-int RemapTarget::salvage_or_mark(MappingChange &change, u64 i)
+int RemapTarget::salvage_or_mark_locked(MappingChange &change, u64 i)
 {
 	const u64 b = change.block(i);
 	u32 v;
@@ -652,7 +652,7 @@ int RemapTarget::salvage_or_mark(MappingChange &change, u64 i)
 			lost.w[k] |= had->w[k];
 	}
 	if (lost.count() == geo_.block_sectors()) {
-		mark_unreadable(change, i); // the commit drops lost sectors it had
+		mark_unreadable_locked(change, i); // the commit drops lost sectors it had
 		return 0;
 	}
 	if ((lost.any() || had) && !change.log_lost(i, lost))
@@ -672,7 +672,7 @@ bool RemapTarget::writes_lost_sectors(const LookupTable *t, u64 b, const rc_exte
 	return m && m->overlaps(written_mask(ext, count, b, geo_.block_shift()));
 }
 
-bool RemapTarget::rewrite_lost(MappingChange &change, u64 i, const rc_extent *ext, u32 count,
+bool RemapTarget::rewrite_lost_locked(MappingChange &change, u64 i, const rc_extent *ext, u32 count,
 			       int *err)
 {
 	const u64 b = change.block(i);
@@ -726,7 +726,7 @@ bool RemapTarget::rewrite_lost(MappingChange &change, u64 i, const rc_extent *ex
 // The lost sectors m of a salvaged block (data device sector data, spare block spare) that
 // now read are copied into its spare block; *still gets those that do not. They are nobody
 // else's to write: the block is held, and writes that touch them wait for the hold.
-int RemapTarget::rescue_sectors(u64 data, u32 spare, const SectorMask &m, SectorMask *still)
+int RemapTarget::rescue_sectors_locked(u64 data, u32 spare, const SectorMask &m, SectorMask *still)
 {
 	const u32 bs = geo_.block_sectors();
 	const u32 lbs = max(devs_.data_logical_block, u32(1) << RC_SECTOR_SHIFT);
@@ -777,7 +777,7 @@ int RemapTarget::do_reprobe(u64 first, u64 count, TextBuffer &reply)
 		u64 n = 0;
 		{
 			MutexGuard guard(mutex_);
-			int r = can_change_mapping("reprobe"); // first: lookup_ may be stale
+			int r = can_change_mapping_locked("reprobe"); // first: lookup_ may be stale
 			if (r)
 				return r;
 			const LostSectors *lost = lookup_->lost();
@@ -822,7 +822,7 @@ int RemapTarget::do_reprobe(u64 first, u64 count, TextBuffer &reply)
 
 		// 3. With the mutex: hold those, read them once more and commit what now reads.
 		MutexGuard guard(mutex_);
-		int r = can_change_mapping("reprobe");
+		int r = can_change_mapping_locked("reprobe");
 		if (r)
 			return r;
 		Own<MappingChange> change(make<MappingChange>(Gfp::Noio, *this));
@@ -860,7 +860,7 @@ int RemapTarget::do_reprobe(u64 first, u64 count, TextBuffer &reply)
 			const SectorMask *m = lookup_->lost() ? lookup_->lost()->find(b) : nullptr;
 			if (!m)
 				continue; // written meanwhile: nothing lost any more
-			err = rescue_sectors(data, v, *m, &lost);
+			err = rescue_sectors_locked(data, v, *m, &lost);
 			if (!err && !(lost == *m)) {
 				if (!change->log_lost(i, lost))
 					err = -kENOMEM;
@@ -879,7 +879,7 @@ int RemapTarget::do_reprobe(u64 first, u64 count, TextBuffer &reply)
 			       st.error().code);
 			return st.error().code;
 		}
-		refresh_snapshot();
+		refresh_snapshot_locked();
 		const u64 batch_still = nbetter - batch_rescued;
 		rescued += batch_rescued;
 		still_lost += batch_still;
