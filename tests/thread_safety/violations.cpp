@@ -20,17 +20,20 @@ public:
 
 	void write_unlocked()
 	{
-		value_ = 2; // expected-warning {{writing variable 'value_' requires holding mutex 'mutex_' exclusively}}
+		// expected-warning@+1 {{writing variable 'value_' requires holding mutex 'mutex_'}}
+		value_ = 2;
 	}
 
 	u64 read_unlocked() const
 	{
-		return value_; // expected-warning {{reading variable 'value_' requires holding mutex 'mutex_'}}
+		// expected-warning@+1 {{reading variable 'value_' requires holding mutex 'mutex_'}}
+		return value_;
 	}
 
 	void call_unlocked()
 	{
-		bump_locked(); // expected-warning {{calling function 'bump_locked' requires holding mutex 'mutex_' exclusively}}
+		// expected-warning@+1 {{calling function 'bump_locked' requires holding mutex}}
+		bump_locked();
 	}
 
 	void write_after_scope()
@@ -39,13 +42,15 @@ public:
 			MutexGuard guard(mutex_);
 			value_ = 3;
 		}
-		value_ = 4; // expected-warning {{writing variable 'value_' requires holding mutex 'mutex_' exclusively}}
+		// expected-warning@+1 {{writing variable 'value_' requires holding mutex 'mutex_'}}
+		value_ = 4;
 	}
 
 	void take_twice()
 	{
 		MutexGuard guard(mutex_);
-		take_then_write(); // expected-warning {{cannot call function 'take_then_write' while mutex 'mutex_' is held}}
+		// expected-warning@+1 {{cannot call function 'take_then_write' while mutex}}
+		take_then_write();
 	}
 
 	// What the core does where REQUIRES cannot be said (RemapTarget::MappingChange).
@@ -58,7 +63,8 @@ public:
 
 	void pointee_unlocked()
 	{
-		buf_[0] = 1; // expected-warning {{writing the value pointed to by 'buf_' requires holding mutex 'mutex_' exclusively}}
+		// expected-warning@+1 {{writing the value pointed to by 'buf_' requires holding}}
+		buf_[0] = 1;
 	}
 
 	void count_spin()
@@ -67,7 +73,8 @@ public:
 			SpinGuard guard(spin_);
 			events_++;
 		}
-		events_++; // expected-warning {{writing variable 'events_' requires holding spinlock 'spin_' exclusively}}
+		// expected-warning@+1 {{writing variable 'events_' requires holding spinlock}}
+		events_++;
 	}
 
 private:
@@ -82,8 +89,10 @@ private:
 
 void registry_without_global_lock(AreaClaim *c)
 {
-	registry::remove(c); // expected-warning {{calling function 'remove' requires holding mutex 'global_lock' exclusively}}
-	c->live = true; // expected-warning {{writing variable 'live' requires holding mutex 'global_lock' exclusively}}
+	// expected-warning@+1 {{calling function 'remove' requires holding mutex 'global_lock'}}
+	registry::remove(c);
+	// expected-warning@+1 {{writing variable 'live' requires holding mutex 'global_lock'}}
+	c->live = true;
 }
 
 void registry_with_global_lock(AreaClaim *c)
