@@ -188,7 +188,8 @@ enum rb_io_flags {
  *                   worker's retries and probes (rc_target_rewrite, rc_target_reread) and the
  *                   loads of rc_target_create do not. From the worker and a resume they run
  *                   on the I/O path (rb_noio_begin()): what they allocate must be NOIO.
- *   drain           the engine mutex, always (RemapTarget::publish(), after the grace period).
+ *   drain           the engine mutex, always (RemapTarget::publish_locked(), after the grace
+ *                   period).
  *   release_held    the engine mutex, always (the end or the roll-back of a mapping change).
  *   event           the engine mutex, always (a commit that failed, spare blocks low or out,
  *                   a spare device that failed, a resume with failed metadata).

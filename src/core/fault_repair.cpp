@@ -197,19 +197,19 @@ bool RemapTarget::device_answers(rb_device dev, u64 first_block, u64 end_block, 
 }
 
 // The one place where a read error costs a whole block: block i of a held change does not
-// read at all (salvage_or_mark() found no sector that reads) and the medium is at fault.
-void RemapTarget::mark_unreadable(MappingChange &change, u64 i)
+// read at all (salvage_or_mark_locked() found no sector that reads) and the medium is at fault.
+void RemapTarget::mark_unreadable_locked(MappingChange &change, u64 i)
 {
 	rb_log(RB_LOG_WARN, "block %llu does not read: lost whole",
 	       static_cast<unsigned long long>(change.block(i)));
 	change.set_lost(i);
 }
 
-int RemapTarget::move_or_mark(MappingChange &change, u64 i, int read_error)
+int RemapTarget::move_or_mark_locked(MappingChange &change, u64 i, int read_error)
 {
 	if (!read_error)
 		return change.place(i, copy_buf_);
-	return salvage_or_mark(change, i); // what reads moves; the rest is lost
+	return salvage_or_mark_locked(change, i); // what reads moves; the rest is lost
 }
 
 // Writes that failed on the device they were routed to, or that need a home because their
@@ -303,7 +303,7 @@ int RemapTarget::rewrite_pass(const rc_extent *ext, u32 count)
 			return -kENOMEM;
 		for (; k < plan.n && change->add(plan.need.get()[k]); k++) {
 		}
-		const int err = move_written(*change, ext, count);
+		const int err = move_written_locked(*change, ext, count);
 		if (err)
 			return err;
 		moved += change->count();
@@ -340,7 +340,7 @@ int RemapTarget::retry_in_place(const rc_extent *ext, u32 count, RewritePlan &pl
 				lost_sectors = writes_lost_sectors(rcu_read(&lookup_), b, ext, count);
 			}
 			// A lost block, or one with lost sectors, gets a home or is merged in step 3
-			// (rewrite_lost()): what the extents do not write stays lost.
+			// (rewrite_lost_locked()): what the extents do not write stays lost.
 			if (!mapped || (v != LookupTable::kLost && !lost_sectors)) {
 				const int r = retry_part(e, b, mapped, v);
 				if (!r)
@@ -377,7 +377,7 @@ int RemapTarget::retry_part(const rc_extent &e, u64 b, bool mapped, u32 v)
 // Step 3 of a rewrite pass for one chunk (mutex held): prepare, hold, give each block its new
 // home with the written data (the rest of a partly written block read from where it was),
 // commit. 0 once committed; else the error, with every change rolled back.
-int RemapTarget::move_written(MappingChange &change, const rc_extent *ext, u32 count)
+int RemapTarget::move_written_locked(MappingChange &change, const rc_extent *ext, u32 count)
 {
 	const u32 shift = geo_.block_shift();
 	Status st = change.prepare(MappingChange::kSpares);
@@ -389,7 +389,7 @@ int RemapTarget::move_written(MappingChange &change, const rc_extent *ext, u32 c
 		const u64 b = change.block(i);
 		u32 v;
 		const bool on_spare = change.was_mapped(i, &v) && v != LookupTable::kLost;
-		if (rewrite_lost(change, i, ext, count, &err))
+		if (rewrite_lost_locked(change, i, ext, count, &err))
 			continue;
 		if (!written_whole(ext, count, b, shift)) { // keep the rest of the block
 			err = read_where(on_spare ? RB_SPARE_DEV : RB_DATA_DEV,
@@ -410,7 +410,7 @@ int RemapTarget::move_written(MappingChange &change, const rc_extent *ext, u32 c
 		}
 		if (on_spare)
 			change.retire_old(i); // its spare block failed the write
-		err = move_or_mark(change, i, 0);
+		err = move_or_mark_locked(change, i, 0);
 	}
 	if (err) {
 		change.roll_back(); // nothing retired stays retired in memory only
@@ -440,7 +440,7 @@ enum class Found : u8 {
 } // namespace
 
 // The one line a failed read that changed the mapping logs: what became of its blocks, the
-// parts that are not zero only (salvage and mark_unreadable() logged each block already).
+// parts that are not zero only (salvage and mark_unreadable_locked() logged each block already).
 void RemapTarget::log_reread(u64 sector, u64 moved, u64 salvaged, u64 salvaged_lost, u64 lost)
 {
 	char line[160];
@@ -468,7 +468,7 @@ void RemapTarget::log_reread(u64 sector, u64 moved, u64 salvaged, u64 salvaged_l
 // times without the mutex (with RB_IO_FAILFAST), the last time held, so that a write that
 // raced with the retries is never undone. A block that fails its first read alone and then
 // reads is weak: it moves to a new spare block with its data. One that never reads is marked
-// lost (mark_unreadable()) only if the medium is at fault: a medium error, or an I/O error
+// lost (mark_unreadable_locked()) only if the medium is at fault: a medium error, or an I/O error
 // while the rest of the device still answers (device_answers()). A retry failing with an
 // error of the path, or a device that does not answer, is an outage: nothing is marked or
 // moved. Fills buf and returns 0 if every block read in the end; else a negative errno (the
@@ -561,7 +561,7 @@ int RemapTarget::reread_pass(u64 sector, u32 sectors, u8 *buf, int fail)
 			return kRestart;
 		if (metadata_ == MetadataState::Failed || !can_repair())
 			break;
-		if (!reread_held(plan, i))
+		if (!reread_held_locked(plan, i))
 			break; // no memory, or the commit failed: the read fails as it did
 		expected = lookup_->generation();
 	}
@@ -646,7 +646,7 @@ int RemapTarget::retry_alone(rb_device dev, u64 dev_sector, int r, u32 alone, bo
 // Step 3 of a reread pass for block i of the range (mutex held): hold it, read it once more
 // and move it, salvage it or mark it lost, and commit; or leave it where it is if it read
 // (or read before). False when the pass must stop: no memory or a failed commit.
-bool RemapTarget::reread_held(RereadPlan &plan, u64 i)
+bool RemapTarget::reread_held_locked(RereadPlan &plan, u64 i)
 {
 	const Found f = plan.found.get()[i];
 	const u64 b = plan.first + i;
@@ -672,7 +672,7 @@ bool RemapTarget::reread_held(RereadPlan &plan, u64 i)
 		} else {
 			if (on_spare)
 				change->retire_old(0); // the spare block it lived in failed a read
-			err = move_or_mark(*change, 0, 0);
+			err = move_or_mark_locked(*change, 0, 0);
 		}
 	} else if (r == -kENOMEM || f == Found::Weak) {
 		change->roll_back(); // it read before: it stays where it is
@@ -682,7 +682,7 @@ bool RemapTarget::reread_held(RereadPlan &plan, u64 i)
 	} else {
 		if (on_spare)
 			change->retire_old(0);
-		err = move_or_mark(*change, 0, r);
+		err = move_or_mark_locked(*change, 0, r);
 	}
 	if (err || !(change->moved(0) || change->lost(0))) {
 		change->roll_back(); // nothing retired stays retired in memory only
@@ -813,7 +813,7 @@ int RemapTarget::salvage_block(rb_device dev, u64 dev_sector, unsigned flags, u8
 	return 0;
 }
 
-int RemapTarget::salvage_or_mark(MappingChange &change, u64 i)
+int RemapTarget::salvage_or_mark_locked(MappingChange &change, u64 i)
 {
 	const u64 b = change.block(i);
 	u32 v;
@@ -831,7 +831,7 @@ int RemapTarget::salvage_or_mark(MappingChange &change, u64 i)
 			lost.w[k] |= had->w[k];
 	}
 	if (lost.count() == geo_.block_sectors()) {
-		mark_unreadable(change, i); // the commit drops lost sectors it had
+		mark_unreadable_locked(change, i); // the commit drops lost sectors it had
 		return 0;
 	}
 	if ((lost.any() || had) && !change.log_lost(i, lost))
@@ -851,7 +851,7 @@ bool RemapTarget::writes_lost_sectors(const LookupTable *t, u64 b, const rc_exte
 	return m && m->overlaps(written_mask(ext, count, b, geo_.block_shift()));
 }
 
-bool RemapTarget::rewrite_lost(MappingChange &change, u64 i, const rc_extent *ext, u32 count,
+bool RemapTarget::rewrite_lost_locked(MappingChange &change, u64 i, const rc_extent *ext, u32 count,
 			       int *err)
 {
 	const u64 b = change.block(i);
@@ -902,16 +902,16 @@ bool RemapTarget::rewrite_lost(MappingChange &change, u64 i, const rc_extent *ex
 	return true;
 }
 
-bool RemapTarget::lost_now(u64 b) const
+bool RemapTarget::lost_now_locked(u64 b) const
 {
 	u32 v;
-	return lookup_->find(b, &v) && (v == LookupTable::kLost || has_lost_sectors(b));
+	return lookup_->find(b, &v) && (v == LookupTable::kLost || has_lost_sectors_locked(b));
 }
 
 // The lost sectors m of a salvaged block (data device sector data, spare block spare) that
 // now read are copied into its spare block; *still gets those that do not. They are nobody
 // else's to write: the block is held, and writes that touch them wait for the hold.
-int RemapTarget::rescue_sectors(u64 data, u32 spare, const SectorMask &m, SectorMask *still)
+int RemapTarget::rescue_sectors_locked(u64 data, u32 spare, const SectorMask &m, SectorMask *still)
 {
 	const u32 bs = geo_.block_sectors();
 	const u32 lbs = max(devs_.data_logical_block, u32(1) << RC_SECTOR_SHIFT);
@@ -1001,7 +1001,7 @@ int RemapTarget::next_lost(u64 next, u64 end, ReprobeBatch &at)
 	const u64 kSpan = MappingChange::kMaxBlocks;
 	const u32 bs = geo_.block_sectors();
 	MutexGuard guard(mutex_);
-	const int r = can_change_mapping("reprobe"); // first: lookup_ may be stale
+	const int r = can_change_mapping_locked("reprobe"); // first: lookup_ may be stale
 	if (r)
 		return r;
 	const LostSectors *lost = lookup_->lost();
@@ -1050,7 +1050,7 @@ int RemapTarget::probe_lost(ReprobeBatch &at, u8 *probe)
 int RemapTarget::rescue_batch(const ReprobeBatch &at, u64 *rescued)
 {
 	MutexGuard guard(mutex_);
-	int err = can_change_mapping("reprobe");
+	int err = can_change_mapping_locked("reprobe");
 	if (err)
 		return err;
 	Own<MappingChange> change(make<MappingChange>(Gfp::Noio, *this));
@@ -1060,7 +1060,7 @@ int RemapTarget::rescue_batch(const ReprobeBatch &at, u64 *rescued)
 	// more: it counts as rescued, which is what rescued says, and is not held.
 	u64 written = 0;
 	for (u64 i = 0; i < at.n; i++) {
-		if (at.better[i] && !lost_now(at.blocks[i]))
+		if (at.better[i] && !lost_now_locked(at.blocks[i]))
 			written++;
 		else if (at.better[i])
 			(void)change->add(at.blocks[i]);
@@ -1073,7 +1073,7 @@ int RemapTarget::rescue_batch(const ReprobeBatch &at, u64 *rescued)
 		return st.error().code;
 	change->hold();
 	for (u64 i = 0; i < change->count() && !err; i++)
-		err = rescue_block(*change, i, rescued);
+		err = rescue_block_locked(*change, i, rescued);
 	if (err) {
 		change->roll_back(); // the blocks are as they were
 		rb_log(RB_LOG_ERR, "reprobe: could not record what it found (error %d)", err);
@@ -1085,14 +1085,14 @@ int RemapTarget::rescue_batch(const ReprobeBatch &at, u64 *rescued)
 		       st.error().code);
 		return st.error().code;
 	}
-	refresh_snapshot();
+	refresh_snapshot_locked();
 	return 0;
 }
 
 // Block i of a held reprobe change read once more: a lost one salvaged and placed, a
-// salvaged one's lost sectors that read copied in (rescue_sectors()); *rescued counts it when
+// salvaged one's lost sectors that read copied in (rescue_sectors_locked()); *rescued counts it when
 // nothing of it is lost any more.
-int RemapTarget::rescue_block(MappingChange &change, u64 i, u64 *rescued)
+int RemapTarget::rescue_block_locked(MappingChange &change, u64 i, u64 *rescued)
 {
 	const u32 bs = geo_.block_sectors();
 	const u64 b = change.block(i);
@@ -1114,7 +1114,7 @@ int RemapTarget::rescue_block(MappingChange &change, u64 i, u64 *rescued)
 	const SectorMask *m = lookup_->lost() ? lookup_->lost()->find(b) : nullptr;
 	if (!m)
 		return 0; // as it was at the check above
-	const int err = rescue_sectors(data, v, *m, &lost);
+	const int err = rescue_sectors_locked(data, v, *m, &lost);
 	if (err || lost == *m)
 		return err;
 	if (!change.log_lost(i, lost))

@@ -6,15 +6,16 @@
 #pragma once
 
 #include "base.h"
+#include "thread_annotations.h"
 
 namespace remap {
 
-class SpinLock {
+class CAPABILITY("spinlock") SpinLock {
 public:
 	SpinLock() { rb_spin_init(&raw_); }
 	SpinLock(const SpinLock &) = delete;
 	SpinLock &operator=(const SpinLock &) = delete;
-	void assert_held() const { rb_spin_assert_held(&raw_); }
+	void assert_held() const ASSERT_CAPABILITY(this) { rb_spin_assert_held(&raw_); }
 
 private:
 	friend class SpinGuard;
@@ -22,10 +23,13 @@ private:
 };
 
 // Interrupts are off while held: callers never sleep or allocate (except Gfp::Atomic) under it.
-class SpinGuard {
+class SCOPED_CAPABILITY SpinGuard {
 public:
-	explicit SpinGuard(SpinLock &lock) : lock_(lock) { rb_spin_lock(&lock_.raw_, &flags_); }
-	~SpinGuard() { rb_spin_unlock(&lock_.raw_, flags_); }
+	explicit SpinGuard(SpinLock &lock) ACQUIRE(lock) : lock_(lock)
+	{
+		rb_spin_lock(&lock_.raw_, &flags_);
+	}
+	~SpinGuard() RELEASE() { rb_spin_unlock(&lock_.raw_, flags_); }
 	SpinGuard(const SpinGuard &) = delete;
 	SpinGuard &operator=(const SpinGuard &) = delete;
 
@@ -34,26 +38,29 @@ private:
 	unsigned long flags_ = 0;
 };
 
-class Mutex {
+class CAPABILITY("mutex") Mutex {
 public:
 	Mutex() { rb_mutex_init(&raw_); }
 	~Mutex() { rb_mutex_destroy(&raw_); }
 	Mutex(const Mutex &) = delete;
 	Mutex &operator=(const Mutex &) = delete;
-	void assert_held() const { rb_mutex_assert_held(&raw_); }
+	void assert_held() const ASSERT_CAPABILITY(this) { rb_mutex_assert_held(&raw_); }
 
 private:
 	friend class MutexGuard;
 	rb_mutex raw_;
 };
 
-class MutexGuard {
+class SCOPED_CAPABILITY MutexGuard {
 public:
-	explicit MutexGuard(Mutex &lock) : lock_(lock) { rb_mutex_lock(&lock_.raw_); }
+	explicit MutexGuard(Mutex &lock) ACQUIRE(lock) : lock_(lock) { rb_mutex_lock(&lock_.raw_); }
 	// A second engine mutex under the caller's (rb_mutex_lock_nested()): the replaced table's.
 	enum NestedTag { kNested };
-	MutexGuard(Mutex &lock, NestedTag) : lock_(lock) { rb_mutex_lock_nested(&lock_.raw_); }
-	~MutexGuard() { rb_mutex_unlock(&lock_.raw_); }
+	MutexGuard(Mutex &lock, NestedTag) ACQUIRE(lock) : lock_(lock)
+	{
+		rb_mutex_lock_nested(&lock_.raw_);
+	}
+	~MutexGuard() RELEASE() { rb_mutex_unlock(&lock_.raw_); }
 	MutexGuard(const MutexGuard &) = delete;
 	MutexGuard &operator=(const MutexGuard &) = delete;
 

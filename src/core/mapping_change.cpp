@@ -60,7 +60,7 @@ Status RemapTarget::MappingChange::prepare(unsigned flags)
 			if (flags & kFewerBlocks) {
 				n_ = got ? got : 1; // one block that may turn out lost needs none
 			} else if (!(flags & kSparesIfAny)) {
-				release_spares();
+				release_spares_locked();
 				return Error{-kENOSPC};
 			}
 		}
@@ -69,7 +69,7 @@ Status RemapTarget::MappingChange::prepare(unsigned flags)
 	// The commit: per block its entry, its old spare block retired and the spare blocks
 	// that may fail a write; every one may be a new slot. Then what salvage may record.
 	u64 max_changes = n_ * kSlotsPerBlock, max_inserts = max_changes;
-	Status st = remove_ ? Status{} : prepare_lost(&max_changes, &max_inserts);
+	Status st = remove_ ? Status{} : prepare_lost_locked(&max_changes, &max_inserts);
 	if (!st.is_error())
 		st = t_.store_->prepare_commit(max_changes, max_inserts, Gfp::Noio);
 	if (!st.is_error()) {
@@ -94,7 +94,7 @@ Status RemapTarget::MappingChange::prepare(unsigned flags)
 	if (st.is_error()) {
 		LookupTable::free(held_table_);
 		held_table_ = nullptr;
-		release_spares();
+		release_spares_locked();
 		return st;
 	}
 	prepared_ = true;
@@ -105,7 +105,7 @@ Status RemapTarget::MappingChange::prepare(unsigned flags)
 // write revives them, or it is lost whole): its LostLog entry, a place in the new lost set,
 // the frees of its LostSectors entries in the store now and a new entry per run of lost
 // sectors, at most one per two sectors.
-Status RemapTarget::MappingChange::prepare_lost(u64 *max_changes, u64 *max_inserts)
+Status RemapTarget::MappingChange::prepare_lost_locked(u64 *max_changes, u64 *max_inserts)
 {
 	const LostSectors *cur = t_.lookup_->lost();
 	u64 runs_now = 0;
@@ -133,9 +133,10 @@ Status RemapTarget::MappingChange::prepare_lost(u64 *max_changes, u64 *max_inser
 
 void RemapTarget::MappingChange::hold()
 {
+	t_.mutex_.assert_held();
 	// From here I/O to these blocks waits, and none that was in flight to them goes on.
 	// The table from before is kept: publishing it again is the rollback.
-	before_ = t_.publish(held_table_, first_sector(), sectors());
+	before_ = t_.publish_locked(held_table_, first_sector(), sectors());
 	held_table_ = nullptr;
 	held_ = true;
 }
@@ -145,7 +146,7 @@ void RemapTarget::MappingChange::add_slot(u64 slot, const Entry &e)
 	slots_[nslots_++] = MetadataStore::SlotChange{slot, e};
 }
 
-void RemapTarget::MappingChange::retire(u32 spare, bool fresh)
+void RemapTarget::MappingChange::retire_locked(u32 spare, bool fresh)
 {
 	if (t_.allocator_->is_reserved(SpareBlock(spare)))
 		return; // retired already
@@ -156,7 +157,7 @@ void RemapTarget::MappingChange::retire(u32 spare, bool fresh)
 }
 
 // Undoes retirements [from, nretired_) in memory; their slots must be dropped by the caller.
-void RemapTarget::MappingChange::undo_retirements(u32 from)
+void RemapTarget::MappingChange::undo_retirements_locked(u32 from)
 {
 	while (nretired_ > from) {
 		const Retired &r = retired_[--nretired_];
@@ -167,7 +168,7 @@ void RemapTarget::MappingChange::undo_retirements(u32 from)
 }
 
 // Releases the spare blocks taken and not (or, after a rollback, no longer) mapped.
-void RemapTarget::MappingChange::release_spares()
+void RemapTarget::MappingChange::release_spares_locked()
 {
 	for (u64 i = 0; i < n_; i++) {
 		if (spares_[i] != kNoSpare && !(committed_ && outcome_[i] == Outcome::Moved)) {
@@ -179,12 +180,14 @@ void RemapTarget::MappingChange::release_spares()
 
 void RemapTarget::MappingChange::retire_old(u64 i)
 {
+	t_.mutex_.assert_held();
 	if (mapped_[i] && old_[i] != LookupTable::kLost)
-		retire(old_[i], false);
+		retire_locked(old_[i], false);
 }
 
 int RemapTarget::MappingChange::place(u64 i, const u8 *data)
 {
+	t_.mutex_.assert_held();
 	const Geometry &geo = t_.geo_;
 	const u32 first_retired = nretired_, first_slot = nslots_;
 	int err = -kENOSPC;
@@ -208,14 +211,14 @@ int RemapTarget::MappingChange::place(u64 i, const u8 *data)
 		spares_[i] = kNoSpare;
 		if (repairable(classify_error(err))) {
 			rb_log(RB_LOG_WARN, "spare block %u failed a write (error %d): retiring it", s, err);
-			retire(s, true);
+			retire_locked(s, true);
 		} else {
 			t_.allocator_->release(SpareBlock(s)); // the path failed, not the block
 		}
 	}
 	// No spare block took the data: that is the spare device, not its blocks. Nothing is
 	// retired for it (which would only drain the free spare blocks).
-	undo_retirements(first_retired);
+	undo_retirements_locked(first_retired);
 	nslots_ = first_slot;
 	t_.spare_device_failed(err);
 	return err ? err : -kEIO;
@@ -287,7 +290,7 @@ Status RemapTarget::MappingChange::commit()
 		roll_back();
 		return {};
 	}
-	Status st = commit_slots();
+	Status st = commit_slots_locked();
 	if (st.is_error()) {
 		roll_back();
 		return st;
@@ -306,8 +309,8 @@ Status RemapTarget::MappingChange::commit()
 		(o == Outcome::Lost ? t_.lost_ : t_.remapped_)++;
 	}
 	committed_ = true;
-	release_spares(); // taken but not used (lost or kept blocks)
-	LookupTable::free(t_.publish(final_, first_sector(), sectors()));
+	release_spares_locked(); // taken but not used (lost or kept blocks)
+	LookupTable::free(t_.publish_locked(final_, first_sector(), sectors()));
 	final_ = nullptr;
 	LookupTable::free(before_);
 	before_ = nullptr;
@@ -318,8 +321,8 @@ Status RemapTarget::MappingChange::commit()
 
 // The lost sectors of the changed blocks are replaced: their old LostSectors entries freed,
 // the new runs added, in the same commit as the blocks' entries. Allocates nothing: prepare()
-// made room for every block of the change (prepare_lost()).
-Status RemapTarget::MappingChange::commit_slots()
+// made room for every block of the change (prepare_lost_locked()).
+Status RemapTarget::MappingChange::commit_slots_locked()
 {
 	const LostSectors *cur = final_->lost();
 	// A block that ends up lost whole has no lost sectors of its own any more.
@@ -329,7 +332,7 @@ Status RemapTarget::MappingChange::commit_slots()
 			return Error{-kENOMEM};
 	}
 	if (lost_log_.size() == 0)
-		return t_.commit(slots_, nslots_);
+		return t_.commit_locked(slots_, nslots_);
 
 	const u64 nlog = lost_log_.size();
 	const LostSectors::Change *log = lost_log_.sorted();
@@ -355,8 +358,8 @@ Status RemapTarget::MappingChange::commit_slots()
 			     Entry{log[j].block, Entry::run(lo, hi - lo), EntryState::LostSectors}});
 	}
 	if (k > lost_slots_cap_)
-		return Error{-kENOMEM}; // cannot happen: prepare_lost() counted every one
-	TRY(t_.commit(lost_slots_, k));
+		return Error{-kENOMEM}; // cannot happen: prepare_lost_locked() counted every one
+	TRY(t_.commit_locked(lost_slots_, k));
 	LostSectors *next = nullptr;
 	if (lost_set_->size()) {
 		next = lost_set_;
@@ -368,10 +371,11 @@ Status RemapTarget::MappingChange::commit_slots()
 
 void RemapTarget::MappingChange::roll_back()
 {
-	undo_retirements(0);
+	t_.mutex_.assert_held();
+	undo_retirements_locked(0);
 	nslots_ = 0;
 	lost_log_.clear();
-	release_spares();
+	release_spares_locked();
 	for (u64 i = 0; i < n_; i++)
 		outcome_[i] = Outcome::Kept;
 	LookupTable::free(final_);
@@ -379,7 +383,7 @@ void RemapTarget::MappingChange::roll_back()
 	LookupTable::free(held_table_);
 	held_table_ = nullptr;
 	if (held_) {
-		LookupTable::free(t_.publish(before_, first_sector(), sectors()));
+		LookupTable::free(t_.publish_locked(before_, first_sector(), sectors()));
 		before_ = nullptr;
 		held_ = false;
 		t_.io_->release_held(t_.io_ctx_);

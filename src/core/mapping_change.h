@@ -14,6 +14,10 @@
 //      destroyed uncommitted, roll back: publish the table from before again, undo every
 //      spare block retired in memory and release every spare block taken. Either way the
 //      held I/O is released. Nothing retired stays in memory only.
+// The engine mutex is held through every phase. prepare(), hold(), place(), retire_old(),
+// commit() and roll_back() assert it (Mutex::assert_held()), which is also how clang's
+// analysis learns that it is held: it cannot tell that t_ is the caller's own target, so
+// they cannot say REQUIRES. The private helpers say REQUIRES(t_.mutex_) and end in _locked.
 #pragma once
 
 #include "remap_target.h"
@@ -100,15 +104,15 @@ private:
 	enum : u32 { kMaxSlots = u32{kMaxBlocks} * u32{kSlotsPerBlock} };
 
 	void add_slot(u64 slot, const Entry &e);
-	void retire(u32 spare, bool fresh);
-	void undo_retirements(u32 from);
-	void release_spares();
-	void finish_tables(bool commit);
+	void retire_locked(u32 spare, bool fresh) REQUIRES(t_.mutex_);
+	void undo_retirements_locked(u32 from) REQUIRES(t_.mutex_);
+	void release_spares_locked() REQUIRES(t_.mutex_);
 	// prepare()'s part for lost sectors: lost_log_'s room, lost_set_ and lost_slots_.
-	[[nodiscard]] Status prepare_lost(u64 *max_changes, u64 *max_inserts);
+	[[nodiscard]] Status prepare_lost_locked(u64 *max_changes, u64 *max_inserts)
+		REQUIRES(t_.mutex_);
 	// commit()'s metadata: slots_ plus the LostSectors entries lost_log_ changes; on success
 	// final_ gets the new lost set.
-	[[nodiscard]] Status commit_slots();
+	[[nodiscard]] Status commit_slots_locked() REQUIRES(t_.mutex_);
 
 	RemapTarget &t_;
 	u64 n_ = 0;

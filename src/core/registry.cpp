@@ -8,7 +8,7 @@ namespace remap {
 namespace {
 
 // Constant-initialized (no constructor runs): the list of registered claims.
-AreaClaim *claims = nullptr;
+AreaClaim *claims GUARDED_BY(global_lock) = nullptr;
 
 bool overlaps(u64 dev_a, u64 off_a, u64 len_a, u64 dev_b, u64 off_b, u64 len_b)
 {
@@ -44,7 +44,7 @@ namespace registry {
 
 const char *add(AreaClaim *c, int *err)
 {
-	rb_global_assert_held();
+	global_assert_held();
 	for (const AreaClaim *o = claims; o; o = o->next) {
 		const bool spare = spare_overlaps(*c, *o);
 		if (!spare && !data_overlaps(*c, *o))
@@ -69,7 +69,7 @@ const char *add(AreaClaim *c, int *err)
 
 void remove(AreaClaim *c)
 {
-	rb_global_assert_held();
+	global_assert_held();
 	if (!c->registered)
 		return;
 	for (AreaClaim *o = claims; c->live && o; o = o->next) {
@@ -89,7 +89,7 @@ void remove(AreaClaim *c)
 
 AreaClaim *live_sibling(const AreaClaim *c)
 {
-	rb_global_assert_held();
+	global_assert_held();
 	for (AreaClaim *o = claims; o; o = o->next) {
 		if (o != c && o->live && o->owner == c->owner && c->same_geometry(*o))
 			return o;

@@ -135,8 +135,8 @@ int RemapTarget::load_once(const Geometry &geo, u32 spare_block, const rb_io_ops
 }
 
 // Takes over a freshly loaded state. Before the target is live nothing reads lookup_; after,
-// this only runs while suspended, and publish() still waits out any reader.
-void RemapTarget::install(Own<State> st)
+// this only runs while suspended, and publish_locked() still waits out any reader.
+void RemapTarget::install_locked(Own<State> st)
 {
 	mutex_.assert_held();
 	store_ = move(st->store);
@@ -151,21 +151,21 @@ void RemapTarget::install(Own<State> st)
 	LookupTable *t = st->lookup;
 	st->lookup = nullptr;
 	if (lookup_) {
-		LookupTable::free(publish(t));
+		LookupTable::free(publish_locked(t));
 	} else {
 		lookup_ = t;
-		publish_view(t);
+		publish_view_locked(t);
 	}
 	store_relaxed(&snap_.hits_cleared, 0); // a new allocator counts from 0
 	store_relaxed(&snap_.misses_cleared, 0);
-	refresh_snapshot();
+	refresh_snapshot_locked();
 }
 
 // The first resume of a reloaded table: the table it replaces (suspended by now) may have
 // committed after this one loaded. Its mapping is swapped in without I/O; the old table
 // gets this one's and never writes again (dm destroys it next). Swapping, not moving, keeps
 // every object either table can still reach alive until its own destructor.
-void RemapTarget::take_over(RemapTarget &old)
+void RemapTarget::take_over_locked(RemapTarget &old)
 {
 	mutex_.assert_held();
 	old.mutex_.assert_held();
@@ -173,7 +173,8 @@ void RemapTarget::take_over(RemapTarget &old)
 	swap_own(allocator_, old.allocator_);
 	store_->rebind(io_, io_ctx_); // old's devices go away with old
 	old.store_->rebind(old.io_, old.io_ctx_);
-	rcu_publish(&old.lookup_, publish(old.lookup_)); // what a straggling `list` of old reads
+	// What a straggling `list` of old reads:
+	rcu_publish(&old.lookup_, publish_locked(old.lookup_));
 	remapped_ = old.remapped_;
 	lost_ = old.lost_;
 	store_relaxed(&lost_sectors_, old.lost_sectors_); // stats reads both without the mutex
@@ -190,9 +191,9 @@ void RemapTarget::take_over(RemapTarget &old)
 	       static_cast<unsigned long long>(store_->seq()));
 }
 
-Status RemapTarget::pick_up_state()
+Status RemapTarget::pick_up_state_locked()
 {
-	rb_global_assert_held(); // the registry, and no other resume of this device meanwhile
+	global_assert_held(); // the registry, and no other resume of this device meanwhile
 	mutex_.assert_held();
 	if (claim_.registered) {
 		// Only the live table of this device wrote the area since this one loaded (the
@@ -210,7 +211,7 @@ Status RemapTarget::pick_up_state()
 			for (u32 i = 0; same && i < kUuidBytes; i++)
 				same = old->store_->uuid()[i] == store_->uuid()[i];
 			if (!same)
-				take_over(*old);
+				take_over_locked(*old);
 			old->superseded_ = true;
 			__atomic_store_n(&old->metadata_failed_, true, __ATOMIC_RELAXED);
 			sib->live = false;
@@ -252,20 +253,20 @@ Status RemapTarget::pick_up_state()
 			rb_log(RB_LOG_ERR, "metadata changed on disk and no longer loads: %s", bad);
 			return Error{r};
 		}
-		install(move(st));
+		install_locked(move(st));
 		rb_log(RB_LOG_INFO, "picked up metadata seq %llu committed by another table",
 		       static_cast<unsigned long long>(store_->seq()));
 	}
 	return {};
 }
 
-void RemapTarget::refresh_snapshot()
+void RemapTarget::refresh_snapshot_locked()
 {
 	mutex_.assert_held();
 	store_relaxed(&snap_.remapped, remapped_);
 	store_relaxed(&snap_.lost, lost_);
 	store_relaxed(&snap_.spare_free, allocator_->available());
-	store_relaxed(&snap_.spare_bad, spare_bad());
+	store_relaxed(&snap_.spare_bad, spare_bad_locked());
 	store_relaxed(&snap_.seq, store_->seq());
 	store_relaxed(&snap_.cache_hits, allocator_->cache_hits());
 	store_relaxed(&snap_.cache_misses, allocator_->cache_misses());
@@ -309,8 +310,8 @@ Result<RemapTarget *> RemapTarget::create(const rc_table &table, const rc_device
 		*error = "Spare area is not formatted and the table is read-only: load it read-write once to format it";
 		return Error{-kEROFS};
 	}
-	MutexGuard guard(t->mutex_); // install() refreshes the snapshot under it
-	t->install(move(st));
+	MutexGuard guard(t->mutex_); // install_locked() refreshes the snapshot under it
+	t->install_locked(move(st));
 	if (t->store_->fresh())
 		rb_log(RB_LOG_INFO, "no metadata in the spare area: formatting it at resume");
 	return t.release();
@@ -329,23 +330,30 @@ RemapTarget::~RemapTarget()
 
 Status RemapTarget::resume()
 {
-	if (superseded_) {
-		rb_log(RB_LOG_ERR, "this table was replaced by a newer table of the device");
-		return Error{-kEBUSY};
+	bool first;
+	{
+		MutexGuard guard(mutex_);
+		if (superseded_) {
+			rb_log(RB_LOG_ERR,
+			       "this table was replaced by a newer table of the device");
+			return Error{-kEBUSY};
+		}
+		first = !resumed_;
 	}
 	// A resume of the same table does no I/O: inside one mapped device only the live table
-	// writes the area, and this one was live until its suspend.
-	if (!resumed_) {
+	// writes the area, and this one was live until its suspend. dm runs one resume of a
+	// table at a time, so resumed_ is still false below; the global lock comes first.
+	if (first) {
 		GlobalGuard global;
 		MutexGuard guard(mutex_);
-		TRY(pick_up_state());
+		TRY(pick_up_state_locked());
 		resumed_ = true;
 	}
 	MutexGuard guard(mutex_);
 	if (store_->fresh() && metadata_ != MetadataState::Failed && !table_.read_only) {
-		// A failed write is reported: metadata=failed with an event (commit()), and the
-		// table resumes. No memory changes nothing, and a retried resume formats.
-		Status st = commit(nullptr, 0);
+		// A failed write is reported: metadata=failed with an event (commit_locked()), and
+		// the table resumes. No memory changes nothing, and a retried resume formats.
+		Status st = commit_locked(nullptr, 0);
 		if (st.is_error() && st.error().code == -kENOMEM)
 			return st;
 		if (st.is_error())
@@ -364,7 +372,7 @@ Status RemapTarget::resume()
 		io_->event(io_ctx_);
 	}
 	suspended_ = false;
-	refresh_snapshot();
+	refresh_snapshot_locked();
 	return {};
 }
 
@@ -428,19 +436,19 @@ void RemapTarget::count_redone_write(u64 ns)
 		store_relaxed(&redo_max_ns_, ns);
 }
 
-LookupTable *RemapTarget::publish(LookupTable *next, u64 sector, u64 sectors)
+LookupTable *RemapTarget::publish_locked(LookupTable *next, u64 sector, u64 sectors)
 {
 	mutex_.assert_held(); // one writer; drain and release_held run under it
 	LookupTable *old = lookup_;
 	next->set_generation(++generation_);
 	rcu_publish(&lookup_, next);
-	publish_view(next);
+	publish_view_locked(next);
 	rb_synchronize_rcu();
 	io_->drain(io_ctx_, old->generation(), sector, sectors);
 	return old;
 }
 
-void RemapTarget::publish_view(const LookupTable *t)
+void RemapTarget::publish_view_locked(const LookupTable *t)
 {
 	rc_io_view &v = views_[t->generation() & 1];
 	u64 first;
@@ -458,7 +466,7 @@ void RemapTarget::publish_view(const LookupTable *t)
 void RemapTarget::check_spare_events()
 {
 	MutexGuard guard(mutex_);
-	refresh_snapshot();
+	refresh_snapshot_locked();
 	const u64 free = allocator_->available();
 	if (free <= table_.spare_low_water && !low_water_signalled_) {
 		low_water_signalled_ = true;
@@ -482,7 +490,7 @@ void RemapTarget::check_spare_events()
 }
 
 // Called with mutex_ held by the messages that change the mapping.
-int RemapTarget::can_change_mapping(const char *verb) const
+int RemapTarget::can_change_mapping_locked(const char *verb) const
 {
 	if (table_.read_only) {
 		rb_log(RB_LOG_ERR, "%s: the table is read-only", verb);
@@ -503,7 +511,7 @@ int RemapTarget::can_change_mapping(const char *verb) const
 	return 0;
 }
 
-Status RemapTarget::commit(const MetadataStore::SlotChange *changes, u64 count)
+Status RemapTarget::commit_locked(const MetadataStore::SlotChange *changes, u64 count)
 {
 	mutex_.assert_held();
 	if (table_.read_only)
@@ -520,7 +528,7 @@ Status RemapTarget::commit(const MetadataStore::SlotChange *changes, u64 count)
 			__atomic_store_n(&metadata_failed_, true, __ATOMIC_RELAXED);
 			rb_log(RB_LOG_ERR, "metadata commit failed (error %d): no more remaps until the table is reloaded",
 			       code);
-			refresh_snapshot(); // status says failed before the waiter wakes
+			refresh_snapshot_locked(); // status says failed before the waiter wakes
 			io_->event(io_ctx_); // `dmsetup wait` wakes up to metadata=failed
 		}
 		return st;
@@ -541,7 +549,7 @@ void RemapTarget::emit_place(TextBuffer &reply, u64 block, u32 place)
 // Reads each block of a held remap chunk and moves it to its spare block, or marks it lost when
 // the medium is at fault. An error that does not say so (no memory, a path, an outage: the data
 // device does not answer elsewhere) stops the chunk and is returned: it changes nothing.
-int RemapTarget::copy_to_spares(MappingChange &change)
+int RemapTarget::copy_to_spares_locked(MappingChange &change)
 {
 	for (u64 i = 0; i < change.count(); i++) {
 		const u64 blk = change.block(i);
@@ -553,7 +561,7 @@ int RemapTarget::copy_to_spares(MappingChange &change)
 			       static_cast<unsigned long long>(blk), r);
 			return r;
 		}
-		const int err = move_or_mark(change, i, r);
+		const int err = move_or_mark_locked(change, i, r);
 		if (err)
 			return err;
 	}
@@ -573,7 +581,8 @@ int RemapTarget::do_remap(DataBlock first, u64 count, bool range_reply, TextBuff
 	int err = 0;
 	for (u64 b = f; b < end && !err;) {
 		MutexGuard guard(mutex_);
-		err = can_change_mapping("remap"); // first: while suspended, lookup_ may be stale
+		// First: while suspended, lookup_ may be stale.
+		err = can_change_mapping_locked("remap");
 		if (err)
 			break;
 		u32 v;
@@ -612,7 +621,7 @@ int RemapTarget::do_remap(DataBlock first, u64 count, bool range_reply, TextBuff
 			err = -kENOSPC; // after this chunk
 		}
 		change->hold();
-		const int chunk_err = copy_to_spares(*change);
+		const int chunk_err = copy_to_spares_locked(*change);
 		if (chunk_err) {
 			change->roll_back();
 			err = chunk_err;
@@ -649,7 +658,8 @@ int RemapTarget::do_unremap(DataBlock block)
 {
 	MutexGuard guard(mutex_);
 	const u64 b = block.value();
-	int r = can_change_mapping("unremap"); // first: while suspended, lookup_ may be stale
+	// First: while suspended, lookup_ may be stale.
+	int r = can_change_mapping_locked("unremap");
 	if (r)
 		return r;
 	u32 spare;
@@ -660,7 +670,7 @@ int RemapTarget::do_unremap(DataBlock block)
 		       static_cast<unsigned long long>(b));
 		return -kEINVAL;
 	}
-	if (has_lost_sectors(b)) {
+	if (has_lost_sectors_locked(b)) {
 		rb_log(RB_LOG_ERR, "unremap: block %llu has lost sectors: write them or reprobe first",
 		       static_cast<unsigned long long>(b));
 		return -kEINVAL;
@@ -717,7 +727,7 @@ u64 RemapTarget::spare_total() const
 }
 
 // Usable spare blocks are free (in the bitmap or the cache), retired as bad, or used.
-u64 RemapTarget::spare_bad() const
+u64 RemapTarget::spare_bad_locked() const
 {
 	return allocator_->reserved_blocks() - geo_.first_usable_spare().value();
 }
@@ -873,7 +883,7 @@ int RemapTarget::message(unsigned argc, char **argv, char *result, unsigned maxl
 	}
 }
 
-bool RemapTarget::has_lost_sectors(u64 b) const
+bool RemapTarget::has_lost_sectors_locked(u64 b) const
 {
 	return lookup_->lost() && lookup_->lost()->find(b);
 }
@@ -930,7 +940,7 @@ extern "C" int rc_io_view_touches(const struct rc_io_view *v, rb_u64 sector, rb_
 {
 	if (sectors == 0)
 		return 1;
-	// The table lives while the view does: publish() frees a table only after a grace
+	// The table lives while the view does: publish_locked() frees a table only after a grace
 	// period that follows the publication of the next view.
 	const LookupTable *t = static_cast<const LookupTable *>(v->mapping);
 	return t->any_in(sector >> v->block_shift, (sector + sectors - 1) >> v->block_shift);

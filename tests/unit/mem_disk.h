@@ -41,7 +41,8 @@ public:
 	rb_u32 read_bytes = 0; // the size of the read read_hook is called for
 	// Called for each write before it happens: a non-zero return fails it with that errno.
 	std::function<int(const Write &)> write_hook;
-	// Every drain the engine asked for, and a hook called with it (from inside publish()).
+	// Every drain the engine asked for, and a hook called with it (from inside
+	// publish_locked()).
 	struct Drain {
 		rb_u32 generation;
 		rb_u64 sector, sectors;
