@@ -252,8 +252,8 @@ void alloc_batches(benchmark::State &state, AllocRig &rig)
 			rig.restore();
 			batches++;
 			if (after == before) {
-				state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count() /
-						       kBatch);
+				state.SetIterationTime(
+					std::chrono::duration<double>(t1 - t0).count() / kBatch);
 				break;
 			}
 			retaken++;
@@ -451,7 +451,8 @@ void BM_CommitChange1(benchmark::State &state)
 		if (e.state == EntryState::Remapped)
 			e = Entry{e.data_block, Entry::kLostSpare, EntryState::Lost};
 		else
-			e = Entry{e.data_block, static_cast<u32>(f.geo.first_usable_spare().value() + slot),
+			e = Entry{e.data_block,
+				  static_cast<u32>(f.geo.first_usable_spare().value() + slot),
 				  EntryState::Remapped};
 		MetadataStore::SlotChange c{slot, e};
 		if (s.commit(&c, 1, Gfp::Noio).is_error())
@@ -469,9 +470,9 @@ void BM_CommitInsertThenFree1(benchmark::State &state)
 	std::mt19937_64 rng(3);
 	const u64 block = make_miss(f.keys, rng);
 	const u64 slot = kMillion; // slots 0 .. 1M-1 are all in use
-	const MetadataStore::SlotChange add{MetadataStore::SlotChange::kNewSlot,
-					    Entry{block, static_cast<u32>(kSpareBlocks - 1),
-						  EntryState::Remapped}};
+	const MetadataStore::SlotChange add{
+		MetadataStore::SlotChange::kNewSlot,
+		Entry{block, static_cast<u32>(kSpareBlocks - 1), EntryState::Remapped}};
 	const MetadataStore::SlotChange drop{slot, Entry{0, 0, EntryState::Free}};
 	if (s.commit(&add, 1, Gfp::Noio).is_error() || s.find_slot(block) != slot ||
 	    s.commit(&drop, 1, Gfp::Noio).is_error())
@@ -506,10 +507,9 @@ BENCHMARK(BM_FindSlot)->Unit(benchmark::kMicrosecond);
 
 class MetaDisk {
 public:
-	explicit MetaDisk(const Geometry &g)
-		: sectors_(g.first_usable_spare().value() << g.block_shift()), meta_(sectors_ * 512)
-	{
-	}
+	explicit MetaDisk(const Geometry &g) :
+	    sectors_(g.first_usable_spare().value() << g.block_shift()), meta_(sectors_ * 512)
+	{}
 	const rb_io_ops *ops() const { return &kOps; }
 	void *ctx() { return this; }
 

@@ -105,7 +105,9 @@ public:
 // kHeldMax), so a run can stop at any allocation at which the cache is empty.
 class AllocRig {
 public:
-	enum : u32 { kHeldMax = 2 * kBatch };
+	enum : u32 {
+		kHeldMax = 2 * kBatch
+	};
 
 	AllocRig(u64 total, u64 free_blocks, u64 seed)
 	{
@@ -212,10 +214,9 @@ private:
 // overestimate of the refills per allocation. Reported per allocation.
 class AllocRefill : public Scenario {
 public:
-	AllocRefill(const char *name, u64 free_blocks, u64 seed)
-		: Scenario(name), rig_(kAllocBlocks, free_blocks, seed)
-	{
-	}
+	AllocRefill(const char *name, u64 free_blocks, u64 seed) :
+	    Scenario(name), rig_(kAllocBlocks, free_blocks, seed)
+	{}
 	void measured() override
 	{
 		if (!measures_++)
@@ -229,7 +230,8 @@ public:
 	}
 	const char *check() const override
 	{
-		return rig_.allocator().cache_misses() >= measures_ ? nullptr : "a batch without a refill";
+		return rig_.allocator().cache_misses() >= measures_ ? nullptr
+								    : "a batch without a refill";
 	}
 
 private:
@@ -241,10 +243,9 @@ private:
 // or added: refills fall wherever the allocator puts them.
 class AllocSingle : public Scenario {
 public:
-	AllocSingle(const char *name, u64 free_blocks, u64 seed)
-		: Scenario(name), rig_(kAllocBlocks, free_blocks, seed)
-	{
-	}
+	AllocSingle(const char *name, u64 free_blocks, u64 seed) :
+	    Scenario(name), rig_(kAllocBlocks, free_blocks, seed)
+	{}
 	void measured() override { rig_.hold(); }
 	void between() override
 	{
@@ -265,10 +266,9 @@ private:
 // Only the allocation that refills, timed alone: the rest of its refill is drained untimed.
 class AllocMiss : public Scenario {
 public:
-	AllocMiss(const char *name, u64 free_blocks, u64 seed)
-		: Scenario(name), rig_(kAllocBlocks, free_blocks, seed)
-	{
-	}
+	AllocMiss(const char *name, u64 free_blocks, u64 seed) :
+	    Scenario(name), rig_(kAllocBlocks, free_blocks, seed)
+	{}
 	void measured() override
 	{
 		if (!measures_++)
@@ -313,8 +313,8 @@ std::vector<u64> make_keys(u64 n, std::mt19937_64 &rng)
 // fills from keys_ and rng_; 64 queries per measured batch.
 class TableScenario : public Scenario {
 public:
-	TableScenario(const char *name, u64 n, u64 seed)
-		: Scenario(name), rng_(seed), keys_(make_keys(n, rng_))
+	TableScenario(const char *name, u64 n, u64 seed) :
+	    Scenario(name), rng_(seed), keys_(make_keys(n, rng_))
 	{
 		std::vector<LookupTable::Change> changes(n);
 		for (u64 i = 0; i < n; i++)
@@ -375,8 +375,8 @@ public:
 // from the remaps: each call answers "none").
 class FirstAfter : public TableScenario {
 public:
-	FirstAfter(const char *name, u64 n, bool above)
-		: TableScenario(name, n, 0x1f000000 + n + above)
+	FirstAfter(const char *name, u64 n, bool above) :
+	    TableScenario(name, n, 0x1f000000 + n + above)
 	{
 		for (u64 i = 0; i < kQueries; i++) {
 			if (above)
@@ -448,8 +448,8 @@ Stats run_timed(Scenario &s, u64 samples, double overhead_ns)
 		out[i++] = std::max(ns, 0.0) / s.ops();
 	}
 	std::sort(out.begin(), out.end());
-	return {percentile(out, 0.5),	 percentile(out, 0.9), percentile(out, 0.99),
-		percentile(out, 0.999), out.back(), preempted};
+	return {percentile(out, 0.5),   percentile(out, 0.9), percentile(out, 0.99),
+		percentile(out, 0.999), out.back(),           preempted};
 }
 
 // s.callgrind_calls(n_ops) calls of measured() per path: n_ops operations, or n_ops / 64
@@ -498,7 +498,8 @@ int main(int argc, char **argv)
 	all.push_back(std::make_unique<AllocRefill>("alloc_refill", kAllocBlocks, 2));
 	all.push_back(std::make_unique<AllocMiss>("alloc_refill_miss", kAllocBlocks, 3));
 	all.push_back(std::make_unique<AllocRefill>("alloc_nearly_full", kAllocBlocks / 1000, 4));
-	all.push_back(std::make_unique<AllocMiss>("alloc_nearly_full_miss", kAllocBlocks / 1000, 5));
+	all.push_back(
+		std::make_unique<AllocMiss>("alloc_nearly_full_miss", kAllocBlocks / 1000, 5));
 	all.push_back(std::make_unique<AllocSingle>("alloc_single_empty", kAllocBlocks, 6));
 	all.push_back(std::make_unique<AllocSingle>("alloc_single_full", kAllocBlocks / 1000, 7));
 	all.push_back(std::make_unique<Lookup>("lookup_0", 0));
@@ -526,8 +527,8 @@ int main(int argc, char **argv)
 		    "of a steady run); 'retaken' = samples preempted\n",
 		    static_cast<unsigned long long>(samples), kBatch,
 		    static_cast<unsigned long long>(samples * kSingleFactor));
-	std::printf("# %-22s %9s %9s %9s %9s %10s %8s\n", "path", "median", "p90", "p99",
-		    "p99.9", "max", "retaken");
+	std::printf("# %-22s %9s %9s %9s %9s %10s %8s\n", "path", "median", "p90", "p99", "p99.9",
+		    "max", "retaken");
 	for (size_t i = 1; i < all.size(); i++) {
 		const Stats st = run_timed(*all[i], all[i]->samples(samples), clock.median);
 		std::printf("latency %-22s %9.2f %9.2f %9.2f %9.2f %10.1f %8llu\n", all[i]->name(),

@@ -46,8 +46,8 @@ struct Case {
 void run(const Case &c)
 {
 	Geometry geo;
-	if (const char *err = Geometry::create(0, c.data_sectors, 0, c.spare_sectors, c.block_size,
-					       &geo))
+	if (const char *err =
+		    Geometry::create(0, c.data_sectors, 0, c.spare_sectors, c.block_size, &geo))
 		die(err);
 	MetadataStore store(geo, &kNullIo, nullptr);
 	if (store.load(Gfp::Kernel))
@@ -120,7 +120,8 @@ int main()
 	const Case cases[] = {
 		{"ranges of 65536, 4 KiB blocks", 1088ull << 11, 512ull << 11, 4096, 100000, false},
 		{"ranges of 65536, 512 B blocks", 600ull << 11, 640ull << 11, 512, 1048576, false},
-		{"single random remaps, 4 KiB blocks", 1088ull << 11, 512ull << 11, 4096, 100000, true},
+		{"single random remaps, 4 KiB blocks", 1088ull << 11, 512ull << 11, 4096, 100000,
+		 true},
 	};
 	for (const Case &c : cases)
 		run(c);

@@ -249,13 +249,13 @@ struct rb_io_ops {
  *                         scope of their own; the engine mutex for each mapping change.
  * ---------------------------------------------------------------------------------------- */
 
-#define RC_SECTOR_SHIFT 9
-#define RC_ALL_SECTORS __UINT64_MAX__
-#define RC_DEFAULT_BLOCK_SIZE 4096u
-#define RC_MIN_BLOCK_SIZE 512u
-#define RC_MAX_BLOCK_SIZE 65536u
+#define RC_SECTOR_SHIFT         9
+#define RC_ALL_SECTORS          __UINT64_MAX__
+#define RC_DEFAULT_BLOCK_SIZE   4096u
+#define RC_MIN_BLOCK_SIZE       512u
+#define RC_MAX_BLOCK_SIZE       65536u
 #define RC_DEFAULT_READ_RETRIES 2u
-#define RC_MAX_READ_RETRIES 100u
+#define RC_MAX_READ_RETRIES     100u
 
 /* Which optional features the table line named explicitly (for the normalized line). */
 enum rc_feature_bits {
@@ -281,7 +281,7 @@ struct rc_table {
 	rb_u64 spare_len;
 	rb_u32 block_size; /* bytes */
 	rb_u32 read_retries;
-	rb_u64 spare_low_water; /* blocks; resolved to its default by rc_table_check() */
+	rb_u64 spare_low_water;   /* blocks; resolved to its default by rc_table_check() */
 	rb_u32 explicit_features; /* enum rc_feature_bits */
 	int auto_remap;
 	/*
@@ -294,13 +294,13 @@ struct rc_table {
 
 /* What the glue learnt from the opened devices. */
 struct rc_devices {
-	rb_u64 target_len;        /* ti->len, sectors */
+	rb_u64 target_len; /* ti->len, sectors */
 	rb_u64 data_dev_sectors;
 	rb_u64 spare_dev_sectors;
 	rb_u32 data_logical_block; /* bytes */
 	rb_u32 spare_logical_block;
-	int same_device;          /* spare_dev is the data device */
-	int zoned;                /* either device is zoned (refused) */
+	int same_device; /* spare_dev is the data device */
+	int zoned;       /* either device is zoned (refused) */
 	/* Device numbers (dev_t), so that tables of one mapped device can find each other. */
 	rb_u64 data_dev_id;
 	rb_u64 spare_dev_id;
@@ -386,10 +386,10 @@ void rc_target_map(const struct rc_target *t, rb_u64 sector, rb_u32 sectors,
  */
 #define RC_NO_BLOCK __UINT64_MAX__
 struct rc_io_view {
-	rb_u64 first_block; /* the lowest data block with an entry; RC_NO_BLOCK if there is none */
+	rb_u64 first_block;  /* the lowest data block with an entry; RC_NO_BLOCK if there is none */
 	rb_u64 first_sector; /* its first sector, relative to the target; RC_NO_BLOCK if none */
-	rb_u32 block_shift; /* log2 of the block size in sectors */
-	rb_u32 generation;  /* of the mapping it summarizes (see struct rc_mapping) */
+	rb_u32 block_shift;  /* log2 of the block size in sectors */
+	rb_u32 generation;   /* of the mapping it summarizes (see struct rc_mapping) */
 	const void *mapping; /* the core's: that mapping, for rc_io_view_touches() */
 };
 /* The RCU-published pointer to the current view; the slot stays put while the target lives. */
@@ -452,9 +452,9 @@ enum rc_failed_flags {
 	RC_FAILED_READAHEAD = 1u << 1, /* REQ_RAHEAD: speculative, failfast in the block layer */
 };
 struct rc_failed_io {
-	rb_u64 sector;  /* of the target */
+	rb_u64 sector; /* of the target */
 	rb_u32 sectors;
-	int error;      /* blk_status_to_errno() of the bio's status */
+	int error;          /* blk_status_to_errno() of the bio's status */
 	unsigned int flags; /* enum rc_failed_flags */
 };
 enum rc_verdict {
@@ -478,8 +478,7 @@ void rc_target_count_redone_write(struct rc_target *t, rb_u64 ns);
 /* dmsetup message: 0, a negative errno, or 1 when text was written to result. Sleeps. */
 int rc_target_message(struct rc_target *t, unsigned int argc, char **argv, char *result,
 		      unsigned int maxlen);
-void rc_target_status_info(struct rc_target *t, char *buf, unsigned int maxlen,
-			   unsigned int *used);
+void rc_target_status_info(struct rc_target *t, char *buf, unsigned int maxlen, unsigned int *used);
 
 #ifdef __cplusplus
 }

@@ -3,7 +3,8 @@
 #   format     clang-format (the repository's .clang-format, Debian 12's clang-format 14) finds
 #              nothing to change in the C++ sources (FORMAT_FIX=1 rewrites them instead)
 #   checkpatch the kernel's checkpatch.pl (from linux-source-6.1) is clean on the C glue
-#   shellcheck every shell script of the repository, at style level (.shellcheckrc)
+#   shell-     every shell script of the repository passes shellcheck at style level
+#   check      (.shellcheckrc)
 #   tidy       clang-tidy on the core, with the checks of src/core/.clang-tidy
 # Usage: tools/lint.sh [format|checkpatch|shellcheck|tidy]...   (default: all four)
 # Exits 1 if any check finds something, after running all of them.
@@ -67,10 +68,11 @@ checkpatch() {
   echo "$dir/scripts/checkpatch.pl"
 }
 check_checkpatch() {
-  local cp out
+  local cp out glue
   cp=$(checkpatch)
+  mapfile -t glue < <(git ls-files 'src/kernel/*.c' 'src/kernel/*.h')
   if out=$("$cp" --no-tree --strict --terse --show-types --ignore FILE_PATH_CHANGES \
-    -f $(git ls-files 'src/kernel/*.c' 'src/kernel/*.h') 2>&1); then
+    -f "${glue[@]}" 2>&1); then
     echo "lint: checkpatch: src/kernel clean"
   else
     echo "$out"

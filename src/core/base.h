@@ -32,9 +32,15 @@ enum Errno : int {
 	kEBADMSG = 74,
 };
 
-template <typename T> struct RemoveReference { using Type = T; };
-template <typename T> struct RemoveReference<T &> { using Type = T; };
-template <typename T> struct RemoveReference<T &&> { using Type = T; };
+template <typename T> struct RemoveReference {
+	using Type = T;
+};
+template <typename T> struct RemoveReference<T &> {
+	using Type = T;
+};
+template <typename T> struct RemoveReference<T &&> {
+	using Type = T;
+};
 
 template <typename T> constexpr typename RemoveReference<T>::Type &&move(T &&v) noexcept
 {

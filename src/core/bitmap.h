@@ -22,7 +22,8 @@ public:
 	u64 bytes() const
 	{
 		const u64 words = bits_ / kWordBits + (bits_ % kWordBits ? 1 : 0);
-		return words_ ? rb_alloc_large_bytes((words ? words : 1) * sizeof(unsigned long)) : 0;
+		return words_ ? rb_alloc_large_bytes((words ? words : 1) * sizeof(unsigned long))
+			      : 0;
 	}
 	bool test(u64 bit) const { return (words_[bit / kWordBits] >> (bit % kWordBits)) & 1; }
 	void set(u64 bit) { words_[bit / kWordBits] |= 1ul << (bit % kWordBits); }
@@ -43,7 +44,9 @@ public:
 	u32 take_zeros_in_word(u64 from, u32 max, u64 *out, u64 *next);
 
 private:
-	enum : u64 { kWordBits = 8 * sizeof(unsigned long) };
+	enum : u64 {
+		kWordBits = 8 * sizeof(unsigned long)
+	};
 	unsigned long *words_ = nullptr;
 	u64 bits_ = 0;
 };

@@ -70,7 +70,6 @@ void sort(u64 *a, u64 n) // insertion sort: a batch moves a few hundred blocks a
 	}
 }
 
-
 // A worker-side array freed on scope exit (allocated only once a retry failed).
 template <typename T> class Scratch {
 public:
@@ -134,10 +133,7 @@ u32 RemapTarget::generation_now() const
 }
 
 // A block is pending only while a mapping change holds the mutex: waits for it to end.
-void RemapTarget::wait_for_change()
-{
-	MutexGuard guard(mutex_);
-}
+void RemapTarget::wait_for_change() { MutexGuard guard(mutex_); }
 
 int RemapTarget::read_where(rb_device dev, u64 dev_sector, u8 *buf, unsigned flags)
 {
@@ -147,14 +143,16 @@ int RemapTarget::read_where(rb_device dev, u64 dev_sector, u8 *buf, unsigned fla
 void RemapTarget::count_outage()
 {
 	add_relaxed(&outages_);
-	rb_log(RB_LOG_WARN, "the device does not answer: an outage, not a bad block; nothing marked or moved");
+	rb_log(RB_LOG_WARN,
+	       "the device does not answer: an outage, not a bad block; nothing marked or moved");
 }
 
 void RemapTarget::spare_device_failed(int error)
 {
 	if (__atomic_exchange_n(&spare_failed_, true, __ATOMIC_RELAXED))
 		return;
-	rb_log(RB_LOG_ERR, "no spare block accepted a write (error %d): the spare device failed; automatic remaps stop until a resume or a remap message that succeeds",
+	rb_log(RB_LOG_ERR,
+	       "no spare block accepted a write (error %d): the spare device failed; automatic remaps stop until a resume or a remap message that succeeds",
 	       error);
 	if (io_->event)
 		io_->event(io_ctx_); // `dmsetup wait` wakes up to spare=failed
@@ -252,7 +250,7 @@ struct RemapTarget::RewritePlan {
 			u64 total = 0;
 			for (u32 k = 0; k < count; k++)
 				total += ((ext[k].sector + ext[k].sectors - 1) >> shift) -
-					 (ext[k].sector >> shift) + 1;
+					(ext[k].sector >> shift) + 1;
 			if (!need.alloc(total))
 				return false;
 		}
@@ -337,7 +335,8 @@ int RemapTarget::retry_in_place(const rc_extent *ext, u32 count, RewritePlan &pl
 			bool lost_sectors = false;
 			if (mapped && v != LookupTable::kLost) {
 				RcuReadGuard rcu;
-				lost_sectors = writes_lost_sectors(rcu_read(&lookup_), b, ext, count);
+				lost_sectors =
+					writes_lost_sectors(rcu_read(&lookup_), b, ext, count);
 			}
 			// A lost block, or one with lost sectors, gets a home or is merged in step 3
 			// (rewrite_lost_locked()): what the extents do not write stays lost.
@@ -346,7 +345,8 @@ int RemapTarget::retry_in_place(const rc_extent *ext, u32 count, RewritePlan &pl
 				if (!r)
 					continue;
 				if (!repairable(classify_error(r))) {
-					rb_log(RB_LOG_ERR, "write to block %llu failed again (error %d): not the medium; it fails",
+					rb_log(RB_LOG_ERR,
+					       "write to block %llu failed again (error %d): not the medium; it fails",
 					       static_cast<unsigned long long>(b), r);
 					return r;
 				}
@@ -366,11 +366,11 @@ int RemapTarget::retry_in_place(const rc_extent *ext, u32 count, RewritePlan &pl
 int RemapTarget::retry_part(const rc_extent &e, u64 b, bool mapped, u32 v)
 {
 	const Part p = part_of(e, b, geo_.block_shift());
-	const u64 dev_sector = mapped ? geo_.spare_dev_sector(SpareBlock(v)) +
-						(p.lo & (geo_.block_sectors() - 1))
-				      : geo_.data_offset() + p.lo;
-	return io_->write(io_ctx_, mapped ? RB_SPARE_DEV : RB_DATA_DEV, dev_sector, payload(e, p.lo),
-			  static_cast<u32>((p.hi - p.lo) << RC_SECTOR_SHIFT),
+	const u64 dev_sector = mapped
+		? geo_.spare_dev_sector(SpareBlock(v)) + (p.lo & (geo_.block_sectors() - 1))
+		: geo_.data_offset() + p.lo;
+	return io_->write(io_ctx_, mapped ? RB_SPARE_DEV : RB_DATA_DEV, dev_sector,
+			  payload(e, p.lo), static_cast<u32>((p.hi - p.lo) << RC_SECTOR_SHIFT),
 			  (e.flags & RB_IO_FUA) | RB_IO_FAILFAST);
 }
 
@@ -397,7 +397,8 @@ int RemapTarget::move_written_locked(MappingChange &change, const rc_extent *ext
 						  : geo_.data_dev_sector(DataBlock(b)),
 					 copy_buf_, 0);
 			if (err) {
-				rb_log(RB_LOG_ERR, "write to block %llu failed and the rest of the block does not read",
+				rb_log(RB_LOG_ERR,
+				       "write to block %llu failed and the rest of the block does not read",
 				       static_cast<unsigned long long>(b));
 				break;
 			}
@@ -405,8 +406,9 @@ int RemapTarget::move_written_locked(MappingChange &change, const rc_extent *ext
 		for (u32 x = 0; x < count; x++) {
 			const Part p = part_of(ext[x], b, shift);
 			if (!p.empty())
-				__builtin_memcpy(copy_buf_ + ((p.lo - (b << shift)) << RC_SECTOR_SHIFT),
-						 payload(ext[x], p.lo), (p.hi - p.lo) << RC_SECTOR_SHIFT);
+				__builtin_memcpy(
+					copy_buf_ + ((p.lo - (b << shift)) << RC_SECTOR_SHIFT),
+					payload(ext[x], p.lo), (p.hi - p.lo) << RC_SECTOR_SHIFT);
 		}
 		if (on_spare)
 			change.retire_old(i); // its spare block failed the write
@@ -452,15 +454,16 @@ void RemapTarget::log_reread(u64 sector, u64 moved, u64 salvaged, u64 salvaged_l
 		advance(rb_snprintf(line + n, room(), "%llu weak block(s) moved",
 				    static_cast<unsigned long long>(moved)));
 	if (salvaged && room())
-		advance(rb_snprintf(line + n, room(), "%s%llu block(s) salvaged (%llu of %llu sectors lost)",
-				    n ? ", " : "", static_cast<unsigned long long>(salvaged),
-				    static_cast<unsigned long long>(salvaged_lost),
-				    static_cast<unsigned long long>(salvaged) * geo_.block_sectors()));
+		advance(rb_snprintf(
+			line + n, room(), "%s%llu block(s) salvaged (%llu of %llu sectors lost)",
+			n ? ", " : "", static_cast<unsigned long long>(salvaged),
+			static_cast<unsigned long long>(salvaged_lost),
+			static_cast<unsigned long long>(salvaged) * geo_.block_sectors()));
 	if (lost && room())
 		advance(rb_snprintf(line + n, room(), "%s%llu block(s) lost whole", n ? ", " : "",
 				    static_cast<unsigned long long>(lost)));
-	rb_log(RB_LOG_WARN, "read error at sector %llu: %s", static_cast<unsigned long long>(sector),
-	       line);
+	rb_log(RB_LOG_WARN, "read error at sector %llu: %s",
+	       static_cast<unsigned long long>(sector), line);
 }
 
 // A read of [sector, sector + sectors) failed where it was routed with error. A failing block
@@ -494,11 +497,10 @@ int RemapTarget::reread(u64 sector, u32 sectors, u8 *buf, int error)
 // A failed read's pass: its range, the caller's buffer, what step 1 found of each block and
 // what step 3 did.
 struct RemapTarget::RereadPlan {
-	RereadPlan(u64 s, u32 sectors, u8 *b, int f, u32 sh)
-		: sector(s), end(s + sectors), first(s >> sh), count(((end - 1) >> sh) - first + 1),
-		  buf(b), fail(f), shift(sh)
-	{
-	}
+	RereadPlan(u64 s, u32 sectors, u8 *b, int f, u32 sh) :
+	    sector(s), end(s + sectors), first(s >> sh), count(((end - 1) >> sh) - first + 1),
+	    buf(b), fail(f), shift(sh)
+	{}
 	const u64 sector, end, first, count;
 	u8 *const buf;
 	const int fail;
@@ -513,7 +515,8 @@ struct RemapTarget::RereadPlan {
 	{
 		const u64 lo = max(sector, b << shift), hi = min(end, (b + 1) << shift);
 		__builtin_memcpy(buf + ((lo - sector) << RC_SECTOR_SHIFT),
-				 from + ((lo - (b << shift)) << RC_SECTOR_SHIFT), (hi - lo) << RC_SECTOR_SHIFT);
+				 from + ((lo - (b << shift)) << RC_SECTOR_SHIFT),
+				 (hi - lo) << RC_SECTOR_SHIFT);
 	}
 	[[nodiscard]] bool mark(u64 i, Found f)
 	{
@@ -720,7 +723,8 @@ SectorMask written_mask(const rc_extent *ext, u32 count, u64 b, u32 shift)
 	for (u32 i = 0; i < count; i++) {
 		const Part p = part_of(ext[i], b, shift);
 		if (!p.empty())
-			m.set(static_cast<u32>(p.lo - (b << shift)), static_cast<u32>(p.hi - (b << shift)));
+			m.set(static_cast<u32>(p.lo - (b << shift)),
+			      static_cast<u32>(p.hi - (b << shift)));
 	}
 	return m;
 }
@@ -750,7 +754,8 @@ int RemapTarget::salvage_block(rb_device dev, u64 dev_sector, unsigned flags, u8
 			       SectorMask *lost, bool whole_failed)
 {
 	const u32 lbs = dev == RB_DATA_DEV ? devs_.data_logical_block : devs_.spare_logical_block;
-	const u32 unit = min(max(lbs, u32(1) << RC_SECTOR_SHIFT), geo_.block_size()) >> RC_SECTOR_SHIFT;
+	const u32 unit =
+		min(max(lbs, u32(1) << RC_SECTOR_SHIFT), geo_.block_size()) >> RC_SECTOR_SHIFT;
 	const u32 bs = geo_.block_sectors();
 	const u32 max_failures = min(u32{kSalvageFailures}, bs / unit);
 	u32 failures = 0;
@@ -852,7 +857,7 @@ bool RemapTarget::writes_lost_sectors(const LookupTable *t, u64 b, const rc_exte
 }
 
 bool RemapTarget::rewrite_lost_locked(MappingChange &change, u64 i, const rc_extent *ext, u32 count,
-			       int *err)
+				      int *err)
 {
 	const u64 b = change.block(i);
 	const u32 shift = geo_.block_shift(), bs = geo_.block_sectors();
@@ -873,7 +878,8 @@ bool RemapTarget::rewrite_lost_locked(MappingChange &change, u64 i, const rc_ext
 	} else if (!(written == all_sectors(bs))) {
 		*err = read_where(RB_SPARE_DEV, geo_.spare_dev_sector(SpareBlock(v)), copy_buf_, 0);
 		if (*err) {
-			rb_log(RB_LOG_ERR, "write to salvaged block %llu: its spare block does not read (error %d)",
+			rb_log(RB_LOG_ERR,
+			       "write to salvaged block %llu: its spare block does not read (error %d)",
 			       static_cast<unsigned long long>(b), *err);
 			return true;
 		}
@@ -921,7 +927,8 @@ int RemapTarget::rescue_sectors_locked(u64 data, u32 spare, const SectorMask &m,
 	for (u32 s = 0; s < bs; s += unit) {
 		if (!m.touches(s, s + unit))
 			continue;
-		int r = io_->read(io_ctx_, RB_DATA_DEV, data + s, copy_buf_, unit << RC_SECTOR_SHIFT, 0);
+		int r = io_->read(io_ctx_, RB_DATA_DEV, data + s, copy_buf_,
+				  unit << RC_SECTOR_SHIFT, 0);
 		if (r == -kENOMEM)
 			return r;
 		if (r)
@@ -930,7 +937,8 @@ int RemapTarget::rescue_sectors_locked(u64 data, u32 spare, const SectorMask &m,
 		for (u32 t = s; t < s + unit; t++) {
 			const u8 *from = copy_buf_ + (static_cast<u64>(t - s) << RC_SECTOR_SHIFT);
 			if (m.test(t) &&
-			    !io_->write(io_ctx_, RB_SPARE_DEV, to + t, from, u32(1) << RC_SECTOR_SHIFT, 0))
+			    !io_->write(io_ctx_, RB_SPARE_DEV, to + t, from,
+					u32(1) << RC_SECTOR_SHIFT, 0))
 				still->clear(t, t + 1);
 		}
 	}
@@ -990,7 +998,8 @@ int RemapTarget::do_reprobe(u64 first, u64 count, TextBuffer &reply)
 		add_relaxed(&rescued_, batch_rescued);
 	}
 	reply.emit("reprobed=%llu rescued=%llu still_lost=%llu",
-		   static_cast<unsigned long long>(reprobed), static_cast<unsigned long long>(rescued),
+		   static_cast<unsigned long long>(reprobed),
+		   static_cast<unsigned long long>(rescued),
 		   static_cast<unsigned long long>(still_lost));
 	return 1;
 }
@@ -1009,7 +1018,8 @@ int RemapTarget::next_lost(u64 next, u64 end, ReprobeBatch &at)
 	lookup_->for_each_from(next, [&](u64 key, u32 v) {
 		if (key >= end || (n && key - at.blocks[0] >= kSpan))
 			return false;
-		const SectorMask *m = lost && v != LookupTable::kPending ? lost->find(key) : nullptr;
+		const SectorMask *m =
+			lost && v != LookupTable::kPending ? lost->find(key) : nullptr;
 		if (v == LookupTable::kLost || m) {
 			at.blocks[n] = key;
 			at.had[n++] = m ? *m : all_sectors(bs);

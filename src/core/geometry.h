@@ -11,14 +11,26 @@ namespace remap {
 class Geometry {
 public:
 	// Sizes fixed by the on-disk format.
-	enum : u32 { kSuperblockSlots = 2 };
-	enum : u32 { kTableAreas = 2 };
-	enum : u32 { kTableHeaderBytes = 64 };
-	enum : u32 { kEntryBytes = 16 };
+	enum : u32 {
+		kSuperblockSlots = 2
+	};
+	enum : u32 {
+		kTableAreas = 2
+	};
+	enum : u32 {
+		kTableHeaderBytes = 64
+	};
+	enum : u32 {
+		kEntryBytes = 16
+	};
 	// Spare block numbers are 32-bit on disk and 0xffffffff marks a lost block.
-	enum : u64 { kMaxSpareBlocks = 0xfffffffeull };
+	enum : u64 {
+		kMaxSpareBlocks = 0xfffffffeull
+	};
 	// Two superblocks, one block per table area (T = 1 while S <= E + 4) and one spare.
-	enum : u64 { kMinSpareBlocks = u64{kSuperblockSlots} + u64{kTableAreas} + 1 };
+	enum : u64 {
+		kMinSpareBlocks = u64{kSuperblockSlots} + u64{kTableAreas} + 1
+	};
 
 	// All zero and unusable (E = 0, no blocks): storage for create() to fill. Nothing may be
 	// computed from a Geometry that create() did not accept.

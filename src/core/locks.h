@@ -55,7 +55,9 @@ class SCOPED_CAPABILITY MutexGuard {
 public:
 	explicit MutexGuard(Mutex &lock) ACQUIRE(lock) : lock_(lock) { rb_mutex_lock(&lock_.raw_); }
 	// A second engine mutex under the caller's (rb_mutex_lock_nested()): the replaced table's.
-	enum NestedTag { kNested };
+	enum NestedTag {
+		kNested
+	};
 	MutexGuard(Mutex &lock, NestedTag) ACQUIRE(lock) : lock_(lock)
 	{
 		rb_mutex_lock_nested(&lock_.raw_);
@@ -97,6 +99,9 @@ template <typename T> void rcu_publish(T **slot, T *value)
 	__atomic_store_n(slot, value, __ATOMIC_RELEASE);
 }
 
-template <typename T> T *rcu_read(T *const *slot) { return __atomic_load_n(slot, __ATOMIC_CONSUME); }
+template <typename T> T *rcu_read(T *const *slot)
+{
+	return __atomic_load_n(slot, __ATOMIC_CONSUME);
+}
 
 } // namespace remap

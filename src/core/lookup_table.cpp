@@ -136,11 +136,14 @@ struct LookupTable::Assembler {
 			}
 			const u64 take = min(n, cur_size - fill);
 			if (wide)
-				copy_keys(Layout<u64>::keys(cur, cur_size) + fill, keys, add - cur_first, take);
+				copy_keys(Layout<u64>::keys(cur, cur_size) + fill, keys,
+					  add - cur_first, take);
 			else
-				copy_keys(Layout<u32>::keys(cur, cur_size) + fill, keys, add - cur_first, take);
+				copy_keys(Layout<u32>::keys(cur, cur_size) + fill, keys,
+					  add - cur_first, take);
 			__builtin_memcpy((wide ? Layout<u64>::values(cur, cur_size)
-					       : Layout<u32>::values(cur, cur_size)) + fill,
+					       : Layout<u32>::values(cur, cur_size)) +
+						 fill,
 					 values, take * sizeof(u32));
 			fill += take;
 			if (fill == cur_size) {
@@ -300,7 +303,7 @@ u64 LookupTable::bytes() const
 	for (u64 i = 0; i < chunks_; i++) {
 		const u64 n = chunk_size(i);
 		total += rb_alloc_large_bytes(slot_[i].wide() ? Layout<u64>::bytes(n)
-							       : Layout<u32>::bytes(n));
+							      : Layout<u32>::bytes(n));
 	}
 	return total + (lost_ ? lost_->bytes() : 0);
 }
@@ -313,8 +316,9 @@ u64 LookupTable::search_wide(const void *c, u64 n, u64 rel)
 u64 LookupTable::last_key(u64 i) const
 {
 	const u64 n = chunk_size(i);
-	return first_[i] + (slot_[i].wide() ? Layout<u64>::keys(slot_[i].chunk(), n)[n - 1]
-					    : Layout<u32>::keys(slot_[i].chunk(), n)[n - 1]);
+	return first_[i] +
+		(slot_[i].wide() ? Layout<u64>::keys(slot_[i].chunk(), n)[n - 1]
+				 : Layout<u32>::keys(slot_[i].chunk(), n)[n - 1]);
 }
 
 u64 LookupTable::lower_bound(u64 block) const
@@ -363,8 +367,7 @@ struct LookupTable::Carry {
 // old's chunks and changes laid out by a: untouched chunks shared, each touched one rebuilt
 // (with its neighbours while it would be smaller than kMinChunk). False if a chunk allocation
 // failed (only in a real run).
-bool LookupTable::assemble(const LookupTable *old, const Change *changes, u64 count,
-			   Assembler &a)
+bool LookupTable::assemble(const LookupTable *old, const Change *changes, u64 count, Assembler &a)
 {
 	const u64 m = old ? old->chunks_ : 0;
 	if (m == 0) { // no chunks: the changes make the whole table
@@ -414,7 +417,8 @@ LookupTable::Run LookupTable::run_at(u64 t, const Change *changes, u64 count, u6
 	r.size = merged_size(t, changes + j, r.to - j);
 	while (r.size > 0 && r.size < kMinChunk && r.end < m) {
 		const u64 e = r.end;
-		const u64 to = e + 1 < m ? changes_below(changes, count, r.to, first_[e + 1]) : count;
+		const u64 to =
+			e + 1 < m ? changes_below(changes, count, r.to, first_[e + 1]) : count;
 		r.size += merged_size(e, changes + r.to, to - r.to);
 		r.to = to;
 		r.end++;
@@ -458,8 +462,9 @@ u64 LookupTable::key_span(const LookupTable *old, const Change *changes, const R
 	if (pre.size) {
 		const u64 n = pre.size;
 		lo = pre.first;
-		hi = pre.first + (pre.slot.wide() ? Layout<u64>::keys(pre.slot.chunk(), n)[n - 1]
-						   : Layout<u32>::keys(pre.slot.chunk(), n)[n - 1]);
+		hi = pre.first +
+			(pre.slot.wide() ? Layout<u64>::keys(pre.slot.chunk(), n)[n - 1]
+					 : Layout<u32>::keys(pre.slot.chunk(), n)[n - 1]);
 	}
 	if (r.first < r.end) {
 		lo = min(lo, old->first_[r.first]);
@@ -672,4 +677,3 @@ bool LookupTable::set_value(u64 block, u32 value)
 }
 
 } // namespace remap
-

@@ -34,10 +34,14 @@ namespace remap {
 class LookupTable {
 public:
 	// The value of a data block that is lost: reads fail until it is rewritten.
-	enum : u32 { kLost = 0xffffffffu };
+	enum : u32 {
+		kLost = 0xffffffffu
+	};
 	// A block being moved: its I/O waits until the move is published. (Spare block numbers
 	// stop below this; see Geometry::kMaxSpareBlocks.)
-	enum : u32 { kPending = 0xfffffffeu };
+	enum : u32 {
+		kPending = 0xfffffffeu
+	};
 
 	// One change to apply: set data_block to spare (or kLost), or remove it.
 	struct Change {
@@ -65,8 +69,9 @@ public:
 	{
 		const u64 i = chunk_holding(pos);
 		const u64 n = chunk_size(i), at = pos - slot_[i].start;
-		return first_[i] + (slot_[i].wide() ? Layout<u64>::keys(slot_[i].chunk(), n)[at]
-						   : Layout<u32>::keys(slot_[i].chunk(), n)[at]);
+		return first_[i] +
+			(slot_[i].wide() ? Layout<u64>::keys(slot_[i].chunk(), n)[at]
+					 : Layout<u32>::keys(slot_[i].chunk(), n)[at]);
 	}
 	u32 value(u64 pos) const
 	{
@@ -109,10 +114,9 @@ public:
 		u64 i = chunk_for(block, off);
 		const u64 n = chunk_size(i), rel = block - first_[i];
 		const bool found = __builtin_expect(slot_[i].wide(), 0)
-					   ? Layout<u64>::first_at_or_after(slot_[i].chunk(), n, rel,
-									    key, value)
-					   : Layout<u32>::first_at_or_after(slot_[i].narrow_chunk(), n,
-									    narrow(rel), key, value);
+			? Layout<u64>::first_at_or_after(slot_[i].chunk(), n, rel, key, value)
+			: Layout<u32>::first_at_or_after(slot_[i].narrow_chunk(), n, narrow(rel),
+							 key, value);
 		if (found) {
 			*key += first_[i];
 			return true;
@@ -133,20 +137,22 @@ public:
 			return false;
 		const u64 off = last - base_;
 		if (first <= base_ || off >= span_)
-			return first <= base_ + span_; // base_ or the last key, whichever is in range
+			return first <=
+				base_ + span_; // base_ or the last key, whichever is in range
 		const u64 i = chunk_for(last, off);
 		const u64 n = chunk_size(i), rel = last - first_[i];
 		if (__builtin_expect(slot_[i].wide(), 0)) {
 			const void *c = slot_[i].chunk();
-			return first_[i] + Layout<u64>::keys(c, n)[Layout<u64>::search_any(c, n, rel)] >=
-			       first;
+			return first_[i] +
+				Layout<u64>::keys(c, n)[Layout<u64>::search_any(c, n, rel)] >=
+				first;
 		}
 		// rel < 2^32 unless last lies past the chunk's keys, where narrow() keeps it above
 		// them all.
 		const void *c = slot_[i].narrow_chunk();
 		return first_[i] +
-			       Layout<u32>::keys(c, n)[Layout<u32>::search_any(c, n, narrow(rel))] >=
-		       first;
+			Layout<u32>::keys(c, n)[Layout<u32>::search_any(c, n, narrow(rel))] >=
+			first;
 	}
 	// Calls fn(key, value) for the entries with a data block >= block, in order, until it
 	// returns false.
@@ -193,22 +199,32 @@ public:
 	// size. Sizes follow the allocation classes (kmalloc's power-of-two caches): a full
 	// chunk of kMaxChunk entries (4-byte keys) takes 8180 of an 8 KiB object, and one cut
 	// in two by an insert two of kChunk entries, 4096 bytes each: exactly a 4 KiB object.
-	enum : u64 { kChunk = 496, kMaxChunk = 2 * kChunk - 1, kMinChunk = kChunk / 4 };
+	enum : u64 {
+		kChunk = 496,
+		kMaxChunk = 2 * kChunk - 1,
+		kMinChunk = kChunk / 4
+	};
 	// A chunk's keys are stored as offsets from its first key, in 4 bytes when the span of
 	// the run it was cut from is at most kMaxNarrowSpan (always, on a device of fewer than
 	// 2^32 blocks), else in 8 ("wide").
-	enum : u64 { kMaxNarrowSpan = 0xfffffffeull };
+	enum : u64 {
+		kMaxNarrowSpan = 0xfffffffeull
+	};
 
 private:
 	// Within a chunk, the first key of every kGroup keys is repeated in a small array (the
 	// fences) searched first: a lookup then waits for its few cache lines and then for one
 	// group's keys and its value, where a binary search over all the keys would wait for ~8
 	// misses in turn. The group search is four unrolled compare-and-select steps.
-	enum : u64 { kGroup = 16 };
+	enum : u64 {
+		kGroup = 16
+	};
 	// Buckets of the radix index per chunk, at most: at 4, a bucket overlaps more than two
 	// chunks only where chunks hold under a quarter of the keys' average density, and the
 	// index takes 16 bytes a chunk (0.02 bytes an entry).
-	enum : u64 { kBucketsPerChunk = 4 };
+	enum : u64 {
+		kBucketsPerChunk = 4
+	};
 
 	// An immutable run of n entries, one allocation of Layout<K>::bytes(n) bytes:
 	//   K   fences[groups(n)]   the offset of every kGroup-th key
@@ -220,12 +236,18 @@ private:
 	// so the addresses of all of it are known before its first cache line arrives.
 	template <typename K> struct Layout {
 		static u64 groups(u64 n) { return (n + kGroup - 1) / kGroup; }
-		static u64 bytes(u64 n) { return (groups(n) + n) * sizeof(K) + (n + 1) * sizeof(u32); }
+		static u64 bytes(u64 n)
+		{
+			return (groups(n) + n) * sizeof(K) + (n + 1) * sizeof(u32);
+		}
 		static K *fences(void *c) { return static_cast<K *>(c); }
 		static const K *fences(const void *c) { return static_cast<const K *>(c); }
 		static K *keys(void *c, u64 n) { return fences(c) + groups(n); }
 		static const K *keys(const void *c, u64 n) { return fences(c) + groups(n); }
-		static u32 *values(void *c, u64 n) { return reinterpret_cast<u32 *>(keys(c, n) + n); }
+		static u32 *values(void *c, u64 n)
+		{
+			return reinterpret_cast<u32 *>(keys(c, n) + n);
+		}
 		static const u32 *values(const void *c, u64 n)
 		{
 			return reinterpret_cast<const u32 *>(keys(c, n) + n);
@@ -254,10 +276,10 @@ private:
 			prefetch(fb + 64);
 			prefetch(fb + 128);
 			prefetch(fb + 192);
-			const u64 g = (ng >= 32   ? last_in_range<32>(f, ng, off)
-				       : ng >= 16 ? last_in_range<16>(f, ng, off)
-						  : last_at_or_below(f, ng, off)) *
-				      kGroup;
+			const u64 g = (ng >= 32           ? last_in_range<32>(f, ng, off)
+					       : ng >= 16 ? last_in_range<16>(f, ng, off)
+							  : last_at_or_below(f, ng, off)) *
+				kGroup;
 			const u64 w = min(g, n - kGroup);
 			const u32 *v = values(c, n) + w;
 			prefetch(k + w);

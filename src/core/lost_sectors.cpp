@@ -131,8 +131,7 @@ void LostSectors::put(const LostSectors *s)
 	}
 }
 
-u64 LostSectors::merge(const LostSectors *old, const Change *changes, u64 count,
-		       LostSectors *out)
+u64 LostSectors::merge(const LostSectors *old, const Change *changes, u64 count, LostSectors *out)
 {
 	const u64 old_n = old ? old->count_ : 0;
 	u64 i = 0, j = 0, k = 0, sectors = 0;
@@ -189,8 +188,8 @@ bool LostSectors::assign(const LostSectors *old, const Change *changes, u64 coun
 	return true;
 }
 
-Result<LostSectors *> LostSectors::apply(const LostSectors *old, const Change *changes,
-					 u64 count, Gfp gfp)
+Result<LostSectors *> LostSectors::apply(const LostSectors *old, const Change *changes, u64 count,
+					 Gfp gfp)
 {
 	const u64 n = merge(old, changes, count, nullptr);
 	if (n == 0)

@@ -13,7 +13,9 @@ namespace remap {
 
 // The sectors of one block, bit i for 512-byte sector i (blocks hold at most 128).
 struct SectorMask {
-	enum : u32 { kWords = RC_MAX_BLOCK_SIZE / 512 / 64 };
+	enum : u32 {
+		kWords = RC_MAX_BLOCK_SIZE / 512 / 64
+	};
 	u64 w[kWords];
 
 	bool any() const;
@@ -77,7 +79,7 @@ private:
 	u64 sectors_ = 0;
 	u64 alloc_bytes_ = 0;
 	u32 refs_ = 1;
-	u64 *blocks_ = nullptr;     // ascending
+	u64 *blocks_ = nullptr;       // ascending
 	SectorMask *masks_ = nullptr; // parallel to blocks_
 };
 

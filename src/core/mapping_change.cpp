@@ -201,8 +201,8 @@ int RemapTarget::MappingChange::place(u64 i, const u8 *data)
 			spares_[i] = static_cast<u32>(got.value().value());
 		}
 		const u32 s = spares_[i];
-		err = t_.io_->write(t_.io_ctx_, RB_SPARE_DEV, geo.spare_dev_sector(SpareBlock(s)), data,
-				    geo.block_size(), 0);
+		err = t_.io_->write(t_.io_ctx_, RB_SPARE_DEV, geo.spare_dev_sector(SpareBlock(s)),
+				    data, geo.block_size(), 0);
 		if (!err) {
 			outcome_[i] = Outcome::Moved;
 			__atomic_store_n(&t_.spare_failed_, false, __ATOMIC_RELAXED);
@@ -210,7 +210,8 @@ int RemapTarget::MappingChange::place(u64 i, const u8 *data)
 		}
 		spares_[i] = kNoSpare;
 		if (repairable(classify_error(err))) {
-			rb_log(RB_LOG_WARN, "spare block %u failed a write (error %d): retiring it", s, err);
+			rb_log(RB_LOG_WARN, "spare block %u failed a write (error %d): retiring it",
+			       s, err);
 			retire_locked(s, true);
 		} else {
 			t_.allocator_->release(SpareBlock(s)); // the path failed, not the block
@@ -224,10 +225,7 @@ int RemapTarget::MappingChange::place(u64 i, const u8 *data)
 	return err ? err : -kEIO;
 }
 
-void RemapTarget::MappingChange::set_lost(u64 i)
-{
-	outcome_[i] = Outcome::Lost;
-}
+void RemapTarget::MappingChange::set_lost(u64 i) { outcome_[i] = Outcome::Lost; }
 
 bool RemapTarget::MappingChange::log_lost(u64 i, const SectorMask &mask)
 {
@@ -237,10 +235,7 @@ bool RemapTarget::MappingChange::log_lost(u64 i, const SectorMask &mask)
 	return lost_log_.add(blocks_[i], mask, Gfp::Noio);
 }
 
-void RemapTarget::MappingChange::set_removed(u64 i)
-{
-	outcome_[i] = Outcome::Removed;
-}
+void RemapTarget::MappingChange::set_removed(u64 i) { outcome_[i] = Outcome::Removed; }
 
 Status RemapTarget::MappingChange::commit()
 {
@@ -275,8 +270,9 @@ Status RemapTarget::MappingChange::commit()
 			roll_back();
 			return Error{-kENOMEM};
 		}
-		add_slot(slot, o == Outcome::Lost ? Entry{blocks_[i], Entry::kLostSpare, EntryState::Lost}
-						  : Entry{blocks_[i], v, EntryState::Remapped});
+		add_slot(slot,
+			 o == Outcome::Lost ? Entry{blocks_[i], Entry::kLostSpare, EntryState::Lost}
+					    : Entry{blocks_[i], v, EntryState::Remapped});
 	}
 	if (remove_ && any) {
 		for (u64 i = 0; i < n_; i++) {
@@ -355,7 +351,8 @@ Status RemapTarget::MappingChange::commit_slots_locked()
 		u32 lo, hi;
 		for (u32 from = 0; log[j].mask.next_run(from, bs, &lo, &hi); from = hi)
 			add({MetadataStore::SlotChange::kNewSlot,
-			     Entry{log[j].block, Entry::run(lo, hi - lo), EntryState::LostSectors}});
+			     Entry{log[j].block, Entry::run(lo, hi - lo),
+				   EntryState::LostSectors}});
 	}
 	if (k > lost_slots_cap_)
 		return Error{-kENOMEM}; // cannot happen: prepare_lost_locked() counted every one

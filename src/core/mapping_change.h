@@ -28,10 +28,14 @@ class RemapTarget::MappingChange {
 public:
 	// Blocks one change holds at most: a bound on the I/O held and on the mutex's hold time
 	// (a remap of a range, `dmremap import`, commits one chunk at a time).
-	enum : u32 { kMaxBlocks = 32 };
+	enum : u32 {
+		kMaxBlocks = 32
+	};
 	// Metadata slots one block's outcome can take: its entry, its old spare block retired,
 	// and the spare blocks that failed a write before one took it.
-	enum : u32 { kSlotsPerBlock = 2 + kSpareWriteAttempts };
+	enum : u32 {
+		kSlotsPerBlock = 2 + kSpareWriteAttempts
+	};
 	enum Flags : unsigned {
 		kRemove = 1u << 0,      // the blocks go back to the data device (unremap)
 		kSpares = 1u << 1,      // take a spare block for each block in prepare()
@@ -95,13 +99,22 @@ public:
 	void roll_back();
 
 private:
-	enum class Outcome : u8 { Kept, Moved, Lost, Removed };
-	enum : u32 { kNoSpare = LookupTable::kPending };
+	enum class Outcome : u8 {
+		Kept,
+		Moved,
+		Lost,
+		Removed
+	};
+	enum : u32 {
+		kNoSpare = LookupTable::kPending
+	};
 	struct Retired {
 		u32 spare;
 		bool fresh; // taken by this change (else a block's old spare, still mapped)
 	};
-	enum : u32 { kMaxSlots = u32{kMaxBlocks} * u32{kSlotsPerBlock} };
+	enum : u32 {
+		kMaxSlots = u32{kMaxBlocks} * u32{kSlotsPerBlock}
+	};
 
 	void add_slot(u64 slot, const Entry &e);
 	void retire_locked(u32 spare, bool fresh) REQUIRES(t_.mutex_);
@@ -126,7 +139,7 @@ private:
 	u32 nslots_ = 0;
 	Retired retired_[kMaxSlots];
 	u32 nretired_ = 0;
-	LostLog lost_log_; // the blocks whose lost sectors change (room for all n_)
+	LostLog lost_log_;                // the blocks whose lost sectors change (room for all n_)
 	LostSectors *lost_set_ = nullptr; // the lost set after the commit, filled by it
 	MetadataStore::SlotChange *lost_slots_ = nullptr; // the commit's slots with lost runs
 	u64 lost_slots_cap_ = 0;
@@ -134,9 +147,9 @@ private:
 	bool prepared_ = false;
 	bool held_ = false;
 	bool committed_ = false;
-	LookupTable *held_table_ = nullptr;  // until hold() publishes it
-	LookupTable *final_ = nullptr;       // until commit() publishes it
-	LookupTable *before_ = nullptr;      // the table from before hold(): rollback publishes it
+	LookupTable *held_table_ = nullptr; // until hold() publishes it
+	LookupTable *final_ = nullptr;      // until commit() publishes it
+	LookupTable *before_ = nullptr;     // the table from before hold(): rollback publishes it
 };
 
 } // namespace remap

@@ -27,8 +27,9 @@ constexpr VerbSpec kVerbs[] = {
 
 } // namespace
 
-const char kMessageHelp[] = "remap <sector> [<count>] | unremap <sector> | list [<first_block> [<max>]] | "
-			    "stats | clear_stats | help | reprobe [<sector> [<count>]]";
+const char kMessageHelp[] =
+	"remap <sector> [<count>] | unremap <sector> | list [<first_block> [<max>]] | "
+	"stats | clear_stats | help | reprobe [<sector> [<count>]]";
 
 const char *parse_message(unsigned argc, char **argv, Message *out)
 {

@@ -301,8 +301,8 @@ u32 slots_in_table_block(const Geometry &geo, u64 used_slots, u32 index)
 	return static_cast<u32>(min(used_slots - first, e));
 }
 
-u32 encode_table_block(const Geometry &geo, const u8 uuid[kUuidBytes], u64 seq, u32 area,
-		       u32 index, const Entry *slots, u32 nslots, u8 *block)
+u32 encode_table_block(const Geometry &geo, const u8 uuid[kUuidBytes], u64 seq, u32 area, u32 index,
+		       const Entry *slots, u32 nslots, u8 *block)
 {
 	const u32 block_size = geo.block_size();
 	const u32 n = min(nslots, geo.entries_per_table_block());
@@ -323,8 +323,8 @@ u32 encode_table_block(const Geometry &geo, const u8 uuid[kUuidBytes], u64 seq, 
 }
 
 const char *decode_table_block(const Geometry &geo, const u8 uuid[kUuidBytes], u64 max_seq,
-			       u32 area, u32 index, u32 expected_slots, const u8 *block,
-			       Entry *out, u32 *crc_out, u32 version)
+			       u32 area, u32 index, u32 expected_slots, const u8 *block, Entry *out,
+			       u32 *crc_out, u32 version)
 {
 	const u32 block_size = geo.block_size();
 	const u32 e = geo.entries_per_table_block();

@@ -29,8 +29,12 @@ enum class EntryState : u8 {
 // sector within the block in the low 16 bits, the count in the high 16 (bytes 8-9 and 10-11
 // on disk).
 struct Entry {
-	enum : u32 { kLostSpare = 0xffffffffu }; // spare_block of a Lost entry
-	enum : u64 { kBadSpareData = ~0ull };     // data_block of a BadSpare entry
+	enum : u32 {
+		kLostSpare = 0xffffffffu
+	}; // spare_block of a Lost entry
+	enum : u64 {
+		kBadSpareData = ~0ull
+	}; // data_block of a BadSpare entry
 
 	u64 data_block;
 	u32 spare_block;
@@ -68,8 +72,7 @@ void encode_superblock(const Superblock &sb, u8 *block, u32 block_size);
 // Reads the first 512 bytes of block. Returns nullptr if they hold a valid superblock for
 // this geometry, else a string literal naming the first problem found. *out is only
 // meaningful on success.
-[[nodiscard]] const char *decode_superblock(const Geometry &geo, const u8 *block,
-					    Superblock *out);
+[[nodiscard]] const char *decode_superblock(const Geometry &geo, const u8 *block, Superblock *out);
 
 // The checks of decode_superblock() that need no geometry (magic, version, crc, flags,
 // reserved bytes) and the fields as stored. For tools that learn the geometry from the disk
@@ -88,8 +91,8 @@ u32 slots_in_table_block(const Geometry &geo, u64 used_slots, u32 index);
 
 // Writes a whole table block (block_size bytes) holding slots[0 .. nslots) and returns its
 // crc, for table_crc(). nslots must be at most E; more are not written.
-u32 encode_table_block(const Geometry &geo, const u8 uuid[kUuidBytes], u64 seq, u32 area,
-		       u32 index, const Entry *slots, u32 nslots, u8 *block);
+u32 encode_table_block(const Geometry &geo, const u8 uuid[kUuidBytes], u64 seq, u32 area, u32 index,
+		       const Entry *slots, u32 nslots, u8 *block);
 
 // Checks a table block read from table_block(area, index) against its superblock (uuid,
 // seq at most max_seq, expected_slots from slots_in_table_block()) and every entry on its

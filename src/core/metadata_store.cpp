@@ -19,7 +19,8 @@ MetadataStore::PackedSlot MetadataStore::PackedSlot::pack(const Entry &e)
 		return PackedSlot{0, 0, 0};
 	if (e.state == EntryState::LostSectors)
 		return PackedSlot{static_cast<u32>(e.data_block),
-				  static_cast<u32>(e.data_block >> 32) | kLostRunTag, e.spare_block};
+				  static_cast<u32>(e.data_block >> 32) | kLostRunTag,
+				  e.spare_block};
 	return PackedSlot{static_cast<u32>(e.data_block), static_cast<u32>(e.data_block >> 32),
 			  e.spare_block};
 }
@@ -120,12 +121,12 @@ u64 MetadataStore::bytes() const
 {
 	const u64 pages = (geo_.table_slots() + kSlotsPerPage - 1) / kSlotsPerPage;
 	return slots_capacity_ / kSlotsPerPage * rb_alloc_large_bytes(kPageBytes) +
-	       // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of page pointers
-	       rb_alloc_large_bytes(pages * sizeof(PackedSlot *)) + slot_in_use_.bytes() +
-	       dirty_[0].bytes() + dirty_[1].bytes() +
-	       2 * rb_alloc_large_bytes(geo_.table_blocks() * sizeof(u32)) +
-	       rb_alloc_large_bytes(geo_.block_size()) +
-	       rb_alloc_large_bytes(geo_.entries_per_table_block() * sizeof(Entry));
+		// NOLINTNEXTLINE(bugprone-sizeof-expression): an array of page pointers
+		rb_alloc_large_bytes(pages * sizeof(PackedSlot *)) + slot_in_use_.bytes() +
+		dirty_[0].bytes() + dirty_[1].bytes() +
+		2 * rb_alloc_large_bytes(geo_.table_blocks() * sizeof(u32)) +
+		rb_alloc_large_bytes(geo_.block_size()) +
+		rb_alloc_large_bytes(geo_.entries_per_table_block() * sizeof(Entry));
 }
 
 Result<LookupTable *> MetadataStore::build_lookup(Gfp gfp) const
@@ -189,7 +190,8 @@ Result<LostSectors *> MetadataStore::build_lost_set(const LookupTable *table, Gf
 	}
 	for (u64 i = 0; i < n && !err; i++) {
 		u32 v;
-		if (!table->find(keys[i], &v) || v == LookupTable::kLost || v == LookupTable::kPending) {
+		if (!table->find(keys[i], &v) || v == LookupTable::kLost ||
+		    v == LookupTable::kPending) {
 			err = -kEINVAL;
 			break;
 		}
@@ -244,8 +246,8 @@ const char *MetadataStore::check_entries(u64 expected_count, Gfp gfp)
 	auto r = build_lookup(gfp);
 	if (r.is_error()) {
 		return r.error().code == -kENOMEM
-			       ? resource_failure(-kENOMEM, "Cannot allocate memory to load the metadata")
-			       : "Metadata maps the same data block twice, or has lost sectors outside a remapped block or twice";
+			? resource_failure(-kENOMEM, "Cannot allocate memory to load the metadata")
+			: "Metadata maps the same data block twice, or has lost sectors outside a remapped block or twice";
 	}
 	LookupTable::free(loaded_lookup_);
 	loaded_lookup_ = r.value();
@@ -263,14 +265,15 @@ const char *MetadataStore::load_area(const Superblock &sb, Gfp gfp)
 		const u64 sector = geo_.spare_dev_sector(geo_.table_block(sb.area, i));
 		if (io_->read(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size(), 0))
 			return resource_failure(-kEIO, "Cannot read the metadata table");
-		const char *bad = decode_table_block(geo_, sb.uuid, sb.seq, sb.area, i,
-						     slots_in_table_block(geo_, sb.used_slots, i),
-						     block_buf_, block_entries_,
-						     &block_crcs_[sb.area][i], sb.version);
+		const char *bad =
+			decode_table_block(geo_, sb.uuid, sb.seq, sb.area, i,
+					   slots_in_table_block(geo_, sb.used_slots, i), block_buf_,
+					   block_entries_, &block_crcs_[sb.area][i], sb.version);
 		if (bad)
 			return bad;
 		if (reserve_slots(u64(i + 1) * e, gfp).is_error())
-			return resource_failure(-kENOMEM, "Cannot allocate memory to load the metadata");
+			return resource_failure(-kENOMEM,
+						"Cannot allocate memory to load the metadata");
 		for (u64 k = 0; k < e; k++)
 			set_slot(i * e + k, block_entries_[k]);
 	}
@@ -296,7 +299,8 @@ const char *MetadataStore::load(Gfp gfp)
 		if (io_->read(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size(), 0))
 			return resource_failure(-kEIO, "Cannot read the metadata superblocks");
 		zero[s] = block_is_zero(block_buf_, geo_.block_size());
-		why[s] = zero[s] ? "Superblock slot is empty" : decode_superblock(geo_, block_buf_, &sb[s]);
+		why[s] = zero[s] ? "Superblock slot is empty"
+				 : decode_superblock(geo_, block_buf_, &sb[s]);
 	}
 
 	load_saw_seq_ = newest_seq(sb, why);
@@ -318,7 +322,8 @@ const char *MetadataStore::load(Gfp gfp)
 	const char *first_problem = nullptr;
 	for (u32 s = 0; s < 2; s++) {
 		if (why[s] && !zero[s]) {
-			rb_log(RB_LOG_WARN, "metadata superblock slot %u is invalid: %s", s, why[s]);
+			rb_log(RB_LOG_WARN, "metadata superblock slot %u is invalid: %s", s,
+			       why[s]);
 			if (!first_problem)
 				first_problem = why[s];
 		}
@@ -379,8 +384,8 @@ bool MetadataStore::formatted_with_other_block_size()
 		if (bs == geo_.block_size() || rel + read_sectors > geo_.spare_len())
 			continue;
 		u32 found;
-		if (io_->read(io_ctx_, RB_SPARE_DEV, geo_.spare_offset() + rel, block_buf_, io_block_,
-			      0) == 0 &&
+		if (io_->read(io_ctx_, RB_SPARE_DEV, geo_.spare_offset() + rel, block_buf_,
+			      io_block_, 0) == 0 &&
 		    superblock_block_size(block_buf_, &found) && found == bs)
 			return true;
 	}
@@ -410,7 +415,8 @@ const char *MetadataStore::check_fresh(Gfp gfp)
 		const u64 sector = geo_.spare_offset() + (done >> RC_SECTOR_SHIFT);
 		int r = io_->read(io_ctx_, RB_SPARE_DEV, sector, buf, n, 0);
 		if (r == -kENOMEM) {
-			bad = resource_failure(-kENOMEM, "Cannot allocate memory to check the spare area");
+			bad = resource_failure(-kENOMEM,
+					       "Cannot allocate memory to check the spare area");
 			break;
 		}
 		if (r) {
@@ -420,7 +426,8 @@ const char *MetadataStore::check_fresh(Gfp gfp)
 			n = bs;
 			r = io_->read(io_ctx_, RB_SPARE_DEV, sector, buf, n, RB_IO_FAILFAST);
 			if (r == -kENOMEM) {
-				bad = resource_failure(-kENOMEM, "Cannot allocate memory to check the spare area");
+				bad = resource_failure(
+					-kENOMEM, "Cannot allocate memory to check the spare area");
 				break;
 			}
 			if (r) {
@@ -430,9 +437,9 @@ const char *MetadataStore::check_fresh(Gfp gfp)
 		}
 		if (!block_is_zero(buf, n))
 			bad = formatted_with_other_block_size()
-				      ? "Metadata was formatted with another block_size"
-				      : "Spare area holds data but no dm-remap metadata: run 'dmremap "
-					"format' (or zero the area) if it may be overwritten";
+				? "Metadata was formatted with another block_size"
+				: "Spare area holds data but no dm-remap metadata: run 'dmremap "
+				  "format' (or zero the area) if it may be overwritten";
 		done += n;
 	}
 	rb_free_large(buf);
@@ -487,8 +494,8 @@ Result<bool> MetadataStore::changed_since_load()
 		if (io_->read(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size(), 0))
 			return Error{-kEIO};
 		why[s] = block_is_zero(block_buf_, geo_.block_size())
-				 ? "empty"
-				 : decode_superblock(geo_, block_buf_, &sb[s]);
+			? "empty"
+			: decode_superblock(geo_, block_buf_, &sb[s]);
 	}
 	return newest_seq(sb, why) != load_saw_seq_;
 }
@@ -503,8 +510,8 @@ Status MetadataStore::write_area(u32 area, u64 seq)
 		const u32 n = slots_in_table_block(geo_, used_slots_, i);
 		for (u32 k = 0; k < n; k++)
 			block_entries_[k] = slot(i * e + k);
-		block_crcs_[area][i] =
-			encode_table_block(geo_, uuid_, seq, area, i, block_entries_, n, block_buf_);
+		block_crcs_[area][i] = encode_table_block(geo_, uuid_, seq, area, i, block_entries_,
+							  n, block_buf_);
 		const u64 sector = geo_.spare_dev_sector(geo_.table_block(area, i));
 		int r = io_->write(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size(), 0);
 		if (r)
@@ -543,8 +550,10 @@ Status MetadataStore::commit(const SlotChange *changes, u64 count, Gfp gfp)
 		return Error{-kENOSPC};
 	const u64 want = min(used_slots_ + inserts, geo_.table_slots());
 	TRY(reserve_slots(want, gfp));
-	Undo *const undo = count && count <= undo_capacity_ ? undo_ : static_cast<Undo *>(
-		rb_alloc_large((count ? count : 1) * sizeof(Undo), static_cast<rb_gfp>(gfp)));
+	Undo *const undo = count && count <= undo_capacity_
+		? undo_
+		: static_cast<Undo *>(rb_alloc_large((count ? count : 1) * sizeof(Undo),
+						     static_cast<rb_gfp>(gfp)));
 	if (!undo)
 		return Error{-kENOMEM};
 
@@ -559,7 +568,9 @@ Status MetadataStore::commit(const SlotChange *changes, u64 count, Gfp gfp)
 			slot = slot_in_use_.find_next_zero(cursor);
 			cursor = slot + 1;
 		}
-		undo[i] = Undo{slot, slot < used_slots_ ? this->slot(slot) : Entry{0, 0, EntryState::Free}};
+		undo[i] =
+			Undo{slot,
+			     slot < used_slots_ ? this->slot(slot) : Entry{0, 0, EntryState::Free}};
 		const bool was_used = undo[i].old.state != EntryState::Free;
 		const bool now_used = changes[i].entry.state != EntryState::Free;
 		set_slot(slot, changes[i].entry);
@@ -625,10 +636,12 @@ Status MetadataStore::prepare_commit(u64 max_changes, u64 max_inserts, Gfp gfp)
 // it was: the commit stands.
 void MetadataStore::restamp_older_slot()
 {
-	const u64 sector = geo_.spare_dev_sector(geo_.superblock_block(static_cast<u32>((seq_ + 1) % 2)));
+	const u64 sector =
+		geo_.spare_dev_sector(geo_.superblock_block(static_cast<u32>((seq_ + 1) % 2)));
 	Superblock sb;
 	if (io_->read(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size(), 0) ||
-	    decode_superblock(geo_, block_buf_, &sb) || sb.version == kFormatVersion || sb.seq >= seq_)
+	    decode_superblock(geo_, block_buf_, &sb) || sb.version == kFormatVersion ||
+	    sb.seq >= seq_)
 		return;
 	sb.version = kFormatVersion;
 	encode_superblock(sb, block_buf_, geo_.block_size());

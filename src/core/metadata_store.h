@@ -28,7 +28,9 @@ public:
 	// One change to one slot. slot == kNewSlot takes the lowest free slot; an entry with
 	// state Free empties the slot.
 	struct SlotChange {
-		enum : u64 { kNewSlot = ~0ull };
+		enum : u64 {
+			kNewSlot = ~0ull
+		};
 		u64 slot;
 		Entry entry;
 	};
@@ -37,10 +39,10 @@ public:
 	// of it (and at least 512 bytes) at an offset aligned to it; the table guarantees that
 	// block_size is at least that (load() refuses a geometry that is not).
 	MetadataStore(const Geometry &geo, const rb_io_ops *io, void *io_ctx,
-		      u32 io_block = RC_MIN_BLOCK_SIZE)
-		: geo_(geo), io_(io), io_ctx_(io_ctx), io_block_(max(io_block, u32{RC_MIN_BLOCK_SIZE}))
-	{
-	}
+		      u32 io_block = RC_MIN_BLOCK_SIZE) :
+	    geo_(geo),
+	    io_(io), io_ctx_(io_ctx), io_block_(max(io_block, u32{RC_MIN_BLOCK_SIZE}))
+	{}
 	~MetadataStore();
 	MetadataStore(const MetadataStore &) = delete;
 	MetadataStore &operator=(const MetadataStore &) = delete;
@@ -117,7 +119,9 @@ private:
 	// no copying. A LostSectors entry has its run in spare and bit 63 of the data block set
 	// (data blocks stay below 2^55; the bad-spare marker ~0 is told apart first).
 	struct PackedSlot {
-		enum : u32 { kLostRunTag = 0x80000000u };
+		enum : u32 {
+			kLostRunTag = 0x80000000u
+		};
 		u32 data_lo, data_hi, spare;
 		static PackedSlot pack(const Entry &e);
 		Entry unpack() const;
@@ -126,7 +130,10 @@ private:
 			return (data_hi & kLostRunTag) && data_hi != 0xffffffffu && spare != 0;
 		}
 	};
-	enum : u64 { kPageBytes = 4096, kSlotsPerPage = kPageBytes / sizeof(PackedSlot) };
+	enum : u64 {
+		kPageBytes = 4096,
+		kSlotsPerPage = kPageBytes / sizeof(PackedSlot)
+	};
 	PackedSlot &page_slot(u64 i) { return pages_[i / kSlotsPerPage][i % kSlotsPerPage]; }
 	const PackedSlot &page_slot(u64 i) const
 	{
@@ -158,21 +165,21 @@ private:
 	void *io_ctx_;
 	const u32 io_block_; // the spare device's logical block size (>= 512)
 
-	u64 seq_ = 0;      // of the newest commit on disk, 0 when fresh
+	u64 seq_ = 0;                  // of the newest commit on disk, 0 when fresh
 	u32 version_ = kFormatVersion; // of that commit
-	u32 area_ = 1;     // the area that commit names; a fresh store's first commit uses 0
+	u32 area_ = 1; // the area that commit names; a fresh store's first commit uses 0
 	bool fell_back_ = false;
 	int load_errno_ = 0;
 	u64 load_saw_seq_ = 0; // the newest valid superblock's seq when load() began, 0 if none
 	u8 uuid_[kUuidBytes] = {};
 
-	PackedSlot **pages_ = nullptr; // one pointer per page of table_slots(); slots_capacity_
-	u64 slots_capacity_ = 0;       // slots in the pages allocated; used_slots_ meaningful
+	PackedSlot **pages_ = nullptr;   // one pointer per page of table_slots(); slots_capacity_
+	u64 slots_capacity_ = 0;         // slots in the pages allocated; used_slots_ meaningful
 	Entry *block_entries_ = nullptr; // one table block's entries, for the codec
 	u64 used_slots_ = 0;
 	u64 entry_count_ = 0;
-	Bitmap slot_in_use_;     // one bit per possible slot (T * E)
-	Bitmap dirty_[2];        // per area: table blocks that differ from what the area holds
+	Bitmap slot_in_use_;      // one bit per possible slot (T * E)
+	Bitmap dirty_[2];         // per area: table blocks that differ from what the area holds
 	u32 *block_crcs_[2] = {}; // per area: crc of each table block as written there
 	u8 *block_buf_ = nullptr; // one block, for encoding and reading
 	Undo *undo_ = nullptr;    // prepare_commit()'s undo array, of undo_capacity_ entries

@@ -28,7 +28,10 @@ bool parse_u32(const char *text, u32 *out)
 	return true;
 }
 
-static char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+static char to_lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool equals_ignore_case(const char *a, const char *b)
 {

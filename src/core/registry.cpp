@@ -19,16 +19,16 @@ bool spare_overlaps(const AreaClaim &c, const AreaClaim &o)
 {
 	return overlaps(c.spare_dev, c.spare_offset, c.spare_len, o.spare_dev, o.spare_offset,
 			o.spare_len) ||
-	       overlaps(c.spare_dev, c.spare_offset, c.spare_len, o.data_dev, o.data_offset,
-			o.data_len);
+		overlaps(c.spare_dev, c.spare_offset, c.spare_len, o.data_dev, o.data_offset,
+			 o.data_len);
 }
 
 bool data_overlaps(const AreaClaim &c, const AreaClaim &o)
 {
 	return overlaps(c.data_dev, c.data_offset, c.data_len, o.data_dev, o.data_offset,
 			o.data_len) ||
-	       overlaps(c.data_dev, c.data_offset, c.data_len, o.spare_dev, o.spare_offset,
-			o.spare_len);
+		overlaps(c.data_dev, c.data_offset, c.data_len, o.spare_dev, o.spare_offset,
+			 o.spare_len);
 }
 
 } // namespace
@@ -36,8 +36,8 @@ bool data_overlaps(const AreaClaim &c, const AreaClaim &o)
 bool AreaClaim::same_geometry(const AreaClaim &o) const
 {
 	return data_dev == o.data_dev && data_offset == o.data_offset && data_len == o.data_len &&
-	       spare_dev == o.spare_dev && spare_offset == o.spare_offset &&
-	       spare_len == o.spare_len && block_size == o.block_size;
+		spare_dev == o.spare_dev && spare_offset == o.spare_offset &&
+		spare_len == o.spare_len && block_size == o.block_size;
 }
 
 namespace registry {

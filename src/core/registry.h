@@ -19,6 +19,7 @@ public:
 	GlobalLock(const GlobalLock &) = delete;
 	GlobalLock &operator=(const GlobalLock &) = delete;
 };
+// NOLINTNEXTLINE(bugprone-dynamic-static-initializers): declared for the analysis only, never defined
 extern GlobalLock global_lock;
 
 // rb_global_assert_held(), for the analysis too.

@@ -66,8 +66,8 @@ AreaClaim claim_of(const rc_table &table, const rc_devices &devs, const Geometry
 // each load, and a load that raced a commit is done again. (Taking the state from the live
 // table instead would leave the constructor unable to check the area itself; that hand-over
 // happens at the first resume, for commits after the load.)
-int RemapTarget::load_state(const Geometry &geo, u32 spare_block, const rb_io_ops *io,
-			    void *io_ctx, Gfp gfp, Own<State> *out, const char **error)
+int RemapTarget::load_state(const Geometry &geo, u32 spare_block, const rb_io_ops *io, void *io_ctx,
+			    Gfp gfp, Own<State> *out, const char **error)
 {
 	for (u32 attempt = 1;; attempt++) {
 		Own<State> st;
@@ -81,15 +81,17 @@ int RemapTarget::load_state(const Geometry &geo, u32 spare_block, const rb_io_op
 			return r;
 		}
 		if (attempt == kLoadAttempts) {
-			*error = "Metadata kept changing while loading (the live table is committing): try again";
+			*error =
+				"Metadata kept changing while loading (the live table is committing): try again";
 			return -kEBUSY;
 		}
-		rb_log(RB_LOG_INFO, "metadata changed while loading (another table committed): loading it again");
+		rb_log(RB_LOG_INFO,
+		       "metadata changed while loading (another table committed): loading it again");
 	}
 }
 
-int RemapTarget::load_once(const Geometry &geo, u32 spare_block, const rb_io_ops *io,
-			   void *io_ctx, Gfp gfp, Own<State> *out, const char **error)
+int RemapTarget::load_once(const Geometry &geo, u32 spare_block, const rb_io_ops *io, void *io_ctx,
+			   Gfp gfp, Own<State> *out, const char **error)
 {
 	*error = "Cannot allocate memory for the remap engine";
 	Own<State> st(make<State>(gfp));
@@ -204,7 +206,8 @@ Status RemapTarget::pick_up_state_locked()
 			// The old table's mutex under this one's: the one place two are held.
 			MutexGuard old_guard(old->mutex_, MutexGuard::kNested);
 			if (!old->suspended_) {
-				rb_log(RB_LOG_ERR, "another table of this device is live and not suspended");
+				rb_log(RB_LOG_ERR,
+				       "another table of this device is live and not suspended");
 				return Error{-kEBUSY};
 			}
 			bool same = old->store_->seq() == store_->seq();
@@ -307,7 +310,8 @@ Result<RemapTarget *> RemapTarget::create(const rc_table &table, const rc_device
 	if (r)
 		return Error{r};
 	if (table.read_only && st->store->fresh()) {
-		*error = "Spare area is not formatted and the table is read-only: load it read-write once to format it";
+		*error =
+			"Spare area is not formatted and the table is read-only: load it read-write once to format it";
 		return Error{-kEROFS};
 	}
 	MutexGuard guard(t->mutex_); // install_locked() refreshes the snapshot under it
@@ -359,16 +363,19 @@ Status RemapTarget::resume()
 		if (st.is_error())
 			rb_log(RB_LOG_ERR, "could not format the spare area");
 		else
-			rb_log(RB_LOG_INFO, "formatted the spare area: %llu spare blocks of %u bytes",
+			rb_log(RB_LOG_INFO,
+			       "formatted the spare area: %llu spare blocks of %u bytes",
 			       static_cast<unsigned long long>(spare_total()), geo_.block_size());
 	}
 	if (metadata_ == MetadataState::Failed) {
-		rb_log(RB_LOG_ERR, "resuming with failed metadata: I/O is served, nothing is remapped");
+		rb_log(RB_LOG_ERR,
+		       "resuming with failed metadata: I/O is served, nothing is remapped");
 		io_->event(io_ctx_);
 	} else if (__atomic_load_n(&spare_failed_, __ATOMIC_RELAXED)) {
 		// Same table, same dead spare: the state stays until a remap message places a block
 		// or a reload; the resume itself succeeds and says so.
-		rb_log(RB_LOG_ERR, "resuming with a failed spare device: I/O is served, nothing is remapped automatically");
+		rb_log(RB_LOG_ERR,
+		       "resuming with a failed spare device: I/O is served, nothing is remapped automatically");
 		io_->event(io_ctx_);
 	}
 	suspended_ = false;
@@ -425,7 +432,10 @@ void RemapTarget::map(u64 sector, u32 sectors, rc_mapping *out) const
 	}
 }
 
-void RemapTarget::count_error(bool is_write) { add_relaxed(is_write ? &write_errors_ : &read_errors_); }
+void RemapTarget::count_error(bool is_write)
+{
+	add_relaxed(is_write ? &write_errors_ : &read_errors_);
+}
 
 void RemapTarget::count_redone_write(u64 ns)
 {
@@ -455,7 +465,7 @@ void RemapTarget::publish_view_locked(const LookupTable *t)
 	u32 value;
 	v.first_block = t->first_at_or_after(0, &first, &value) ? first : RC_NO_BLOCK;
 	v.first_sector = v.first_block == RC_NO_BLOCK ? RC_NO_BLOCK
-						     : geo_.first_sector(DataBlock(first)).value();
+						      : geo_.first_sector(DataBlock(first)).value();
 	v.block_shift = geo_.block_shift();
 	v.generation = t->generation();
 	v.mapping = t;
@@ -526,10 +536,11 @@ Status RemapTarget::commit_locked(const MetadataStore::SlotChange *changes, u64 
 			// still intact for a reload, but this instance writes nothing more.
 			metadata_ = MetadataState::Failed;
 			__atomic_store_n(&metadata_failed_, true, __ATOMIC_RELAXED);
-			rb_log(RB_LOG_ERR, "metadata commit failed (error %d): no more remaps until the table is reloaded",
+			rb_log(RB_LOG_ERR,
+			       "metadata commit failed (error %d): no more remaps until the table is reloaded",
 			       code);
 			refresh_snapshot_locked(); // status says failed before the waiter wakes
-			io_->event(io_ctx_); // `dmsetup wait` wakes up to metadata=failed
+			io_->event(io_ctx_);       // `dmsetup wait` wakes up to metadata=failed
 		}
 		return st;
 	}
@@ -555,9 +566,11 @@ int RemapTarget::copy_to_spares_locked(MappingChange &change)
 		const u64 blk = change.block(i);
 		const int r = io_->read(io_ctx_, RB_DATA_DEV, geo_.data_dev_sector(DataBlock(blk)),
 					copy_buf_, geo_.block_size(), 0);
-		if (r && (!repairable(classify_error(r)) ||
-			  (r != -kENODATA && !device_answers(RB_DATA_DEV, blk, blk + 1, copy_buf_)))) {
-			rb_log(RB_LOG_ERR, "remap: block %llu does not read (error %d) and the device is not answering: nothing marked",
+		if (r &&
+		    (!repairable(classify_error(r)) ||
+		     (r != -kENODATA && !device_answers(RB_DATA_DEV, blk, blk + 1, copy_buf_)))) {
+			rb_log(RB_LOG_ERR,
+			       "remap: block %llu does not read (error %d) and the device is not answering: nothing marked",
 			       static_cast<unsigned long long>(blk), r);
 			return r;
 		}
@@ -637,7 +650,8 @@ int RemapTarget::do_remap(DataBlock first, u64 count, bool range_reply, TextBuff
 			chunk_done++;
 			lost += change->lost(i);
 			if (change->block(i) == f)
-				place = change->lost(i) ? u32(LookupTable::kLost) : change->spare(i);
+				place = change->lost(i) ? u32(LookupTable::kLost)
+							: change->spare(i);
 		}
 		done += chunk_done;
 		__atomic_fetch_add(&manual_remaps_, chunk_done, __ATOMIC_RELAXED);
@@ -649,7 +663,8 @@ int RemapTarget::do_remap(DataBlock first, u64 count, bool range_reply, TextBuff
 	} else {
 		reply.emit("remapped=%llu lost=%llu already=%llu",
 			   static_cast<unsigned long long>(done - lost),
-			   static_cast<unsigned long long>(lost), static_cast<unsigned long long>(already));
+			   static_cast<unsigned long long>(lost),
+			   static_cast<unsigned long long>(already));
 	}
 	return 1;
 }
@@ -666,12 +681,14 @@ int RemapTarget::do_unremap(DataBlock block)
 	if (!lookup_->find(b, &spare))
 		return 0; // not remapped: nothing to do
 	if (spare == LookupTable::kLost) {
-		rb_log(RB_LOG_ERR, "unremap: block %llu is lost: there is no data to copy back; write the block instead",
+		rb_log(RB_LOG_ERR,
+		       "unremap: block %llu is lost: there is no data to copy back; write the block instead",
 		       static_cast<unsigned long long>(b));
 		return -kEINVAL;
 	}
 	if (has_lost_sectors_locked(b)) {
-		rb_log(RB_LOG_ERR, "unremap: block %llu has lost sectors: write them or reprobe first",
+		rb_log(RB_LOG_ERR,
+		       "unremap: block %llu has lost sectors: write them or reprobe first",
 		       static_cast<unsigned long long>(b));
 		return -kEINVAL;
 	}
@@ -716,7 +733,8 @@ void RemapTarget::do_list(u64 first, u64 max, TextBuffer &reply) const
 			return reply.emit_whole("%llu - moving\n", b);
 		const SectorMask *m = t->lost() ? t->lost()->find(key) : nullptr;
 		if (m) // a salvaged block: the sectors that did not read
-			return reply.emit_whole("%llu %u remapped lost_sectors=%u\n", b, v, m->count());
+			return reply.emit_whole("%llu %u remapped lost_sectors=%u\n", b, v,
+						m->count());
 		return reply.emit_whole("%llu %u remapped\n", b, v); // a full buffer ends the page
 	});
 }
@@ -756,8 +774,8 @@ void RemapTarget::do_stats(TextBuffer &out) const
 		 static_cast<unsigned long long>(load_relaxed(&manual_remaps_)),
 		 static_cast<unsigned long long>(
 			 since(load_relaxed(&snap_.cache_hits), load_relaxed(&snap_.hits_cleared))),
-		 static_cast<unsigned long long>(
-			 since(load_relaxed(&snap_.cache_misses), load_relaxed(&snap_.misses_cleared))),
+		 static_cast<unsigned long long>(since(load_relaxed(&snap_.cache_misses),
+						       load_relaxed(&snap_.misses_cleared))),
 		 metadata_name(snapshot_metadata()),
 		 static_cast<unsigned long long>(load_relaxed(&snap_.seq)),
 		 static_cast<unsigned long long>(redone),
@@ -805,7 +823,8 @@ int RemapTarget::message(unsigned argc, char **argv, char *result, unsigned maxl
 
 	if (m.verb == Verb::Remap || m.verb == Verb::Unremap) {
 		if (m.args[0] >= geo_.data_len()) {
-			rb_log(RB_LOG_ERR, "message rejected: sector %llu is beyond the end of the device (%llu sectors)",
+			rb_log(RB_LOG_ERR,
+			       "message rejected: sector %llu is beyond the end of the device (%llu sectors)",
 			       static_cast<unsigned long long>(m.args[0]),
 			       static_cast<unsigned long long>(geo_.data_len()));
 			return -kEINVAL;
@@ -819,7 +838,8 @@ int RemapTarget::message(unsigned argc, char **argv, char *result, unsigned maxl
 		const u64 count = m.nargs > 1 ? m.args[1] : 1;
 		if (count == 0 || count > kMaxRemapRange ||
 		    count > geo_.data_blocks() - block.value()) {
-			rb_log(RB_LOG_ERR, "message rejected: remap count must be 1 to %u and stay inside the device",
+			rb_log(RB_LOG_ERR,
+			       "message rejected: remap count must be 1 to %u and stay inside the device",
 			       static_cast<unsigned>(kMaxRemapRange));
 			return -kEINVAL;
 		}
@@ -831,15 +851,18 @@ int RemapTarget::message(unsigned argc, char **argv, char *result, unsigned maxl
 		u64 first = 0, count = geo_.data_blocks();
 		if (m.nargs > 0) {
 			if (m.args[0] >= geo_.data_len()) {
-				rb_log(RB_LOG_ERR, "message rejected: sector %llu is beyond the end of the device (%llu sectors)",
+				rb_log(RB_LOG_ERR,
+				       "message rejected: sector %llu is beyond the end of the device (%llu sectors)",
 				       static_cast<unsigned long long>(m.args[0]),
 				       static_cast<unsigned long long>(geo_.data_len()));
 				return -kEINVAL;
 			}
 			first = geo_.data_block(Sector(m.args[0])).value();
 			count = m.nargs > 1 ? m.args[1] : 1;
-			if (count == 0 || count > kMaxRemapRange || count > geo_.data_blocks() - first) {
-				rb_log(RB_LOG_ERR, "message rejected: reprobe count must be 1 to %u and stay inside the device",
+			if (count == 0 || count > kMaxRemapRange ||
+			    count > geo_.data_blocks() - first) {
+				rb_log(RB_LOG_ERR,
+				       "message rejected: reprobe count must be 1 to %u and stay inside the device",
 				       static_cast<unsigned>(kMaxRemapRange));
 				return -kEINVAL;
 			}
@@ -947,8 +970,7 @@ extern "C" int rc_io_view_touches(const struct rc_io_view *v, rb_u64 sector, rb_
 }
 
 // The worker's entry points: the I/O path, on which reclaim must not wait for our own I/O.
-extern "C" int rc_target_rewrite(struct rc_target *t, const struct rc_extent *extents,
-				 rb_u32 count)
+extern "C" int rc_target_rewrite(struct rc_target *t, const struct rc_extent *extents, rb_u32 count)
 {
 	NoioScope noio;
 	if (engine(t)->read_only())
@@ -967,10 +989,7 @@ extern "C" int rc_target_reread(struct rc_target *t, rb_u64 sector, rb_u32 secto
 	return r;
 }
 
-extern "C" int rc_target_auto_remap(const struct rc_target *t)
-{
-	return engine(t)->auto_remap();
-}
+extern "C" int rc_target_auto_remap(const struct rc_target *t) { return engine(t)->auto_remap(); }
 
 extern "C" enum rc_verdict rc_target_failed_io(struct rc_target *t, const struct rc_failed_io *f)
 {
@@ -987,8 +1006,8 @@ extern "C" void rc_target_count_redone_write(struct rc_target *t, rb_u64 ns)
 	engine(t)->count_redone_write(ns);
 }
 
-extern "C" int rc_target_message(struct rc_target *t, unsigned int argc, char **argv,
-				 char *result, unsigned int maxlen)
+extern "C" int rc_target_message(struct rc_target *t, unsigned int argc, char **argv, char *result,
+				 unsigned int maxlen)
 {
 	return engine(t)->message(argc, argv, result, maxlen);
 }

@@ -58,14 +58,16 @@ public:
 	bool auto_remap() const
 	{
 		return table_.auto_remap && !table_.read_only &&
-		       !__atomic_load_n(&metadata_failed_, __ATOMIC_RELAXED) &&
-		       !__atomic_load_n(&spare_failed_, __ATOMIC_RELAXED);
+			!__atomic_load_n(&metadata_failed_, __ATOMIC_RELAXED) &&
+			!__atomic_load_n(&spare_failed_, __ATOMIC_RELAXED);
 	}
 	void status_info(TextBuffer &out) const;
 
 private:
 	// Spare blocks one block's move tries before the spare device counts as failed.
-	enum : u32 { kSpareWriteAttempts = 3 };
+	enum : u32 {
+		kSpareWriteAttempts = 3
+	};
 	// Failing reads salvage_block() spends on a block whose whole read failed (a failing
 	// read is what costs: the drive's own recovery, seconds; a read that works costs a
 	// transfer). One bad spot in the largest block (128 units of 512 bytes) takes 5 failing
@@ -73,10 +75,14 @@ private:
 	// four spread spots exactly; a wholly bad block costs 24 failing reads, not 128. A block
 	// of fewer units has one failing read per unit at most (8 for 4 KiB on 512-byte
 	// sectors), never more than reading each unit once.
-	enum : u32 { kSalvageFailures = 24 };
+	enum : u32 {
+		kSalvageFailures = 24
+	};
 	// A failing range of this many units or fewer is read unit by unit: bisecting a wholly
 	// bad range of n units costs 2n - 2 failing reads, reading its units n.
-	enum : u32 { kSalvageScanUnits = 8 };
+	enum : u32 {
+		kSalvageScanUnits = 8
+	};
 
 	// What load() builds; replaced as a whole when another table committed meanwhile.
 	struct State {
@@ -88,10 +94,10 @@ private:
 	};
 
 	RemapTarget(const rc_table &table, const rc_devices &devs, const Geometry &geo,
-		    const rb_io_ops *io, void *io_ctx)
-		: table_(table), devs_(devs), geo_(geo), io_(io), io_ctx_(io_ctx)
-	{
-	}
+		    const rb_io_ops *io, void *io_ctx) :
+	    table_(table),
+	    devs_(devs), geo_(geo), io_(io), io_ctx_(io_ctx)
+	{}
 	// 0, or a negative errno with *error a literal naming the problem. Loads again (a few
 	// times) when another table committed while it read. spare_block: the spare device's
 	// logical block size (metadata I/O is aligned to it). gfp: Gfp::Kernel for the
@@ -110,7 +116,8 @@ private:
 	void refresh_snapshot_locked() REQUIRES(mutex_);
 	MetadataState snapshot_metadata() const
 	{
-		return static_cast<MetadataState>(__atomic_load_n(&snap_.metadata, __ATOMIC_RELAXED));
+		return static_cast<MetadataState>(
+			__atomic_load_n(&snap_.metadata, __ATOMIC_RELAXED));
 	}
 
 	// Publishes next (the target owns it from now) and waits out readers and the I/O that
@@ -134,12 +141,15 @@ private:
 	int do_unremap(DataBlock block) EXCLUDES(mutex_);
 
 	// The failed-I/O policy (fault_repair.cpp).
-	enum : int { kRestart = 1 }; // a pass saw the mapping change under it: run it again
+	enum : int {
+		kRestart = 1
+	}; // a pass saw the mapping change under it: run it again
 	bool can_repair() const { return auto_remap(); }
 	int reread_pass(u64 sector, u32 sectors, u8 *buf, int error) EXCLUDES(mutex_);
 	struct RereadPlan;
 	int read_alone(RereadPlan &plan) EXCLUDES(mutex_);
-	int retry_alone(rb_device dev, u64 dev_sector, int r, u32 alone, bool *medium, bool *outage);
+	int retry_alone(rb_device dev, u64 dev_sector, int r, u32 alone, bool *medium,
+			bool *outage);
 	bool reread_held_locked(RereadPlan &plan, u64 i) REQUIRES(mutex_);
 	int rewrite_pass(const rc_extent *ext, u32 count) EXCLUDES(mutex_);
 	struct RewritePlan;
@@ -209,7 +219,8 @@ private:
 	u64 spare_bad_locked() const REQUIRES(mutex_);
 
 	const rc_table table_;
-	[[maybe_unused]] const rc_devices devs_; // what the glue learnt of the devices (logical block sizes, ids)
+	[[maybe_unused]] const rc_devices
+		devs_; // what the glue learnt of the devices (logical block sizes, ids)
 	const Geometry geo_;
 	const rb_io_ops *io_;
 	void *io_ctx_;
@@ -257,7 +268,7 @@ private:
 		u64 remapped = 0, lost = 0, spare_free = 0, spare_bad = 0, seq = 0;
 		u64 cache_hits = 0, cache_misses = 0;
 		u64 hits_cleared = 0, misses_cleared = 0; // the cache counters at clear_stats
-		u8 metadata = 0; // MetadataState
+		u8 metadata = 0;                          // MetadataState
 	};
 	Snapshot snap_;
 
@@ -275,9 +286,9 @@ private:
 	u64 transient_errors_ = 0; // the path: transport, timeout, offline, again, resource
 	u64 nospc_errors_ = 0;     // the device below is out of space (thin)
 	u64 readahead_errors_ = 0; // REQ_RAHEAD: passed through untouched
-	u64 outages_ = 0;          // failed I/O found to be a device-wide outage: nothing marked or moved
-	u64 reprobed_ = 0;         // lost blocks read again by `reprobe`
-	u64 rescued_ = 0;          // of those, blocks that read and moved with their data
+	u64 outages_ = 0;  // failed I/O found to be a device-wide outage: nothing marked or moved
+	u64 reprobed_ = 0; // lost blocks read again by `reprobe`
+	u64 rescued_ = 0;  // of those, blocks that read and moved with their data
 	u64 lost_sectors_ GUARDED_BY(mutex_) = 0; // 512-byte sectors lost inside salvaged blocks
 	// No spare block accepted a write: the spare device failed. Automatic remaps stop
 	// (verdict PASS) until a resume or a manual remap that places a block (relaxed atomic).

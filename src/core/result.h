@@ -41,7 +41,8 @@ public:
 private:
 	bool ok_;
 	Error error_{0};
-	alignas(T) unsigned char storage_[sizeof(T)]; // NOLINT(bugprone-sizeof-expression): T may be a pointer
+	// NOLINTNEXTLINE(bugprone-sizeof-expression): T may be a pointer
+	alignas(T) unsigned char storage_[sizeof(T)];
 };
 
 template <> class [[nodiscard]] Result<void> {
@@ -65,10 +66,10 @@ inline int to_errno(const Status &s) { return s.is_error() ? s.error().code : 0;
 
 // Evaluate a Result-returning expression; on error return the error from the enclosing
 // function, otherwise yield the value. (A GNU statement expression, as the kernel uses.)
-#define TRY(expr)                                            \
-	({                                                   \
-		auto _try_result = (expr);                   \
-		if (_try_result.is_error())                  \
-			return _try_result.error();          \
-		_try_result.release_value();                 \
+#define TRY(expr)                                                                                  \
+	({                                                                                         \
+		auto _try_result = (expr);                                                         \
+		if (_try_result.is_error())                                                        \
+			return _try_result.error();                                                \
+		_try_result.release_value();                                                       \
 	})

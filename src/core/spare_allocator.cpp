@@ -52,7 +52,9 @@ void SpareAllocator::mark_in_use(SpareBlock block)
 // median allocation is still a cache hit and the p99.9 over all allocations a refill well
 // under 1 us. 128 words measured the same p99.9, but refills became the p90; 512 words put
 // the refill at ~640 ns median and the p99.9 over all allocations near 1 us.
-enum : u64 { kRefillWindowBits = u64(256) * 64 };
+enum : u64 {
+	kRefillWindowBits = u64(256) * 64
+};
 
 // Fills the cache from the bitmap, continuing where the last refill stopped so that a nearly
 // full bitmap is not rescanned from the start every time. Takes all the free blocks of a word
@@ -90,7 +92,8 @@ void SpareAllocator::refill_locked()
 			continue;
 		}
 		u64 next;
-		const u32 n = taken_.take_zeros_in_word(bit, kCacheSlots - cached, cache_ + cached, &next);
+		const u32 n = taken_.take_zeros_in_word(bit, kCacheSlots - cached, cache_ + cached,
+							&next);
 		cached += n;
 		free -= n;
 		if (next > total)

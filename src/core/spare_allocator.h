@@ -13,7 +13,9 @@ namespace remap {
 
 class SpareAllocator {
 public:
-	enum : u32 { kCacheSlots = 64 };
+	enum : u32 {
+		kCacheSlots = 64
+	};
 
 	SpareAllocator() = default;
 	SpareAllocator(const SpareAllocator &) = delete;

@@ -33,7 +33,8 @@ void emit_features(TextBuffer &out, const rc_table &t)
 	if (t.explicit_features & RC_FEAT_READ_RETRIES)
 		out.emit(" read_retries %u", t.read_retries);
 	if (t.explicit_features & RC_FEAT_SPARE_LOW_WATER)
-		out.emit(" spare_low_water %llu", static_cast<unsigned long long>(t.spare_low_water));
+		out.emit(" spare_low_water %llu",
+			 static_cast<unsigned long long>(t.spare_low_water));
 	if (t.explicit_features & RC_FEAT_ALLOW_LARGER_SPARE_SECTORS)
 		out.emit(" allow_larger_spare_sectors");
 }

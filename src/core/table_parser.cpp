@@ -166,9 +166,10 @@ extern "C" int rc_table_check(struct rc_table *table, const struct rc_devices *d
 	// content (partition tables, file systems, O_DIRECT users) stops working through it.
 	if (devs->spare_logical_block > devs->data_logical_block &&
 	    !(table->explicit_features & RC_FEAT_ALLOW_LARGER_SPARE_SECTORS))
-		return p.fail("Spare device's logical block size exceeds the data device's: it would "
-			      "change the exported sector size (feature allow_larger_spare_sectors "
-			      "accepts that)");
+		return p.fail(
+			"Spare device's logical block size exceeds the data device's: it would "
+			"change the exported sector size (feature allow_larger_spare_sectors "
+			"accepts that)");
 	if (table->block_size < devs->data_logical_block)
 		return p.fail("block_size is smaller than the data device's logical block size");
 	if (table->block_size < devs->spare_logical_block)

@@ -10,9 +10,9 @@ namespace remap {
 
 class TextBuffer {
 public:
-	TextBuffer(char *buf, unsigned maxlen, unsigned *used) : buf_(buf), maxlen_(maxlen), used_(used)
-	{
-	}
+	TextBuffer(char *buf, unsigned maxlen, unsigned *used) :
+	    buf_(buf), maxlen_(maxlen), used_(used)
+	{}
 
 	void emit(const char *fmt, ...) __attribute__((format(printf, 2, 3)))
 	{

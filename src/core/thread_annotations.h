@@ -32,24 +32,24 @@
 #endif
 
 // A type that is a lock (Mutex, SpinLock); the name is what the diagnostics call it.
-#define CAPABILITY(name) REMAP_TA(capability(name))
+#define CAPABILITY(name)          REMAP_TA(capability(name))
 // An RAII type that holds a lock from its constructor to its destructor (MutexGuard).
-#define SCOPED_CAPABILITY REMAP_TA(scoped_lockable)
+#define SCOPED_CAPABILITY         REMAP_TA(scoped_lockable)
 // The field may only be read or written with the lock held.
-#define GUARDED_BY(lock) REMAP_TA(guarded_by(lock))
+#define GUARDED_BY(lock)          REMAP_TA(guarded_by(lock))
 // What the pointer field points to may only be read or written with the lock held.
-#define PT_GUARDED_BY(lock) REMAP_TA(pt_guarded_by(lock))
+#define PT_GUARDED_BY(lock)       REMAP_TA(pt_guarded_by(lock))
 // The function is called with the lock(s) held, and returns with them still held.
-#define REQUIRES(...) REMAP_TA(requires_capability(__VA_ARGS__))
+#define REQUIRES(...)             REMAP_TA(requires_capability(__VA_ARGS__))
 // The function is called without the lock(s): it takes them itself.
-#define EXCLUDES(...) REMAP_TA(locks_excluded(__VA_ARGS__))
+#define EXCLUDES(...)             REMAP_TA(locks_excluded(__VA_ARGS__))
 // The function takes the lock(s) (a guard's constructor) or drops them (its destructor).
-#define ACQUIRE(...) REMAP_TA(acquire_capability(__VA_ARGS__))
-#define RELEASE(...) REMAP_TA(release_capability(__VA_ARGS__))
+#define ACQUIRE(...)              REMAP_TA(acquire_capability(__VA_ARGS__))
+#define RELEASE(...)              REMAP_TA(release_capability(__VA_ARGS__))
 // The function checks at run time that the lock is held (lockdep_assert_held() in the
 // kernel, the tracking platform in userspace); after it, the analysis knows it is.
-#define ASSERT_CAPABILITY(lock) REMAP_TA(assert_capability(lock))
+#define ASSERT_CAPABILITY(lock)   REMAP_TA(assert_capability(lock))
 // The function returns that lock (for annotations that name a lock through an accessor).
-#define RETURN_CAPABILITY(lock) REMAP_TA(lock_returned(lock))
+#define RETURN_CAPABILITY(lock)   REMAP_TA(lock_returned(lock))
 // Not checked; give the reason at every use.
 #define NO_THREAD_SAFETY_ANALYSIS REMAP_TA(no_thread_safety_analysis)

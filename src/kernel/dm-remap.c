@@ -72,7 +72,7 @@ struct remap_c {
 	/* Failed I/O (and writes of lost blocks), for remap_rewrite_worker(). */
 	struct workqueue_struct *wq;
 	struct work_struct rewrite_work;
-	spinlock_t failed_lock;
+	spinlock_t failed_lock; /* guards failed */
 	struct bio_list failed;
 	/* Only the worker uses these (a work item never runs twice at once). */
 	void *bounce; /* REMAP_BOUNCE_BYTES */
@@ -380,7 +380,8 @@ static int remap_redo_alone(struct remap_c *rc, struct bio *bio)
 	int result = 0;
 
 	while (pos < end) {
-		sector_t stop = round_down(pos + (REMAP_BOUNCE_BYTES >> SECTOR_SHIFT), block_sectors);
+		sector_t stop = round_down(pos + (REMAP_BOUNCE_BYTES >> SECTOR_SHIFT),
+					   block_sectors);
 		unsigned int off = (pos - io->target_sector) << SECTOR_SHIFT;
 		unsigned int len;
 		int r;

@@ -58,9 +58,9 @@ TEST(Args, Refusals)
 {
 	EXPECT_THROW(parse({"--frobnicate"}), UsageError);
 	EXPECT_THROW(parse({"-x"}), UsageError);
-	EXPECT_THROW(parse({"--offset"}), UsageError);             // missing value
-	EXPECT_THROW(parse({"--json=1"}), UsageError);             // flag with a value
-	EXPECT_THROW(parse({"--json", "--json"}), UsageError);     // repeated
+	EXPECT_THROW(parse({"--offset"}), UsageError);         // missing value
+	EXPECT_THROW(parse({"--json=1"}), UsageError);         // flag with a value
+	EXPECT_THROW(parse({"--json", "--json"}), UsageError); // repeated
 	EXPECT_THROW(parse({"--offset=1", "--offset=2"}), UsageError);
 }
 

@@ -29,7 +29,8 @@ TEST(Badblocks, RefusesAnythingElseNamingTheLine)
 		parse("1\n2\nthree\n");
 		ADD_FAILURE() << "accepted";
 	} catch (const OperationalError &e) {
-		EXPECT_NE(std::string(e.what()).find("list:3: 'three'"), std::string::npos) << e.what();
+		EXPECT_NE(std::string(e.what()).find("list:3: 'three'"), std::string::npos)
+			<< e.what();
 	}
 	EXPECT_THROW(parse("-1"), OperationalError);
 	EXPECT_THROW(parse("1 2"), OperationalError);

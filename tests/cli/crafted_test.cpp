@@ -46,7 +46,7 @@ std::vector<uint8_t> encode(const RawSuperblock &s)
 	const char magic[] = "DMREMAP1";
 	for (int i = 0; i < 8; i++)
 		b[i] = static_cast<uint8_t>(magic[i]);
-	put(b, 8, 1, 4); // version
+	put(b, 8, 1, 4);  // version
 	put(b, 12, 0, 4); // flags
 	put(b, 16, s.seq, 8);
 	for (int i = 0; i < 16; i++)
@@ -81,8 +81,7 @@ RawSuperblock huge(bool full)
 	return s;
 }
 
-std::string write_image(const std::vector<uint8_t> &sb, uint64_t bytes = 1 << 20,
-			uint64_t at = 0)
+std::string write_image(const std::vector<uint8_t> &sb, uint64_t bytes = 1 << 20, uint64_t at = 0)
 {
 	char name[] = "/tmp/dmremap-crafted.XXXXXX";
 	const int fd = mkstemp(name);
@@ -166,9 +165,11 @@ TEST(Crafted, HugeGeometryIsAProblemNotAnAllocation)
 		const std::string name = full ? "full" : "empty";
 		expect_bounded(run_binary({"check", img}), ("check " + name).c_str());
 		expect_bounded(run_binary({"dump", img}), ("dump " + name).c_str());
-		expect_bounded(run_binary({"dump", img, "--json"}), ("dump --json " + name).c_str());
+		expect_bounded(run_binary({"dump", img, "--json"}),
+			       ("dump --json " + name).c_str());
 		// format shows what it would overwrite first: the same bounded inspection.
-		const Child f = run_binary({"format", img, "--data-len", "8", "--block-size", "512"});
+		const Child f =
+			run_binary({"format", img, "--data-len", "8", "--block-size", "512"});
 		EXPECT_EQ(f.status, 1) << f.out;
 		EXPECT_NE(f.out.find("data that is not valid dm-remap metadata"), std::string::npos)
 			<< f.out;
@@ -214,7 +215,8 @@ TEST(Crafted, CheckStatesTheFreshAreaRule)
 	for (uint32_t bs = 512; bs <= 65536; bs <<= 1) {
 		remap::Geometry g;
 		ASSERT_EQ(remap::Geometry::create(0, 1 << 20, 0, 32768, bs, &g), nullptr);
-		EXPECT_NE(dmremap::spare_area_problem(dmremap::Device(img, dmremap::Device::Mode::ReadOnly), g),
+		EXPECT_NE(dmremap::spare_area_problem(
+				  dmremap::Device(img, dmremap::Device::Mode::ReadOnly), g),
 			  "")
 			<< bs;
 	}
@@ -224,9 +226,10 @@ TEST(Crafted, CheckStatesTheFreshAreaRule)
 	img = write_image(x, 16 << 20, (1 << 20) + (64 << 10));
 	c = cli({"check", img});
 	EXPECT_EQ(c.status, 1) << c.out;
-	EXPECT_NE(c.out.find("the first 1 MiB are zero but byte 1114112 is not: the module refuses "
-			     "the area only if its metadata and the 64 KiB after it reach that byte"),
-		  std::string::npos)
+	EXPECT_NE(
+		c.out.find("the first 1 MiB are zero but byte 1114112 is not: the module refuses "
+			   "the area only if its metadata and the 64 KiB after it reach that byte"),
+		std::string::npos)
 		<< c.out;
 	const dmremap::Device dev(img, dmremap::Device::Mode::ReadOnly);
 	remap::Geometry small, big;
@@ -254,7 +257,8 @@ TEST(Crafted, FormatClearsTheFreshArea)
 	ASSERT_EQ(cli({"format", img, "--data-len", "131072", "--yes"}).status, 0);
 	remap::Geometry g;
 	ASSERT_EQ(remap::Geometry::create(0, 131072, 0, 32768, 4096, &g), nullptr);
-	EXPECT_EQ(dmremap::spare_area_problem(dmremap::Device(img, dmremap::Device::Mode::ReadOnly), g),
+	EXPECT_EQ(dmremap::spare_area_problem(dmremap::Device(img, dmremap::Device::Mode::ReadOnly),
+					      g),
 		  "");
 	EXPECT_EQ(cli({"check", img}).status, 0);
 	unlink(img.c_str());

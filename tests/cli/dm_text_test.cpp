@@ -24,9 +24,10 @@ TEST(DmText, Status)
 	EXPECT_EQ(dmremap::parse_status("0 131072 remap 4096 1 2 3/4060 ok 52 rw").mode, "rw");
 	EXPECT_EQ(dmremap::parse_status("0 131072 remap 4096 1 2 3/4060 ok 52 rw 7").mode, "rw")
 		<< "fields appended later are ignored";
-	for (const char *bad : {"", "0 131072 linear 8:16 0", "0 131072 remap 4096 1 2 3 ok 1",
-				"0 131072 remap 4096 1 2 3/x ok 1", "0 131072 remap 4096 1 2 3/4 ok",
-				"0 131072 remap 4096 1 2 3/4 ok 1 maybe"})
+	for (const char *bad :
+	     {"", "0 131072 linear 8:16 0", "0 131072 remap 4096 1 2 3 ok 1",
+	      "0 131072 remap 4096 1 2 3/x ok 1", "0 131072 remap 4096 1 2 3/4 ok",
+	      "0 131072 remap 4096 1 2 3/4 ok 1 maybe"})
 		EXPECT_THROW(dmremap::parse_status(bad), OperationalError) << bad;
 }
 

@@ -5,8 +5,8 @@
 
 #include "json.h"
 
-using dmremap::JsonWriter;
 using dmremap::json_escape;
+using dmremap::JsonWriter;
 
 namespace {
 
@@ -18,7 +18,10 @@ TEST(Json, EscapesQuotesBackslashesAndControlCharacters)
 	EXPECT_EQ(json_escape(std::string("\x01\x1f\x7f", 3)), "\\u0001\\u001f\\u007f");
 	EXPECT_EQ(json_escape(std::string("nul\0end", 7)), "nul\\u0000end");
 	// UTF-8 passes through unchanged.
-	EXPECT_EQ(json_escape("m\xc3\xa9tadonn\xc3\xa9""es"), "m\xc3\xa9tadonn\xc3\xa9""es");
+	EXPECT_EQ(json_escape("m\xc3\xa9tadonn\xc3\xa9"
+			      "es"),
+		  "m\xc3\xa9tadonn\xc3\xa9"
+		  "es");
 }
 
 TEST(Json, CommasAndNesting)
@@ -36,8 +39,9 @@ TEST(Json, CommasAndNesting)
 	j.end_array();
 	j.key("empty").begin_object().end_object();
 	j.end_object();
-	EXPECT_EQ(j.str(), "{\"name\":\"r\\\"1\",\"n\":18446744073709551615,\"ok\":true,"
-			   "\"none\":null,\"list\":[1,\"two\",{\"x\":false},[]],\"empty\":{}}");
+	EXPECT_EQ(j.str(),
+		  "{\"name\":\"r\\\"1\",\"n\":18446744073709551615,\"ok\":true,"
+		  "\"none\":null,\"list\":[1,\"two\",{\"x\":false},[]],\"empty\":{}}");
 }
 
 TEST(Json, KeysAreEscapedToo)

@@ -42,14 +42,16 @@ TEST(MonitorEvents, FirstSightReportsLastingConditions)
 	DevState s = healthy();
 	auto ev = state_events(std::nullopt, s);
 	EXPECT_EQ(kinds(ev), "DeviceAppeared:6 ");
-	EXPECT_EQ(ev[0].message, "monitoring: 0 remapped, 0 lost, 100 of 100 spare blocks free, 0 bad, "
-				 "metadata ok");
+	EXPECT_EQ(ev[0].message,
+		  "monitoring: 0 remapped, 0 lost, 100 of 100 spare blocks free, 0 bad, "
+		  "metadata ok");
 	s.lost = 2;
 	s.bad_spare = 1;
 	s.spare_free = 10;
 	s.metadata = "degraded";
-	EXPECT_EQ(kinds(state_events(std::nullopt, s)),
-		  "DeviceAppeared:6 BlocksLost:3 SpareFailed:3 SpareLowWater:4 MetadataDegraded:4 ");
+	EXPECT_EQ(
+		kinds(state_events(std::nullopt, s)),
+		"DeviceAppeared:6 BlocksLost:3 SpareFailed:3 SpareLowWater:4 MetadataDegraded:4 ");
 	s.spare_free = 0;
 	s.metadata = "failed";
 	EXPECT_EQ(kinds(state_events(std::nullopt, s)),
@@ -66,7 +68,8 @@ TEST(MonitorEvents, EachChangeIsOneEventWithItsPriority)
 	auto ev = state_events(b, s);
 	EXPECT_EQ(kinds(ev), "BlocksRemapped:4 ");
 	EXPECT_EQ(ev[0].device, "r0");
-	EXPECT_EQ(ev[0].message, "3 more block(s) remapped (3 in all); 97 of 100 spare blocks free");
+	EXPECT_EQ(ev[0].message,
+		  "3 more block(s) remapped (3 in all); 97 of 100 spare blocks free");
 	s = b;
 	s.lost = 1;
 	EXPECT_EQ(kinds(state_events(b, s)), "BlocksLost:3 ");
@@ -121,15 +124,16 @@ TEST(MonitorTextfile, OneSeriesPerDevice)
 			 "dmremap_remapped_blocks{device=\"we\\\"ird\\\\\"} 0\n"),
 		  std::string::npos)
 		<< t;
-	for (const char *line :
-	     {"dmremap_lost_blocks{device=\"r0\"} 1\n", "dmremap_spare_free_blocks{device=\"r0\"} 97\n",
-	      "dmremap_spare_total_blocks{device=\"r0\"} 100\n",
-	      "dmremap_spare_bad_blocks{device=\"r0\"} 2\n",
-	      "dmremap_spare_low_water_blocks{device=\"r0\"} 10\n",
-	      "# TYPE dmremap_read_errors_total counter\n",
-	      "dmremap_read_errors_total{device=\"r0\"} 4\n",
-	      "dmremap_write_errors_total{device=\"r0\"} 5\n", "dmremap_metadata_ok{device=\"r0\"} 1\n",
-	      "dmremap_metadata_ok{device=\"we\\\"ird\\\\\"} 0\n"})
+	for (const char *line : {"dmremap_lost_blocks{device=\"r0\"} 1\n",
+				 "dmremap_spare_free_blocks{device=\"r0\"} 97\n",
+				 "dmremap_spare_total_blocks{device=\"r0\"} 100\n",
+				 "dmremap_spare_bad_blocks{device=\"r0\"} 2\n",
+				 "dmremap_spare_low_water_blocks{device=\"r0\"} 10\n",
+				 "# TYPE dmremap_read_errors_total counter\n",
+				 "dmremap_read_errors_total{device=\"r0\"} 4\n",
+				 "dmremap_write_errors_total{device=\"r0\"} 5\n",
+				 "dmremap_metadata_ok{device=\"r0\"} 1\n",
+				 "dmremap_metadata_ok{device=\"we\\\"ird\\\\\"} 0\n"})
 		EXPECT_NE(t.find(line), std::string::npos) << line;
 	EXPECT_EQ(dmremap::textfile_text({}).find("{"), std::string::npos);
 }
@@ -161,10 +165,11 @@ protected:
 		std::ofstream(script) << kScript;
 		ASSERT_EQ(chmod(script.c_str(), 0755), 0);
 		const std::string prog = dir_ + "/hook";
-		std::ofstream(prog) << "#!/bin/sh\necho \"$1 $2 p=$DMREMAP_PRIORITY lost=$DMREMAP_LOST "
-				       "free=$DMREMAP_SPARE_FREE md=$DMREMAP_METADATA "
-				       "msg=$DMREMAP_MESSAGE\" >>" +
-					       dir_ + "/hook.log\n";
+		std::ofstream(prog)
+			<< "#!/bin/sh\necho \"$1 $2 p=$DMREMAP_PRIORITY lost=$DMREMAP_LOST "
+			   "free=$DMREMAP_SPARE_FREE md=$DMREMAP_METADATA "
+			   "msg=$DMREMAP_MESSAGE\" >>" +
+				dir_ + "/hook.log\n";
 		ASSERT_EQ(chmod(prog.c_str(), 0755), 0);
 		setenv("DMREMAP_DMSETUP", script.c_str(), 1);
 		setenv("FAKE_DM_LOG", (dir_ + "/log").c_str(), 1);
@@ -191,28 +196,32 @@ TEST_F(MonitorOneshot, ReportsRunsTheProgramAndWritesTheTextfile)
 	const CliRun r = cli({"monitor", "--oneshot", "--program", dir_ + "/hook", "--textfile",
 			      dir_ + "/dmremap.prom"});
 	ASSERT_EQ(r.status, 0) << r.err;
-	EXPECT_EQ(r.out,
-		  "info: bad: monitoring: 3980 remapped, 2 lost, 80 of 4060 spare blocks free, 0 bad, "
-		  "metadata failed\n"
-		  "error: bad: 2 block(s) lost: reads of them fail until they are written again\n"
-		  "warning: bad: spare blocks low: 80 of 4060 spare blocks free (spare_low_water 100)\n"
-		  "critical: bad: metadata failed: nothing more is written to the spare area and no "
-		  "more blocks are remapped until the table is reloaded\n"
-		  "info: good: monitoring: 3 remapped, 0 lost, 4057 of 4060 spare blocks free, 0 bad, "
-		  "metadata ok\n");
+	EXPECT_EQ(
+		r.out,
+		"info: bad: monitoring: 3980 remapped, 2 lost, 80 of 4060 spare blocks free, 0 bad, "
+		"metadata failed\n"
+		"error: bad: 2 block(s) lost: reads of them fail until they are written again\n"
+		"warning: bad: spare blocks low: 80 of 4060 spare blocks free (spare_low_water 100)\n"
+		"critical: bad: metadata failed: nothing more is written to the spare area and no "
+		"more blocks are remapped until the table is reloaded\n"
+		"info: good: monitoring: 3 remapped, 0 lost, 4057 of 4060 spare blocks free, 0 bad, "
+		"metadata ok\n");
 	const std::string hook = read("hook.log");
-	EXPECT_EQ(hook, "BlocksLost bad p=3 lost=2 free=80 md=failed msg=2 block(s) lost: reads of "
-			"them fail until they are written again\n"
-			"SpareLowWater bad p=4 lost=2 free=80 md=failed msg=spare blocks low: 80 of "
-			"4060 spare blocks free (spare_low_water 100)\n"
-			"MetadataFailed bad p=2 lost=2 free=80 md=failed msg=metadata failed: nothing "
-			"more is written to the spare area and no more blocks are remapped until the "
-			"table is reloaded\n");
+	EXPECT_EQ(hook,
+		  "BlocksLost bad p=3 lost=2 free=80 md=failed msg=2 block(s) lost: reads of "
+		  "them fail until they are written again\n"
+		  "SpareLowWater bad p=4 lost=2 free=80 md=failed msg=spare blocks low: 80 of "
+		  "4060 spare blocks free (spare_low_water 100)\n"
+		  "MetadataFailed bad p=2 lost=2 free=80 md=failed msg=metadata failed: nothing "
+		  "more is written to the spare area and no more blocks are remapped until the "
+		  "table is reloaded\n");
 	const std::string prom = read("dmremap.prom");
 	EXPECT_NE(prom.find("dmremap_remapped_blocks{device=\"bad\"} 3980\n"
 			    "dmremap_remapped_blocks{device=\"good\"} 3\n"),
-		  std::string::npos) << prom;
-	EXPECT_NE(prom.find("dmremap_spare_low_water_blocks{device=\"good\"} 409\n"), std::string::npos)
+		  std::string::npos)
+		<< prom;
+	EXPECT_NE(prom.find("dmremap_spare_low_water_blocks{device=\"good\"} 409\n"),
+		  std::string::npos)
 		<< prom; // the default: a tenth of the 4096 blocks of a 32768-sector spare range
 	EXPECT_NE(prom.find("dmremap_metadata_ok{device=\"bad\"} 0\n"), std::string::npos);
 	EXPECT_NE(prom.find("dmremap_write_errors_total{device=\"good\"} 1\n"), std::string::npos);
@@ -238,8 +247,10 @@ TEST_F(MonitorOneshot, AFailingProgramIsReported)
 	const CliRun r = cli({"monitor", "--oneshot", "--program", "/bin/false"});
 	ASSERT_EQ(r.status, 0) << r.err;
 	EXPECT_NE(r.out.find("error: /bin/false BlocksLost bad exited with status 1\n"),
-		  std::string::npos) << r.out;
-	const CliRun bad = cli({"monitor", "--oneshot", "--textfile", dir_ + "/no/such/dir/x.prom"});
+		  std::string::npos)
+		<< r.out;
+	const CliRun bad =
+		cli({"monitor", "--oneshot", "--textfile", dir_ + "/no/such/dir/x.prom"});
 	EXPECT_EQ(bad.status, 1);
 	EXPECT_NE(bad.err.find("no/such/dir/x.prom.tmp."), std::string::npos) << bad.err;
 }

@@ -42,12 +42,16 @@ protected:
 	}
 	void TearDown() override { unlink(path_.c_str()); }
 
-	CliRun format() { return cli({"format", path_, "--data-len", std::to_string(kDataLen), "--yes"}); }
+	CliRun format()
+	{
+		return cli({"format", path_, "--data-len", std::to_string(kDataLen), "--yes"});
+	}
 
 	remap::Geometry geometry(uint32_t block_size = 4096)
 	{
 		remap::Geometry g;
-		EXPECT_EQ(remap::Geometry::create(0, kDataLen, 0, kSpareLen, block_size, &g), nullptr);
+		EXPECT_EQ(remap::Geometry::create(0, kDataLen, 0, kSpareLen, block_size, &g),
+			  nullptr);
 		return g;
 	}
 
@@ -63,7 +67,8 @@ protected:
 		std::vector<MetadataStore::SlotChange> changes;
 		for (const Entry &e : entries)
 			changes.push_back({MetadataStore::SlotChange::kNewSlot, e});
-		ASSERT_FALSE(store.commit(changes.data(), changes.size(), remap::Gfp::Kernel).is_error());
+		ASSERT_FALSE(
+			store.commit(changes.data(), changes.size(), remap::Gfp::Kernel).is_error());
 	}
 
 	void poke(uint64_t byte, unsigned char value)
@@ -98,7 +103,8 @@ TEST_F(Image, FormatNeedsYesAndChangesNothingWithout)
 	EXPECT_EQ(r.status, 1);
 	EXPECT_NE(r.err.find("refusing to format without --yes"), std::string::npos) << r.err;
 	EXPECT_NE(r.out.find("empty (all zero)"), std::string::npos) << r.out;
-	EXPECT_EQ(cli({"dump", path_, "--json"}).out.find("\"state\":\"empty\"") != std::string::npos,
+	EXPECT_EQ(cli({"dump", path_, "--json"}).out.find("\"state\":\"empty\"") !=
+			  std::string::npos,
 		  true);
 }
 
@@ -109,7 +115,8 @@ TEST_F(Image, FormatWritesWhatTheModuleLoads)
 	EXPECT_NE(f.out.find("matching table line: 0 131072 remap <data_dev> 0 "), std::string::npos)
 		<< f.out;
 	// The module's loader, on the module's geometry, finds a valid commit with no entries.
-	EXPECT_EQ(dmremap::spare_area_problem(Device(path_, Device::Mode::ReadOnly), geometry()), "");
+	EXPECT_EQ(dmremap::spare_area_problem(Device(path_, Device::Mode::ReadOnly), geometry()),
+		  "");
 	const CliRun c = cli({"check", path_});
 	EXPECT_EQ(c.status, 0) << c.out;
 	EXPECT_NE(c.out.find("clean, seq 1, 0 remapped"), std::string::npos) << c.out;
@@ -118,11 +125,14 @@ TEST_F(Image, FormatWritesWhatTheModuleLoads)
 TEST_F(Image, FormatRefusals)
 {
 	EXPECT_EQ(cli({"format", path_, "--yes"}).status, 2); // no data length
-	EXPECT_EQ(cli({"format", path_, "--data-len", "8", "--data-dev", path_, "--yes"}).status, 2);
-	EXPECT_EQ(cli({"format", path_, "--data-len", "131072", "--block-size", "3000", "--yes"}).status,
+	EXPECT_EQ(cli({"format", path_, "--data-len", "8", "--data-dev", path_, "--yes"}).status,
+		  2);
+	EXPECT_EQ(cli({"format", path_, "--data-len", "131072", "--block-size", "3000", "--yes"})
+			  .status,
 		  2);
 	// A spare range past the end of the image.
-	const CliRun r = cli({"format", path_, "--data-len", "131072", "--spare-len", "65536", "--yes"});
+	const CliRun r =
+		cli({"format", path_, "--data-len", "131072", "--spare-len", "65536", "--yes"});
 	EXPECT_EQ(r.status, 2) << r.err;
 	EXPECT_NE(r.err.find("Spare range exceeds the spare device"), std::string::npos) << r.err;
 	EXPECT_EQ(cli({"format", "/nonexistent/x", "--data-len", "131072", "--yes"}).status, 1);
@@ -160,7 +170,7 @@ TEST_F(Image, DamagedNewestSlotFallsBackAndCheckReportsIt)
 	ASSERT_EQ(format().status, 0);
 	commit({{256, 36, EntryState::Remapped}}); // seq 2, slot 0
 	commit({{512, 37, EntryState::Remapped}}); // seq 3, slot 1 (block 1 = byte 4096)
-	poke(4096 + 100, peek(4096 + 100) ^ 0x40);  // a bit flip in the newest superblock
+	poke(4096 + 100, peek(4096 + 100) ^ 0x40); // a bit flip in the newest superblock
 
 	const CliRun c = cli({"check", path_});
 	EXPECT_EQ(c.status, 1) << c.out;
@@ -187,8 +197,9 @@ TEST_F(Image, DamagedNewestTableIsAProblem)
 	poke(table + 64, peek(table + 64) ^ 1);
 	const CliRun c = cli({"check", path_});
 	EXPECT_EQ(c.status, 1) << c.out;
-	EXPECT_NE(c.out.find("table of superblock slot 0 is damaged: Table block has a bad checksum"),
-		  std::string::npos)
+	EXPECT_NE(
+		c.out.find("table of superblock slot 0 is damaged: Table block has a bad checksum"),
+		std::string::npos)
 		<< c.out;
 }
 
@@ -262,9 +273,10 @@ TEST_F(Image, StaleSuperblockOfAnotherBlockSize)
 	EXPECT_EQ(d.status, 0) << d.err;
 	EXPECT_NE(d.out.find("block_size 4096"), std::string::npos) << d.out;
 	EXPECT_NE(d.out.find("  256 36 remapped"), std::string::npos) << d.out;
-	EXPECT_NE(d.out.find("note: superblocks of 2 different geometries found; showing block size "
-			     "4096"),
-		  std::string::npos)
+	EXPECT_NE(
+		d.out.find("note: superblocks of 2 different geometries found; showing block size "
+			   "4096"),
+		std::string::npos)
 		<< d.out;
 	EXPECT_EQ(cli({"check", path_}).status, 0);
 }
@@ -306,11 +318,15 @@ TEST_F(Image, LostSectorRunsAndFormatVersions)
 		{256, Entry::run(1, 2), EntryState::LostSectors}});
 	const CliRun d = cli({"dump", path_});
 	ASSERT_EQ(d.status, 0) << d.err;
-	EXPECT_NE(d.out.find("table: 3 entries (1 remapped, 0 lost, 0 bad spare, 3 sector(s) lost in salvaged blocks)"),
-		  std::string::npos)
+	EXPECT_NE(
+		d.out.find(
+			"table: 3 entries (1 remapped, 0 lost, 0 bad spare, 3 sector(s) lost in salvaged blocks)"),
+		std::string::npos)
 		<< d.out;
-	EXPECT_NE(d.out.find("  256 36 remapped\n  256 sectors 1+2 lost_sectors\n  256 sectors 5+1 lost_sectors\n"),
-		  std::string::npos)
+	EXPECT_NE(
+		d.out.find(
+			"  256 36 remapped\n  256 sectors 1+2 lost_sectors\n  256 sectors 5+1 lost_sectors\n"),
+		std::string::npos)
 		<< d.out;
 	const CliRun j = cli({"dump", path_, "--json"});
 	EXPECT_NE(j.out.find("{\"data_block\":256,\"spare_block\":null,\"state\":\"lost_sectors\","
@@ -320,8 +336,10 @@ TEST_F(Image, LostSectorRunsAndFormatVersions)
 	EXPECT_NE(j.out.find("\"version\":2"), std::string::npos) << j.out;
 	const CliRun c = cli({"check", path_});
 	EXPECT_EQ(c.status, 0) << c.out;
-	EXPECT_NE(c.out.find("1 remapped, 0 lost, 0 bad spare block(s), 3 sector(s) lost in salvaged blocks"),
-		  std::string::npos)
+	EXPECT_NE(
+		c.out.find(
+			"1 remapped, 0 lost, 0 bad spare block(s), 3 sector(s) lost in salvaged blocks"),
+		std::string::npos)
 		<< c.out;
 
 	// The newest commit (seq 2, slot 0) re-stamped as version 1: a version 1 table cannot
@@ -353,11 +371,14 @@ TEST_F(Image, LostSectorRunsAndFormatVersions)
 	stamp_v1(1);
 	const CliRun d1 = cli({"dump", path_});
 	EXPECT_EQ(d1.status, 0) << d1.out;
-	EXPECT_NE(d1.out.find("slot 0: valid, seq 2, table area 1, 1 entries in 1 slots, format version 1"),
-		  std::string::npos)
+	EXPECT_NE(
+		d1.out.find(
+			"slot 0: valid, seq 2, table area 1, 1 entries in 1 slots, format version 1"),
+		std::string::npos)
 		<< d1.out;
 	const CliRun c1 = cli({"check", path_});
 	EXPECT_EQ(c1.status, 0) << c1.out;
-	EXPECT_NE(c1.out.find("note: format version 1: the module upgrades it to version 2"), std::string::npos)
+	EXPECT_NE(c1.out.find("note: format version 1: the module upgrades it to version 2"),
+		  std::string::npos)
 		<< c1.out;
 }

@@ -85,27 +85,31 @@ TEST_F(Online, ListJson)
 {
 	const CliRun r = cli({"list", "r", "--json"});
 	ASSERT_EQ(r.status, 0) << r.err;
-	EXPECT_EQ(r.out, "{\"name\":\"r\",\"block_size\":4096,\"entries\":["
-			 "{\"data_block\":2,\"sector\":16,\"spare_block\":36,\"state\":\"remapped\"},"
-			 "{\"data_block\":3,\"sector\":24,\"spare_block\":37,\"state\":\"remapped\"},"
-			 "{\"data_block\":10,\"sector\":80,\"spare_block\":null,\"state\":\"lost\"},"
-			 "{\"data_block\":11,\"sector\":88,\"spare_block\":38,\"state\":\"remapped\"}]}\n");
+	EXPECT_EQ(
+		r.out,
+		"{\"name\":\"r\",\"block_size\":4096,\"entries\":["
+		"{\"data_block\":2,\"sector\":16,\"spare_block\":36,\"state\":\"remapped\"},"
+		"{\"data_block\":3,\"sector\":24,\"spare_block\":37,\"state\":\"remapped\"},"
+		"{\"data_block\":10,\"sector\":80,\"spare_block\":null,\"state\":\"lost\"},"
+		"{\"data_block\":11,\"sector\":88,\"spare_block\":38,\"state\":\"remapped\"}]}\n");
 }
 
 TEST_F(Online, StatusJson)
 {
 	const CliRun r = cli({"status", "r", "--json"});
 	ASSERT_EQ(r.status, 0) << r.err;
-	EXPECT_EQ(r.out,
-		  "{\"name\":\"r\",\"table\":{\"start\":0,\"length\":131072,\"data_dev\":\"7:0\","
-		  "\"data_offset\":2048,\"spare_dev\":\"7:1\",\"spare_offset\":0,\"spare_len\":32768,"
-		  "\"features\":[\"block_size\",\"4096\"]},\"status\":{\"block_size\":4096,"
-		  "\"remapped\":3,\"lost\":1,\"spare_used\":3,\"spare_total\":4060,\"metadata\":\"ok\","
-		  "\"seq\":9,\"mode\":\"rw\"},\"stats\":{\"bad_spare\":0,\"lost\":1,\"metadata\":\"ok\",\"remapped\":3,"
-		  "\"seq\":9,\"spare_free\":4057,\"spare_total\":4060,\"spare_used\":3}}\n");
+	EXPECT_EQ(
+		r.out,
+		"{\"name\":\"r\",\"table\":{\"start\":0,\"length\":131072,\"data_dev\":\"7:0\","
+		"\"data_offset\":2048,\"spare_dev\":\"7:1\",\"spare_offset\":0,\"spare_len\":32768,"
+		"\"features\":[\"block_size\",\"4096\"]},\"status\":{\"block_size\":4096,"
+		"\"remapped\":3,\"lost\":1,\"spare_used\":3,\"spare_total\":4060,\"metadata\":\"ok\","
+		"\"seq\":9,\"mode\":\"rw\"},\"stats\":{\"bad_spare\":0,\"lost\":1,\"metadata\":\"ok\",\"remapped\":3,"
+		"\"seq\":9,\"spare_free\":4057,\"spare_total\":4060,\"spare_used\":3}}\n");
 	const CliRun t = cli({"status", "r"});
 	EXPECT_NE(t.out.find("3 remapped, 1 lost"), std::string::npos) << t.out;
-	EXPECT_NE(t.out.find("metadata: ok (seq 9)\n  mode:     read-write\n"), std::string::npos) << t.out;
+	EXPECT_NE(t.out.find("metadata: ok (seq 9)\n  mode:     read-write\n"), std::string::npos)
+		<< t.out;
 }
 
 TEST_F(Online, OnlyRemapDevices)
@@ -143,14 +147,16 @@ TEST_F(Online, ImportRefusesBadListsBeforeSendingAnything)
 		<< bad.err;
 	const CliRun outside = cli({"import", "r", file("out", "1024\n5\n")});
 	EXPECT_EQ(outside.status, 1);
-	EXPECT_NE(outside.err.find("1 listed block(s) lie outside r's data range"), std::string::npos)
+	EXPECT_NE(outside.err.find("1 listed block(s) lie outside r's data range"),
+		  std::string::npos)
 		<< outside.err;
 	EXPECT_EQ(cli({"import", "r", dir_ + "/missing"}).status, 1);
 	EXPECT_EQ(calls().find("-- remap"), std::string::npos) << calls();
 
 	const CliRun skip = cli({"import", "r", file("out2", "1024\n5\n"), "--ignore-outside"});
 	EXPECT_EQ(skip.status, 0) << skip.err;
-	EXPECT_NE(skip.out.find("(skipped 1 outside the data range)"), std::string::npos) << skip.out;
+	EXPECT_NE(skip.out.find("(skipped 1 outside the data range)"), std::string::npos)
+		<< skip.out;
 	// --target: numbers count from the start of the dm device.
 	cli({"import", "r", file("t", "4\n"), "--target"});
 	EXPECT_NE(calls().find("message r 0 -- remap 8 1\n"), std::string::npos) << calls();

@@ -44,15 +44,16 @@ TEST(Tab, MinimalLineHasDefaults)
 
 TEST(Tab, EveryOption)
 {
-	const Tab t = parse("# comment\n\n  \t\n"
-			    "r0 PARTUUID=0aB1-02 /dev/disk/by-id/ata-X-part2 "
-			    "data_offset=2048,data_len=1048576,spare_offset=8,spare_len=65536,"
-			    "block_size=8192,read_retries=5,spare_low_water=100,no_auto_remap,"
-			    "noauto,nofail,readonly,device-timeout=2min\n"
-			    "r1\tUUID=1234-abcd\tPARTLABEL=spare\tinitramfs,x-systemd.device-timeout=30s\n"
-			    "r2 LABEL=data /dev/vdc -\n"
-			    "r3 /dev/vdb /dev/vdc defaults\n"
-			    "r4 /dev/vdb /dev/vdc device-timeout=0\r\n");
+	const Tab t = parse(
+		"# comment\n\n  \t\n"
+		"r0 PARTUUID=0aB1-02 /dev/disk/by-id/ata-X-part2 "
+		"data_offset=2048,data_len=1048576,spare_offset=8,spare_len=65536,"
+		"block_size=8192,read_retries=5,spare_low_water=100,no_auto_remap,"
+		"noauto,nofail,readonly,device-timeout=2min\n"
+		"r1\tUUID=1234-abcd\tPARTLABEL=spare\tinitramfs,x-systemd.device-timeout=30s\n"
+		"r2 LABEL=data /dev/vdc -\n"
+		"r3 /dev/vdb /dev/vdc defaults\n"
+		"r4 /dev/vdb /dev/vdc device-timeout=0\r\n");
 	ASSERT_TRUE(t.problems.empty()) << t.problems[0];
 	ASSERT_EQ(t.entries.size(), 5u);
 	const auto &a = t.entries[0];
@@ -143,8 +144,9 @@ TEST(Tab, ASecondLineOfTheSameNameIsSkipped)
 	const Tab t = parse("a /dev/x /dev/y\nb /dev/x /dev/z\na /dev/p /dev/q nofail\n");
 	ASSERT_EQ(t.entries.size(), 2u);
 	ASSERT_EQ(t.problems.size(), 1u);
-	EXPECT_EQ(t.problems[0], "/etc/dmremaptab:3: 'a' is already defined at "
-				 "/etc/dmremaptab:1; line skipped");
+	EXPECT_EQ(t.problems[0],
+		  "/etc/dmremaptab:3: 'a' is already defined at "
+		  "/etc/dmremaptab:1; line skipped");
 	EXPECT_EQ(t.find("a")->spare, "/dev/y");
 }
 
@@ -197,9 +199,11 @@ protected:
 	}
 	void fake_dmsetup(const std::string &body)
 	{
-		const std::string script = file("dmsetup", "#!/bin/sh\necho \"$*\" >>\"$FAKE_DM_LOG\"\n"
-						"case \"$*\" in\n" + body +
-						"  *) echo \"unexpected: $*\" >&2; exit 1 ;;\nesac\n");
+		const std::string script =
+			file("dmsetup",
+			     "#!/bin/sh\necho \"$*\" >>\"$FAKE_DM_LOG\"\n"
+			     "case \"$*\" in\n" +
+				     body + "  *) echo \"unexpected: $*\" >&2; exit 1 ;;\nesac\n");
 		ASSERT_EQ(chmod(script.c_str(), 0755), 0);
 		setenv("DMREMAP_DMSETUP", script.c_str(), 1);
 		setenv("FAKE_DM_LOG", (dir_ + "/log").c_str(), 1);
@@ -224,7 +228,8 @@ TEST_F(TabFiles, ResolveMemberFollowsEachSpecAndPrefersTheClaimLink)
 		  dev + "/disk/by-partuuid/abcd-01");
 	EXPECT_EQ(dmremap::resolve_member(t.entries[1], false, dev).value(),
 		  dev + "/disk/by-partlabel/d");
-	EXPECT_EQ(dmremap::resolve_member(t.entries[1], true, dev).value(), dev + "/disk/by-label/s");
+	EXPECT_EQ(dmremap::resolve_member(t.entries[1], true, dev).value(),
+		  dev + "/disk/by-label/s");
 	EXPECT_EQ(dmremap::resolve_member(t.entries[2], false, dev).value(), dev + "/disk/by-id/x");
 	EXPECT_EQ(dmremap::resolve_member(t.entries[2], true, dev).value(), dev + "/vdc");
 	// The raw data disk is claimed by udev: its by-uuid link is gone, the claim link is there.
@@ -238,12 +243,13 @@ TEST_F(TabFiles, ResolveMemberFollowsEachSpecAndPrefersTheClaimLink)
 TEST_F(TabFiles, ActivateDryRunPrintsTheCheckedCreate)
 {
 	const std::string data = image("data.img", 64), spare = image("spare.img", 8);
-	const std::string tab = file("tab", "r0 " + data + " " + spare +
-						    " block_size=8192,read_retries=3,readonly\n");
+	const std::string tab = file(
+		"tab", "r0 " + data + " " + spare + " block_size=8192,read_retries=3,readonly\n");
 	const CliRun r = cli({"activate", "r0", "--tab", tab, "--dry-run"});
 	ASSERT_EQ(r.status, 0) << r.err;
-	EXPECT_EQ(r.out, "dmsetup create r0 --uuid DMREMAP-r0 --readonly --table '0 131072 remap " +
-				 data + " 0 " + spare + " 0 16384 4 block_size 8192 read_retries 3'\n");
+	EXPECT_EQ(r.out,
+		  "dmsetup create r0 --uuid DMREMAP-r0 --readonly --table '0 131072 remap " + data +
+			  " 0 " + spare + " 0 16384 4 block_size 8192 read_retries 3'\n");
 }
 
 TEST_F(TabFiles, ActivateChecksLikeCreateAndCreatesNothingOnAFile)
@@ -266,16 +272,19 @@ TEST_F(TabFiles, ActivateChecksLikeCreateAndCreatesNothingOnAFile)
 	r = cli({"activate", "r0", "--tab", tab, "--dry-run"});
 	EXPECT_EQ(r.status, 1);
 	EXPECT_NE(r.out.find("the spare area of " + spare + " cannot be used with this line"),
-		  std::string::npos) << r.out;
+		  std::string::npos)
+		<< r.out;
 
 	// A member that is not there.
-	const std::string tab2 = file("tab2", "r0 /dev/disk/by-id/nonexistent-dmremap " + spare +
-						      "\n");
+	const std::string tab2 =
+		file("tab2", "r0 /dev/disk/by-id/nonexistent-dmremap " + spare + "\n");
 	r = cli({"activate", "r0", "--tab", tab2, "--wait", "0", "--dry-run"});
 	EXPECT_EQ(r.status, 1);
-	EXPECT_NE(r.out.find(tab2 + ":1: r0: data device /dev/disk/by-id/nonexistent-dmremap not "
-				     "found"),
-		  std::string::npos) << r.out;
+	EXPECT_NE(r.out.find(tab2 +
+			     ":1: r0: data device /dev/disk/by-id/nonexistent-dmremap not "
+			     "found"),
+		  std::string::npos)
+		<< r.out;
 	r = cli({"activate", "r0", "--tab", tab2, "--wait", "1", "--dry-run"});
 	EXPECT_NE(r.out.find("not found after waiting 1 s"), std::string::npos) << r.out;
 }
@@ -291,23 +300,26 @@ TEST_F(TabFiles, ActivateLeavesAnActiveDeviceAndRefusesAForeignOne)
 	EXPECT_EQ(r.out, "r0: already active\n");
 	r = cli({"activate", "lin", "--tab", tab});
 	EXPECT_EQ(r.status, 1);
-	EXPECT_NE(r.out.find(tab + ":2: lin: a device-mapper device of that name exists and is not "
-				   "a dm-remap device"),
-		  std::string::npos) << r.out;
+	EXPECT_NE(r.out.find(tab +
+			     ":2: lin: a device-mapper device of that name exists and is not "
+			     "a dm-remap device"),
+		  std::string::npos)
+		<< r.out;
 	EXPECT_EQ(log().find("create"), std::string::npos);
 }
 
 TEST_F(TabFiles, ActivateAllSkipsMalformedAndNoautoLines)
 {
 	const std::string data = image("data.img", 64), spare = image("spare.img", 8);
-	const std::string tab = file("tab", "a " + data + " " + spare + "\n" +
-						    "b " + data + " " + spare + " bogus\n" +
-						    "c " + data + " " + spare + " noauto\n" +
-						    "d " + data + " " + spare + " initramfs,nofail\n");
+	const std::string tab = file("tab",
+				     "a " + data + " " + spare + "\n" + "b " + data + " " + spare +
+					     " bogus\n" + "c " + data + " " + spare + " noauto\n" +
+					     "d " + data + " " + spare + " initramfs,nofail\n");
 	CliRun r = cli({"activate", "--all", "--tab", tab, "--dry-run"});
 	EXPECT_EQ(r.status, 1); // the good lines are up, the bad one still needs fixing
 	EXPECT_NE(r.out.find("warning: " + tab + ":2: unknown option 'bogus'; line skipped\n"),
-		  std::string::npos) << r.out;
+		  std::string::npos)
+		<< r.out;
 	EXPECT_NE(r.out.find("dmsetup create a "), std::string::npos);
 	EXPECT_EQ(r.out.find("dmsetup create b "), std::string::npos);
 	EXPECT_EQ(r.out.find("dmsetup create c "), std::string::npos);
@@ -341,12 +353,14 @@ TEST_F(TabFiles, DeactivateRemovesOnlyActiveRemapDevicesInReverse)
 		     "  \"table r0\"|\"table r3\") echo '0 8 remap 7:0 0 7:1 0 8' ;;\n"
 		     "  \"table r1\") echo '0 8 linear 7:0 0' ;;\n"
 		     "  \"remove r0\"|\"remove r3\") ;;\n");
-	const std::string tab = file("tab", "r0 /dev/vdb /dev/vdc\nr1 /dev/vdb /dev/vdc\n"
-					    "r2 /dev/vdb /dev/vdc\nr3 /dev/vdd /dev/vde\n");
+	const std::string tab = file("tab",
+				     "r0 /dev/vdb /dev/vdc\nr1 /dev/vdb /dev/vdc\n"
+				     "r2 /dev/vdb /dev/vdc\nr3 /dev/vdd /dev/vde\n");
 	CliRun r = cli({"deactivate", "--all", "--tab", tab});
 	EXPECT_EQ(r.status, 1);
-	EXPECT_EQ(r.out, "r3: deactivated\nr2: not active\n" + tab +
-				 ":2: r1: not a dm-remap device; left alone\nr0: deactivated\n");
+	EXPECT_EQ(r.out,
+		  "r3: deactivated\nr2: not active\n" + tab +
+			  ":2: r1: not a dm-remap device; left alone\nr0: deactivated\n");
 	EXPECT_NE(log().find("remove r3\n"), std::string::npos);
 	EXPECT_EQ(log().find("remove r1"), std::string::npos);
 	r = cli({"deactivate", "r2", "--tab", tab});

@@ -53,8 +53,9 @@ TEST(Table, FeaturesInCanonicalOrder)
 	s.no_auto_remap = true;
 	s.block_size = 8192;
 	const BuiltTable t = dmremap::build_table(s, facts(131072, 32768));
-	EXPECT_EQ(t.line, "0 131072 remap /dev/sdb 0 /dev/sdc 0 32768 "
-			  "7 block_size 8192 no_auto_remap read_retries 5 spare_low_water 100");
+	EXPECT_EQ(t.line,
+		  "0 131072 remap /dev/sdb 0 /dev/sdc 0 32768 "
+		  "7 block_size 8192 no_auto_remap read_retries 5 spare_low_water 100");
 	EXPECT_EQ(t.geo.block_size(), 8192u);
 }
 
@@ -131,9 +132,10 @@ TEST(Table, LargerSpareSectorsNeedTheOption)
 		dmremap::build_table(spec(), f);
 		ADD_FAILURE() << "a 4096-byte spare under a 512-byte data device was accepted";
 	} catch (const UsageError &e) {
-		EXPECT_NE(std::string(e.what()).find("the spare device's logical block size (4096 "
-						     "bytes) exceeds the data device's (512 bytes)"),
-			  std::string::npos)
+		EXPECT_NE(
+			std::string(e.what()).find("the spare device's logical block size (4096 "
+						   "bytes) exceeds the data device's (512 bytes)"),
+			std::string::npos)
 			<< e.what();
 	}
 	TableSpec s = spec();

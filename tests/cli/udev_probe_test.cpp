@@ -13,9 +13,20 @@
 
 namespace {
 
-const char *const kUdevProps[] = {"ID_FS_UUID", "ID_FS_UUID_ENC", "ID_FS_LABEL", "ID_FS_LABEL_ENC",
-				  "ID_FS_TYPE", "ID_FS_USAGE", "ID_FS_VERSION", "ID_PART_ENTRY_UUID",
-				  "ID_PART_ENTRY_NAME", "DM_UUID", "DM_NAME", "DEVLINKS", "DEVTYPE", "DMREMAP_MEMBER"};
+const char *const kUdevProps[] = {"ID_FS_UUID",
+				  "ID_FS_UUID_ENC",
+				  "ID_FS_LABEL",
+				  "ID_FS_LABEL_ENC",
+				  "ID_FS_TYPE",
+				  "ID_FS_USAGE",
+				  "ID_FS_VERSION",
+				  "ID_PART_ENTRY_UUID",
+				  "ID_PART_ENTRY_NAME",
+				  "DM_UUID",
+				  "DM_NAME",
+				  "DEVLINKS",
+				  "DEVTYPE",
+				  "DMREMAP_MEMBER"};
 
 std::string run(const std::string &cmd)
 {
@@ -41,8 +52,8 @@ protected:
 		spare_ = dir_ + "/spare.img";
 		other_ = dir_ + "/other.img";
 		ASSERT_EQ(std::system(("truncate -s 64M " + data_ + " " + spare_ + " " + other_ +
-				       " && mkfs.ext4 -q -F -L precious " + data_ + " && mkfs.ext4 -q -F " +
-				       other_)
+				       " && mkfs.ext4 -q -F -L precious " + data_ +
+				       " && mkfs.ext4 -q -F " + other_)
 					      .c_str()),
 			  0);
 		uuid_ = run("blkid -p -s UUID -o value " + data_);
@@ -92,20 +103,23 @@ protected:
 };
 
 const char kClaimTail[] = "SYSTEMD_READY=0\nUDISKS_IGNORE=1\n";
-const char kNoIdentity[] = "ID_FS_TYPE=\nID_FS_USAGE=\nID_FS_VERSION=\nID_FS_UUID=\nID_FS_UUID_ENC=\n"
-			   "ID_FS_UUID_SUB=\nID_FS_UUID_SUB_ENC=\nID_FS_LABEL=\nID_FS_LABEL_ENC=\n";
+const char kNoIdentity[] =
+	"ID_FS_TYPE=\nID_FS_USAGE=\nID_FS_VERSION=\nID_FS_UUID=\nID_FS_UUID_ENC=\n"
+	"ID_FS_UUID_SUB=\nID_FS_UUID_SUB_ENC=\nID_FS_LABEL=\nID_FS_LABEL_ENC=\n";
 
 TEST_F(UdevProbe, DataByUuidIsClaimedWithoutItsIdentity)
 {
 	const std::string t = tab("safe UUID=" + uuid_ + " /dev/disk/by-id/spare-x\n");
-	const CliRun r = probe(data_, t, "disk/by-id/virtio-d disk/by-uuid/" + uuid_ +
-						 " disk/by-label/precious disk/by-path/pci-1");
+	const CliRun r = probe(data_, t,
+			       "disk/by-id/virtio-d disk/by-uuid/" + uuid_ +
+				       " disk/by-label/precious disk/by-path/pci-1");
 	ASSERT_EQ(r.status, 0) << r.err;
 	// The file system's links go (they belong to /dev/mapper/safe), the member link comes.
-	EXPECT_EQ(r.out, "DMREMAP_MEMBER=data\nDMREMAP_NAME=safe\n" + std::string(kClaimTail) +
-				 "DMREMAP_LINKS=disk/by-id/virtio-d disk/by-path/pci-1 "
-				 "disk/dmremap/safe/data\n" +
-				 kNoIdentity);
+	EXPECT_EQ(r.out,
+		  "DMREMAP_MEMBER=data\nDMREMAP_NAME=safe\n" + std::string(kClaimTail) +
+			  "DMREMAP_LINKS=disk/by-id/virtio-d disk/by-path/pci-1 "
+			  "disk/dmremap/safe/data\n" +
+			  kNoIdentity);
 	// Another file system, and the dm-remap device itself (same UUID), are left alone.
 	EXPECT_EQ(probe(other_, t).out, "");
 	udev_env(data_);
@@ -137,10 +151,12 @@ TEST_F(UdevProbe, PartitionTagsLabelsAndLinks)
 	// ... or through DEVLINKS, or as the node itself.
 	udev_env(other_);
 	setenv("DEVLINKS", "/dev/disk/by-id/virtio-spare2 /dev/disk/by-path/x", 1);
-	EXPECT_EQ(cli({"udev-probe", other_, "--tab", t}).out.rfind("DMREMAP_MEMBER=spare\n", 0), 0u);
-	EXPECT_EQ(probe(other_, tab("c " + other_ + " /dev/vdz\n")).out.rfind("DMREMAP_MEMBER=data\n"
-									       "DMREMAP_NAME=c\n",
-									       0),
+	EXPECT_EQ(cli({"udev-probe", other_, "--tab", t}).out.rfind("DMREMAP_MEMBER=spare\n", 0),
+		  0u);
+	EXPECT_EQ(probe(other_, tab("c " + other_ + " /dev/vdz\n"))
+			  .out.rfind("DMREMAP_MEMBER=data\n"
+				     "DMREMAP_NAME=c\n",
+				     0),
 		  0u);
 }
 
@@ -151,8 +167,9 @@ TEST_F(UdevProbe, SpareAreaRecognisedByItsMetadata)
 	const CliRun f = cli({"format", spare_, "--data-len", "131072", "--yes"});
 	ASSERT_EQ(f.status, 0) << f.err;
 	CliRun r = probe(spare_, none, "disk/by-id/x");
-	EXPECT_EQ(r.out, "DMREMAP_MEMBER=spare\n" + std::string(kClaimTail) +
-				 "DMREMAP_LINKS=disk/by-id/x\n" + kNoIdentity);
+	EXPECT_EQ(r.out,
+		  "DMREMAP_MEMBER=spare\n" + std::string(kClaimTail) +
+			  "DMREMAP_LINKS=disk/by-id/x\n" + kNoIdentity);
 	r = cli({"udev-probe", spare_, "--tab", none, "--no-metadata-probe"});
 	EXPECT_EQ(r.out, "");
 	// A device that does not open is not claimed, and not an error.
@@ -170,8 +187,9 @@ TEST_F(UdevProbe, APartitionOfAClaimedDiskIsClaimed)
 	CliRun r = cli({"udev-probe", data_, "--tab", none, "--links", "disk/by-uuid/" + uuid_});
 	unsetenv("DEVTYPE");
 	unsetenv("DMREMAP_MEMBER");
-	EXPECT_EQ(r.out, "DMREMAP_MEMBER=data\n" + std::string(kClaimTail) + "DMREMAP_LINKS=\n" +
-				 kNoIdentity);
+	EXPECT_EQ(r.out,
+		  "DMREMAP_MEMBER=data\n" + std::string(kClaimTail) + "DMREMAP_LINKS=\n" +
+			  kNoIdentity);
 	// Without the parent's claim, the same partition is not claimed.
 	udev_env(data_);
 	setenv("DEVTYPE", "partition", 1);

@@ -151,16 +151,18 @@ struct Stats {
 
 class Session {
 public:
-	Session(const Layout &lay, int fault, unsigned fault_at)
-		: lay_(lay), disk_(lay.data_offset + lay.target_len() + lay.bs(),
-				   lay.spare_offset + lay.spare_blocks * lay.bs() + lay.bs()),
-		  poked_(lay.data_blocks, false)
+	Session(const Layout &lay, int fault, unsigned fault_at) :
+	    lay_(lay), disk_(lay.data_offset + lay.target_len() + lay.bs(),
+			     lay.spare_offset + lay.spare_blocks * lay.bs() + lay.bs()),
+	    poked_(lay.data_blocks, false)
 	{
 		char line[256];
-		snprintf(line, sizeof(line), "/dev/fuzz-data %llu /dev/fuzz-spare %llu %llu 2 block_size %u",
+		snprintf(line, sizeof(line),
+			 "/dev/fuzz-data %llu /dev/fuzz-spare %llu %llu 2 block_size %u",
 			 static_cast<unsigned long long>(lay.data_offset),
 			 static_cast<unsigned long long>(lay.spare_offset),
-			 static_cast<unsigned long long>(lay.spare_blocks * lay.bs()), lay.block_size);
+			 static_cast<unsigned long long>(lay.spare_blocks * lay.bs()),
+			 lay.block_size);
 		table_line_ = line;
 		std::vector<char *> words = split_words(&table_line_);
 		const char *error = nullptr;
@@ -170,7 +172,8 @@ public:
 		devs.spare_dev_sectors = lay.spare_offset + lay.spare_blocks * lay.bs() + lay.bs();
 		devs.data_logical_block = 512;
 		devs.spare_logical_block = 512;
-		if (rc_table_parse(static_cast<unsigned>(words.size()), words.data(), &table_, &error) ||
+		if (rc_table_parse(static_cast<unsigned>(words.size()), words.data(), &table_,
+				   &error) ||
 		    rc_table_check(&table_, &devs, &error))
 			fail("the fixed table line is refused", error ? error : "?");
 
@@ -235,7 +238,8 @@ private:
 		devs.spare_dev_sectors = lay_.spare_offset + lay_.spare_blocks * lay_.bs();
 		devs.data_logical_block = 512;
 		devs.spare_logical_block = 512;
-		rc_target *t = rc_target_create(&table_, &devs, disk_.ops(), disk_.ctx(), &error, &err);
+		rc_target *t =
+			rc_target_create(&table_, &devs, disk_.ops(), disk_.ctx(), &error, &err);
 		if (!t && (err >= 0 || !error || !*error))
 			fail("rc_target_create failed without a negative errno and a message");
 		if (t && err)
@@ -277,7 +281,8 @@ private:
 				// Some unflushed writes survive, torn or whole: with every message
 				// complete, none of them may matter.
 				std::mt19937_64 rng(*arg);
-				disk_.crash(&rng, static_cast<unsigned>(*arg % 101), (*arg >> 8) & 1);
+				disk_.crash(&rng, static_cast<unsigned>(*arg % 101),
+					    (*arg >> 8) & 1);
 			} else {
 				disk_.crash();
 			}
@@ -355,21 +360,46 @@ private:
 		u32 lo = 0, hi = 0;
 		const char *name = nullptr;
 		switch (m.verb) {
-		case remap::Verb::Remap: name = "remap"; lo = 1; hi = 2; break;
-		case remap::Verb::Unremap: name = "unremap"; lo = 1; hi = 1; break;
-		case remap::Verb::List: name = "list"; lo = 0; hi = 2; break;
-		case remap::Verb::Stats: name = "stats"; break;
-		case remap::Verb::ClearStats: name = "clear_stats"; break;
-		case remap::Verb::Help: name = "help"; break;
-		case remap::Verb::Reprobe: name = "reprobe"; lo = 0; hi = 2; break;
-		default: fail("parse_message: a verb out of range");
+		case remap::Verb::Remap:
+			name = "remap";
+			lo = 1;
+			hi = 2;
+			break;
+		case remap::Verb::Unremap:
+			name = "unremap";
+			lo = 1;
+			hi = 1;
+			break;
+		case remap::Verb::List:
+			name = "list";
+			lo = 0;
+			hi = 2;
+			break;
+		case remap::Verb::Stats:
+			name = "stats";
+			break;
+		case remap::Verb::ClearStats:
+			name = "clear_stats";
+			break;
+		case remap::Verb::Help:
+			name = "help";
+			break;
+		case remap::Verb::Reprobe:
+			name = "reprobe";
+			lo = 0;
+			hi = 2;
+			break;
+		default:
+			fail("parse_message: a verb out of range");
 		}
 		if (strcasecmp(words[0], name) || m.nargs < lo || m.nargs > hi)
-			fail("parse_message: verb or argument count does not match the words", words[0]);
+			fail("parse_message: verb or argument count does not match the words",
+			     words[0]);
 		for (u32 i = 0; i < m.nargs; i++) {
 			u64 v;
 			if (!parse_num(words[1 + i], &v) || v != m.args[i])
-				fail("parse_message: an argument is not the number written", words[1 + i]);
+				fail("parse_message: an argument is not the number written",
+				     words[1 + i]);
 		}
 		return true;
 	}
@@ -433,15 +463,19 @@ private:
 				if (strcmp(word, "lost"))
 					fail("list: a block is neither remapped nor lost", line);
 				m[b] = kLost;
-			} else if (sscanf(line.c_str(), "%llu %llu remapped%n", &b, &sp, &used) == 2 &&
+			} else if (sscanf(line.c_str(), "%llu %llu remapped%n", &b, &sp, &used) ==
+					   2 &&
 				   (used == static_cast<int>(line.size()) ||
-				    (sscanf(line.c_str() + used, " lost_sectors=%llu%n", &n, &used2) == 1 &&
+				    (sscanf(line.c_str() + used, " lost_sectors=%llu%n", &n,
+					    &used2) == 1 &&
 				     used + used2 == static_cast<int>(line.size())))) {
 				// A salvaged block: docs/dm-remap.rst's suffix counts its lost sectors,
 				// 1 .. sectors per block.
 				if (used != static_cast<int>(line.size())) {
-					if (n == 0 || n > lay_.bs() || line.find("lost_sectors=0") != std::string::npos)
-						fail("list: a salvaged block's lost_sectors out of range", line);
+					if (n == 0 || n > lay_.bs() ||
+					    line.find("lost_sectors=0") != std::string::npos)
+						fail("list: a salvaged block's lost_sectors out of range",
+						     line);
 					sal[b] = n;
 				}
 				if (sp < lay_.first_usable() || sp >= lay_.spare_blocks)
@@ -454,7 +488,8 @@ private:
 				fail("list: a line that does not parse", line);
 			}
 			if (b >= lay_.data_blocks || b < first)
-				fail("list: a data block outside the device or before the first asked", line);
+				fail("list: a data block outside the device or before the first asked",
+				     line);
 			if (static_cast<long long>(b) <= prev)
 				fail("list: blocks not strictly ascending", line);
 			prev = static_cast<long long>(b);
@@ -475,7 +510,8 @@ private:
 				snprintf(line, sizeof(line), "%llu - lost\n",
 					 static_cast<unsigned long long>(it->first));
 			else if (salvaged_.count(it->first))
-				snprintf(line, sizeof(line), "%llu %lld remapped lost_sectors=%llu\n",
+				snprintf(line, sizeof(line),
+					 "%llu %lld remapped lost_sectors=%llu\n",
 					 static_cast<unsigned long long>(it->first), it->second,
 					 static_cast<unsigned long long>(salvaged_.at(it->first)));
 			else
@@ -532,9 +568,10 @@ private:
 			lost_sectors += e.second;
 		if (st.num("lost_sectors") != lost_sectors)
 			fail("stats: lost_sectors is not the sum of the list's", text);
-		for (const char *key : {"read_errors", "write_errors", "auto_remaps", "manual_remaps",
-					"cache_hits", "cache_misses", "seq", "redone_writes",
-					"redo_last_ns", "redo_avg_ns", "redo_max_ns"})
+		for (const char *key :
+		     {"read_errors", "write_errors", "auto_remaps", "manual_remaps", "cache_hits",
+		      "cache_misses", "seq", "redone_writes", "redo_last_ns", "redo_avg_ns",
+		      "redo_max_ns"})
 			(void)st.num(key);
 		const std::string meta = st.kv.count("metadata") ? st.kv.at("metadata") : "";
 		if (meta != "ok" && meta != "degraded" && meta != "failed")
@@ -545,11 +582,14 @@ private:
 		rc_target_status_info(live_, status, sizeof(status), &n);
 		char expect[256];
 		snprintf(expect, sizeof(expect), "%u %llu %llu %llu/%llu %s %s rw", lay_.block_size,
-			 static_cast<unsigned long long>(remapped), static_cast<unsigned long long>(lost),
-			 static_cast<unsigned long long>(used), static_cast<unsigned long long>(total),
-			 meta.c_str(), st.kv.at("seq").c_str());
+			 static_cast<unsigned long long>(remapped),
+			 static_cast<unsigned long long>(lost),
+			 static_cast<unsigned long long>(used),
+			 static_cast<unsigned long long>(total), meta.c_str(),
+			 st.kv.at("seq").c_str());
 		if (strcmp(status, expect) || n != strlen(status))
-			fail("status info disagrees with stats", std::string(status) + " | " + expect);
+			fail("status info disagrees with stats",
+			     std::string(status) + " | " + expect);
 
 		// The data of new mappings (of all after a reload: checking each every time costs
 		// more than the engine's work).
@@ -593,9 +633,11 @@ private:
 			rc_mapping out;
 			memset(&out, 0xa5, sizeof(out));
 			rb_rcu_read_lock();
-			const rc_io_view view = *__atomic_load_n(rc_target_io_view(live_), __ATOMIC_ACQUIRE);
+			const rc_io_view view =
+				*__atomic_load_n(rc_target_io_view(live_), __ATOMIC_ACQUIRE);
 			rc_target_map(live_, sector, static_cast<u32>(len), &out);
-			const bool touches = rc_io_view_touches(&view, sector, static_cast<u32>(len));
+			const bool touches =
+				rc_io_view_touches(&view, sector, static_cast<u32>(len));
 			rb_rcu_read_unlock();
 			if (out.sectors == 0 || out.sectors > len)
 				fail("map: a piece that is empty or longer than the request");
@@ -617,8 +659,9 @@ private:
 				for (u64 x = b; x <= (sector + out.sectors - 1) / bs; x++) {
 					if (model_.count(x))
 						fail("map: a remapped block routed to the data device");
-					if (poked_[x] && read_sig(RB_DATA_DEV, lay_.data_offset + x * bs) !=
-								 signature(x))
+					if (poked_[x] &&
+					    read_sig(RB_DATA_DEV, lay_.data_offset + x * bs) !=
+						    signature(x))
 						fail("map: a data block lost its data");
 				}
 				if (out.sectors < len && !model_.count((sector + out.sectors) / bs))
@@ -631,13 +674,16 @@ private:
 					fail("map: a block routed to the spare device that list does not show");
 				if (out.sector != lay_.spare_offset + it->second * bs + sector % bs)
 					fail("map: a spare piece at the wrong sector");
-				if (out.sectors != (len < block_end - sector ? len : block_end - sector))
+				if (out.sectors !=
+				    (len < block_end - sector ? len : block_end - sector))
 					fail("map: a spare piece is not the rest of its block");
 				break;
 			case RC_ROUTE_LOST:
-				if (it == model_.end() || (it->second != kLost && !salvaged_.count(b)))
+				if (it == model_.end() ||
+				    (it->second != kLost && !salvaged_.count(b)))
 					fail("map: a block reported lost that list does not show lost or salvaged");
-				if (out.sectors != (len < block_end - sector ? len : block_end - sector))
+				if (out.sectors !=
+				    (len < block_end - sector ? len : block_end - sector))
 					fail("map: a lost piece is not the rest of its block");
 				break;
 			default:
@@ -649,14 +695,16 @@ private:
 	}
 
 	// One-piece text in maxlen bytes: the longest prefix that fits with its NUL.
-	static void check_text_cut(const std::string &whole, const std::string &out, unsigned maxlen)
+	static void check_text_cut(const std::string &whole, const std::string &out,
+				   unsigned maxlen)
 	{
 		if (maxlen && out != whole.substr(0, maxlen - 1))
 			fail("a stats or help reply is not the longest prefix that fits", out);
 	}
 
 	// A list in maxlen bytes: whole lines of the list, as many as fit with the NUL.
-	static void check_list_cut(const std::string &whole, const std::string &out, unsigned maxlen)
+	static void check_list_cut(const std::string &whole, const std::string &out,
+				   unsigned maxlen)
 	{
 		if (!maxlen)
 			return;
@@ -711,8 +759,9 @@ private:
 				break;
 			joined += out;
 			const size_t last = out.rfind('\n', out.size() - 2);
-			const u64 b = strtoull(out.c_str() + (last == std::string::npos ? 0 : last + 1),
-					       nullptr, 10);
+			const u64 b =
+				strtoull(out.c_str() + (last == std::string::npos ? 0 : last + 1),
+					 nullptr, 10);
 			next = b + 1;
 			left -= static_cast<u64>(std::count(out.begin(), out.end(), '\n'));
 		}
@@ -741,9 +790,11 @@ private:
 		const bool is_reprobe = parsed && !strcasecmp(verb, "reprobe");
 		// reprobe's range: every block, or a0's block and a1 - 1 more.
 		const u64 rp_first = words.size() > 1 ? first : 0;
-		const u64 rp_end = words.size() > 1 ? rp_first + (words.size() > 2 ? a1 : 1) : lay_.data_blocks;
+		const u64 rp_end = words.size() > 1 ? rp_first + (words.size() > 2 ? a1 : 1)
+						    : lay_.data_blocks;
 		int r;
-		const std::string out = reply(words.data(), static_cast<unsigned>(words.size()), maxlen, &r);
+		const std::string out =
+			reply(words.data(), static_cast<unsigned>(words.size()), maxlen, &r);
 		if (!parsed && r != -kEINVAL)
 			fail("a message parse_message refuses did not return -EINVAL", verb);
 		const Mapping after = check_state();
@@ -756,8 +807,8 @@ private:
 				if (!(is_unremap && r == 0 && n0 && e.first == first))
 					fail("a mapping disappeared", std::to_string(e.first));
 			} else if (it->second != e.second &&
-				   !(is_reprobe && r == 1 && e.second == kLost && e.first >= rp_first &&
-				     e.first < rp_end)) {
+				   !(is_reprobe && r == 1 && e.second == kLost &&
+				     e.first >= rp_first && e.first < rp_end)) {
 				fail("a mapping changed its spare block", std::to_string(e.first));
 			}
 		}
@@ -775,11 +826,12 @@ private:
 					     std::to_string(b));
 			if (words.size() == 2 && maxlen) {
 				const auto it = after.find(first);
-				const std::string want =
-					std::to_string(first) + " " +
-					(it->second == kLost ? std::string("lost") : std::to_string(it->second));
+				const std::string want = std::to_string(first) + " " +
+					(it->second == kLost ? std::string("lost")
+							     : std::to_string(it->second));
 				if (out != want.substr(0, maxlen - 1))
-					fail("remap: the reply does not name the block's place", out);
+					fail("remap: the reply does not name the block's place",
+					     out);
 			}
 			if (words.size() == 3 && a1 > 1 && maxlen) {
 				u64 moved = 0, lost = 0, already = 0;
@@ -790,10 +842,11 @@ private:
 						(after.at(b) == kLost ? lost : moved)++;
 				}
 				const std::string want = "remapped=" + std::to_string(moved) +
-							 " lost=" + std::to_string(lost) +
-							 " already=" + std::to_string(already);
+					" lost=" + std::to_string(lost) +
+					" already=" + std::to_string(already);
 				if (out != want.substr(0, maxlen - 1))
-					fail("remap: a range's reply does not count what it did", out);
+					fail("remap: a range's reply does not count what it did",
+					     out);
 			}
 		}
 		if (is_unremap && r == 0 && n0 && after.count(first))
@@ -808,17 +861,20 @@ private:
 					continue;
 				candidates++;
 				rescued += after.count(e.first) && after.at(e.first) != kLost &&
-					   !salvaged_.count(e.first);
+					!salvaged_.count(e.first);
 			}
-			const std::string want = "reprobed=" + std::to_string(candidates) + " rescued=" +
-						 std::to_string(rescued) + " still_lost=" +
-						 std::to_string(candidates - rescued);
+			const std::string want = "reprobed=" + std::to_string(candidates) +
+				" rescued=" + std::to_string(rescued) +
+				" still_lost=" + std::to_string(candidates - rescued);
 			if (out != want)
-				fail("reprobe: the reply does not count the lost blocks of its range", out + " | " + want);
+				fail("reprobe: the reply does not count the lost blocks of its range",
+				     out + " | " + want);
 			if (disk_.unreadable.empty() && fault_ == 0 && candidates != rescued)
-				fail("reprobe: every sector reads, yet something is still lost", out);
+				fail("reprobe: every sector reads, yet something is still lost",
+				     out);
 		}
-		if (is_reprobe && r == 1 && !out.empty() && out.compare(0, 9, std::string("reprobed=").substr(0, out.size())) != 0)
+		if (is_reprobe && r == 1 && !out.empty() &&
+		    out.compare(0, 9, std::string("reprobed=").substr(0, out.size())) != 0)
 			fail("reprobe: a reply that is not reprobed=...", out);
 
 		// A cut reply is a prefix of the whole one; a list is cut between lines only. Both
@@ -868,7 +924,7 @@ private:
 	rc_target *live_ = nullptr;
 	bool suspended_ = true; // the live table's state
 	rc_target *pending_ = nullptr;
-	Mapping model_;                  // what the live table served after the last step
+	Mapping model_;                   // what the live table served after the last step
 	std::unique_ptr<Mapping> expect_; // set while a failed resume may leave it stale
 	std::vector<bool> poked_;
 	std::map<u64, u64> salvaged_; // block -> lost sectors, from the last whole list
@@ -881,18 +937,27 @@ void write_seeds(const char *dir)
 		unsigned char control, fault_at;
 		const char *text;
 	} seeds[] = {
-		{0x00, 0, "remap 0\nremap 4096\nlist\nstats\nunremap 0\nlist 0 1\nhelp\nclear_stats\n"},
-		{0x05, 0, "remap 8 3\n!crash\nlist\n>1 stats\n>0 list\n!reload\nunremap 8\n>20 list\n"},
-		{0x10, 3, "remap 16\nremap 24\n!suspend\nremap 32\n!resume\nremap 32\nunremap 16\n"},
-		{0x20, 5, "remap 0\nremap 8\nremap 16\nstats\n!reload\nremap 16\nunremap 0\n!crash 80\n"},
+		{0x00, 0,
+		 "remap 0\nremap 4096\nlist\nstats\nunremap 0\nlist 0 1\nhelp\nclear_stats\n"},
+		{0x05, 0,
+		 "remap 8 3\n!crash\nlist\n>1 stats\n>0 list\n!reload\nunremap 8\n>20 list\n"},
+		{0x10, 3,
+		 "remap 16\nremap 24\n!suspend\nremap 32\n!resume\nremap 32\nunremap 16\n"},
+		{0x20, 5,
+		 "remap 0\nremap 8\nremap 16\nstats\n!reload\nremap 16\nunremap 0\n!crash 80\n"},
 		{0x30, 17, "remap 0\nremap 8\nunremap 0\n!load\nremap 40\n!swap\nlist\n"},
-		{0x40, 0, "remap 0 30\nremap 40\n!crash\nlist 5 3\n>30 list\nunremap 41\n!crash 356\n"},
+		{0x40, 0,
+		 "remap 0 30\nremap 40\n!crash\nlist 5 3\n>30 list\nunremap 41\n!crash 356\n"},
 		{0x80, 0, "remap 0\nremap 8\nremap 16\nstats\nunremap 8\nremap 16\n"},
 		{0xc0, 0, "remap 0\n!crash\nunremap 0\n>9 stats\n"},
-		{0x00, 0, "REMAP -1\nremap 18446744073709551616\nlist a\nfoo\n\nremap 2048 0\nhelp me\n"},
-		{0x1f, 3, "remap 64\nlist\nreprobe\n!crash\nreprobe 64 1\nstats\nreprobe 0 300\nlist\n"},
-		{0x0f, 0, "!bad 67\n!bad 70\nremap 64 2\nlist\nreprobe\n!crash\n!good\nreprobe 64\nlist\n"},
-		{0x4f, 0, "!bad 0\n!bad 9\nremap 0 3\n!reload\nreprobe\n!good\n>5 reprobe\nstats\n"},
+		{0x00, 0,
+		 "REMAP -1\nremap 18446744073709551616\nlist a\nfoo\n\nremap 2048 0\nhelp me\n"},
+		{0x1f, 3,
+		 "remap 64\nlist\nreprobe\n!crash\nreprobe 64 1\nstats\nreprobe 0 300\nlist\n"},
+		{0x0f, 0,
+		 "!bad 67\n!bad 70\nremap 64 2\nlist\nreprobe\n!crash\n!good\nreprobe 64\nlist\n"},
+		{0x4f, 0,
+		 "!bad 0\n!bad 9\nremap 0 3\n!reload\nreprobe\n!good\n>5 reprobe\nstats\n"},
 		{0x8f, 0, "!bad 3\nremap 2\nremap 0 4\nunremap 0\n!good\nreprobe 0 4\nunremap 0\n"},
 		{0x5f, 4, "remap 16 2\nreprobe 8\n!reload\nreprobe\n>3 reprobe\nREPROBE 16 1 1\n"},
 	};

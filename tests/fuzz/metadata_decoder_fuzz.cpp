@@ -153,8 +153,8 @@ void fuzz_table_block(const Geometry &g, const u8 *header, bool repair, bool own
 		fail("an accepted table block does not re-encode to the same bytes");
 }
 
-void write_seed(const std::string &dir, const std::string &name, const u8 *header,
-		const u8 *block, u32 len)
+void write_seed(const std::string &dir, const std::string &name, const u8 *header, const u8 *block,
+		u32 len)
 {
 	const std::string path = dir + "/" + name;
 	FILE *f = fopen(path.c_str(), "wb");
@@ -213,7 +213,8 @@ void write_seeds(const std::string &dir)
 				break;
 			case 3: // the last sectors of the block, or its only one
 				slots[i] = {i % g.data_blocks(),
-					    Entry::run(g.block_sectors() - 1 - i % g.block_sectors() / 2,
+					    Entry::run(g.block_sectors() - 1 -
+							       i % g.block_sectors() / 2,
 						       1 + i % g.block_sectors() / 2),
 					    EntryState::LostSectors};
 				break;

@@ -81,23 +81,24 @@ u64 fnv1a(const uint8_t *data, size_t size)
 std::string describe(const rc_table &t, const rc_devices &d)
 {
 	char buf[512];
-	snprintf(buf, sizeof(buf),
-		 "table off=%llu spare_off=%llu spare_len=%llu bs=%u rr=%u lw=%llu feat=%#x auto=%d; "
-		 "devs len=%llu data=%llu spare=%llu lbs=%u/%u same=%d zoned=%d",
-		 static_cast<unsigned long long>(t.data_offset),
-		 static_cast<unsigned long long>(t.spare_offset),
-		 static_cast<unsigned long long>(t.spare_len), t.block_size, t.read_retries,
-		 static_cast<unsigned long long>(t.spare_low_water), t.explicit_features, t.auto_remap,
-		 static_cast<unsigned long long>(d.target_len),
-		 static_cast<unsigned long long>(d.data_dev_sectors),
-		 static_cast<unsigned long long>(d.spare_dev_sectors), d.data_logical_block,
-		 d.spare_logical_block, d.same_device, d.zoned);
+	snprintf(
+		buf, sizeof(buf),
+		"table off=%llu spare_off=%llu spare_len=%llu bs=%u rr=%u lw=%llu feat=%#x auto=%d; "
+		"devs len=%llu data=%llu spare=%llu lbs=%u/%u same=%d zoned=%d",
+		static_cast<unsigned long long>(t.data_offset),
+		static_cast<unsigned long long>(t.spare_offset),
+		static_cast<unsigned long long>(t.spare_len), t.block_size, t.read_retries,
+		static_cast<unsigned long long>(t.spare_low_water), t.explicit_features,
+		t.auto_remap, static_cast<unsigned long long>(d.target_len),
+		static_cast<unsigned long long>(d.data_dev_sectors),
+		static_cast<unsigned long long>(d.spare_dev_sectors), d.data_logical_block,
+		d.spare_logical_block, d.same_device, d.zoned);
 	return buf;
 }
 
 // The devices the glue would report (device numbers and owner do not matter here).
-rc_devices devices(u64 target_len, u64 data_sectors, u64 spare_sectors, u32 data_lbs,
-		   u32 spare_lbs, int same_device, int zoned = 0)
+rc_devices devices(u64 target_len, u64 data_sectors, u64 spare_sectors, u32 data_lbs, u32 spare_lbs,
+		   int same_device, int zoned = 0)
 {
 	rc_devices d{};
 	d.target_len = target_len;
@@ -141,9 +142,9 @@ bool reference_accepts(const rc_table &t, const rc_devices &d)
 bool same_table(const rc_table &a, const rc_table &b)
 {
 	return a.data_offset == b.data_offset && a.spare_offset == b.spare_offset &&
-	       a.spare_len == b.spare_len && a.block_size == b.block_size &&
-	       a.read_retries == b.read_retries && a.spare_low_water == b.spare_low_water &&
-	       a.explicit_features == b.explicit_features && a.auto_remap == b.auto_remap;
+		a.spare_len == b.spare_len && a.block_size == b.block_size &&
+		a.read_retries == b.read_retries && a.spare_low_water == b.spare_low_water &&
+		a.explicit_features == b.explicit_features && a.auto_remap == b.auto_remap;
 }
 
 std::string status_line(const rc_table &t)
@@ -215,13 +216,15 @@ void round_trip(const rc_table &checked, const rc_devices &devs)
 	rc_table again;
 	const char *error = nullptr;
 	if (rc_table_parse(static_cast<unsigned>(words.size()), words.data(), &again, &error))
-		fail("the normalized line does not parse", line + " (" + (error ? error : "?") + ")");
-	if (!again.data_path || strcmp(again.data_path, kDataName) ||
-	    !again.spare_path || strcmp(again.spare_path, kSpareName))
+		fail("the normalized line does not parse",
+		     line + " (" + (error ? error : "?") + ")");
+	if (!again.data_path || strcmp(again.data_path, kDataName) || !again.spare_path ||
+	    strcmp(again.spare_path, kSpareName))
 		fail("the normalized line does not name the devices it was given", line);
 	error = nullptr;
 	if (rc_table_check(&again, &devs, &error))
-		fail("the normalized line does not check", line + " (" + (error ? error : "?") + ")");
+		fail("the normalized line does not check",
+		     line + " (" + (error ? error : "?") + ")");
 	if (!same_table(again, checked))
 		fail("the normalized line reloads to another table",
 		     line + " | " + describe(checked, devs) + " | " + describe(again, devs));
@@ -241,7 +244,8 @@ void check_one(const rc_table &parsed, const rc_devices &devs, u64 h)
 		if (!error || !*error)
 			fail("rc_table_check failed without a message");
 		if (expect)
-			fail("rc_table_check refused a valid line", describe(parsed, devs) + ": " + error);
+			fail("rc_table_check refused a valid line",
+			     describe(parsed, devs) + ": " + error);
 		return;
 	}
 	if (!expect)
@@ -330,15 +334,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *text = reinterpret_cast<const char *>(data);
 	const void *nl = memchr(text, '\n', size);
-	const size_t line_len = nl ? static_cast<size_t>(static_cast<const char *>(nl) - text) : size;
+	const size_t line_len =
+		nl ? static_cast<size_t>(static_cast<const char *>(nl) - text) : size;
 
 	std::string storage;
 	std::vector<char *> words = split_words(text, line_len, &storage);
 	rc_table parsed;
 	memset(&parsed, 0xa5, sizeof(parsed));
 	const char *error = nullptr;
-	const int r = rc_table_parse(static_cast<unsigned>(words.size()), words.data(), &parsed,
-				     &error);
+	const int r =
+		rc_table_parse(static_cast<unsigned>(words.size()), words.data(), &parsed, &error);
 	if (r) {
 		if (r != -kEINVAL)
 			fail("rc_table_parse failed with something other than -EINVAL");
@@ -350,7 +355,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fail("rc_table_parse accepted a line without pointing at its device words");
 	if (parsed.block_size < RC_MIN_BLOCK_SIZE || parsed.block_size > RC_MAX_BLOCK_SIZE ||
 	    (parsed.block_size & (parsed.block_size - 1)) ||
-	    parsed.read_retries > RC_MAX_READ_RETRIES || (parsed.auto_remap != 0 && parsed.auto_remap != 1))
+	    parsed.read_retries > RC_MAX_READ_RETRIES ||
+	    (parsed.auto_remap != 0 && parsed.auto_remap != 1))
 		fail("rc_table_parse accepted out-of-range values");
 
 	const u64 h = fnv1a(data, size);
@@ -368,8 +374,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	// One sector too small on either side, or a target length that is not whole blocks.
 	check_one(parsed, devices(blocks * bs, data_end - 1, spare_end, 512, 512, 0), h >> 2);
 	check_one(parsed, devices(blocks * bs, data_end, spare_end - 1, 512, 4096, 0), h >> 3);
-	check_one(parsed, devices(blocks * bs + (h & 1 ? 1 : 0) + (h & 2 ? bs : 0), both, both,
-				  parsed.block_size, 1024, static_cast<int>((h >> 2) & 1)),
+	check_one(parsed,
+		  devices(blocks * bs + (h & 1 ? 1 : 0) + (h & 2 ? bs : 0), both, both,
+			  parsed.block_size, 1024, static_cast<int>((h >> 2) & 1)),
 		  h >> 4);
 
 	// A zoned device is refused whatever the line says.
@@ -378,7 +385,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_one(parsed, zoned, h >> 6);
 
 	// The geometry the input spells out, with the fitting one's values for the rest.
-	u64 given[7] = {fit.target_len, fit.data_dev_sectors, fit.spare_dev_sectors, 512, 512, 0, 0};
+	u64 given[7] = {
+		fit.target_len, fit.data_dev_sectors, fit.spare_dev_sectors, 512, 512, 0, 0};
 	if (nl) {
 		parse_numbers(static_cast<const char *>(nl) + 1, size - line_len - 1, given, 7);
 		const rc_devices spelled =

@@ -147,7 +147,8 @@ extern "C" rb_u32 rkt_table_block_encode(const struct rkt_geometry *g, const rb_
 	if (!entries)
 		return 0;
 	for (u32 i = 0; i < nslots; i++)
-		entries[i] = Entry{slots[i].data_block, slots[i].spare_block, state_of(slots[i].state)};
+		entries[i] =
+			Entry{slots[i].data_block, slots[i].spare_block, state_of(slots[i].state)};
 	const u32 crc = encode_table_block(geo, uuid, seq, area, index, entries, nslots, block);
 	delete[] entries;
 	return crc;

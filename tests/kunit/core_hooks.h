@@ -35,7 +35,7 @@ rb_u64 rkt_alloc_cache_misses(const struct rkt_alloc *a);
 /* ---- Geometry and the metadata codec ---- */
 struct rkt_geometry {
 	rb_u64 data_offset, data_len, spare_offset, spare_len; /* sectors */
-	rb_u32 block_size;                                      /* bytes */
+	rb_u32 block_size;                                     /* bytes */
 	/* Filled in by rkt_geometry_create: */
 	rb_u64 spare_blocks;
 	rb_u32 entries_per_table_block;
@@ -64,7 +64,12 @@ const char *rkt_superblock_decode(const struct rkt_geometry *g, const rb_u8 *blo
 /* 1 and the block size if block starts with an intact superblock of any geometry. */
 int rkt_superblock_block_size(const rb_u8 *block, rb_u32 *block_size);
 
-enum rkt_entry_state { RKT_FREE = 0, RKT_REMAPPED = 1, RKT_LOST = 2, RKT_BAD_SPARE = 3 };
+enum rkt_entry_state {
+	RKT_FREE = 0,
+	RKT_REMAPPED = 1,
+	RKT_LOST = 2,
+	RKT_BAD_SPARE = 3
+};
 struct rkt_entry {
 	rb_u64 data_block;
 	rb_u32 spare_block;
@@ -77,9 +82,8 @@ rb_u32 rkt_table_block_encode(const struct rkt_geometry *g, const rb_u8 uuid[16]
 			      rb_u32 nslots, rb_u8 *block);
 /* out must hold entries_per_table_block entries. NULL or the core's message. */
 const char *rkt_table_block_decode(const struct rkt_geometry *g, const rb_u8 uuid[16],
-				   rb_u64 max_seq, rb_u32 area, rb_u32 index,
-				   rb_u32 expected_slots, const rb_u8 *block,
-				   struct rkt_entry *out, rb_u32 *crc);
+				   rb_u64 max_seq, rb_u32 area, rb_u32 index, rb_u32 expected_slots,
+				   const rb_u8 *block, struct rkt_entry *out, rb_u32 *crc);
 
 /* ---- message parser ---- */
 struct rkt_message {

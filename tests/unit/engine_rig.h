@@ -64,12 +64,13 @@ struct Layout {
 	// Classifies a write to the spare device.
 	bool is_superblock(const MemDisk::Write &w) const
 	{
-		return w.dev == RB_SPARE_DEV && (w.sector == spare_sector(0) || w.sector == spare_sector(1));
+		return w.dev == RB_SPARE_DEV &&
+			(w.sector == spare_sector(0) || w.sector == spare_sector(1));
 	}
 	bool is_table_block(const MemDisk::Write &w) const
 	{
 		return w.dev == RB_SPARE_DEV && w.sector >= spare_sector(2) &&
-		       w.sector < spare_sector(first_usable());
+			w.sector < spare_sector(first_usable());
 	}
 	bool is_spare_data(const MemDisk::Write &w) const
 	{
@@ -91,11 +92,11 @@ inline unsigned char pattern(u64 block, u64 i, unsigned salt)
 // A MemDisk and a checked table line for a layout; creates targets on it.
 class Rig {
 public:
-	explicit Rig(const Layout &l = Layout())
-		: layout(l), disk(l.data_dev_sectors(), l.spare_dev_sectors()),
-		  line("/dev/data " + std::to_string(l.data_offset) + " /dev/spare " +
-		       std::to_string(l.spare_offset) + " " + std::to_string(l.spare_len()) +
-		       " 2 block_size " + std::to_string(l.block_size))
+	explicit Rig(const Layout &l = Layout()) :
+	    layout(l), disk(l.data_dev_sectors(), l.spare_dev_sectors()),
+	    line("/dev/data " + std::to_string(l.data_offset) + " /dev/spare " +
+		 std::to_string(l.spare_offset) + " " + std::to_string(l.spare_len()) +
+		 " 2 block_size " + std::to_string(l.block_size))
 	{
 		devs.target_len = l.target_len();
 		devs.data_dev_sectors = l.data_dev_sectors();
@@ -124,8 +125,8 @@ public:
 	{
 		const char *error = nullptr;
 		int err = 12345;
-		rc_target *t = rc_target_create(&table, &devs, disk.ops(), disk.ctx(),
-						&error, &err);
+		rc_target *t =
+			rc_target_create(&table, &devs, disk.ops(), disk.ctx(), &error, &err);
 		if (err_out) {
 			*err_out = err;
 		} else {
@@ -263,7 +264,8 @@ inline std::string status_info(rc_target *t)
 
 inline bool all_digits(const std::string &s)
 {
-	return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+	return !s.empty() &&
+		std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 // A `list` line: "<data_block> <spare_block> remapped", the same with " lost_sectors=<n>" (a
@@ -303,7 +305,8 @@ inline bool parse_list_line(const std::string &line, u64 *block, long long *spar
 // One reply of `list`: whole lines only, ascending. Appends to *m; returns the lines read.
 inline u64 parse_list(const std::string &text, Mapping *m, u64 first = 0)
 {
-	EXPECT_TRUE(text.empty() || text.back() == '\n') << "list reply ends in a cut line: " << text;
+	EXPECT_TRUE(text.empty() || text.back() == '\n')
+		<< "list reply ends in a cut line: " << text;
 	std::istringstream in(text);
 	u64 n = 0;
 	long long last = -1;
@@ -325,7 +328,8 @@ inline u64 parse_list(const std::string &text, Mapping *m, u64 first = 0)
 }
 
 // The whole mapping, paging through `list <first>` with replies of at most `page` bytes.
-inline Mapping list_all(rc_target *t, unsigned page = 4096, std::string *text = nullptr, u64 *pages = nullptr)
+inline Mapping list_all(rc_target *t, unsigned page = 4096, std::string *text = nullptr,
+			u64 *pages = nullptr)
 {
 	Mapping m;
 	std::string all;
@@ -370,8 +374,8 @@ inline long long remap_block(rc_target *t, const Layout &l, u64 block, u64 offse
 	}
 	std::istringstream in(r.text);
 	std::string a, b, extra;
-	if (!(in >> a >> b) || (in >> extra) || r.text != a + " " + b || a != std::to_string(block) ||
-	    (b != "lost" && !all_digits(b))) {
+	if (!(in >> a >> b) || (in >> extra) || r.text != a + " " + b ||
+	    a != std::to_string(block) || (b != "lost" && !all_digits(b))) {
 		ADD_FAILURE() << "remap of block " << block << " replied '" << r.text << "'";
 		return -2;
 	}
@@ -428,7 +432,8 @@ inline std::string describe(const std::vector<Piece> &ps)
 // Where each piece of a request must go, per the contract: a remapped block's part goes to its
 // spare (or fails, if lost) and never crosses the block's end; a clean run goes to the data
 // device whole, up to the next remapped block or the end of the request.
-inline std::vector<Piece> expected_pieces(const Layout &l, const Mapping &model, u64 sector, u32 sectors)
+inline std::vector<Piece> expected_pieces(const Layout &l, const Mapping &model, u64 sector,
+					  u32 sectors)
 {
 	std::vector<Piece> out;
 	const u64 end = sector + sectors;
@@ -442,11 +447,13 @@ inline std::vector<Piece> expected_pieces(const Layout &l, const Mapping &model,
 				out.push_back({RC_ROUTE_LOST, 0, static_cast<u32>(stop - cur)});
 			else
 				out.push_back({RC_ROUTE_SPARE,
-					       l.spare_sector(static_cast<u64>(it->second)) + cur % l.bs(),
+					       l.spare_sector(static_cast<u64>(it->second)) +
+						       cur % l.bs(),
 					       static_cast<u32>(stop - cur)});
 		} else {
 			stop = it == model.end() ? end : std::min(end, it->first * l.bs());
-			out.push_back({RC_ROUTE_DATA, l.data_offset + cur, static_cast<u32>(stop - cur)});
+			out.push_back(
+				{RC_ROUTE_DATA, l.data_offset + cur, static_cast<u32>(stop - cur)});
 		}
 		cur = stop;
 	}
@@ -454,7 +461,8 @@ inline std::vector<Piece> expected_pieces(const Layout &l, const Mapping &model,
 }
 
 // Walks a request through map() piece by piece, as the glue does with dm_accept_partial_bio.
-inline std::vector<Piece> walk(const rc_target *t, u64 sector, u32 sectors, u32 *generation = nullptr)
+inline std::vector<Piece> walk(const rc_target *t, u64 sector, u32 sectors,
+			       u32 *generation = nullptr)
 {
 	std::vector<Piece> out;
 	u64 cur = sector;
@@ -484,7 +492,8 @@ inline bool same_pieces(const std::vector<Piece> &a, const std::vector<Piece> &b
 	if (a.size() != b.size())
 		return false;
 	for (size_t i = 0; i < a.size(); i++) {
-		if (a[i].route != b[i].route || a[i].sector != b[i].sector || a[i].sectors != b[i].sectors)
+		if (a[i].route != b[i].route || a[i].sector != b[i].sector ||
+		    a[i].sectors != b[i].sectors)
 			return false;
 	}
 	return true;
@@ -563,13 +572,20 @@ inline std::string join_lines(const std::vector<std::string> &lines)
 	return out;
 }
 
-const char *const kStatsKeys[] = {"remapped",    "lost",        "spare_used",    "spare_free",
-				  "spare_total", "bad_spare",   "read_errors",   "write_errors",
-				  "auto_remaps", "manual_remaps", "cache_hits",  "cache_misses",
-				  "metadata",    "seq",         "redone_writes", "redo_last_ns",
-				  "redo_avg_ns", "redo_max_ns",  "medium_errors", "transient_errors",
-				  "nospc_errors", "readahead_errors", "outages", "reprobed",
-				  "rescued",     "lost_sectors", "spare",       "mode"};
+const char *const kStatsKeys[] = {"remapped",      "lost",
+				  "spare_used",    "spare_free",
+				  "spare_total",   "bad_spare",
+				  "read_errors",   "write_errors",
+				  "auto_remaps",   "manual_remaps",
+				  "cache_hits",    "cache_misses",
+				  "metadata",      "seq",
+				  "redone_writes", "redo_last_ns",
+				  "redo_avg_ns",   "redo_max_ns",
+				  "medium_errors", "transient_errors",
+				  "nospc_errors",  "readahead_errors",
+				  "outages",       "reprobed",
+				  "rescued",       "lost_sectors",
+				  "spare",         "mode"};
 
 } // namespace engine_rig
 

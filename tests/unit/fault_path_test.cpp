@@ -54,11 +54,13 @@ struct TaxonomyRow {
 };
 
 const TaxonomyRow kRows[] = {
-	{-ENODATA, "medium"},  {-EIO, "maybe"},       {-EREMOTEIO, "maybe"},     {-EILSEQ, "maybe"},
-	{-EPROTO, "maybe"},    {-ENOLINK, "path"},    {-ETIMEDOUT, "path"},      {-ENODEV, "path"},
-	{-EAGAIN, "path"},     {-ENOMEM, "path"},     {-EBUSY, "path"},          {-EBADE, "path"},
-	{-EREMCHG, "path"},    {-ETIME, "path"},      {-ENOSPC, "nospc"},        {-EOPNOTSUPP, "notsupp"},
-	{-EINVAL, "notsupp"},  {-ETOOMANYREFS, "notsupp"}, {-EOVERFLOW, "notsupp"},
+	{-ENODATA, "medium"},     {-EIO, "maybe"},      {-EREMOTEIO, "maybe"},
+	{-EILSEQ, "maybe"},       {-EPROTO, "maybe"},   {-ENOLINK, "path"},
+	{-ETIMEDOUT, "path"},     {-ENODEV, "path"},    {-EAGAIN, "path"},
+	{-ENOMEM, "path"},        {-EBUSY, "path"},     {-EBADE, "path"},
+	{-EREMCHG, "path"},       {-ETIME, "path"},     {-ENOSPC, "nospc"},
+	{-EOPNOTSUPP, "notsupp"}, {-EINVAL, "notsupp"}, {-ETOOMANYREFS, "notsupp"},
+	{-EOVERFLOW, "notsupp"},
 };
 
 TEST(FaultPath, TaxonomyTableEveryErrnoTimesReadWriteReadahead)
@@ -67,7 +69,8 @@ TEST(FaultPath, TaxonomyTableEveryErrnoTimesReadWriteReadahead)
 	Target t = rig.started();
 	ASSERT_TRUE(t);
 	for (const TaxonomyRow &row : kRows) {
-		for (unsigned flags : {0u, unsigned(RC_FAILED_WRITE), unsigned(RC_FAILED_READAHEAD)}) {
+		for (unsigned flags :
+		     {0u, unsigned(RC_FAILED_WRITE), unsigned(RC_FAILED_READAHEAD)}) {
 			SCOPED_TRACE(std::string("errno ") + std::to_string(row.error) + " flags " +
 				     std::to_string(flags));
 			const auto before = stats(t.get());
@@ -92,11 +95,12 @@ TEST(FaultPath, TaxonomyTableEveryErrnoTimesReadWriteReadahead)
 	for (const TaxonomyRow &row : kRows) {
 		const remap::ErrorClass c = remap::classify_error(row.error);
 		const std::string cls = row.cls;
-		EXPECT_EQ(c, cls == "medium"  ? remap::ErrorClass::Medium
-			     : cls == "maybe" ? remap::ErrorClass::MaybeMedium
-			     : cls == "path"  ? remap::ErrorClass::Path
-			     : cls == "nospc" ? remap::ErrorClass::NoSpace
-					      : remap::ErrorClass::NotSupported)
+		EXPECT_EQ(c,
+			  cls == "medium"          ? remap::ErrorClass::Medium
+				  : cls == "maybe" ? remap::ErrorClass::MaybeMedium
+				  : cls == "path"  ? remap::ErrorClass::Path
+				  : cls == "nospc" ? remap::ErrorClass::NoSpace
+						   : remap::ErrorClass::NotSupported)
 			<< row.error;
 	}
 	// Nothing was retried, moved or marked by a verdict.
@@ -125,7 +129,9 @@ TEST(FaultPath, NothingIsRedoneWithoutAutoRemapReadOnlyOrFailedState)
 	{ // metadata failed
 		Rig rig;
 		Target t = rig.started();
-		rig.disk.write_filter = [&](const MemDisk::Write &w) { return !rig.layout.is_superblock(w); };
+		rig.disk.write_filter = [&](const MemDisk::Write &w) {
+			return !rig.layout.is_superblock(w);
+		};
 		EXPECT_LT(msg(t.get(), "remap 0").rc, 0);
 		rig.disk.write_filter = nullptr;
 		ASSERT_EQ(metadata_state(t.get()), "failed");
@@ -152,7 +158,8 @@ TEST(FaultPath, NospcNeverReachesRewriteAndARetryFailingWithItRemapsNothing)
 		rig.disk.write_hook = [&](const MemDisk::Write &w) {
 			return w.dev == RB_DATA_DEV ? error : 0;
 		};
-		EXPECT_EQ(rewrite_one(t.get(), 30 * l.bs(), static_cast<u32>(l.bs()), data.data()), error);
+		EXPECT_EQ(rewrite_one(t.get(), 30 * l.bs(), static_cast<u32>(l.bs()), data.data()),
+			  error);
 	}
 	rig.disk.write_hook = nullptr;
 	EXPECT_EQ(list_text(t.get()), "");
@@ -169,7 +176,9 @@ TEST(FaultPath, FailedWriteWhileTheDataDeviceDoesNotAnswerIsNotRemapped)
 	ASSERT_TRUE(t);
 	const u64 free0 = stat(t.get(), "spare_free"), seq0 = seq(t.get());
 	// The data device is gone: writes fail with -EIO, and so do reads (the probe).
-	rig.disk.write_hook = [](const MemDisk::Write &w) { return w.dev == RB_DATA_DEV ? -EIO : 0; };
+	rig.disk.write_hook = [](const MemDisk::Write &w) {
+		return w.dev == RB_DATA_DEV ? -EIO : 0;
+	};
 	rig.disk.read_hook = [](int dev, u64, unsigned) { return dev == RB_DATA_DEV ? -EIO : 0; };
 	std::vector<unsigned char> data(l.block_size, 7);
 	EXPECT_EQ(rewrite_one(t.get(), 30 * l.bs(), static_cast<u32>(l.bs()), data.data()), -EIO);
@@ -196,10 +205,13 @@ TEST(FaultPath, WriteRetriesInPlaceAreFailfast)
 	ASSERT_TRUE(t);
 	const std::vector<unsigned char> data(l.block_size, 0x4d);
 	std::vector<MemDisk::Write> seen; // every write, with its flags
-	int fail_at = -1; // the data block whose data-device writes fail
+	int fail_at = -1;                 // the data block whose data-device writes fail
 	rig.disk.write_hook = [&](const MemDisk::Write &w) {
 		seen.push_back({w.dev, w.sector, {}, w.flags});
-		return w.dev == RB_DATA_DEV && fail_at >= 0 && w.sector == l.data_offset + u64(fail_at) * l.bs() ? -EIO : 0;
+		return w.dev == RB_DATA_DEV && fail_at >= 0 &&
+				w.sector == l.data_offset + u64(fail_at) * l.bs()
+			? -EIO
+			: 0;
 	};
 	// A retry that works: one write, failfast, FUA kept.
 	const rc_extent fua{40 * l.bs(), static_cast<u32>(l.bs()), RB_IO_FUA, data.data()};
@@ -259,7 +271,9 @@ TEST(FaultPath, RetryInPlaceNeedsNoMemoryAndAMoveAllocatesBeforeItHolds)
 		return dev == RB_DATA_DEV && s == weak && first_reads++ < 1 ? -EIO : 0;
 	};
 	std::vector<unsigned char> buf(l.block_size);
-	EXPECT_EQ(rc_target_reread(t.get(), 41 * l.bs(), static_cast<u32>(l.bs()), buf.data(), -EIO), 0);
+	EXPECT_EQ(
+		rc_target_reread(t.get(), 41 * l.bs(), static_cast<u32>(l.bs()), buf.data(), -EIO),
+		0);
 	rb_user_fail_all_allocs(0);
 	rig.disk.read_hook = nullptr;
 	EXPECT_EQ(buf, block_pattern(l, 41, 3));
@@ -287,8 +301,12 @@ TEST(FaultPath, DataDeviceOutageMarksNothingAndCountsAnOutage)
 	std::vector<unsigned char> buf(8 * l.block_size);
 	for (int error : {-EIO, -ENOLINK, -ETIMEDOUT}) {
 		SCOPED_TRACE(error);
-		rig.disk.read_hook = [&](int dev, u64, unsigned) { return dev == RB_DATA_DEV ? error : 0; };
-		EXPECT_NE(rc_target_reread(t.get(), 10 * l.bs(), static_cast<u32>(8 * l.bs()), buf.data(), -EIO), 0);
+		rig.disk.read_hook = [&](int dev, u64, unsigned) {
+			return dev == RB_DATA_DEV ? error : 0;
+		};
+		EXPECT_NE(rc_target_reread(t.get(), 10 * l.bs(), static_cast<u32>(8 * l.bs()),
+					   buf.data(), -EIO),
+			  0);
 		rig.disk.read_hook = nullptr;
 		EXPECT_EQ(stat(t.get(), "lost"), 0u);
 		EXPECT_EQ(list_text(t.get()), "");
@@ -296,7 +314,9 @@ TEST(FaultPath, DataDeviceOutageMarksNothingAndCountsAnOutage)
 	}
 	EXPECT_EQ(stat(t.get(), "outages"), 3u);
 	// The device is back: the same read works and returns the data.
-	ASSERT_EQ(rc_target_reread(t.get(), 10 * l.bs(), static_cast<u32>(8 * l.bs()), buf.data(), -EIO), 0);
+	ASSERT_EQ(rc_target_reread(t.get(), 10 * l.bs(), static_cast<u32>(8 * l.bs()), buf.data(),
+				   -EIO),
+		  0);
 	for (u64 i = 0; i < buf.size(); i++)
 		ASSERT_EQ(buf[i], pattern(10 + i / l.block_size, i % l.block_size, 2)) << i;
 	EXPECT_EQ(map_io(t.get(), 10 * l.bs(), 8).route, RC_ROUTE_DATA);
@@ -319,7 +339,9 @@ TEST(FaultPath, MediumErrorOnOneBlockMarksItLostWithoutAProbe)
 		return 0;
 	};
 	std::vector<unsigned char> buf(l.block_size);
-	EXPECT_NE(rc_target_reread(t.get(), 12 * l.bs(), static_cast<u32>(l.bs()), buf.data(), -ENODATA), 0);
+	EXPECT_NE(rc_target_reread(t.get(), 12 * l.bs(), static_cast<u32>(l.bs()), buf.data(),
+				   -ENODATA),
+		  0);
 	rig.disk.read_hook = nullptr;
 	EXPECT_EQ(list_text(t.get()), "12 - lost\n");
 	EXPECT_EQ(other_reads, 0) << "a medium error needs no probe";
@@ -348,7 +370,9 @@ TEST(FaultPath, IoErrorConfinedToOneBlockMarksItLostAfterAProbeElsewhere)
 		return s >= bad && s < bad + l.bs() ? -EIO : 0; // unreadable at any size
 	};
 	std::vector<unsigned char> buf(3 * l.block_size);
-	EXPECT_NE(rc_target_reread(t.get(), 20 * l.bs(), static_cast<u32>(3 * l.bs()), buf.data(), -EIO), 0);
+	EXPECT_NE(rc_target_reread(t.get(), 20 * l.bs(), static_cast<u32>(3 * l.bs()), buf.data(),
+				   -EIO),
+		  0);
 	rig.disk.read_hook = nullptr;
 	EXPECT_EQ(list_text(t.get()), "21 - lost\n");
 	ASSERT_EQ(probed.size(), 1u) << "one probe outside the failing range answered";
@@ -375,7 +399,9 @@ TEST(FaultPath, SecondProbeAtTheStartOfTheDeviceTellsABadRegionFromAnOutage)
 		return b >= 14 ? -EIO : 0;
 	};
 	std::vector<unsigned char> buf(l.block_size);
-	EXPECT_NE(rc_target_reread(t.get(), 14 * l.bs(), static_cast<u32>(l.bs()), buf.data(), -EIO), 0);
+	EXPECT_NE(
+		rc_target_reread(t.get(), 14 * l.bs(), static_cast<u32>(l.bs()), buf.data(), -EIO),
+		0);
 	rig.disk.read_hook = nullptr;
 	EXPECT_EQ(probed, (std::vector<u64>{14 + l.data_blocks / 2, 0}));
 	EXPECT_EQ(list_text(t.get()), "14 - lost\n");
@@ -408,7 +434,9 @@ TEST(FaultPath, FailingBlockIsReadOnePlusReadRetriesTimesInAll)
 			return 0;
 		};
 		std::vector<unsigned char> buf(l.block_size);
-		EXPECT_NE(rc_target_reread(t.get(), 7 * l.bs(), static_cast<u32>(l.bs()), buf.data(), -EIO), 0);
+		EXPECT_NE(rc_target_reread(t.get(), 7 * l.bs(), static_cast<u32>(l.bs()),
+					   buf.data(), -EIO),
+			  0);
 		rig.disk.read_hook = nullptr;
 		EXPECT_EQ(1 + c.reads, static_cast<int>(1 + retries));
 		EXPECT_EQ(c.failfast, c.reads);
@@ -424,7 +452,9 @@ TEST(FaultPath, FailingBlockIsReadOnePlusReadRetriesTimesInAll)
 		return -EIO;
 	};
 	std::vector<unsigned char> buf(rig.layout.block_size);
-	EXPECT_EQ(rc_target_reread(t.get(), 7 * rig.layout.bs(), static_cast<u32>(rig.layout.bs()), buf.data(), -EIO), -EIO);
+	EXPECT_EQ(rc_target_reread(t.get(), 7 * rig.layout.bs(), static_cast<u32>(rig.layout.bs()),
+				   buf.data(), -EIO),
+		  -EIO);
 	rig.disk.read_hook = nullptr;
 	EXPECT_EQ(reads, 0);
 	EXPECT_EQ(list_text(t.get()), "");
@@ -444,7 +474,9 @@ TEST(FaultPath, WeakBlockMovesWithItsDataAndAHealthyNeighbourStays)
 		return dev == RB_DATA_DEV && s == weak && weak_reads++ == 0 ? -EIO : 0;
 	};
 	std::vector<unsigned char> buf(2 * l.block_size);
-	ASSERT_EQ(rc_target_reread(t.get(), 30 * l.bs(), static_cast<u32>(2 * l.bs()), buf.data(), -EIO), 0);
+	ASSERT_EQ(rc_target_reread(t.get(), 30 * l.bs(), static_cast<u32>(2 * l.bs()), buf.data(),
+				   -EIO),
+		  0);
 	rig.disk.read_hook = nullptr;
 	for (u64 i = 0; i < buf.size(); i++)
 		ASSERT_EQ(buf[i], pattern(30 + i / l.block_size, i % l.block_size, 4)) << i;
@@ -470,7 +502,9 @@ TEST(FaultPath, RereadOutsideTheDataRangeIsRefusedAndMarksNothing)
 		reads++;
 		return -EIO;
 	};
-	EXPECT_EQ(rc_target_reread(t.get(), end - l.bs(), static_cast<u32>(8 * l.bs()), buf.data(), -EIO), -kEINVAL);
+	EXPECT_EQ(rc_target_reread(t.get(), end - l.bs(), static_cast<u32>(8 * l.bs()), buf.data(),
+				   -EIO),
+		  -kEINVAL);
 	EXPECT_EQ(rc_target_reread(t.get(), end, 1, buf.data(), -EIO), -kEINVAL);
 	EXPECT_EQ(rc_target_reread(t.get(), ~0ull - 3, 8, buf.data(), -EIO), -kEINVAL);
 	EXPECT_EQ(rc_target_reread(t.get(), 0, 0, buf.data(), -EIO), -kEINVAL);
@@ -557,7 +591,8 @@ TEST(FaultPath, DeadSpareIsASpareFailureNotExhaustion)
 	std::vector<unsigned char> blk(l.block_size, 7);
 	int fails = 0;
 	for (int i = 0; i < 40; i++)
-		fails += rewrite_one(t.get(), 3 * l.bs(), static_cast<u32>(l.bs()), blk.data()) != 0;
+		fails +=
+			rewrite_one(t.get(), 3 * l.bs(), static_cast<u32>(l.bs()), blk.data()) != 0;
 	EXPECT_EQ(fails, 40);
 	EXPECT_EQ(stat(t.get(), "seq"), seq0);
 	EXPECT_EQ(stat(t.get(), "spare_free"), free0) << "no spare block burnt";
@@ -616,7 +651,9 @@ TEST(FaultPath, HoldsAndDrainsCoverOnlyTheMovedBlocks)
 		return dev == RB_DATA_DEV && s == weak && n++ == 0 ? -EIO : 0;
 	};
 	std::vector<unsigned char> buf(4 * l.block_size);
-	ASSERT_EQ(rc_target_reread(t.get(), 500 * l.bs(), static_cast<u32>(4 * l.bs()), buf.data(), -EIO), 0);
+	ASSERT_EQ(rc_target_reread(t.get(), 500 * l.bs(), static_cast<u32>(4 * l.bs()), buf.data(),
+				   -EIO),
+		  0);
 	rig.disk.read_hook = nullptr;
 	ASSERT_FALSE(rig.disk.drain_log.empty());
 	for (const auto &d : rig.disk.drain_log) {
@@ -663,7 +700,8 @@ TEST(FaultPath, StatsListMapAndRemapAreServedWhileASlowRereadRuns)
 	};
 	std::vector<unsigned char> buf(l.block_size);
 	auto reread = std::async(std::launch::async, [&] {
-		return rc_target_reread(t.get(), 50 * l.bs(), static_cast<u32>(l.bs()), buf.data(), -EIO);
+		return rc_target_reread(t.get(), 50 * l.bs(), static_cast<u32>(l.bs()), buf.data(),
+					-EIO);
 	});
 	{
 		std::unique_lock<std::mutex> lock(mu);
@@ -673,17 +711,21 @@ TEST(FaultPath, StatsListMapAndRemapAreServedWhileASlowRereadRuns)
 		char text[512];
 		unsigned used = 0;
 		rc_target_status_info(t.get(), text, sizeof(text), &used);
-		TableLine stats_argv("stats"), list_argv("list"), remap_argv("remap " + std::to_string(70 * l.bs()));
+		TableLine stats_argv("stats"), list_argv("list"),
+			remap_argv("remap " + std::to_string(70 * l.bs()));
 		std::vector<char> out(4096);
 		int ok = 0;
-		ok += rc_target_message(t.get(), stats_argv.argc(), stats_argv.argv.data(), out.data(), 4096) == 1;
-		ok += rc_target_message(t.get(), list_argv.argc(), list_argv.argv.data(), out.data(), 4096) == 1;
+		ok += rc_target_message(t.get(), stats_argv.argc(), stats_argv.argv.data(),
+					out.data(), 4096) == 1;
+		ok += rc_target_message(t.get(), list_argv.argc(), list_argv.argv.data(),
+					out.data(), 4096) == 1;
 		rc_mapping m;
 		rb_rcu_read_lock();
 		rc_target_map(t.get(), 10 * l.bs(), 8, &m);
 		rb_rcu_read_unlock();
 		ok += m.route == RC_ROUTE_DATA;
-		ok += rc_target_message(t.get(), remap_argv.argc(), remap_argv.argv.data(), out.data(), 4096) == 1;
+		ok += rc_target_message(t.get(), remap_argv.argc(), remap_argv.argv.data(),
+					out.data(), 4096) == 1;
 		return ok;
 	});
 	const bool served = others.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
@@ -711,7 +753,9 @@ TEST(FaultPath, RemapDuringAnOutageMarksNothing)
 	ASSERT_TRUE(t);
 	rig.disk.read_hook = [](int dev, u64, unsigned) { return dev == RB_DATA_DEV ? -EIO : 0; };
 	EXPECT_EQ(msg(t.get(), "remap " + std::to_string(9 * l.bs()) + " 4").rc, -EIO);
-	rig.disk.read_hook = [](int dev, u64, unsigned) { return dev == RB_DATA_DEV ? -ENOLINK : 0; };
+	rig.disk.read_hook = [](int dev, u64, unsigned) {
+		return dev == RB_DATA_DEV ? -ENOLINK : 0;
+	};
 	EXPECT_EQ(msg(t.get(), "remap " + std::to_string(9 * l.bs())).rc, -ENOLINK);
 	rig.disk.read_hook = nullptr;
 	EXPECT_EQ(list_text(t.get()), "");

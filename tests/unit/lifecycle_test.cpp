@@ -14,8 +14,8 @@ constexpr int kEROFS = 30;
 struct SpareIo {
 	// fail: every spare read and write fails; with metadata_of, only the metadata area of
 	// that layout dies (spare data blocks still take writes), so a commit is what fails.
-	explicit SpareIo(MemDisk &d, bool fail = false, const Layout *metadata_of = nullptr)
-		: disk(d)
+	explicit SpareIo(MemDisk &d, bool fail = false, const Layout *metadata_of = nullptr) :
+	    disk(d)
 	{
 		disk.read_filter = [this, fail](int dev, u64) {
 			reads += dev == RB_SPARE_DEV;
@@ -38,10 +38,7 @@ struct SpareIo {
 	int writes = 0;
 };
 
-rc_route route_of(const rc_target *t, u64 sector)
-{
-	return map_io(t, sector, 8).route;
-}
+rc_route route_of(const rc_target *t, u64 sector) { return map_io(t, sector, 8).route; }
 
 std::vector<std::string> words(const std::string &s)
 {
@@ -209,7 +206,8 @@ TEST(Lifecycle, ATakenOverStoreDoesItsIoThroughTheNewTable)
 	struct Proxy {
 		MemDisk *disk;
 		int reads = 0, writes = 0;
-		static int read(void *ctx, rb_device dev, u64 sector, void *buf, u32 bytes, unsigned flags)
+		static int read(void *ctx, rb_device dev, u64 sector, void *buf, u32 bytes,
+				unsigned flags)
 		{
 			auto *p = static_cast<Proxy *>(ctx);
 			p->reads++;
@@ -220,7 +218,8 @@ TEST(Lifecycle, ATakenOverStoreDoesItsIoThroughTheNewTable)
 		{
 			auto *p = static_cast<Proxy *>(ctx);
 			p->writes++;
-			return p->disk->ops()->write(p->disk->ctx(), dev, sector, buf, bytes, flags);
+			return p->disk->ops()->write(p->disk->ctx(), dev, sector, buf, bytes,
+						     flags);
 		}
 		static void drain(void *ctx, u32 g, u64 s, u64 n)
 		{
@@ -356,7 +355,8 @@ TEST(Lifecycle, AReloadWithAnotherGeometryIsRefused)
 	Target b = create_with(rig, bigger_blocks, rig.devs, &err, &error);
 	EXPECT_FALSE(b);
 	EXPECT_EQ(err, -kEINVAL);
-	EXPECT_EQ(error, "A reload must keep the live table's devices, offsets, lengths and block_size");
+	EXPECT_EQ(error,
+		  "A reload must keep the live table's devices, offsets, lengths and block_size");
 
 	rc_table shifted = rig.table;
 	shifted.spare_offset += rig.layout.bs();
@@ -418,7 +418,8 @@ TEST(Lifecycle, ReloadConstructorRetriesWhenTheLiveTableCommitsDuringItsLoad)
 	});
 	int err = 0;
 	const char *error = nullptr;
-	Target t(rc_target_create(&rig.table, &rig.devs, rig.disk.ops(), rig.disk.ctx(), &error, &err));
+	Target t(rc_target_create(&rig.table, &rig.devs, rig.disk.ops(), rig.disk.ctx(), &error,
+				  &err));
 	hook.off();
 	EXPECT_EQ(fired, 3) << "two loads raced, the third did not";
 	ASSERT_TRUE(t) << error << " (" << err << ")";
@@ -444,12 +445,14 @@ TEST(Lifecycle, ReloadConstructorRacingEveryLoadFailsWithAClearError)
 	});
 	int err = 0;
 	const char *error = nullptr;
-	Target t(rc_target_create(&rig.table, &rig.devs, rig.disk.ops(), rig.disk.ctx(), &error, &err));
+	Target t(rc_target_create(&rig.table, &rig.devs, rig.disk.ops(), rig.disk.ctx(), &error,
+				  &err));
 	hook.off();
 	EXPECT_FALSE(t);
 	EXPECT_EQ(fired, 4) << "bounded";
 	EXPECT_EQ(err, -kEBUSY);
-	EXPECT_NE(std::string(error ? error : "").find("kept changing"), std::string::npos) << error;
+	EXPECT_NE(std::string(error ? error : "").find("kept changing"), std::string::npos)
+		<< error;
 	Target later = rig.create();
 	EXPECT_TRUE(later) << "the metadata itself is fine";
 }
@@ -564,18 +567,20 @@ TEST(LifecycleConcurrency, StatusStatsAndListRaceReloadResumes)
 		if (i % 2 == 0) {
 			ASSERT_EQ(msg(a.get(), "remap " + sector).rc, 1);
 		} else {
-			ASSERT_EQ(msg(a.get(), "unremap " + std::to_string((block - 1) * l.bs())).rc, 0);
+			ASSERT_EQ(
+				msg(a.get(), "unremap " + std::to_string((block - 1) * l.bs())).rc,
+				0);
 		}
 		commits++;
 		const u64 want_seq = seq(a.get());
 		const Mapping want = list_all(a.get());
 		rc_target_suspend(a.get());
-		live.store(b.get()); // dm_swap_table: b is live, before its preresume,
+		live.store(b.get());      // dm_swap_table: b is live, before its preresume,
 		for (auto &slot : in_use) // and no reader is left in a (synchronize_srcu)
 			while (slot.load() == a.get())
 				std::this_thread::yield();
 		ASSERT_EQ(rc_target_resume(b.get()), 0); // status and stats of b race this
-		a = std::move(b); // the old table is destroyed
+		a = std::move(b);                        // the old table is destroyed
 		ASSERT_EQ(seq(a.get()), want_seq);
 		ASSERT_EQ(list_all(a.get()), want);
 	}

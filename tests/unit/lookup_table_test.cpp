@@ -31,7 +31,8 @@ void expect_chunks_sound(const LookupTable *t)
 		ASSERT_GT(n, 0u) << "chunk " << i;
 		ASSERT_LE(n, u64(LookupTable::kMaxChunk)) << "chunk " << i;
 		if (t->chunk_count() > 1) {
-			ASSERT_GE(n, u64(LookupTable::kMinChunk)) << "chunk " << i << " of " << t->chunk_count();
+			ASSERT_GE(n, u64(LookupTable::kMinChunk))
+				<< "chunk " << i << " of " << t->chunk_count();
 		}
 		total += n;
 	}
@@ -61,7 +62,8 @@ void expect_matches(const LookupTable *t, const std::map<u64, u32> &model, std::
 		}
 		u64 k = 0;
 		v = 0;
-		ASSERT_EQ(t->first_at_or_after(probe, &k, &v), it != model.end()) << "probe " << probe;
+		ASSERT_EQ(t->first_at_or_after(probe, &k, &v), it != model.end())
+			<< "probe " << probe;
 		if (it != model.end()) {
 			ASSERT_EQ(k, it->first) << "probe " << probe;
 			ASSERT_EQ(v, it->second) << "probe " << probe;
@@ -85,7 +87,8 @@ void expect_matches(const LookupTable *t, const std::map<u64, u32> &model, std::
 				ASSERT_EQ(value, m->second);
 				++m;
 			}
-			ASSERT_TRUE(static_cast<int>(got.size()) == std::max(want, 1) || m == model.end());
+			ASSERT_TRUE(static_cast<int>(got.size()) == std::max(want, 1) ||
+				    m == model.end());
 		}
 	}
 	u64 k = 0;
@@ -169,7 +172,8 @@ TEST(LookupTable, MergeChainsMatchModel)
 		for (int i = 0; i < k; i++) {
 			u64 key = rng() % 5000;
 			bool remove = !model.empty() && rng() % 4 == 0;
-			u32 value = rng() % 3 ? static_cast<u32>(rng() % 100000) : LookupTable::kLost;
+			u32 value =
+				rng() % 3 ? static_cast<u32>(rng() % 100000) : LookupTable::kLost;
 			batch[key] = LookupTable::Change{key, value, remove};
 		}
 		std::vector<LookupTable::Change> changes;
@@ -463,7 +467,8 @@ TEST(LookupTable, MergeAllocationFailureAtEveryStep)
 			break;
 		}
 		EXPECT_EQ(r.error().code, -remap::kENOMEM) << nth;
-		ASSERT_EQ(rb_user_live_allocs(), with_old) << "leak when allocation " << nth << " fails";
+		ASSERT_EQ(rb_user_live_allocs(), with_old)
+			<< "leak when allocation " << nth << " fails";
 		expect_matches(old, model, rng);
 	}
 	ASSERT_NE(t, nullptr);
@@ -496,14 +501,16 @@ TEST(LookupTable, BuildAllocationFailureAtEveryStep)
 	long nth = 0;
 	for (; nth < 100 && !t; nth++) {
 		rb_user_fail_alloc_nth(nth);
-		auto r = LookupTable::build(keys.data(), values.data(), keys.size(), remap::Gfp::Kernel);
+		auto r = LookupTable::build(keys.data(), values.data(), keys.size(),
+					    remap::Gfp::Kernel);
 		rb_user_fail_alloc_nth(-1);
 		if (!r.is_error()) {
 			t = r.value();
 			break;
 		}
 		EXPECT_EQ(r.error().code, -remap::kENOMEM) << nth;
-		ASSERT_EQ(rb_user_live_allocs(), start) << "leak when allocation " << nth << " fails";
+		ASSERT_EQ(rb_user_live_allocs(), start)
+			<< "leak when allocation " << nth << " fails";
 	}
 	ASSERT_NE(t, nullptr);
 	// Two scratch arrays, the top level, then each chunk: as few as hold the entries.
@@ -560,7 +567,8 @@ TEST(LookupTable, SingleInsertCommitsDoNotSlowDown)
 		    static_cast<unsigned long long>(worst_copied));
 	EXPECT_LT(last_copied, 2 * first_copied);
 	// One chunk rebuilt (at most split in two) plus the top level's slots.
-	EXPECT_LE(worst_copied, u64(LookupTable::kMaxChunk) + 1 + kCommits / LookupTable::kMinChunk + 1);
+	EXPECT_LE(worst_copied,
+		  u64(LookupTable::kMaxChunk) + 1 + kCommits / LookupTable::kMinChunk + 1);
 	EXPECT_EQ(rb_user_live_allocs(), before);
 }
 
@@ -591,7 +599,8 @@ TEST(LookupTable, KeySpanAtTheLimitOfFourByteOffsets)
 				      ~u64(0) - 1, ~u64(0)};
 		for (const u64 probe : probes) {
 			auto it = model.lower_bound(probe);
-			EXPECT_EQ(t->find(probe, &v), it != model.end() && it->first == probe) << probe;
+			EXPECT_EQ(t->find(probe, &v), it != model.end() && it->first == probe)
+				<< probe;
 			EXPECT_EQ(t->first_at_or_after(probe, &k, &v), it != model.end()) << probe;
 		}
 		EXPECT_TRUE(t->find(base + span, &v));
@@ -601,7 +610,8 @@ TEST(LookupTable, KeySpanAtTheLimitOfFourByteOffsets)
 
 		// The far entries removed: the merge judges the span from the old chunk's bounds
 		// (removals can only narrow it), so the chunk narrows at its next rebuild.
-		std::vector<LookupTable::Change> c{{base + span - 1, 0, true}, {base + span, 0, true}};
+		std::vector<LookupTable::Change> c{{base + span - 1, 0, true},
+						   {base + span, 0, true}};
 		LookupTable *near = merge_ok(t, c);
 		Model near_model = model;
 		apply_changes(near_model, c);
@@ -633,7 +643,8 @@ TEST(LookupTable, WideAndNarrowChunksMixed)
 		for (int i = 0; i < 300; i++) {
 			const u64 key = rng() % 4 == 0 ? rng() >> 2 : centre + rng() % 100000;
 			const bool remove = !model.empty() && rng() % 5 == 0;
-			const u64 k = remove ? std::next(model.begin(), rng() % model.size())->first : key;
+			const u64 k = remove ? std::next(model.begin(), rng() % model.size())->first
+					     : key;
 			batch[k] = {k, static_cast<u32>(rng()), remove};
 		}
 		t = merge_batch(t, model, batch);
@@ -664,7 +675,8 @@ TEST(LookupTable, TinyTables)
 	for (u64 n = 1; n <= 40; n++) {
 		Model model;
 		for (u64 i = 0; i < n; i++)
-			model[1000 + i * 3] = i % 2 ? u32(LookupTable::kLost) : u32(LookupTable::kPending);
+			model[1000 + i * 3] =
+				i % 2 ? u32(LookupTable::kLost) : u32(LookupTable::kPending);
 		LookupTable *t = table_of(model);
 		expect_matches(t, model, rng);
 		EXPECT_FALSE(t->find(999, &v));
@@ -730,7 +742,8 @@ void expect_every_key(const LookupTable *t, const Model &model)
 			// Ranges from probe: the probe alone, up to the next key, and beyond.
 			for (const u64 len : {u64(0), u64(1), u64(7), u64(1) << 20}) {
 				const u64 end = ~u64(0) - probe < len ? ~u64(0) : probe + len;
-				ASSERT_EQ(t->any_in(probe, end), at != model.end() && at->first <= end)
+				ASSERT_EQ(t->any_in(probe, end),
+					  at != model.end() && at->first <= end)
 					<< "probe " << probe << " + " << len;
 			}
 			// at is the key before k (probe = k - 1 is a key), k or the key after it.
@@ -740,7 +753,8 @@ void expect_every_key(const LookupTable *t, const Model &model)
 	}
 	if (!model.empty() && model.rbegin()->first != ~0ull) {
 		const u64 last = model.rbegin()->first;
-		for (const u64 probe : {last + 1, last + 2, last + (u64(1) << 20), ~u64(0) - 1, ~u64(0)}) {
+		for (const u64 probe :
+		     {last + 1, last + 2, last + (u64(1) << 20), ~u64(0) - 1, ~u64(0)}) {
 			if (probe <= last)
 				continue;
 			u32 v = 0;

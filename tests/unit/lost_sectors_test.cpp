@@ -65,7 +65,8 @@ TEST(LostSectors, ApplyMatchesAModel)
 		for (int i = 0; i < n; i++) {
 			SectorMask m{};
 			if (rng() % 4)
-				m.set(static_cast<u32>(rng() % 128), static_cast<u32>(rng() % 128) + 1);
+				m.set(static_cast<u32>(rng() % 128),
+				      static_cast<u32>(rng() % 128) + 1);
 			changes[rng() % 64] = m;
 		}
 		std::vector<LostSectors::Change> list;
@@ -78,7 +79,8 @@ TEST(LostSectors, ApplyMatchesAModel)
 		}
 		auto next = LostSectors::apply(cur, list.data(), list.size(), remap::Gfp::Kernel);
 		ASSERT_FALSE(next.is_error());
-		LostSectors *held = LostSectors::get(cur); // another table still holding the old set
+		LostSectors *held =
+			LostSectors::get(cur); // another table still holding the old set
 		LostSectors::put(cur);
 		cur = next.value();
 		LostSectors::put(held);

@@ -77,8 +77,10 @@ public:
 	{
 		for (size_t i = 0; i < len; i++) {
 			rb_u64 b = byte_offset + i;
-			sector(current_[dev], b / 512)[b % 512] = static_cast<const unsigned char *>(src)[i];
-			sector(durable_[dev], b / 512)[b % 512] = static_cast<const unsigned char *>(src)[i];
+			sector(current_[dev], b / 512)[b % 512] =
+				static_cast<const unsigned char *>(src)[i];
+			sector(durable_[dev], b / 512)[b % 512] =
+				static_cast<const unsigned char *>(src)[i];
 		}
 	}
 	unsigned char peek(int dev, rb_u64 byte_offset)

@@ -46,7 +46,8 @@ TEST(MessageParser, Verbs)
 	EXPECT_EQ(m.nargs, 2u);
 	EXPECT_EQ(m.args[0], 8u);
 	EXPECT_EQ(m.args[1], 3u);
-	EXPECT_NE(std::string(remap::kMessageHelp).find("reprobe [<sector> [<count>]]"), std::string::npos);
+	EXPECT_NE(std::string(remap::kMessageHelp).find("reprobe [<sector> [<count>]]"),
+		  std::string::npos);
 }
 
 TEST(MessageParser, BadInput)

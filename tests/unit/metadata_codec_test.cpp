@@ -75,8 +75,8 @@ Geometry make_geometry(u32 block_size, u64 spare_blocks, u64 data_blocks = 1000)
 	return g;
 }
 
-const char *create(u64 data_offset, u64 data_len, u64 spare_offset, u64 spare_len,
-		   u32 block_size, Geometry *g = nullptr)
+const char *create(u64 data_offset, u64 data_len, u64 spare_offset, u64 spare_len, u32 block_size,
+		   Geometry *g = nullptr)
 {
 	Geometry local;
 	return Geometry::create(data_offset, data_len, spare_offset, spare_len, block_size,
@@ -169,9 +169,9 @@ struct TableCase {
 	Block block;
 	u32 crc = 0;
 
-	TableCase(const Geometry &geo, u32 nslots, std::mt19937_64 &rng, u32 idx = 0)
-		: g(geo), index(idx), slots(sample_entries(geo, nslots, rng)),
-		  block(geo.block_size(), 0x5a)
+	TableCase(const Geometry &geo, u32 nslots, std::mt19937_64 &rng, u32 idx = 0) :
+	    g(geo), index(idx), slots(sample_entries(geo, nslots, rng)),
+	    block(geo.block_size(), 0x5a)
 	{
 		crc = remap::encode_table_block(g, kUuid, seq, area, index, slots.data(),
 						static_cast<u32>(slots.size()), block.data());
@@ -182,10 +182,9 @@ struct TableCase {
 	{
 		std::vector<Entry> local(g.entries_per_table_block());
 		u32 crc_local;
-		return remap::decode_table_block(g, kUuid, seq, area, index,
-						 static_cast<u32>(slots.size()), b.data(),
-						 out ? out->data() : local.data(),
-						 crc_out ? crc_out : &crc_local);
+		return remap::decode_table_block(
+			g, kUuid, seq, area, index, static_cast<u32>(slots.size()), b.data(),
+			out ? out->data() : local.data(), crc_out ? crc_out : &crc_local);
 	}
 	const char *decode() const { return decode(block); }
 };
@@ -260,7 +259,8 @@ TEST(Geometry, LargestSpareRange)
 		const u64 sectors = bs / 512;
 		const u64 e = Geometry::entries_for(bs);
 		Geometry g;
-		ASSERT_EQ(create(0, sectors, 0, Geometry::kMaxSpareBlocks * sectors, bs, &g), nullptr);
+		ASSERT_EQ(create(0, sectors, 0, Geometry::kMaxSpareBlocks * sectors, bs, &g),
+			  nullptr);
 		EXPECT_EQ(g.spare_blocks(), 0xfffffffeu);
 		EXPECT_EQ(g.table_blocks(), (0xfffffffeull - 2 + e + 1) / (e + 2));
 		EXPECT_TRUE(g.is_usable_spare(SpareBlock(0xfffffffdu)));
@@ -388,22 +388,22 @@ TEST(MetadataCodec, SuperblockGoldenBytes)
 	const Block b = encode(sb, 4096);
 
 	EXPECT_EQ(std::string(reinterpret_cast<const char *>(&b[0]), 8), "DMREMAP1");
-	EXPECT_EQ(le32(&b[8]), 2u);    // version
-	EXPECT_EQ(le32(&b[12]), 0u);   // flags
+	EXPECT_EQ(le32(&b[8]), 2u);  // version
+	EXPECT_EQ(le32(&b[12]), 0u); // flags
 	const u8 seq_bytes[] = {0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01};
 	EXPECT_EQ(0, memcmp(&b[16], seq_bytes, 8)) << "little-endian seq at 16";
 	EXPECT_EQ(b[24], 0xa0);
 	EXPECT_EQ(b[39], 0xaf);
-	EXPECT_EQ(le64(&b[40]), 0x800u);   // data_offset
+	EXPECT_EQ(le64(&b[40]), 0x800u);    // data_offset
 	EXPECT_EQ(le64(&b[48]), 0x100000u); // data_len
-	EXPECT_EQ(le64(&b[56]), 0x40u);    // spare_offset
-	EXPECT_EQ(le64(&b[64]), 0x2000u);  // spare_len
-	EXPECT_EQ(le32(&b[72]), 4096u);    // block_size
-	EXPECT_EQ(le32(&b[76]), 5u);       // table_blocks: S = 1024, ceil(1022 / 254)
-	EXPECT_EQ(le32(&b[80]), 1u);       // area
-	EXPECT_EQ(le32(&b[84]), 2u);       // used_blocks
-	EXPECT_EQ(le64(&b[88]), 300u);     // used_slots
-	EXPECT_EQ(le64(&b[96]), 299u);     // entry_count
+	EXPECT_EQ(le64(&b[56]), 0x40u);     // spare_offset
+	EXPECT_EQ(le64(&b[64]), 0x2000u);   // spare_len
+	EXPECT_EQ(le32(&b[72]), 4096u);     // block_size
+	EXPECT_EQ(le32(&b[76]), 5u);        // table_blocks: S = 1024, ceil(1022 / 254)
+	EXPECT_EQ(le32(&b[80]), 1u);        // area
+	EXPECT_EQ(le32(&b[84]), 2u);        // used_blocks
+	EXPECT_EQ(le64(&b[88]), 300u);      // used_slots
+	EXPECT_EQ(le64(&b[96]), 299u);      // entry_count
 	const u8 table_crc_bytes[] = {0xef, 0xbe, 0xad, 0xde};
 	EXPECT_EQ(0, memcmp(&b[104], table_crc_bytes, 4));
 	for (int i = 108; i < 508; i++)
@@ -479,10 +479,12 @@ TEST(MetadataCodec, SuperblockFieldCorruption)
 		{"crc", [](Block &b) { b[510] ^= 1; }, false, "Superblock has a bad checksum"},
 		{"reserved", [](Block &b) { b[300] = 1; }, true,
 		 "Superblock has non-zero reserved bytes"},
-		{"seq 0", [](Block &b) { put64(&b[16], 0); }, true, "Superblock has sequence number 0"},
+		{"seq 0", [](Block &b) { put64(&b[16], 0); }, true,
+		 "Superblock has sequence number 0"},
 		{"data_offset", [](Block &b) { put64(&b[40], le64(&b[40]) + 8); }, true,
 		 geo + "data_offset"},
-		{"data_len", [](Block &b) { put64(&b[48], le64(&b[48]) - 8); }, true, geo + "data_len"},
+		{"data_len", [](Block &b) { put64(&b[48], le64(&b[48]) - 8); }, true,
+		 geo + "data_len"},
 		{"spare_offset", [](Block &b) { put64(&b[56], 0); }, true, geo + "spare_offset"},
 		{"spare_len", [](Block &b) { put64(&b[64], le64(&b[64]) * 2); }, true,
 		 geo + "spare_len"},
@@ -527,8 +529,8 @@ TEST(MetadataCodec, SuperblockUsedSlotsEdges)
 		bool valid;
 	};
 	const Case cases[] = {
-		{0, 0, 0, true},     {0, 1, 0, false},    {1, 0, 0, false},   {1, 1, 1, true},
-		{1, 28, 28, true},   {1, 29, 0, false},   {2, 29, 29, true},  {2, 28, 0, false},
+		{0, 0, 0, true},      {0, 1, 0, false},    {1, 0, 0, false},    {1, 1, 1, true},
+		{1, 28, 28, true},    {1, 29, 0, false},   {2, 29, 29, true},   {2, 28, 0, false},
 		{34, 952, 952, true}, {34, 953, 0, false}, {35, 953, 0, false}, {1, 1, 2, false},
 		{0, 0, 1, false},
 	};
@@ -692,14 +694,16 @@ TEST(MetadataCodec, TableBlockRoundTrip)
 				EXPECT_EQ(crc_out, tc.crc);
 				EXPECT_EQ(le32(&tc.block[60]), tc.crc);
 				for (u32 i = 0; i < e; i++) {
-					const Entry want = i < n ? tc.slots[i] : Entry{0, 0, EntryState::Free};
+					const Entry want =
+						i < n ? tc.slots[i] : Entry{0, 0, EntryState::Free};
 					ASSERT_EQ(out[i].state, want.state) << i;
 					ASSERT_EQ(out[i].data_block, want.data_block) << i;
 					ASSERT_EQ(out[i].spare_block, want.spare_block) << i;
 				}
 				Block again(bs, 0xff);
-				EXPECT_EQ(remap::encode_table_block(g, kUuid, tc.seq, tc.area, index,
-								    out.data(), n, again.data()),
+				EXPECT_EQ(remap::encode_table_block(g, kUuid, tc.seq, tc.area,
+								    index, out.data(), n,
+								    again.data()),
 					  tc.crc);
 				EXPECT_EQ(again, tc.block);
 			}
@@ -755,8 +759,10 @@ TEST(MetadataCodec, TableBlockHeaderCorruption)
 		 "Table block uuid does not match the superblock"},
 		{"area", [](Block &b) { put32(&b[32], 0); }, true,
 		 "Table block names the wrong table area"},
-		{"index", [](Block &b) { put32(&b[36], 4); }, true, "Table block names the wrong index"},
-		{"seq 0", [](Block &b) { put64(&b[8], 0); }, true, "Table block has sequence number 0"},
+		{"index", [](Block &b) { put32(&b[36], 4); }, true,
+		 "Table block names the wrong index"},
+		{"seq 0", [](Block &b) { put64(&b[8], 0); }, true,
+		 "Table block has sequence number 0"},
 		{"seq newer", [](Block &b) { put64(&b[8], 8); }, true,
 		 "Table block is newer than its superblock"},
 		{"slots fewer", [](Block &b) { put32(&b[40], 99); }, true,
@@ -767,7 +773,8 @@ TEST(MetadataCodec, TableBlockHeaderCorruption)
 		 "Table block has more slots than a block holds"},
 		{"slots huge", [](Block &b) { put32(&b[40], 0xffffffffu); }, true,
 		 "Table block has more slots than a block holds"},
-		{"reserved", [](Block &b) { b[59] = 1; }, true, "Table block has non-zero reserved bytes"},
+		{"reserved", [](Block &b) { b[59] = 1; }, true,
+		 "Table block has non-zero reserved bytes"},
 		{"after last slot", [](Block &b) { b[64 + 100 * 16] = 1; }, true,
 		 "Table block has data after its last slot"},
 		{"end of block", [](Block &b) { b[4095] = 1; }, true,
@@ -848,8 +855,8 @@ TEST(MetadataCodec, TableEntryRules)
 		reseal_table_block(b);
 		std::vector<Entry> out(28);
 		u32 crc;
-		const char *err = remap::decode_table_block(g, kUuid, 3, 0, 0, 3, b.data(), out.data(),
-							    &crc);
+		const char *err =
+			remap::decode_table_block(g, kUuid, 3, 0, 0, 3, b.data(), out.data(), &crc);
 		EXPECT_EQ(err ? std::string(err) : "", c.error)
 			<< c.data << " " << c.spare << " " << c.state;
 		if (!err) {
@@ -858,7 +865,8 @@ TEST(MetadataCodec, TableEntryRules)
 			EXPECT_EQ(static_cast<u32>(out[1].state), c.state);
 		}
 		// A version 1 table knows no lost-sectors entries.
-		err = remap::decode_table_block(g, kUuid, 3, 0, 0, 3, b.data(), out.data(), &crc, 1);
+		err = remap::decode_table_block(g, kUuid, 3, 0, 0, 3, b.data(), out.data(), &crc,
+						1);
 		EXPECT_EQ(err ? std::string(err) : "",
 			  c.state == 4 ? std::string("Table entry has an unknown state") : c.error)
 			<< "version 1: " << c.data << " " << c.spare << " " << c.state;
@@ -872,8 +880,9 @@ TEST(MetadataCodec, LostSectorRunsAtEachBlockSize)
 	for (u32 bs : {4096u, 65536u}) {
 		const Geometry g = make_geometry(bs, 1000, 500);
 		const u32 n = bs / 512;
-		Entry slots[2] = {{7, static_cast<u32>(g.first_usable_spare().value()), EntryState::Remapped},
-				  {7, Entry::run(n - 3, 3), EntryState::LostSectors}};
+		Entry slots[2] = {
+			{7, static_cast<u32>(g.first_usable_spare().value()), EntryState::Remapped},
+			{7, Entry::run(n - 3, 3), EntryState::LostSectors}};
 		Block b(bs);
 		remap::encode_table_block(g, kUuid, 3, 0, 0, slots, 2, b.data());
 		const u32 at = 64 + 16 + 8;
@@ -884,14 +893,17 @@ TEST(MetadataCodec, LostSectorRunsAtEachBlockSize)
 		EXPECT_EQ(le32(&b[at + 4]), 4u);
 		std::vector<Entry> out(g.entries_per_table_block());
 		u32 crc;
-		ASSERT_EQ(remap::decode_table_block(g, kUuid, 3, 0, 0, 2, b.data(), out.data(), &crc), nullptr);
+		ASSERT_EQ(
+			remap::decode_table_block(g, kUuid, 3, 0, 0, 2, b.data(), out.data(), &crc),
+			nullptr);
 		EXPECT_EQ(out[1].state, EntryState::LostSectors);
 		EXPECT_EQ(out[1].run_first(), n - 3);
 		EXPECT_EQ(out[1].run_count(), 3u);
 		put32(&b[at], Entry::run(n - 3, 4));
 		reseal_table_block(b);
-		EXPECT_STREQ(remap::decode_table_block(g, kUuid, 3, 0, 0, 2, b.data(), out.data(), &crc),
-			     "Lost-sectors entry has a run outside its block");
+		EXPECT_STREQ(
+			remap::decode_table_block(g, kUuid, 3, 0, 0, 2, b.data(), out.data(), &crc),
+			"Lost-sectors entry has a run outside its block");
 	}
 }
 
@@ -923,7 +935,8 @@ TEST(MetadataCodec, TornAndPartialTableBlocksAreRejected)
 	const Block zero(4096, 0);
 	// Torn at every sector boundary, in both directions, over the old block and over zeros.
 	for (size_t k = 512; k < 4096; k += 512) {
-		for (const Block *under : std::initializer_list<const Block *>{&old_tc.block, &zero}) {
+		for (const Block *under :
+		     std::initializer_list<const Block *>{&old_tc.block, &zero}) {
 			Block head = *under, tail = *under;
 			std::copy(new_tc.block.begin(), new_tc.block.begin() + k, head.begin());
 			std::copy(new_tc.block.begin() + k, new_tc.block.end(), tail.begin() + k);
@@ -966,7 +979,8 @@ TEST(MetadataCodec, TableCrc)
 			for (int i = 0; i < 4; i++)
 				bytes.push_back(static_cast<u8>(c >> (8 * i)));
 		}
-		EXPECT_EQ(remap::table_crc(crcs.data(), n), ref_crc32c(bytes.data(), bytes.size())) << n;
+		EXPECT_EQ(remap::table_crc(crcs.data(), n), ref_crc32c(bytes.data(), bytes.size()))
+			<< n;
 		if (n > 1) {
 			std::swap(crcs[0], crcs[n - 1]);
 			EXPECT_NE(remap::table_crc(crcs.data(), n),
@@ -1009,10 +1023,11 @@ TEST(MetadataCodec, AWholeTableChecksOut)
 	for (u32 i = 0; i < got.used_blocks; i++) {
 		std::vector<Entry> out(28);
 		u32 crc;
-		ASSERT_EQ(remap::decode_table_block(g, got.uuid, got.seq, got.area, i,
-						    remap::slots_in_table_block(g, got.used_slots, i),
-						    blocks[i].data(), out.data(), &crc),
-			  nullptr);
+		ASSERT_EQ(
+			remap::decode_table_block(g, got.uuid, got.seq, got.area, i,
+						  remap::slots_in_table_block(g, got.used_slots, i),
+						  blocks[i].data(), out.data(), &crc),
+			nullptr);
 		got_crcs.push_back(crc);
 	}
 	EXPECT_EQ(remap::table_crc(got_crcs.data(), got.used_blocks), got.table_crc);

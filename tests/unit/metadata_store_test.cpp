@@ -28,7 +28,8 @@ Geometry make_geometry(u64 spare_blocks, u32 block_size = 4096, u64 data_blocks 
 {
 	Geometry g;
 	const u64 bs = block_size / 512;
-	const char *err = Geometry::create(0, data_blocks * bs, 0, spare_blocks * bs, block_size, &g);
+	const char *err =
+		Geometry::create(0, data_blocks * bs, 0, spare_blocks * bs, block_size, &g);
 	EXPECT_EQ(err, nullptr) << err;
 	return g;
 }
@@ -40,7 +41,8 @@ Model model_of(const MetadataStore &s)
 		const Entry &e = s.slot(i);
 		if (e.state == EntryState::Free)
 			continue;
-		u64 key = e.state == EntryState::BadSpare ? (1ull << 63) + e.spare_block : e.data_block;
+		u64 key = e.state == EntryState::BadSpare ? (1ull << 63) + e.spare_block
+							  : e.data_block;
 		m[key] = {e.state, e.spare_block};
 	}
 	return m;
@@ -58,7 +60,7 @@ void apply(Model *m, const std::vector<MetadataStore::SlotChange> &changes,
 		if (c.entry.state == EntryState::Free)
 			continue;
 		u64 key = c.entry.state == EntryState::BadSpare ? (1ull << 63) + c.entry.spare_block
-								  : c.entry.data_block;
+								: c.entry.data_block;
 		(*m)[key] = {c.entry.state, c.entry.spare_block};
 	}
 }
@@ -81,8 +83,8 @@ MetadataStore::SlotChange insert(u64 data, u32 spare, EntryState st = EntryState
 }
 
 // A scripted history of commits touching inserts, updates, removals, lost and bad entries.
-std::vector<std::vector<MetadataStore::SlotChange>> history(const Geometry &g,
-							    std::mt19937_64 &rng, int commits)
+std::vector<std::vector<MetadataStore::SlotChange>> history(const Geometry &g, std::mt19937_64 &rng,
+							    int commits)
 {
 	std::vector<std::vector<MetadataStore::SlotChange>> h;
 	u32 next_spare = static_cast<u32>(g.first_usable_spare().value());
@@ -97,7 +99,8 @@ std::vector<std::vector<MetadataStore::SlotChange>> history(const Geometry &g,
 				ch.push_back(insert(next_data, 0, EntryState::Lost));
 			else if (kind == 1)
 				ch.push_back({MetadataStore::SlotChange::kNewSlot,
-					      Entry{Entry::kBadSpareData, next_spare++, EntryState::BadSpare}});
+					      Entry{Entry::kBadSpareData, next_spare++,
+						    EntryState::BadSpare}});
 			else
 				ch.push_back(insert(next_data, next_spare++));
 		}
@@ -192,16 +195,19 @@ TEST(MetadataStore, CrashAtEveryWriteLoadsOldOrNew)
 				for (size_t i = 0; i < c; i++) {
 					apply(&before, hist[i], *s);
 					ASSERT_FALSE(s->commit(hist[i].data(), hist[i].size(),
-							       remap::Gfp::Kernel).is_error());
+							       remap::Gfp::Kernel)
+							     .is_error());
 				}
 				Model after = before;
 				apply(&after, hist[c], *s);
 				disk.fail_write_in = k;
-				auto st = s->commit(hist[c].data(), hist[c].size(), remap::Gfp::Kernel);
+				auto st = s->commit(hist[c].data(), hist[c].size(),
+						    remap::Gfp::Kernel);
 				const bool completed = !st.is_error();
 				disk.fail_write_in = -1;
 				if (!completed) {
-					EXPECT_EQ(model_of(*s), before) << "failed commit left memory changed";
+					EXPECT_EQ(model_of(*s), before)
+						<< "failed commit left memory changed";
 				}
 				std::mt19937_64 crash_rng(c * 1000 + k * 10 + variant);
 				disk.crash(&crash_rng, variant == 0 ? 0 : 50, variant == 2);
@@ -216,8 +222,10 @@ TEST(MetadataStore, CrashAtEveryWriteLoadsOldOrNew)
 					EXPECT_EQ(loaded->seq(), c);
 				}
 				// The reloaded store can go on committing.
-				auto more = std::vector<MetadataStore::SlotChange>{insert(999999, 2999)};
-				EXPECT_FALSE(loaded->commit(more.data(), 1, remap::Gfp::Kernel).is_error());
+				auto more = std::vector<MetadataStore::SlotChange>{
+					insert(999999, 2999)};
+				EXPECT_FALSE(loaded->commit(more.data(), 1, remap::Gfp::Kernel)
+						     .is_error());
 				cases++;
 				if (completed && variant == 2)
 					goto next_commit;
@@ -246,7 +254,8 @@ TEST(MetadataStore, DamagedNewestFallsBackToOlder)
 	ASSERT_TRUE(loaded);
 	EXPECT_EQ(loaded->seq(), 1u);
 	EXPECT_EQ(model_of(*loaded), old_model);
-	EXPECT_NE(std::string(rb_user_last_log()).find("using the older metadata in slot 1"), std::string::npos)
+	EXPECT_NE(std::string(rb_user_last_log()).find("using the older metadata in slot 1"),
+		  std::string::npos)
 		<< rb_user_last_log();
 	b ^= 0x40;
 	disk.poke(1, 100, &b, 1);
@@ -328,7 +337,8 @@ TEST(MetadataStore, OneMillionRemaps)
 	for (u64 i = 0; i < usable; i++) {
 		ch.push_back(insert(i * 11, static_cast<u32>(first + i)));
 		if (ch.size() == 300000 || i + 1 == usable) {
-			ASSERT_FALSE(s->commit(ch.data(), ch.size(), remap::Gfp::Kernel).is_error());
+			ASSERT_FALSE(
+				s->commit(ch.data(), ch.size(), remap::Gfp::Kernel).is_error());
 			ch.clear();
 		}
 	}
@@ -382,7 +392,8 @@ TEST(MetadataStore, PackedSlotsAcrossPageBoundaries)
 			ch.push_back({MetadataStore::SlotChange::kNewSlot,
 				      Entry{Entry::kBadSpareData, spare++, EntryState::BadSpare}});
 		else
-			ch.push_back(insert(i == 0 ? 0 : (1u << 20) - 1 - i * 5, spare++)); // 0, the last
+			ch.push_back(insert(i == 0 ? 0 : (1u << 20) - 1 - i * 5,
+					    spare++)); // 0, the last
 	}
 	apply(&model, ch, *s);
 	ASSERT_FALSE(s->commit(ch.data(), ch.size(), remap::Gfp::Kernel).is_error());
@@ -453,7 +464,8 @@ void stamp_version(const Geometry &g, MemDisk &disk, u32 s, u32 version)
 {
 	std::vector<unsigned char> b(g.block_size());
 	const u64 sector = g.spare_dev_sector(g.superblock_block(s));
-	ASSERT_EQ(disk.ops()->read(disk.ctx(), RB_SPARE_DEV, sector, b.data(), g.block_size(), 0), 0);
+	ASSERT_EQ(disk.ops()->read(disk.ctx(), RB_SPARE_DEV, sector, b.data(), g.block_size(), 0),
+		  0);
 	remap::Superblock sb;
 	ASSERT_EQ(remap::decode_superblock(g, b.data(), &sb), nullptr);
 	sb.version = version;
@@ -465,7 +477,8 @@ u32 slot_version(const Geometry &g, MemDisk &disk, u32 s)
 {
 	std::vector<unsigned char> b(g.block_size());
 	const u64 sector = g.spare_dev_sector(g.superblock_block(s));
-	EXPECT_EQ(disk.ops()->read(disk.ctx(), RB_SPARE_DEV, sector, b.data(), g.block_size(), 0), 0);
+	EXPECT_EQ(disk.ops()->read(disk.ctx(), RB_SPARE_DEV, sector, b.data(), g.block_size(), 0),
+		  0);
 	remap::Superblock sb;
 	const char *err = remap::decode_superblock_fields(b.data(), &sb);
 	EXPECT_EQ(err, nullptr) << err;
@@ -500,11 +513,11 @@ TEST(MetadataStore, FreshAreaBytesCoverTheMetadataAndAWindow)
 TEST(MetadataStore, DataInTheFreshAreaIsRefused)
 {
 	const u64 end = 1u << 20;
-	EXPECT_EQ(load_with_byte_at(1000, 4096, 8192), kNotEmpty);       // table area 0
-	EXPECT_EQ(load_with_byte_at(1000, 4096, 64 * 1024), kNotEmpty);  // btrfs' superblock
-	EXPECT_EQ(load_with_byte_at(1000, 4096, 10 * 4096), kNotEmpty);  // first usable block
-	EXPECT_EQ(load_with_byte_at(1000, 4096, end - 1), kNotEmpty);    // last byte checked
-	EXPECT_EQ(load_with_byte_at(1000, 4096, end), "");               // beyond the rule
+	EXPECT_EQ(load_with_byte_at(1000, 4096, 8192), kNotEmpty);      // table area 0
+	EXPECT_EQ(load_with_byte_at(1000, 4096, 64 * 1024), kNotEmpty); // btrfs' superblock
+	EXPECT_EQ(load_with_byte_at(1000, 4096, 10 * 4096), kNotEmpty); // first usable block
+	EXPECT_EQ(load_with_byte_at(1000, 4096, end - 1), kNotEmpty);   // last byte checked
+	EXPECT_EQ(load_with_byte_at(1000, 4096, end), "");              // beyond the rule
 	EXPECT_EQ(load_with_byte_at(1000, 4096, 100), "Superblock has a bad magic");
 	// Metadata larger than the first MiB: all of it and 64 KiB more.
 	const u64 big_end = 2188 * 512 + 65536;
@@ -598,7 +611,8 @@ TEST(MetadataStore, FourKnSpareGetsOnlyAlignedIo)
 	Geometry other;
 	ASSERT_EQ(Geometry::create(0, 1024 * 8, 0, 1000 * 8, 8192, &other), nullptr);
 	MetadataStore probe(other, disk.ops(), disk.ctx(), 4096);
-	EXPECT_STREQ(probe.load(remap::Gfp::Kernel), "Metadata was formatted with another block_size");
+	EXPECT_STREQ(probe.load(remap::Gfp::Kernel),
+		     "Metadata was formatted with another block_size");
 	EXPECT_EQ(disk.misaligned_io, 0);
 	// A block_size below the device's logical block size is refused before any I/O.
 	Geometry tiny;
@@ -620,7 +634,8 @@ TEST(MetadataStore, Version1AreaLoadsAndTheFirstCommitUpgradesIt)
 	{
 		auto s = load(g, disk);
 		ASSERT_FALSE(s->commit(nullptr, 0, remap::Gfp::Kernel).is_error());
-		std::vector<MetadataStore::SlotChange> ch = {insert(5, s0), insert(9, 0, EntryState::Lost)};
+		std::vector<MetadataStore::SlotChange> ch = {insert(5, s0),
+							     insert(9, 0, EntryState::Lost)};
 		ASSERT_FALSE(s->commit(ch.data(), ch.size(), remap::Gfp::Kernel).is_error());
 	}
 	stamp_version(g, disk, 0, 1);
@@ -642,7 +657,8 @@ TEST(MetadataStore, Version1AreaLoadsAndTheFirstCommitUpgradesIt)
 	EXPECT_EQ(v2->entry_count(), 3u);
 	// The re-stamped older slot still holds the commit before, and loads as a fallback.
 	std::vector<unsigned char> zero(g.block_size(), 0);
-	disk.poke(RB_SPARE_DEV, g.spare_dev_sector(g.superblock_block(3 % 2)) * 512, zero.data(), zero.size());
+	disk.poke(RB_SPARE_DEV, g.spare_dev_sector(g.superblock_block(3 % 2)) * 512, zero.data(),
+		  zero.size());
 	auto older = load(g, disk);
 	ASSERT_TRUE(older);
 	EXPECT_EQ(older->seq(), 2u);
@@ -667,7 +683,9 @@ TEST(MetadataStore, MixedVersionSlotsLoad)
 	auto v1 = load(g, disk);
 	ASSERT_TRUE(v1);
 	const u64 older_sector = g.spare_dev_sector(g.superblock_block(2 % 2));
-	disk.write_filter = [&](const MemDisk::Write &w) { return !(w.dev == RB_SPARE_DEV && w.sector == older_sector); };
+	disk.write_filter = [&](const MemDisk::Write &w) {
+		return !(w.dev == RB_SPARE_DEV && w.sector == older_sector);
+	};
 	std::vector<MetadataStore::SlotChange> ch = {insert(6, s0 + 1), run(5, 3, 2)};
 	ASSERT_FALSE(v1->commit(ch.data(), ch.size(), remap::Gfp::Kernel).is_error())
 		<< "a failed re-stamp does not fail the commit";
@@ -689,7 +707,8 @@ TEST(MetadataStore, MixedVersionSlotsLoad)
 	remap::LookupTable::free(t);
 
 	std::vector<unsigned char> junk(g.block_size(), 0x5a);
-	disk.poke(RB_SPARE_DEV, g.spare_dev_sector(g.superblock_block(1)) * 512, junk.data(), junk.size());
+	disk.poke(RB_SPARE_DEV, g.spare_dev_sector(g.superblock_block(1)) * 512, junk.data(),
+		  junk.size());
 	auto fallback = load(g, disk);
 	ASSERT_TRUE(fallback);
 	EXPECT_TRUE(fallback->fell_back());
@@ -711,7 +730,9 @@ TEST(MetadataStore, LostSectorsEntriesAreCheckedAcrossEntries)
 	const std::vector<Case> cases = {
 		{"runs in a remapped block", {insert(5, s0), run(5, 0, 2), run(5, 4, 4)}, true},
 		{"adjacent runs", {insert(5, s0), run(5, 0, 2), run(5, 2, 1)}, true},
-		{"other blocks", {insert(5, s0), insert(6, s0 + 1), run(6, 7, 1), run(5, 1, 1)}, true},
+		{"other blocks",
+		 {insert(5, s0), insert(6, s0 + 1), run(6, 7, 1), run(5, 1, 1)},
+		 true},
 		{"overlapping runs", {insert(5, s0), run(5, 0, 3), run(5, 2, 2)}, false},
 		{"the same run twice", {insert(5, s0), run(5, 1, 1), run(5, 1, 1)}, false},
 		{"a block not remapped", {insert(5, s0), run(6, 0, 1)}, false},
@@ -720,12 +741,16 @@ TEST(MetadataStore, LostSectorsEntriesAreCheckedAcrossEntries)
 	for (const Case &c : cases) {
 		MemDisk disk(1 << 23, 1000 * 8);
 		auto s = load(g, disk);
-		ASSERT_FALSE(s->commit(c.changes.data(), c.changes.size(), remap::Gfp::Kernel).is_error());
+		ASSERT_FALSE(s->commit(c.changes.data(), c.changes.size(), remap::Gfp::Kernel)
+				     .is_error());
 		std::string err;
 		auto loaded = load(g, disk, &err);
 		EXPECT_EQ(loaded != nullptr, c.loads) << c.what << ": " << err;
 		if (!c.loads) {
-			EXPECT_EQ(err, "Metadata maps the same data block twice, or has lost sectors outside a remapped block or twice") << c.what;
+			EXPECT_EQ(
+				err,
+				"Metadata maps the same data block twice, or has lost sectors outside a remapped block or twice")
+				<< c.what;
 		} else {
 			EXPECT_EQ(loaded->entry_count(), c.changes.size());
 			stamp_version(g, disk, 1, 1); // the only commit (seq 1) is in slot 1

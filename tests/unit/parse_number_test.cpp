@@ -19,8 +19,17 @@ TEST(ParseNumber, AcceptsPlainDecimal)
 
 TEST(ParseNumber, RejectsEverythingElse)
 {
-	const char *bad[] = {"", "-1", "+1", " 1", "1 ", "0x10", "1e3", "12abc", "1.0",
-			     "18446744073709551616", "99999999999999999999999"};
+	const char *bad[] = {"",
+			     "-1",
+			     "+1",
+			     " 1",
+			     "1 ",
+			     "0x10",
+			     "1e3",
+			     "12abc",
+			     "1.0",
+			     "18446744073709551616",
+			     "99999999999999999999999"};
 	for (const char *text : bad) {
 		u64 v = 42;
 		EXPECT_FALSE(remap::parse_u64(text, &v)) << text;

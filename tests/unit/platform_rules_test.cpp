@@ -91,7 +91,8 @@ TEST_F(PlatformRules, LeaksAreReportedAtExit)
 			kept_at_exit = rb_alloc(16, RB_GFP_KERNEL);
 			exit(0);
 		},
-		testing::ExitedWithCode(0), "allocation.* made through rb_alloc\\*\\(\\) never freed");
+		testing::ExitedWithCode(0),
+		"allocation.* made through rb_alloc\\*\\(\\) never freed");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -292,7 +293,8 @@ TEST_F(PlatformRules, TwoEngineMutexesOnlyNested)
 		},
 		"an engine mutex taken while holding another: only the replaced table's, with "
 		"rb_mutex_lock_nested\\(\\)");
-	EXPECT_DEATH(rb_mutex_lock_nested(&mutex2_), "rb_mutex_lock_nested\\(\\) without an engine mutex held");
+	EXPECT_DEATH(rb_mutex_lock_nested(&mutex2_),
+		     "rb_mutex_lock_nested\\(\\) without an engine mutex held");
 	rb_mutex_lock(&mutex_);
 	rb_mutex_lock_nested(&mutex2_);
 	rb_mutex_assert_held(&mutex2_);
@@ -319,8 +321,10 @@ TEST_F(PlatformRules, RecursionAndForeignUnlocksAbort)
 			rb_global_lock();
 		},
 		"taken again by the thread that holds it");
-	EXPECT_DEATH(rb_mutex_unlock(&mutex_), "engine mutex .* released by a thread that does not hold it");
-	EXPECT_DEATH(rb_spin_unlock(&spin_, 0), "a spinlock .* released by a thread that does not hold it");
+	EXPECT_DEATH(rb_mutex_unlock(&mutex_),
+		     "engine mutex .* released by a thread that does not hold it");
+	EXPECT_DEATH(rb_spin_unlock(&spin_, 0),
+		     "a spinlock .* released by a thread that does not hold it");
 	EXPECT_DEATH(rb_rcu_read_unlock(), "outside a read-side section");
 	EXPECT_DEATH(
 		{
@@ -338,7 +342,8 @@ TEST_F(PlatformRules, AssertHeldAbortsWhenTheLockIsNotHeld)
 	unsigned long flags;
 	rb_spin_init(&spin_);
 	rb_mutex_init(&mutex_);
-	EXPECT_DEATH(rb_mutex_assert_held(&mutex_), "engine mutex .* asserted held, and this thread does not hold it");
+	EXPECT_DEATH(rb_mutex_assert_held(&mutex_),
+		     "engine mutex .* asserted held, and this thread does not hold it");
 	EXPECT_DEATH(rb_spin_assert_held(&spin_), "spinlock .* asserted held");
 	EXPECT_DEATH(rb_global_assert_held(), "the global lock asserted held");
 	rb_global_lock();

@@ -87,18 +87,25 @@ TEST(RemapTarget, StatsHasEveryKeyInOrderWithRightValues)
 		EXPECT_EQ(pairs[i].first, kStatsKeys[i]);
 		if (pairs[i].first != "metadata" && pairs[i].first != "spare" &&
 		    pairs[i].first != "mode") {
-			EXPECT_TRUE(all_digits(pairs[i].second)) << pairs[i].first << "=" << pairs[i].second;
+			EXPECT_TRUE(all_digits(pairs[i].second))
+				<< pairs[i].first << "=" << pairs[i].second;
 		}
 	}
 	const std::map<std::string, std::string> fresh = {
-		{"remapped", "0"},    {"lost", "0"},         {"spare_used", "0"},  {"spare_free", "96"},
-		{"spare_total", "96"}, {"bad_spare", "0"},   {"read_errors", "0"}, {"write_errors", "0"},
-		{"auto_remaps", "0"}, {"manual_remaps", "0"}, {"cache_hits", "0"}, {"cache_misses", "0"},
-		{"metadata", "ok"},   {"seq", "1"},          {"redone_writes", "0"}, {"redo_last_ns", "0"},
-		{"redo_avg_ns", "0"}, {"redo_max_ns", "0"},
-		{"medium_errors", "0"}, {"transient_errors", "0"}, {"nospc_errors", "0"},
-		{"readahead_errors", "0"}, {"outages", "0"}, {"reprobed", "0"}, {"rescued", "0"},
-		{"lost_sectors", "0"}, {"spare", "ok"}, {"mode", "rw"}};
+		{"remapped", "0"},      {"lost", "0"},
+		{"spare_used", "0"},    {"spare_free", "96"},
+		{"spare_total", "96"},  {"bad_spare", "0"},
+		{"read_errors", "0"},   {"write_errors", "0"},
+		{"auto_remaps", "0"},   {"manual_remaps", "0"},
+		{"cache_hits", "0"},    {"cache_misses", "0"},
+		{"metadata", "ok"},     {"seq", "1"},
+		{"redone_writes", "0"}, {"redo_last_ns", "0"},
+		{"redo_avg_ns", "0"},   {"redo_max_ns", "0"},
+		{"medium_errors", "0"}, {"transient_errors", "0"},
+		{"nospc_errors", "0"},  {"readahead_errors", "0"},
+		{"outages", "0"},       {"reprobed", "0"},
+		{"rescued", "0"},       {"lost_sectors", "0"},
+		{"spare", "ok"},        {"mode", "rw"}};
 	EXPECT_EQ(stats(t.get()), fresh);
 
 	// Three remaps (one cache refill, then two hits), one lost block (a remap takes its spare
@@ -116,14 +123,20 @@ TEST(RemapTarget, StatsHasEveryKeyInOrderWithRightValues)
 	for (u64 ns : {3000u, 9000u, 1500u})
 		rc_target_count_redone_write(t.get(), ns);
 	const std::map<std::string, std::string> busy = {
-		{"remapped", "3"},    {"lost", "1"},         {"spare_used", "3"},  {"spare_free", "93"},
-		{"spare_total", "96"}, {"bad_spare", "0"},   {"read_errors", "2"}, {"write_errors", "3"},
-		{"auto_remaps", "0"}, {"manual_remaps", "4"}, {"cache_hits", "3"}, {"cache_misses", "1"},
-		{"metadata", "ok"},   {"seq", "5"},          {"redone_writes", "3"}, {"redo_last_ns", "1500"},
+		{"remapped", "3"},       {"lost", "1"},
+		{"spare_used", "3"},     {"spare_free", "93"},
+		{"spare_total", "96"},   {"bad_spare", "0"},
+		{"read_errors", "2"},    {"write_errors", "3"},
+		{"auto_remaps", "0"},    {"manual_remaps", "4"},
+		{"cache_hits", "3"},     {"cache_misses", "1"},
+		{"metadata", "ok"},      {"seq", "5"},
+		{"redone_writes", "3"},  {"redo_last_ns", "1500"},
 		{"redo_avg_ns", "4500"}, {"redo_max_ns", "9000"},
-		{"medium_errors", "0"}, {"transient_errors", "0"}, {"nospc_errors", "0"},
-		{"readahead_errors", "0"}, {"outages", "0"}, {"reprobed", "0"}, {"rescued", "0"},
-		{"lost_sectors", "0"}, {"spare", "ok"}, {"mode", "rw"}};
+		{"medium_errors", "0"},  {"transient_errors", "0"},
+		{"nospc_errors", "0"},   {"readahead_errors", "0"},
+		{"outages", "0"},        {"reprobed", "0"},
+		{"rescued", "0"},        {"lost_sectors", "0"},
+		{"spare", "ok"},         {"mode", "rw"}};
 	EXPECT_EQ(stats(t.get()), busy);
 	EXPECT_EQ(status_info(t.get()), "4096 3 1 3/96 ok 5 rw");
 
@@ -131,9 +144,9 @@ TEST(RemapTarget, StatsHasEveryKeyInOrderWithRightValues)
 	Reply r = msg(t.get(), "clear_stats");
 	EXPECT_EQ(r.rc, 0);
 	auto cleared = busy;
-	for (const char *k : {"read_errors", "write_errors", "auto_remaps", "manual_remaps",
-			      "cache_hits", "cache_misses", "redone_writes", "redo_last_ns",
-			      "redo_avg_ns", "redo_max_ns"})
+	for (const char *k :
+	     {"read_errors", "write_errors", "auto_remaps", "manual_remaps", "cache_hits",
+	      "cache_misses", "redone_writes", "redo_last_ns", "redo_avg_ns", "redo_max_ns"})
 		cleared[k] = "0";
 	EXPECT_EQ(stats(t.get()), cleared);
 	EXPECT_EQ(seq(t.get()), 5u) << "clear_stats commits nothing";
@@ -252,9 +265,9 @@ TEST(RemapTarget, RemapCopiesTheBlockCommitsAndReplies)
 	EXPECT_EQ(m.route, RC_ROUTE_SPARE);
 	EXPECT_EQ(m.sector, l.spare_sector(s5) + 3);
 	EXPECT_EQ(m.sectors, 1u);
-	EXPECT_EQ(list_text(t.get()), "0 " + std::to_string(s0) + " remapped\n5 " +
-					      std::to_string(s5) + " remapped\n1023 " +
-					      std::to_string(s_last) + " remapped\n");
+	EXPECT_EQ(list_text(t.get()),
+		  "0 " + std::to_string(s0) + " remapped\n5 " + std::to_string(s5) +
+			  " remapped\n1023 " + std::to_string(s_last) + " remapped\n");
 }
 
 TEST(RemapTarget, ReadWithoutMemoryFailsTheRemapAndLosesNothing)
@@ -264,7 +277,8 @@ TEST(RemapTarget, ReadWithoutMemoryFailsTheRemapAndLosesNothing)
 	Target t = rig.started();
 	ASSERT_TRUE(t);
 	const u64 s0 = seq(t.get());
-	rig.disk.fail_error = -kENOMEM; // the read could not even be issued: says nothing of the disk
+	rig.disk.fail_error =
+		-kENOMEM; // the read could not even be issued: says nothing of the disk
 	rig.disk.fail_read_in = 0;
 	EXPECT_EQ(msg(t.get(), "remap " + std::to_string(10 * l.bs())).rc, -kENOMEM);
 	rig.disk.fail_error = -5;
@@ -380,7 +394,8 @@ TEST(RemapTarget, FailedCopyBackChangesNothing)
 	EXPECT_TRUE(failed);
 	EXPECT_EQ(list_text(t.get()), before);
 	EXPECT_EQ(seq(t.get()), seq0);
-	EXPECT_EQ(metadata_state(t.get()), "ok") << "a data write failure is not a metadata failure";
+	EXPECT_EQ(metadata_state(t.get()), "ok")
+		<< "a data write failure is not a metadata failure";
 	EXPECT_EQ(stat(t.get(), "spare_used"), 1u);
 	EXPECT_TRUE(rig.data_holds(3, 1));
 	EXPECT_EQ(map_io(t.get(), 3 * l.bs(), 1).route, RC_ROUTE_SPARE);
@@ -435,7 +450,8 @@ TEST(RemapTarget, ListIsAscendingAndNeverEndsInACutLine)
 		if (r.text.size() < full.size()) {
 			// The next line did not fit (it needs its length plus the NUL).
 			const size_t next = full.find('\n', r.text.size()) + 1 - r.text.size();
-			EXPECT_GE(r.text.size() + next, maxlen) << "a page stopped early at " << maxlen;
+			EXPECT_GE(r.text.size() + next, maxlen)
+				<< "a page stopped early at " << maxlen;
 		}
 		if (maxlen == full.size() + 1) {
 			EXPECT_EQ(r.text, full);
@@ -473,7 +489,8 @@ TEST(RemapTarget, HelpNamesEveryVerb)
 	ASSERT_TRUE(t);
 	Reply r = msg(t.get(), "help");
 	ASSERT_EQ(r.rc, 1);
-	for (const char *v : {"remap <sector>", "unremap <sector>", "list", "stats", "clear_stats", "help"})
+	for (const char *v :
+	     {"remap <sector>", "unremap <sector>", "list", "stats", "clear_stats", "help"})
 		EXPECT_NE(r.text.find(v), std::string::npos) << v << " missing from: " << r.text;
 	EXPECT_EQ(msg(t.get(), "HELP").rc, 1);
 }
@@ -685,11 +702,13 @@ TEST(RemapTarget, MapCutsARequestAtRemappedBlocks)
 
 	// Inside one remapped block, with an offset.
 	got = walk(t.get(), 2 * 8 + 3, 4);
-	EXPECT_TRUE(same_pieces(got, {{RC_ROUTE_SPARE, l.spare_sector(s2) + 3, 4}})) << describe(got);
+	EXPECT_TRUE(same_pieces(got, {{RC_ROUTE_SPARE, l.spare_sector(s2) + 3, 4}}))
+		<< describe(got);
 	// Ending inside a remapped block.
 	got = walk(t.get(), 9, 10);
-	EXPECT_TRUE(same_pieces(got, {{RC_ROUTE_DATA, l.data_offset + 9, 7},
-				      {RC_ROUTE_SPARE, l.spare_sector(s2), 3}}))
+	EXPECT_TRUE(same_pieces(
+		got,
+		{{RC_ROUTE_DATA, l.data_offset + 9, 7}, {RC_ROUTE_SPARE, l.spare_sector(s2), 3}}))
 		<< describe(got);
 }
 
@@ -721,7 +740,8 @@ TEST(RemapTarget, ViewSummarizesEachPublishedMapping)
 	EXPECT_TRUE(rc_io_view_clean(v, 0, static_cast<u32>(40 * bs)));
 	EXPECT_TRUE(rc_io_view_clean(v, 39 * bs + 7, 1));
 	EXPECT_FALSE(rc_io_view_clean(v, 39 * bs + 7, 2));
-	EXPECT_FALSE(rc_io_view_clean(v, 41 * bs, 1)) << "above the first entry: the lookup decides";
+	EXPECT_FALSE(rc_io_view_clean(v, 41 * bs, 1))
+		<< "above the first entry: the lookup decides";
 	rb_rcu_read_lock();
 	EXPECT_FALSE(rc_io_view_touches(v, 41 * bs, 1)) << "above the only entry: none touched";
 	EXPECT_FALSE(rc_io_view_touches(v, 41 * bs, static_cast<u32>(1000 * bs)));
@@ -780,8 +800,10 @@ TEST(RemapTarget, MapAgreesWithAReferenceModel)
 		const u64 want = std::min<u64>(l.spare_total() - 2, 150);
 		while (model.size() < want) {
 			u64 b = rng() % l.data_blocks;
-			const u64 run = rng() % 4 == 0 ? 1 + rng() % 4 : 1; // adjacent remapped blocks
-			for (u64 k = 0; k < run && b + k < l.data_blocks && model.size() < want; k++) {
+			const u64 run =
+				rng() % 4 == 0 ? 1 + rng() % 4 : 1; // adjacent remapped blocks
+			for (u64 k = 0; k < run && b + k < l.data_blocks && model.size() < want;
+			     k++) {
 				if (model.count(b + k))
 					continue;
 				if (rng() % 6 == 0)
@@ -797,7 +819,8 @@ TEST(RemapTarget, MapAgreesWithAReferenceModel)
 		int bad = 0;
 		for (int i = 0; i < 20000 && bad < 5; i++) {
 			const u64 sector = rng() % l.target_len();
-			const u64 max_len = std::min<u64>(l.target_len() - sector, rng() % 3 ? 24 * l.bs() : 8);
+			const u64 max_len =
+				std::min<u64>(l.target_len() - sector, rng() % 3 ? 24 * l.bs() : 8);
 			const u32 sectors = static_cast<u32>(1 + rng() % max_len);
 			u32 gen = 0;
 			auto got = walk(t.get(), sector, sectors, &gen);
@@ -805,8 +828,8 @@ TEST(RemapTarget, MapAgreesWithAReferenceModel)
 			EXPECT_EQ(gen, gen0);
 			if (!same_pieces(got, exp)) {
 				bad++;
-				ADD_FAILURE() << "request " << sector << "+" << sectors << "\n got " << describe(got)
-					      << "\nwant " << describe(exp);
+				ADD_FAILURE() << "request " << sector << "+" << sectors << "\n got "
+					      << describe(got) << "\nwant " << describe(exp);
 			}
 		}
 	}
@@ -831,9 +854,10 @@ TEST(RemapTarget, IoToABlockInTransitIsHeldUntilTheCommitLands)
 		EXPECT_EQ(map_io(t.get(), block * bs + 1, 2).route, RC_ROUTE_HOLD);
 		EXPECT_EQ(map_io(t.get(), (block + 1) * bs, 1).route, RC_ROUTE_DATA);
 		auto got = walk(t.get(), block * bs - 2, static_cast<u32>(bs + 4));
-		EXPECT_TRUE(same_pieces(got, {{RC_ROUTE_DATA, l.data_offset + block * bs - 2, 2},
-					      {RC_ROUTE_HOLD, 0, static_cast<u32>(bs)},
-					      {RC_ROUTE_DATA, l.data_offset + (block + 1) * bs, 2}}))
+		EXPECT_TRUE(same_pieces(got,
+					{{RC_ROUTE_DATA, l.data_offset + block * bs - 2, 2},
+					 {RC_ROUTE_HOLD, 0, static_cast<u32>(bs)},
+					 {RC_ROUTE_DATA, l.data_offset + (block + 1) * bs, 2}}))
 			<< describe(got);
 		EXPECT_EQ(list_text(t.get()), std::to_string(block) + " - moving\n");
 		return true;
@@ -880,10 +904,12 @@ TEST(RemapTarget, ConcurrentReadersSeeConsistentMappings)
 					ok = ok && m.sector == l.data_offset + cur;
 				else if (m.route == RC_ROUTE_SPARE)
 					ok = ok && m.sector >= l.spare_sector(l.first_usable()) &&
-					     m.sector < l.spare_sector(l.spare_blocks) &&
-					     (m.sector - l.spare_offset) % bs == cur % bs;
+						m.sector < l.spare_sector(l.spare_blocks) &&
+						(m.sector - l.spare_offset) % bs == cur % bs;
 				else
-					ok = ok && (m.route == RC_ROUTE_LOST || m.route == RC_ROUTE_HOLD);
+					ok = ok &&
+						(m.route == RC_ROUTE_LOST ||
+						 m.route == RC_ROUTE_HOLD);
 				if (m.route != RC_ROUTE_DATA)
 					ok = ok && cur / bs == (cur + m.sectors - 1) / bs;
 				if (!ok) {
@@ -952,8 +978,9 @@ TEST(RemapTarget, DataMovesIntactBetweenTheDevices)
 	}
 	EXPECT_EQ(list_all(t.get()), model);
 	for (u64 b = 0; b < 64; b++) {
-		const bool moved_back = std::find(blocks.begin(), blocks.end(), b) != blocks.end() &&
-					!model.count(b);
+		const bool moved_back =
+			std::find(blocks.begin(), blocks.end(), b) != blocks.end() &&
+			!model.count(b);
 		EXPECT_TRUE(rig.data_holds(b, moved_back ? 2 : 1)) << "block " << b;
 	}
 
@@ -1031,9 +1058,14 @@ TEST(RemapTarget, PowerCutAtAnyWriteKeepsWhatWasAcknowledged)
 {
 	Layout l;
 	l.spare_blocks = 40;
-	enum Kind { Remap, RemapLost, Unremap };
+	enum Kind {
+		Remap,
+		RemapLost,
+		Unremap
+	};
 	const std::vector<std::pair<Kind, u64>> script = {
-		{Remap, 1}, {RemapLost, 2}, {Remap, 3}, {Unremap, 1}, {Remap, 4}, {Unremap, 3}, {Remap, 5}};
+		{Remap, 1}, {RemapLost, 2}, {Remap, 3}, {Unremap, 1},
+		{Remap, 4}, {Unremap, 3},   {Remap, 5}};
 	auto run = [&](Rig &rig, rc_target *t, std::pair<Kind, u64> op) {
 		if (op.first == RemapLost)
 			rig.disk.fail_next_read_for_good();
@@ -1048,8 +1080,9 @@ TEST(RemapTarget, PowerCutAtAnyWriteKeepsWhatWasAcknowledged)
 		for (int k = 0;; k++) {
 			bool tripped = false;
 			for (int variant = 0; variant < 2; variant++) {
-				SCOPED_TRACE("op " + std::to_string(i) + " write " + std::to_string(k) +
-					     " variant " + std::to_string(variant));
+				SCOPED_TRACE("op " + std::to_string(i) + " write " +
+					     std::to_string(k) + " variant " +
+					     std::to_string(variant));
 				Rig rig(l);
 				for (u64 b = 0; b < 8; b++)
 					rig.fill_data(b, 5);
@@ -1071,7 +1104,8 @@ TEST(RemapTarget, PowerCutAtAnyWriteKeepsWhatWasAcknowledged)
 				rig.disk.write_filter = nullptr;
 				const std::string after = list_text(t.get());
 				if (rc < 0) {
-					EXPECT_EQ(after, before) << "a failed operation changed the mapping";
+					EXPECT_EQ(after, before)
+						<< "a failed operation changed the mapping";
 				}
 				t.reset();
 				rig.disk.crash(&rng, variant ? 50 : 100, variant == 1);
@@ -1137,7 +1171,8 @@ TEST(RemapTarget, CommitFailureFailsTheMetadataAndKeepsTheLastGoodCommit)
 		EXPECT_EQ(seq(t.get()), seq0);
 		EXPECT_EQ(stat(t.get(), "remapped"), 1u);
 		EXPECT_EQ(stat(t.get(), "spare_used"), 1u);
-		EXPECT_EQ(status_info(t.get()), "4096 1 0 1/96 failed " + std::to_string(seq0) + " rw");
+		EXPECT_EQ(status_info(t.get()),
+			  "4096 1 0 1/96 failed " + std::to_string(seq0) + " rw");
 
 		// Nothing more is written: every change fails with -EIO.
 		const int writes = rig.disk.writes;
@@ -1207,13 +1242,15 @@ TEST(RemapTarget, DegradedAfterFallingBackUntilTheNextCommit)
 		t.reset();
 		const unsigned char junk = 0x5a;
 		const bool superblock = std::string(what) == "superblock";
-		rig.disk.poke(RB_SPARE_DEV, l.spare_byte(superblock ? 0 : 2 + l.table_blocks()) + 300, &junk, 1);
+		rig.disk.poke(RB_SPARE_DEV,
+			      l.spare_byte(superblock ? 0 : 2 + l.table_blocks()) + 300, &junk, 1);
 		Target d = rig.create();
 		ASSERT_TRUE(d);
 		EXPECT_EQ(metadata_state(d.get()), "degraded");
 		EXPECT_EQ(seq(d.get()), 1u);
 		EXPECT_EQ(list_text(d.get()), "");
-		EXPECT_NE(status_info(d.get()).find(" degraded 1"), std::string::npos) << status_info(d.get());
+		EXPECT_NE(status_info(d.get()).find(" degraded 1"), std::string::npos)
+			<< status_info(d.get());
 		ASSERT_EQ(rc_target_resume(d.get()), 0);
 		EXPECT_EQ(metadata_state(d.get()), "degraded");
 		EXPECT_EQ(seq(d.get()), 1u);
@@ -1320,7 +1357,10 @@ TEST(RemapTarget, RepeatedExhaustionAcrossTheAllocatorCache)
 		// Free a random half.
 		for (auto it = model.begin(); it != model.end();) {
 			if (rng() % 2) {
-				ASSERT_EQ(msg(t.get(), "unremap " + std::to_string(it->first * l.bs())).rc, 0);
+				ASSERT_EQ(msg(t.get(),
+					      "unremap " + std::to_string(it->first * l.bs()))
+						  .rc,
+					  0);
 				it = model.erase(it);
 			} else {
 				++it;
@@ -1362,7 +1402,8 @@ TEST(RemapTarget, FullTableSlotsFailARemapWithoutFailingTheMetadata)
 	EXPECT_EQ(list_text(t.get()), before);
 	EXPECT_EQ(seq(t.get()), seq0);
 	EXPECT_EQ(metadata_state(t.get()), "ok");
-	EXPECT_EQ(stat(t.get(), "spare_free"), 6u) << "the spare taken for the refused remap leaked";
+	EXPECT_EQ(stat(t.get(), "spare_free"), 6u)
+		<< "the spare taken for the refused remap leaked";
 	EXPECT_EQ(map_io(t.get(), 29, 1).route, RC_ROUTE_DATA);
 }
 
@@ -1606,7 +1647,8 @@ TEST(RemapTarget, CreateFailsCleanlyOnEveryAllocationFailure)
 				EXPECT_NE(error, nullptr) << "allocation " << n;
 			}
 			t.reset();
-			EXPECT_EQ(rb_user_live_allocs(), base) << "leak after allocation " << n << " failed";
+			EXPECT_EQ(rb_user_live_allocs(), base)
+				<< "leak after allocation " << n << " failed";
 		}
 		EXPECT_GT(failures, 3);
 		EXPECT_EQ(clean_successes, 20);
@@ -1647,9 +1689,11 @@ TEST(RemapTarget, AllocationFailureWhileLoadingNeverLoadsAnOlderCommit)
 			continue;
 		if (stale++)
 			continue;
-		ADD_FAILURE() << "allocation " << n << " failed and create succeeded on an older commit: seq "
-			      << seq(t.get()) << " (newest " << newest_seq << "), metadata="
-			      << metadata_state(t.get()) << ", list:\n" << got;
+		ADD_FAILURE() << "allocation " << n
+			      << " failed and create succeeded on an older commit: seq "
+			      << seq(t.get()) << " (newest " << newest_seq
+			      << "), metadata=" << metadata_state(t.get()) << ", list:\n"
+			      << got;
 	}
 	EXPECT_EQ(stale, 0);
 }
@@ -1692,9 +1736,11 @@ TEST(RemapTarget, AllocationFailureWhileReloadingAtResumeNeverLoadsAnOlderCommit
 		stale++;
 		if (stale > 1)
 			continue;
-		ADD_FAILURE() << "allocation " << n << " failed and resume succeeded without the other "
-			      << "table's commit: seq " << seq(t.get()) << ", metadata="
-			      << metadata_state(t.get()) << ", list:\n" << got;
+		ADD_FAILURE() << "allocation " << n
+			      << " failed and resume succeeded without the other "
+			      << "table's commit: seq " << seq(t.get())
+			      << ", metadata=" << metadata_state(t.get()) << ", list:\n"
+			      << got;
 		EXPECT_EQ(map_io(t.get(), 41 * l.bs(), 1).route, RC_ROUTE_SPARE)
 			<< "block 41's I/O goes to the data device again";
 		// The next commit overwrites the newest one.
@@ -1727,8 +1773,8 @@ TEST(RemapTarget, CreateReportsEnomemForEveryAllocationFailure)
 			rb_user_fail_alloc_nth(-1);
 			if (t)
 				break;
-			EXPECT_EQ(err, -kENOMEM) << "allocation " << n << " failed: "
-						 << (error ? error : "(null)");
+			EXPECT_EQ(err, -kENOMEM)
+				<< "allocation " << n << " failed: " << (error ? error : "(null)");
 		}
 	}
 }
@@ -1754,7 +1800,8 @@ TEST(RemapTarget, AllocationFailuresInMessagesAndFormatFailCleanly)
 				break;
 			EXPECT_EQ(r, -kENOMEM) << n;
 			EXPECT_EQ(seq(t.get()), 0u);
-			EXPECT_EQ(msg(t.get(), "remap 0").rc, -kEBUSY) << "a failed resume left it running";
+			EXPECT_EQ(msg(t.get(), "remap 0").rc, -kEBUSY)
+				<< "a failed resume left it running";
 		}
 		EXPECT_EQ(seq(t.get()), 1u);
 		ASSERT_GE(remap_block(t.get(), l, 1), 0);
@@ -1765,9 +1812,10 @@ TEST(RemapTarget, AllocationFailuresInMessagesAndFormatFailCleanly)
 			std::string words;
 			bool lost;
 		};
-		const std::vector<Op> ops = {{"remap", "remap " + std::to_string(5 * l.bs()), false},
-					     {"remap lost", "remap " + std::to_string(6 * l.bs()), true},
-					     {"unremap", "unremap " + std::to_string(1 * l.bs()), false}};
+		const std::vector<Op> ops = {
+			{"remap", "remap " + std::to_string(5 * l.bs()), false},
+			{"remap lost", "remap " + std::to_string(6 * l.bs()), true},
+			{"unremap", "unremap " + std::to_string(1 * l.bs()), false}};
 		for (const Op &op : ops) {
 			SCOPED_TRACE(op.name);
 			int failures = 0;
@@ -1790,9 +1838,11 @@ TEST(RemapTarget, AllocationFailuresInMessagesAndFormatFailCleanly)
 				EXPECT_EQ(seq(t.get()), seq0) << "allocation " << n;
 				EXPECT_EQ(stat(t.get(), "spare_free"), free0) << "allocation " << n;
 				EXPECT_EQ(metadata_state(t.get()), "ok") << "allocation " << n;
-				const u64 sector = std::stoull(op.words.substr(op.words.find(' ') + 1));
+				const u64 sector =
+					std::stoull(op.words.substr(op.words.find(' ') + 1));
 				EXPECT_NE(map_io(t.get(), sector, 1).route, RC_ROUTE_HOLD)
-					<< "a block stayed held after allocation " << n << " failed";
+					<< "a block stayed held after allocation " << n
+					<< " failed";
 			}
 			EXPECT_GT(failures, 0);
 		}
@@ -1802,7 +1852,6 @@ TEST(RemapTarget, AllocationFailuresInMessagesAndFormatFailCleanly)
 		EXPECT_EQ(m[6], kLost);
 		EXPECT_TRUE(rig.spare_holds(m[5], 5, 8));
 		EXPECT_TRUE(rig.data_holds(1, 8));
-
 	}
 	EXPECT_EQ(rb_user_live_allocs(), base);
 }
@@ -1854,7 +1903,8 @@ TEST(RemapTargetScale, ManyRemapsThroughMessagesListedBackByPages)
 	};
 	double lap = thread_cpu_seconds();
 	for (u64 i = 0; i < n; i++) {
-		Reply r = msg(t.get(), "remap " + std::to_string(blocks[i] * l.bs() + rng() % l.bs()), 64);
+		Reply r = msg(t.get(),
+			      "remap " + std::to_string(blocks[i] * l.bs() + rng() % l.bs()), 64);
 		ASSERT_EQ(r.rc, 1) << "remap #" << i;
 		const size_t sp = r.text.find(' ');
 		ASSERT_EQ(r.text.substr(0, sp), std::to_string(blocks[i]));
@@ -1902,10 +1952,11 @@ TEST(RemapTargetScale, ManyRemapsThroughMessagesListedBackByPages)
 	std::printf("[ scale    ] bytes written: first 1000 remaps %llu, last 1000 %llu\n",
 		    static_cast<unsigned long long>(written[9]),
 		    static_cast<unsigned long long>(written.back() - written[written.size() - 11]));
-	const u64 first_bytes = written[9], last_bytes = written.back() - written[written.size() - 11];
+	const u64 first_bytes = written[9],
+		  last_bytes = written.back() - written[written.size() - 11];
 	EXPECT_LE(last_bytes, 2 * first_bytes)
-		<< "the last 1000 remaps wrote " << last_bytes << " bytes, the first 1000 " << first_bytes
-		<< ": a remap's commit grows with the table";
+		<< "the last 1000 remaps wrote " << last_bytes << " bytes, the first 1000 "
+		<< first_bytes << ": a remap's commit grows with the table";
 	RecordProperty("remap_seconds", std::to_string(remap_s));
 	RecordProperty("last_over_first_1000", std::to_string(last_k / std::max(first_k, 1e-9)));
 }
@@ -1931,7 +1982,8 @@ TEST(RemapTargetFaults, FailedWriteIsRetriedThenRemappedWithItsData)
 	// Block 21 keeps failing on the data device: it moves, with the written data.
 	const u64 bad_lo = l.data_offset + 21 * l.bs(), bad_hi = bad_lo + l.bs();
 	rig.disk.write_filter = [&](const MemDisk::Write &w) {
-		return !(w.dev == RB_DATA_DEV && w.sector < bad_hi && w.sector + w.data.size() / 512 > bad_lo);
+		return !(w.dev == RB_DATA_DEV && w.sector < bad_hi &&
+			 w.sector + w.data.size() / 512 > bad_lo);
 	};
 	ASSERT_EQ(rewrite_one(t.get(), 20 * l.bs(), static_cast<u32>(2 * l.bs()), data.data()), 0);
 	EXPECT_EQ(stat(t.get(), "auto_remaps"), 1u);
@@ -1986,11 +2038,13 @@ TEST(RemapTargetFaults, ConcurrentFailedWritesShareOneCommit)
 	// Blocks 50..52 fail every write on the data device.
 	const u64 bad_lo = l.data_offset + 50 * l.bs(), bad_hi = bad_lo + 3 * l.bs();
 	rig.disk.write_filter = [&](const MemDisk::Write &w) {
-		return !(w.dev == RB_DATA_DEV && w.sector < bad_hi && w.sector + w.data.size() / 512 > bad_lo);
+		return !(w.dev == RB_DATA_DEV && w.sector < bad_hi &&
+			 w.sector + w.data.size() / 512 > bad_lo);
 	};
 	// Three failed writes: block 50 whole, block 51 whole, and one sector of 52 (the rest
 	// of 52 is kept); a fourth, later one overwrites sector 0 of block 50.
-	std::vector<unsigned char> a(l.block_size, 0xa1), b(l.block_size, 0xb2), c(512, 0xc3), d(512, 0xd4);
+	std::vector<unsigned char> a(l.block_size, 0xa1), b(l.block_size, 0xb2), c(512, 0xc3),
+		d(512, 0xd4);
 	const rc_extent ext[] = {
 		{50 * l.bs(), static_cast<u32>(l.bs()), 0, a.data()},
 		{51 * l.bs(), static_cast<u32>(l.bs()), 0, b.data()},
@@ -2004,11 +2058,16 @@ TEST(RemapTargetFaults, ConcurrentFailedWritesShareOneCommit)
 	Mapping m = list_all(t.get());
 	ASSERT_EQ(m.size(), 3u);
 	for (u64 i = 0; i < l.block_size; i++) {
-		ASSERT_EQ(rig.disk.peek(RB_SPARE_DEV, l.spare_byte(static_cast<u64>(m[50])) + i), i < 512 ? 0xd4 : 0xa1) << i;
-		ASSERT_EQ(rig.disk.peek(RB_SPARE_DEV, l.spare_byte(static_cast<u64>(m[51])) + i), 0xb2) << i;
+		ASSERT_EQ(rig.disk.peek(RB_SPARE_DEV, l.spare_byte(static_cast<u64>(m[50])) + i),
+			  i < 512 ? 0xd4 : 0xa1)
+			<< i;
+		ASSERT_EQ(rig.disk.peek(RB_SPARE_DEV, l.spare_byte(static_cast<u64>(m[51])) + i),
+			  0xb2)
+			<< i;
 		const bool written = i >= 1024 && i < 1536;
 		ASSERT_EQ(rig.disk.peek(RB_SPARE_DEV, l.spare_byte(static_cast<u64>(m[52])) + i),
-			  written ? 0xc3 : pattern(52, i, 3)) << i;
+			  written ? 0xc3 : pattern(52, i, 3))
+			<< i;
 	}
 }
 
@@ -2038,7 +2097,9 @@ TEST(RemapTargetFaults, RetriedFuaWriteIsDurableAfterAPowerCut)
 	Mapping m = list_all(again.get());
 	ASSERT_EQ(m.count(70), 1u);
 	for (u64 i = 0; i < l.block_size; i++) {
-		ASSERT_EQ(rig.disk.peek(RB_SPARE_DEV, l.spare_byte(static_cast<u64>(m[70])) + i), 0x5a) << i;
+		ASSERT_EQ(rig.disk.peek(RB_SPARE_DEV, l.spare_byte(static_cast<u64>(m[70])) + i),
+			  0x5a)
+			<< i;
 		ASSERT_EQ(rig.disk.peek(RB_DATA_DEV, l.data_byte(71) + i), 0xa5) << i;
 	}
 }
@@ -2054,8 +2115,11 @@ TEST(RemapTargetFaults, BatchWithABadExtentFailsWholeAndEachAloneGetsItsVerdict)
 	// every write.
 	const u64 lost_lo = l.data_offset + 60 * l.bs(), bad_lo = l.data_offset + 61 * l.bs();
 	std::vector<unsigned char> buf(l.block_size);
-	rig.disk.read_filter = [&](int dev, u64 sector) { return !(dev == RB_DATA_DEV && sector >= lost_lo && sector < lost_lo + 5); };
-	ASSERT_NE(rc_target_reread(t.get(), 60 * l.bs(), static_cast<u32>(l.bs()), buf.data(), -5), 0);
+	rig.disk.read_filter = [&](int dev, u64 sector) {
+		return !(dev == RB_DATA_DEV && sector >= lost_lo && sector < lost_lo + 5);
+	};
+	ASSERT_NE(rc_target_reread(t.get(), 60 * l.bs(), static_cast<u32>(l.bs()), buf.data(), -5),
+		  0);
 	ASSERT_EQ(stat(t.get(), "lost_sectors"), 5u);
 	const Mapping m = list_all(t.get());
 	ASSERT_EQ(m.count(60), 1u);
@@ -2065,7 +2129,8 @@ TEST(RemapTargetFaults, BatchWithABadExtentFailsWholeAndEachAloneGetsItsVerdict)
 		return !(dev == RB_SPARE_DEV && sector >= spare_lo && sector < spare_lo + l.bs());
 	};
 	rig.disk.write_filter = [&](const MemDisk::Write &w) {
-		return !(w.dev == RB_DATA_DEV && w.sector < bad_lo + l.bs() && w.sector + w.data.size() / 512 > bad_lo);
+		return !(w.dev == RB_DATA_DEV && w.sector < bad_lo + l.bs() &&
+			 w.sector + w.data.size() / 512 > bad_lo);
 	};
 	const u64 s0 = seq(t.get());
 	const std::string list0 = list_text(t.get());
@@ -2110,8 +2175,11 @@ TEST(RemapTargetFaults, RetryWithoutMemoryMarksNothingLost)
 	const u64 s0 = seq(t.get());
 	const u64 lo = l.data_offset + 50 * l.bs();
 	rig.disk.fail_error = -kENOMEM;
-	rig.disk.read_filter = [&](int dev, u64 sector) { return !(dev == RB_DATA_DEV && sector >= lo && sector < lo + l.bs()); };
-	EXPECT_NE(rc_target_reread(t.get(), 50 * l.bs(), static_cast<u32>(l.bs()), buf.data(), -5), 0);
+	rig.disk.read_filter = [&](int dev, u64 sector) {
+		return !(dev == RB_DATA_DEV && sector >= lo && sector < lo + l.bs());
+	};
+	EXPECT_NE(rc_target_reread(t.get(), 50 * l.bs(), static_cast<u32>(l.bs()), buf.data(), -5),
+		  0);
 	rig.disk.read_filter = nullptr;
 	rig.disk.fail_error = -5;
 	EXPECT_EQ(stat(t.get(), "lost"), 0u);
@@ -2119,7 +2187,8 @@ TEST(RemapTargetFaults, RetryWithoutMemoryMarksNothingLost)
 	EXPECT_EQ(seq(t.get()), s0) << "nothing to commit";
 	EXPECT_EQ(map_io(t.get(), 50 * l.bs(), 1).route, RC_ROUTE_DATA);
 	// With memory, the same block reads again and its data is intact.
-	ASSERT_EQ(rc_target_reread(t.get(), 50 * l.bs(), static_cast<u32>(l.bs()), buf.data(), -5), 0);
+	ASSERT_EQ(rc_target_reread(t.get(), 50 * l.bs(), static_cast<u32>(l.bs()), buf.data(), -5),
+		  0);
 	for (u64 i = 0; i < buf.size(); i++)
 		ASSERT_EQ(buf[i], pattern(50, i, 4)) << i;
 }
@@ -2136,7 +2205,9 @@ TEST(RemapTargetFaults, WeakBlockMovesUnreadableBlockIsLost)
 
 	// Block 40 fails its first read and then reads: weak, moved, and the read succeeds.
 	rig.disk.fail_read_in = 0;
-	ASSERT_EQ(rc_target_reread(t.get(), 40 * l.bs(), static_cast<u32>(2 * l.bs()), buf.data(), -5), 0);
+	ASSERT_EQ(rc_target_reread(t.get(), 40 * l.bs(), static_cast<u32>(2 * l.bs()), buf.data(),
+				   -5),
+		  0);
 	for (u64 i = 0; i < buf.size(); i++)
 		ASSERT_EQ(buf[i], pattern(40 + i / l.block_size, i % l.block_size, 9)) << i;
 	EXPECT_EQ(stat(t.get(), "auto_remaps"), 1u);
@@ -2148,8 +2219,11 @@ TEST(RemapTargetFaults, WeakBlockMovesUnreadableBlockIsLost)
 	// Block 41 never reads: the read fails, the block is lost, and that is persisted.
 	const u64 lo = l.data_offset + 41 * l.bs();
 	rig.disk.fail_read_in = -1;
-	rig.disk.read_filter = [&](int dev, u64 sector) { return !(dev == RB_DATA_DEV && sector >= lo && sector < lo + l.bs()); };
-	EXPECT_NE(rc_target_reread(t.get(), 41 * l.bs(), static_cast<u32>(l.bs()), buf.data(), -5), 0);
+	rig.disk.read_filter = [&](int dev, u64 sector) {
+		return !(dev == RB_DATA_DEV && sector >= lo && sector < lo + l.bs());
+	};
+	EXPECT_NE(rc_target_reread(t.get(), 41 * l.bs(), static_cast<u32>(l.bs()), buf.data(), -5),
+		  0);
 	rig.disk.read_filter = nullptr;
 	EXPECT_EQ(stat(t.get(), "lost"), 1u);
 	t.reset();

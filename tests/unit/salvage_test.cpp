@@ -41,22 +41,26 @@ long long spare_of(rc_target *t, u64 b, u64 *lost_sectors = nullptr)
 	EXPECT_EQ(r.rc, 1);
 	u64 block = 0, n = 0;
 	long long spare = -2;
-	if (r.text.empty() || !parse_list_line(r.text.substr(0, r.text.size() - 1), &block, &spare, &n) ||
-	    block != b)
+	if (r.text.empty() ||
+	    !parse_list_line(r.text.substr(0, r.text.size() - 1), &block, &spare, &n) || block != b)
 		return -2;
 	if (lost_sectors)
 		*lost_sectors = n;
 	return spare;
 }
 
-std::vector<unsigned char> bytes(size_t n, unsigned char v) { return std::vector<unsigned char>(n, v); }
+std::vector<unsigned char> bytes(size_t n, unsigned char v)
+{
+	return std::vector<unsigned char>(n, v);
+}
 
 // Whether spare block `spare` holds block b's pattern `salt` in sectors [lo, hi) (and zeros
 // where `zero` says).
 bool spare_sectors_hold(Rig &rig, long long spare, u64 b, unsigned salt, u64 lo, u64 hi)
 {
 	for (u64 i = lo * 512; i < hi * 512; i++) {
-		if (rig.disk.peek(RB_SPARE_DEV, rig.layout.spare_byte(static_cast<u64>(spare)) + i) !=
+		if (rig.disk.peek(RB_SPARE_DEV,
+				  rig.layout.spare_byte(static_cast<u64>(spare)) + i) !=
 		    pattern(b, i, salt))
 			return false;
 	}
@@ -66,7 +70,8 @@ bool spare_sectors_hold(Rig &rig, long long spare, u64 b, unsigned salt, u64 lo,
 bool spare_sectors_are(Rig &rig, long long spare, u64 lo, u64 hi, unsigned char v)
 {
 	for (u64 i = lo * 512; i < hi * 512; i++) {
-		if (rig.disk.peek(RB_SPARE_DEV, rig.layout.spare_byte(static_cast<u64>(spare)) + i) != v)
+		if (rig.disk.peek(RB_SPARE_DEV,
+				  rig.layout.spare_byte(static_cast<u64>(spare)) + i) != v)
 			return false;
 	}
 	return true;
@@ -107,7 +112,8 @@ TEST_P(SalvageAtBlockSize, OneBadSectorLosesOnlyItself)
 	EXPECT_EQ(stat(t.get(), "lost_sectors"), 1u);
 	EXPECT_EQ(stat(t.get(), "lost"), 0u);
 	EXPECT_EQ(stat(t.get(), "remapped"), 1u);
-	EXPECT_EQ(list_text(t.get()), std::to_string(b) + " " + std::to_string(spare) + " remapped lost_sectors=1\n");
+	EXPECT_EQ(list_text(t.get()),
+		  std::to_string(b) + " " + std::to_string(spare) + " remapped lost_sectors=1\n");
 	// What read is on the spare block, zeros in the hole.
 	EXPECT_TRUE(spare_sectors_hold(rig, spare, b, 3, 0, bad));
 	EXPECT_TRUE(spare_sectors_are(rig, spare, bad, bad + 1, 0));
@@ -143,7 +149,8 @@ TEST_P(SalvageAtBlockSize, OneBadSectorLosesOnlyItself)
 	const auto data = bytes(4096, 0x6c);
 	ASSERT_EQ(rewrite_one(t.get(), b * bs + w0, 8, data.data()), 0);
 	EXPECT_EQ(stat(t.get(), "lost_sectors"), 0u);
-	EXPECT_EQ(list_text(t.get()), std::to_string(b) + " " + std::to_string(spare) + " remapped\n")
+	EXPECT_EQ(list_text(t.get()),
+		  std::to_string(b) + " " + std::to_string(spare) + " remapped\n")
 		<< "revived in place: its spare block is healthy";
 	EXPECT_EQ(map_io(t.get(), b * bs + bad, 1).route, RC_ROUTE_SPARE);
 	EXPECT_TRUE(spare_sectors_hold(rig, spare, b, 3, 0, w0));
@@ -204,7 +211,8 @@ TEST(Salvage, PartialWriteToALostBlockKeepsTheRestLost)
 	const u64 b = 12, bs = l.bs();
 	Target t = rig.started();
 	ASSERT_TRUE(t);
-	rig.disk.unreadable.push_back({RB_DATA_DEV, l.data_offset + b * bs, l.data_offset + (b + 1) * bs});
+	rig.disk.unreadable.push_back(
+		{RB_DATA_DEV, l.data_offset + b * bs, l.data_offset + (b + 1) * bs});
 	ASSERT_EQ(remap_block(t.get(), l, b), kLost);
 	EXPECT_EQ(stat(t.get(), "lost"), 1u);
 	const auto data = bytes(4096, 0x3c);
@@ -250,7 +258,9 @@ TEST(Salvage, GranularityIsTheDataLogicalBlockSize)
 	EXPECT_EQ(reads, 1 + 1 + 2 + 8);
 	EXPECT_EQ(stat(t.get(), "lost_sectors"), 8u);
 	for (u64 k = 0; k < bs; k++)
-		EXPECT_EQ(map_io(t.get(), b * bs + k, 1).route, k >= 40 && k < 48 ? RC_ROUTE_LOST : RC_ROUTE_SPARE) << k;
+		EXPECT_EQ(map_io(t.get(), b * bs + k, 1).route,
+			  k >= 40 && k < 48 ? RC_ROUTE_LOST : RC_ROUTE_SPARE)
+			<< k;
 	EXPECT_TRUE(spare_sectors_hold(rig, spare, b, 7, 0, 40));
 	EXPECT_TRUE(spare_sectors_are(rig, spare, 40, 48, 0));
 	EXPECT_TRUE(spare_sectors_hold(rig, spare, b, 7, 48, bs));
@@ -286,7 +296,8 @@ TEST(Salvage, LostSectorsPersistAcrossRecreateAndCrash)
 	bad_sector(rig, 30, 1);
 	bad_sector(rig, 30, 6);
 	bad_sector(rig, 31, 0);
-	ASSERT_EQ(msg(t.get(), "remap " + std::to_string(30 * l.bs()) + " 2").text, "remapped=2 lost=0 already=0");
+	ASSERT_EQ(msg(t.get(), "remap " + std::to_string(30 * l.bs()) + " 2").text,
+		  "remapped=2 lost=0 already=0");
 	const std::string before = list_text(t.get());
 	EXPECT_EQ(stat(t.get(), "lost_sectors"), 3u);
 	t.reset();
@@ -296,8 +307,10 @@ TEST(Salvage, LostSectorsPersistAcrossRecreateAndCrash)
 	EXPECT_EQ(list_text(t.get()), before);
 	EXPECT_EQ(stat(t.get(), "lost_sectors"), 3u);
 	for (u64 k = 0; k < 8; k++) {
-		EXPECT_EQ(map_io(t.get(), 30 * l.bs() + k, 1).route, k == 1 || k == 6 ? RC_ROUTE_LOST : RC_ROUTE_SPARE);
-		EXPECT_EQ(map_io(t.get(), 31 * l.bs() + k, 1).route, k == 0 ? RC_ROUTE_LOST : RC_ROUTE_SPARE);
+		EXPECT_EQ(map_io(t.get(), 30 * l.bs() + k, 1).route,
+			  k == 1 || k == 6 ? RC_ROUTE_LOST : RC_ROUTE_SPARE);
+		EXPECT_EQ(map_io(t.get(), 31 * l.bs() + k, 1).route,
+			  k == 0 ? RC_ROUTE_LOST : RC_ROUTE_SPARE);
 	}
 	// A revive is committed before the write completes: it survives a crash too.
 	const auto data = bytes(512, 0x77);
@@ -308,7 +321,9 @@ TEST(Salvage, LostSectorsPersistAcrossRecreateAndCrash)
 	EXPECT_EQ(stat(t.get(), "lost_sectors"), 2u);
 	EXPECT_EQ(map_io(t.get(), 30 * l.bs() + 6, 1).route, RC_ROUTE_SPARE);
 	EXPECT_EQ(map_io(t.get(), 30 * l.bs() + 1, 1).route, RC_ROUTE_LOST);
-	EXPECT_EQ(rig.disk.peek(RB_SPARE_DEV, l.spare_byte(static_cast<u64>(spare_of(t.get(), 30))) + 6 * 512), 0x77);
+	EXPECT_EQ(rig.disk.peek(RB_SPARE_DEV,
+				l.spare_byte(static_cast<u64>(spare_of(t.get(), 30))) + 6 * 512),
+		  0x77);
 }
 
 // A version 1 area (what main wrote) loads with its mapping, and its first commit upgrades it
@@ -318,13 +333,15 @@ TEST(Salvage, Version1ImageLoadsAndUpgrades)
 	Rig rig(layout_of(4096));
 	const Layout &l = rig.layout;
 	remap::Geometry g;
-	ASSERT_EQ(remap::Geometry::create(l.data_offset, l.target_len(), l.spare_offset, l.spare_len(),
-					  l.block_size, &g),
+	ASSERT_EQ(remap::Geometry::create(l.data_offset, l.target_len(), l.spare_offset,
+					  l.spare_len(), l.block_size, &g),
 		  nullptr);
 	auto version = [&](u32 slot, bool restamp_v1) {
 		std::vector<unsigned char> b(l.block_size);
 		const u64 sector = l.spare_sector(slot);
-		EXPECT_EQ(rig.disk.ops()->read(rig.disk.ctx(), RB_SPARE_DEV, sector, b.data(), l.block_size, 0), 0);
+		EXPECT_EQ(rig.disk.ops()->read(rig.disk.ctx(), RB_SPARE_DEV, sector, b.data(),
+					       l.block_size, 0),
+			  0);
 		remap::Superblock sb;
 		if (remap::decode_superblock(g, b.data(), &sb))
 			return 0u;
@@ -371,9 +388,11 @@ TEST(Salvage, ReprobeRescuesWhatReadsAgain)
 		rig.fill_data(b, 5);
 	Target t = rig.started();
 	ASSERT_TRUE(t);
-	rig.disk.unreadable.push_back({RB_DATA_DEV, l.data_offset + 7 * l.bs(), l.data_offset + 8 * l.bs()});
+	rig.disk.unreadable.push_back(
+		{RB_DATA_DEV, l.data_offset + 7 * l.bs(), l.data_offset + 8 * l.bs()});
 	bad_sector(rig, 9, 4);
-	rig.disk.unreadable.push_back({RB_DATA_DEV, l.data_offset + 11 * l.bs(), l.data_offset + 12 * l.bs()});
+	rig.disk.unreadable.push_back(
+		{RB_DATA_DEV, l.data_offset + 11 * l.bs(), l.data_offset + 12 * l.bs()});
 	ASSERT_EQ(remap_block(t.get(), l, 7), kLost);
 	const long long s9 = remap_block(t.get(), l, 9);
 	ASSERT_GE(s9, 0);
@@ -389,7 +408,8 @@ TEST(Salvage, ReprobeRescuesWhatReadsAgain)
 
 	// The disk reads again, except block 11.
 	rig.disk.unreadable.resize(0);
-	rig.disk.unreadable.push_back({RB_DATA_DEV, l.data_offset + 11 * l.bs(), l.data_offset + 12 * l.bs()});
+	rig.disk.unreadable.push_back(
+		{RB_DATA_DEV, l.data_offset + 11 * l.bs(), l.data_offset + 12 * l.bs()});
 	// A range that holds only block 9.
 	r = msg(t.get(), "reprobe " + std::to_string(8 * l.bs()) + " 2");
 	EXPECT_EQ(r.text, "reprobed=1 rescued=1 still_lost=0");
@@ -409,7 +429,8 @@ TEST(Salvage, ReprobeRescuesWhatReadsAgain)
 	EXPECT_EQ(map_io(t.get(), 11 * l.bs(), 8).route, RC_ROUTE_LOST);
 	// Half of block 11 reads again: it is salvaged, the rest still lost.
 	rig.disk.unreadable.resize(0);
-	rig.disk.unreadable.push_back({RB_DATA_DEV, l.data_offset + 11 * l.bs() + 4, l.data_offset + 12 * l.bs()});
+	rig.disk.unreadable.push_back(
+		{RB_DATA_DEV, l.data_offset + 11 * l.bs() + 4, l.data_offset + 12 * l.bs()});
 	r = msg(t.get(), "reprobe " + std::to_string(11 * l.bs() + 3));
 	EXPECT_EQ(r.text, "reprobed=1 rescued=0 still_lost=1");
 	EXPECT_EQ(stat(t.get(), "lost"), 0u);
@@ -438,7 +459,8 @@ TEST(Salvage, ReprobeArgumentsAreChecked)
 	EXPECT_EQ(msg(t.get(), "reprobe 0 0").rc, -kEINVAL);
 	EXPECT_EQ(msg(t.get(), "reprobe 0 " + std::to_string(l.data_blocks + 1)).rc, -kEINVAL);
 	EXPECT_EQ(msg(t.get(), "reprobe 8 " + std::to_string(l.data_blocks)).rc, -kEINVAL);
-	EXPECT_EQ(msg(t.get(), "reprobe 0 " + std::to_string(l.data_blocks)).text, "reprobed=0 rescued=0 still_lost=0");
+	EXPECT_EQ(msg(t.get(), "reprobe 0 " + std::to_string(l.data_blocks)).text,
+		  "reprobed=0 rescued=0 still_lost=0");
 	EXPECT_EQ(msg(t.get(), "reprobe x").rc, -kEINVAL);
 	EXPECT_EQ(msg(t.get(), "reprobe 1 2 3").rc, -kEINVAL);
 	rc_target_suspend(t.get());
@@ -520,7 +542,8 @@ struct ProbeCounter {
 				probes++;
 				failfast += (flags & RB_IO_FAILFAST) != 0;
 				for (const MemDisk::Range &r : rig_.disk.unreadable) {
-					if (r.dev == dev && s < r.hi && s + rig_.disk.read_bytes / 512 > r.lo) {
+					if (r.dev == dev && s < r.hi &&
+					    s + rig_.disk.read_bytes / 512 > r.lo) {
 						failing++;
 						break;
 					}
@@ -537,12 +560,14 @@ struct ProbeCounter {
 void bad_block(Rig &rig, u64 b)
 {
 	const Layout &l = rig.layout;
-	rig.disk.unreadable.push_back({RB_DATA_DEV, l.data_offset + b * l.bs(), l.data_offset + (b + 1) * l.bs()});
+	rig.disk.unreadable.push_back(
+		{RB_DATA_DEV, l.data_offset + b * l.bs(), l.data_offset + (b + 1) * l.bs()});
 }
 
 // The sectors of spare block `spare` that hold block b's pattern `salt` or zeros: every one
 // of them, and zeros exactly in [lost_lo, lost_hi) ... the lost ones.
-bool spare_is_salvage_of(Rig &rig, long long spare, u64 b, unsigned salt, const std::vector<bool> &lost)
+bool spare_is_salvage_of(Rig &rig, long long spare, u64 b, unsigned salt,
+			 const std::vector<bool> &lost)
 {
 	for (u64 k = 0; k < rig.layout.bs(); k++) {
 		if (lost[k] ? !spare_sectors_are(rig, spare, k, k + 1, 0)
@@ -645,7 +670,8 @@ TEST(SalvageMemory, AnAllocationFailureLeavesNothingHeldAndLosesNothing)
 		int holds = 0;
 		rig.disk.drain_hook = [&](const MemDisk::Drain &) { holds++; };
 		rb_user_fail_alloc_nth(nth);
-		const int r = rc_target_reread(t.get(), b * bs, static_cast<u32>(bs), buf.data(), -61);
+		const int r =
+			rc_target_reread(t.get(), b * bs, static_cast<u32>(bs), buf.data(), -61);
 		rb_user_fail_alloc_nth(-1);
 		rig.disk.drain_hook = nullptr;
 		EXPECT_NE(r, 0) << "the read touches the bad sector";
@@ -743,7 +769,8 @@ TEST(SalvageProbe, FailingProbesPerBlockAreBounded)
 	EXPECT_TRUE(spare_is_salvage_of(rig, spare, 41, 2, lost));
 	rig.disk.read_hook = nullptr;
 	rig.disk.unreadable.clear();
-	EXPECT_EQ(msg(t.get(), "reprobe " + std::to_string(41 * bs)).text, "reprobed=1 rescued=1 still_lost=0");
+	EXPECT_EQ(msg(t.get(), "reprobe " + std::to_string(41 * bs)).text,
+		  "reprobed=1 rescued=1 still_lost=0");
 	EXPECT_TRUE(rig.spare_holds(static_cast<u64>(spare), 41, 2));
 
 	// A wholly bad 4 KiB block (8 units) costs no more failing probes than one per unit.
@@ -790,38 +817,49 @@ TEST(SalvageLog, RereadSaysSalvagedLostWholeOrMoved)
 	std::vector<std::string> lines;
 	{
 		LogCapture log;
-		EXPECT_NE(rc_target_reread(t.get(), 50 * bs, static_cast<u32>(bs), buf.data(), -61), 0);
+		EXPECT_NE(rc_target_reread(t.get(), 50 * bs, static_cast<u32>(bs), buf.data(), -61),
+			  0);
 		lines = log.lines();
 	}
 	const long long s50 = spare_of(t.get(), 50);
 	ASSERT_GE(s50, 0);
-	EXPECT_TRUE(LogCapture::has(lines, "warning: block 50 salvaged to spare block " + std::to_string(s50) +
-					       ": 1 of 128 sectors lost"))
+	EXPECT_TRUE(LogCapture::has(lines,
+				    "warning: block 50 salvaged to spare block " +
+					    std::to_string(s50) + ": 1 of 128 sectors lost"))
 		<< join_lines(lines);
-	EXPECT_TRUE(LogCapture::has(lines, "warning: read error at sector " + std::to_string(50 * bs) +
-					       ": 1 block(s) salvaged (1 of 128 sectors lost)"))
+	EXPECT_TRUE(LogCapture::has(lines,
+				    "warning: read error at sector " + std::to_string(50 * bs) +
+					    ": 1 block(s) salvaged (1 of 128 sectors lost)"))
 		<< join_lines(lines);
 	{
 		LogCapture log;
-		EXPECT_NE(rc_target_reread(t.get(), 51 * bs, static_cast<u32>(bs), buf.data(), -61), 0);
+		EXPECT_NE(rc_target_reread(t.get(), 51 * bs, static_cast<u32>(bs), buf.data(), -61),
+			  0);
 		lines = log.lines();
 	}
-	EXPECT_TRUE(LogCapture::has(lines, "warning: block 51 does not read: lost whole")) << join_lines(lines);
-	EXPECT_TRUE(LogCapture::has(lines, "warning: read error at sector " + std::to_string(51 * bs) +
-					       ": 1 block(s) lost whole"))
+	EXPECT_TRUE(LogCapture::has(lines, "warning: block 51 does not read: lost whole"))
+		<< join_lines(lines);
+	EXPECT_TRUE(LogCapture::has(lines,
+				    "warning: read error at sector " + std::to_string(51 * bs) +
+					    ": 1 block(s) lost whole"))
 		<< join_lines(lines);
 	// Weak: fails once, then reads.
 	int fails = 1;
 	const u64 s52 = l.data_offset + 52 * bs;
-	rig.disk.read_hook = [&](int dev, u64 s, unsigned) { return dev == RB_DATA_DEV && s == s52 && fails-- > 0 ? -kEIO : 0; };
+	rig.disk.read_hook = [&](int dev, u64 s, unsigned) {
+		return dev == RB_DATA_DEV && s == s52 && fails-- > 0 ? -kEIO : 0;
+	};
 	{
 		LogCapture log;
-		EXPECT_EQ(rc_target_reread(t.get(), 52 * bs, static_cast<u32>(bs), buf.data(), -kEIO), 0);
+		EXPECT_EQ(
+			rc_target_reread(t.get(), 52 * bs, static_cast<u32>(bs), buf.data(), -kEIO),
+			0);
 		lines = log.lines();
 	}
 	rig.disk.read_hook = nullptr;
-	EXPECT_TRUE(LogCapture::has(lines, "warning: read error at sector " + std::to_string(52 * bs) +
-					       ": 1 weak block(s) moved"))
+	EXPECT_TRUE(LogCapture::has(lines,
+				    "warning: read error at sector " + std::to_string(52 * bs) +
+					    ": 1 weak block(s) moved"))
 		<< join_lines(lines);
 }
 
@@ -849,8 +887,11 @@ TEST(SalvageReprobe, ABlockWrittenBetweenProbeAndHoldIsNotStillLost)
 		bool written = false;
 		rig.disk.read_hook = [&](int dev, u64 s, unsigned) {
 			if (dev == RB_DATA_DEV && s >= at && s < at + bs && !written) {
-				written = true; // reprobe's probe: the block is written before the hold
-				EXPECT_EQ(rewrite_one(t.get(), b * bs, static_cast<u32>(bs), data.data()), 0);
+				written =
+					true; // reprobe's probe: the block is written before the hold
+				EXPECT_EQ(rewrite_one(t.get(), b * bs, static_cast<u32>(bs),
+						      data.data()),
+					  0);
 			}
 			return 0;
 		};
@@ -863,6 +904,7 @@ TEST(SalvageReprobe, ABlockWrittenBetweenProbeAndHoldIsNotStillLost)
 		EXPECT_EQ(stat(t.get(), "rescued"), 1u);
 		const long long spare = spare_of(t.get(), b);
 		ASSERT_GE(spare, 0);
-		EXPECT_TRUE(spare_sectors_are(rig, spare, 0, bs, 0x7e)) << "the write's data, not the old";
+		EXPECT_TRUE(spare_sectors_are(rig, spare, 0, bs, 0x7e))
+			<< "the write's data, not the old";
 	}
 }

@@ -125,7 +125,8 @@ struct AllocatorModel {
 	std::set<u64> metadata, committed, pending, bad;
 	std::unique_ptr<SpareAllocator> a;
 
-	AllocatorModel(std::mt19937_64 &r, unsigned sd, u64 t, Mix m) : rng(r), seed(sd), total(t), mix(m)
+	AllocatorModel(std::mt19937_64 &r, unsigned sd, u64 t, Mix m) :
+	    rng(r), seed(sd), total(t), mix(m)
 	{
 		for (u64 i = 0; i < 2 + rng() % 10; i++)
 			metadata.insert(i);
@@ -162,12 +163,14 @@ struct AllocatorModel {
 		if (op < mix.alloc) {
 			auto r = a->allocate();
 			if (r.is_error()) {
-				ASSERT_EQ(expected_available(), 0u) << "ENOSPC with free blocks, seed " << seed;
+				ASSERT_EQ(expected_available(), 0u)
+					<< "ENOSPC with free blocks, seed " << seed;
 				return;
 			}
 			u64 b = r.value().value();
 			ASSERT_LT(b, total);
-			ASSERT_FALSE(metadata.count(b)) << "metadata block handed out, seed " << seed;
+			ASSERT_FALSE(metadata.count(b))
+				<< "metadata block handed out, seed " << seed;
 			ASSERT_FALSE(bad.count(b)) << "bad block handed out, seed " << seed;
 			ASSERT_FALSE(committed.count(b) || pending.count(b))
 				<< "block handed out twice, seed " << seed;
@@ -256,7 +259,8 @@ TEST(SpareAllocator, BoundedRefillStillFindsTheLastFreeBlockAnywhere)
 	for (u64 i = 0; i < 64; i++) {
 		auto r = a.allocate();
 		ASSERT_FALSE(r.is_error());
-		EXPECT_EQ(r.value().value(), i) << "a fresh word goes out whole, in ascending order";
+		EXPECT_EQ(r.value().value(), i)
+			<< "a fresh word goes out whole, in ascending order";
 		first.push_back(r.value());
 	}
 	EXPECT_EQ(a.cache_misses(), 1u);

@@ -49,7 +49,8 @@ TEST(SpareRefusals, FourKnSpareSeesNoMisalignedIo)
 	ASSERT_EQ(rc_table_parse(line.argc(), line.argv.data(), &other, &error), 0);
 	ASSERT_EQ(rc_table_check(&other, &rig.devs, &error), 0) << error;
 	int err = 0;
-	rc_target *t = rc_target_create(&other, &rig.devs, rig.disk.ops(), rig.disk.ctx(), &error, &err);
+	rc_target *t =
+		rc_target_create(&other, &rig.devs, rig.disk.ops(), rig.disk.ctx(), &error, &err);
 	EXPECT_EQ(t, nullptr);
 	if (t)
 		rc_target_destroy(t);

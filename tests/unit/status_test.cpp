@@ -45,22 +45,26 @@ TEST(Status, FeaturesAreNormalized)
 	ASSERT_EQ(construct("8:0 0 8:16 0 131072 5 READ_RETRIES 3 No_Auto_Remap block_size 4096",
 			    &t, default_devices()),
 		  "");
-	EXPECT_EQ(table_line(t), "8:0 0 8:16 0 131072 5 block_size 4096 no_auto_remap read_retries 3");
-	ASSERT_EQ(construct("8:0 0 8:16 0 131072 3 Allow_Larger_Spare_Sectors block_size 4096",
-			    &t, default_devices()),
+	EXPECT_EQ(table_line(t),
+		  "8:0 0 8:16 0 131072 5 block_size 4096 no_auto_remap read_retries 3");
+	ASSERT_EQ(construct("8:0 0 8:16 0 131072 3 Allow_Larger_Spare_Sectors block_size 4096", &t,
+			    default_devices()),
 		  "");
-	EXPECT_EQ(table_line(t), "8:0 0 8:16 0 131072 3 block_size 4096 allow_larger_spare_sectors");
+	EXPECT_EQ(table_line(t),
+		  "8:0 0 8:16 0 131072 3 block_size 4096 allow_larger_spare_sectors");
 }
 
 TEST(Status, ImaNamesTheLargerSpareSectorsFeature)
 {
 	rc_table t;
-	ASSERT_EQ(construct("8:0 0 8:16 0 131072 1 allow_larger_spare_sectors", &t, default_devices()),
+	ASSERT_EQ(construct("8:0 0 8:16 0 131072 1 allow_larger_spare_sectors", &t,
+			    default_devices()),
 		  "");
 	char buf[256];
 	unsigned used = 0;
 	rc_status_ima(&t, "8:0", "8:16", buf, sizeof(buf), &used);
-	EXPECT_NE(strstr(buf, ",spare_low_water=1638,allow_larger_spare_sectors=y;"), nullptr) << buf;
+	EXPECT_NE(strstr(buf, ",spare_low_water=1638,allow_larger_spare_sectors=y;"), nullptr)
+		<< buf;
 }
 
 TEST(Status, Ima)
@@ -70,9 +74,10 @@ TEST(Status, Ima)
 	char buf[256];
 	unsigned used = 0;
 	rc_status_ima(&t, "8:0", "8:16", buf, sizeof(buf), &used);
-	EXPECT_STREQ(buf, ",data_device=8:0,data_offset=0,spare_device=8:16,spare_offset=0,"
-			  "spare_len=131072,block_size=4096,auto_remap=y,read_retries=2,"
-			  "spare_low_water=1638,allow_larger_spare_sectors=n;");
+	EXPECT_STREQ(buf,
+		     ",data_device=8:0,data_offset=0,spare_device=8:16,spare_offset=0,"
+		     "spare_len=131072,block_size=4096,auto_remap=y,read_retries=2,"
+		     "spare_low_water=1638,allow_larger_spare_sectors=n;");
 	EXPECT_EQ(used, strlen(buf));
 }
 

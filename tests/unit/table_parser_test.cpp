@@ -90,7 +90,8 @@ TEST(TableParser, TargetLengthMustBeWholeBlocks)
 		  "Target length is not a non-zero multiple of block_size");
 	EXPECT_EQ(construct("/dev/sda 0 /dev/sdb 0 8", &t, default_devices(0)),
 		  "Target length is not a non-zero multiple of block_size");
-	EXPECT_EQ(construct("/dev/sda 0 /dev/sdb 0 8 2 block_size 512", &t, default_devices(12)), "");
+	EXPECT_EQ(construct("/dev/sda 0 /dev/sdb 0 8 2 block_size 512", &t, default_devices(12)),
+		  "");
 }
 
 TEST(TableParser, BlockSizeAtLeastLogicalBlockSize)
@@ -113,8 +114,10 @@ TEST(TableParser, SpareOnTheDataDeviceMustNotOverlap)
 	rc_devices d = default_devices(1024);
 	d.same_device = 1;
 	d.spare_dev_sectors = d.data_dev_sectors;
-	EXPECT_EQ(construct("/dev/sda 0 /dev/sda 1016 16", &t, d), "Spare range overlaps the data range");
-	EXPECT_EQ(construct("/dev/sda 1024 /dev/sda 0 1032", &t, d), "Spare range overlaps the data range");
+	EXPECT_EQ(construct("/dev/sda 0 /dev/sda 1016 16", &t, d),
+		  "Spare range overlaps the data range");
+	EXPECT_EQ(construct("/dev/sda 1024 /dev/sda 0 1032", &t, d),
+		  "Spare range overlaps the data range");
 	EXPECT_EQ(construct("/dev/sda 0 /dev/sda 1024 16", &t, d), "");
 	EXPECT_EQ(construct("/dev/sda 16 /dev/sda 0 16", &t, d), "");
 }

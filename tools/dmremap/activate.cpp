@@ -15,10 +15,7 @@
 namespace dmremap {
 namespace {
 
-Tab load_tab(const Args &a)
-{
-	return read_tab(a.value("tab").value_or(default_tab_path()));
-}
+Tab load_tab(const Args &a) { return read_tab(a.value("tab").value_or(default_tab_path())); }
 
 void warn_problems(const Tab &tab, std::ostream &out)
 {
@@ -43,7 +40,7 @@ bool is_remap(const std::string &name)
 {
 	const auto lines = split_lines(dmsetup({"table", name}));
 	return lines.size() == 1 && split_words(lines[0]).size() >= 3 &&
-	       split_words(lines[0])[2] == "remap";
+		split_words(lines[0])[2] == "remap";
 }
 
 // Waits up to `wait_sec` (checking every 200 ms) for both members to appear.
@@ -60,11 +57,12 @@ std::pair<std::string, std::string> find_members(const TabEntry &e, uint64_t wai
 			if (!data)
 				missing = "data device " + e.data;
 			if (!spare)
-				missing += (missing.empty() ? "" : " and ") + std::string("spare device ") +
-					   e.spare;
+				missing += (missing.empty() ? "" : " and ") +
+					std::string("spare device ") + e.spare;
 			throw OperationalError(
 				missing + " not found" +
-				(wait_sec ? " after waiting " + std::to_string(wait_sec) + " s" : ""));
+				(wait_sec ? " after waiting " + std::to_string(wait_sec) + " s"
+					  : ""));
 		}
 		const struct timespec ts = {0, 200 * 1000 * 1000};
 		::nanosleep(&ts, nullptr);
@@ -110,8 +108,9 @@ bool activate_one(const TabEntry &e, const std::set<std::string> &active, uint64
 	try {
 		if (active.count(e.name)) {
 			if (!is_remap(e.name))
-				throw OperationalError("a device-mapper device of that name exists and "
-						       "is not a dm-remap device");
+				throw OperationalError(
+					"a device-mapper device of that name exists and "
+					"is not a dm-remap device");
 			out << e.name << ": already active\n";
 			return true;
 		}
@@ -120,7 +119,8 @@ bool activate_one(const TabEntry &e, const std::set<std::string> &active, uint64
 		if (dry_run) {
 			out << "dmsetup";
 			for (const std::string &w : words)
-				out << " " << (w.find(' ') != std::string::npos ? "'" + w + "'" : w);
+				out << " "
+				    << (w.find(' ') != std::string::npos ? "'" + w + "'" : w);
 			out << "\n";
 			return true;
 		}
@@ -128,7 +128,8 @@ bool activate_one(const TabEntry &e, const std::set<std::string> &active, uint64
 		// Have udev look at the members again, so the rule claims them now rather than at
 		// their next event (best effort: without udev there is nothing to claim for).
 		try {
-			run_command({"udevadm", "trigger", "--action=change", data_path, spare_path});
+			run_command(
+				{"udevadm", "trigger", "--action=change", data_path, spare_path});
 		} catch (const std::exception &) {
 		}
 		out << e.name << ": activated /dev/mapper/" << e.name << ": " << words.back()
@@ -218,14 +219,16 @@ int cmd_deactivate(const Args &a, std::ostream &out)
 	}
 	if (failed)
 		throw OperationalError(std::to_string(failed) + " of " +
-				       std::to_string(chosen.size()) + " device(s) not deactivated");
+				       std::to_string(chosen.size()) +
+				       " device(s) not deactivated");
 	return kExitOk;
 }
 
 std::vector<Command> append_system_commands(std::vector<Command> list)
 {
 	list.push_back(
-		{"activate", "create the devices of /etc/dmremaptab",
+		{"activate",
+		 "create the devices of /etc/dmremaptab",
 		 "Usage: dmremap activate <name> | --all | --initramfs [options]\n"
 		 "\n"
 		 "Creates the dm-remap device of a dmremaptab(5) line with the checks of\n"
@@ -238,11 +241,16 @@ std::vector<Command> append_system_commands(std::vector<Command> list)
 		 "  --wait SEC   wait up to SEC seconds for the devices to appear (default: the\n"
 		 "               line's device-timeout)\n"
 		 "  --dry-run    print the dmsetup command and create nothing\n",
-		 {{"all", false}, {"initramfs", false}, {"tab", true}, {"wait", true},
+		 {{"all", false},
+		  {"initramfs", false},
+		  {"tab", true},
+		  {"wait", true},
 		  {"dry-run", false}},
-		 cmd_activate, false});
+		 cmd_activate,
+		 false});
 	list.push_back(
-		{"deactivate", "remove the devices of /etc/dmremaptab",
+		{"deactivate",
+		 "remove the devices of /etc/dmremaptab",
 		 "Usage: dmremap deactivate <name> | --all | --initramfs [--tab FILE]\n"
 		 "\n"
 		 "Removes the dm-remap device of a dmremaptab(5) line (the mapping stays in the\n"
@@ -250,9 +258,12 @@ std::vector<Command> append_system_commands(std::vector<Command> list)
 		 "A device that is not active is reported and skipped.\n"
 		 "\n"
 		 "  --tab FILE   the table to read (default $DMREMAP_TAB or /etc/dmremaptab)\n",
-		 {{"all", false}, {"initramfs", false}, {"tab", true}}, cmd_deactivate, false});
+		 {{"all", false}, {"initramfs", false}, {"tab", true}},
+		 cmd_deactivate,
+		 false});
 	list.push_back(
-		{"udev-probe", "tell udev whether a device is a dm-remap member (for the rule)",
+		{"udev-probe",
+		 "tell udev whether a device is a dm-remap member (for the rule)",
 		 "Usage: dmremap udev-probe <devnode> [--links LINKS] [--tab FILE]\n"
 		 "\n"
 		 "Run by 61-dmremap.rules for each block device, with udev's properties of it in\n"
@@ -264,10 +275,12 @@ std::vector<Command> append_system_commands(std::vector<Command> list)
 		 "  --links LINKS        the device's links so far (udev's $links)\n"
 		 "  --tab FILE           the table to read (default $DMREMAP_TAB or /etc/dmremaptab)\n"
 		 "  --no-metadata-probe  match the table only; do not read the device\n",
-		 {{"links", true}, {"tab", true}, {"no-metadata-probe", false}}, cmd_udev_probe,
+		 {{"links", true}, {"tab", true}, {"no-metadata-probe", false}},
+		 cmd_udev_probe,
 		 false});
 	list.push_back(
-		{"monitor", "report dm-remap events to the journal, a program and a textfile",
+		{"monitor",
+		 "report dm-remap events to the journal, a program and a textfile",
 		 "Usage: dmremap monitor [--oneshot] [--program PROG] [--textfile FILE]\n"
 		 "\n"
 		 "Waits for the dm events of every dm-remap device (poll on /dev/mapper/control,\n"
@@ -285,7 +298,8 @@ std::vector<Command> append_system_commands(std::vector<Command> list)
 		 "  --textfile FILE  keep a Prometheus node-exporter textfile (written atomically)\n"
 		 "  --journal        always use the <N> priority prefixes\n",
 		 {{"oneshot", false}, {"program", true}, {"textfile", true}, {"journal", false}},
-		 cmd_monitor, false});
+		 cmd_monitor,
+		 false});
 	return list;
 }
 

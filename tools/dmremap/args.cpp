@@ -21,10 +21,7 @@ const OptionSpec *find_spec(const std::vector<OptionSpec> &specs, const std::str
 
 } // namespace
 
-bool Args::has(const std::string &name) const
-{
-	return flags_.count(name) || values_.count(name);
-}
+bool Args::has(const std::string &name) const { return flags_.count(name) || values_.count(name); }
 
 std::optional<std::string> Args::value(const std::string &name) const
 {

@@ -59,8 +59,10 @@ std::vector<std::pair<uint64_t, uint64_t>> entry_ranges(const std::vector<ListEn
 void check_list_block_size(uint64_t bytes)
 {
 	if (bytes < 512 || bytes > (1u << 20) || (bytes & (bytes - 1)))
-		throw UsageError("the bad block list's block size must be a power of two from 512 to "
-				 "1048576 bytes, not " + std::to_string(bytes));
+		throw UsageError(
+			"the bad block list's block size must be a power of two from 512 to "
+			"1048576 bytes, not " +
+			std::to_string(bytes));
 }
 
 std::vector<uint64_t> parse_badblocks(std::istream &in, const std::string &source)

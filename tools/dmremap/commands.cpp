@@ -35,8 +35,9 @@ void check_dm_name(const std::string &name)
 {
 	if (name.empty() || name.size() > 127 || name.find('/') != std::string::npos ||
 	    name == "." || name == ".." || name.find_first_of(" \t\n") != std::string::npos)
-		throw UsageError("'" + name + "' is not a valid device-mapper name (1 to 127 "
-			       "characters, no '/' or whitespace)");
+		throw UsageError("'" + name +
+				 "' is not a valid device-mapper name (1 to 127 "
+				 "characters, no '/' or whitespace)");
 }
 
 // The one remap target of a dm device.
@@ -46,8 +47,9 @@ TargetTable remap_target(const std::string &name)
 	const auto lines = split_lines(dmsetup({"table", name}));
 	if (lines.size() != 1 || split_words(lines[0]).size() < 3 ||
 	    split_words(lines[0])[2] != "remap")
-		throw OperationalError(name + " is not a dm-remap device (dmremap handles devices "
-					      "with one remap target)");
+		throw OperationalError(name +
+				       " is not a dm-remap device (dmremap handles devices "
+				       "with one remap target)");
 	return parse_table(lines[0]);
 }
 
@@ -66,7 +68,8 @@ std::vector<ListEntry> list_all(const std::string &name)
 	std::vector<ListEntry> all;
 	uint64_t next = 0;
 	for (;;) {
-		const auto page = parse_list(dm_message(name, {"list", std::to_string(next), "4096"}));
+		const auto page =
+			parse_list(dm_message(name, {"list", std::to_string(next), "4096"}));
 		if (page.empty())
 			return all;
 		if (page.front().data_block < next)
@@ -136,17 +139,18 @@ int cmd_create(const Args &a, std::ostream &out)
 	const Device spare(spec.spare_path, Device::Mode::ReadOnly);
 	for (const Device *d : {&data, &spare}) {
 		if (!d->is_block_device())
-			throw OperationalError(d->path() + " is not a block device (for an image file, "
-							  "attach it with losetup first)");
+			throw OperationalError(d->path() +
+					       " is not a block device (for an image file, "
+					       "attach it with losetup first)");
 	}
 	const BuiltTable t = build_table(spec, device_facts(data, spare));
 	const std::string problem = spare_area_problem(spare, t.geo);
 	if (!problem.empty())
-		throw OperationalError(
-			"the spare area of " + spare.path() + " cannot be used with this table: " +
-			problem + "\n  'dmremap dump " + spare.path() + " --offset " +
-			std::to_string(spec.spare_offset) + "' shows what is there; 'dmremap format' " +
-			"discards it");
+		throw OperationalError("the spare area of " + spare.path() +
+				       " cannot be used with this table: " + problem +
+				       "\n  'dmremap dump " + spare.path() + " --offset " +
+				       std::to_string(spec.spare_offset) +
+				       "' shows what is there; 'dmremap format' " + "discards it");
 	if (a.has("dry-run")) {
 		out << t.line << "\n";
 		return kExitOk;
@@ -186,7 +190,8 @@ void stats_json(JsonWriter &j, const std::map<std::string, std::string> &stats)
 	j.key("stats").begin_object();
 	for (const auto &[key, value] : stats) {
 		remap::u64 number;
-		if (remap::parse_u64(value.c_str(), &number)) // counters as numbers, metadata=ok as text
+		if (remap::parse_u64(value.c_str(),
+				     &number)) // counters as numbers, metadata=ok as text
 			j.field(key, uint64_t{number});
 		else
 			j.field(key, value);
@@ -223,21 +228,22 @@ std::string status_text(const std::string &name, const TargetTable &t, const Tar
 {
 	std::string o;
 	o += name + ": " + std::to_string(s.length) + " sectors, block size " +
-	     std::to_string(s.block_size) + " bytes\n";
+		std::to_string(s.block_size) + " bytes\n";
 	o += "  data:     " + t.data_dev + " from sector " + std::to_string(t.data_offset) + "\n";
 	o += "  spare:    " + t.spare_dev + " sectors " + std::to_string(t.spare_offset) + ".." +
-	     std::to_string(t.spare_offset + t.spare_len - 1) + "\n";
+		std::to_string(t.spare_offset + t.spare_len - 1) + "\n";
 	o += "  blocks:   " + std::to_string(s.remapped) + " remapped, " + std::to_string(s.lost) +
-	     " lost\n";
+		" lost\n";
 	o += "  spare:    " + std::to_string(s.spare_used) + " used of " +
-	     std::to_string(s.spare_total) + ", " + stat(stats, "spare_free") + " free, " +
-	     stat(stats, "bad_spare") + " bad\n";
+		std::to_string(s.spare_total) + ", " + stat(stats, "spare_free") + " free, " +
+		stat(stats, "bad_spare") + " bad\n";
 	o += "  errors:   " + stat(stats, "read_errors") + " read, " + stat(stats, "write_errors") +
-	     " write; remaps: " + stat(stats, "auto_remaps") + " automatic, " +
-	     stat(stats, "manual_remaps") + " by message\n";
+		" write; remaps: " + stat(stats, "auto_remaps") + " automatic, " +
+		stat(stats, "manual_remaps") + " by message\n";
 	o += "  metadata: " + s.metadata + " (seq " + std::to_string(s.seq) + ")\n";
 	if (!s.mode.empty())
-		o += std::string("  mode:     ") + (s.mode == "ro" ? "read-only" : "read-write") + "\n";
+		o += std::string("  mode:     ") + (s.mode == "ro" ? "read-only" : "read-write") +
+			"\n";
 	return o;
 }
 
@@ -282,9 +288,11 @@ std::string list_text(const std::vector<ListEntry> &entries)
 	std::string o;
 	for (const ListEntry &e : entries) {
 		o += std::to_string(e.data_block) + " " +
-		     (e.lost ? std::string("- lost") : std::to_string(*e.spare_block) + " remapped") +
-		     (e.lost_sectors ? " lost_sectors=" + std::to_string(e.lost_sectors) : std::string()) +
-		     "\n";
+			(e.lost ? std::string("- lost")
+				: std::to_string(*e.spare_block) + " remapped") +
+			(e.lost_sectors ? " lost_sectors=" + std::to_string(e.lost_sectors)
+					: std::string()) +
+			"\n";
 	}
 	return o;
 }
@@ -325,22 +333,25 @@ int cmd_import(const Args &a, std::ostream &out)
 	const ImportPlan plan = plan_import(numbers, list_bs, static_cast<uint32_t>(s.block_size),
 					    origin, t.length);
 	if (plan.outside && !a.has("ignore-outside"))
-		throw OperationalError(
-			std::to_string(plan.outside) + " listed block(s) lie outside " + name +
-			"'s data range (sectors " + std::to_string(origin) + ".." +
-			std::to_string(origin + t.length - 1) + " of the " +
-			(a.has("target") ? "dm device" : "data device") +
-			"); nothing was imported (--ignore-outside skips them)");
+		throw OperationalError(std::to_string(plan.outside) +
+				       " listed block(s) lie outside " + name +
+				       "'s data range (sectors " + std::to_string(origin) + ".." +
+				       std::to_string(origin + t.length - 1) + " of the " +
+				       (a.has("target") ? "dm device" : "data device") +
+				       "); nothing was imported (--ignore-outside skips them)");
 	RemapCounts total;
 	uint64_t done = 0;
 	for (const BlockRun &run : plan.runs) {
 		std::string reply;
 		try {
-			reply = dm_message(name, {"remap", std::to_string(run.first_block * (s.block_size / 512)),
-						  std::to_string(run.count)});
+			reply = dm_message(name,
+					   {"remap",
+					    std::to_string(run.first_block * (s.block_size / 512)),
+					    std::to_string(run.count)});
 		} catch (const OperationalError &e) {
-			throw OperationalError(std::string(e.what()) + "\n  " + std::to_string(done) +
-					       " of " + std::to_string(plan.blocks) +
+			throw OperationalError(std::string(e.what()) + "\n  " +
+					       std::to_string(done) + " of " +
+					       std::to_string(plan.blocks) +
 					       " blocks were handled before the failure");
 		}
 		const RemapCounts c = parse_remap_counts(reply);
@@ -356,7 +367,8 @@ int cmd_import(const Args &a, std::ostream &out)
 		out << " (skipped " << plan.outside << " outside the data range)";
 	out << "\n";
 	if (total.lost)
-		out << "warning: " << total.lost << " block(s) could not be read and are lost: reads "
+		out << "warning: " << total.lost
+		    << " block(s) could not be read and are lost: reads "
 		    << "of them fail until they are written again\n";
 	return kExitOk;
 }
@@ -413,11 +425,13 @@ std::string current_contents(const Device &dev, uint64_t offset)
 {
 	const MetadataReport r = inspect_spare(dev, offset);
 	switch (r.state) {
-	case MetadataReport::State::Empty: return "an empty (all zero) spare area";
+	case MetadataReport::State::Empty:
+		return "an empty (all zero) spare area";
 	case MetadataReport::State::Loaded:
 		return "dm-remap metadata (seq " + std::to_string(r.seq) + ", " +
-		       std::to_string(r.entries.size()) + " entries)";
-	case MetadataReport::State::Invalid: break;
+			std::to_string(r.entries.size()) + " entries)";
+	case MetadataReport::State::Invalid:
+		break;
 	}
 	return "data that is not valid dm-remap metadata";
 }
@@ -430,7 +444,8 @@ int cmd_format(const Args &a, std::ostream &out)
 	if (data_path.has_value() == a.has("data-len"))
 		throw UsageError("give exactly one of --data-dev and --data-len (the data range's "
 				 "length is part of the metadata)");
-	const Device spare(spare_path, a.has("yes") ? Device::Mode::Exclusive : Device::Mode::ReadOnly);
+	const Device spare(spare_path,
+			   a.has("yes") ? Device::Mode::Exclusive : Device::Mode::ReadOnly);
 	TableSpec spec = table_spec(a, data_path.value_or("<data_dev>"), spare_path);
 	DeviceFacts facts;
 	if (data_path) {
@@ -459,8 +474,8 @@ int cmd_format(const Args &a, std::ostream &out)
 // ---- the command table -------------------------------------------------------------------
 
 const std::vector<OptionSpec> kTableOptions = {
-	{"data-offset", true},  {"data-len", true},     {"spare-offset", true},
-	{"spare-len", true},    {"block-size", true},   {"no-auto-remap", false},
+	{"data-offset", true},  {"data-len", true},        {"spare-offset", true},
+	{"spare-len", true},    {"block-size", true},      {"no-auto-remap", false},
 	{"read-retries", true}, {"spare-low-water", true}, {"allow-larger-spare-sectors", false},
 };
 
@@ -497,24 +512,34 @@ const std::vector<Command> &commands()
 		 "                       sector size; refused without it)\n"
 		 "  --dry-run            print the table line and create nothing\n",
 		 with(kTableOptions, {{"dry-run", false}}), cmd_create, false},
-		{"remove", "remove a dm-remap device",
+		{"remove",
+		 "remove a dm-remap device",
 		 "Usage: dmremap remove <name>\n"
 		 "\n"
 		 "Removes the device (only if it is a dm-remap device). The mapping stays in the\n"
 		 "spare area: 'dmremap create' with the same options brings it back.\n",
-		 {}, cmd_remove, false},
-		{"status", "show a device's state and counters",
+		 {},
+		 cmd_remove,
+		 false},
+		{"status",
+		 "show a device's state and counters",
 		 "Usage: dmremap status <name> [--json]\n"
 		 "\n"
 		 "The table, the status line and the stats message of a dm-remap device.\n",
-		 {{"json", false}}, cmd_status, false},
-		{"list", "list remapped and lost blocks",
+		 {{"json", false}},
+		 cmd_status,
+		 false},
+		{"list",
+		 "list remapped and lost blocks",
 		 "Usage: dmremap list <name> [--json]\n"
 		 "\n"
 		 "Every remapped or lost block, ascending, paging through the list message:\n"
 		 "'<data_block> <spare_block> remapped' or '<data_block> - lost'.\n",
-		 {{"json", false}}, cmd_list, false},
-		{"import", "remap the blocks of a badblocks(8) list",
+		 {{"json", false}},
+		 cmd_list,
+		 false},
+		{"import",
+		 "remap the blocks of a badblocks(8) list",
 		 "Usage: dmremap import <name> <file> [options]\n"
 		 "\n"
 		 "Remaps every block listed in <file> ('-' for stdin): badblocks(8) output, one\n"
@@ -527,8 +552,10 @@ const std::vector<Command> &commands()
 		 "                            the data device\n"
 		 "  --ignore-outside          skip blocks outside the data range instead of failing\n",
 		 {{"badblocks-block-size", true}, {"target", false}, {"ignore-outside", false}},
-		 cmd_import, false},
-		{"export", "print the remapped and lost blocks as a bad block list",
+		 cmd_import,
+		 false},
+		{"export",
+		 "print the remapped and lost blocks as a bad block list",
 		 "Usage: dmremap export <name> [--format badblocks|md] [options]\n"
 		 "\n"
 		 "  --format badblocks        one block number per line (default)\n"
@@ -537,9 +564,14 @@ const std::vector<Command> &commands()
 		 "  --only remapped|lost      only blocks in that state\n"
 		 "  --target                  count from the start of the dm device, not of the\n"
 		 "                            data device\n",
-		 {{"format", true}, {"badblocks-block-size", true}, {"only", true}, {"target", false}},
-		 cmd_export, false},
-		{"dump", "show the metadata in a spare area (offline)",
+		 {{"format", true},
+		  {"badblocks-block-size", true},
+		  {"only", true},
+		  {"target", false}},
+		 cmd_export,
+		 false},
+		{"dump",
+		 "show the metadata in a spare area (offline)",
 		 "Usage: dmremap dump <spare_dev> [--offset N] [--json]\n"
 		 "\n"
 		 "Both superblock slots, which one is active, the geometry and the table, read\n"
@@ -547,8 +579,11 @@ const std::vector<Command> &commands()
 		 "Exit status 1 if the area holds no valid metadata.\n"
 		 "\n"
 		 "  --offset N  sector where the spare range starts (default 0)\n",
-		 {{"offset", true}, {"json", false}}, cmd_dump, false},
-		{"check", "check the metadata in a spare area (offline, fsck-like)",
+		 {{"offset", true}, {"json", false}},
+		 cmd_dump,
+		 false},
+		{"check",
+		 "check the metadata in a spare area (offline, fsck-like)",
 		 "Usage: dmremap check <spare_dev> [--offset N] [--json]\n"
 		 "\n"
 		 "Validates the metadata as the module would load it, and both slots on their own.\n"
@@ -556,7 +591,9 @@ const std::vector<Command> &commands()
 		 "16 usage error.\n"
 		 "\n"
 		 "  --offset N  sector where the spare range starts (default 0)\n",
-		 {{"offset", true}, {"json", false}}, cmd_check, true},
+		 {{"offset", true}, {"json", false}},
+		 cmd_check,
+		 true},
 		{"format", "write empty metadata to a spare area (destroys the mapping)",
 		 "Usage: dmremap format <spare_dev> (--data-dev DEV | --data-len N) [options] --yes\n"
 		 "\n"

@@ -20,9 +20,12 @@ namespace {
 int open_flags(Device::Mode mode)
 {
 	switch (mode) {
-	case Device::Mode::ReadOnly: return O_RDONLY | O_CLOEXEC;
-	case Device::Mode::ReadWrite: return O_RDWR | O_CLOEXEC;
-	case Device::Mode::Exclusive: return O_RDWR | O_CLOEXEC | O_EXCL;
+	case Device::Mode::ReadOnly:
+		return O_RDONLY | O_CLOEXEC;
+	case Device::Mode::ReadWrite:
+		return O_RDWR | O_CLOEXEC;
+	case Device::Mode::Exclusive:
+		return O_RDWR | O_CLOEXEC | O_EXCL;
 	}
 	return O_RDONLY | O_CLOEXEC;
 }
@@ -31,8 +34,8 @@ int open_flags(Device::Mode mode)
 // has its disk's queue one directory up. false when sysfs does not say.
 bool sysfs_zoned(dev_t rdev)
 {
-	const std::string dir = "/sys/dev/block/" + std::to_string(major(rdev)) + ":" +
-				std::to_string(minor(rdev));
+	const std::string dir =
+		"/sys/dev/block/" + std::to_string(major(rdev)) + ":" + std::to_string(minor(rdev));
 	for (const char *rel : {"/queue/zoned", "/../queue/zoned"}) {
 		std::ifstream in(dir + rel);
 		std::string model;
@@ -59,16 +62,19 @@ Device::Device(const std::string &path, Mode mode) : path_(path)
 	if (fd_ < 0) {
 		const int err = errno;
 		if (err == EBUSY)
-			throw OperationalError(path + ": device is in use (mounted or held by a "
-						      "device-mapper table)");
+			throw OperationalError(path +
+					       ": device is in use (mounted or held by a "
+					       "device-mapper table)");
 		throw OperationalError(errno_message(path, err));
 	}
 	if (is_block_) {
 		int ssz = 0;
-		if (::ioctl(fd_, BLKGETSIZE64, &bytes_) != 0 || ::ioctl(fd_, BLKSSZGET, &ssz) != 0) {
+		if (::ioctl(fd_, BLKGETSIZE64, &bytes_) != 0 ||
+		    ::ioctl(fd_, BLKSSZGET, &ssz) != 0) {
 			const int err = errno;
 			::close(fd_);
-			throw OperationalError(errno_message(path + ": cannot get the device size", err));
+			throw OperationalError(
+				errno_message(path + ": cannot get the device size", err));
 		}
 		logical_block_ = static_cast<uint32_t>(ssz);
 		zoned_ = sysfs_zoned(st.st_rdev);
@@ -124,13 +130,11 @@ int Device::write_at(uint64_t byte_offset, const void *buf, size_t len) const
 	if (byte_offset > bytes_ || len > bytes_ - byte_offset)
 		return -EIO; // never grow an image file, never write past a device
 	const int fd = fd_;
-	return transfer_all([fd](const char *p, size_t n, off_t off) { return ::pwrite(fd, p, n, off); },
-			    static_cast<const char *>(buf), byte_offset, len);
+	return transfer_all(
+		[fd](const char *p, size_t n, off_t off) { return ::pwrite(fd, p, n, off); },
+		static_cast<const char *>(buf), byte_offset, len);
 }
 
-int Device::sync() const
-{
-	return ::fdatasync(fd_) == 0 ? 0 : -errno;
-}
+int Device::sync() const { return ::fdatasync(fd_) == 0 ? 0 : -errno; }
 
 } // namespace dmremap

@@ -10,7 +10,11 @@ namespace dmremap {
 
 class Device {
 public:
-	enum class Mode { ReadOnly, ReadWrite, Exclusive };
+	enum class Mode {
+		ReadOnly,
+		ReadWrite,
+		Exclusive
+	};
 
 	// Throws OperationalError when the path does not open or is neither a block device nor
 	// a regular file. Exclusive opens a block device with O_EXCL (fails while it is in use:

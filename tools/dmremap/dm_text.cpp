@@ -12,7 +12,8 @@ namespace {
 
 [[noreturn]] void unexpected(const char *what, const std::string &text)
 {
-	throw OperationalError(std::string("unexpected ") + what + " from dm-remap: '" + text + "'");
+	throw OperationalError(std::string("unexpected ") + what + " from dm-remap: '" + text +
+			       "'");
 }
 
 uint64_t number(const std::string &word, const char *what, const std::string &text)

@@ -115,8 +115,8 @@ std::string dmsetup(const std::vector<std::string> &args)
 		for (const auto &a : argv)
 			cmd += (cmd.empty() ? "" : " ") + a;
 		const std::string why = trim_newline(r.err);
-		throw OperationalError(cmd + " failed (exit status " + std::to_string(r.status) + ")" +
-				       (why.empty() ? "" : ": " + why));
+		throw OperationalError(cmd + " failed (exit status " + std::to_string(r.status) +
+				       ")" + (why.empty() ? "" : ": " + why));
 	}
 	return r.out;
 }

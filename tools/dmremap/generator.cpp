@@ -91,11 +91,12 @@ std::string service_text(const TabEntry &e, const std::string &tab_path, const s
 	t += "RemainAfterExit=yes\n";
 	// The wait for the members is `activate --wait`; the unit's own timeout only backs it up.
 	t += "TimeoutSec=" +
-	     (e.timeout_sec ? std::to_string(e.timeout_sec + 60) + "s" : std::string("infinity")) +
-	     "\n";
+		(e.timeout_sec ? std::to_string(e.timeout_sec + 60) + "s"
+			       : std::string("infinity")) +
+		"\n";
 	t += "ExecStartPre=-/sbin/modprobe -q dm-remap\n";
 	t += "ExecStart=" + bin + " activate --wait " + std::to_string(e.timeout_sec) + " " +
-	     exec_word(e.name) + "\n";
+		exec_word(e.name) + "\n";
 	// A device activated in the initramfs may hold the root file system: systemd-shutdown
 	// takes it down after the root is unmounted.
 	if (!e.initramfs)
@@ -153,8 +154,8 @@ int run_generator(const std::vector<std::string> &dirs, const std::string &tab_p
 			const std::string unit = "dmremap@" + unit_escape(e.name) + ".service";
 			write_file(dir + "/" + unit, service_text(e, tab_path, bin));
 			if (!e.noauto)
-				add_dependency(dir, "dmremap.target", e.nofail ? "wants" : "requires",
-					       unit);
+				add_dependency(dir, "dmremap.target",
+					       e.nofail ? "wants" : "requires", unit);
 		}
 	} catch (const std::exception &e) {
 		err << "dmremap-generator: " << e.what() << "\n";

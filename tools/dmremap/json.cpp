@@ -13,13 +13,27 @@ std::string json_escape(std::string_view text)
 	for (const char c : text) {
 		const auto u = static_cast<unsigned char>(c);
 		switch (c) {
-		case '"': out += "\\\""; break;
-		case '\\': out += "\\\\"; break;
-		case '\n': out += "\\n"; break;
-		case '\r': out += "\\r"; break;
-		case '\t': out += "\\t"; break;
-		case '\b': out += "\\b"; break;
-		case '\f': out += "\\f"; break;
+		case '"':
+			out += "\\\"";
+			break;
+		case '\\':
+			out += "\\\\";
+			break;
+		case '\n':
+			out += "\\n";
+			break;
+		case '\r':
+			out += "\\r";
+			break;
+		case '\t':
+			out += "\\t";
+			break;
+		case '\b':
+			out += "\\b";
+			break;
+		case '\f':
+			out += "\\f";
+			break;
 		default:
 			if (u < 0x20 || u == 0x7f) {
 				char buf[8];

@@ -18,7 +18,7 @@ int main(int argc, char **argv)
 		char self[PATH_MAX];
 		const ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
 		const std::string bin = n > 0 ? std::string(self, static_cast<size_t>(n))
-					       : std::string("/usr/sbin/dmremap");
+					      : std::string("/usr/sbin/dmremap");
 		return dmremap::run_generator(std::vector<std::string>(argv + 1, argv + argc),
 					      dmremap::default_tab_path(), bin, std::cerr);
 	}

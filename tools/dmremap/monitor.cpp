@@ -42,18 +42,20 @@ uint64_t stat_number(const std::map<std::string, std::string> &stats, const std:
 std::string counts(const DevState &s)
 {
 	return std::to_string(s.spare_free) + " of " + std::to_string(s.spare_total) +
-	       " spare blocks free";
+		" spare blocks free";
 }
 
 void lasting_conditions(const DevState &s, std::vector<Event> &ev)
 {
 	if (s.lost)
 		ev.push_back({s.name, "BlocksLost", kErr,
-			      std::to_string(s.lost) + " block(s) lost: reads of them fail until "
-						       "they are written again"});
+			      std::to_string(s.lost) +
+				      " block(s) lost: reads of them fail until "
+				      "they are written again"});
 	if (s.bad_spare)
-		ev.push_back({s.name, "SpareFailed", kErr,
-			      std::to_string(s.bad_spare) + " spare block(s) failed and were retired"});
+		ev.push_back(
+			{s.name, "SpareFailed", kErr,
+			 std::to_string(s.bad_spare) + " spare block(s) failed and were retired"});
 	if (s.spare_total && s.spare_free == 0)
 		ev.push_back({s.name, "SpareExhausted", kCrit,
 			      "no spare blocks left: further failing blocks cannot be remapped"});
@@ -97,11 +99,16 @@ struct Options {
 const char *priority_word(int p)
 {
 	switch (p) {
-	case kCrit: return "critical";
-	case kErr: return "error";
-	case kWarning: return "warning";
-	case kNotice: return "notice";
-	default: return "info";
+	case kCrit:
+		return "critical";
+	case kErr:
+		return "error";
+	case kWarning:
+		return "warning";
+	case kNotice:
+		return "notice";
+	default:
+		return "info";
 	}
 }
 
@@ -125,12 +132,13 @@ void run_program(std::ostream &out, const Options &o, const Event &e, const DevS
 		{"DMREMAP_MESSAGE", e.message},
 	};
 	if (s) {
-		vars.insert(vars.end(), {{"DMREMAP_REMAPPED", std::to_string(s->remapped)},
-					 {"DMREMAP_LOST", std::to_string(s->lost)},
-					 {"DMREMAP_SPARE_FREE", std::to_string(s->spare_free)},
-					 {"DMREMAP_SPARE_TOTAL", std::to_string(s->spare_total)},
-					 {"DMREMAP_BAD_SPARE", std::to_string(s->bad_spare)},
-					 {"DMREMAP_METADATA", s->metadata}});
+		vars.insert(vars.end(),
+			    {{"DMREMAP_REMAPPED", std::to_string(s->remapped)},
+			     {"DMREMAP_LOST", std::to_string(s->lost)},
+			     {"DMREMAP_SPARE_FREE", std::to_string(s->spare_free)},
+			     {"DMREMAP_SPARE_TOTAL", std::to_string(s->spare_total)},
+			     {"DMREMAP_BAD_SPARE", std::to_string(s->bad_spare)},
+			     {"DMREMAP_METADATA", s->metadata}});
 	}
 	for (const auto &[k, v] : vars)
 		::setenv(k.c_str(), v.c_str(), 1);
@@ -188,7 +196,8 @@ void arm_poll(int control)
 	io.data_size = sizeof(io);
 	io.data_start = sizeof(io);
 	if (::ioctl(control, DM_DEV_ARM_POLL, &io) != 0)
-		throw OperationalError(errno_message("DM_DEV_ARM_POLL on /dev/mapper/control", errno));
+		throw OperationalError(
+			errno_message("DM_DEV_ARM_POLL on /dev/mapper/control", errno));
 }
 
 // One look at every device: events for what appeared, changed or went away.
@@ -285,20 +294,23 @@ std::vector<Event> state_events(const std::optional<DevState> &before,
 		ev.push_back({s.name, "DeviceAppeared", kInfo,
 			      "monitoring: " + std::to_string(s.remapped) + " remapped, " +
 				      std::to_string(s.lost) + " lost, " + counts(s) + ", " +
-				      std::to_string(s.bad_spare) + " bad, metadata " + s.metadata});
+				      std::to_string(s.bad_spare) + " bad, metadata " +
+				      s.metadata});
 		lasting_conditions(s, ev);
 		return ev;
 	}
 	const DevState &b = *before;
 	if (s.remapped > b.remapped)
 		ev.push_back({s.name, "BlocksRemapped", kWarning,
-			      std::to_string(s.remapped - b.remapped) + " more block(s) remapped (" +
-				      std::to_string(s.remapped) + " in all); " + counts(s)});
+			      std::to_string(s.remapped - b.remapped) +
+				      " more block(s) remapped (" + std::to_string(s.remapped) +
+				      " in all); " + counts(s)});
 	if (s.lost > b.lost)
 		ev.push_back({s.name, "BlocksLost", kErr,
 			      std::to_string(s.lost - b.lost) + " more block(s) lost (" +
-				      std::to_string(s.lost) + " in all): reads of them fail until "
-							       "they are written again"});
+				      std::to_string(s.lost) +
+				      " in all): reads of them fail until "
+				      "they are written again"});
 	if (s.bad_spare > b.bad_spare)
 		ev.push_back({s.name, "SpareFailed", kErr,
 			      std::to_string(s.bad_spare - b.bad_spare) +
@@ -312,17 +324,19 @@ std::vector<Event> state_events(const std::optional<DevState> &before,
 			      "spare blocks low: " + counts(s) + " (spare_low_water " +
 				      std::to_string(s.low_water) + ")"});
 	if (s.read_errors > b.read_errors || s.write_errors > b.write_errors)
-		ev.push_back({s.name, "IoErrors", kNotice,
-			      std::to_string(s.read_errors - std::min(s.read_errors, b.read_errors)) +
-				      " more read and " +
-				      std::to_string(s.write_errors -
-						     std::min(s.write_errors, b.write_errors)) +
-				      " more write error(s) on the devices"});
+		ev.push_back(
+			{s.name, "IoErrors", kNotice,
+			 std::to_string(s.read_errors - std::min(s.read_errors, b.read_errors)) +
+				 " more read and " +
+				 std::to_string(s.write_errors -
+						std::min(s.write_errors, b.write_errors)) +
+				 " more write error(s) on the devices"});
 	if (s.metadata != b.metadata) {
 		if (s.metadata == "failed")
-			ev.push_back({s.name, "MetadataFailed", kCrit,
-				      "metadata failed: nothing more is written to the spare area "
-				      "and no more blocks are remapped until the table is reloaded"});
+			ev.push_back(
+				{s.name, "MetadataFailed", kCrit,
+				 "metadata failed: nothing more is written to the spare area "
+				 "and no more blocks are remapped until the table is reloaded"});
 		else if (s.metadata == "degraded")
 			ev.push_back({s.name, "MetadataDegraded", kWarning,
 				      "metadata degraded: a damaged copy was found at load time"});
@@ -371,8 +385,8 @@ DevState read_state(const std::string &name)
 std::map<std::string, uint64_t> remap_devices()
 {
 	std::map<std::string, uint64_t> all, remap;
-	for (const std::string &line :
-	     split_lines(dmsetup({"info", "-c", "--noheadings", "-o", "name,events", "--separator", " "}))) {
+	for (const std::string &line : split_lines(dmsetup(
+		     {"info", "-c", "--noheadings", "-o", "name,events", "--separator", " "}))) {
 		const auto w = split_words(line);
 		remap::u64 v = 0;
 		if (w.size() == 2 && remap::parse_u64(w[1].c_str(), &v))
@@ -405,12 +419,14 @@ std::string textfile_text(const std::vector<DevState> &devices)
 		 [](const DevState &s) { return s.bad_spare; }},
 		{"dmremap_spare_low_water_blocks", "gauge", "The spare_low_water of the table.",
 		 [](const DevState &s) { return s.low_water; }},
-		{"dmremap_read_errors_total", "counter", "Failed reads seen since the table was loaded.",
+		{"dmremap_read_errors_total", "counter",
+		 "Failed reads seen since the table was loaded.",
 		 [](const DevState &s) { return s.read_errors; }},
 		{"dmremap_write_errors_total", "counter",
 		 "Failed writes seen since the table was loaded.",
 		 [](const DevState &s) { return s.write_errors; }},
-		{"dmremap_metadata_ok", "gauge", "1 when the metadata is ok, 0 when degraded or failed.",
+		{"dmremap_metadata_ok", "gauge",
+		 "1 when the metadata is ok, 0 when degraded or failed.",
 		 [](const DevState &s) { return uint64_t(s.metadata == "ok"); }},
 	};
 	std::string t;
@@ -419,7 +435,7 @@ std::string textfile_text(const std::vector<DevState> &devices)
 		t += std::string("# TYPE ") + m.name + " " + m.type + "\n";
 		for (const DevState &s : devices)
 			t += std::string(m.name) + "{device=\"" + label_value(s.name) + "\"} " +
-			     std::to_string(m.get(s)) + "\n";
+				std::to_string(m.get(s)) + "\n";
 	}
 	return t;
 }

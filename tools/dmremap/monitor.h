@@ -22,7 +22,13 @@ struct DevState {
 };
 
 // syslog priorities (sd-daemon(3) prefixes).
-enum Priority { kCrit = 2, kErr = 3, kWarning = 4, kNotice = 5, kInfo = 6 };
+enum Priority {
+	kCrit = 2,
+	kErr = 3,
+	kWarning = 4,
+	kNotice = 5,
+	kInfo = 6
+};
 
 struct Event {
 	std::string device;

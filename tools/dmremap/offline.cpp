@@ -36,8 +36,8 @@ std::vector<uint8_t> read_bytes(const Device &dev, uint64_t byte, size_t len)
 	std::vector<uint8_t> buf(len);
 	const int r = dev.read_at(byte, buf.data(), len);
 	if (r)
-		throw OperationalError(errno_message(dev.path() + ": read at byte " +
-							     std::to_string(byte), -r));
+		throw OperationalError(
+			errno_message(dev.path() + ": read at byte " + std::to_string(byte), -r));
 	return buf;
 }
 
@@ -65,7 +65,8 @@ std::vector<Candidate> find_superblocks(const Device &dev, uint64_t base, bool *
 		if (!why && sb.block_size == bs)
 			found.push_back({1, sb});
 		else if (why && std::equal(kMagic, kMagic + 8, block.begin()))
-			damaged->push_back("slot 1 if the block size is " + std::to_string(bs) + ": " + why);
+			damaged->push_back("slot 1 if the block size is " + std::to_string(bs) +
+					   ": " + why);
 	}
 	return found;
 }
@@ -77,7 +78,8 @@ uint64_t first_nonzero(const Device &dev, uint64_t byte, uint64_t len)
 	for (uint64_t done = 0; done < len;) {
 		const uint64_t n = std::min(kChunk, len - done);
 		const auto buf = read_bytes(dev, byte + done, n);
-		const auto it = std::find_if(buf.begin(), buf.end(), [](uint8_t b) { return b != 0; });
+		const auto it =
+			std::find_if(buf.begin(), buf.end(), [](uint8_t b) { return b != 0; });
 		if (it != buf.end())
 			return done + static_cast<uint64_t>(it - buf.begin());
 		done += n;
@@ -88,10 +90,9 @@ uint64_t first_nonzero(const Device &dev, uint64_t byte, uint64_t len)
 // The store on an area of dev at `offset`, reading and writing whole logical blocks of dev as
 // the module does.
 struct AreaStore {
-	AreaStore(const Device &dev, uint64_t offset, const Geometry &geo)
-		: io(dev, offset, geo.spare_offset()), store(geo, io.ops(), io.ctx(), dev.logical_block())
-	{
-	}
+	AreaStore(const Device &dev, uint64_t offset, const Geometry &geo) :
+	    io(dev, offset, geo.spare_offset()), store(geo, io.ops(), io.ctx(), dev.logical_block())
+	{}
 	SpareIo io;
 	MetadataStore store;
 };
@@ -108,26 +109,30 @@ std::vector<Geometry> geometries_from(std::vector<Candidate> found, uint64_t roo
 	std::vector<Geometry> out;
 	for (const Candidate &c : found) {
 		Geometry geo;
-		const char *why = Geometry::create(c.sb.data_offset, c.sb.data_len, c.sb.spare_offset,
-						   c.sb.spare_len, c.sb.block_size, &geo);
+		const char *why =
+			Geometry::create(c.sb.data_offset, c.sb.data_len, c.sb.spare_offset,
+					 c.sb.spare_len, c.sb.block_size, &geo);
 		if (why) {
 			bad->push_back(std::string("superblock in slot ") + std::to_string(c.slot) +
 				       " describes an impossible geometry: " + why);
 			continue;
 		}
 		if (geo.spare_len() > room) {
-			bad->push_back("superblock in slot " + std::to_string(c.slot) +
-				       " describes a spare range of " + std::to_string(geo.spare_len()) +
-				       " sectors (" + std::to_string(geo.spare_blocks()) + " blocks of " +
-				       std::to_string(geo.block_size()) +
-				       " bytes), past the end of the device (" + std::to_string(room) +
-				       " sectors from the offset): not loaded");
+			bad->push_back(
+				"superblock in slot " + std::to_string(c.slot) +
+				" describes a spare range of " + std::to_string(geo.spare_len()) +
+				" sectors (" + std::to_string(geo.spare_blocks()) + " blocks of " +
+				std::to_string(geo.block_size()) +
+				" bytes), past the end of the device (" + std::to_string(room) +
+				" sectors from the offset): not loaded");
 			continue;
 		}
 		const bool seen = std::any_of(out.begin(), out.end(), [&](const Geometry &g) {
-			return g.block_size() == geo.block_size() && g.data_len() == geo.data_len() &&
-			       g.data_offset() == geo.data_offset() &&
-			       g.spare_offset() == geo.spare_offset() && g.spare_len() == geo.spare_len();
+			return g.block_size() == geo.block_size() &&
+				g.data_len() == geo.data_len() &&
+				g.data_offset() == geo.data_offset() &&
+				g.spare_offset() == geo.spare_offset() &&
+				g.spare_len() == geo.spare_len();
 		});
 		if (!seen)
 			out.push_back(geo);
@@ -153,8 +158,9 @@ void inspect_slots(const Device &dev, MetadataReport *r)
 		const int err = io.ops()->read(io.ctx(), RB_SPARE_DEV, sector, block.data(),
 					       geo.block_size(), 0);
 		if (err)
-			throw OperationalError(errno_message(dev.path() + ": cannot read superblock slot " +
-								     std::to_string(s), -err));
+			throw OperationalError(errno_message(
+				dev.path() + ": cannot read superblock slot " + std::to_string(s),
+				-err));
 		if (remap::block_is_zero(block.data(), geo.block_size())) {
 			slot.state = SlotReport::State::Empty;
 			continue;
@@ -248,14 +254,16 @@ void collect_findings(MetadataReport *r)
 		r->notes.push_back("the module would use the commit in slot " +
 				   std::to_string(r->active_slot) + " and report 'degraded'");
 	if (r->slots[r->active_slot].sb.version < remap::kFormatVersion)
-		r->notes.push_back("format version " + std::to_string(r->slots[r->active_slot].sb.version) +
+		r->notes.push_back("format version " +
+				   std::to_string(r->slots[r->active_slot].sb.version) +
 				   ": the module upgrades it to version " +
 				   std::to_string(remap::kFormatVersion) +
 				   " at its next commit (older dm-remap then refuses the area)");
 	if (!r->fell_back && older.state == SlotReport::State::Valid && !older.table_error.empty())
-		r->notes.push_back("the older commit in slot " + std::to_string(other) +
-				   " has no intact table (" + older.table_error +
-				   "): normal after an interrupted commit; the next commit rewrites it");
+		r->notes.push_back(
+			"the older commit in slot " + std::to_string(other) +
+			" has no intact table (" + older.table_error +
+			"): normal after an interrupted commit; the next commit rewrites it");
 }
 
 // How well the module would load the area with this geometry: 2 cleanly, 1 falling back to the
@@ -315,16 +323,20 @@ MetadataReport inspect_spare(const Device &dev, uint64_t offset)
 		for (const auto &d : damaged)
 			r.problems.push_back("damaged superblock in " + d);
 		if (x < remap::kFreshMinBytes)
-			r.problems.push_back("no intact dm-remap superblock found and the area is not "
-					     "zero (byte " + std::to_string(x) +
-					     "): the module would refuse it ('dmremap format' "
-					     "discards what is there)");
+			r.problems.push_back(
+				"no intact dm-remap superblock found and the area is not "
+				"zero (byte " +
+				std::to_string(x) +
+				"): the module would refuse it ('dmremap format' "
+				"discards what is there)");
 		else
 			r.problems.push_back(
 				"no intact dm-remap superblock found; the first " +
-				std::to_string(remap::kFreshMinBytes >> 20) + " MiB are zero but byte " +
-				std::to_string(x) + " is not: the module refuses the area only if its "
-				"metadata and the " + std::to_string(remap::kFreshBeyondBytes >> 10) +
+				std::to_string(remap::kFreshMinBytes >> 20) +
+				" MiB are zero but byte " + std::to_string(x) +
+				" is not: the module refuses the area only if its "
+				"metadata and the " +
+				std::to_string(remap::kFreshBeyondBytes >> 10) +
 				" KiB after it reach that byte, else it formats the area and hands out spare "
 				"blocks over that data (see 'fresh area' in docs/on-disk-format.rst)");
 		return r;
@@ -371,8 +383,8 @@ void format_spare(const Device &dev, const Geometry &geo)
 	const uint64_t base = geo.spare_offset() * 512;
 	const uint64_t len = geo.spare_len() * 512;
 	if (geo.spare_offset() + geo.spare_len() > dev.sectors())
-		throw OperationalError("the spare range extends past the end of " + dev.path() + " (" +
-				       std::to_string(dev.sectors()) + " sectors)");
+		throw OperationalError("the spare range extends past the end of " + dev.path() +
+				       " (" + std::to_string(dev.sectors()) + " sectors)");
 	const uint64_t metadata = geo.first_usable_spare().value() * geo.block_size();
 	// The metadata, the rest of the fresh area (remap::fresh_area_bytes()) and any stale
 	// superblock of another block size: what the module checks reads zero until the commit.
@@ -383,14 +395,16 @@ void format_spare(const Device &dev, const Geometry &geo)
 		const uint64_t n = std::min<uint64_t>(zeros.size(), zero_len - done);
 		const int r = dev.write_at(base + done, zeros.data(), n);
 		if (r)
-			throw OperationalError(errno_message(dev.path() + ": cannot zero the metadata", -r));
+			throw OperationalError(
+				errno_message(dev.path() + ": cannot zero the metadata", -r));
 		done += n;
 	}
 	AreaStore a(dev, geo.spare_offset(), geo);
 	MetadataStore &store = a.store;
 	const char *why = store.load(remap::Gfp::Kernel);
 	if (why || !store.fresh())
-		throw OperationalError(dev.path() + ": the zeroed area does not read back as empty" +
+		throw OperationalError(dev.path() +
+				       ": the zeroed area does not read back as empty" +
 				       (why ? std::string(": ") + why : std::string()));
 	const auto committed = store.commit(nullptr, 0, remap::Gfp::Kernel);
 	if (committed.is_error())
@@ -401,11 +415,16 @@ void format_spare(const Device &dev, const Geometry &geo)
 const char *state_name(EntryState state)
 {
 	switch (state) {
-	case EntryState::Free: return "free";
-	case EntryState::Remapped: return "remapped";
-	case EntryState::Lost: return "lost";
-	case EntryState::BadSpare: return "bad_spare";
-	case EntryState::LostSectors: return "lost_sectors";
+	case EntryState::Free:
+		return "free";
+	case EntryState::Remapped:
+		return "remapped";
+	case EntryState::Lost:
+		return "lost";
+	case EntryState::BadSpare:
+		return "bad_spare";
+	case EntryState::LostSectors:
+		return "lost_sectors";
 	}
 	return "unknown";
 }
@@ -428,9 +447,12 @@ namespace {
 const char *report_state(MetadataReport::State s)
 {
 	switch (s) {
-	case MetadataReport::State::Empty: return "empty";
-	case MetadataReport::State::Loaded: return "valid";
-	case MetadataReport::State::Invalid: return "invalid";
+	case MetadataReport::State::Empty:
+		return "empty";
+	case MetadataReport::State::Loaded:
+		return "valid";
+	case MetadataReport::State::Invalid:
+		return "invalid";
 	}
 	return "unknown";
 }
@@ -438,9 +460,12 @@ const char *report_state(MetadataReport::State s)
 const char *slot_state(SlotReport::State s)
 {
 	switch (s) {
-	case SlotReport::State::Empty: return "empty";
-	case SlotReport::State::Valid: return "valid";
-	case SlotReport::State::Invalid: return "invalid";
+	case SlotReport::State::Empty:
+		return "empty";
+	case SlotReport::State::Valid:
+		return "valid";
+	case SlotReport::State::Invalid:
+		return "invalid";
 	}
 	return "unknown";
 }
@@ -488,10 +513,11 @@ void entry_text(std::ostringstream &out, const Entry &e)
 	else if (e.state == EntryState::Lost)
 		out << "  " << e.data_block << " - " << state_name(e.state) << '\n';
 	else if (e.state == EntryState::LostSectors) // sectors first+count of a salvaged block
-		out << "  " << e.data_block << " sectors " << e.run_first() << '+' << e.run_count() << ' '
-		    << state_name(e.state) << '\n';
+		out << "  " << e.data_block << " sectors " << e.run_first() << '+' << e.run_count()
+		    << ' ' << state_name(e.state) << '\n';
 	else
-		out << "  " << e.data_block << ' ' << e.spare_block << ' ' << state_name(e.state) << '\n';
+		out << "  " << e.data_block << ' ' << e.spare_block << ' ' << state_name(e.state)
+		    << '\n';
 }
 
 void findings_text(std::ostringstream &out, const MetadataReport &r)
@@ -521,7 +547,8 @@ std::string dump_text(const MetadataReport &r)
 		    << " (sectors), block_size " << g.block_size() << '\n';
 		out << "layout: " << g.spare_blocks() << " spare blocks, " << g.table_blocks()
 		    << " table block(s) per area, blocks " << g.first_usable_spare().value() << ".."
-		    << g.spare_blocks() - 1 << " hold data (" << g.data_blocks() << " data blocks)\n";
+		    << g.spare_blocks() - 1 << " hold data (" << g.data_blocks()
+		    << " data blocks)\n";
 		for (uint32_t s = 0; s < 2; s++)
 			slot_text(out, s, r.slots[s], r.active_slot);
 	}

@@ -16,7 +16,11 @@
 namespace dmremap {
 
 struct SlotReport {
-	enum class State { Empty, Valid, Invalid };
+	enum class State {
+		Empty,
+		Valid,
+		Invalid
+	};
 	State state = State::Empty;
 	std::string error;       // Invalid: the codec's reason
 	remap::Superblock sb{};  // Valid

@@ -15,17 +15,20 @@ namespace dmremap {
 class SpareIo {
 public:
 	// offset: sectors into dev where the spare range starts; spare_offset: the geometry's.
-	SpareIo(const Device &dev, uint64_t offset, uint64_t spare_offset)
-		: dev_(dev), offset_(offset), spare_offset_(spare_offset)
-	{
-	}
+	SpareIo(const Device &dev, uint64_t offset, uint64_t spare_offset) :
+	    dev_(dev), offset_(offset), spare_offset_(spare_offset)
+	{}
 
 	const rb_io_ops *ops() const { return &kOps; }
 	void *ctx() { return this; }
 
 	// Reads that start at this (absolute) sector return zeros: a superblock slot hidden this
 	// way lets the store load the other slot's commit on its own.
-	void hide(uint64_t sector) { hidden_ = sector; hiding_ = true; }
+	void hide(uint64_t sector)
+	{
+		hidden_ = sector;
+		hiding_ = true;
+	}
 
 private:
 	static int read(void *ctx, rb_device dev, rb_u64 sector, void *buf, rb_u32 bytes,

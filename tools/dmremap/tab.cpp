@@ -53,7 +53,8 @@ uint64_t seconds_of(const std::string &opt, const std::string &text)
 		const std::string suffix = u.first;
 		if (text.size() > suffix.size() &&
 		    text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0) {
-			const uint64_t n = number_of(opt, text.substr(0, text.size() - suffix.size()));
+			const uint64_t n =
+				number_of(opt, text.substr(0, text.size() - suffix.size()));
 			if (n > UINT64_MAX / u.second / 1000)
 				throw LineError{"option " + opt + ": '" + text + "' is too long"};
 			return n * u.second;
@@ -115,8 +116,8 @@ void apply_option(TabEntry &e, const std::string &opt, std::map<std::string, boo
 			e.readonly = true;
 		return;
 	}
-	static const char *const kValued[] = {"data_offset", "data_len", "spare_offset",
-					      "spare_len", "block_size", "read_retries",
+	static const char *const kValued[] = {"data_offset",     "data_len",      "spare_offset",
+					      "spare_len",       "block_size",    "read_retries",
 					      "spare_low_water", "device-timeout"};
 	bool known = false;
 	for (const char *v : kValued)
@@ -145,7 +146,8 @@ void apply_option(TabEntry &e, const std::string &opt, std::map<std::string, boo
 	} else if (key == "block_size") {
 		if (n < RC_MIN_BLOCK_SIZE || n > RC_MAX_BLOCK_SIZE || (n & (n - 1)))
 			throw LineError{"option block_size must be a power of two from 512 to "
-					"65536, not " + value};
+					"65536, not " +
+					value};
 		e.block_size = static_cast<uint32_t>(n);
 	} else if (key == "read_retries") {
 		if (n > RC_MAX_READ_RETRIES)
@@ -168,7 +170,8 @@ TabEntry parse_line(const std::vector<std::string> &w)
 	TabEntry e;
 	e.name = w[0];
 	if (!valid_dm_name(e.name))
-		throw LineError{"'" + e.name + "' is not a valid device-mapper name (1 to 127 "
+		throw LineError{"'" + e.name +
+				"' is not a valid device-mapper name (1 to 127 "
 				"characters, no '/')"};
 	e.data = w[1];
 	e.spare = w[2];
@@ -179,9 +182,9 @@ TabEntry parse_line(const std::vector<std::string> &w)
 		size_t start = 0;
 		for (;;) {
 			const size_t comma = w[3].find(',', start);
-			const std::string opt = w[3].substr(start, comma == std::string::npos
-									  ? std::string::npos
-									  : comma - start);
+			const std::string opt = w[3].substr(
+				start,
+				comma == std::string::npos ? std::string::npos : comma - start);
 			if (opt.empty())
 				throw LineError{"empty option in '" + w[3] + "'"};
 			if (opt != "defaults")
@@ -302,7 +305,8 @@ std::optional<std::string> resolve_member(const TabEntry &e, bool spare, const s
 			std::string v = spec.substr(tag.size());
 			if (tag == "PARTUUID=") // udev writes partition UUIDs in lower case
 				for (char &c : v)
-					c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+					c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a'
+										   : c);
 			path = dev + "/disk/" + l.second + "/" + v;
 		}
 	}

@@ -19,7 +19,7 @@ struct TabEntry {
 	std::string file;
 	unsigned line = 0;
 	std::string name;
-	std::string data;  // as written: a path, UUID=, PARTUUID=, PARTLABEL= or LABEL=
+	std::string data; // as written: a path, UUID=, PARTUUID=, PARTLABEL= or LABEL=
 	std::string spare;
 	// The table line's options (build_table fills in what is unset from the devices).
 	uint64_t data_offset = 0;
@@ -31,10 +31,10 @@ struct TabEntry {
 	std::optional<uint64_t> spare_low_water;
 	bool no_auto_remap = false;
 	// How and when it is activated.
-	bool noauto = false;    // not at boot, not by `activate --all`
-	bool nofail = false;    // the boot does not depend on it
-	bool initramfs = false; // activated in the initramfs (root on dm-remap)
-	bool readonly = false;  // the dm device is created read-only
+	bool noauto = false;       // not at boot, not by `activate --all`
+	bool nofail = false;       // the boot does not depend on it
+	bool initramfs = false;    // activated in the initramfs (root on dm-remap)
+	bool readonly = false;     // the dm device is created read-only
 	uint64_t timeout_sec = 90; // how long to wait for the devices (0: forever)
 
 	std::string where() const { return file + ":" + std::to_string(line); }

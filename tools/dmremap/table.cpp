@@ -24,8 +24,8 @@ uint64_t default_len(uint64_t offset, uint64_t dev_sectors, bool same_device, ui
 	const uint64_t len = round_down(end - offset, unit);
 	if (len == 0)
 		throw UsageError(std::string("no room for the ") + what + " range after offset " +
-				 std::to_string(offset) + " (block size " + std::to_string(unit * 512) +
-				 " bytes)");
+				 std::to_string(offset) + " (block size " +
+				 std::to_string(unit * 512) + " bytes)");
 	return len;
 }
 
@@ -71,7 +71,8 @@ std::vector<std::string> feature_words(const TableSpec &spec)
 	if (spec.read_retries)
 		words.insert(words.end(), {"read_retries", std::to_string(*spec.read_retries)});
 	if (spec.spare_low_water)
-		words.insert(words.end(), {"spare_low_water", std::to_string(*spec.spare_low_water)});
+		words.insert(words.end(),
+			     {"spare_low_water", std::to_string(*spec.spare_low_water)});
 	if (spec.allow_larger_spare_sectors)
 		words.push_back("allow_larger_spare_sectors");
 	if (!words.empty())
@@ -83,15 +84,19 @@ BuiltTable build_table(const TableSpec &spec, const DeviceFacts &devs)
 {
 	for (const std::string *path : {&spec.data_path, &spec.spare_path}) {
 		if (path->empty() || path->find_first_of(" \t\n") != std::string::npos)
-			throw UsageError("device path '" + *path + "' is empty or contains whitespace");
+			throw UsageError("device path '" + *path +
+					 "' is empty or contains whitespace");
 	}
 	if (devs.spare_logical_block > devs.data_logical_block && !spec.allow_larger_spare_sectors)
 		throw UsageError(
 			"the spare device's logical block size (" +
-			std::to_string(devs.spare_logical_block) + " bytes) exceeds the data device's (" +
-			std::to_string(devs.data_logical_block) + " bytes): the dm device would have " +
-			std::to_string(devs.spare_logical_block) + "-byte sectors, and what the data " +
-			"device holds for " + std::to_string(devs.data_logical_block) +
+			std::to_string(devs.spare_logical_block) +
+			" bytes) exceeds the data device's (" +
+			std::to_string(devs.data_logical_block) +
+			" bytes): the dm device would have " +
+			std::to_string(devs.spare_logical_block) +
+			"-byte sectors, and what the data " + "device holds for " +
+			std::to_string(devs.data_logical_block) +
 			"-byte sectors (partition tables, file systems) would stop working through it; " +
 			"--allow-larger-spare-sectors accepts that");
 	BuiltTable t;
@@ -100,9 +105,10 @@ BuiltTable build_table(const TableSpec &spec, const DeviceFacts &devs)
 	t.data_len = spec.data_len ? *spec.data_len
 				   : default_len(spec.data_offset, devs.data_sectors,
 						 devs.same_device, spec.spare_offset, unit, "data");
-	t.spare_len = spec.spare_len ? *spec.spare_len
-				     : default_len(spec.spare_offset, devs.spare_sectors,
-						   devs.same_device, spec.data_offset, unit, "spare");
+	t.spare_len = spec.spare_len
+		? *spec.spare_len
+		: default_len(spec.spare_offset, devs.spare_sectors, devs.same_device,
+			      spec.data_offset, unit, "spare");
 
 	std::vector<std::string> args = {spec.data_path, std::to_string(spec.data_offset),
 					 spec.spare_path, std::to_string(spec.spare_offset),

@@ -55,7 +55,8 @@ bool matches(const std::string &spec, const std::string &devnode,
 		return !have.empty() && (ignore_case ? same_ignore_case(v, have) : v == have);
 	};
 	for (const auto &[tag, prop, ic] :
-	     {std::make_tuple("UUID=", "ID_FS_UUID", true), std::make_tuple("LABEL=", "ID_FS_LABEL", false),
+	     {std::make_tuple("UUID=", "ID_FS_UUID", true),
+	      std::make_tuple("LABEL=", "ID_FS_LABEL", false),
 	      std::make_tuple("PARTUUID=", "ID_PART_ENTRY_UUID", true),
 	      std::make_tuple("PARTLABEL=", "ID_PART_ENTRY_NAME", false)}) {
 		const int m = tagged(tag, prop, ic);
@@ -123,15 +124,16 @@ int cmd_udev_probe(const Args &a, std::ostream &out)
 	// to the dm-remap device, and with the member link. (udev 252 has no SYMLINK-=.)
 	std::string kept;
 	for (const std::string &l : split_words(a.value("links").value_or(""))) {
-		if (l.compare(0, 13, "disk/by-uuid/") != 0 && l.compare(0, 14, "disk/by-label/") != 0)
+		if (l.compare(0, 13, "disk/by-uuid/") != 0 &&
+		    l.compare(0, 14, "disk/by-label/") != 0)
 			kept += (kept.empty() ? "" : " ") + l;
 	}
 	if (!name.empty())
 		kept += (kept.empty() ? "" : " ") + ("disk/dmremap/" + name + "/" + role);
 	out << "DMREMAP_LINKS=" << kept << "\n";
-	for (const char *k : {"ID_FS_TYPE", "ID_FS_USAGE", "ID_FS_VERSION", "ID_FS_UUID",
-			      "ID_FS_UUID_ENC", "ID_FS_UUID_SUB", "ID_FS_UUID_SUB_ENC", "ID_FS_LABEL",
-			      "ID_FS_LABEL_ENC"})
+	for (const char *k :
+	     {"ID_FS_TYPE", "ID_FS_USAGE", "ID_FS_VERSION", "ID_FS_UUID", "ID_FS_UUID_ENC",
+	      "ID_FS_UUID_SUB", "ID_FS_UUID_SUB_ENC", "ID_FS_LABEL", "ID_FS_LABEL_ENC"})
 		out << k << "=\n";
 	return kExitOk;
 }

@@ -55,6 +55,7 @@ case $SERIES in
   *) note "skipped: no lib/kunit patches for the $SERIES series ($PATCHES)"; exit 3 ;;
 esac
 [ -d "$PATCHES" ] || die "no $PATCHES"
+# shellcheck disable=SC2153 # WHERE comes from kernels.sh env
 if [ "$WHERE" = host ]; then
   "$REPO/tools/install-deps.sh" "$SRC_PKG" xz-utils patch
 else

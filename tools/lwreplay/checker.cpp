@@ -112,10 +112,10 @@ uint64_t sectors_of(const std::string &path)
 
 class Checker {
 public:
-	Checker(const CheckConfig &cfg, std::ostream &out)
-		: cfg_(cfg), out_(out), device_sectors_(cfg.data_sectors + cfg.spare_sectors),
-		  states_(device_sectors_), scratch_(cfg.scratch_path, O_RDWR),
-		  expected_(device_sectors_ * kSector), readback_(device_sectors_ * kSector)
+	Checker(const CheckConfig &cfg, std::ostream &out) :
+	    cfg_(cfg), out_(out), device_sectors_(cfg.data_sectors + cfg.spare_sectors),
+	    states_(device_sectors_), scratch_(cfg.scratch_path, O_RDWR),
+	    expected_(device_sectors_ * kSector), readback_(device_sectors_ * kSector)
 	{
 		if (cfg.block_size < kSector || cfg.block_size % kSector ||
 		    cfg.data_sectors % (cfg.block_size / kSector))
@@ -125,7 +125,7 @@ public:
 						 std::to_string(device_sectors_) +
 						 " sectors replayed");
 		table_ = cfg.scratch_path + " 0 " + cfg.scratch_path + " " +
-			 std::to_string(cfg.data_sectors) + " " + std::to_string(cfg.spare_sectors);
+			std::to_string(cfg.data_sectors) + " " + std::to_string(cfg.spare_sectors);
 		if (cfg.block_size != 4096)
 			table_ += " 2 block_size " + std::to_string(cfg.block_size);
 		// The scratch device starts as the logged device did: all zero.
@@ -150,7 +150,7 @@ private:
 	DmControl dm_;
 	Expectations exp_;
 	std::string table_;
-	std::string node_; // the check device's node while it exists
+	std::string node_;              // the check device's node while it exists
 	std::vector<uint8_t> expected_; // the state under check (image plus torn overrides)
 	std::vector<uint8_t> readback_;
 	size_t problems_ = 0;
@@ -216,11 +216,11 @@ std::string Checker::verify_data(const std::string &node)
 			why = "zero, but version " + std::to_string(need) + " was durable";
 		else if (st.kind == Stamp::Kind::Valid && (st.block != block || st.index != index))
 			why = "holds sector " + std::to_string(st.index) + " of block " +
-			      std::to_string(st.block) + " (version " + std::to_string(st.version) +
-			      ")";
+				std::to_string(st.block) + " (version " +
+				std::to_string(st.version) + ")";
 		else if (st.kind == Stamp::Kind::Valid && st.version < need)
 			why = "version " + std::to_string(st.version) +
-			      ", older than the durable " + std::to_string(need);
+				", older than the durable " + std::to_string(need);
 		if (why.empty())
 			continue;
 		if (nbad++ < 4)

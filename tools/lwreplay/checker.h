@@ -20,8 +20,8 @@
 namespace lwreplay {
 
 struct CheckConfig {
-	std::string log_path;     // the dm-log-writes log device (or an image of it)
-	std::string scratch_path; // a block device at least as large as the logged one
+	std::string log_path;       // the dm-log-writes log device (or an image of it)
+	std::string scratch_path;   // a block device at least as large as the logged one
 	uint64_t data_sectors = 0;  // dm-remap's data range: sectors 0 .. data_sectors-1
 	uint64_t spare_sectors = 0; // its spare range, right after the data range
 	uint32_t block_size = 4096;
@@ -30,7 +30,7 @@ struct CheckConfig {
 	uint64_t seed = 1;
 	std::string dm_name = "lwreplay-check";
 	bool verbose = false;
-	size_t max_reports = 30; // problems printed in full (all are counted)
+	size_t max_reports = 30;   // problems printed in full (all are counted)
 	uint64_t max_problems = 0; // stop after this many problems (0: check everything)
 };
 

@@ -15,8 +15,8 @@ uint64_t SplitMix::next()
 	return z ^ (z >> 31);
 }
 
-CrashStates::CrashStates(uint64_t sectors)
-	: sectors_(sectors), image_(sectors * kSector, 0), dirty_(sectors, false)
+CrashStates::CrashStates(uint64_t sectors) :
+    sectors_(sectors), image_(sectors * kSector, 0), dirty_(sectors, false)
 {}
 
 void CrashStates::apply(const LogEntry &e)
@@ -80,7 +80,11 @@ std::vector<CrashStates::Override> CrashStates::torn_variant(uint64_t seed) cons
 	SplitMix rng(seed);
 	// Each write since the last flush landed whole, not at all, or sector by sector; a FUA
 	// write that completed before the newest entry always landed whole.
-	enum class Fate { Whole, None, Torn };
+	enum class Fate {
+		Whole,
+		None,
+		Torn
+	};
 	std::vector<Fate> fate(window_.size());
 	for (size_t i = 0; i < window_.size(); i++) {
 		const bool durable = window_[i].fua && window_[i].index < newest_;
@@ -95,7 +99,7 @@ std::vector<CrashStates::Override> CrashStates::torn_variant(uint64_t seed) cons
 		for (uint64_t k = 0; k < w.nr_sectors; k++) {
 			const uint64_t s = w.sector + k;
 			const bool landed = fate[i] == Fate::Whole ||
-					    (fate[i] == Fate::Torn && rng.below(2) == 0);
+				(fate[i] == Fate::Torn && rng.below(2) == 0);
 			if (!landed || decided[s])
 				continue;
 			decided[s] = true;

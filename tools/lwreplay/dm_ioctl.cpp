@@ -19,8 +19,8 @@ namespace {
 // An ioctl buffer: struct dm_ioctl, then the command's payload.
 class DmBuffer {
 public:
-	explicit DmBuffer(const std::string &name, size_t payload = 0)
-		: bytes_((sizeof(dm_ioctl) + payload + 16384 + 7) & ~size_t{7}, 0)
+	explicit DmBuffer(const std::string &name, size_t payload = 0) :
+	    bytes_((sizeof(dm_ioctl) + payload + 16384 + 7) & ~size_t{7}, 0)
 	{
 		dm_ioctl *io = hdr();
 		io->version[0] = DM_VERSION_MAJOR;

@@ -18,7 +18,7 @@ uint64_t le64(const uint8_t *p)
 uint32_t le32(const uint8_t *p)
 {
 	return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
-	       static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
+		static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
 }
 
 std::string flag_names(uint64_t flags)
@@ -44,8 +44,8 @@ std::string flag_names(uint64_t flags)
 	return s.empty() ? "-" : s;
 }
 
-LogReader::LogReader(ReadFn read, uint64_t log_bytes)
-	: read_(std::move(read)), log_bytes_(log_bytes)
+LogReader::LogReader(ReadFn read, uint64_t log_bytes) :
+    read_(std::move(read)), log_bytes_(log_bytes)
 {
 	uint8_t sb[32];
 	if (log_bytes_ < 512)

@@ -38,11 +38,11 @@ struct LogError : std::runtime_error {
 };
 
 struct LogEntry {
-	uint64_t index = 0;      // position in the log, from 0
-	uint64_t flags = 0;      // kLog* bits
-	uint64_t sector = 0;     // first 512-byte sector written on the logged device
-	uint64_t nr_sectors = 0; // 512-byte sectors written (or discarded)
-	std::string mark;        // the text of a mark
+	uint64_t index = 0;        // position in the log, from 0
+	uint64_t flags = 0;        // kLog* bits
+	uint64_t sector = 0;       // first 512-byte sector written on the logged device
+	uint64_t nr_sectors = 0;   // 512-byte sectors written (or discarded)
+	std::string mark;          // the text of a mark
 	std::vector<uint8_t> data; // nr_sectors * 512 bytes of a write; empty otherwise
 	uint64_t data_offset = 0;  // byte offset of that data in the log
 

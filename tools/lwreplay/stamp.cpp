@@ -67,7 +67,7 @@ Stamp read_stamp(const uint8_t *in)
 	s.block = le64(in + 8);
 	s.version = le64(in + 16);
 	s.index = static_cast<uint32_t>(in[24]) | static_cast<uint32_t>(in[25]) << 8 |
-		  static_cast<uint32_t>(in[26]) << 16 | static_cast<uint32_t>(in[27]) << 24;
+		static_cast<uint32_t>(in[26]) << 16 | static_cast<uint32_t>(in[27]) << 24;
 	s.kind = s.version == 0 ? Stamp::Kind::Garbage : Stamp::Kind::Valid;
 	return s;
 }

@@ -17,7 +17,11 @@ constexpr uint32_t kStampBytes = 512;
 void stamp_sector(uint8_t *out, uint64_t block, uint32_t index, uint64_t version);
 
 struct Stamp {
-	enum class Kind { Zero, Valid, Garbage };
+	enum class Kind {
+		Zero,
+		Valid,
+		Garbage
+	};
 	Kind kind = Kind::Garbage;
 	uint64_t block = 0;
 	uint32_t index = 0;

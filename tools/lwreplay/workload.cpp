@@ -25,8 +25,8 @@ constexpr uint64_t kMaxRun = 4; // blocks per write
 
 class Workload {
 public:
-	Workload(const WorkloadConfig &cfg, std::ostream &out)
-		: cfg_(cfg), out_(out), rng_(cfg.seed)
+	Workload(const WorkloadConfig &cfg, std::ostream &out) :
+	    cfg_(cfg), out_(out), rng_(cfg.seed)
 	{
 		fd_ = ::open(cfg.device.c_str(), O_RDWR | O_DIRECT | O_CLOEXEC);
 		if (fd_ < 0)
@@ -60,8 +60,8 @@ private:
 	std::unique_ptr<uint8_t, Free> buf_;
 	uint64_t version_ = 0;
 	std::map<uint64_t, uint64_t> pending_; // written since the last fdatasync: block -> version
-	std::vector<uint64_t> bad_left_; // bad blocks not written yet
-	std::vector<uint64_t> remapped_; // blocks remapped by message and not unremapped
+	std::vector<uint64_t> bad_left_;       // bad blocks not written yet
+	std::vector<uint64_t> remapped_;       // blocks remapped by message and not unremapped
 	uint64_t writes_ = 0, syncs_ = 0, remaps_ = 0, unremaps_ = 0, bad_writes_ = 0, marks_ = 0;
 };
 
