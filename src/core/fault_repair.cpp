@@ -7,6 +7,7 @@
 #include "fault_policy.h"
 #include "mapping_change.h"
 #include "memory.h"
+#include "relaxed.h"
 
 namespace remap {
 
@@ -15,8 +16,6 @@ namespace {
 // Times a repair starts over when the mapping changed under its retries (a message moved a
 // block meanwhile); after that the I/O fails with its own error and nothing is changed.
 constexpr u32 kMaxPasses = 3;
-
-void add_relaxed(u64 *p, u64 n = 1) { __atomic_fetch_add(p, n, __ATOMIC_RELAXED); }
 
 // The part of extent e inside block b, as target sectors [lo, hi); empty if none.
 struct Part {

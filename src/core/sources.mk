@@ -4,4 +4,4 @@
 # for the userspace builds (unit tests, fuzzers, benchmarks, dmremap).
 remap-core-sources := runtime parse_number table_parser status bitmap spare_allocator \
 	lookup_table message_parser geometry lost_sectors metadata_codec metadata_store registry \
-	remap_target fault_policy mapping_change fault_repair
+	remap_target messages stats entry_points fault_policy mapping_change fault_repair

@@ -1,4 +1,4 @@
-// The remap engine (src/core/remap_target.cpp) through the C API the glue uses (rc_target_*),
+// The remap engine (src/core) through the C API the glue uses (rc_target_*),
 // on a MemDisk: creating and formatting, every message, the I/O path's map() against a reference
 // model, data moving between the devices, persistence and crashes, commit, spare-write and
 // allocation failures, spare exhaustion, a second table's commits, and scale.

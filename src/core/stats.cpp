@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: GPL-2.0
+// What `dmsetup status` and the `stats` message show: read from the engine's snapshot and its
+// relaxed counters only, never from the metadata store or the allocator, and without the
+// mutex (refresh_snapshot_locked() fills the snapshot, spare_bad_locked() one of its counts).
+#include "relaxed.h"
+#include "remap_target.h"
+
+namespace remap {
+
+namespace {
+
+const char *metadata_name(MetadataState s)
+{
+	switch (s) {
+	case MetadataState::Ok:
+		return "ok";
+	case MetadataState::Degraded:
+		return "degraded";
+	case MetadataState::Failed:
+		return "failed";
+	}
+	return "?";
+}
+
+} // namespace
+
+u64 RemapTarget::spare_total() const
+{
+	return geo_.spare_blocks() - geo_.first_usable_spare().value();
+}
+
+// Usable spare blocks are free (in the bitmap or the cache), retired as bad, or used.
+u64 RemapTarget::spare_bad_locked() const
+{
+	return allocator_->reserved_blocks() - geo_.first_usable_spare().value();
+}
+
+// Reads only snap_ and counters of the target itself, never store_ or allocator_.
+void RemapTarget::do_stats(TextBuffer &out) const
+{
+	const u64 total = spare_total();
+	const u64 free = load_relaxed(&snap_.spare_free);
+	const u64 bad = load_relaxed(&snap_.spare_bad);
+	const u64 redone = load_relaxed(&redone_writes_);
+	out.emit("remapped=%llu lost=%llu spare_used=%llu spare_free=%llu spare_total=%llu "
+		 "bad_spare=%llu read_errors=%llu write_errors=%llu auto_remaps=%llu "
+		 "manual_remaps=%llu cache_hits=%llu cache_misses=%llu metadata=%s seq=%llu "
+		 "redone_writes=%llu redo_last_ns=%llu redo_avg_ns=%llu redo_max_ns=%llu "
+		 "medium_errors=%llu transient_errors=%llu nospc_errors=%llu readahead_errors=%llu "
+		 "outages=%llu reprobed=%llu rescued=%llu lost_sectors=%llu spare=%s mode=%s",
+		 static_cast<unsigned long long>(load_relaxed(&snap_.remapped)),
+		 static_cast<unsigned long long>(load_relaxed(&snap_.lost)),
+		 static_cast<unsigned long long>(total - free - bad),
+		 static_cast<unsigned long long>(free), static_cast<unsigned long long>(total),
+		 static_cast<unsigned long long>(bad),
+		 static_cast<unsigned long long>(load_relaxed(&read_errors_)),
+		 static_cast<unsigned long long>(load_relaxed(&write_errors_)),
+		 static_cast<unsigned long long>(load_relaxed(&auto_remaps_)),
+		 static_cast<unsigned long long>(load_relaxed(&manual_remaps_)),
+		 static_cast<unsigned long long>(
+			 since(load_relaxed(&snap_.cache_hits), load_relaxed(&snap_.hits_cleared))),
+		 static_cast<unsigned long long>(since(load_relaxed(&snap_.cache_misses),
+						       load_relaxed(&snap_.misses_cleared))),
+		 metadata_name(snapshot_metadata()),
+		 static_cast<unsigned long long>(load_relaxed(&snap_.seq)),
+		 static_cast<unsigned long long>(redone),
+		 static_cast<unsigned long long>(load_relaxed(&redo_last_ns_)),
+		 static_cast<unsigned long long>(redone ? load_relaxed(&redo_sum_ns_) / redone : 0),
+		 static_cast<unsigned long long>(load_relaxed(&redo_max_ns_)),
+		 static_cast<unsigned long long>(load_relaxed(&medium_errors_)),
+		 static_cast<unsigned long long>(load_relaxed(&transient_errors_)),
+		 static_cast<unsigned long long>(load_relaxed(&nospc_errors_)),
+		 static_cast<unsigned long long>(load_relaxed(&readahead_errors_)),
+		 static_cast<unsigned long long>(load_relaxed(&outages_)),
+		 static_cast<unsigned long long>(load_relaxed(&reprobed_)),
+		 static_cast<unsigned long long>(load_relaxed(&rescued_)),
+		 static_cast<unsigned long long>(load_relaxed(&lost_sectors_)),
+		 __atomic_load_n(&spare_failed_, __ATOMIC_RELAXED) ? "failed" : "ok",
+		 table_.read_only ? "ro" : "rw");
+}
+
+// Reads only snap_ (see do_stats()). The fields are a contract: new ones go at the end.
+void RemapTarget::status_info(TextBuffer &out) const
+{
+	const u64 total = spare_total();
+	const u64 used = total - load_relaxed(&snap_.spare_free) - load_relaxed(&snap_.spare_bad);
+	out.emit("%u %llu %llu %llu/%llu %s %llu %s", geo_.block_size(),
+		 static_cast<unsigned long long>(load_relaxed(&snap_.remapped)),
+		 static_cast<unsigned long long>(load_relaxed(&snap_.lost)),
+		 static_cast<unsigned long long>(used), static_cast<unsigned long long>(total),
+		 metadata_name(snapshot_metadata()),
+		 static_cast<unsigned long long>(load_relaxed(&snap_.seq)),
+		 table_.read_only ? "ro" : "rw");
+}
+
+} // namespace remap
