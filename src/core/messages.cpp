@@ -15,6 +15,18 @@ namespace {
 // Blocks one remap message may move: bounds the memory and the time its I/O is held.
 constexpr u32 kMaxRemapRange = 65536;
 
+// Whether a message's sector lies beyond the data: then the message is rejected, and logged.
+bool beyond_end(const Geometry &geo, u64 sector)
+{
+	if (sector < geo.data_len())
+		return false;
+	rb_log(RB_LOG_ERR,
+	       "message rejected: sector %llu is beyond the end of the device (%llu sectors)",
+	       static_cast<unsigned long long>(sector),
+	       static_cast<unsigned long long>(geo.data_len()));
+	return true;
+}
+
 } // namespace
 
 // The one-block reply of `remap`: "<block> <spare block>" or "<block> lost".
@@ -222,13 +234,8 @@ int RemapTarget::message(unsigned argc, char **argv, char *result, unsigned maxl
 		result[0] = '\0';
 
 	if (m.verb == Verb::Remap || m.verb == Verb::Unremap) {
-		if (m.args[0] >= geo_.data_len()) {
-			rb_log(RB_LOG_ERR,
-			       "message rejected: sector %llu is beyond the end of the device (%llu sectors)",
-			       static_cast<unsigned long long>(m.args[0]),
-			       static_cast<unsigned long long>(geo_.data_len()));
+		if (beyond_end(geo_, m.args[0]))
 			return -kEINVAL;
-		}
 		const DataBlock block = geo_.data_block(Sector(m.args[0]));
 		if (m.verb == Verb::Unremap) {
 			int r = do_unremap(block);
@@ -250,13 +257,8 @@ int RemapTarget::message(unsigned argc, char **argv, char *result, unsigned maxl
 	if (m.verb == Verb::Reprobe) {
 		u64 first = 0, count = geo_.data_blocks();
 		if (m.nargs > 0) {
-			if (m.args[0] >= geo_.data_len()) {
-				rb_log(RB_LOG_ERR,
-				       "message rejected: sector %llu is beyond the end of the device (%llu sectors)",
-				       static_cast<unsigned long long>(m.args[0]),
-				       static_cast<unsigned long long>(geo_.data_len()));
+			if (beyond_end(geo_, m.args[0]))
 				return -kEINVAL;
-			}
 			first = geo_.data_block(Sector(m.args[0])).value();
 			count = m.nargs > 1 ? m.args[1] : 1;
 			if (count == 0 || count > kMaxRemapRange ||
