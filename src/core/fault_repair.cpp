@@ -327,7 +327,7 @@ int RemapTarget::retry_in_place(const rc_extent *ext, u32 count, RewritePlan &pl
 				continue;
 			u32 v = 0;
 			const bool mapped = find_now(b, &v);
-			if (mapped && v == LookupTable::kPending) {
+			if (mapped && v == LookupTable::kMoving) {
 				wait_for_change();
 				return kRestart;
 			}
@@ -586,7 +586,7 @@ int RemapTarget::read_alone(RereadPlan &plan)
 		const u64 b = plan.first + i;
 		u32 v = 0;
 		const bool mapped = find_now(b, &v);
-		if (mapped && v == LookupTable::kPending) {
+		if (mapped && v == LookupTable::kMoving) {
 			wait_for_change();
 			return kRestart;
 		}
@@ -1018,7 +1018,7 @@ int RemapTarget::next_lost(u64 next, u64 end, ReprobeBatch &at)
 		if (key >= end || (n && key - at.blocks[0] >= kSpan))
 			return false;
 		const SectorMask *m =
-			lost && v != LookupTable::kPending ? lost->find(key) : nullptr;
+			lost && v != LookupTable::kMoving ? lost->find(key) : nullptr;
 		if (v == LookupTable::kLost || m) {
 			at.blocks[n] = key;
 			at.had[n++] = m ? *m : all_sectors(bs);

@@ -40,7 +40,7 @@ public:
 	// A block being moved: its I/O waits until the move is published. (Spare block numbers
 	// stop below this; see Geometry::kMaxSpareBlocks.)
 	enum : u32 {
-		kPending = 0xfffffffeu
+		kMoving = 0xfffffffeu
 	};
 
 	// One change to apply: set data_block to spare (or kLost), or remove it.

@@ -74,7 +74,7 @@ Status RemapTarget::MappingChange::prepare(unsigned flags)
 		st = t_.store_->prepare_commit(max_changes, max_inserts, Gfp::Noio);
 	if (!st.is_error()) {
 		for (u64 i = 0; i < n_; i++)
-			changes_[i] = LookupTable::Change{blocks_[i], LookupTable::kPending, false};
+			changes_[i] = LookupTable::Change{blocks_[i], LookupTable::kMoving, false};
 		auto held = LookupTable::merge(t_.lookup_, changes_, n_, Gfp::Noio);
 		if (held.is_error()) {
 			st = held.error();

@@ -3,7 +3,7 @@
 // transaction. Every place that changes the mapping (remap, unremap, rewrite, reread) goes
 // through it:
 //   1. prepare(): under the engine mutex, with nothing held, allocate everything the change
-//      can end with: the held table (the blocks pending), the final table, the commit's
+//      can end with: the held table (the blocks moving), the final table, the commit's
 //      memory, the lost-sector log, set and entries sub-block salvage may record for any of
 //      its blocks and, if asked, a spare block per block. Nothing after allocates.
 //   2. hold(): publish the held table; I/O to the blocks waits from now, and the I/O in flight
@@ -106,7 +106,7 @@ private:
 		Removed
 	};
 	enum : u32 {
-		kNoSpare = LookupTable::kPending
+		kNoSpare = LookupTable::kMoving
 	};
 	struct Retired {
 		u32 spare;

@@ -210,7 +210,7 @@ void RemapTarget::do_list(u64 first, u64 max, TextBuffer &reply) const
 		const unsigned long long b = key;
 		if (v == LookupTable::kLost)
 			return reply.emit_whole("%llu - lost\n", b);
-		if (v == LookupTable::kPending)
+		if (v == LookupTable::kMoving)
 			return reply.emit_whole("%llu - moving\n", b);
 		const SectorMask *m = t->lost() ? t->lost()->find(key) : nullptr;
 		if (m) // a salvaged block: the sectors that did not read

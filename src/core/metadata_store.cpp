@@ -191,7 +191,7 @@ Result<LostSectors *> MetadataStore::build_lost_set(const LookupTable *table, Gf
 	for (u64 i = 0; i < n && !err; i++) {
 		u32 v;
 		if (!table->find(keys[i], &v) || v == LookupTable::kLost ||
-		    v == LookupTable::kPending) {
+		    v == LookupTable::kMoving) {
 			err = -kEINVAL;
 			break;
 		}

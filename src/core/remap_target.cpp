@@ -395,7 +395,7 @@ void RemapTarget::map(u64 sector, u32 sectors, rc_mapping *out) const
 	out->sectors = static_cast<u32>(min<u64>(sectors, block_end - sector));
 	if (v == LookupTable::kLost) {
 		out->route = RC_ROUTE_LOST;
-	} else if (v == LookupTable::kPending) {
+	} else if (v == LookupTable::kMoving) {
 		out->route = RC_ROUTE_HOLD;
 	} else {
 		out->route = RC_ROUTE_SPARE;

@@ -587,7 +587,7 @@ TEST(LookupTable, KeySpanAtTheLimitOfFourByteOffsets)
 		for (u64 i = 0; i < 100; i++)
 			model[base + i * 7] = static_cast<u32>(i);
 		model[base + span] = LookupTable::kLost;
-		model[base + span - 1] = LookupTable::kPending;
+		model[base + span - 1] = LookupTable::kMoving;
 		LookupTable *t = table_of(model);
 		ASSERT_EQ(t->chunk_count(), 1u);
 		EXPECT_EQ(t->chunk_is_wide(0), span > kSpan) << span;
@@ -606,7 +606,7 @@ TEST(LookupTable, KeySpanAtTheLimitOfFourByteOffsets)
 		EXPECT_TRUE(t->find(base + span, &v));
 		EXPECT_EQ(v, u32(LookupTable::kLost));
 		EXPECT_TRUE(t->find(base + span - 1, &v));
-		EXPECT_EQ(v, u32(LookupTable::kPending));
+		EXPECT_EQ(v, u32(LookupTable::kMoving));
 
 		// The far entries removed: the merge judges the span from the old chunk's bounds
 		// (removals can only narrow it), so the chunk narrows at its next rebuild.
@@ -676,7 +676,7 @@ TEST(LookupTable, TinyTables)
 		Model model;
 		for (u64 i = 0; i < n; i++)
 			model[1000 + i * 3] =
-				i % 2 ? u32(LookupTable::kLost) : u32(LookupTable::kPending);
+				i % 2 ? u32(LookupTable::kLost) : u32(LookupTable::kMoving);
 		LookupTable *t = table_of(model);
 		expect_matches(t, model, rng);
 		EXPECT_FALSE(t->find(999, &v));
