@@ -8,6 +8,7 @@
 #include "mapping_change.h"
 #include "memory.h"
 #include "relaxed.h"
+#include "sort.h"
 
 namespace remap {
 
@@ -56,17 +57,6 @@ bool contains(const u64 *a, u64 n, u64 v)
 		if (a[i] == v)
 			return true;
 	return false;
-}
-
-void sort(u64 *a, u64 n) // insertion sort: a batch moves a few hundred blocks at most
-{
-	for (u64 i = 1; i < n; i++) {
-		const u64 v = a[i];
-		u64 j = i;
-		for (; j > 0 && a[j - 1] > v; j--)
-			a[j] = a[j - 1];
-		a[j] = v;
-	}
 }
 
 // A worker-side array freed on scope exit (allocated only once a retry failed).
@@ -276,7 +266,8 @@ int RemapTarget::rewrite_pass(const rc_extent *ext, u32 count)
 		return plan.last_err;
 	// 2. An error the medium may not be at fault for moves nothing while the device as a
 	//    whole does not answer.
-	sort(plan.need.get(), plan.n);
+	// A batch moves a few hundred blocks at most.
+	insertion_sort(plan.need.get(), plan.n, [](u64 b) { return b; });
 	const u64 lo = plan.need.get()[0], hi = plan.need.get()[plan.n - 1] + 1;
 	if ((plan.probe_data && !device_answers(RB_DATA_DEV, lo, hi, retry_buf_)) ||
 	    (plan.probe_spare && !device_answers(RB_SPARE_DEV, 0, 0, retry_buf_))) {
@@ -1017,8 +1008,7 @@ int RemapTarget::next_lost(u64 next, u64 end, ReprobeBatch &at)
 	lookup_->for_each_from(next, [&](u64 key, u32 v) {
 		if (key >= end || (n && key - at.blocks[0] >= kSpan))
 			return false;
-		const SectorMask *m =
-			lost && v != LookupTable::kMoving ? lost->find(key) : nullptr;
+		const SectorMask *m = lost && v != LookupTable::kMoving ? lost->find(key) : nullptr;
 		if (v == LookupTable::kLost || m) {
 			at.blocks[n] = key;
 			at.had[n++] = m ? *m : all_sectors(bs);

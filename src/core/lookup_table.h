@@ -468,7 +468,4 @@ private:
 	u64 copied_ = 0;
 };
 
-// Sorts keys ascending, moving values along (heapsort: no recursion, no extra memory).
-void sort_pairs(u64 *keys, u32 *values, u64 count);
-
 } // namespace remap

@@ -3,6 +3,7 @@
 #include "lost_sectors.h"
 
 #include "memory.h"
+#include "sort.h"
 
 namespace remap {
 namespace {
@@ -261,13 +262,8 @@ LostSectors::Change *LostLog::sorted()
 	if (ascending_)
 		return changes_;
 	ascending_ = true;
-	for (u64 i = 1; i < count_; i++) { // insertion sort: nearly sorted already
-		const LostSectors::Change c = changes_[i];
-		u64 j = i;
-		for (; j > 0 && changes_[j - 1].block > c.block; j--)
-			changes_[j] = changes_[j - 1];
-		changes_[j] = c;
-	}
+	// Nearly sorted already: blocks are logged in the order of the change.
+	insertion_sort(changes_, count_, [](const LostSectors::Change &c) { return c.block; });
 	return changes_;
 }
 

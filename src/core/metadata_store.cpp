@@ -4,6 +4,7 @@
 #include "metadata_store.h"
 
 #include "memory.h"
+#include "sort.h"
 
 namespace remap {
 
