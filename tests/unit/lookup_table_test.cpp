@@ -14,6 +14,7 @@
 
 #include "boundary_user.h"
 #include "lookup_table.h"
+#include "sort.h"
 
 using remap::LookupTable;
 using remap::u32;
