@@ -88,20 +88,20 @@ rc_verdict RemapTarget::failed_io(const rc_failed_io &f)
 	if (f.flags & RC_FAILED_READAHEAD) {
 		// Speculative and failfast in the block layer: it fails on conditions a demand
 		// read would retry through. Nothing is retried, moved or marked.
-		add_relaxed(&readahead_errors_);
+		stats_.readahead_errors.add();
 		return RC_VERDICT_PASS;
 	}
 	switch (classify_error(f.error)) {
 	case ErrorClass::Medium:
-		add_relaxed(&medium_errors_);
+		stats_.medium_errors.add();
 		break;
 	case ErrorClass::MaybeMedium:
 		break;
 	case ErrorClass::Path:
-		add_relaxed(&transient_errors_);
+		stats_.transient_errors.add();
 		return RC_VERDICT_PASS;
 	case ErrorClass::NoSpace:
-		add_relaxed(&nospc_errors_);
+		stats_.nospc_errors.add();
 		return RC_VERDICT_PASS;
 	case ErrorClass::NotSupported:
 		return RC_VERDICT_PASS;
@@ -131,7 +131,7 @@ int RemapTarget::read_where(rb_device dev, u64 dev_sector, u8 *buf, unsigned fla
 
 void RemapTarget::count_outage()
 {
-	add_relaxed(&outages_);
+	stats_.outages.add();
 	rb_log(RB_LOG_WARN,
 	       "the device does not answer: an outage, not a bad block; nothing marked or moved");
 }
@@ -295,7 +295,7 @@ int RemapTarget::rewrite_pass(const rc_extent *ext, u32 count)
 		if (err)
 			return err;
 		moved += change->count();
-		add_relaxed(&auto_remaps_, change->count());
+		stats_.auto_remaps.add(change->count());
 		expected = lookup_->generation();
 	}
 	rb_log(RB_LOG_WARN, "remapped %llu block(s) after %u failed write(s) at sector %llu",
@@ -561,7 +561,7 @@ int RemapTarget::reread_pass(u64 sector, u32 sectors, u8 *buf, int fail)
 	if (plan.outage)
 		count_outage();
 	if (plan.moved + plan.salvaged)
-		add_relaxed(&auto_remaps_, plan.moved + plan.salvaged);
+		stats_.auto_remaps.add(plan.moved + plan.salvaged);
 	if (plan.moved || plan.salvaged || plan.lost)
 		log_reread(sector, plan.moved, plan.salvaged, plan.salvaged_lost, plan.lost);
 	return plan.unread ? fail : 0;
@@ -973,7 +973,7 @@ int RemapTarget::do_reprobe(u64 first, u64 count, TextBuffer &reply)
 			return r;
 		reprobed += at.n;
 		still_lost += at.n - at.nbetter;
-		add_relaxed(&reprobed_, at.n - at.nbetter);
+		stats_.reprobed.add(at.n - at.nbetter);
 		if (at.nbetter == 0)
 			continue;
 
@@ -984,8 +984,8 @@ int RemapTarget::do_reprobe(u64 first, u64 count, TextBuffer &reply)
 			return r;
 		rescued += batch_rescued;
 		still_lost += at.nbetter - batch_rescued;
-		add_relaxed(&reprobed_, at.nbetter);
-		add_relaxed(&rescued_, batch_rescued);
+		stats_.reprobed.add(at.nbetter);
+		stats_.rescued.add(batch_rescued);
 	}
 	reply.emit("reprobed=%llu rescued=%llu still_lost=%llu",
 		   static_cast<unsigned long long>(reprobed),

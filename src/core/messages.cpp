@@ -135,7 +135,7 @@ int RemapTarget::do_remap(DataBlock first, u64 count, bool range_reply, TextBuff
 							: change->spare(i);
 		}
 		done += chunk_done;
-		__atomic_fetch_add(&manual_remaps_, chunk_done, __ATOMIC_RELAXED);
+		stats_.manual_remaps.add(chunk_done);
 	}
 	if (err)
 		return err;
@@ -281,21 +281,7 @@ int RemapTarget::message(unsigned argc, char **argv, char *result, unsigned maxl
 		do_stats(reply);
 		return 1;
 	case Verb::ClearStats:
-		zero_relaxed(&read_errors_);
-		zero_relaxed(&write_errors_);
-		zero_relaxed(&auto_remaps_);
-		zero_relaxed(&manual_remaps_);
-		zero_relaxed(&redone_writes_);
-		zero_relaxed(&redo_last_ns_);
-		zero_relaxed(&redo_sum_ns_);
-		zero_relaxed(&redo_max_ns_);
-		zero_relaxed(&medium_errors_);
-		zero_relaxed(&transient_errors_);
-		zero_relaxed(&nospc_errors_);
-		zero_relaxed(&readahead_errors_);
-		zero_relaxed(&outages_);
-		zero_relaxed(&reprobed_);
-		zero_relaxed(&rescued_);
+		stats_.clear();
 		// The allocator's counters are cleared in the snapshot: a resume may replace it.
 		store_relaxed(&snap_.hits_cleared, load_relaxed(&snap_.cache_hits));
 		store_relaxed(&snap_.misses_cleared, load_relaxed(&snap_.cache_misses));

@@ -414,17 +414,10 @@ void RemapTarget::map(u64 sector, u32 sectors, rc_mapping *out) const
 
 void RemapTarget::count_error(bool is_write)
 {
-	add_relaxed(is_write ? &write_errors_ : &read_errors_);
+	(is_write ? stats_.write_errors : stats_.read_errors).add();
 }
 
-void RemapTarget::count_redone_write(u64 ns)
-{
-	add_relaxed(&redone_writes_);
-	add_relaxed(&redo_sum_ns_, ns);
-	store_relaxed(&redo_last_ns_, ns);
-	if (ns > load_relaxed(&redo_max_ns_))
-		store_relaxed(&redo_max_ns_, ns);
-}
+void RemapTarget::count_redone_write(u64 ns) { stats_.count_redone_write(ns); }
 
 LookupTable *RemapTarget::publish_locked(LookupTable *next, u64 sector, u64 sectors)
 {

@@ -10,6 +10,7 @@
 #include "metadata_store.h"
 #include "registry.h"
 #include "spare_allocator.h"
+#include "stats.h"
 #include "text_buffer.h"
 
 namespace remap {
@@ -272,23 +273,7 @@ private:
 	};
 	Snapshot snap_;
 
-	// Updated without the mutex (end_io), read for stats.
-	u64 read_errors_ = 0;
-	u64 write_errors_ = 0;
-	u64 auto_remaps_ = 0;
-	u64 manual_remaps_ = 0;
-	u64 redone_writes_ = 0;
-	u64 redo_last_ns_ = 0;
-	u64 redo_sum_ns_ = 0;
-	u64 redo_max_ns_ = 0;
-	// Failed bios by what failed (rc_target_failed_io()'s taxonomy); relaxed atomics.
-	u64 medium_errors_ = 0;    // -ENODATA: the medium
-	u64 transient_errors_ = 0; // the path: transport, timeout, offline, again, resource
-	u64 nospc_errors_ = 0;     // the device below is out of space (thin)
-	u64 readahead_errors_ = 0; // REQ_RAHEAD: passed through untouched
-	u64 outages_ = 0;  // failed I/O found to be a device-wide outage: nothing marked or moved
-	u64 reprobed_ = 0; // lost blocks read again by `reprobe`
-	u64 rescued_ = 0;  // of those, blocks that read and moved with their data
+	Stats stats_; // updated without the mutex (end_io, the worker), read for stats
 	u64 lost_sectors_ GUARDED_BY(mutex_) = 0; // 512-byte sectors lost inside salvaged blocks
 	// No spare block accepted a write: the spare device failed. Automatic remaps stop
 	// (verdict PASS) until a resume or a manual remap that places a block (relaxed atomic).

@@ -2,6 +2,8 @@
 // What `dmsetup status` and the `stats` message show: read from the engine's snapshot and its
 // relaxed counters only, never from the metadata store or the allocator, and without the
 // mutex (refresh_snapshot_locked() fills the snapshot, spare_bad_locked() one of its counts).
+#include "stats.h"
+
 #include "relaxed.h"
 #include "remap_target.h"
 
@@ -24,6 +26,25 @@ const char *metadata_name(MetadataState s)
 
 } // namespace
 
+void Stats::count_redone_write(u64 ns)
+{
+	redone_writes.add();
+	redo_sum_ns.add(ns);
+	redo_last_ns.set(ns);
+	if (ns > redo_max_ns.get())
+		redo_max_ns.set(ns);
+}
+
+void Stats::clear()
+{
+	Counter *const all[] = {&read_errors,   &write_errors,     &auto_remaps,  &manual_remaps,
+				&redone_writes, &redo_last_ns,     &redo_sum_ns,  &redo_max_ns,
+				&medium_errors, &transient_errors, &nospc_errors, &readahead_errors,
+				&outages,       &reprobed,         &rescued};
+	for (Counter *c : all)
+		c->clear();
+}
+
 u64 RemapTarget::spare_total() const
 {
 	return geo_.spare_blocks() - geo_.first_usable_spare().value();
@@ -41,7 +62,7 @@ void RemapTarget::do_stats(TextBuffer &out) const
 	const u64 total = spare_total();
 	const u64 free = load_relaxed(&snap_.spare_free);
 	const u64 bad = load_relaxed(&snap_.spare_bad);
-	const u64 redone = load_relaxed(&redone_writes_);
+	const u64 redone = stats_.redone_writes.get();
 	out.emit("remapped=%llu lost=%llu spare_used=%llu spare_free=%llu spare_total=%llu "
 		 "bad_spare=%llu read_errors=%llu write_errors=%llu auto_remaps=%llu "
 		 "manual_remaps=%llu cache_hits=%llu cache_misses=%llu metadata=%s seq=%llu "
@@ -53,10 +74,10 @@ void RemapTarget::do_stats(TextBuffer &out) const
 		 static_cast<unsigned long long>(total - free - bad),
 		 static_cast<unsigned long long>(free), static_cast<unsigned long long>(total),
 		 static_cast<unsigned long long>(bad),
-		 static_cast<unsigned long long>(load_relaxed(&read_errors_)),
-		 static_cast<unsigned long long>(load_relaxed(&write_errors_)),
-		 static_cast<unsigned long long>(load_relaxed(&auto_remaps_)),
-		 static_cast<unsigned long long>(load_relaxed(&manual_remaps_)),
+		 static_cast<unsigned long long>(stats_.read_errors.get()),
+		 static_cast<unsigned long long>(stats_.write_errors.get()),
+		 static_cast<unsigned long long>(stats_.auto_remaps.get()),
+		 static_cast<unsigned long long>(stats_.manual_remaps.get()),
 		 static_cast<unsigned long long>(
 			 since(load_relaxed(&snap_.cache_hits), load_relaxed(&snap_.hits_cleared))),
 		 static_cast<unsigned long long>(since(load_relaxed(&snap_.cache_misses),
@@ -64,16 +85,16 @@ void RemapTarget::do_stats(TextBuffer &out) const
 		 metadata_name(snapshot_metadata()),
 		 static_cast<unsigned long long>(load_relaxed(&snap_.seq)),
 		 static_cast<unsigned long long>(redone),
-		 static_cast<unsigned long long>(load_relaxed(&redo_last_ns_)),
-		 static_cast<unsigned long long>(redone ? load_relaxed(&redo_sum_ns_) / redone : 0),
-		 static_cast<unsigned long long>(load_relaxed(&redo_max_ns_)),
-		 static_cast<unsigned long long>(load_relaxed(&medium_errors_)),
-		 static_cast<unsigned long long>(load_relaxed(&transient_errors_)),
-		 static_cast<unsigned long long>(load_relaxed(&nospc_errors_)),
-		 static_cast<unsigned long long>(load_relaxed(&readahead_errors_)),
-		 static_cast<unsigned long long>(load_relaxed(&outages_)),
-		 static_cast<unsigned long long>(load_relaxed(&reprobed_)),
-		 static_cast<unsigned long long>(load_relaxed(&rescued_)),
+		 static_cast<unsigned long long>(stats_.redo_last_ns.get()),
+		 static_cast<unsigned long long>(redone ? stats_.redo_sum_ns.get() / redone : 0),
+		 static_cast<unsigned long long>(stats_.redo_max_ns.get()),
+		 static_cast<unsigned long long>(stats_.medium_errors.get()),
+		 static_cast<unsigned long long>(stats_.transient_errors.get()),
+		 static_cast<unsigned long long>(stats_.nospc_errors.get()),
+		 static_cast<unsigned long long>(stats_.readahead_errors.get()),
+		 static_cast<unsigned long long>(stats_.outages.get()),
+		 static_cast<unsigned long long>(stats_.reprobed.get()),
+		 static_cast<unsigned long long>(stats_.rescued.get()),
 		 static_cast<unsigned long long>(load_relaxed(&lost_sectors_)),
 		 __atomic_load_n(&spare_failed_, __ATOMIC_RELAXED) ? "failed" : "ok",
 		 table_.read_only ? "ro" : "rw");
