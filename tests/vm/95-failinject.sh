@@ -43,17 +43,22 @@ check "create r" dmsetup create r --table "$TABLE" || exit 1
 dd if=/dev/urandom of=/tmp/blk bs=4096 count=1 2>/dev/null
 check "remap two blocks" msg remap 800 2
 
-# ---- failed metadata I/O -----------------------------------------------------------------
+# ---- a spare device that fails every write ------------------------------------------------
+# No spare block accepts the copy, so the move fails before any commit: that is the spare
+# device failing (spare=failed, docs/dm-remap.rst "Spare device failure"), not its blocks, and
+# not the metadata (83-metadata-failure fails a commit alone).
 remapped=$(stat_of remapped)
 ev0=$(dmsetup info -c --noheadings -o events r | tr -d ' ')
 echo 100 >$FMR/probability
 echo -1 >$FMR/times
 echo 1 >/sys/block/ram1/make-it-fail   # every bio to the spare device fails from here on
 dmesg_mark
-check_fails "a remap whose commit cannot be written is refused" msg remap $((5000 * 8))
-check_eq "status says metadata failed" failed "$(metadata_state)"
+check_fails "a remap whose spare writes fail is refused" msg remap $((5000 * 8))
+check_eq "stats says the spare device failed" failed "$(stat_of spare)"
+check_eq "nothing was committed: metadata ok" ok "$(metadata_state)"
+check_eq "no spare block was retired for it" 0 "$(stat_of bad_spare)"
 check "a dm event was raised" [ "$(dmsetup info -c --noheadings -o events r | tr -d ' ')" -gt "$ev0" ]
-check "the kernel log says why" dmesg_since_has 'remap: .*metadata commit failed'
+check "the kernel log says why" dmesg_since_has 'remap: .*the spare device failed'
 check_eq "block 5000 is not remapped" "" "$(listed 5000)"
 check_fails "further remaps are refused" msg remap $((5001 * 8))
 check "writes to the data device still work" \
@@ -65,6 +70,7 @@ check "reload once the spare device works again" \
   sh -c "dmsetup suspend r && dmsetup load r --table '$TABLE' && dmsetup resume r"
 check_eq "the reload found the last good commit" "$remapped" "$(stat_of remapped)"
 check_eq "metadata ok again" ok "$(metadata_state)"
+check_eq "and the spare device too" ok "$(stat_of spare)"
 check "and remaps work again" msg remap $((5000 * 8))
 
 # ---- a write error that does not repeat --------------------------------------------------
