@@ -43,15 +43,10 @@ void SpareAllocator::mark_in_use(SpareBlock block)
 }
 
 // How much bitmap one refill scans before it settles for what it found (if anything): 256
-// words, 16384 blocks, 2 KiB of bitmap in 32 cache lines. That is the spinlock's hold time
-// on a nearly full bitmap: find_next_zero_bit goes through a word in a few instructions, and
-// at 99.9% taken a refill costs ~3,800 instructions (callgrind; 12,000 for the old unbounded
-// 64-block refill), ~330 ns median measured in userspace on a 2.3 GHz VM (old: 1.1 us). The
-// window binds only when a bitmap has fewer than 64 free blocks per 16384 (over ~99.6%
-// taken); at 99.9% taken a refill finds ~16 blocks, so one allocation in ~16 refills: the
-// median allocation is still a cache hit and the p99.9 over all allocations a refill well
-// under 1 us. 128 words measured the same p99.9, but refills became the p90; 512 words put
-// the refill at ~640 ns median and the p99.9 over all allocations near 1 us.
+// words, 16384 blocks, 2 KiB of bitmap in 32 cache lines. It bounds the spinlock's hold time
+// on a nearly full bitmap; it binds only when a bitmap has fewer than 64 free blocks per 16384
+// (over ~99.6% taken), and there a refill still finds enough blocks that most allocations are
+// cache hits. (The figures behind 256 words are in commit a94e535's message.)
 enum : u64 {
 	kRefillWindowBits = u64(256) * 64
 };
