@@ -9,20 +9,6 @@ namespace remap {
 
 namespace {
 
-// The first of keys[0..n) that is >= x (n if none).
-template <typename K> u64 lower_bound_in(const K *keys, u64 n, K x)
-{
-	u64 lo = 0, hi = n;
-	while (lo < hi) {
-		const u64 mid = lo + (hi - lo) / 2;
-		if (keys[mid] < x)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 // The first change at or after j whose block is >= limit.
 u64 changes_below(const LookupTable::Change *changes, u64 count, u64 j, u64 limit)
 {

@@ -100,18 +100,7 @@ bool SectorMask::next_run(u32 from, u32 limit, u32 *lo, u32 *hi) const
 	return true;
 }
 
-u64 LostSectors::lower_bound(u64 block) const
-{
-	u64 lo = 0, hi = count_;
-	while (lo < hi) {
-		const u64 mid = lo + (hi - lo) / 2;
-		if (blocks_[mid] < block)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
+u64 LostSectors::lower_bound(u64 block) const { return lower_bound_in(blocks_, count_, block); }
 
 u64 LostSectors::bytes() const { return rb_alloc_large_bytes(alloc_bytes_); }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 // The core's two sorts, neither recursive nor allocating: a heapsort for the large arrays a table
-// is built from, an insertion sort for the few blocks of one mapping change.
+// is built from, an insertion sort for the few blocks of one mapping change; and the binary
+// search of a sorted array.
 #pragma once
 
 #include "base.h"
@@ -21,6 +22,20 @@ template <typename T, typename Key> void insertion_sort(T *a, u64 n, Key key)
 			a[j] = a[j - 1];
 		a[j] = v;
 	}
+}
+
+// The first of keys[0, n) that is >= x (n if none); keys ascending.
+template <typename K> u64 lower_bound_in(const K *keys, u64 n, K x)
+{
+	u64 lo = 0, hi = n;
+	while (lo < hi) {
+		const u64 mid = lo + (hi - lo) / 2;
+		if (keys[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 } // namespace remap
