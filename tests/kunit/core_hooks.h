@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Test hooks into dm-remap's C++ core for the KUnit suites (remap_kunit.c): small extern "C"
- * wrappers around the parts of the core that have no rc_* entry point (allocator, metadata
- * codec, message parser). Like include/remap_boundary.h it includes nothing kernel-specific,
- * so the C++ side (core_hooks.cpp) never sees a kernel header.
+ * Test hooks into dm-remap's C++ core for the KUnit suites (the <suite>_kunit.c files): small
+ * extern "C" wrappers around the parts of the core that have no rc_* entry point (allocator,
+ * metadata codec, message parser). Like include/remap_boundary.h it includes nothing
+ * kernel-specific, so the C++ side (core_hooks.cpp) never sees a kernel header.
  */
 #ifndef REMAP_KUNIT_CORE_HOOKS_H
 #define REMAP_KUNIT_CORE_HOOKS_H
