@@ -12,6 +12,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <future>
+#include <initializer_list>
 #include <mutex>
 
 namespace {
@@ -32,6 +33,17 @@ void bad_sector(Rig &rig, u64 b, u64 k)
 {
 	const u64 s = rig.layout.data_offset + b * rig.layout.bs() + k;
 	rig.disk.unreadable.push_back({RB_DATA_DEV, s, s + 1});
+}
+
+// The start most salvage tests share: block b filled with pattern `salt`, the target started,
+// then the data sectors `bad` of block b (counted from its start) made unreadable.
+Target started_with_bad_sectors(Rig &rig, u64 b, unsigned salt, std::initializer_list<u64> bad)
+{
+	rig.fill_data(b, salt);
+	Target t = rig.started();
+	for (u64 k : bad)
+		bad_sector(rig, b, k);
+	return t;
 }
 
 // The spare block `list` names for block b, with its lost sectors.
@@ -90,10 +102,8 @@ TEST_P(SalvageAtBlockSize, OneBadSectorLosesOnlyItself)
 	Rig rig(layout_of(GetParam()));
 	const Layout &l = rig.layout;
 	const u64 b = 5, bs = l.bs(), bad = bs / 2; // sector 0 at 512 bytes
-	rig.fill_data(b, 3);
-	Target t = rig.started();
+	Target t = started_with_bad_sectors(rig, b, 3, {bad});
 	ASSERT_TRUE(t);
-	bad_sector(rig, b, bad);
 
 	Reply r = msg(t.get(), "remap " + std::to_string(b * bs));
 	ASSERT_EQ(r.rc, 1);
@@ -170,11 +180,8 @@ TEST(Salvage, WritesReviveOnlyWhatTheyCover)
 	Rig rig(layout_of(65536));
 	const Layout &l = rig.layout;
 	const u64 b = 9, bs = l.bs();
-	rig.fill_data(b, 1);
-	Target t = rig.started();
+	Target t = started_with_bad_sectors(rig, b, 1, {3, 17, 18, 100});
 	ASSERT_TRUE(t);
-	for (u64 k : {3ull, 17ull, 18ull, 100ull})
-		bad_sector(rig, b, k);
 	ASSERT_GE(remap_block(t.get(), l, b), 0);
 	EXPECT_EQ(stat(t.get(), "lost_sectors"), 4u);
 	EXPECT_EQ(map_io(t.get(), b * bs + 32, 8).route, RC_ROUTE_SPARE);
@@ -242,10 +249,8 @@ TEST(Salvage, GranularityIsTheDataLogicalBlockSize)
 	rig.devs.data_logical_block = 4096;
 	const Layout &l = rig.layout;
 	const u64 b = 3, bs = l.bs();
-	rig.fill_data(b, 7);
-	Target t = rig.started();
+	Target t = started_with_bad_sectors(rig, b, 7, {42}); // in logical block 40..47
 	ASSERT_TRUE(t);
-	bad_sector(rig, b, 42); // in logical block 40..47
 	int reads = 0;
 	rig.disk.read_filter = [&](int dev, u64) {
 		reads += dev == RB_DATA_DEV;
@@ -273,10 +278,8 @@ TEST(Salvage, FailedReadSalvagesTheBlock)
 	Rig rig(layout_of(65536));
 	const Layout &l = rig.layout;
 	const u64 b = 20, bs = l.bs();
-	rig.fill_data(b, 2);
-	Target t = rig.started();
+	Target t = started_with_bad_sectors(rig, b, 2, {64});
 	ASSERT_TRUE(t);
-	bad_sector(rig, b, 64);
 	std::vector<unsigned char> buf(4096);
 	EXPECT_NE(rc_target_reread(t.get(), b * bs + 64, 8, buf.data(), -61), 0);
 	EXPECT_EQ(stat(t.get(), "lost_sectors"), 1u);
@@ -658,10 +661,8 @@ TEST(SalvageMemory, AnAllocationFailureLeavesNothingHeldAndLosesNothing)
 	Rig rig(layout_of(65536));
 	const Layout &l = rig.layout;
 	const u64 b = 30, bs = l.bs();
-	rig.fill_data(b, 6);
-	Target t = rig.started();
+	Target t = started_with_bad_sectors(rig, b, 6, {5});
 	ASSERT_TRUE(t);
-	bad_sector(rig, b, 5);
 	const u64 seq0 = seq(t.get());
 	std::vector<unsigned char> buf(l.block_size);
 	bool salvaged = false;
