@@ -116,11 +116,14 @@ if [ -n "${VMT_KUNIT:-}" ]; then
   echo "vmtest: begin kunit" >/dev/kmsg
   echo "@@KUNIT-BEGIN" >&9
   t0=$(date +%s)
-  # The glue suite runs the target's callbacks on two fresh 16 MiB ramdisks; the module
-  # uses dm-mod's exports, and insmod does not load dependencies.
+  # The glue suite runs the target's callbacks on two fresh 16 MiB ramdisks. insmod does not
+  # load dependencies: the module's own (VMT_KUNIT_DEPS: dm-mod, libcrc32c) are loaded here,
+  # whether or not a test loaded them before.
   rmmod brd 2>/dev/null
-  modprobe dm-mod && modprobe brd rd_nr=2 rd_size=16384 ||
-    echo "vmtest: cannot load dm-mod and brd for the KUnit glue suite"
+  for m in $VMT_KUNIT_DEPS; do
+    modprobe "$m" || echo "vmtest: cannot load $m, which the KUnit module needs"
+  done
+  modprobe brd rd_nr=2 rd_size=16384 || echo "vmtest: cannot load brd for the KUnit glue suite"
   insmod "$VMT_KUNIT" >/tmp/kunit-insmod.out 2>&1
   rc=$?
   for d in /sys/kernel/debug/kunit/*/; do

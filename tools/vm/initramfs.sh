@@ -160,6 +160,7 @@ build_extra() {
     echo "DM_REMAP_DEPS='${module_deps[*]}'"
     [ -z "$dust_module" ] || echo "DM_DUST_KO=/vmtest/dm-dust.ko"
     [ "$with_kunit" = 0 ] || echo "VMT_KUNIT=/vmtest/dm-remap-kunit.ko"
+    [ "$with_kunit" = 0 ] || echo "VMT_KUNIT_DEPS='${kunit_deps[*]}'"
     [ -z "$conf" ] || printf '%s\n' "$conf"
     for e in "${guest_env[@]}"; do echo "$e; export ${e%%=*}"; done
   } >"$stage/vmtest/config"

@@ -66,6 +66,7 @@ module=$REPO/dm-remap.ko
 tool=$REPO/build/dmremap
 lwreplay_tool=""
 kunit_module=""
+kunit_deps=()
 guest_env=()
 per_test_timeout=
 demo=0
@@ -147,6 +148,7 @@ if [ -n "$kunit_module" ]; then
   vermagic=$(modinfo -F vermagic "$kunit_module" 2>/dev/null || true)
   [ "${vermagic%% *}" = "$KVER" ] ||
     die "KUnit module $kunit_module was built for '${vermagic%% *}', but the guest kernel is $KVER"
+  read -r -a kunit_deps <<<"$(modinfo -F depends "$kunit_module" | tr ',' ' ')"
 fi
 
 # Resolve test names to scripts; guest-side names must stay shell-word safe.
