@@ -26,11 +26,11 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../../.." && pwd)
 REPORT_SH=${REPORT_SH:-$REPO/tools/vm/report.sh}
 
-cases=("$@")
-if [ ${#cases[@]} -eq 0 ]; then
-  for d in "$HERE"/*/; do [ -f "$d/case.conf" ] && cases+=("$(basename "$d")"); done
+case_names=("$@")
+if [ ${#case_names[@]} -eq 0 ]; then
+  for d in "$HERE"/*/; do [ -f "$d/case.conf" ] && case_names+=("$(basename "$d")"); done
 fi
-[ ${#cases[@]} -gt 0 ] || { echo "report tests: no cases in $HERE" >&2; exit 2; }
+[ ${#case_names[@]} -gt 0 ] || { echo "report tests: no cases in $HERE" >&2; exit 2; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -64,7 +64,7 @@ parse_case() {  # case-dir run-dir
 
 n=0
 bad=0
-for c in "${cases[@]}"; do
+for c in "${case_names[@]}"; do
   dir=$HERE/$c
   n=$((n + 1))
   [ "${REPORT_RECORD:-0}" = 0 ] || : >"$dir/expected.tap"
