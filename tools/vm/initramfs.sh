@@ -4,6 +4,7 @@
 # to it. Uses run-tests.sh's globals (KVER, MODDIR, BASE_DIR, the module lists, the test list,
 # run_dir, ...) and its note().
 # shellcheck disable=SC2154 # those globals are set by run-tests.sh, which sources this file
+
 # ---------------------------------------------------------------------------------------------
 # Base initramfs: big (fio drags in ~80 MB of libraries) and slow to pack, so it is cached and
 # rebuilt only when the kernel, the builder functions or any copied host file changes.

@@ -2,6 +2,8 @@
 # Runs the dm-remap VM tests: boots the Debian target kernel under QEMU TCG (the host cannot load
 # modules and its /dev/kvm cannot run ordinary guests) with a cached base initramfs plus a small per-run
 # cpio, then turns the guest's report lines into TAP and a final "N passed, N failed" line.
+# This file holds the options, the boots and the main loop; the guest's /init is guest-init.sh,
+# and it sources initramfs.sh (the images), report.sh (TAP and KTAP) and debug-report.sh.
 set -euo pipefail
 shopt -s inherit_errexit   # so failures inside $(...) stop the run too
 
