@@ -200,7 +200,7 @@ static void rkt_glue_expect_offers(struct kunit *test, struct dm_target *ti)
 	const unsigned int discard = bdev_max_discard_sectors(data) ? 1 : 0;
 
 	KUNIT_EXPECT_EQ(test, ti->num_discard_bios, discard);
-	KUNIT_EXPECT_EQ(test, ti->discards_supported, !!discard);
+	KUNIT_EXPECT_EQ(test, ti->discards_supported ? 1u : 0u, discard);
 	KUNIT_EXPECT_EQ(test, ti->num_write_zeroes_bios,
 			bdev_write_zeroes_sectors(data) ? 1u : 0u);
 }
