@@ -317,10 +317,16 @@ static void remap_queue_rewrite(struct remap_c *rc, struct bio *bio, blk_status_
 	queue_work(rc->wq, &rc->rewrite_work);
 }
 
+/* A write of zeroes is redone, like a write, as a write of the zeroes it asked for. */
+static bool remap_writes_data(struct bio *bio)
+{
+	return bio_op(bio) == REQ_OP_WRITE || bio_op(bio) == REQ_OP_WRITE_ZEROES;
+}
+
 /* Failed reads are retried and failed writes remapped, unless no_auto_remap. */
 static bool remap_wants_rewrite(struct remap_c *rc, struct bio *bio)
 {
-	return (bio_op(bio) == REQ_OP_WRITE || bio_op(bio) == REQ_OP_READ) &&
+	return (remap_writes_data(bio) || bio_op(bio) == REQ_OP_READ) &&
 	       rc_target_auto_remap(rc->engine);
 }
 
@@ -359,7 +365,7 @@ static void remap_complete(struct remap_c *rc, struct bio *bio, int r)
 	struct remap_io *io = dm_per_bio_data(bio, sizeof(struct remap_io));
 
 	/* From its error to here: a retry in place, or a remap and its commit. */
-	if (!r && bio_op(bio) == REQ_OP_WRITE)
+	if (!r && remap_writes_data(bio))
 		rc_target_count_redone_write(rc->engine, ktime_get_ns() - io->queued_ns);
 	io->settled = true;
 	bio->bi_status = r ? io->error : BLK_STS_OK;
@@ -369,7 +375,7 @@ static void remap_complete(struct remap_c *rc, struct bio *bio, int r)
 /*
  * Redoes one bio through the bounce buffer, in pieces that end on block boundaries. A read
  * goes on after a piece fails, so every unreadable block of the bio is recorded; a write
- * stops (it fails either way).
+ * stops (it fails either way). A write of zeroes writes a bounce buffer of zeroes.
  */
 static int remap_redo_alone(struct remap_c *rc, struct bio *bio)
 {
@@ -379,6 +385,8 @@ static int remap_redo_alone(struct remap_c *rc, struct bio *bio)
 	sector_t pos = io->target_sector;
 	int result = 0;
 
+	if (bio_op(bio) == REQ_OP_WRITE_ZEROES)
+		memset(rc->bounce, 0, REMAP_BOUNCE_BYTES);
 	while (pos < end) {
 		sector_t stop = round_down(pos + (REMAP_BOUNCE_BYTES >> SECTOR_SHIFT),
 					   block_sectors);
@@ -388,7 +396,7 @@ static int remap_redo_alone(struct remap_c *rc, struct bio *bio)
 
 		stop = min(stop, end);
 		len = (stop - pos) << SECTOR_SHIFT;
-		if (bio_op(bio) == REQ_OP_WRITE) {
+		if (remap_writes_data(bio)) {
 			struct rc_extent e = {
 				.sector = pos,
 				.sectors = stop - pos,
@@ -396,7 +404,8 @@ static int remap_redo_alone(struct remap_c *rc, struct bio *bio)
 				.data = rc->bounce,
 			};
 
-			remap_copy_payload(bio, off, rc->bounce, len, true);
+			if (bio_op(bio) == REQ_OP_WRITE)
+				remap_copy_payload(bio, off, rc->bounce, len, true);
 			r = rc_target_rewrite(rc->engine, &e, 1);
 			if (r)
 				return r;
@@ -619,9 +628,18 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 
 	/* A flush must reach every device we write to: one flush bio per distinct device. */
 	ti->num_flush_bios = rc->same_device ? 1 : 2;
-	/* Discard and write-zeroes are not advertised until they are correct across remaps. */
-	ti->num_discard_bios = 0;
-	ti->num_write_zeroes_bios = 0;
+	/*
+	 * Discard and write-zeroes when the data device takes them; remap_dispatch() says where
+	 * the parts that touch remapped and lost blocks go. Discards are offered even if the spare
+	 * device takes none (a discard is a hint; dm stacks the data device's limits). dm offers
+	 * write-zeroes only if both devices take it; otherwise the block layer writes zeroes.
+	 */
+	if (bdev_max_discard_sectors(rc->data_dev->bdev)) {
+		ti->num_discard_bios = 1;
+		ti->discards_supported = true;
+	}
+	if (bdev_write_zeroes_sectors(rc->data_dev->bdev))
+		ti->num_write_zeroes_bios = 1;
 	ti->per_io_data_size = sizeof(struct remap_io);
 	ti->accounts_remapped_io = true;
 	return 0;
@@ -666,6 +684,17 @@ static noinline int remap_map_flush(struct remap_c *rc, struct bio *bio, struct 
 }
 
 /*
+ * A discard with nothing to do: a lost block (its data is gone, and it stays lost: a discard never
+ * changes the mapping) or a remapped one on a spare device that takes no discards. It succeeds.
+ */
+static noinline int remap_discard_nothing(struct remap_io *io, struct bio *bio)
+{
+	io->settled = true;
+	bio_endio(bio);
+	return DM_MAPIO_SUBMITTED;
+}
+
+/*
  * A bio that may touch a remapped, lost or moving block: the core's lookup decides, for map()
  * (in_map) and for a held bio released (remap_io_release_held()). Called in a read-side
  * section, which it ends. Returns what map() returns: DM_MAPIO_REMAPPED (routed: submit it),
@@ -690,16 +719,25 @@ static noinline int remap_dispatch(struct remap_c *rc, struct bio *bio, struct r
 	rcu_read_unlock_sched();
 
 	switch (m.route) {
-	case RC_ROUTE_DATA:
 	case RC_ROUTE_SPARE:
+		if (unlikely(bio_op(bio) == REQ_OP_DISCARD) &&
+		    !bdev_max_discard_sectors(rc->spare_dev->bdev))
+			return remap_discard_nothing(io, bio);
+		fallthrough;
+	case RC_ROUTE_DATA:
 		remap_route(rc, bio, &m);
 		return DM_MAPIO_REMAPPED;
 	case RC_ROUTE_HOLD:
 		return DM_MAPIO_SUBMITTED; /* parked; remap_io_release_held() maps it again */
 	case RC_ROUTE_LOST:
 	default:
+		if (bio_op(bio) == REQ_OP_DISCARD)
+			return remap_discard_nothing(io, bio);
 		if (op_is_write(bio_op(bio)) && remap_wants_rewrite(rc, bio)) {
-			/* A write gives a lost block a new spare block; a read just fails. */
+			/*
+			 * A write (of zeroes too) gives a lost block a new spare block, for the
+			 * sectors it writes; a read just fails.
+			 */
 			remap_queue_rewrite(rc, bio, BLK_STS_IOERR);
 			return DM_MAPIO_SUBMITTED;
 		}
@@ -777,13 +815,22 @@ static noinline int remap_end_io_error(struct remap_c *rc, struct bio *bio, stru
 	/* The iterator of a completed bio says nothing about its size: use the saved one. */
 	if (io->settled || !io->iter.bi_size)
 		return DM_ENDIO_DONE;
+	/*
+	 * A failed discard put no data at risk, and a write of zeroes the device does not take
+	 * (dm then stops offering it, and the block layer writes zeroes) is no bad block: the
+	 * caller gets the status and nothing is counted.
+	 */
+	if (bio_op(bio) == REQ_OP_DISCARD ||
+	    (bio_op(bio) == REQ_OP_WRITE_ZEROES &&
+	     (error == BLK_STS_NOTSUPP || error == BLK_STS_TARGET)))
+		return DM_ENDIO_DONE;
 	f.sector = io->target_sector;
 	f.sectors = io->iter.bi_size >> SECTOR_SHIFT;
 	f.error = blk_status_to_errno(error);
 	f.flags = (op_is_write(bio_op(bio)) ? RC_FAILED_WRITE : 0) |
 		  ((bio->bi_opf & REQ_RAHEAD) ? RC_FAILED_READAHEAD : 0);
 	if (rc_target_failed_io(rc->engine, &f) == RC_VERDICT_REDO &&
-	    (bio_op(bio) == REQ_OP_WRITE || bio_op(bio) == REQ_OP_READ)) {
+	    (remap_writes_data(bio) || bio_op(bio) == REQ_OP_READ)) {
 		remap_queue_rewrite(rc, bio, error);
 		return DM_ENDIO_INCOMPLETE; /* remap_rewrite_worker() completes it */
 	}

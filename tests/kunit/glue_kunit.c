@@ -193,6 +193,18 @@ static void rkt_glue_stop(struct dm_target *ti)
 	remap_target.dtr(ti);
 }
 
+/* Discard and write-zeroes are offered exactly when the data device takes them. */
+static void rkt_glue_expect_offers(struct kunit *test, struct dm_target *ti)
+{
+	struct block_device *data = ((struct remap_c *)ti->private)->data_dev->bdev;
+	const unsigned int discard = bdev_max_discard_sectors(data) ? 1 : 0;
+
+	KUNIT_EXPECT_EQ(test, ti->num_discard_bios, discard);
+	KUNIT_EXPECT_EQ(test, ti->discards_supported ? 1u : 0u, discard);
+	KUNIT_EXPECT_EQ(test, ti->num_write_zeroes_bios,
+			bdev_write_zeroes_sectors(data) ? 1u : 0u);
+}
+
 static void glue_ctr_accepts_good_tables(struct kunit *test)
 {
 	static const struct {
@@ -215,7 +227,7 @@ static void glue_ctr_accepts_good_tables(struct kunit *test)
 		KUNIT_EXPECT_EQ_MSG(test, ti->num_flush_bios, good[i].flush_bios, "%s",
 				    good[i].line);
 		KUNIT_EXPECT_EQ(test, ti->per_io_data_size, (unsigned int)sizeof(struct remap_io));
-		KUNIT_EXPECT_EQ(test, ti->num_discard_bios, 0u);
+		rkt_glue_expect_offers(test, ti);
 		KUNIT_EXPECT_EQ(test, rkt_glue_message(test, ti, "stats", buf, 512), 1);
 		KUNIT_EXPECT_NOT_NULL_MSG(test, strstr(buf, "metadata=ok"), "%s: %s",
 					  good[i].line, buf);

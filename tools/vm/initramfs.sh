@@ -39,8 +39,10 @@ resolve_modules() {
 base_inputs() {
   local bin
   # e2fsprogs for the ext4 test: mkfs.ext4 and fsck.ext4 are symlinks that cp -L copies whole.
+  # util-linux's blkdiscard and fallocate for the discard test (busybox's have no -z).
   for bin in /bin/busybox "$(command -v dmsetup)" "$(command -v fio)" \
-             "$(command -v mkfs.ext4)" "$(command -v fsck.ext4)" "$(command -v dumpe2fs)"; do
+             "$(command -v mkfs.ext4)" "$(command -v fsck.ext4)" "$(command -v dumpe2fs)" \
+             "$(command -v blkdiscard)" "$(command -v fallocate)"; do
     printf '%s\n' "$bin"
     # ldd lines are "name => /path (addr)" or "/path (addr)"; keep the absolute paths only.
     # The static busybox makes ldd fail; that just means "no libraries".
