@@ -21,7 +21,7 @@ DESTDIR ?=
 
 .PHONY: all module deps kernel-deps unit thread-safety vm-test test demo clean fuzz fuzz-long \
 	bench-core bench bench-matrix dmremap install dkms-check kunit lwreplay test-logwrites-long \
-	kernels matrix soak soak-debug deb test-system lint
+	kernels matrix soak soak-debug deb deb-next test-system lint
 
 all: module
 
@@ -147,13 +147,34 @@ deb:
 		$(BUILD)/deb/dm-remap_$(DEB_VERSION)_*.changes
 	@ls -1 $(BUILD)/deb/*.deb
 
+# The same packages one version up (<version>+1 in the changelog and dkms.conf of a copy), in
+# $(BUILD)/deb-next: what test-system's DKMS part upgrades to.
+DEB_NEXT = $(shell echo '$(DEB_VERSION)' | sed 's/-\([^-]*\)$$/+1-\1/')
+deb-next:
+	@tools/install-deps.sh debhelper dh-dkms dpkg-dev libisal-dev libgtest-dev
+	@rm -rf $(BUILD)/deb-next && mkdir -p $(BUILD)/deb-next/dm-remap
+	@git ls-files -co --exclude-standard -z | grep -zv '^build/' | \
+		tar --null -T - -cf - | tar -xf - -C $(BUILD)/deb-next/dm-remap
+	@cd $(BUILD)/deb-next/dm-remap && v='$(DEB_NEXT)' && \
+		sed -i "s/^PACKAGE_VERSION=.*/PACKAGE_VERSION=\"$${v%-*}\"/" dkms.conf && \
+		{ printf 'dm-remap (%s) unstable; urgency=medium\n\n  * %s\n\n -- %s  %s\n\n' "$$v" \
+			'The tree one version up, for the upgrade test (make deb-next).' \
+			"$$(dpkg-parsechangelog -S Maintainer)" "$$(date -R)"; cat debian/changelog; } >changelog.new && \
+		mv changelog.new debian/changelog && \
+		dpkg-buildpackage -us -uc -b -j$(JOBS) >../build.log 2>&1 || \
+		{ tail -n 40 ../build.log; echo "make deb-next: dpkg-buildpackage failed (see $(BUILD)/deb-next/build.log)"; exit 1; }
+	@ls -1 $(BUILD)/deb-next/*.deb
+
 # The booted-system test (tools/system-test): a Debian 12 image from mmdebstrap (cached in
 # ~/.cache/dm-remap/system-image) boots under QEMU TCG with three virtio disks, installs the
 # dmremap package and the module, and checks dmremaptab, the generator, the udev claim, the
-# monitor and the package's reinstall and purge across a reboot.
-test-system: module deb
+# monitor and the package's reinstall and purge across a reboot, and root on dm-remap.
+# SYSTEM_TEST_DKMS=1 adds the packages' lifecycle with the real dm-remap-dkms (install, upgrade
+# to deb-next across a reboot, a second kernel, remove and purge): two more, slower boots.
+test-system: module deb $(if $(SYSTEM_TEST_DKMS),deb-next)
 	@tools/system-test/run.sh --deb $(wildcard $(BUILD)/deb/dmremap_*_amd64.deb) \
-		--module $(CURDIR)/dm-remap.ko --out $(BUILD)/system-test
+		--module $(CURDIR)/dm-remap.ko --out $(BUILD)/system-test \
+		$(if $(SYSTEM_TEST_DKMS),--dkms $(BUILD)/deb --dkms-next $(BUILD)/deb-next)
 
 # The checks that keep the code in one shape (tools/lint.sh): clang-format on the C++,
 # checkpatch on the C glue, shellcheck on every script, clang-tidy on the core.

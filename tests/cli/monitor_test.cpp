@@ -105,6 +105,25 @@ TEST(MonitorEvents, EachChangeIsOneEventWithItsPriority)
 	EXPECT_EQ(kinds(state_events(std::nullopt, std::nullopt)), "");
 }
 
+TEST(MonitorEvents, ASpareDeviceThatFailsIsCritical)
+{
+	const DevState b = healthy();
+	DevState s = b;
+	s.spare = "failed";
+	auto ev = state_events(b, s);
+	EXPECT_EQ(kinds(ev), "SpareDeviceFailed:2 ");
+	EXPECT_EQ(ev[0].message,
+		  "spare device failed: no spare block accepts a write; automatic "
+		  "remaps stop until a resume or a remap message that succeeds");
+	EXPECT_EQ(kinds(state_events(s, s)), "");
+	EXPECT_EQ(kinds(state_events(s, b)), "SpareDeviceOk:5 ");
+	EXPECT_EQ(kinds(state_events(std::nullopt, s)), "DeviceAppeared:6 SpareDeviceFailed:2 ");
+	EXPECT_NE(dmremap::textfile_text({s}).find("dmremap_spare_ok{device=\"r0\"} 0\n"),
+		  std::string::npos);
+	EXPECT_NE(dmremap::textfile_text({b}).find("dmremap_spare_ok{device=\"r0\"} 1\n"),
+		  std::string::npos);
+}
+
 TEST(MonitorTextfile, OneSeriesPerDevice)
 {
 	DevState a = healthy();
@@ -149,7 +168,7 @@ case "$*" in
   "message good 0 -- stats")
     echo "remapped=3 lost=0 spare_used=3 spare_free=4057 spare_total=4060 bad_spare=0 read_errors=0 write_errors=1 auto_remaps=1 manual_remaps=2 cache_hits=0 cache_misses=1 metadata=ok seq=9" ;;
   "message bad 0 -- stats")
-    echo "remapped=3980 lost=2 spare_used=3980 spare_free=80 spare_total=4060 bad_spare=0 read_errors=7 write_errors=0 auto_remaps=0 manual_remaps=0 cache_hits=0 cache_misses=0 metadata=failed seq=12" ;;
+    echo "remapped=3980 lost=2 spare_used=3980 spare_free=80 spare_total=4060 bad_spare=0 read_errors=7 write_errors=0 auto_remaps=0 manual_remaps=0 cache_hits=0 cache_misses=0 metadata=failed seq=12${FAKE_SPARE:+ spare=$FAKE_SPARE}" ;;
   *) echo "fake dmsetup: unexpected: $*" >&2; exit 1 ;;
 esac
 )";
@@ -240,6 +259,24 @@ TEST_F(MonitorOneshot, JournalPrefixesWhenStdoutIsTheJournal)
 	EXPECT_NE(r.out.find("\n<3>bad: 2 block(s) lost"), std::string::npos);
 	EXPECT_NE(r.out.find("\n<2>bad: metadata failed"), std::string::npos);
 	EXPECT_EQ(cli({"monitor", "--oneshot", "--journal"}).out, r.out);
+}
+
+TEST_F(MonitorOneshot, ReadsTheSpareStateFromStats)
+{
+	setenv("FAKE_SPARE", "failed", 1);
+	const CliRun r = cli({"monitor", "--oneshot", "--journal", "--program", dir_ + "/hook",
+			      "--textfile", dir_ + "/dmremap.prom"});
+	unsetenv("FAKE_SPARE");
+	ASSERT_EQ(r.status, 0) << r.err;
+	EXPECT_NE(r.out.find("\n<2>bad: spare device failed: no spare block accepts a write"),
+		  std::string::npos)
+		<< r.out;
+	EXPECT_NE(read("hook.log").find("SpareDeviceFailed bad p=2 "), std::string::npos);
+	const std::string prom = read("dmremap.prom");
+	EXPECT_NE(prom.find("dmremap_spare_ok{device=\"bad\"} 0\n"
+			    "dmremap_spare_ok{device=\"good\"} 1\n"),
+		  std::string::npos)
+		<< prom;
 }
 
 TEST_F(MonitorOneshot, AFailingProgramIsReported)

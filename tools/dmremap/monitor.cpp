@@ -45,6 +45,10 @@ std::string counts(const DevState &s)
 		" spare blocks free";
 }
 
+const char kSpareDeviceFailed[] =
+	"spare device failed: no spare block accepts a write; automatic remaps stop until a "
+	"resume or a remap message that succeeds";
+
 void lasting_conditions(const DevState &s, std::vector<Event> &ev)
 {
 	if (s.lost)
@@ -63,6 +67,8 @@ void lasting_conditions(const DevState &s, std::vector<Event> &ev)
 		ev.push_back({s.name, "SpareLowWater", kWarning,
 			      "spare blocks low: " + counts(s) + " (spare_low_water " +
 				      std::to_string(s.low_water) + ")"});
+	if (s.spare == "failed")
+		ev.push_back({s.name, "SpareDeviceFailed", kCrit, kSpareDeviceFailed});
 	if (s.metadata == "failed")
 		ev.push_back({s.name, "MetadataFailed", kCrit,
 			      "metadata failed: nothing more is written to the spare area and no "
@@ -138,7 +144,8 @@ void run_program(std::ostream &out, const Options &o, const Event &e, const DevS
 			     {"DMREMAP_SPARE_FREE", std::to_string(s->spare_free)},
 			     {"DMREMAP_SPARE_TOTAL", std::to_string(s->spare_total)},
 			     {"DMREMAP_BAD_SPARE", std::to_string(s->bad_spare)},
-			     {"DMREMAP_METADATA", s->metadata}});
+			     {"DMREMAP_METADATA", s->metadata},
+			     {"DMREMAP_SPARE", s->spare}});
 	}
 	for (const auto &[k, v] : vars)
 		::setenv(k.c_str(), v.c_str(), 1);
@@ -331,6 +338,13 @@ std::vector<Event> state_events(const std::optional<DevState> &before,
 				 std::to_string(s.write_errors -
 						std::min(s.write_errors, b.write_errors)) +
 				 " more write error(s) on the devices"});
+	if (s.spare != b.spare) {
+		if (s.spare == "failed")
+			ev.push_back({s.name, "SpareDeviceFailed", kCrit, kSpareDeviceFailed});
+		else
+			ev.push_back({s.name, "SpareDeviceOk", kNotice,
+				      "spare device " + s.spare + " (was " + b.spare + ")"});
+	}
 	if (s.metadata != b.metadata) {
 		if (s.metadata == "failed")
 			ev.push_back(
@@ -365,6 +379,9 @@ DevState read_state(const std::string &name)
 	s.write_errors = stat_number(stats, "write_errors");
 	const auto m = stats.find("metadata");
 	s.metadata = m == stats.end() ? "unknown" : m->second;
+	const auto sp = stats.find("spare"); // absent before the spare state was added
+	if (sp != stats.end())
+		s.spare = sp->second;
 	// spare_low_water from the features, else the module's default: a tenth of the spare
 	// range's blocks.
 	uint64_t block_size = RC_DEFAULT_BLOCK_SIZE;
@@ -428,6 +445,9 @@ std::string textfile_text(const std::vector<DevState> &devices)
 		{"dmremap_metadata_ok", "gauge",
 		 "1 when the metadata is ok, 0 when degraded or failed.",
 		 [](const DevState &s) { return uint64_t(s.metadata == "ok"); }},
+		{"dmremap_spare_ok", "gauge",
+		 "1 when the spare device accepts writes, 0 when it failed.",
+		 [](const DevState &s) { return uint64_t(s.spare == "ok"); }},
 	};
 	std::string t;
 	for (const Metric &m : kMetrics) {

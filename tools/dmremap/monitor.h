@@ -16,8 +16,9 @@ struct DevState {
 	uint64_t remapped = 0, lost = 0;
 	uint64_t spare_free = 0, spare_total = 0, bad_spare = 0;
 	uint64_t read_errors = 0, write_errors = 0;
-	uint64_t low_water = 0; // the table's spare_low_water (or its default)
-	std::string metadata;   // ok, degraded, failed
+	uint64_t low_water = 0;   // the table's spare_low_water (or its default)
+	std::string metadata;     // ok, degraded, failed
+	std::string spare = "ok"; // stats' spare: ok, or failed (no spare block accepts a write)
 	uint64_t event_nr = 0;
 };
 

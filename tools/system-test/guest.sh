@@ -3,7 +3,7 @@
 # system is up. Boot 1 installs the dmremap package and the module, writes a dmremaptab line
 # (and a nofail line whose spare disk does not exist), puts ext4 on the device, mounts it by
 # UUID through fstab and remaps some blocks; boot 2 checks what a reboot must preserve and
-# claim, then drives the monitor through spare low water, exhaustion and a metadata failure,
+# claim, then drives the monitor through spare low water, exhaustion and a spare device failure,
 # and reinstalls and purges the package. Results: "PASS name" / "FAIL name: why" on ttyS1.
 set -u
 T=/root/t
@@ -122,18 +122,19 @@ if [ "$phase" = 2 ]; then
   dmsetup message safe 0 remap 200000 100 >/dev/null
   check exhausted-journal wait_monitor 2 'safe: no spare blocks left'
   check exhausted-program grep -q '^SpareExhausted safe 0$' /run/dmremap-hook.log
-  # A device created while the monitor runs, and a metadata failure under it.
+  # A device created while the monitor runs, and its spare device failing under it (an error
+  # table swapped under the spare: no spare block accepts the remap's write).
   dmsetup create d3 --table "0 65536 linear /dev/vdd 0"
   dmsetup create s3 --table "0 16384 linear /dev/vdd 65536"
   check create-mon2 dmremap create mon2 /dev/mapper/d3 /dev/mapper/s3
   check new-device-seen wait_monitor 6 'mon2: monitoring'
   dmsetup suspend s3 && dmsetup load s3 --table "0 16384 error" && dmsetup resume s3
   dmsetup message mon2 0 remap 0 >/dev/null 2>&1
-  check metadata-failed-journal wait_monitor 2 'mon2: metadata failed'
-  check metadata-failed-once test "$(monitor_lines 2 'mon2: metadata failed')" = 1
-  check metadata-failed-textfile sh -c \
-    'sleep 1; grep -qx "dmremap_metadata_ok{device=\"mon2\"} 0" /run/dmremap.prom'
-  check metadata-failed-program grep -q '^MetadataFailed mon2' /run/dmremap-hook.log
+  check spare-device-failed-journal wait_monitor 2 'mon2: spare device failed'
+  check spare-device-failed-once test "$(monitor_lines 2 'mon2: spare device failed')" = 1
+  check spare-device-failed-textfile sh -c \
+    'sleep 1; grep -qx "dmremap_spare_ok{device=\"mon2\"} 0" /run/dmremap.prom'
+  check spare-device-failed-program grep -q '^SpareDeviceFailed mon2' /run/dmremap-hook.log
   dmremap remove mon2
   check device-removed-seen wait_monitor 5 'mon2: removed'
   check monitor-sigterm systemctl stop dmremap-monitor.service
