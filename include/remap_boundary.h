@@ -313,8 +313,11 @@ struct rc_devices {
 };
 
 /*
- * Parse a table line. On failure returns -EINVAL and points *error at a string literal
- * naming the problem (suitable for ti->error).
+ * Errors: every entry point that can fail returns 0 or a negative errno; those that take
+ * `const char **error` also point it at a string literal naming the problem (suitable for
+ * ti->error) on failure, and leave it alone on success.
+ *
+ * Parse a table line. On failure returns -EINVAL.
  */
 int rc_table_parse(unsigned int argc, char **argv, struct rc_table *table, const char **error);
 
@@ -341,11 +344,12 @@ struct rc_target;
  * and spare area under devs->owner_id until rc_target_destroy: a table of another mapped
  * device overlapping them is refused (-EBUSY), as is a table of the same device overlapping
  * them with another geometry (-EINVAL). A read-only table over an unformatted area is
- * refused (-EROFS). On failure returns NULL with *err a negative errno and *error a literal.
+ * refused (-EROFS). Returns 0 with *out the engine, or a negative errno with *error a
+ * literal (and *out untouched).
  */
-struct rc_target *rc_target_create(const struct rc_table *table, const struct rc_devices *devs,
-				   const struct rb_io_ops *io, void *io_ctx, const char **error,
-				   int *err);
+int rc_target_create(const struct rc_table *table, const struct rc_devices *devs,
+		     const struct rb_io_ops *io, void *io_ctx, struct rc_target **out,
+		     const char **error);
 void rc_target_destroy(struct rc_target *t);
 /*
  * preresume. The first resume of a table takes the mapping over from the table of the same

@@ -372,7 +372,7 @@ int RemapTarget::move_written_locked(MappingChange &change, const rc_extent *ext
 	const u32 shift = geo_.block_shift();
 	Status st = change.prepare(MappingChange::kSpares);
 	if (st.is_error())
-		return st.error().code;
+		return st.error().code();
 	change.hold();
 	int err = 0;
 	for (u64 i = 0; i < change.count() && !err; i++) {
@@ -411,7 +411,7 @@ int RemapTarget::move_written_locked(MappingChange &change, const rc_extent *ext
 	}
 	st = change.commit(); // all or nothing
 	if (st.is_error() || !change.committed()) {
-		err = st.is_error() ? st.error().code : -kEIO;
+		err = st.is_error() ? st.error().code() : -kEIO;
 		rb_log(RB_LOG_ERR, "could not remap a failed write (error %d): it fails", err);
 		return err;
 	}
@@ -1069,7 +1069,7 @@ int RemapTarget::rescue_batch(const ReprobeBatch &at, u64 *rescued)
 		return 0;
 	Status st = change->prepare(MappingChange::kSpares | MappingChange::kSparesIfAny);
 	if (st.is_error())
-		return st.error().code;
+		return st.error().code();
 	change->hold();
 	for (u64 i = 0; i < change->count() && !err; i++)
 		err = rescue_block_locked(*change, i, rescued);
@@ -1081,8 +1081,8 @@ int RemapTarget::rescue_batch(const ReprobeBatch &at, u64 *rescued)
 	st = change->commit(); // nothing found (all Kept): rolled back, not an error
 	if (st.is_error()) {
 		rb_log(RB_LOG_ERR, "reprobe: could not record what it found (error %d)",
-		       st.error().code);
-		return st.error().code;
+		       st.error().code());
+		return st.error().code();
 	}
 	refresh_snapshot_locked();
 	return 0;

@@ -106,7 +106,7 @@ int RemapTarget::do_remap(DataBlock first, u64 count, bool range_reply, TextBuff
 		Status st = change->prepare(MappingChange::kSpares | MappingChange::kFewerBlocks |
 					    MappingChange::kSparesIfAny);
 		if (st.is_error()) {
-			err = st.error().code;
+			err = st.error().code();
 			break;
 		}
 		if (change->count() < wanted) {
@@ -123,7 +123,7 @@ int RemapTarget::do_remap(DataBlock first, u64 count, bool range_reply, TextBuff
 		}
 		st = change->commit();
 		if (st.is_error() || !change->committed()) {
-			err = st.is_error() ? st.error().code : -kEIO;
+			err = st.is_error() ? st.error().code() : -kEIO;
 			break;
 		}
 		u64 chunk_done = 0;
@@ -180,7 +180,7 @@ int RemapTarget::do_unremap(DataBlock block)
 	(void)change->add(b);
 	Status st = change->prepare(MappingChange::kRemove);
 	if (st.is_error())
-		return st.error().code;
+		return st.error().code();
 	change->hold();
 	r = io_->read(io_ctx_, RB_SPARE_DEV, geo_.spare_dev_sector(SpareBlock(spare)), copy_buf_,
 		      geo_.block_size(), 0);
@@ -190,7 +190,7 @@ int RemapTarget::do_unremap(DataBlock block)
 	if (!r) {
 		change->set_removed(0);
 		st = change->commit();
-		r = st.is_error() ? st.error().code : change->committed() ? 0 : -kEIO;
+		r = st.is_error() ? st.error().code() : change->committed() ? 0 : -kEIO;
 	} else {
 		change->roll_back();
 	}
@@ -223,10 +223,10 @@ void RemapTarget::do_list(u64 first, u64 max, TextBuffer &reply) const
 int RemapTarget::message(unsigned argc, char **argv, char *result, unsigned maxlen)
 {
 	Message m;
-	const char *bad = parse_message(argc, argv, &m);
-	if (bad) {
-		rb_log(RB_LOG_ERR, "message rejected: %s", bad);
-		return -kEINVAL;
+	Status parsed = parse_message(argc, argv, &m);
+	if (parsed.is_error()) {
+		rb_log(RB_LOG_ERR, "message rejected: %s", parsed.error().message());
+		return parsed.error().code();
 	}
 	unsigned used = 0;
 	TextBuffer reply(result, maxlen, &used);

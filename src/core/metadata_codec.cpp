@@ -201,21 +201,21 @@ void encode_superblock(const Superblock &sb, u8 *block, u32 block_size)
 	put_le32(block + kSbCrc, crc32c(block, kSbCrc));
 }
 
-const char *decode_superblock_fields(const u8 *block, Superblock *out)
+Status decode_superblock_fields(const u8 *block, Superblock *out)
 {
 	// Magic and version say how to read the rest, the crc included, so they come first. The
 	// crc comes before the fields it protects: a flipped bit is corruption, not a feature.
 	if (!bytes_equal(block + kSbMagic, kSuperblockMagic, kMagicBytes))
-		return "Superblock has a bad magic";
+		return Error::invalid("Superblock has a bad magic");
 	const u32 version = get_le32(block + kSbVersion);
 	if (version < kOldestFormatVersion || version > kFormatVersion)
-		return "Superblock has an unsupported version";
+		return Error::invalid("Superblock has an unsupported version");
 	if (get_le32(block + kSbCrc) != crc32c(block, kSbCrc))
-		return "Superblock has a bad checksum";
+		return Error::invalid("Superblock has a bad checksum");
 	if (get_le32(block + kSbFlags) != 0)
-		return "Superblock has unknown flags";
+		return Error::invalid("Superblock has unknown flags");
 	if (!block_is_zero(block + kSbReserved, kSbCrc - kSbReserved))
-		return "Superblock has non-zero reserved bytes";
+		return Error::invalid("Superblock has non-zero reserved bytes");
 
 	Superblock sb;
 	sb.version = version;
@@ -233,44 +233,48 @@ const char *decode_superblock_fields(const u8 *block, Superblock *out)
 	sb.entry_count = get_le64(block + kSbEntryCount);
 	sb.table_crc = get_le32(block + kSbTableCrc);
 	*out = sb;
-	return nullptr;
+	return {};
 }
 
-const char *decode_superblock(const Geometry &geo, const u8 *block, Superblock *out)
+Status decode_superblock(const Geometry &geo, const u8 *block, Superblock *out)
 {
 	Superblock sb;
-	const char *bad = decode_superblock_fields(block, &sb);
-	if (bad)
-		return bad;
+	TRY(decode_superblock_fields(block, &sb));
 
 	if (sb.seq == 0)
-		return "Superblock has sequence number 0";
+		return Error::invalid("Superblock has sequence number 0");
 	if (sb.data_offset != geo.data_offset())
-		return "Superblock geometry does not match the table line: data_offset";
+		return Error::invalid(
+			"Superblock geometry does not match the table line: data_offset");
 	if (sb.data_len != geo.data_len())
-		return "Superblock geometry does not match the table line: data_len";
+		return Error::invalid(
+			"Superblock geometry does not match the table line: data_len");
 	if (sb.spare_offset != geo.spare_offset())
-		return "Superblock geometry does not match the table line: spare_offset";
+		return Error::invalid(
+			"Superblock geometry does not match the table line: spare_offset");
 	if (sb.spare_len != geo.spare_len())
-		return "Superblock geometry does not match the table line: spare_len";
+		return Error::invalid(
+			"Superblock geometry does not match the table line: spare_len");
 	if (sb.block_size != geo.block_size())
-		return "Superblock geometry does not match the table line: block_size";
+		return Error::invalid(
+			"Superblock geometry does not match the table line: block_size");
 	if (sb.table_blocks != geo.table_blocks())
-		return "Superblock geometry does not match the table line: table_blocks";
+		return Error::invalid(
+			"Superblock geometry does not match the table line: table_blocks");
 
 	if (sb.area >= Geometry::kTableAreas)
-		return "Superblock names a table area other than 0 or 1";
+		return Error::invalid("Superblock names a table area other than 0 or 1");
 	if (sb.used_blocks > geo.table_blocks())
-		return "Superblock uses more table blocks than an area has";
+		return Error::invalid("Superblock uses more table blocks than an area has");
 	// The used slots fill every used block but the last, and that one is not empty.
 	const u64 e = geo.entries_per_table_block();
 	if (sb.used_blocks != sb.used_slots / e + (sb.used_slots % e != 0))
-		return "Superblock used_slots does not match used_blocks";
+		return Error::invalid("Superblock used_slots does not match used_blocks");
 	if (sb.entry_count > sb.used_slots)
-		return "Superblock counts more entries than used slots";
+		return Error::invalid("Superblock counts more entries than used slots");
 
 	*out = sb;
-	return nullptr;
+	return {};
 }
 
 bool superblock_block_size(const u8 *block, u32 *block_size)

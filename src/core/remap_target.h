@@ -23,12 +23,10 @@ enum class MetadataState : u8 {
 
 class RemapTarget {
 public:
-	// Loads the metadata (reads only) and registers the table's area (registry.h). On failure
-	// *error is a literal for ti->error.
-	[[nodiscard]] static Result<RemapTarget *> create(const rc_table &table,
-							  const rc_devices &devs,
-							  const rb_io_ops *io, void *io_ctx,
-							  const char **error);
+	// Loads the metadata (reads only) and registers the table's area (registry.h). An
+	// error's text is for ti->error.
+	static Result<RemapTarget *> create(const rc_table &table, const rc_devices &devs,
+					    const rb_io_ops *io, void *io_ctx);
 	~RemapTarget();
 	RemapTarget(const RemapTarget &) = delete;
 	RemapTarget &operator=(const RemapTarget &) = delete;
@@ -99,16 +97,16 @@ private:
 	    table_(table),
 	    devs_(devs), geo_(geo), io_(io), io_ctx_(io_ctx)
 	{}
-	// 0, or a negative errno with *error a literal naming the problem. Loads again (a few
-	// times) when another table committed while it read. spare_block: the spare device's
-	// logical block size (metadata I/O is aligned to it). gfp: Gfp::Kernel for the
-	// constructor, Gfp::Noio for a resume (the mapped device is suspended).
-	[[nodiscard]] static int load_state(const Geometry &geo, u32 spare_block,
-					    const rb_io_ops *io, void *io_ctx, Gfp gfp,
-					    Own<State> *out, const char **error);
-	[[nodiscard]] static int load_once(const Geometry &geo, u32 spare_block,
-					   const rb_io_ops *io, void *io_ctx, Gfp gfp,
-					   Own<State> *out, const char **error);
+	// Loads again (a few times) when another table committed while it read; *out is set
+	// on success. spare_block: the spare device's logical block size (metadata I/O is
+	// aligned to it). gfp: Gfp::Kernel for the constructor, Gfp::Noio for a resume (the
+	// mapped device is suspended).
+	static Status load_state(const Geometry &geo, u32 spare_block, const rb_io_ops *io,
+				 void *io_ctx, Gfp gfp, Own<State> *out);
+	// One load; *out is also set when the metadata did not load, for load_state() to tell a
+	// race from damage.
+	static Status load_once(const Geometry &geo, u32 spare_block, const rb_io_ops *io,
+				void *io_ctx, Gfp gfp, Own<State> *out);
 	void install_locked(Own<State> state) REQUIRES(mutex_);
 	// The first resume's part: with the global lock and mutex_ held.
 	[[nodiscard]] Status pick_up_state_locked() REQUIRES(global_lock, mutex_);

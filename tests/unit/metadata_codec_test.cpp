@@ -69,8 +69,8 @@ Geometry make_geometry(u32 block_size, u64 spare_blocks, u64 data_blocks = 1000)
 {
 	const u64 bs = block_size / 512;
 	Geometry g;
-	const char *err = Geometry::create(64 * bs, data_blocks * bs, 8 * bs, spare_blocks * bs,
-					   block_size, &g);
+	const char *err = remap::error_text(Geometry::create(64 * bs, data_blocks * bs, 8 * bs,
+							     spare_blocks * bs, block_size, &g));
 	EXPECT_EQ(err, nullptr) << err;
 	return g;
 }
@@ -79,8 +79,8 @@ const char *create(u64 data_offset, u64 data_len, u64 spare_offset, u64 spare_le
 		   Geometry *g = nullptr)
 {
 	Geometry local;
-	return Geometry::create(data_offset, data_len, spare_offset, spare_len, block_size,
-				g ? g : &local);
+	return remap::error_text(Geometry::create(data_offset, data_len, spare_offset, spare_len,
+						  block_size, g ? g : &local));
 }
 
 const u8 kUuid[16] = {0x10, 0x32, 0x54, 0x76, 0x98, 0xba, 0xdc, 0xfe,
@@ -113,7 +113,7 @@ Block encode(const Superblock &sb, u32 block_size)
 const char *decode(const Geometry &g, const Block &b, Superblock *out = nullptr)
 {
 	Superblock local;
-	return remap::decode_superblock(g, b.data(), out ? out : &local);
+	return remap::error_text(remap::decode_superblock(g, b.data(), out ? out : &local));
 }
 
 void expect_same(const Superblock &a, const Superblock &b)
@@ -348,7 +348,7 @@ TEST(Geometry, FromTableLine)
 	t.spare_len = 8 * 1000;
 	t.block_size = 4096;
 	Geometry g;
-	ASSERT_EQ(Geometry::from_table(t, 8 * 500, &g), nullptr);
+	ASSERT_EQ(remap::error_text(Geometry::from_table(t, 8 * 500, &g)), nullptr);
 	EXPECT_EQ(g.data_offset(), 2048u);
 	EXPECT_EQ(g.data_len(), 4000u);
 	EXPECT_EQ(g.spare_offset(), 0u);
@@ -356,7 +356,7 @@ TEST(Geometry, FromTableLine)
 	EXPECT_EQ(g.data_blocks(), 500u);
 	EXPECT_EQ(g.spare_blocks(), 1000u);
 	t.spare_len = 8 * 4;
-	EXPECT_EQ(str(Geometry::from_table(t, 8 * 500, &g)),
+	EXPECT_EQ(str(remap::error_text(Geometry::from_table(t, 8 * 500, &g))),
 		  "Spare area too small for the metadata and one spare block");
 	EXPECT_EQ(g.spare_blocks(), 1000u) << "a failed create leaves *out alone";
 }
@@ -420,9 +420,9 @@ TEST(MetadataCodec, SuperblockGoldenBytes)
 	EXPECT_EQ(le32(&v1[8]), 1u);
 	EXPECT_EQ(le32(&v1[508]), 0xa54d5510u) << "pinned: version 1 as main wrote it";
 	Superblock got;
-	ASSERT_EQ(remap::decode_superblock(g, v1.data(), &got), nullptr);
+	ASSERT_EQ(remap::error_text(remap::decode_superblock(g, v1.data(), &got)), nullptr);
 	EXPECT_EQ(got.version, 1u);
-	ASSERT_EQ(remap::decode_superblock(g, b.data(), &got), nullptr);
+	ASSERT_EQ(remap::error_text(remap::decode_superblock(g, b.data(), &got)), nullptr);
 	EXPECT_EQ(got.version, 2u);
 
 	Superblock out;
