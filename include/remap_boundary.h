@@ -154,6 +154,13 @@ enum rb_log_level {
 /* printk-style; the glue adds the "device-mapper: remap: " prefix and newline. */
 void rb_log(enum rb_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * A "cannot happen" condition of the core was true (REMAP_WARN_ON, src/core/warn.h): file and
+ * line of the check and its text. The kernel WARNs and returns (the core then fails the
+ * operation with an error); the userspace build aborts, so a test that reaches it fails.
+ */
+void rb_warn(const char *file, int line, const char *condition);
+
 /* C99 snprintf semantics: returns the length the output would have had. */
 int rb_snprintf(char *buf, rb_size_t size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -4,6 +4,7 @@
 
 #include "memory.h"
 #include "sort.h"
+#include "warn.h"
 
 namespace remap {
 
@@ -48,8 +49,8 @@ struct LookupTable::Assembler {
 		const u64 n = to - from;
 		const u64 origin = old->slot_[from].start;
 		if (out) {
-			if (chunks + n > out->chunks_)
-				return false; // cannot happen: the dry run counted them
+			if (REMAP_WARN_ON(chunks + n > out->chunks_)) // the dry run counted them
+				return false;
 			__builtin_memcpy(out->first_ + chunks, old->first_ + from, n * sizeof(u64));
 			Slot *dst = out->slot_ + chunks;
 			const Slot *src = old->slot_ + from;
@@ -91,8 +92,8 @@ struct LookupTable::Assembler {
 
 	bool open()
 	{
-		if (opened == pieces || chunks == out->chunks_)
-			return false; // more entries than planned: cannot happen
+		if (REMAP_WARN_ON(opened == pieces || chunks == out->chunks_)) // more than planned
+			return false;
 		const u64 size = base + (opened < extra ? 1 : 0);
 		const u64 bytes = wide ? Layout<u64>::bytes(size) : Layout<u32>::bytes(size);
 		void *mem = rb_alloc_large(bytes, static_cast<rb_gfp>(gfp));
@@ -522,9 +523,8 @@ Result<LookupTable *> LookupTable::merge(const LookupTable *old, const Change *c
 					 Gfp gfp)
 {
 	Assembler plan;
-	if (!assemble(old, changes, count, plan))
-		return Error::no_memory(
-			"Cannot plan the lookup table"); // cannot happen: the dry run allocates nothing
+	if (REMAP_WARN_ON(!assemble(old, changes, count, plan))) // the dry run allocates nothing
+		return Error::invalid("Cannot plan the lookup table");
 	LookupTable *t = alloc(plan.chunks, gfp);
 	if (!t)
 		return Error::no_memory("Cannot allocate the lookup table");

@@ -3,6 +3,7 @@
 #include "mapping_change.h"
 
 #include "fault_policy.h"
+#include "warn.h"
 
 namespace remap {
 
@@ -38,7 +39,7 @@ u64 RemapTarget::MappingChange::sectors() const
 Status RemapTarget::MappingChange::prepare(unsigned flags)
 {
 	t_.mutex_.assert_held(); // held from prepare() to the commit or the roll-back
-	if (prepared_ || n_ == 0)
+	if (REMAP_WARN_ON(prepared_ || n_ == 0))
 		return Error::invalid("Mapping change prepared twice or empty");
 	remove_ = flags & kRemove;
 	for (u64 i = 0; i < n_; i++)
@@ -240,7 +241,7 @@ void RemapTarget::MappingChange::set_removed(u64 i) { outcome_[i] = Outcome::Rem
 Status RemapTarget::MappingChange::commit()
 {
 	t_.mutex_.assert_held();
-	if (!held_ || committed_)
+	if (REMAP_WARN_ON(!held_ || committed_))
 		return Error::invalid("Mapping change committed before it was held, or twice");
 	bool any = false;
 	for (u64 i = 0; i < n_; i++) {
@@ -355,9 +356,8 @@ Status RemapTarget::MappingChange::commit_slots_locked()
 			     Entry{log[j].block, Entry::run(lo, hi - lo),
 				   EntryState::LostSectors}});
 	}
-	if (k > lost_slots_cap_)
-		return Error::no_memory(
-			"Lost-sector slots miscounted"); // cannot happen: prepare_lost_locked() counted every one
+	if (REMAP_WARN_ON(k > lost_slots_cap_)) // prepare_lost_locked() counted every one
+		return Error::invalid("Lost-sector slots miscounted");
 	TRY(t_.commit_locked(lost_slots_, k));
 	LostSectors *next = nullptr;
 	if (lost_set_->size()) {
