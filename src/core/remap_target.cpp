@@ -460,25 +460,20 @@ void RemapTarget::check_spare_events()
 }
 
 // Called with mutex_ held by the messages that change the mapping.
-int RemapTarget::can_change_mapping_locked(const char *verb) const
+Status RemapTarget::can_change_mapping_locked(const char *verb) const
 {
-	if (table_.read_only) {
-		rb_log(RB_LOG_ERR, "%s: the table is read-only", verb);
-		return -kEROFS;
-	}
-	if (superseded_) {
-		rb_log(RB_LOG_ERR, "%s: a newer table of the device took over", verb);
-		return -kEBUSY;
-	}
-	if (suspended_) {
-		rb_log(RB_LOG_ERR, "%s: the device is suspended", verb);
-		return -kEBUSY;
-	}
-	if (metadata_ == MetadataState::Failed) {
-		rb_log(RB_LOG_ERR, "%s: metadata has failed; reload the table", verb);
-		return -kEIO;
-	}
-	return 0;
+	Status refused;
+	if (table_.read_only)
+		refused = Error::from_errno(-kEROFS, "the table is read-only");
+	else if (superseded_)
+		refused = Error::busy("a newer table of the device took over");
+	else if (suspended_)
+		refused = Error::busy("the device is suspended");
+	else if (metadata_ == MetadataState::Failed)
+		refused = Error::io("metadata has failed; reload the table");
+	if (refused.is_error())
+		rb_log(RB_LOG_ERR, "%s: %s", verb, refused.error().message());
+	return refused;
 }
 
 Status RemapTarget::commit_locked(const MetadataStore::SlotChange *changes, u64 count)

@@ -133,11 +133,11 @@ private:
 	class MappingChange;
 	friend class MappingChange;
 	// Both take mutex_ themselves (do_remap() once per chunk).
-	int do_remap(DataBlock first, u64 count, bool range_reply, TextBuffer &reply)
+	Status do_remap(DataBlock first, u64 count, bool range_reply, TextBuffer &reply)
 		EXCLUDES(mutex_);
 	static void emit_place(TextBuffer &reply, u64 block, u32 place);
 	[[nodiscard]] int copy_to_spares_locked(MappingChange &change) REQUIRES(mutex_);
-	int do_unremap(DataBlock block) EXCLUDES(mutex_);
+	Status do_unremap(DataBlock block) EXCLUDES(mutex_);
 
 	// The failed-I/O policy (fault_repair.cpp).
 	enum : int {
@@ -194,11 +194,13 @@ private:
 	// Whether the extents write some lost sector of block b per table t.
 	bool writes_lost_sectors(const LookupTable *t, u64 b, const rc_extent *ext,
 				 u32 count) const;
-	// rewrite_pass()'s step 3 for block i of a held change that is lost or whose lost
-	// sectors the extents write: merges, places or rewrites it in place, logs the sectors
-	// still lost. False if the block is not such a block (the caller handles it).
-	bool rewrite_lost_locked(MappingChange &change, u64 i, const rc_extent *ext, u32 count,
-				 int *err) REQUIRES(mutex_);
+	// Whether block i of a held change is lost, or has lost sectors the extents write.
+	bool writes_lost_locked(MappingChange &change, u64 i, const rc_extent *ext, u32 count) const
+		REQUIRES(mutex_);
+	// rewrite_pass()'s step 3 for such a block: merges, places or rewrites it in place, logs
+	// the sectors still lost. 0 or the error.
+	int rewrite_lost_locked(MappingChange &change, u64 i, const rc_extent *ext, u32 count)
+		REQUIRES(mutex_);
 	int do_reprobe(u64 first, u64 count, TextBuffer &reply) EXCLUDES(mutex_);
 	struct ReprobeBatch;
 	int next_lost(u64 next, u64 end, ReprobeBatch &at) EXCLUDES(mutex_);
@@ -211,7 +213,7 @@ private:
 	// Whether block b is lost or has lost sectors. Not inlined: reprobe's frame is large
 	// already.
 	[[gnu::noinline]] bool lost_now_locked(u64 b) const REQUIRES(mutex_);
-	int can_change_mapping_locked(const char *verb) const REQUIRES(mutex_);
+	Status can_change_mapping_locked(const char *verb) const REQUIRES(mutex_);
 	void do_list(u64 first, u64 max, TextBuffer &reply) const;
 	void do_stats(TextBuffer &reply) const;
 	u64 spare_total() const;
