@@ -100,8 +100,8 @@ u32 table_block_crc(const u8 *block, u32 block_size)
 	return ~crc;
 }
 
-// The first problem with one entry, or nullptr; the cross-entry rules are the loader's.
-const char *decode_entry(const Geometry &geo, const u8 *p, Entry *e, u32 version)
+// The first problem with one entry (-EINVAL), if any; the cross-entry rules are the loader's.
+Status decode_entry(const Geometry &geo, const u8 *p, Entry *e, u32 version)
 {
 	const u64 data = get_le64(p + kEntData);
 	const u32 spare = get_le32(p + kEntSpare);
@@ -110,43 +110,43 @@ const char *decode_entry(const Geometry &geo, const u8 *p, Entry *e, u32 version
 	switch (state) {
 	case static_cast<u32>(EntryState::Free):
 		if (data || spare)
-			return "Free table slot is not all zero";
+			return Error::invalid("Free table slot is not all zero");
 		break;
 	case static_cast<u32>(EntryState::Remapped):
 		if (!geo.is_data_block(DataBlock(data)))
-			return "Remapped entry has an out-of-range data block";
+			return Error::invalid("Remapped entry has an out-of-range data block");
 		if (!geo.is_usable_spare(SpareBlock(spare)))
-			return "Remapped entry has an out-of-range spare block";
+			return Error::invalid("Remapped entry has an out-of-range spare block");
 		break;
 	case static_cast<u32>(EntryState::Lost):
 		if (!geo.is_data_block(DataBlock(data)))
-			return "Lost entry has an out-of-range data block";
+			return Error::invalid("Lost entry has an out-of-range data block");
 		if (spare != Entry::kLostSpare)
-			return "Lost entry has a spare block";
+			return Error::invalid("Lost entry has a spare block");
 		break;
 	case static_cast<u32>(EntryState::BadSpare):
 		if (data != Entry::kBadSpareData)
-			return "Bad-spare entry has a data block";
+			return Error::invalid("Bad-spare entry has a data block");
 		if (!geo.is_usable_spare(SpareBlock(spare)))
-			return "Bad-spare entry has an out-of-range spare block";
+			return Error::invalid("Bad-spare entry has an out-of-range spare block");
 		break;
 	case static_cast<u32>(EntryState::LostSectors): {
 		if (version < 2)
-			return "Table entry has an unknown state";
+			return Error::invalid("Table entry has an unknown state");
 		const Entry run{data, spare, EntryState::LostSectors};
 		if (!geo.is_data_block(DataBlock(data)))
-			return "Lost-sectors entry has an out-of-range data block";
+			return Error::invalid("Lost-sectors entry has an out-of-range data block");
 		if (run.run_count() == 0 || run.run_first() + run.run_count() > geo.block_sectors())
-			return "Lost-sectors entry has a run outside its block";
+			return Error::invalid("Lost-sectors entry has a run outside its block");
 		break;
 	}
 	default:
-		return "Table entry has an unknown state";
+		return Error::invalid("Table entry has an unknown state");
 	}
 	e->data_block = data;
 	e->spare_block = spare;
 	e->state = static_cast<EntryState>(state);
-	return nullptr;
+	return {};
 }
 
 // Where slot i starts in a table block (slot E is the end of the block).
@@ -326,49 +326,47 @@ u32 encode_table_block(const Geometry &geo, const u8 uuid[kUuidBytes], u64 seq, 
 	return crc;
 }
 
-const char *decode_table_block(const Geometry &geo, const u8 uuid[kUuidBytes], u64 max_seq,
-			       u32 area, u32 index, u32 expected_slots, const u8 *block, Entry *out,
-			       u32 *crc_out, u32 version)
+Status decode_table_block(const Geometry &geo, const u8 uuid[kUuidBytes], u64 max_seq, u32 area,
+			  u32 index, u32 expected_slots, const u8 *block, Entry *out, u32 *crc_out,
+			  u32 version)
 {
 	const u32 block_size = geo.block_size();
 	const u32 e = geo.entries_per_table_block();
 
 	if (!bytes_equal(block + kTbMagic, kTableMagic, kMagicBytes))
-		return "Table block has a bad magic";
+		return Error::invalid("Table block has a bad magic");
 	const u32 crc = get_le32(block + kTbCrc);
 	if (crc != table_block_crc(block, block_size))
-		return "Table block has a bad checksum";
+		return Error::invalid("Table block has a bad checksum");
 	if (!bytes_equal(block + kTbUuid, uuid, kUuidBytes))
-		return "Table block uuid does not match the superblock";
+		return Error::invalid("Table block uuid does not match the superblock");
 	if (get_le32(block + kTbArea) != area)
-		return "Table block names the wrong table area";
+		return Error::invalid("Table block names the wrong table area");
 	if (get_le32(block + kTbIndex) != index)
-		return "Table block names the wrong index";
+		return Error::invalid("Table block names the wrong index");
 	const u64 seq = get_le64(block + kTbSeq);
 	if (seq == 0)
-		return "Table block has sequence number 0";
+		return Error::invalid("Table block has sequence number 0");
 	if (seq > max_seq)
-		return "Table block is newer than its superblock";
+		return Error::invalid("Table block is newer than its superblock");
 	const u32 slots = get_le32(block + kTbSlots);
 	if (slots > e)
-		return "Table block has more slots than a block holds";
+		return Error::invalid("Table block has more slots than a block holds");
 	if (slots != expected_slots)
-		return "Table block slot count does not match the superblock";
+		return Error::invalid("Table block slot count does not match the superblock");
 	if (!block_is_zero(block + kTbReserved, kTbCrc - kTbReserved))
-		return "Table block has non-zero reserved bytes";
+		return Error::invalid("Table block has non-zero reserved bytes");
 	const u32 used_end = entry_offset(slots);
 	if (!block_is_zero(block + used_end, block_size - used_end))
-		return "Table block has data after its last slot";
+		return Error::invalid("Table block has data after its last slot");
 
 	for (u32 i = 0; i < slots; i++) {
-		const char *err = decode_entry(geo, block + entry_offset(i), &out[i], version);
-		if (err)
-			return err;
+		TRY(decode_entry(geo, block + entry_offset(i), &out[i], version));
 	}
 	for (u32 i = slots; i < e; i++)
 		out[i] = Entry{0, 0, EntryState::Free};
 	*crc_out = crc;
-	return nullptr;
+	return {};
 }
 
 u32 table_crc(const u32 *block_crcs, u32 n)

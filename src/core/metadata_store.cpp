@@ -265,12 +265,9 @@ Status MetadataStore::load_area(const Superblock &sb, Gfp gfp)
 		const u64 sector = geo_.spare_dev_sector(geo_.table_block(sb.area, i));
 		if (io_->read(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size(), 0))
 			return Error::from_errno(-kEIO, "Cannot read the metadata table");
-		const char *bad =
-			decode_table_block(geo_, sb.uuid, sb.seq, sb.area, i,
-					   slots_in_table_block(geo_, sb.used_slots, i), block_buf_,
-					   block_entries_, &block_crcs_[sb.area][i], sb.version);
-		if (bad)
-			return Error::invalid(bad);
+		TRY(decode_table_block(geo_, sb.uuid, sb.seq, sb.area, i,
+				       slots_in_table_block(geo_, sb.used_slots, i), block_buf_,
+				       block_entries_, &block_crcs_[sb.area][i], sb.version));
 		if (reserve_slots(u64(i + 1) * e, gfp).is_error())
 			return Error::from_errno(-kENOMEM,
 						 "Cannot allocate memory to load the metadata");

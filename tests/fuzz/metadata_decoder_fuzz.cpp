@@ -117,8 +117,8 @@ void fuzz_table_block(const Geometry &g, const u8 *header, bool repair, bool own
 	const u32 version = header[1] & 2 ? 1 : kFormatVersion;
 	static Entry out[Geometry::entries_for(kMaxBlock)];
 	u32 crc = 0;
-	if (decode_table_block(g, uuid, max_seq, area, index, expected_slots, block, out, &crc,
-			       version))
+	if (remap::error_text(decode_table_block(g, uuid, max_seq, area, index, expected_slots,
+						 block, out, &crc, version)))
 		return;
 	for (u32 i = 0; i < expected_slots; i++) {
 		if (out[i].state != EntryState::LostSectors)
@@ -134,8 +134,8 @@ void fuzz_table_block(const Geometry &g, const u8 *header, bool repair, bool own
 		// What version 1 accepts, version 2 accepts the same.
 		static Entry out2[Geometry::entries_for(kMaxBlock)];
 		u32 crc3 = 0;
-		if (decode_table_block(g, uuid, max_seq, area, index, expected_slots, block, out2,
-				       &crc3) ||
+		if (remap::error_text(decode_table_block(g, uuid, max_seq, area, index,
+							 expected_slots, block, out2, &crc3)) ||
 		    crc3 != crc || memcmp(out, out2, sizeof(Entry) * g.entries_per_table_block()))
 			fail("version 2 refuses or reads otherwise a table version 1 accepts");
 	}

@@ -164,8 +164,8 @@ extern "C" const char *rkt_table_block_decode(const struct rkt_geometry *g, cons
 	Entry *entries = new (Gfp::Kernel) Entry[e];
 	if (!entries)
 		return "out of memory (test hook)";
-	const char *err = decode_table_block(geo, uuid, max_seq, area, index, expected_slots, block,
-					     entries, crc);
+	const char *err = remap::error_text(decode_table_block(
+		geo, uuid, max_seq, area, index, expected_slots, block, entries, crc));
 	if (!err) {
 		for (u32 i = 0; i < e; i++)
 			out[i] = rkt_entry{entries[i].data_block, entries[i].spare_block,

@@ -182,9 +182,9 @@ struct TableCase {
 	{
 		std::vector<Entry> local(g.entries_per_table_block());
 		u32 crc_local;
-		return remap::decode_table_block(
+		return remap::error_text(remap::decode_table_block(
 			g, kUuid, seq, area, index, static_cast<u32>(slots.size()), b.data(),
-			out ? out->data() : local.data(), crc_out ? crc_out : &crc_local);
+			out ? out->data() : local.data(), crc_out ? crc_out : &crc_local));
 	}
 	const char *decode() const { return decode(block); }
 };
@@ -671,9 +671,10 @@ TEST(MetadataCodec, TableBlockGoldenBytes)
 
 	std::vector<Entry> out(28);
 	u32 crc_out = 0;
-	ASSERT_EQ(remap::decode_table_block(g, kUuid, 0x0a0b0c0d0e0f1011ull, 1, 33, 4, b.data(),
-					    out.data(), &crc_out),
-		  nullptr);
+	ASSERT_EQ(
+		remap::error_text(remap::decode_table_block(g, kUuid, 0x0a0b0c0d0e0f1011ull, 1, 33,
+							    4, b.data(), out.data(), &crc_out)),
+		nullptr);
 	EXPECT_EQ(crc_out, crc);
 }
 
@@ -721,7 +722,8 @@ TEST(MetadataCodec, FreeSlotsAreWrittenAsZero)
 		EXPECT_EQ(b[i], 0);
 	std::vector<Entry> out(28);
 	u32 crc;
-	EXPECT_EQ(remap::decode_table_block(g, kUuid, 1, 0, 0, 1, b.data(), out.data(), &crc),
+	EXPECT_EQ(remap::error_text(remap::decode_table_block(g, kUuid, 1, 0, 0, 1, b.data(),
+							      out.data(), &crc)),
 		  nullptr);
 }
 
@@ -855,8 +857,8 @@ TEST(MetadataCodec, TableEntryRules)
 		reseal_table_block(b);
 		std::vector<Entry> out(28);
 		u32 crc;
-		const char *err =
-			remap::decode_table_block(g, kUuid, 3, 0, 0, 3, b.data(), out.data(), &crc);
+		const char *err = remap::error_text(remap::decode_table_block(
+			g, kUuid, 3, 0, 0, 3, b.data(), out.data(), &crc));
 		EXPECT_EQ(err ? std::string(err) : "", c.error)
 			<< c.data << " " << c.spare << " " << c.state;
 		if (!err) {
@@ -865,8 +867,8 @@ TEST(MetadataCodec, TableEntryRules)
 			EXPECT_EQ(static_cast<u32>(out[1].state), c.state);
 		}
 		// A version 1 table knows no lost-sectors entries.
-		err = remap::decode_table_block(g, kUuid, 3, 0, 0, 3, b.data(), out.data(), &crc,
-						1);
+		err = remap::error_text(remap::decode_table_block(g, kUuid, 3, 0, 0, 3, b.data(),
+								  out.data(), &crc, 1));
 		EXPECT_EQ(err ? std::string(err) : "",
 			  c.state == 4 ? std::string("Table entry has an unknown state") : c.error)
 			<< "version 1: " << c.data << " " << c.spare << " " << c.state;
@@ -893,17 +895,17 @@ TEST(MetadataCodec, LostSectorRunsAtEachBlockSize)
 		EXPECT_EQ(le32(&b[at + 4]), 4u);
 		std::vector<Entry> out(g.entries_per_table_block());
 		u32 crc;
-		ASSERT_EQ(
-			remap::decode_table_block(g, kUuid, 3, 0, 0, 2, b.data(), out.data(), &crc),
-			nullptr);
+		ASSERT_EQ(remap::error_text(remap::decode_table_block(g, kUuid, 3, 0, 0, 2,
+								      b.data(), out.data(), &crc)),
+			  nullptr);
 		EXPECT_EQ(out[1].state, EntryState::LostSectors);
 		EXPECT_EQ(out[1].run_first(), n - 3);
 		EXPECT_EQ(out[1].run_count(), 3u);
 		put32(&b[at], Entry::run(n - 3, 4));
 		reseal_table_block(b);
-		EXPECT_STREQ(
-			remap::decode_table_block(g, kUuid, 3, 0, 0, 2, b.data(), out.data(), &crc),
-			"Lost-sectors entry has a run outside its block");
+		EXPECT_STREQ(remap::error_text(remap::decode_table_block(
+				     g, kUuid, 3, 0, 0, 2, b.data(), out.data(), &crc)),
+			     "Lost-sectors entry has a run outside its block");
 	}
 }
 
@@ -1023,11 +1025,11 @@ TEST(MetadataCodec, AWholeTableChecksOut)
 	for (u32 i = 0; i < got.used_blocks; i++) {
 		std::vector<Entry> out(28);
 		u32 crc;
-		ASSERT_EQ(
-			remap::decode_table_block(g, got.uuid, got.seq, got.area, i,
-						  remap::slots_in_table_block(g, got.used_slots, i),
-						  blocks[i].data(), out.data(), &crc),
-			nullptr);
+		ASSERT_EQ(remap::error_text(remap::decode_table_block(
+				  g, got.uuid, got.seq, got.area, i,
+				  remap::slots_in_table_block(g, got.used_slots, i),
+				  blocks[i].data(), out.data(), &crc)),
+			  nullptr);
 		got_crcs.push_back(crc);
 	}
 	EXPECT_EQ(remap::table_crc(got_crcs.data(), got.used_blocks), got.table_crc);
