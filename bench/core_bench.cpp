@@ -375,7 +375,8 @@ constexpr u64 kDataBlocks = 1ull << 32;
 Geometry million_geometry()
 {
 	Geometry g;
-	if (const char *err = Geometry::create(0, kDataBlocks * 8, 0, kSpareBlocks * 8, 4096, &g))
+	if (const char *err = remap::error_text(
+		    Geometry::create(0, kDataBlocks * 8, 0, kSpareBlocks * 8, 4096, &g)))
 		die(err);
 	return g;
 }
@@ -390,7 +391,7 @@ struct CommitFixture {
 std::unique_ptr<MetadataStore> fresh_store(const Geometry &g, const rb_io_ops *io, void *ctx)
 {
 	auto s = std::make_unique<MetadataStore>(g, io, ctx);
-	if (const char *err = s->load(Gfp::Kernel))
+	if (const char *err = remap::error_text(s->load(Gfp::Kernel)))
 		die(err);
 	return s;
 }
@@ -558,15 +559,14 @@ rc_target *make_target(u64 entries)
 	t.block_size = 4096;
 	t.read_retries = RC_DEFAULT_READ_RETRIES;
 	const char *error = nullptr;
-	int err = 0;
 	rc_devices devs{};
 	devs.target_len = kDataBlocks * 8;
 	devs.data_dev_sectors = devs.target_len;
 	devs.spare_dev_sectors = t.spare_len;
 	devs.data_logical_block = 512;
 	devs.spare_logical_block = 512;
-	rc_target *target = rc_target_create(&t, &devs, disk.ops(), disk.ctx(), &error, &err);
-	if (!target)
+	rc_target *target = nullptr;
+	if (rc_target_create(&t, &devs, disk.ops(), disk.ctx(), &target, &error))
 		die(error);
 	if (rc_target_resume(target))
 		die("resume failed");
@@ -637,7 +637,7 @@ void BM_ParseMessage(benchmark::State &state)
 	char *argv[] = {verb, number};
 	for (auto _ : state) {
 		remap::Message m;
-		const char *bad = remap::parse_message(2, argv, &m);
+		const char *bad = remap::error_text(remap::parse_message(2, argv, &m));
 		benchmark::DoNotOptimize(bad);
 		benchmark::DoNotOptimize(m);
 	}

@@ -46,11 +46,11 @@ struct Case {
 void run(const Case &c)
 {
 	Geometry geo;
-	if (const char *err =
-		    Geometry::create(0, c.data_sectors, 0, c.spare_sectors, c.block_size, &geo))
+	if (const char *err = remap::error_text(
+		    Geometry::create(0, c.data_sectors, 0, c.spare_sectors, c.block_size, &geo)))
 		die(err);
 	MetadataStore store(geo, &kNullIo, nullptr);
-	if (store.load(Gfp::Kernel))
+	if (store.load(Gfp::Kernel).is_error())
 		die("load");
 	auto r0 = LookupTable::merge(nullptr, nullptr, 0, Gfp::Kernel);
 	if (r0.is_error())

@@ -154,6 +154,13 @@ enum rb_log_level {
 /* printk-style; the glue adds the "device-mapper: remap: " prefix and newline. */
 void rb_log(enum rb_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * A "cannot happen" condition of the core was true (REMAP_WARN_ON, src/core/warn.h): file and
+ * line of the check and its text. The kernel WARNs and returns (the core then fails the
+ * operation with an error); the userspace build aborts, so a test that reaches it fails.
+ */
+void rb_warn(const char *file, int line, const char *condition);
+
 /* C99 snprintf semantics: returns the length the output would have had. */
 int rb_snprintf(char *buf, rb_size_t size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -313,8 +320,11 @@ struct rc_devices {
 };
 
 /*
- * Parse a table line. On failure returns -EINVAL and points *error at a string literal
- * naming the problem (suitable for ti->error).
+ * Errors: every entry point that can fail returns 0 or a negative errno; those that take
+ * `const char **error` also point it at a string literal naming the problem (suitable for
+ * ti->error) on failure, and leave it alone on success.
+ *
+ * Parse a table line. On failure returns -EINVAL.
  */
 int rc_table_parse(unsigned int argc, char **argv, struct rc_table *table, const char **error);
 
@@ -341,11 +351,12 @@ struct rc_target;
  * and spare area under devs->owner_id until rc_target_destroy: a table of another mapped
  * device overlapping them is refused (-EBUSY), as is a table of the same device overlapping
  * them with another geometry (-EINVAL). A read-only table over an unformatted area is
- * refused (-EROFS). On failure returns NULL with *err a negative errno and *error a literal.
+ * refused (-EROFS). Returns 0 with *out the engine, or a negative errno with *error a
+ * literal (and *out untouched).
  */
-struct rc_target *rc_target_create(const struct rc_table *table, const struct rc_devices *devs,
-				   const struct rb_io_ops *io, void *io_ctx, const char **error,
-				   int *err);
+int rc_target_create(const struct rc_table *table, const struct rc_devices *devs,
+		     const struct rb_io_ops *io, void *io_ctx, struct rc_target **out,
+		     const char **error);
 void rc_target_destroy(struct rc_target *t);
 /*
  * preresume. The first resume of a table takes the mapping over from the table of the same

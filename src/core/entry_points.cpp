@@ -7,18 +7,15 @@
 using namespace remap;
 
 // struct rc_target is never defined: the C side only holds the pointer.
-extern "C" struct rc_target *rc_target_create(const struct rc_table *table,
-					      const struct rc_devices *devs,
-					      const struct rb_io_ops *io, void *io_ctx,
-					      const char **error, int *err)
+extern "C" int rc_target_create(const struct rc_table *table, const struct rc_devices *devs,
+				const struct rb_io_ops *io, void *io_ctx, struct rc_target **out,
+				const char **error)
 {
-	auto r = RemapTarget::create(*table, *devs, io, io_ctx, error);
-	if (r.is_error()) {
-		*err = r.error().code;
-		return nullptr;
-	}
-	*err = 0;
-	return reinterpret_cast<rc_target *>(r.value());
+	auto r = RemapTarget::create(*table, *devs, io, io_ctx);
+	if (r.is_error())
+		return to_boundary(r.error(), error);
+	*out = reinterpret_cast<rc_target *>(r.value());
+	return 0;
 }
 
 static RemapTarget *engine(rc_target *t) { return reinterpret_cast<RemapTarget *>(t); }

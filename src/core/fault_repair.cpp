@@ -9,6 +9,7 @@
 #include "memory.h"
 #include "relaxed.h"
 #include "sort.h"
+#include "warn.h"
 
 namespace remap {
 
@@ -372,15 +373,17 @@ int RemapTarget::move_written_locked(MappingChange &change, const rc_extent *ext
 	const u32 shift = geo_.block_shift();
 	Status st = change.prepare(MappingChange::kSpares);
 	if (st.is_error())
-		return st.error().code;
+		return st.error().code();
 	change.hold();
 	int err = 0;
 	for (u64 i = 0; i < change.count() && !err; i++) {
 		const u64 b = change.block(i);
 		u32 v;
 		const bool on_spare = change.was_mapped(i, &v) && v != LookupTable::kLost;
-		if (rewrite_lost_locked(change, i, ext, count, &err))
+		if (writes_lost_locked(change, i, ext, count)) {
+			err = rewrite_lost_locked(change, i, ext, count);
 			continue;
+		}
 		if (!written_whole(ext, count, b, shift)) { // keep the rest of the block
 			err = read_where(on_spare ? RB_SPARE_DEV : RB_DATA_DEV,
 					 on_spare ? geo_.spare_dev_sector(SpareBlock(v))
@@ -411,7 +414,7 @@ int RemapTarget::move_written_locked(MappingChange &change, const rc_extent *ext
 	}
 	st = change.commit(); // all or nothing
 	if (st.is_error() || !change.committed()) {
-		err = st.is_error() ? st.error().code : -kEIO;
+		err = st.is_error() ? st.error().code() : -kEIO;
 		rb_log(RB_LOG_ERR, "could not remap a failed write (error %d): it fails", err);
 		return err;
 	}
@@ -846,19 +849,27 @@ bool RemapTarget::writes_lost_sectors(const LookupTable *t, u64 b, const rc_exte
 	return m && m->overlaps(written_mask(ext, count, b, geo_.block_shift()));
 }
 
-bool RemapTarget::rewrite_lost_locked(MappingChange &change, u64 i, const rc_extent *ext, u32 count,
-				      int *err)
+bool RemapTarget::writes_lost_locked(MappingChange &change, u64 i, const rc_extent *ext,
+				     u32 count) const
+{
+	u32 v;
+	if (!change.was_mapped(i, &v))
+		return false;
+	return v == LookupTable::kLost || writes_lost_sectors(lookup_, change.block(i), ext, count);
+}
+
+int RemapTarget::rewrite_lost_locked(MappingChange &change, u64 i, const rc_extent *ext, u32 count)
 {
 	const u64 b = change.block(i);
 	const u32 shift = geo_.block_shift(), bs = geo_.block_sectors();
 	u32 v;
-	if (!change.was_mapped(i, &v))
-		return false;
+	if (REMAP_WARN_ON(!change.was_mapped(i, &v))) // writes_lost_locked() said it was
+		return -kEINVAL;
 	const bool whole_lost = v == LookupTable::kLost;
 	const SectorMask *had = !whole_lost && lookup_->lost() ? lookup_->lost()->find(b) : nullptr;
 	const SectorMask written = written_mask(ext, count, b, shift);
-	if (!whole_lost && !(had && had->overlaps(written)))
-		return false;
+	if (REMAP_WARN_ON(!whole_lost && !had)) // writes_lost_locked() found its lost sectors
+		return -kEINVAL;
 
 	// The block as it will be: zeros (lost whole) or what its spare block holds, then the
 	// extents; the sectors still lost are the old ones the extents do not write.
@@ -866,12 +877,13 @@ bool RemapTarget::rewrite_lost_locked(MappingChange &change, u64 i, const rc_ext
 	if (whole_lost) {
 		__builtin_memset(copy_buf_, 0, geo_.block_size());
 	} else if (!(written == all_sectors(bs))) {
-		*err = read_where(RB_SPARE_DEV, geo_.spare_dev_sector(SpareBlock(v)), copy_buf_, 0);
-		if (*err) {
+		const int err = read_where(RB_SPARE_DEV, geo_.spare_dev_sector(SpareBlock(v)),
+					   copy_buf_, 0);
+		if (err) {
 			rb_log(RB_LOG_ERR,
 			       "write to salvaged block %llu: its spare block does not read (error %d)",
-			       static_cast<unsigned long long>(b), *err);
-			return true;
+			       static_cast<unsigned long long>(b), err);
+			return err;
 		}
 	}
 	for (u32 k = 0; k < count; k++) {
@@ -880,22 +892,20 @@ bool RemapTarget::rewrite_lost_locked(MappingChange &change, u64 i, const rc_ext
 			__builtin_memcpy(copy_buf_ + ((p.lo - (b << shift)) << RC_SECTOR_SHIFT),
 					 payload(ext[k], p.lo), (p.hi - p.lo) << RC_SECTOR_SHIFT);
 	}
-	if ((still.any() || had) && !change.log_lost(i, still)) {
-		*err = -kENOMEM;
-		return true;
-	}
+	if ((still.any() || had) && !change.log_lost(i, still))
+		return -kENOMEM;
 	if (!whole_lost) {
 		// Its spare block is healthy: the merged block goes back there (the mapping stays).
-		*err = io_->write(io_ctx_, RB_SPARE_DEV, geo_.spare_dev_sector(SpareBlock(v)),
-				  copy_buf_, geo_.block_size(), 0);
-		if (!*err || !repairable(classify_error(*err)))
-			return true;
+		const int err =
+			io_->write(io_ctx_, RB_SPARE_DEV, geo_.spare_dev_sector(SpareBlock(v)),
+				   copy_buf_, geo_.block_size(), 0);
+		if (!err || !repairable(classify_error(err)))
+			return err;
 		rb_log(RB_LOG_WARN, "spare block %u failed a write (error %d): retiring it", v,
-		       *err);
+		       err);
 		change.retire_old(i);
 	}
-	*err = change.place(i, copy_buf_);
-	return true;
+	return change.place(i, copy_buf_);
 }
 
 bool RemapTarget::lost_now_locked(u64 b) const
@@ -1000,7 +1010,7 @@ int RemapTarget::next_lost(u64 next, u64 end, ReprobeBatch &at)
 	const u64 kSpan = MappingChange::kMaxBlocks;
 	const u32 bs = geo_.block_sectors();
 	MutexGuard guard(mutex_);
-	const int r = can_change_mapping_locked("reprobe"); // first: lookup_ may be stale
+	const int r = to_errno(can_change_mapping_locked("reprobe")); // first: lookup_ may be stale
 	if (r)
 		return r;
 	const LostSectors *lost = lookup_->lost();
@@ -1049,7 +1059,7 @@ int RemapTarget::probe_lost(ReprobeBatch &at, u8 *probe)
 int RemapTarget::rescue_batch(const ReprobeBatch &at, u64 *rescued)
 {
 	MutexGuard guard(mutex_);
-	int err = can_change_mapping_locked("reprobe");
+	int err = to_errno(can_change_mapping_locked("reprobe"));
 	if (err)
 		return err;
 	Own<MappingChange> change(make<MappingChange>(Gfp::Noio, *this));
@@ -1069,7 +1079,7 @@ int RemapTarget::rescue_batch(const ReprobeBatch &at, u64 *rescued)
 		return 0;
 	Status st = change->prepare(MappingChange::kSpares | MappingChange::kSparesIfAny);
 	if (st.is_error())
-		return st.error().code;
+		return st.error().code();
 	change->hold();
 	for (u64 i = 0; i < change->count() && !err; i++)
 		err = rescue_block_locked(*change, i, rescued);
@@ -1081,8 +1091,8 @@ int RemapTarget::rescue_batch(const ReprobeBatch &at, u64 *rescued)
 	st = change->commit(); // nothing found (all Kept): rolled back, not an error
 	if (st.is_error()) {
 		rb_log(RB_LOG_ERR, "reprobe: could not record what it found (error %d)",
-		       st.error().code);
-		return st.error().code;
+		       st.error().code());
+		return st.error().code();
 	}
 	refresh_snapshot_locked();
 	return 0;

@@ -4,6 +4,7 @@
 // place where sectors, data blocks and spare blocks are converted into one another.
 #pragma once
 
+#include "result.h"
 #include "units.h"
 
 namespace remap {
@@ -36,12 +37,11 @@ public:
 	// computed from a Geometry that create() did not accept.
 	Geometry() = default;
 
-	// Lengths and offsets in 512-byte sectors, block_size in bytes. Returns nullptr, or a
-	// string literal naming the problem (suitable for ti->error); *out is set only on success.
-	[[nodiscard]] static const char *create(u64 data_offset, u64 data_len, u64 spare_offset,
-						u64 spare_len, u32 block_size, Geometry *out);
-	[[nodiscard]] static const char *from_table(const rc_table &table, u64 target_len,
-						    Geometry *out);
+	// Lengths and offsets in 512-byte sectors, block_size in bytes. Fails with -EINVAL and a
+	// text naming the problem (suitable for ti->error); *out is set only on success.
+	static Status create(u64 data_offset, u64 data_len, u64 spare_offset, u64 spare_len,
+			     u32 block_size, Geometry *out);
+	static Status from_table(const rc_table &table, u64 target_len, Geometry *out);
 
 	// E: the entries one table block holds.
 	static constexpr u32 entries_for(u32 block_size)

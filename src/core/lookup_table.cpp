@@ -4,6 +4,7 @@
 
 #include "memory.h"
 #include "sort.h"
+#include "warn.h"
 
 namespace remap {
 
@@ -48,8 +49,8 @@ struct LookupTable::Assembler {
 		const u64 n = to - from;
 		const u64 origin = old->slot_[from].start;
 		if (out) {
-			if (chunks + n > out->chunks_)
-				return false; // cannot happen: the dry run counted them
+			if (REMAP_WARN_ON(chunks + n > out->chunks_)) // the dry run counted them
+				return false;
 			__builtin_memcpy(out->first_ + chunks, old->first_ + from, n * sizeof(u64));
 			Slot *dst = out->slot_ + chunks;
 			const Slot *src = old->slot_ + from;
@@ -91,8 +92,8 @@ struct LookupTable::Assembler {
 
 	bool open()
 	{
-		if (opened == pieces || chunks == out->chunks_)
-			return false; // more entries than planned: cannot happen
+		if (REMAP_WARN_ON(opened == pieces || chunks == out->chunks_)) // more than planned
+			return false;
 		const u64 size = base + (opened < extra ? 1 : 0);
 		const u64 bytes = wide ? Layout<u64>::bytes(size) : Layout<u32>::bytes(size);
 		void *mem = rb_alloc_large(bytes, static_cast<rb_gfp>(gfp));
@@ -522,11 +523,11 @@ Result<LookupTable *> LookupTable::merge(const LookupTable *old, const Change *c
 					 Gfp gfp)
 {
 	Assembler plan;
-	if (!assemble(old, changes, count, plan))
-		return Error{-kENOMEM}; // cannot happen: the dry run allocates nothing
+	if (REMAP_WARN_ON(!assemble(old, changes, count, plan))) // the dry run allocates nothing
+		return Error::invalid("Cannot plan the lookup table");
 	LookupTable *t = alloc(plan.chunks, gfp);
 	if (!t)
-		return Error{-kENOMEM};
+		return Error::no_memory("Cannot allocate the lookup table");
 	Assembler a;
 	a.out = t;
 	a.gfp = gfp;
@@ -534,7 +535,7 @@ Result<LookupTable *> LookupTable::merge(const LookupTable *old, const Change *c
 		a.discard();
 		t->chunks_ = 0;
 		free(t);
-		return Error{-kENOMEM};
+		return Error::no_memory("Cannot allocate the lookup table");
 	}
 	if (old)
 		t->lost_ = LostSectors::get(old->lost_);
@@ -547,39 +548,40 @@ Result<LookupTable *> LookupTable::build(const u64 *data_blocks, const u32 *spar
 	if (count == 0) {
 		LookupTable *t = alloc(0, gfp);
 		if (!t)
-			return Error{-kENOMEM};
+			return Error::no_memory("Cannot allocate the lookup table");
 		return t;
 	}
 	// Sorted in scratch arrays first, then cut into chunks.
 	u64 key_bytes, value_bytes;
 	if (!checked_mul(count, sizeof(u64), &key_bytes) ||
 	    !checked_mul(count, sizeof(u32), &value_bytes))
-		return Error{-kENOMEM};
+		return Error::no_memory("Cannot allocate the lookup table");
 	const auto g = static_cast<rb_gfp>(gfp);
 	auto *keys = static_cast<u64 *>(rb_alloc_large(key_bytes, g));
 	auto *values = static_cast<u32 *>(rb_alloc_large(value_bytes, g));
 	if (!keys || !values) {
 		rb_free_large(keys);
 		rb_free_large(values);
-		return Error{-kENOMEM};
+		return Error::no_memory("Cannot allocate the lookup table");
 	}
 	__builtin_memcpy(keys, data_blocks, key_bytes);
 	__builtin_memcpy(values, spares, value_bytes);
 	sort_pairs(keys, values, count);
-	int err = 0;
-	for (u64 i = 1; i < count && !err; i++) {
+	Status err;
+	for (u64 i = 1; i < count && !err.is_error(); i++) {
 		if (keys[i] == keys[i - 1])
-			err = -kEINVAL;
+			err = Error::invalid("Lookup table built with a data block twice");
 	}
 
 	LookupTable *t = nullptr;
-	if (!err) {
+	if (!err.is_error()) {
 		Assembler plan;
 		plan.begin(count, false);
 		t = alloc(plan.chunks, gfp);
-		err = t ? 0 : -kENOMEM;
+		if (!t)
+			err = Error::no_memory("Cannot allocate the lookup table");
 	}
-	if (!err) {
+	if (!err.is_error()) {
 		Assembler a;
 		a.out = t;
 		a.gfp = gfp;
@@ -590,13 +592,13 @@ Result<LookupTable *> LookupTable::build(const u64 *data_blocks, const u32 *spar
 			a.discard();
 			t->chunks_ = 0;
 			free(t);
-			err = -kENOMEM;
+			err = Error::no_memory("Cannot allocate the lookup table");
 		}
 	}
 	rb_free_large(keys);
 	rb_free_large(values);
-	if (err)
-		return Error{err};
+	if (err.is_error())
+		return err.error();
 	return t;
 }
 

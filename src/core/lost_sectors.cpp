@@ -186,7 +186,7 @@ Result<LostSectors *> LostSectors::apply(const LostSectors *old, const Change *c
 		return static_cast<LostSectors *>(nullptr);
 	LostSectors *out = reserve(n, gfp);
 	if (!out)
-		return Error{-kENOMEM};
+		return Error::no_memory("Cannot allocate the lost-sector set");
 	merge(old, changes, count, out);
 	return out;
 }

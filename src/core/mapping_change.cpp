@@ -3,6 +3,7 @@
 #include "mapping_change.h"
 
 #include "fault_policy.h"
+#include "warn.h"
 
 namespace remap {
 
@@ -38,8 +39,8 @@ u64 RemapTarget::MappingChange::sectors() const
 Status RemapTarget::MappingChange::prepare(unsigned flags)
 {
 	t_.mutex_.assert_held(); // held from prepare() to the commit or the roll-back
-	if (prepared_ || n_ == 0)
-		return Error{-kEINVAL};
+	if (REMAP_WARN_ON(prepared_ || n_ == 0))
+		return Error::invalid("Mapping change prepared twice or empty");
 	remove_ = flags & kRemove;
 	for (u64 i = 0; i < n_; i++)
 		mapped_[i] = t_.lookup_->find(blocks_[i], &old_[i]);
@@ -54,14 +55,14 @@ Status RemapTarget::MappingChange::prepare(unsigned flags)
 		}
 		if (got == 0 && !(flags & kSparesIfAny)) {
 			rb_log(RB_LOG_ERR, "no spare blocks left");
-			return Error{-kENOSPC};
+			return Error::from_errno(-kENOSPC, "No spare blocks left");
 		}
 		if (got < n_) {
 			if (flags & kFewerBlocks) {
 				n_ = got ? got : 1; // one block that may turn out lost needs none
 			} else if (!(flags & kSparesIfAny)) {
 				release_spares_locked();
-				return Error{-kENOSPC};
+				return Error::from_errno(-kENOSPC, "No spare blocks left");
 			}
 		}
 	}
@@ -117,15 +118,15 @@ Status RemapTarget::MappingChange::prepare_lost_locked(u64 *max_changes, u64 *ma
 	}
 	const u64 runs_new = n_ * ((t_.geo_.block_sectors() + 1) / 2);
 	if (!lost_log_.reserve(n_, Gfp::Noio))
-		return Error{-kENOMEM};
+		return Error::no_memory("Cannot allocate memory for a mapping change");
 	lost_set_ = LostSectors::reserve((cur ? cur->size() : 0) + n_, Gfp::Noio);
 	if (!lost_set_)
-		return Error{-kENOMEM};
+		return Error::no_memory("Cannot allocate memory for a mapping change");
 	lost_slots_cap_ = *max_changes + runs_now + runs_new;
 	lost_slots_ = static_cast<MetadataStore::SlotChange *>(
 		rb_alloc_large(lost_slots_cap_ * sizeof(MetadataStore::SlotChange), RB_GFP_NOIO));
 	if (!lost_slots_)
-		return Error{-kENOMEM};
+		return Error::no_memory("Cannot allocate memory for a mapping change");
 	*max_changes = lost_slots_cap_;
 	*max_inserts += runs_new;
 	return {};
@@ -196,7 +197,7 @@ int RemapTarget::MappingChange::place(u64 i, const u8 *data)
 			auto got = t_.allocator_->allocate();
 			if (got.is_error()) {
 				rb_log(RB_LOG_ERR, "no spare blocks left");
-				return got.error().code;
+				return got.error().code();
 			}
 			spares_[i] = static_cast<u32>(got.value().value());
 		}
@@ -240,8 +241,8 @@ void RemapTarget::MappingChange::set_removed(u64 i) { outcome_[i] = Outcome::Rem
 Status RemapTarget::MappingChange::commit()
 {
 	t_.mutex_.assert_held();
-	if (!held_ || committed_)
-		return Error{-kEINVAL};
+	if (REMAP_WARN_ON(!held_ || committed_))
+		return Error::invalid("Mapping change committed before it was held, or twice");
 	bool any = false;
 	for (u64 i = 0; i < n_; i++) {
 		const Outcome o = outcome_[i];
@@ -254,7 +255,8 @@ Status RemapTarget::MappingChange::commit()
 			}
 			if (!remove_ && !final_->set_value(blocks_[i], old_[i])) {
 				roll_back();
-				return Error{-kENOMEM};
+				return Error::no_memory(
+					"Cannot allocate memory for a mapping change");
 			}
 			continue;
 		}
@@ -268,7 +270,7 @@ Status RemapTarget::MappingChange::commit()
 		const u32 v = o == Outcome::Lost ? u32(LookupTable::kLost) : spares_[i];
 		if (!final_->set_value(blocks_[i], v)) {
 			roll_back();
-			return Error{-kENOMEM};
+			return Error::no_memory("Cannot allocate memory for a mapping change");
 		}
 		add_slot(slot,
 			 o == Outcome::Lost ? Entry{blocks_[i], Entry::kLostSpare, EntryState::Lost}
@@ -325,7 +327,7 @@ Status RemapTarget::MappingChange::commit_slots_locked()
 	for (u64 i = 0; cur && i < n_; i++) {
 		if (outcome_[i] == Outcome::Lost && cur->find(blocks_[i]) &&
 		    !log_lost(i, SectorMask{}))
-			return Error{-kENOMEM};
+			return Error::no_memory("Cannot allocate memory for a mapping change");
 	}
 	if (lost_log_.size() == 0)
 		return t_.commit_locked(slots_, nslots_);
@@ -333,7 +335,7 @@ Status RemapTarget::MappingChange::commit_slots_locked()
 	const u64 nlog = lost_log_.size();
 	const LostSectors::Change *log = lost_log_.sorted();
 	if (!lost_set_ || !lost_set_->assign(cur, log, nlog))
-		return Error{-kENOMEM};
+		return Error::no_memory("Cannot allocate memory for a mapping change");
 	const u32 bs = t_.geo_.block_sectors();
 	u64 k = 0;
 	auto add = [&](const MetadataStore::SlotChange &c) {
@@ -354,8 +356,8 @@ Status RemapTarget::MappingChange::commit_slots_locked()
 			     Entry{log[j].block, Entry::run(lo, hi - lo),
 				   EntryState::LostSectors}});
 	}
-	if (k > lost_slots_cap_)
-		return Error{-kENOMEM}; // cannot happen: prepare_lost_locked() counted every one
+	if (REMAP_WARN_ON(k > lost_slots_cap_)) // prepare_lost_locked() counted every one
+		return Error::invalid("Lost-sector slots miscounted");
 	TRY(t_.commit_locked(lost_slots_, k));
 	LostSectors *next = nullptr;
 	if (lost_set_->size()) {

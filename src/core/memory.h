@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 // Explicit, fallible allocation. Every allocation names its GFP class and can fail; there is no
 // plain operator new in the core (the kernel build fails to link if one is used).
-//   Foo *f = make<Foo>(Gfp::Noio, args...);  if (!f) return Error{-kENOMEM};
+//   Foo *f = make<Foo>(Gfp::Noio, args...);  if (!f) return Error::no_memory("...");
 //   destroy(f);
 #pragma once
 

@@ -31,10 +31,10 @@ const char kMessageHelp[] =
 	"remap <sector> [<count>] | unremap <sector> | list [<first_block> [<max>]] | "
 	"stats | clear_stats | help | reprobe [<sector> [<count>]]";
 
-const char *parse_message(unsigned argc, char **argv, Message *out)
+Status parse_message(unsigned argc, char **argv, Message *out)
 {
 	if (argc == 0)
-		return "Empty message";
+		return Error::invalid("Empty message");
 	const VerbSpec *spec = nullptr;
 	for (const VerbSpec &v : kVerbs) {
 		if (equals_ignore_case(argv[0], v.name)) {
@@ -43,18 +43,19 @@ const char *parse_message(unsigned argc, char **argv, Message *out)
 		}
 	}
 	if (!spec)
-		return "Unknown message verb (try 'help')";
+		return Error::invalid("Unknown message verb (try 'help')");
 
 	const unsigned nargs = argc - 1;
 	if (nargs < spec->min_args || nargs > spec->max_args)
-		return spec->usage;
+		return Error::invalid(spec->usage);
 
 	*out = Message{spec->verb, nargs, {0, 0}};
 	for (unsigned i = 0; i < nargs; i++) {
 		if (!parse_u64(argv[1 + i], &out->args[i]))
-			return "Invalid number: digits only, no sign, at most 18446744073709551615";
+			return Error::invalid(
+				"Invalid number: digits only, no sign, at most 18446744073709551615");
 	}
-	return nullptr;
+	return {};
 }
 
 } // namespace remap

@@ -3,7 +3,7 @@
 // decides nothing about the device; range checks happen where the geometry is known.
 #pragma once
 
-#include "base.h"
+#include "result.h"
 
 namespace remap {
 
@@ -23,9 +23,9 @@ struct Message {
 	u64 args[2];
 };
 
-// Parses argv (argv[0] is the verb). Returns nullptr on success, else a string literal that
-// names the problem (the caller logs it and returns -EINVAL).
-[[nodiscard]] const char *parse_message(unsigned argc, char **argv, Message *out);
+// Parses argv (argv[0] is the verb). Fails with -EINVAL and a text that names the problem
+// (the caller logs it).
+Status parse_message(unsigned argc, char **argv, Message *out);
 
 // One line per verb, for `help`.
 extern const char kMessageHelp[]; // NOLINT(bugprone-dynamic-static-initializers): a literal

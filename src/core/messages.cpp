@@ -67,26 +67,26 @@ int RemapTarget::copy_to_spares_locked(MappingChange &change)
 // mutex is released between chunks, so the worker, other messages and status go on. A block
 // that does not read is marked lost, unless the error is the path's or the data device does
 // not answer at all (then the remap fails and the chunk changes nothing).
-int RemapTarget::do_remap(DataBlock first, u64 count, bool range_reply, TextBuffer &reply)
+Status RemapTarget::do_remap(DataBlock first, u64 count, bool range_reply, TextBuffer &reply)
 {
 	const u64 f = first.value(), end = f + count;
 	u64 done = 0, lost = 0, already = 0;
 	u32 place = 0; // block f's, for the one-block reply
-	int err = 0;
-	for (u64 b = f; b < end && !err;) {
+	Status err;
+	for (u64 b = f; b < end && !err.is_error();) {
 		MutexGuard guard(mutex_);
 		// First: while suspended, lookup_ may be stale.
 		err = can_change_mapping_locked("remap");
-		if (err)
+		if (err.is_error())
 			break;
 		u32 v;
 		if (!range_reply && lookup_->find(f, &v)) { // already remapped: nothing to do
 			emit_place(reply, f, v);
-			return 1;
+			return {};
 		}
 		Own<MappingChange> change(make<MappingChange>(Gfp::Noio, *this));
 		if (!change) {
-			err = -kENOMEM;
+			err = Error::no_memory("Cannot allocate memory for a mapping change");
 			break;
 		}
 		// At most kMaxBlocks blocks, within a span of as many (what the drain covers).
@@ -106,24 +106,26 @@ int RemapTarget::do_remap(DataBlock first, u64 count, bool range_reply, TextBuff
 		Status st = change->prepare(MappingChange::kSpares | MappingChange::kFewerBlocks |
 					    MappingChange::kSparesIfAny);
 		if (st.is_error()) {
-			err = st.error().code;
+			err = st;
 			break;
 		}
 		if (change->count() < wanted) {
 			rb_log(RB_LOG_ERR, "remap: no spare blocks left: %llu more blocks can move",
 			       static_cast<unsigned long long>(change->count()));
-			err = -kENOSPC; // after this chunk
+			err = Error::from_errno(-kENOSPC,
+						"No spare blocks left"); // after this chunk
 		}
 		change->hold();
 		const int chunk_err = copy_to_spares_locked(*change);
 		if (chunk_err) {
 			change->roll_back();
-			err = chunk_err;
+			err = Error::from_errno(
+				chunk_err, "A block does not read and the device is not answering");
 			break;
 		}
 		st = change->commit();
 		if (st.is_error() || !change->committed()) {
-			err = st.is_error() ? st.error().code : -kEIO;
+			err = st.is_error() ? st : Status(Error::io("The commit failed"));
 			break;
 		}
 		u64 chunk_done = 0;
@@ -137,7 +139,7 @@ int RemapTarget::do_remap(DataBlock first, u64 count, bool range_reply, TextBuff
 		done += chunk_done;
 		stats_.manual_remaps.add(chunk_done);
 	}
-	if (err)
+	if (err.is_error())
 		return err;
 	if (!range_reply) {
 		emit_place(reply, f, place);
@@ -147,57 +149,55 @@ int RemapTarget::do_remap(DataBlock first, u64 count, bool range_reply, TextBuff
 			   static_cast<unsigned long long>(lost),
 			   static_cast<unsigned long long>(already));
 	}
-	return 1;
+	return {};
 }
 
-int RemapTarget::do_unremap(DataBlock block)
+Status RemapTarget::do_unremap(DataBlock block)
 {
 	MutexGuard guard(mutex_);
 	const u64 b = block.value();
-	// First: while suspended, lookup_ may be stale.
-	int r = can_change_mapping_locked("unremap");
-	if (r)
-		return r;
+	TRY(can_change_mapping_locked("unremap")); // first: while suspended, lookup_ may be stale
 	u32 spare;
 	if (!lookup_->find(b, &spare))
-		return 0; // not remapped: nothing to do
+		return {}; // not remapped: nothing to do
 	if (spare == LookupTable::kLost) {
 		rb_log(RB_LOG_ERR,
 		       "unremap: block %llu is lost: there is no data to copy back; write the block instead",
 		       static_cast<unsigned long long>(b));
-		return -kEINVAL;
+		return Error::invalid("The block is lost: there is no data to copy back");
 	}
 	if (has_lost_sectors_locked(b)) {
 		rb_log(RB_LOG_ERR,
 		       "unremap: block %llu has lost sectors: write them or reprobe first",
 		       static_cast<unsigned long long>(b));
-		return -kEINVAL;
+		return Error::invalid("The block has lost sectors");
 	}
 
 	Own<MappingChange> change(make<MappingChange>(Gfp::Noio, *this));
 	if (!change)
-		return -kENOMEM;
+		return Error::no_memory("Cannot allocate memory for a mapping change");
 	(void)change->add(b);
-	Status st = change->prepare(MappingChange::kRemove);
-	if (st.is_error())
-		return st.error().code;
+	TRY(change->prepare(MappingChange::kRemove));
 	change->hold();
-	r = io_->read(io_ctx_, RB_SPARE_DEV, geo_.spare_dev_sector(SpareBlock(spare)), copy_buf_,
-		      geo_.block_size(), 0);
+	int r = io_->read(io_ctx_, RB_SPARE_DEV, geo_.spare_dev_sector(SpareBlock(spare)),
+			  copy_buf_, geo_.block_size(), 0);
 	if (!r)
 		r = io_->write(io_ctx_, RB_DATA_DEV, geo_.data_dev_sector(block), copy_buf_,
 			       geo_.block_size(), RB_IO_FUA);
+	Status st;
 	if (!r) {
 		change->set_removed(0);
 		st = change->commit();
-		r = st.is_error() ? st.error().code : change->committed() ? 0 : -kEIO;
+		if (!st.is_error() && !change->committed())
+			st = Error::io("The commit failed");
 	} else {
 		change->roll_back();
+		st = Error::from_errno(r, "The block does not copy back to the data device");
 	}
-	if (r)
+	if (st.is_error())
 		rb_log(RB_LOG_ERR, "unremap: block %llu stays remapped (error %d)",
-		       static_cast<unsigned long long>(b), r);
-	return r;
+		       static_cast<unsigned long long>(b), st.error().code());
+	return st;
 }
 
 void RemapTarget::do_list(u64 first, u64 max, TextBuffer &reply) const
@@ -223,10 +223,10 @@ void RemapTarget::do_list(u64 first, u64 max, TextBuffer &reply) const
 int RemapTarget::message(unsigned argc, char **argv, char *result, unsigned maxlen)
 {
 	Message m;
-	const char *bad = parse_message(argc, argv, &m);
-	if (bad) {
-		rb_log(RB_LOG_ERR, "message rejected: %s", bad);
-		return -kEINVAL;
+	Status parsed = parse_message(argc, argv, &m);
+	if (parsed.is_error()) {
+		rb_log(RB_LOG_ERR, "message rejected: %s", parsed.error().message());
+		return parsed.error().code();
 	}
 	unsigned used = 0;
 	TextBuffer reply(result, maxlen, &used);
@@ -238,7 +238,7 @@ int RemapTarget::message(unsigned argc, char **argv, char *result, unsigned maxl
 			return -kEINVAL;
 		const DataBlock block = geo_.data_block(Sector(m.args[0]));
 		if (m.verb == Verb::Unremap) {
-			int r = do_unremap(block);
+			const int r = to_errno(do_unremap(block));
 			check_spare_events();
 			return r;
 		}
@@ -250,9 +250,9 @@ int RemapTarget::message(unsigned argc, char **argv, char *result, unsigned maxl
 			       static_cast<unsigned>(kMaxRemapRange));
 			return -kEINVAL;
 		}
-		int r = do_remap(block, count, m.nargs > 1, reply);
+		const Status r = do_remap(block, count, m.nargs > 1, reply);
 		check_spare_events();
-		return r;
+		return r.is_error() ? r.error().code() : 1; // 1: the reply holds text
 	}
 	if (m.verb == Verb::Reprobe) {
 		u64 first = 0, count = geo_.data_blocks();

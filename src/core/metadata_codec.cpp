@@ -100,8 +100,8 @@ u32 table_block_crc(const u8 *block, u32 block_size)
 	return ~crc;
 }
 
-// The first problem with one entry, or nullptr; the cross-entry rules are the loader's.
-const char *decode_entry(const Geometry &geo, const u8 *p, Entry *e, u32 version)
+// The first problem with one entry (-EINVAL), if any; the cross-entry rules are the loader's.
+Status decode_entry(const Geometry &geo, const u8 *p, Entry *e, u32 version)
 {
 	const u64 data = get_le64(p + kEntData);
 	const u32 spare = get_le32(p + kEntSpare);
@@ -110,43 +110,43 @@ const char *decode_entry(const Geometry &geo, const u8 *p, Entry *e, u32 version
 	switch (state) {
 	case static_cast<u32>(EntryState::Free):
 		if (data || spare)
-			return "Free table slot is not all zero";
+			return Error::invalid("Free table slot is not all zero");
 		break;
 	case static_cast<u32>(EntryState::Remapped):
 		if (!geo.is_data_block(DataBlock(data)))
-			return "Remapped entry has an out-of-range data block";
+			return Error::invalid("Remapped entry has an out-of-range data block");
 		if (!geo.is_usable_spare(SpareBlock(spare)))
-			return "Remapped entry has an out-of-range spare block";
+			return Error::invalid("Remapped entry has an out-of-range spare block");
 		break;
 	case static_cast<u32>(EntryState::Lost):
 		if (!geo.is_data_block(DataBlock(data)))
-			return "Lost entry has an out-of-range data block";
+			return Error::invalid("Lost entry has an out-of-range data block");
 		if (spare != Entry::kLostSpare)
-			return "Lost entry has a spare block";
+			return Error::invalid("Lost entry has a spare block");
 		break;
 	case static_cast<u32>(EntryState::BadSpare):
 		if (data != Entry::kBadSpareData)
-			return "Bad-spare entry has a data block";
+			return Error::invalid("Bad-spare entry has a data block");
 		if (!geo.is_usable_spare(SpareBlock(spare)))
-			return "Bad-spare entry has an out-of-range spare block";
+			return Error::invalid("Bad-spare entry has an out-of-range spare block");
 		break;
 	case static_cast<u32>(EntryState::LostSectors): {
 		if (version < 2)
-			return "Table entry has an unknown state";
+			return Error::invalid("Table entry has an unknown state");
 		const Entry run{data, spare, EntryState::LostSectors};
 		if (!geo.is_data_block(DataBlock(data)))
-			return "Lost-sectors entry has an out-of-range data block";
+			return Error::invalid("Lost-sectors entry has an out-of-range data block");
 		if (run.run_count() == 0 || run.run_first() + run.run_count() > geo.block_sectors())
-			return "Lost-sectors entry has a run outside its block";
+			return Error::invalid("Lost-sectors entry has a run outside its block");
 		break;
 	}
 	default:
-		return "Table entry has an unknown state";
+		return Error::invalid("Table entry has an unknown state");
 	}
 	e->data_block = data;
 	e->spare_block = spare;
 	e->state = static_cast<EntryState>(state);
-	return nullptr;
+	return {};
 }
 
 // Where slot i starts in a table block (slot E is the end of the block).
@@ -201,21 +201,21 @@ void encode_superblock(const Superblock &sb, u8 *block, u32 block_size)
 	put_le32(block + kSbCrc, crc32c(block, kSbCrc));
 }
 
-const char *decode_superblock_fields(const u8 *block, Superblock *out)
+Status decode_superblock_fields(const u8 *block, Superblock *out)
 {
 	// Magic and version say how to read the rest, the crc included, so they come first. The
 	// crc comes before the fields it protects: a flipped bit is corruption, not a feature.
 	if (!bytes_equal(block + kSbMagic, kSuperblockMagic, kMagicBytes))
-		return "Superblock has a bad magic";
+		return Error::invalid("Superblock has a bad magic");
 	const u32 version = get_le32(block + kSbVersion);
 	if (version < kOldestFormatVersion || version > kFormatVersion)
-		return "Superblock has an unsupported version";
+		return Error::invalid("Superblock has an unsupported version");
 	if (get_le32(block + kSbCrc) != crc32c(block, kSbCrc))
-		return "Superblock has a bad checksum";
+		return Error::invalid("Superblock has a bad checksum");
 	if (get_le32(block + kSbFlags) != 0)
-		return "Superblock has unknown flags";
+		return Error::invalid("Superblock has unknown flags");
 	if (!block_is_zero(block + kSbReserved, kSbCrc - kSbReserved))
-		return "Superblock has non-zero reserved bytes";
+		return Error::invalid("Superblock has non-zero reserved bytes");
 
 	Superblock sb;
 	sb.version = version;
@@ -233,44 +233,48 @@ const char *decode_superblock_fields(const u8 *block, Superblock *out)
 	sb.entry_count = get_le64(block + kSbEntryCount);
 	sb.table_crc = get_le32(block + kSbTableCrc);
 	*out = sb;
-	return nullptr;
+	return {};
 }
 
-const char *decode_superblock(const Geometry &geo, const u8 *block, Superblock *out)
+Status decode_superblock(const Geometry &geo, const u8 *block, Superblock *out)
 {
 	Superblock sb;
-	const char *bad = decode_superblock_fields(block, &sb);
-	if (bad)
-		return bad;
+	TRY(decode_superblock_fields(block, &sb));
 
 	if (sb.seq == 0)
-		return "Superblock has sequence number 0";
+		return Error::invalid("Superblock has sequence number 0");
 	if (sb.data_offset != geo.data_offset())
-		return "Superblock geometry does not match the table line: data_offset";
+		return Error::invalid(
+			"Superblock geometry does not match the table line: data_offset");
 	if (sb.data_len != geo.data_len())
-		return "Superblock geometry does not match the table line: data_len";
+		return Error::invalid(
+			"Superblock geometry does not match the table line: data_len");
 	if (sb.spare_offset != geo.spare_offset())
-		return "Superblock geometry does not match the table line: spare_offset";
+		return Error::invalid(
+			"Superblock geometry does not match the table line: spare_offset");
 	if (sb.spare_len != geo.spare_len())
-		return "Superblock geometry does not match the table line: spare_len";
+		return Error::invalid(
+			"Superblock geometry does not match the table line: spare_len");
 	if (sb.block_size != geo.block_size())
-		return "Superblock geometry does not match the table line: block_size";
+		return Error::invalid(
+			"Superblock geometry does not match the table line: block_size");
 	if (sb.table_blocks != geo.table_blocks())
-		return "Superblock geometry does not match the table line: table_blocks";
+		return Error::invalid(
+			"Superblock geometry does not match the table line: table_blocks");
 
 	if (sb.area >= Geometry::kTableAreas)
-		return "Superblock names a table area other than 0 or 1";
+		return Error::invalid("Superblock names a table area other than 0 or 1");
 	if (sb.used_blocks > geo.table_blocks())
-		return "Superblock uses more table blocks than an area has";
+		return Error::invalid("Superblock uses more table blocks than an area has");
 	// The used slots fill every used block but the last, and that one is not empty.
 	const u64 e = geo.entries_per_table_block();
 	if (sb.used_blocks != sb.used_slots / e + (sb.used_slots % e != 0))
-		return "Superblock used_slots does not match used_blocks";
+		return Error::invalid("Superblock used_slots does not match used_blocks");
 	if (sb.entry_count > sb.used_slots)
-		return "Superblock counts more entries than used slots";
+		return Error::invalid("Superblock counts more entries than used slots");
 
 	*out = sb;
-	return nullptr;
+	return {};
 }
 
 bool superblock_block_size(const u8 *block, u32 *block_size)
@@ -322,49 +326,47 @@ u32 encode_table_block(const Geometry &geo, const u8 uuid[kUuidBytes], u64 seq, 
 	return crc;
 }
 
-const char *decode_table_block(const Geometry &geo, const u8 uuid[kUuidBytes], u64 max_seq,
-			       u32 area, u32 index, u32 expected_slots, const u8 *block, Entry *out,
-			       u32 *crc_out, u32 version)
+Status decode_table_block(const Geometry &geo, const u8 uuid[kUuidBytes], u64 max_seq, u32 area,
+			  u32 index, u32 expected_slots, const u8 *block, Entry *out, u32 *crc_out,
+			  u32 version)
 {
 	const u32 block_size = geo.block_size();
 	const u32 e = geo.entries_per_table_block();
 
 	if (!bytes_equal(block + kTbMagic, kTableMagic, kMagicBytes))
-		return "Table block has a bad magic";
+		return Error::invalid("Table block has a bad magic");
 	const u32 crc = get_le32(block + kTbCrc);
 	if (crc != table_block_crc(block, block_size))
-		return "Table block has a bad checksum";
+		return Error::invalid("Table block has a bad checksum");
 	if (!bytes_equal(block + kTbUuid, uuid, kUuidBytes))
-		return "Table block uuid does not match the superblock";
+		return Error::invalid("Table block uuid does not match the superblock");
 	if (get_le32(block + kTbArea) != area)
-		return "Table block names the wrong table area";
+		return Error::invalid("Table block names the wrong table area");
 	if (get_le32(block + kTbIndex) != index)
-		return "Table block names the wrong index";
+		return Error::invalid("Table block names the wrong index");
 	const u64 seq = get_le64(block + kTbSeq);
 	if (seq == 0)
-		return "Table block has sequence number 0";
+		return Error::invalid("Table block has sequence number 0");
 	if (seq > max_seq)
-		return "Table block is newer than its superblock";
+		return Error::invalid("Table block is newer than its superblock");
 	const u32 slots = get_le32(block + kTbSlots);
 	if (slots > e)
-		return "Table block has more slots than a block holds";
+		return Error::invalid("Table block has more slots than a block holds");
 	if (slots != expected_slots)
-		return "Table block slot count does not match the superblock";
+		return Error::invalid("Table block slot count does not match the superblock");
 	if (!block_is_zero(block + kTbReserved, kTbCrc - kTbReserved))
-		return "Table block has non-zero reserved bytes";
+		return Error::invalid("Table block has non-zero reserved bytes");
 	const u32 used_end = entry_offset(slots);
 	if (!block_is_zero(block + used_end, block_size - used_end))
-		return "Table block has data after its last slot";
+		return Error::invalid("Table block has data after its last slot");
 
 	for (u32 i = 0; i < slots; i++) {
-		const char *err = decode_entry(geo, block + entry_offset(i), &out[i], version);
-		if (err)
-			return err;
+		TRY(decode_entry(geo, block + entry_offset(i), &out[i], version));
 	}
 	for (u32 i = slots; i < e; i++)
 		out[i] = Entry{0, 0, EntryState::Free};
 	*crc_out = crc;
-	return nullptr;
+	return {};
 }
 
 u32 table_crc(const u32 *block_crcs, u32 n)

@@ -69,15 +69,15 @@ void init_superblock(const Geometry &geo, Superblock *sb);
 // Writes a whole block (block_size >= 512): the superblock, then zero to the end.
 void encode_superblock(const Superblock &sb, u8 *block, u32 block_size);
 
-// Reads the first 512 bytes of block. Returns nullptr if they hold a valid superblock for
-// this geometry, else a string literal naming the first problem found. *out is only
+// Reads the first 512 bytes of block. Succeeds if they hold a valid superblock for this
+// geometry, else fails with -EINVAL and a text naming the first problem found. *out is only
 // meaningful on success.
-[[nodiscard]] const char *decode_superblock(const Geometry &geo, const u8 *block, Superblock *out);
+Status decode_superblock(const Geometry &geo, const u8 *block, Superblock *out);
 
 // The checks of decode_superblock() that need no geometry (magic, version, crc, flags,
 // reserved bytes) and the fields as stored. For tools that learn the geometry from the disk
 // (dmremap dump/check): they must still decode_superblock() with the Geometry made from it.
-[[nodiscard]] const char *decode_superblock_fields(const u8 *block, Superblock *out);
+Status decode_superblock_fields(const u8 *block, Superblock *out);
 
 // Whether the first 512 bytes of block are an intact superblock of any geometry, and if so
 // its block_size: to tell an admin that the area was formatted with another block size.
@@ -98,12 +98,11 @@ u32 encode_table_block(const Geometry &geo, const u8 uuid[kUuidBytes], u64 seq, 
 // seq at most max_seq, expected_slots from slots_in_table_block()) and every entry on its
 // own, by the rules of the superblock's format version (a version 1 table has no
 // LostSectors entries). On success fills out[0 .. E) (slots past the declared ones as
-// free), sets *crc_out and returns nullptr; otherwise returns a string literal naming the
-// first problem.
-[[nodiscard]] const char *decode_table_block(const Geometry &geo, const u8 uuid[kUuidBytes],
-					     u64 max_seq, u32 area, u32 index, u32 expected_slots,
-					     const u8 *block, Entry *out, u32 *crc_out,
-					     u32 version = kFormatVersion);
+// free) and sets *crc_out; otherwise fails with -EINVAL and a text naming the first
+// problem.
+Status decode_table_block(const Geometry &geo, const u8 uuid[kUuidBytes], u64 max_seq, u32 area,
+			  u32 index, u32 expected_slots, const u8 *block, Entry *out, u32 *crc_out,
+			  u32 version = kFormatVersion);
 
 // The superblock's table_crc: CRC32C over the block crcs as 4 little-endian bytes each.
 u32 table_crc(const u32 *block_crcs, u32 n);

@@ -8,12 +8,6 @@
 
 namespace remap {
 
-const char *MetadataStore::resource_failure(int err, const char *message)
-{
-	load_errno_ = err;
-	return message;
-}
-
 MetadataStore::PackedSlot MetadataStore::PackedSlot::pack(const Entry &e)
 {
 	if (e.state == EntryState::Free)
@@ -61,7 +55,7 @@ Status MetadataStore::alloc_working_memory(Gfp gfp)
 		TRY(dirty_[a].init(t, gfp));
 		block_crcs_[a] = static_cast<u32 *>(rb_alloc_large(t * sizeof(u32), g));
 		if (!block_crcs_[a])
-			return Error{-kENOMEM};
+			return Error::no_memory("Cannot allocate memory for the metadata");
 	}
 	block_buf_ = static_cast<u8 *>(rb_alloc_large(geo_.block_size(), g));
 	block_entries_ = static_cast<Entry *>(
@@ -70,7 +64,7 @@ Status MetadataStore::alloc_working_memory(Gfp gfp)
 	// NOLINTNEXTLINE(bugprone-sizeof-expression): an array of page pointers
 	pages_ = static_cast<PackedSlot **>(rb_alloc_large(pages * sizeof(PackedSlot *), g));
 	if (!block_buf_ || !block_entries_ || !pages_)
-		return Error{-kENOMEM};
+		return Error::no_memory("Cannot allocate memory for the metadata");
 	return {};
 }
 
@@ -79,12 +73,12 @@ Status MetadataStore::alloc_working_memory(Gfp gfp)
 Status MetadataStore::reserve_slots(u64 capacity, Gfp gfp)
 {
 	if (capacity > geo_.table_slots())
-		return Error{-kENOSPC};
+		return Error::from_errno(-kENOSPC, "Metadata table is full");
 	while (slots_capacity_ < capacity) {
 		auto *page = static_cast<PackedSlot *>(
 			rb_alloc_large(kPageBytes, static_cast<rb_gfp>(gfp)));
 		if (!page)
-			return Error{-kENOMEM};
+			return Error::no_memory("Cannot allocate memory for the metadata");
 		pages_[slots_capacity_ / kSlotsPerPage] = page;
 		slots_capacity_ += kSlotsPerPage;
 	}
@@ -143,7 +137,7 @@ Result<LookupTable *> MetadataStore::build_lookup(Gfp gfp) const
 	if (!keys || !values) {
 		rb_free_large(keys);
 		rb_free_large(values);
-		return Error{-kENOMEM};
+		return Error::no_memory("Cannot allocate memory for the metadata");
 	}
 	u64 j = 0;
 	for (u64 i = 0; i < used_slots_; i++) {
@@ -180,20 +174,23 @@ Result<LostSectors *> MetadataStore::build_lost_set(const LookupTable *table, Gf
 	auto *runs = static_cast<u32 *>(rb_alloc_large(n * sizeof(u32), g));
 	auto *changes = static_cast<LostSectors::Change *>(
 		rb_alloc_large(n * sizeof(LostSectors::Change), g));
-	int err = keys && runs && changes ? 0 : -kENOMEM;
+	Status err = keys && runs && changes
+		? Status()
+		: Error::no_memory("Cannot allocate memory to load the metadata");
 	u64 j = 0, m = 0;
-	if (!err) {
+	if (!err.is_error()) {
 		for_each_lost_run([&](u64, const Entry &e) {
 			keys[j] = e.data_block;
 			runs[j++] = e.spare_block;
 		});
 		sort_pairs(keys, runs, n);
 	}
-	for (u64 i = 0; i < n && !err; i++) {
+	for (u64 i = 0; i < n && !err.is_error(); i++) {
 		u32 v;
 		if (!table->find(keys[i], &v) || v == LookupTable::kLost ||
 		    v == LookupTable::kMoving) {
-			err = -kEINVAL;
+			err = Error::invalid(
+				"Metadata has lost sectors outside a remapped block or twice");
 			break;
 		}
 		if (m == 0 || changes[m - 1].block != keys[i])
@@ -202,33 +199,34 @@ Result<LostSectors *> MetadataStore::build_lost_set(const LookupTable *table, Gf
 		SectorMask run{};
 		run.set(e.run_first(), e.run_first() + e.run_count());
 		if (run.overlaps(changes[m - 1].mask))
-			err = -kEINVAL;
+			err = Error::invalid(
+				"Metadata has lost sectors outside a remapped block or twice");
 		for (u32 k = 0; k < SectorMask::kWords; k++)
 			changes[m - 1].mask.w[k] |= run.w[k];
 	}
 	LostSectors *set = nullptr;
-	if (!err) {
+	if (!err.is_error()) {
 		auto r = LostSectors::apply(nullptr, changes, m, gfp);
 		if (r.is_error())
-			err = r.error().code;
+			err = r.error();
 		else
 			set = r.value();
 	}
 	rb_free_large(keys);
 	rb_free_large(runs);
 	rb_free_large(changes);
-	if (err)
-		return Error{err};
+	if (err.is_error())
+		return err.error();
 	return set;
 }
 
 // Checks that span entries: entry_count, and no data or spare block twice. Builds the
 // lookup table on the way (a duplicate data block is what makes that fail).
-const char *MetadataStore::check_entries(u64 expected_count, Gfp gfp)
+Status MetadataStore::check_entries(u64 expected_count, Gfp gfp)
 {
 	Bitmap spare_seen;
 	if (spare_seen.init(geo_.spare_blocks(), gfp).is_error())
-		return resource_failure(-kENOMEM, "Cannot allocate memory to check the metadata");
+		return Error::from_errno(-kENOMEM, "Cannot allocate memory to check the metadata");
 	u64 count = 0;
 	for (u64 i = 0; i < used_slots_; i++) {
 		const Entry e = slot(i);
@@ -238,24 +236,25 @@ const char *MetadataStore::check_entries(u64 expected_count, Gfp gfp)
 		if (e.state == EntryState::Lost || e.state == EntryState::LostSectors)
 			continue;
 		if (spare_seen.test(e.spare_block))
-			return "Metadata maps two entries to the same spare block";
+			return Error::invalid("Metadata maps two entries to the same spare block");
 		spare_seen.set(e.spare_block);
 	}
 	if (count != expected_count)
-		return "Metadata entry count does not match its table";
+		return Error::invalid("Metadata entry count does not match its table");
 
 	auto r = build_lookup(gfp);
 	if (r.is_error()) {
-		return r.error().code == -kENOMEM
-			? resource_failure(-kENOMEM, "Cannot allocate memory to load the metadata")
-			: "Metadata maps the same data block twice, or has lost sectors outside a remapped block or twice";
+		return r.error().code() == -kENOMEM
+			? Error::from_errno(-kENOMEM, "Cannot allocate memory to load the metadata")
+			: Error::invalid(
+				  "Metadata maps the same data block twice, or has lost sectors outside a remapped block or twice");
 	}
 	LookupTable::free(loaded_lookup_);
 	loaded_lookup_ = r.value();
-	return nullptr;
+	return {};
 }
 
-const char *MetadataStore::load_area(const Superblock &sb, Gfp gfp)
+Status MetadataStore::load_area(const Superblock &sb, Gfp gfp)
 {
 	const u64 e = geo_.entries_per_table_block();
 	used_slots_ = 0;
@@ -265,32 +264,29 @@ const char *MetadataStore::load_area(const Superblock &sb, Gfp gfp)
 	for (u32 i = 0; i < sb.used_blocks; i++) {
 		const u64 sector = geo_.spare_dev_sector(geo_.table_block(sb.area, i));
 		if (io_->read(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size(), 0))
-			return resource_failure(-kEIO, "Cannot read the metadata table");
-		const char *bad =
-			decode_table_block(geo_, sb.uuid, sb.seq, sb.area, i,
-					   slots_in_table_block(geo_, sb.used_slots, i), block_buf_,
-					   block_entries_, &block_crcs_[sb.area][i], sb.version);
-		if (bad)
-			return bad;
+			return Error::from_errno(-kEIO, "Cannot read the metadata table");
+		TRY(decode_table_block(geo_, sb.uuid, sb.seq, sb.area, i,
+				       slots_in_table_block(geo_, sb.used_slots, i), block_buf_,
+				       block_entries_, &block_crcs_[sb.area][i], sb.version));
 		if (reserve_slots(u64(i + 1) * e, gfp).is_error())
-			return resource_failure(-kENOMEM,
-						"Cannot allocate memory to load the metadata");
+			return Error::from_errno(-kENOMEM,
+						 "Cannot allocate memory to load the metadata");
 		for (u64 k = 0; k < e; k++)
 			set_slot(i * e + k, block_entries_[k]);
 	}
 	if (table_crc(block_crcs_[sb.area], sb.used_blocks) != sb.table_crc)
-		return "Metadata table does not match its superblock's checksum";
+		return Error::invalid("Metadata table does not match its superblock's checksum");
 	used_slots_ = sb.used_slots;
 	return check_entries(sb.entry_count, gfp);
 }
 
-const char *MetadataStore::load(Gfp gfp)
+Status MetadataStore::load(Gfp gfp)
 {
-	load_errno_ = 0;
 	if (geo_.block_size() < io_block_)
-		return "block_size is smaller than the spare device's logical block size";
+		return Error::invalid(
+			"block_size is smaller than the spare device's logical block size");
 	if (alloc_working_memory(gfp).is_error())
-		return resource_failure(-kENOMEM, "Cannot allocate memory for the metadata");
+		return Error::from_errno(-kENOMEM, "Cannot allocate memory for the metadata");
 
 	Superblock sb[2];
 	const char *why[2];
@@ -298,24 +294,23 @@ const char *MetadataStore::load(Gfp gfp)
 	for (u32 s = 0; s < 2; s++) {
 		const u64 sector = geo_.spare_dev_sector(geo_.superblock_block(s));
 		if (io_->read(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size(), 0))
-			return resource_failure(-kEIO, "Cannot read the metadata superblocks");
+			return Error::from_errno(-kEIO, "Cannot read the metadata superblocks");
 		zero[s] = block_is_zero(block_buf_, geo_.block_size());
 		why[s] = zero[s] ? "Superblock slot is empty"
-				 : decode_superblock(geo_, block_buf_, &sb[s]);
+				 : error_text(decode_superblock(geo_, block_buf_, &sb[s]));
 	}
 
 	load_saw_seq_ = newest_seq(sb, why);
 	if (zero[0] && zero[1]) {
 		// No metadata: fresh only if the area passes the fresh area rule; the first commit
 		// (at resume) formats it.
-		if (const char *bad = check_fresh(gfp))
-			return bad;
+		TRY(check_fresh(gfp));
 		seq_ = 0;
 		version_ = kFormatVersion;
 		area_ = 1;
 		used_slots_ = entry_count_ = 0;
 		rb_random_bytes(uuid_, sizeof(uuid_));
-		return nullptr;
+		return {};
 	}
 
 	// A slot that is neither valid nor empty is worth a warning, and makes whatever loads a
@@ -339,14 +334,15 @@ const char *MetadataStore::load(Gfp gfp)
 		const u32 s = order[k];
 		if (why[s])
 			continue;
-		const char *bad = load_area(sb[s], gfp);
-		if (bad && load_errno_)
-			return bad; // out of memory or unreadable: not a reason to load an older commit
-		if (bad) {
+		Status loaded = load_area(sb[s], gfp);
+		if (loaded.is_error() && loaded.error().code() != -kEINVAL)
+			return loaded; // out of memory or unreadable: not a reason to load an older commit
+		if (loaded.is_error()) {
 			rb_log(RB_LOG_WARN, "metadata superblock slot %u (seq %llu): %s", s,
-			       static_cast<unsigned long long>(sb[s].seq), bad);
+			       static_cast<unsigned long long>(sb[s].seq),
+			       loaded.error().message());
 			if (!first_problem)
-				first_problem = bad;
+				first_problem = loaded.error().message();
 			continue;
 		}
 		if (first_problem) {
@@ -367,10 +363,11 @@ const char *MetadataStore::load(Gfp gfp)
 		// What the other area holds is unknown: rewrite all of it on the next commit.
 		for (u32 i = 0; i < geo_.table_blocks(); i++)
 			dirty_[1 - area_].set(i);
-		return nullptr;
+		return {};
 	}
-	return formatted_with_other_block_size() ? "Metadata was formatted with another block_size"
-						 : first_problem;
+	return Error::invalid(formatted_with_other_block_size()
+				      ? "Metadata was formatted with another block_size"
+				      : first_problem);
 }
 
 // Slot 0 is at the same place for every block size, slot 1 is not: an area whose newest
@@ -402,22 +399,23 @@ u64 fresh_area_bytes(const Geometry &geo)
 
 // Both superblock blocks read as zero: the rest of the fresh area must too (see
 // fresh_area_bytes()), in reads of up to 64 KiB, whole blocks, so aligned like all others.
-const char *MetadataStore::check_fresh(Gfp gfp)
+Status MetadataStore::check_fresh(Gfp gfp)
 {
 	const u64 end = fresh_area_bytes(geo_);
 	const u64 chunk = max(u64{geo_.block_size()}, u64{RC_MAX_BLOCK_SIZE});
 	u8 *buf = static_cast<u8 *>(rb_alloc_large(chunk, static_cast<rb_gfp>(gfp)));
 	if (!buf)
-		return resource_failure(-kENOMEM, "Cannot allocate memory to check the spare area");
-	const char *bad = nullptr;
+		return Error::from_errno(-kENOMEM,
+					 "Cannot allocate memory to check the spare area");
+	Status bad;
 	const u32 bs = geo_.block_size();
-	for (u64 done = 2 * u64{bs}; done < end && !bad;) {
+	for (u64 done = 2 * u64{bs}; done < end && !bad.is_error();) {
 		u32 n = static_cast<u32>(min(chunk, end - done));
 		const u64 sector = geo_.spare_offset() + (done >> RC_SECTOR_SHIFT);
 		int r = io_->read(io_ctx_, RB_SPARE_DEV, sector, buf, n, 0);
 		if (r == -kENOMEM) {
-			bad = resource_failure(-kENOMEM,
-					       "Cannot allocate memory to check the spare area");
+			bad = Error::from_errno(-kENOMEM,
+						"Cannot allocate memory to check the spare area");
 			break;
 		}
 		if (r) {
@@ -427,7 +425,7 @@ const char *MetadataStore::check_fresh(Gfp gfp)
 			n = bs;
 			r = io_->read(io_ctx_, RB_SPARE_DEV, sector, buf, n, RB_IO_FAILFAST);
 			if (r == -kENOMEM) {
-				bad = resource_failure(
+				bad = Error::from_errno(
 					-kENOMEM, "Cannot allocate memory to check the spare area");
 				break;
 			}
@@ -437,10 +435,12 @@ const char *MetadataStore::check_fresh(Gfp gfp)
 			}
 		}
 		if (!block_is_zero(buf, n))
-			bad = formatted_with_other_block_size()
-				? "Metadata was formatted with another block_size"
-				: "Spare area holds data but no dm-remap metadata: run 'dmremap "
-				  "format' (or zero the area) if it may be overwritten";
+			bad = Error::invalid(
+				formatted_with_other_block_size()
+					? "Metadata was formatted with another block_size"
+					: "Spare area holds data but no dm-remap metadata: run "
+					  "'dmremap format' (or zero the area) if it may be "
+					  "overwritten");
 		done += n;
 	}
 	rb_free_large(buf);
@@ -461,10 +461,10 @@ Result<bool> MetadataStore::disk_unchanged()
 	for (u32 s = 0; s < 2; s++) {
 		const u64 sector = geo_.spare_dev_sector(geo_.superblock_block(s));
 		if (io_->read(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size(), 0))
-			return Error{-kEIO};
+			return Error::io("Cannot read the metadata superblocks");
 		zero = zero && block_is_zero(block_buf_, geo_.block_size());
 		Superblock sb;
-		if (!decode_superblock(geo_, block_buf_, &sb)) {
+		if (!decode_superblock(geo_, block_buf_, &sb).is_error()) {
 			newest = any ? max(newest, sb.seq) : sb.seq;
 			any = true;
 		}
@@ -493,10 +493,10 @@ Result<bool> MetadataStore::changed_since_load()
 	for (u32 s = 0; s < 2; s++) {
 		const u64 sector = geo_.spare_dev_sector(geo_.superblock_block(s));
 		if (io_->read(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size(), 0))
-			return Error{-kEIO};
+			return Error::io("Cannot read the metadata superblocks");
 		why[s] = block_is_zero(block_buf_, geo_.block_size())
 			? "empty"
-			: decode_superblock(geo_, block_buf_, &sb[s]);
+			: error_text(decode_superblock(geo_, block_buf_, &sb[s]));
 	}
 	return newest_seq(sb, why) != load_saw_seq_;
 }
@@ -516,7 +516,7 @@ Status MetadataStore::write_area(u32 area, u64 seq)
 		const u64 sector = geo_.spare_dev_sector(geo_.table_block(area, i));
 		int r = io_->write(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size(), 0);
 		if (r)
-			return Error{r};
+			return Error::from_errno(r, "Cannot write the metadata table");
 	}
 
 	Superblock sb;
@@ -535,20 +535,20 @@ Status MetadataStore::write_area(u32 area, u64 seq)
 	const u64 sector = geo_.spare_dev_sector(geo_.superblock_block(static_cast<u32>(seq % 2)));
 	int r = io_->write(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size(),
 			   RB_IO_PREFLUSH | RB_IO_FUA);
-	return r ? Status(Error{r}) : Status();
+	return r ? Status(Error::from_errno(r, "Cannot write the metadata superblock")) : Status();
 }
 
 Status MetadataStore::commit(const SlotChange *changes, u64 count, Gfp gfp)
 {
 	if (!block_buf_)
-		return Error{-kEINVAL};
+		return Error::invalid("Metadata committed before it was loaded");
 
 	u64 inserts = 0;
 	for (u64 i = 0; i < count; i++)
 		inserts += changes[i].slot == SlotChange::kNewSlot;
 	// New entries take the lowest free slots, so the high-water mark grows by at most that.
 	if (inserts > geo_.table_slots() - entry_count_)
-		return Error{-kENOSPC};
+		return Error::from_errno(-kENOSPC, "Metadata table is full");
 	const u64 want = min(used_slots_ + inserts, geo_.table_slots());
 	TRY(reserve_slots(want, gfp));
 	Undo *const undo = count && count <= undo_capacity_
@@ -556,7 +556,7 @@ Status MetadataStore::commit(const SlotChange *changes, u64 count, Gfp gfp)
 		: static_cast<Undo *>(rb_alloc_large((count ? count : 1) * sizeof(Undo),
 						     static_cast<rb_gfp>(gfp)));
 	if (!undo)
-		return Error{-kENOMEM};
+		return Error::no_memory("Cannot allocate memory for the metadata");
 
 	const u64 old_used_slots = used_slots_;
 	const u64 old_entry_count = entry_count_;
@@ -622,7 +622,7 @@ Status MetadataStore::prepare_commit(u64 max_changes, u64 max_inserts, Gfp gfp)
 		auto *undo = static_cast<Undo *>(
 			rb_alloc_large(max_changes * sizeof(Undo), static_cast<rb_gfp>(gfp)));
 		if (!undo)
-			return Error{-kENOMEM};
+			return Error::no_memory("Cannot allocate memory for the metadata");
 		rb_free_large(undo_);
 		undo_ = undo;
 		undo_capacity_ = max_changes;
@@ -641,7 +641,7 @@ void MetadataStore::restamp_older_slot()
 		geo_.spare_dev_sector(geo_.superblock_block(static_cast<u32>((seq_ + 1) % 2)));
 	Superblock sb;
 	if (io_->read(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size(), 0) ||
-	    decode_superblock(geo_, block_buf_, &sb) || sb.version == kFormatVersion ||
+	    decode_superblock(geo_, block_buf_, &sb).is_error() || sb.version == kFormatVersion ||
 	    sb.seq >= seq_)
 		return;
 	sb.version = kFormatVersion;

@@ -47,13 +47,11 @@ public:
 	MetadataStore(const MetadataStore &) = delete;
 	MetadataStore &operator=(const MetadataStore &) = delete;
 
-	// Reads and validates the metadata. Returns nullptr on success (fresh() tells whether
-	// the area had no metadata and passed the fresh area rule), else a string literal for
-	// ti->error; details go to the log. Memory for slots grows as table blocks validate.
-	[[nodiscard]] const char *load(Gfp gfp);
-	// After a failed load(): -ENOMEM or -EIO if it failed for want of memory or a readable
-	// device rather than because the metadata is invalid (-EINVAL).
-	int load_errno() const { return load_errno_ ? load_errno_ : -kEINVAL; }
+	// Reads and validates the metadata (fresh() tells whether the area had no metadata and
+	// passed the fresh area rule). Fails with -EINVAL if the metadata is invalid, -ENOMEM or
+	// -EIO for want of memory or a readable device, with a text for ti->error; details go to
+	// the log. Memory for slots grows as table blocks validate.
+	Status load(Gfp gfp);
 	bool fresh() const { return seq_ == 0; }
 	// load() found a damaged superblock or table (and so may have used the older slot).
 	bool fell_back() const { return fell_back_; }
@@ -146,12 +144,11 @@ private:
 		Entry old;
 	};
 
-	[[nodiscard]] const char *load_area(const Superblock &sb, Gfp gfp);
+	Status load_area(const Superblock &sb, Gfp gfp);
 	bool formatted_with_other_block_size();
-	[[nodiscard]] const char *check_fresh(Gfp gfp);
+	Status check_fresh(Gfp gfp);
 	static u64 newest_seq(const Superblock *sb, const char *const *why);
-	const char *resource_failure(int err, const char *message);
-	[[nodiscard]] const char *check_entries(u64 expected_count, Gfp gfp);
+	Status check_entries(u64 expected_count, Gfp gfp);
 	[[nodiscard]] Result<LostSectors *> build_lost_set(const LookupTable *table, Gfp gfp) const;
 	[[nodiscard]] Status alloc_working_memory(Gfp gfp);
 	[[nodiscard]] Status reserve_slots(u64 capacity, Gfp gfp);
@@ -169,7 +166,6 @@ private:
 	u32 version_ = kFormatVersion; // of that commit
 	u32 area_ = 1; // the area that commit names; a fresh store's first commit uses 0
 	bool fell_back_ = false;
-	int load_errno_ = 0;
 	u64 load_saw_seq_ = 0; // the newest valid superblock's seq when load() began, 0 if none
 	u8 uuid_[kUuidBytes] = {};
 

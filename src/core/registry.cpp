@@ -42,29 +42,26 @@ bool AreaClaim::same_geometry(const AreaClaim &o) const
 
 namespace registry {
 
-const char *add(AreaClaim *c, int *err)
+Status add(AreaClaim *c)
 {
 	global_assert_held();
 	for (const AreaClaim *o = claims; o; o = o->next) {
 		const bool spare = spare_overlaps(*c, *o);
 		if (!spare && !data_overlaps(*c, *o))
 			continue;
-		if (o->owner != c->owner) {
-			*err = -kEBUSY;
-			return spare ? "Spare area is in use by another device"
-				     : "Data range is in use by another remap device";
-		}
-		if (!c->same_geometry(*o)) {
-			*err = -kEINVAL;
-			return "A reload must keep the live table's devices, offsets, lengths and block_size";
-		}
+		if (o->owner != c->owner)
+			return Error::busy(spare ? "Spare area is in use by another device"
+						 : "Data range is in use by another remap device");
+		if (!c->same_geometry(*o))
+			return Error::invalid(
+				"A reload must keep the live table's devices, offsets, lengths and block_size");
 	}
 	c->next = claims;
 	claims = c;
 	c->registered = true;
 	c->live = false;
 	c->orphaned = false;
-	return nullptr;
+	return {};
 }
 
 void remove(AreaClaim *c)

@@ -6,7 +6,7 @@
 // device over the same area is refused. Everything here runs under GlobalGuard.
 #pragma once
 
-#include "base.h"
+#include "result.h"
 #include "thread_annotations.h"
 
 namespace remap {
@@ -61,10 +61,10 @@ public:
 namespace registry {
 
 // All three are called with the global lock held (GlobalGuard); they assert it too.
-// Registers c (registrable), or returns a literal for ti->error and sets *err when another
-// claim forbids it: one of another device overlapping it (-EBUSY), or one of the same device
-// overlapping it with another geometry (-EINVAL).
-[[nodiscard]] const char *add(AreaClaim *c, int *err) REQUIRES(global_lock);
+// Registers c (registrable), or fails with a text for ti->error when another claim forbids
+// it: one of another device overlapping it (-EBUSY), or one of the same device overlapping it
+// with another geometry (-EINVAL).
+Status add(AreaClaim *c) REQUIRES(global_lock);
 // Unregisters c if it was registered.
 void remove(AreaClaim *c) REQUIRES(global_lock);
 // The claim of another table of c's device over the same geometry that holds the mapping.

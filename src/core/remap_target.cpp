@@ -46,47 +46,45 @@ AreaClaim claim_of(const rc_table &table, const rc_devices &devs, const Geometry
 // each load, and a load that raced a commit is done again. (Taking the state from the live
 // table instead would leave the constructor unable to check the area itself; that hand-over
 // happens at the first resume, for commits after the load.)
-int RemapTarget::load_state(const Geometry &geo, u32 spare_block, const rb_io_ops *io, void *io_ctx,
-			    Gfp gfp, Own<State> *out, const char **error)
+Status RemapTarget::load_state(const Geometry &geo, u32 spare_block, const rb_io_ops *io,
+			       void *io_ctx, Gfp gfp, Own<State> *out)
 {
 	for (u32 attempt = 1;; attempt++) {
 		Own<State> st;
-		const int r = load_once(geo, spare_block, io, io_ctx, gfp, &st, error);
-		if (r == -kENOMEM || r == -kEIO || !st || !st->store)
+		Status r = load_once(geo, spare_block, io, io_ctx, gfp, &st);
+		const int code = to_errno(r);
+		if (code == -kENOMEM || code == -kEIO || !st || !st->store)
 			return r; // no memory or no readable device: not a race
 		auto moved = st->store->changed_since_load();
 		if (moved.is_error() || !moved.value()) {
-			if (!r)
+			if (!code)
 				*out = move(st);
 			return r;
 		}
-		if (attempt == kLoadAttempts) {
-			*error =
-				"Metadata kept changing while loading (the live table is committing): try again";
-			return -kEBUSY;
-		}
+		if (attempt == kLoadAttempts)
+			return Error::busy(
+				"Metadata kept changing while loading (the live table is committing): try again");
 		rb_log(RB_LOG_INFO,
 		       "metadata changed while loading (another table committed): loading it again");
 	}
 }
 
-int RemapTarget::load_once(const Geometry &geo, u32 spare_block, const rb_io_ops *io, void *io_ctx,
-			   Gfp gfp, Own<State> *out, const char **error)
+Status RemapTarget::load_once(const Geometry &geo, u32 spare_block, const rb_io_ops *io,
+			      void *io_ctx, Gfp gfp, Own<State> *out)
 {
-	*error = "Cannot allocate memory for the remap engine";
+	const Error no_memory = Error::no_memory("Cannot allocate memory for the remap engine");
 	Own<State> st(make<State>(gfp));
 	if (!st)
-		return -kENOMEM;
+		return no_memory;
 	st->store.reset(make<MetadataStore>(gfp, geo, io, io_ctx, spare_block));
 	st->allocator.reset(make<SpareAllocator>(gfp));
 	if (!st->store || !st->allocator || st->allocator->init(geo.spare_blocks(), gfp).is_error())
-		return -kENOMEM;
+		return no_memory;
 
-	*error = st->store->load(gfp);
-	if (*error) {
-		const int r = st->store->load_errno();
+	Status loaded = st->store->load(gfp);
+	if (loaded.is_error()) {
 		*out = move(st); // for load_state() to tell a race from damage
-		return r;
+		return loaded;
 	}
 
 	SpareAllocator &alloc = *st->allocator;
@@ -104,16 +102,13 @@ int RemapTarget::load_once(const Geometry &geo, u32 spare_block, const rb_io_ops
 	st->lookup = st->store->take_loaded_lookup();
 	if (!st->lookup) { // fresh: an empty table
 		auto r = LookupTable::merge(nullptr, nullptr, 0, gfp);
-		if (r.is_error()) {
-			*error = "Cannot allocate memory for the remap engine";
-			return -kENOMEM;
-		}
+		if (r.is_error())
+			return no_memory;
 		st->lookup = r.value();
 	}
 	st->degraded = st->store->fell_back();
 	*out = move(st);
-	*error = nullptr;
-	return 0;
+	return {};
 }
 
 // Takes over a freshly loaded state. Before the target is live nothing reads lookup_; after,
@@ -188,7 +183,8 @@ Status RemapTarget::pick_up_state_locked()
 			if (!old->suspended_) {
 				rb_log(RB_LOG_ERR,
 				       "another table of this device is live and not suspended");
-				return Error{-kEBUSY};
+				return Error::busy(
+					"Another table of this device is live and not suspended");
 			}
 			bool same = old->store_->seq() == store_->seq();
 			for (u32 i = 0; same && i < kUuidBytes; i++)
@@ -229,12 +225,12 @@ Status RemapTarget::pick_up_state_locked()
 	}
 	if (!unchanged.value()) {
 		Own<State> st;
-		const char *bad;
-		int r = load_state(geo_, devs_.spare_logical_block, io_, io_ctx_, Gfp::Noio, &st,
-				   &bad);
-		if (r) {
-			rb_log(RB_LOG_ERR, "metadata changed on disk and no longer loads: %s", bad);
-			return Error{r};
+		Status r =
+			load_state(geo_, devs_.spare_logical_block, io_, io_ctx_, Gfp::Noio, &st);
+		if (r.is_error()) {
+			rb_log(RB_LOG_ERR, "metadata changed on disk and no longer loads: %s",
+			       r.error().message());
+			return r;
 		}
 		install_locked(move(st));
 		rb_log(RB_LOG_INFO, "picked up metadata seq %llu committed by another table",
@@ -257,43 +253,33 @@ void RemapTarget::refresh_snapshot_locked()
 }
 
 Result<RemapTarget *> RemapTarget::create(const rc_table &table, const rc_devices &devs,
-					  const rb_io_ops *io, void *io_ctx, const char **error)
+					  const rb_io_ops *io, void *io_ctx)
 {
 	Geometry geo;
-	*error = Geometry::from_table(table, devs.target_len, &geo);
-	if (*error)
-		return Error{-kEINVAL};
+	TRY(Geometry::from_table(table, devs.target_len, &geo));
 
 	Own<RemapTarget> t(new (Gfp::Kernel) RemapTarget(table, devs, geo, io, io_ctx));
 	if (t) {
 		t->copy_buf_ = static_cast<u8 *>(rb_alloc_large(geo.block_size(), RB_GFP_KERNEL));
 		t->retry_buf_ = static_cast<u8 *>(rb_alloc_large(geo.block_size(), RB_GFP_KERNEL));
 	}
-	if (!t || !t->copy_buf_ || !t->retry_buf_) {
-		*error = "Cannot allocate memory for the remap engine";
-		return Error{-kENOMEM};
-	}
+	if (!t || !t->copy_buf_ || !t->retry_buf_)
+		return Error::no_memory("Cannot allocate memory for the remap engine");
 
 	// Registered before loading: from here no table of another device can claim the area.
 	t->claim_ = claim_of(t->table_, t->devs_, geo);
 	t->claim_.instance = t.get();
 	if (t->claim_.registrable()) {
 		GlobalGuard global;
-		int err = 0;
-		*error = registry::add(&t->claim_, &err);
-		if (*error)
-			return Error{err};
+		TRY(registry::add(&t->claim_));
 	}
 
 	Own<State> st;
-	int r = load_state(geo, devs.spare_logical_block, io, io_ctx, Gfp::Kernel, &st, error);
-	if (r)
-		return Error{r};
-	if (table.read_only && st->store->fresh()) {
-		*error =
-			"Spare area is not formatted and the table is read-only: load it read-write once to format it";
-		return Error{-kEROFS};
-	}
+	TRY(load_state(geo, devs.spare_logical_block, io, io_ctx, Gfp::Kernel, &st));
+	if (table.read_only && st->store->fresh())
+		return Error::from_errno(
+			-kEROFS,
+			"Spare area is not formatted and the table is read-only: load it read-write once to format it");
 	MutexGuard guard(t->mutex_); // install_locked() refreshes the snapshot under it
 	t->install_locked(move(st));
 	if (t->store_->fresh())
@@ -320,7 +306,8 @@ Status RemapTarget::resume()
 		if (superseded_) {
 			rb_log(RB_LOG_ERR,
 			       "this table was replaced by a newer table of the device");
-			return Error{-kEBUSY};
+			return Error::busy(
+				"This table was replaced by a newer table of the device");
 		}
 		first = !resumed_;
 	}
@@ -338,7 +325,7 @@ Status RemapTarget::resume()
 		// A failed write is reported: metadata=failed with an event (commit_locked()), and
 		// the table resumes. No memory changes nothing, and a retried resume formats.
 		Status st = commit_locked(nullptr, 0);
-		if (st.is_error() && st.error().code == -kENOMEM)
+		if (st.is_error() && st.error().code() == -kENOMEM)
 			return st;
 		if (st.is_error())
 			rb_log(RB_LOG_ERR, "could not format the spare area");
@@ -473,37 +460,32 @@ void RemapTarget::check_spare_events()
 }
 
 // Called with mutex_ held by the messages that change the mapping.
-int RemapTarget::can_change_mapping_locked(const char *verb) const
+Status RemapTarget::can_change_mapping_locked(const char *verb) const
 {
-	if (table_.read_only) {
-		rb_log(RB_LOG_ERR, "%s: the table is read-only", verb);
-		return -kEROFS;
-	}
-	if (superseded_) {
-		rb_log(RB_LOG_ERR, "%s: a newer table of the device took over", verb);
-		return -kEBUSY;
-	}
-	if (suspended_) {
-		rb_log(RB_LOG_ERR, "%s: the device is suspended", verb);
-		return -kEBUSY;
-	}
-	if (metadata_ == MetadataState::Failed) {
-		rb_log(RB_LOG_ERR, "%s: metadata has failed; reload the table", verb);
-		return -kEIO;
-	}
-	return 0;
+	Status refused;
+	if (table_.read_only)
+		refused = Error::from_errno(-kEROFS, "the table is read-only");
+	else if (superseded_)
+		refused = Error::busy("a newer table of the device took over");
+	else if (suspended_)
+		refused = Error::busy("the device is suspended");
+	else if (metadata_ == MetadataState::Failed)
+		refused = Error::io("metadata has failed; reload the table");
+	if (refused.is_error())
+		rb_log(RB_LOG_ERR, "%s: %s", verb, refused.error().message());
+	return refused;
 }
 
 Status RemapTarget::commit_locked(const MetadataStore::SlotChange *changes, u64 count)
 {
 	mutex_.assert_held();
 	if (table_.read_only)
-		return Error{-kEROFS};
+		return Error::from_errno(-kEROFS, "The table is read-only");
 	if (metadata_ == MetadataState::Failed || superseded_)
-		return Error{-kEIO};
+		return Error::io("Metadata has failed or the table was replaced");
 	Status st = store_->commit(changes, count, Gfp::Noio);
 	if (st.is_error()) {
-		const int code = st.error().code;
+		const int code = st.error().code();
 		if (code != -kENOMEM && code != -kENOSPC) {
 			// The disk may hold anything the failed writes left; the last good commit is
 			// still intact for a reload, but this instance writes nothing more.

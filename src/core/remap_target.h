@@ -23,12 +23,10 @@ enum class MetadataState : u8 {
 
 class RemapTarget {
 public:
-	// Loads the metadata (reads only) and registers the table's area (registry.h). On failure
-	// *error is a literal for ti->error.
-	[[nodiscard]] static Result<RemapTarget *> create(const rc_table &table,
-							  const rc_devices &devs,
-							  const rb_io_ops *io, void *io_ctx,
-							  const char **error);
+	// Loads the metadata (reads only) and registers the table's area (registry.h). An
+	// error's text is for ti->error.
+	static Result<RemapTarget *> create(const rc_table &table, const rc_devices &devs,
+					    const rb_io_ops *io, void *io_ctx);
 	~RemapTarget();
 	RemapTarget(const RemapTarget &) = delete;
 	RemapTarget &operator=(const RemapTarget &) = delete;
@@ -99,16 +97,16 @@ private:
 	    table_(table),
 	    devs_(devs), geo_(geo), io_(io), io_ctx_(io_ctx)
 	{}
-	// 0, or a negative errno with *error a literal naming the problem. Loads again (a few
-	// times) when another table committed while it read. spare_block: the spare device's
-	// logical block size (metadata I/O is aligned to it). gfp: Gfp::Kernel for the
-	// constructor, Gfp::Noio for a resume (the mapped device is suspended).
-	[[nodiscard]] static int load_state(const Geometry &geo, u32 spare_block,
-					    const rb_io_ops *io, void *io_ctx, Gfp gfp,
-					    Own<State> *out, const char **error);
-	[[nodiscard]] static int load_once(const Geometry &geo, u32 spare_block,
-					   const rb_io_ops *io, void *io_ctx, Gfp gfp,
-					   Own<State> *out, const char **error);
+	// Loads again (a few times) when another table committed while it read; *out is set
+	// on success. spare_block: the spare device's logical block size (metadata I/O is
+	// aligned to it). gfp: Gfp::Kernel for the constructor, Gfp::Noio for a resume (the
+	// mapped device is suspended).
+	static Status load_state(const Geometry &geo, u32 spare_block, const rb_io_ops *io,
+				 void *io_ctx, Gfp gfp, Own<State> *out);
+	// One load; *out is also set when the metadata did not load, for load_state() to tell a
+	// race from damage.
+	static Status load_once(const Geometry &geo, u32 spare_block, const rb_io_ops *io,
+				void *io_ctx, Gfp gfp, Own<State> *out);
 	void install_locked(Own<State> state) REQUIRES(mutex_);
 	// The first resume's part: with the global lock and mutex_ held.
 	[[nodiscard]] Status pick_up_state_locked() REQUIRES(global_lock, mutex_);
@@ -135,11 +133,11 @@ private:
 	class MappingChange;
 	friend class MappingChange;
 	// Both take mutex_ themselves (do_remap() once per chunk).
-	int do_remap(DataBlock first, u64 count, bool range_reply, TextBuffer &reply)
+	Status do_remap(DataBlock first, u64 count, bool range_reply, TextBuffer &reply)
 		EXCLUDES(mutex_);
 	static void emit_place(TextBuffer &reply, u64 block, u32 place);
 	[[nodiscard]] int copy_to_spares_locked(MappingChange &change) REQUIRES(mutex_);
-	int do_unremap(DataBlock block) EXCLUDES(mutex_);
+	Status do_unremap(DataBlock block) EXCLUDES(mutex_);
 
 	// The failed-I/O policy (fault_repair.cpp).
 	enum : int {
@@ -196,11 +194,13 @@ private:
 	// Whether the extents write some lost sector of block b per table t.
 	bool writes_lost_sectors(const LookupTable *t, u64 b, const rc_extent *ext,
 				 u32 count) const;
-	// rewrite_pass()'s step 3 for block i of a held change that is lost or whose lost
-	// sectors the extents write: merges, places or rewrites it in place, logs the sectors
-	// still lost. False if the block is not such a block (the caller handles it).
-	bool rewrite_lost_locked(MappingChange &change, u64 i, const rc_extent *ext, u32 count,
-				 int *err) REQUIRES(mutex_);
+	// Whether block i of a held change is lost, or has lost sectors the extents write.
+	bool writes_lost_locked(MappingChange &change, u64 i, const rc_extent *ext, u32 count) const
+		REQUIRES(mutex_);
+	// rewrite_pass()'s step 3 for such a block: merges, places or rewrites it in place, logs
+	// the sectors still lost. 0 or the error.
+	int rewrite_lost_locked(MappingChange &change, u64 i, const rc_extent *ext, u32 count)
+		REQUIRES(mutex_);
 	int do_reprobe(u64 first, u64 count, TextBuffer &reply) EXCLUDES(mutex_);
 	struct ReprobeBatch;
 	int next_lost(u64 next, u64 end, ReprobeBatch &at) EXCLUDES(mutex_);
@@ -213,7 +213,7 @@ private:
 	// Whether block b is lost or has lost sectors. Not inlined: reprobe's frame is large
 	// already.
 	[[gnu::noinline]] bool lost_now_locked(u64 b) const REQUIRES(mutex_);
-	int can_change_mapping_locked(const char *verb) const REQUIRES(mutex_);
+	Status can_change_mapping_locked(const char *verb) const REQUIRES(mutex_);
 	void do_list(u64 first, u64 max, TextBuffer &reply) const;
 	void do_stats(TextBuffer &reply) const;
 	u64 spare_total() const;

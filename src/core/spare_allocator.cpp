@@ -116,7 +116,7 @@ Result<SpareBlock> SpareAllocator::allocate()
 		misses_++;
 		refill_locked();
 		if (!cached_)
-			return Error{-kENOSPC};
+			return Error::from_errno(-kENOSPC, "No spare blocks left");
 	}
 	return SpareBlock(cache_[--cached_]);
 }

@@ -191,6 +191,11 @@ void rb_random_bytes(void *buf, rb_size_t len)
 	get_random_bytes(buf, len);
 }
 
+void rb_warn(const char *file, int line, const char *condition)
+{
+	WARN(1, "dm-remap: cannot happen at %s:%d: %s\n", file, line, condition);
+}
+
 void rb_log(enum rb_log_level level, const char *fmt, ...)
 {
 	struct va_format vaf;

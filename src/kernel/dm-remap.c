@@ -619,8 +619,8 @@ static int remap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 
-	rc->engine = rc_target_create(&rc->table, &devs, &remap_io_ops, rc, &error, &r);
-	if (!rc->engine) {
+	r = rc_target_create(&rc->table, &devs, &remap_io_ops, rc, &rc->engine, &error);
+	if (r) {
 		remap_set_error(ti, error);
 		goto bad;
 	}

@@ -515,6 +515,20 @@ void rb_user_clear_log(void)
 	pthread_mutex_unlock(&log_lock);
 }
 
+void rb_warn(const char *file, int line, const char *condition)
+{
+	fprintf(stderr, "dm-remap: cannot happen at %s:%d: %s\n", file, line, condition);
+	if (__sanitizer_print_stack_trace) {
+		__sanitizer_print_stack_trace();
+	} else {
+		void *frames[64];
+
+		backtrace_symbols_fd(frames, backtrace(frames, 64), 2);
+	}
+	fflush(stderr);
+	abort();
+}
+
 void rb_log(enum rb_log_level level, const char *fmt, ...)
 {
 	static const char *const names[] = {"error", "warning", "info", "debug"};

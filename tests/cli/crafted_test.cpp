@@ -214,7 +214,8 @@ TEST(Crafted, CheckStatesTheFreshAreaRule)
 	// The module agrees, for every block size: the spare area fails its fresh check.
 	for (uint32_t bs = 512; bs <= 65536; bs <<= 1) {
 		remap::Geometry g;
-		ASSERT_EQ(remap::Geometry::create(0, 1 << 20, 0, 32768, bs, &g), nullptr);
+		ASSERT_EQ(remap::error_text(remap::Geometry::create(0, 1 << 20, 0, 32768, bs, &g)),
+			  nullptr);
 		EXPECT_NE(dmremap::spare_area_problem(
 				  dmremap::Device(img, dmremap::Device::Mode::ReadOnly), g),
 			  "")
@@ -233,8 +234,10 @@ TEST(Crafted, CheckStatesTheFreshAreaRule)
 		<< c.out;
 	const dmremap::Device dev(img, dmremap::Device::Mode::ReadOnly);
 	remap::Geometry small, big;
-	ASSERT_EQ(remap::Geometry::create(0, 1 << 20, 0, 32768, 4096, &small), nullptr);
-	ASSERT_EQ(remap::Geometry::create(0, 1 << 20, 0, 32768, 512, &big), nullptr);
+	ASSERT_EQ(remap::error_text(remap::Geometry::create(0, 1 << 20, 0, 32768, 4096, &small)),
+		  nullptr);
+	ASSERT_EQ(remap::error_text(remap::Geometry::create(0, 1 << 20, 0, 32768, 512, &big)),
+		  nullptr);
 	EXPECT_EQ(dmremap::spare_area_problem(dev, small), "") << "fresh area: the first MiB";
 	EXPECT_GT(remap::fresh_area_bytes(big), uint64_t{1114112}) << "1.07 MiB of metadata";
 	EXPECT_NE(dmremap::spare_area_problem(dev, big), "");
@@ -256,7 +259,8 @@ TEST(Crafted, FormatClearsTheFreshArea)
 	const std::string img = write_image(x, 16 << 20, 512 * 1024);
 	ASSERT_EQ(cli({"format", img, "--data-len", "131072", "--yes"}).status, 0);
 	remap::Geometry g;
-	ASSERT_EQ(remap::Geometry::create(0, 131072, 0, 32768, 4096, &g), nullptr);
+	ASSERT_EQ(remap::error_text(remap::Geometry::create(0, 131072, 0, 32768, 4096, &g)),
+		  nullptr);
 	EXPECT_EQ(dmremap::spare_area_problem(dmremap::Device(img, dmremap::Device::Mode::ReadOnly),
 					      g),
 		  "");

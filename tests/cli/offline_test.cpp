@@ -50,7 +50,8 @@ protected:
 	remap::Geometry geometry(uint32_t block_size = 4096)
 	{
 		remap::Geometry g;
-		EXPECT_EQ(remap::Geometry::create(0, kDataLen, 0, kSpareLen, block_size, &g),
+		EXPECT_EQ(remap::error_text(remap::Geometry::create(0, kDataLen, 0, kSpareLen,
+								    block_size, &g)),
 			  nullptr);
 		return g;
 	}
@@ -63,7 +64,7 @@ protected:
 		const Device dev(path.empty() ? path_ : path, Device::Mode::ReadWrite);
 		dmremap::SpareIo io(dev, 0, 0);
 		MetadataStore store(g, io.ops(), io.ctx());
-		ASSERT_EQ(store.load(remap::Gfp::Kernel), nullptr);
+		ASSERT_EQ(remap::error_text(store.load(remap::Gfp::Kernel)), nullptr);
 		std::vector<MetadataStore::SlotChange> changes;
 		for (const Entry &e : entries)
 			changes.push_back({MetadataStore::SlotChange::kNewSlot, e});
@@ -352,7 +353,8 @@ TEST_F(Image, LostSectorRunsAndFormatVersions)
 			f.read(reinterpret_cast<char *>(b.data()), 4096);
 		}
 		remap::Superblock sb;
-		ASSERT_EQ(remap::decode_superblock_fields(b.data(), &sb), nullptr);
+		ASSERT_EQ(remap::error_text(remap::decode_superblock_fields(b.data(), &sb)),
+			  nullptr);
 		sb.version = 1;
 		remap::encode_superblock(sb, b.data(), 4096);
 		std::fstream f(path_, std::ios::in | std::ios::out | std::ios::binary);

@@ -231,15 +231,15 @@ private:
 	rc_target *create()
 	{
 		const char *error = nullptr;
-		int err = 1;
 		rc_devices devs{};
 		devs.target_len = lay_.target_len();
 		devs.data_dev_sectors = lay_.data_offset + lay_.target_len();
 		devs.spare_dev_sectors = lay_.spare_offset + lay_.spare_blocks * lay_.bs();
 		devs.data_logical_block = 512;
 		devs.spare_logical_block = 512;
-		rc_target *t =
-			rc_target_create(&table_, &devs, disk_.ops(), disk_.ctx(), &error, &err);
+		rc_target *t = nullptr;
+		const int err =
+			rc_target_create(&table_, &devs, disk_.ops(), disk_.ctx(), &t, &error);
 		if (!t && (err >= 0 || !error || !*error))
 			fail("rc_target_create failed without a negative errno and a message");
 		if (t && err)
@@ -348,8 +348,9 @@ private:
 	{
 		remap::Message m;
 		memset(&m, 0xa5, sizeof(m));
-		const char *bad = remap::parse_message(static_cast<unsigned>(words.size()),
-						       const_cast<char **>(words.data()), &m);
+		const char *bad = remap::error_text(
+			remap::parse_message(static_cast<unsigned>(words.size()),
+					     const_cast<char **>(words.data()), &m));
 		if (bad) {
 			if (!*bad)
 				fail("parse_message refused with an empty message");

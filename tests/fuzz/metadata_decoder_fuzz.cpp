@@ -63,7 +63,8 @@ Geometry spec_geometry(unsigned which)
 	const GeometrySpec &s = kGeometries[which];
 	Geometry g;
 	const u64 sectors = s.block_size / 512;
-	if (Geometry::create(0, s.data_len, 1u << 20, s.spare_blocks * sectors, s.block_size, &g))
+	if (remap::error_text(Geometry::create(0, s.data_len, 1u << 20, s.spare_blocks * sectors,
+					       s.block_size, &g)))
 		fail("a fixed geometry was refused");
 	return g;
 }
@@ -74,12 +75,12 @@ void fuzz_superblock(const Geometry &fixed, bool repair, bool own_geometry, u8 *
 		put32(block + 508, crc32c(block, 508));
 	Geometry g = fixed;
 	if (own_geometry &&
-	    Geometry::create(le64(block + 40), le64(block + 48), le64(block + 56), le64(block + 64),
-			     le32(block + 72), &g))
+	    remap::error_text(Geometry::create(le64(block + 40), le64(block + 48), le64(block + 56),
+					       le64(block + 64), le32(block + 72), &g)))
 		return;
 
 	Superblock sb;
-	if (decode_superblock(g, block, &sb))
+	if (remap::error_text(decode_superblock(g, block, &sb)))
 		return;
 	static u8 again[kMaxBlock];
 	encode_superblock(sb, again, g.block_size());
@@ -116,8 +117,8 @@ void fuzz_table_block(const Geometry &g, const u8 *header, bool repair, bool own
 	const u32 version = header[1] & 2 ? 1 : kFormatVersion;
 	static Entry out[Geometry::entries_for(kMaxBlock)];
 	u32 crc = 0;
-	if (decode_table_block(g, uuid, max_seq, area, index, expected_slots, block, out, &crc,
-			       version))
+	if (remap::error_text(decode_table_block(g, uuid, max_seq, area, index, expected_slots,
+						 block, out, &crc, version)))
 		return;
 	for (u32 i = 0; i < expected_slots; i++) {
 		if (out[i].state != EntryState::LostSectors)
@@ -133,8 +134,8 @@ void fuzz_table_block(const Geometry &g, const u8 *header, bool repair, bool own
 		// What version 1 accepts, version 2 accepts the same.
 		static Entry out2[Geometry::entries_for(kMaxBlock)];
 		u32 crc3 = 0;
-		if (decode_table_block(g, uuid, max_seq, area, index, expected_slots, block, out2,
-				       &crc3) ||
+		if (remap::error_text(decode_table_block(g, uuid, max_seq, area, index,
+							 expected_slots, block, out2, &crc3)) ||
 		    crc3 != crc || memcmp(out, out2, sizeof(Entry) * g.entries_per_table_block()))
 			fail("version 2 refuses or reads otherwise a table version 1 accepts");
 	}

@@ -263,7 +263,8 @@ void check_one(const rc_table &parsed, const rc_devices &devs, u64 h)
 
 	// The engine's own validation may only add the limits on the spare area's size.
 	remap::Geometry geo;
-	if (const char *why = remap::Geometry::from_table(t, devs.target_len, &geo)) {
+	if (const char *why =
+		    remap::error_text(remap::Geometry::from_table(t, devs.target_len, &geo))) {
 		if (!strstr(why, "Spare area too small") && !strstr(why, "Spare range too large"))
 			fail("Geometry refuses a checked line", describe(t, devs) + ": " + why);
 	}

@@ -39,7 +39,7 @@ extern "C" rb_s64 rkt_alloc_get(struct rkt_alloc *a)
 {
 	Result<SpareBlock> r = a->a.allocate();
 	if (r.is_error())
-		return r.error().code;
+		return r.error().code();
 	return static_cast<rb_s64>(r.value().value());
 }
 
@@ -61,8 +61,8 @@ namespace {
 
 const char *make_geometry(const rkt_geometry *g, Geometry *geo)
 {
-	return Geometry::create(g->data_offset, g->data_len, g->spare_offset, g->spare_len,
-				g->block_size, geo);
+	return remap::error_text(Geometry::create(g->data_offset, g->data_len, g->spare_offset,
+						  g->spare_len, g->block_size, geo));
 }
 
 // The hooks are only called with geometries rkt_geometry_create accepted.
@@ -113,7 +113,7 @@ extern "C" const char *rkt_superblock_decode(const struct rkt_geometry *g, const
 {
 	const Geometry geo = geometry_of(g);
 	Superblock sb;
-	const char *err = decode_superblock(geo, block, &sb);
+	const char *err = remap::error_text(decode_superblock(geo, block, &sb));
 	if (err)
 		return err;
 	out->seq = sb.seq;
@@ -164,8 +164,8 @@ extern "C" const char *rkt_table_block_decode(const struct rkt_geometry *g, cons
 	Entry *entries = new (Gfp::Kernel) Entry[e];
 	if (!entries)
 		return "out of memory (test hook)";
-	const char *err = decode_table_block(geo, uuid, max_seq, area, index, expected_slots, block,
-					     entries, crc);
+	const char *err = remap::error_text(decode_table_block(
+		geo, uuid, max_seq, area, index, expected_slots, block, entries, crc));
 	if (!err) {
 		for (u32 i = 0; i < e; i++)
 			out[i] = rkt_entry{entries[i].data_block, entries[i].spare_block,
@@ -180,7 +180,7 @@ extern "C" const char *rkt_table_block_decode(const struct rkt_geometry *g, cons
 extern "C" const char *rkt_parse_message(unsigned int argc, char **argv, struct rkt_message *out)
 {
 	Message m;
-	const char *err = parse_message(argc, argv, &m);
+	const char *err = remap::error_text(parse_message(argc, argv, &m));
 	if (err)
 		return err;
 	out->verb = static_cast<u32>(m.verb);

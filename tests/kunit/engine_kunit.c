@@ -135,11 +135,11 @@ static struct rc_target *rkt_engine(struct kunit *test, struct rkt_disks *d)
 {
 	struct rc_table table;
 	const char *error = NULL;
-	struct rc_target *t;
+	struct rc_target *t = NULL;
 	int err = 0;
 
 	rkt_table(test, rkt_engine_line, &table);
-	t = rc_target_create(&table, &rkt_devs, &rkt_io_ops, d, &error, &err);
+	err = rc_target_create(&table, &rkt_devs, &rkt_io_ops, d, &t, &error);
 	KUNIT_ASSERT_TRUE_MSG(test, t != NULL, "create: %d %s", err, error);
 	KUNIT_EXPECT_EQ(test, rc_target_resume(t), 0);
 	return t;
@@ -264,14 +264,16 @@ static void engine_corrupt_superblocks(struct kunit *test)
 
 	rkt_table(test, rkt_engine_line, &table);
 	d->spare[100] ^= 0xff; /* superblock slot 0: block 0 */
-	t = rc_target_create(&table, &rkt_devs, &rkt_io_ops, d, &error, &err);
+	t = NULL;
+	err = rc_target_create(&table, &rkt_devs, &rkt_io_ops, d, &t, &error);
 	KUNIT_EXPECT_TRUE_MSG(test, t != NULL, "one bad slot: %d %s", err, error);
 	if (t)
 		rc_target_destroy(t);
 
 	d->spare[4096 + 100] ^= 0xff; /* slot 1: block 1 */
 	error = NULL;
-	t = rc_target_create(&table, &rkt_devs, &rkt_io_ops, d, &error, &err);
+	t = NULL;
+	err = rc_target_create(&table, &rkt_devs, &rkt_io_ops, d, &t, &error);
 	KUNIT_EXPECT_TRUE(test, t == NULL);
 	KUNIT_EXPECT_LT(test, err, 0);
 	KUNIT_EXPECT_TRUE(test, error != NULL);

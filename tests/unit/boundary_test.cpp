@@ -47,7 +47,7 @@ int Counted::live = 0;
 remap::Result<int> half(int x)
 {
 	if (x % 2)
-		return remap::Error{-remap::kEINVAL};
+		return remap::Error::invalid("odd");
 	return x / 2;
 }
 
@@ -87,5 +87,22 @@ TEST(Boundary, ResultAndTry)
 	EXPECT_EQ(r.value(), 3);
 	auto e = quarter(6); // 6 -> 3 -> odd
 	ASSERT_TRUE(e.is_error());
-	EXPECT_EQ(e.error().code, -remap::kEINVAL);
+	EXPECT_EQ(e.error().code(), -remap::kEINVAL);
+	EXPECT_STREQ(e.error().message(), "odd") << "TRY passes the text on with the errno";
+}
+
+// The C boundary's one conversion: 0 and *error untouched, or -errno and the text.
+TEST(Boundary, ErrorConvertsOnceToErrnoAndText)
+{
+	const char *error = "untouched";
+	EXPECT_EQ(remap::to_boundary(remap::Status(), &error), 0);
+	EXPECT_STREQ(error, "untouched");
+	EXPECT_EQ(remap::to_boundary(
+			  remap::Status(remap::Error::from_errno(-remap::kENOSPC, "full")), &error),
+		  -remap::kENOSPC);
+	EXPECT_STREQ(error, "full");
+	EXPECT_EQ(remap::Error::no_memory("m").code(), -remap::kENOMEM);
+	EXPECT_EQ(remap::Error::busy("b").code(), -remap::kEBUSY);
+	EXPECT_EQ(remap::Error::io("i").code(), -remap::kEIO);
+	EXPECT_EQ(remap::error_text(remap::Status()), nullptr);
 }

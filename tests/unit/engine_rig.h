@@ -124,9 +124,8 @@ public:
 	Target create(int *err_out = nullptr, const char **error_out = nullptr)
 	{
 		const char *error = nullptr;
-		int err = 12345;
-		rc_target *t =
-			rc_target_create(&table, &devs, disk.ops(), disk.ctx(), &error, &err);
+		rc_target *t = nullptr;
+		const int err = rc_target_create(&table, &devs, disk.ops(), disk.ctx(), &t, &error);
 		if (err_out) {
 			*err_out = err;
 		} else {

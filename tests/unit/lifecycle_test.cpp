@@ -54,8 +54,8 @@ Target create_with(Rig &rig, const rc_table &table, const rc_devices &devs, int 
 		   std::string *error)
 {
 	const char *e = nullptr;
-	*err = 12345;
-	rc_target *t = rc_target_create(&table, &devs, rig.disk.ops(), rig.disk.ctx(), &e, err);
+	rc_target *t = nullptr;
+	*err = rc_target_create(&table, &devs, rig.disk.ops(), rig.disk.ctx(), &t, &e);
 	*error = e ? e : "";
 	return Target(t);
 }
@@ -239,8 +239,9 @@ TEST(Lifecycle, ATakenOverStoreDoesItsIoThroughTheNewTable)
 	Target a = rig.started();
 	Proxy proxy{&rig.disk};
 	const char *error = nullptr;
-	int err = 0;
-	Target b(rc_target_create(&rig.table, &rig.devs, &kProxyOps, &proxy, &error, &err));
+	rc_target *created = nullptr;
+	(void)rc_target_create(&rig.table, &rig.devs, &kProxyOps, &proxy, &created, &error);
+	Target b(created);
 	ASSERT_TRUE(b) << error;
 	ASSERT_GE(remap_block(a.get(), rig.layout, 1), 0); // b takes this over
 	rc_target_suspend(a.get());
@@ -416,10 +417,11 @@ TEST(Lifecycle, ReloadConstructorRetriesWhenTheLiveTableCommitsDuringItsLoad)
 		EXPECT_GE(remap_block(old_t.get(), l, next++), 0); // seq N + 1
 		EXPECT_GE(remap_block(old_t.get(), l, next++), 0); // seq N + 2
 	});
-	int err = 0;
 	const char *error = nullptr;
-	Target t(rc_target_create(&rig.table, &rig.devs, rig.disk.ops(), rig.disk.ctx(), &error,
-				  &err));
+	rc_target *created = nullptr;
+	const int err = rc_target_create(&rig.table, &rig.devs, rig.disk.ops(), rig.disk.ctx(),
+					 &created, &error);
+	Target t(created);
 	hook.off();
 	EXPECT_EQ(fired, 3) << "two loads raced, the third did not";
 	ASSERT_TRUE(t) << error << " (" << err << ")";
@@ -443,10 +445,11 @@ TEST(Lifecycle, ReloadConstructorRacingEveryLoadFailsWithAClearError)
 		EXPECT_GE(remap_block(old_t.get(), l, next++), 0);
 		EXPECT_GE(remap_block(old_t.get(), l, next++), 0);
 	});
-	int err = 0;
 	const char *error = nullptr;
-	Target t(rc_target_create(&rig.table, &rig.devs, rig.disk.ops(), rig.disk.ctx(), &error,
-				  &err));
+	rc_target *created = nullptr;
+	const int err = rc_target_create(&rig.table, &rig.devs, rig.disk.ops(), rig.disk.ctx(),
+					 &created, &error);
+	Target t(created);
 	hook.off();
 	EXPECT_FALSE(t);
 	EXPECT_EQ(fired, 4) << "bounded";

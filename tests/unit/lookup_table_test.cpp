@@ -159,7 +159,7 @@ TEST(LookupTable, BuildRejectsDuplicates)
 	u32 values[] = {1, 2, 3};
 	auto r = LookupTable::build(keys, values, 3, remap::Gfp::Kernel);
 	ASSERT_TRUE(r.is_error());
-	EXPECT_EQ(r.error().code, -remap::kEINVAL);
+	EXPECT_EQ(r.error().code(), -remap::kEINVAL);
 }
 
 TEST(LookupTable, MergeChainsMatchModel)
@@ -203,7 +203,7 @@ TEST(LookupTable, AllocationFailureLeavesNothingBehind)
 		rb_user_fail_alloc_nth(nth);
 		auto r = LookupTable::build(keys, values, 3, remap::Gfp::Kernel);
 		ASSERT_TRUE(r.is_error()) << nth;
-		EXPECT_EQ(r.error().code, -remap::kENOMEM);
+		EXPECT_EQ(r.error().code(), -remap::kENOMEM);
 		EXPECT_EQ(rb_user_live_allocs(), before);
 	}
 	rb_user_fail_alloc_nth(-1);
@@ -467,7 +467,7 @@ TEST(LookupTable, MergeAllocationFailureAtEveryStep)
 			t = r.value();
 			break;
 		}
-		EXPECT_EQ(r.error().code, -remap::kENOMEM) << nth;
+		EXPECT_EQ(r.error().code(), -remap::kENOMEM) << nth;
 		ASSERT_EQ(rb_user_live_allocs(), with_old)
 			<< "leak when allocation " << nth << " fails";
 		expect_matches(old, model, rng);
@@ -509,7 +509,7 @@ TEST(LookupTable, BuildAllocationFailureAtEveryStep)
 			t = r.value();
 			break;
 		}
-		EXPECT_EQ(r.error().code, -remap::kENOMEM) << nth;
+		EXPECT_EQ(r.error().code(), -remap::kENOMEM) << nth;
 		ASSERT_EQ(rb_user_live_allocs(), start)
 			<< "leak when allocation " << nth << " fails";
 	}

@@ -11,7 +11,7 @@ namespace {
 std::string parse(const std::string &line, remap::Message *m)
 {
 	TableLine tl(line);
-	const char *err = remap::parse_message(tl.argc(), tl.argv.data(), m);
+	const char *err = remap::error_text(remap::parse_message(tl.argc(), tl.argv.data(), m));
 	return err ? err : "";
 }
 

@@ -69,8 +69,8 @@ Geometry make_geometry(u32 block_size, u64 spare_blocks, u64 data_blocks = 1000)
 {
 	const u64 bs = block_size / 512;
 	Geometry g;
-	const char *err = Geometry::create(64 * bs, data_blocks * bs, 8 * bs, spare_blocks * bs,
-					   block_size, &g);
+	const char *err = remap::error_text(Geometry::create(64 * bs, data_blocks * bs, 8 * bs,
+							     spare_blocks * bs, block_size, &g));
 	EXPECT_EQ(err, nullptr) << err;
 	return g;
 }
@@ -79,8 +79,8 @@ const char *create(u64 data_offset, u64 data_len, u64 spare_offset, u64 spare_le
 		   Geometry *g = nullptr)
 {
 	Geometry local;
-	return Geometry::create(data_offset, data_len, spare_offset, spare_len, block_size,
-				g ? g : &local);
+	return remap::error_text(Geometry::create(data_offset, data_len, spare_offset, spare_len,
+						  block_size, g ? g : &local));
 }
 
 const u8 kUuid[16] = {0x10, 0x32, 0x54, 0x76, 0x98, 0xba, 0xdc, 0xfe,
@@ -113,7 +113,7 @@ Block encode(const Superblock &sb, u32 block_size)
 const char *decode(const Geometry &g, const Block &b, Superblock *out = nullptr)
 {
 	Superblock local;
-	return remap::decode_superblock(g, b.data(), out ? out : &local);
+	return remap::error_text(remap::decode_superblock(g, b.data(), out ? out : &local));
 }
 
 void expect_same(const Superblock &a, const Superblock &b)
@@ -182,9 +182,9 @@ struct TableCase {
 	{
 		std::vector<Entry> local(g.entries_per_table_block());
 		u32 crc_local;
-		return remap::decode_table_block(
+		return remap::error_text(remap::decode_table_block(
 			g, kUuid, seq, area, index, static_cast<u32>(slots.size()), b.data(),
-			out ? out->data() : local.data(), crc_out ? crc_out : &crc_local);
+			out ? out->data() : local.data(), crc_out ? crc_out : &crc_local));
 	}
 	const char *decode() const { return decode(block); }
 };
@@ -348,7 +348,7 @@ TEST(Geometry, FromTableLine)
 	t.spare_len = 8 * 1000;
 	t.block_size = 4096;
 	Geometry g;
-	ASSERT_EQ(Geometry::from_table(t, 8 * 500, &g), nullptr);
+	ASSERT_EQ(remap::error_text(Geometry::from_table(t, 8 * 500, &g)), nullptr);
 	EXPECT_EQ(g.data_offset(), 2048u);
 	EXPECT_EQ(g.data_len(), 4000u);
 	EXPECT_EQ(g.spare_offset(), 0u);
@@ -356,7 +356,7 @@ TEST(Geometry, FromTableLine)
 	EXPECT_EQ(g.data_blocks(), 500u);
 	EXPECT_EQ(g.spare_blocks(), 1000u);
 	t.spare_len = 8 * 4;
-	EXPECT_EQ(str(Geometry::from_table(t, 8 * 500, &g)),
+	EXPECT_EQ(str(remap::error_text(Geometry::from_table(t, 8 * 500, &g))),
 		  "Spare area too small for the metadata and one spare block");
 	EXPECT_EQ(g.spare_blocks(), 1000u) << "a failed create leaves *out alone";
 }
@@ -420,9 +420,9 @@ TEST(MetadataCodec, SuperblockGoldenBytes)
 	EXPECT_EQ(le32(&v1[8]), 1u);
 	EXPECT_EQ(le32(&v1[508]), 0xa54d5510u) << "pinned: version 1 as main wrote it";
 	Superblock got;
-	ASSERT_EQ(remap::decode_superblock(g, v1.data(), &got), nullptr);
+	ASSERT_EQ(remap::error_text(remap::decode_superblock(g, v1.data(), &got)), nullptr);
 	EXPECT_EQ(got.version, 1u);
-	ASSERT_EQ(remap::decode_superblock(g, b.data(), &got), nullptr);
+	ASSERT_EQ(remap::error_text(remap::decode_superblock(g, b.data(), &got)), nullptr);
 	EXPECT_EQ(got.version, 2u);
 
 	Superblock out;
@@ -671,9 +671,10 @@ TEST(MetadataCodec, TableBlockGoldenBytes)
 
 	std::vector<Entry> out(28);
 	u32 crc_out = 0;
-	ASSERT_EQ(remap::decode_table_block(g, kUuid, 0x0a0b0c0d0e0f1011ull, 1, 33, 4, b.data(),
-					    out.data(), &crc_out),
-		  nullptr);
+	ASSERT_EQ(
+		remap::error_text(remap::decode_table_block(g, kUuid, 0x0a0b0c0d0e0f1011ull, 1, 33,
+							    4, b.data(), out.data(), &crc_out)),
+		nullptr);
 	EXPECT_EQ(crc_out, crc);
 }
 
@@ -721,7 +722,8 @@ TEST(MetadataCodec, FreeSlotsAreWrittenAsZero)
 		EXPECT_EQ(b[i], 0);
 	std::vector<Entry> out(28);
 	u32 crc;
-	EXPECT_EQ(remap::decode_table_block(g, kUuid, 1, 0, 0, 1, b.data(), out.data(), &crc),
+	EXPECT_EQ(remap::error_text(remap::decode_table_block(g, kUuid, 1, 0, 0, 1, b.data(),
+							      out.data(), &crc)),
 		  nullptr);
 }
 
@@ -855,8 +857,8 @@ TEST(MetadataCodec, TableEntryRules)
 		reseal_table_block(b);
 		std::vector<Entry> out(28);
 		u32 crc;
-		const char *err =
-			remap::decode_table_block(g, kUuid, 3, 0, 0, 3, b.data(), out.data(), &crc);
+		const char *err = remap::error_text(remap::decode_table_block(
+			g, kUuid, 3, 0, 0, 3, b.data(), out.data(), &crc));
 		EXPECT_EQ(err ? std::string(err) : "", c.error)
 			<< c.data << " " << c.spare << " " << c.state;
 		if (!err) {
@@ -865,8 +867,8 @@ TEST(MetadataCodec, TableEntryRules)
 			EXPECT_EQ(static_cast<u32>(out[1].state), c.state);
 		}
 		// A version 1 table knows no lost-sectors entries.
-		err = remap::decode_table_block(g, kUuid, 3, 0, 0, 3, b.data(), out.data(), &crc,
-						1);
+		err = remap::error_text(remap::decode_table_block(g, kUuid, 3, 0, 0, 3, b.data(),
+								  out.data(), &crc, 1));
 		EXPECT_EQ(err ? std::string(err) : "",
 			  c.state == 4 ? std::string("Table entry has an unknown state") : c.error)
 			<< "version 1: " << c.data << " " << c.spare << " " << c.state;
@@ -893,17 +895,17 @@ TEST(MetadataCodec, LostSectorRunsAtEachBlockSize)
 		EXPECT_EQ(le32(&b[at + 4]), 4u);
 		std::vector<Entry> out(g.entries_per_table_block());
 		u32 crc;
-		ASSERT_EQ(
-			remap::decode_table_block(g, kUuid, 3, 0, 0, 2, b.data(), out.data(), &crc),
-			nullptr);
+		ASSERT_EQ(remap::error_text(remap::decode_table_block(g, kUuid, 3, 0, 0, 2,
+								      b.data(), out.data(), &crc)),
+			  nullptr);
 		EXPECT_EQ(out[1].state, EntryState::LostSectors);
 		EXPECT_EQ(out[1].run_first(), n - 3);
 		EXPECT_EQ(out[1].run_count(), 3u);
 		put32(&b[at], Entry::run(n - 3, 4));
 		reseal_table_block(b);
-		EXPECT_STREQ(
-			remap::decode_table_block(g, kUuid, 3, 0, 0, 2, b.data(), out.data(), &crc),
-			"Lost-sectors entry has a run outside its block");
+		EXPECT_STREQ(remap::error_text(remap::decode_table_block(
+				     g, kUuid, 3, 0, 0, 2, b.data(), out.data(), &crc)),
+			     "Lost-sectors entry has a run outside its block");
 	}
 }
 
@@ -1023,11 +1025,11 @@ TEST(MetadataCodec, AWholeTableChecksOut)
 	for (u32 i = 0; i < got.used_blocks; i++) {
 		std::vector<Entry> out(28);
 		u32 crc;
-		ASSERT_EQ(
-			remap::decode_table_block(g, got.uuid, got.seq, got.area, i,
-						  remap::slots_in_table_block(g, got.used_slots, i),
-						  blocks[i].data(), out.data(), &crc),
-			nullptr);
+		ASSERT_EQ(remap::error_text(remap::decode_table_block(
+				  g, got.uuid, got.seq, got.area, i,
+				  remap::slots_in_table_block(g, got.used_slots, i),
+				  blocks[i].data(), out.data(), &crc)),
+			  nullptr);
 		got_crcs.push_back(crc);
 	}
 	EXPECT_EQ(remap::table_crc(got_crcs.data(), got.used_blocks), got.table_crc);

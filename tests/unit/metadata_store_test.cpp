@@ -28,8 +28,8 @@ Geometry make_geometry(u64 spare_blocks, u32 block_size = 4096, u64 data_blocks 
 {
 	Geometry g;
 	const u64 bs = block_size / 512;
-	const char *err =
-		Geometry::create(0, data_blocks * bs, 0, spare_blocks * bs, block_size, &g);
+	const char *err = remap::error_text(
+		Geometry::create(0, data_blocks * bs, 0, spare_blocks * bs, block_size, &g));
 	EXPECT_EQ(err, nullptr) << err;
 	return g;
 }
@@ -68,7 +68,7 @@ void apply(Model *m, const std::vector<MetadataStore::SlotChange> &changes,
 std::unique_ptr<MetadataStore> load(const Geometry &g, MemDisk &disk, std::string *err = nullptr)
 {
 	auto s = std::make_unique<MetadataStore>(g, disk.ops(), disk.ctx());
-	const char *e = s->load(remap::Gfp::Kernel);
+	const char *e = remap::error_text(s->load(remap::Gfp::Kernel));
 	if (err)
 		*err = e ? e : "";
 	else
@@ -301,7 +301,7 @@ TEST(MetadataStore, AllocationFailuresAreClean)
 	for (long nth = 0; nth < 12; nth++) {
 		auto s = std::make_unique<MetadataStore>(g, disk.ops(), disk.ctx());
 		rb_user_fail_alloc_nth(nth);
-		const char *e = s->load(remap::Gfp::Kernel);
+		const char *e = remap::error_text(s->load(remap::Gfp::Kernel));
 		rb_user_fail_alloc_nth(-1);
 		if (e) {
 			EXPECT_NE(std::string(e).find("memory"), std::string::npos) << e;
@@ -365,7 +365,8 @@ TEST(MetadataStore, AnotherBlockSizeIsNamed)
 	auto s = load(g, disk);
 	ASSERT_FALSE(s->commit(nullptr, 0, remap::Gfp::Kernel).is_error()); // slot 1 only
 	Geometry other;
-	ASSERT_EQ(Geometry::create(0, 1024 * 8, 0, 1000 * 8, 8192, &other), nullptr);
+	ASSERT_EQ(remap::error_text(Geometry::create(0, 1024 * 8, 0, 1000 * 8, 8192, &other)),
+		  nullptr);
 	std::string err;
 	EXPECT_FALSE(load(other, disk, &err));
 	EXPECT_EQ(err, "Metadata was formatted with another block_size");
@@ -467,7 +468,7 @@ void stamp_version(const Geometry &g, MemDisk &disk, u32 s, u32 version)
 	ASSERT_EQ(disk.ops()->read(disk.ctx(), RB_SPARE_DEV, sector, b.data(), g.block_size(), 0),
 		  0);
 	remap::Superblock sb;
-	ASSERT_EQ(remap::decode_superblock(g, b.data(), &sb), nullptr);
+	ASSERT_EQ(remap::error_text(remap::decode_superblock(g, b.data(), &sb)), nullptr);
 	sb.version = version;
 	remap::encode_superblock(sb, b.data(), g.block_size());
 	disk.poke(RB_SPARE_DEV, sector * 512, b.data(), b.size());
@@ -480,7 +481,7 @@ u32 slot_version(const Geometry &g, MemDisk &disk, u32 s)
 	EXPECT_EQ(disk.ops()->read(disk.ctx(), RB_SPARE_DEV, sector, b.data(), g.block_size(), 0),
 		  0);
 	remap::Superblock sb;
-	const char *err = remap::decode_superblock_fields(b.data(), &sb);
+	const char *err = remap::error_text(remap::decode_superblock_fields(b.data(), &sb));
 	EXPECT_EQ(err, nullptr) << err;
 	return err ? 0 : sb.version;
 }
@@ -569,7 +570,7 @@ TEST(MetadataStore, ClaimedFullTableAllocatesAsBlocksValidate)
 	disk.read_filter = [&](int, rb_u64) { return ++reads > 0; };
 
 	MetadataStore s(g, disk.ops(), disk.ctx());
-	const char *err = s.load(remap::Gfp::Kernel);
+	const char *err = remap::error_text(s.load(remap::Gfp::Kernel));
 	ASSERT_NE(err, nullptr);
 	EXPECT_STREQ(err, "Table block has a bad magic");
 	EXPECT_LE(reads, 2 + 1 + 16) << "two superblocks, one table block, the other-size probes";
@@ -603,22 +604,24 @@ TEST(MetadataStore, FourKnSpareGetsOnlyAlignedIo)
 	MemDisk disk(1 << 23, 8000);
 	disk.logical_block[RB_SPARE_DEV] = 4096;
 	auto s = std::make_unique<MetadataStore>(g, disk.ops(), disk.ctx(), 4096);
-	ASSERT_EQ(s->load(remap::Gfp::Kernel), nullptr);
+	ASSERT_EQ(remap::error_text(s->load(remap::Gfp::Kernel)), nullptr);
 	ASSERT_FALSE(s->commit(nullptr, 0, remap::Gfp::Kernel).is_error());
 	ASSERT_FALSE(s->commit(std::vector<MetadataStore::SlotChange>{insert(7, 20)}.data(), 1,
 			       remap::Gfp::Kernel)
 			     .is_error());
 	Geometry other;
-	ASSERT_EQ(Geometry::create(0, 1024 * 8, 0, 1000 * 8, 8192, &other), nullptr);
+	ASSERT_EQ(remap::error_text(Geometry::create(0, 1024 * 8, 0, 1000 * 8, 8192, &other)),
+		  nullptr);
 	MetadataStore probe(other, disk.ops(), disk.ctx(), 4096);
-	EXPECT_STREQ(probe.load(remap::Gfp::Kernel),
+	EXPECT_STREQ(remap::error_text(probe.load(remap::Gfp::Kernel)),
 		     "Metadata was formatted with another block_size");
 	EXPECT_EQ(disk.misaligned_io, 0);
 	// A block_size below the device's logical block size is refused before any I/O.
 	Geometry tiny;
-	ASSERT_EQ(Geometry::create(0, 1024 * 8, 0, 1000 * 8, 2048, &tiny), nullptr);
+	ASSERT_EQ(remap::error_text(Geometry::create(0, 1024 * 8, 0, 1000 * 8, 2048, &tiny)),
+		  nullptr);
 	MetadataStore too_small(tiny, disk.ops(), disk.ctx(), 4096);
-	EXPECT_STREQ(too_small.load(remap::Gfp::Kernel),
+	EXPECT_STREQ(remap::error_text(too_small.load(remap::Gfp::Kernel)),
 		     "block_size is smaller than the spare device's logical block size");
 	EXPECT_EQ(disk.misaligned_io, 0);
 }

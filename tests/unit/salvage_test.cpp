@@ -336,8 +336,9 @@ TEST(Salvage, Version1ImageLoadsAndUpgrades)
 	Rig rig(layout_of(4096));
 	const Layout &l = rig.layout;
 	remap::Geometry g;
-	ASSERT_EQ(remap::Geometry::create(l.data_offset, l.target_len(), l.spare_offset,
-					  l.spare_len(), l.block_size, &g),
+	ASSERT_EQ(remap::error_text(remap::Geometry::create(l.data_offset, l.target_len(),
+							    l.spare_offset, l.spare_len(),
+							    l.block_size, &g)),
 		  nullptr);
 	auto version = [&](u32 slot, bool restamp_v1) {
 		std::vector<unsigned char> b(l.block_size);
@@ -346,7 +347,7 @@ TEST(Salvage, Version1ImageLoadsAndUpgrades)
 					       l.block_size, 0),
 			  0);
 		remap::Superblock sb;
-		if (remap::decode_superblock(g, b.data(), &sb))
+		if (remap::error_text(remap::decode_superblock(g, b.data(), &sb)))
 			return 0u;
 		const u32 was = sb.version;
 		if (restamp_v1) {

@@ -40,7 +40,7 @@ TEST(SpareAllocator, HandsOutEveryFreeBlockOnceThenENOSPC)
 	for (;;) {
 		auto r = a->allocate();
 		if (r.is_error()) {
-			EXPECT_EQ(r.error().code, -remap::kENOSPC);
+			EXPECT_EQ(r.error().code(), -remap::kENOSPC);
 			break;
 		}
 		u64 b = r.value().value();
@@ -100,7 +100,7 @@ TEST(SpareAllocator, InitFailureIsClean)
 		SpareAllocator a;
 		auto s = a.init(1 << 20, remap::Gfp::Kernel);
 		ASSERT_TRUE(s.is_error());
-		EXPECT_EQ(s.error().code, -remap::kENOMEM);
+		EXPECT_EQ(s.error().code(), -remap::kENOMEM);
 	}
 	EXPECT_EQ(rb_user_live_allocs(), before);
 }
@@ -231,7 +231,7 @@ std::vector<u64> allocate_all(SpareAllocator &a)
 	for (;;) {
 		auto r = a.allocate();
 		if (r.is_error()) {
-			EXPECT_EQ(r.error().code, -remap::kENOSPC);
+			EXPECT_EQ(r.error().code(), -remap::kENOSPC);
 			return out;
 		}
 		out.push_back(r.value().value());
@@ -287,7 +287,7 @@ TEST(SpareAllocator, BoundedRefillStillFindsTheLastFreeBlockAnywhere)
 	EXPECT_EQ(a.available(), 0u);
 	auto r3 = a.allocate();
 	ASSERT_TRUE(r3.is_error());
-	EXPECT_EQ(r3.error().code, -remap::kENOSPC);
+	EXPECT_EQ(r3.error().code(), -remap::kENOSPC);
 	// Freed again, it is found again, however far behind the cursor.
 	a.free(SpareBlock(lone));
 	EXPECT_EQ(allocate_all(a), std::vector<u64>{lone});

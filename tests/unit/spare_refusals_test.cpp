@@ -48,9 +48,8 @@ TEST(SpareRefusals, FourKnSpareSeesNoMisalignedIo)
 	const char *error = nullptr;
 	ASSERT_EQ(rc_table_parse(line.argc(), line.argv.data(), &other, &error), 0);
 	ASSERT_EQ(rc_table_check(&other, &rig.devs, &error), 0) << error;
-	int err = 0;
-	rc_target *t =
-		rc_target_create(&other, &rig.devs, rig.disk.ops(), rig.disk.ctx(), &error, &err);
+	rc_target *t = nullptr;
+	(void)rc_target_create(&other, &rig.devs, rig.disk.ops(), rig.disk.ctx(), &t, &error);
 	EXPECT_EQ(t, nullptr);
 	if (t)
 		rc_target_destroy(t);

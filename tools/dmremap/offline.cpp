@@ -52,7 +52,7 @@ std::vector<Candidate> find_superblocks(const Device &dev, uint64_t base, bool *
 	Superblock sb;
 	auto block = read_bytes(dev, base, remap::kSuperblockBytes);
 	*slot0_zero = remap::block_is_zero(block.data(), remap::kSuperblockBytes);
-	const char *why = remap::decode_superblock_fields(block.data(), &sb);
+	const char *why = remap::error_text(remap::decode_superblock_fields(block.data(), &sb));
 	if (!why)
 		found.push_back({0, sb});
 	else if (!*slot0_zero)
@@ -61,7 +61,7 @@ std::vector<Candidate> find_superblocks(const Device &dev, uint64_t base, bool *
 		if (base + bs + remap::kSuperblockBytes > dev.bytes())
 			break;
 		block = read_bytes(dev, base + bs, remap::kSuperblockBytes);
-		why = remap::decode_superblock_fields(block.data(), &sb);
+		why = remap::error_text(remap::decode_superblock_fields(block.data(), &sb));
 		if (!why && sb.block_size == bs)
 			found.push_back({1, sb});
 		else if (why && std::equal(kMagic, kMagic + 8, block.begin()))
@@ -109,9 +109,9 @@ std::vector<Geometry> geometries_from(std::vector<Candidate> found, uint64_t roo
 	std::vector<Geometry> out;
 	for (const Candidate &c : found) {
 		Geometry geo;
-		const char *why =
+		const char *why = remap::error_text(
 			Geometry::create(c.sb.data_offset, c.sb.data_len, c.sb.spare_offset,
-					 c.sb.spare_len, c.sb.block_size, &geo);
+					 c.sb.spare_len, c.sb.block_size, &geo));
 		if (why) {
 			bad->push_back(std::string("superblock in slot ") + std::to_string(c.slot) +
 				       " describes an impossible geometry: " + why);
@@ -140,9 +140,9 @@ std::vector<Geometry> geometries_from(std::vector<Candidate> found, uint64_t roo
 	return out;
 }
 
-void throw_if_resource_failure(const MetadataStore &store, const std::string &path)
+void throw_if_resource_failure(const remap::Status &loaded, const std::string &path)
 {
-	const int err = store.load_errno();
+	const int err = remap::to_errno(loaded);
 	if (err == -EIO || err == -ENOMEM)
 		throw OperationalError(errno_message(path + ": cannot load the metadata", -err));
 }
@@ -165,7 +165,8 @@ void inspect_slots(const Device &dev, MetadataReport *r)
 			slot.state = SlotReport::State::Empty;
 			continue;
 		}
-		const char *why = remap::decode_superblock(geo, block.data(), &slot.sb);
+		const char *why =
+			remap::error_text(remap::decode_superblock(geo, block.data(), &slot.sb));
 		slot.state = why ? SlotReport::State::Invalid : SlotReport::State::Valid;
 		slot.error = why ? why : "";
 	}
@@ -181,9 +182,10 @@ void inspect_slot_tables(const Device &dev, MetadataReport *r)
 		AreaStore a(dev, r->offset, geo);
 		a.io.hide(geo.spare_dev_sector(geo.superblock_block(1 - s)));
 		MetadataStore &store = a.store;
-		const char *why = store.load(remap::Gfp::Kernel);
+		const remap::Status loaded = store.load(remap::Gfp::Kernel);
+		const char *why = remap::error_text(loaded);
 		if (why)
-			throw_if_resource_failure(store, dev.path());
+			throw_if_resource_failure(loaded, dev.path());
 		r->slots[s].table_error = why ? why : "";
 	}
 }
@@ -211,9 +213,10 @@ void load_active(const Device &dev, MetadataReport *r)
 	const Geometry &geo = r->geo;
 	AreaStore a(dev, r->offset, geo);
 	MetadataStore &store = a.store;
-	const char *why = store.load(remap::Gfp::Kernel);
+	const remap::Status loaded = store.load(remap::Gfp::Kernel);
+	const char *why = remap::error_text(loaded);
 	if (why) {
-		throw_if_resource_failure(store, dev.path());
+		throw_if_resource_failure(loaded, dev.path());
 		r->state = MetadataReport::State::Invalid;
 		r->problems.push_back(std::string("the module would refuse this metadata: ") + why);
 		return;
@@ -271,7 +274,7 @@ void collect_findings(MetadataReport *r)
 int load_rank(const Device &dev, uint64_t offset, const Geometry &geo)
 {
 	AreaStore a(dev, offset, geo);
-	if (a.store.load(remap::Gfp::Kernel))
+	if (a.store.load(remap::Gfp::Kernel).is_error())
 		return 0;
 	return a.store.fell_back() ? 1 : 2;
 }
@@ -372,9 +375,10 @@ std::string spare_area_problem(const Device &dev, const Geometry &geo)
 	if (geo.spare_offset() + geo.spare_len() > dev.sectors())
 		return "the spare range extends past the end of " + dev.path();
 	AreaStore a(dev, geo.spare_offset(), geo);
-	const char *why = a.store.load(remap::Gfp::Kernel);
+	const remap::Status loaded = a.store.load(remap::Gfp::Kernel);
+	const char *why = remap::error_text(loaded);
 	if (why)
-		throw_if_resource_failure(a.store, dev.path());
+		throw_if_resource_failure(loaded, dev.path());
 	return why ? why : "";
 }
 
@@ -401,7 +405,7 @@ void format_spare(const Device &dev, const Geometry &geo)
 	}
 	AreaStore a(dev, geo.spare_offset(), geo);
 	MetadataStore &store = a.store;
-	const char *why = store.load(remap::Gfp::Kernel);
+	const char *why = remap::error_text(store.load(remap::Gfp::Kernel));
 	if (why || !store.fresh())
 		throw OperationalError(dev.path() +
 				       ": the zeroed area does not read back as empty" +
@@ -409,7 +413,7 @@ void format_spare(const Device &dev, const Geometry &geo)
 	const auto committed = store.commit(nullptr, 0, remap::Gfp::Kernel);
 	if (committed.is_error())
 		throw OperationalError(errno_message(dev.path() + ": cannot write the metadata",
-						     -committed.error().code));
+						     -committed.error().code()));
 }
 
 const char *state_name(EntryState state)

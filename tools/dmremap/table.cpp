@@ -116,8 +116,9 @@ BuiltTable build_table(const TableSpec &spec, const DeviceFacts &devs)
 	const auto features = feature_words(spec);
 	args.insert(args.end(), features.begin(), features.end());
 	check_with_module_rules(t, args, devs);
-	const char *bad = remap::Geometry::create(spec.data_offset, t.data_len, spec.spare_offset,
-						  t.spare_len, t.block_size, &t.geo);
+	const char *bad = remap::error_text(remap::Geometry::create(spec.data_offset, t.data_len,
+								    spec.spare_offset, t.spare_len,
+								    t.block_size, &t.geo));
 	if (bad)
 		throw UsageError(std::string("invalid table: ") + bad);
 	t.line = "0 " + std::to_string(t.data_len) + " remap" + join(args);
