@@ -246,21 +246,24 @@ Status decode_superblock(const Geometry &geo, const u8 *block, Superblock *out)
 	if (sb.data_offset != geo.data_offset())
 		return Error::invalid(
 			"Superblock geometry does not match the table line: data_offset");
-	if (sb.data_len != geo.data_len())
-		return Error::invalid(
-			"Superblock geometry does not match the table line: data_len");
+	// data_len may differ: the data range grew, or shrank above every entry (the loader
+	// refuses an entry past its end). The spare area may grow while its table areas keep
+	// their size; the first commit records the new lengths.
 	if (sb.spare_offset != geo.spare_offset())
 		return Error::invalid(
 			"Superblock geometry does not match the table line: spare_offset");
-	if (sb.spare_len != geo.spare_len())
+	if (sb.spare_len > geo.spare_len())
 		return Error::invalid(
-			"Superblock geometry does not match the table line: spare_len");
+			"Superblock geometry does not match the table line: spare_len (the spare area cannot shrink)");
 	if (sb.block_size != geo.block_size())
 		return Error::invalid(
 			"Superblock geometry does not match the table line: block_size");
 	if (sb.table_blocks != geo.table_blocks())
-		return Error::invalid(
-			"Superblock geometry does not match the table line: table_blocks");
+		return sb.spare_len < geo.spare_len()
+			? Error::invalid(
+				  "The spare area cannot grow in place this far: its table areas would have to grow (see \"Growing\" in the admin guide)")
+			: Error::invalid(
+				  "Superblock geometry does not match the table line: table_blocks");
 
 	if (sb.area >= Geometry::kTableAreas)
 		return Error::invalid("Superblock names a table area other than 0 or 1");

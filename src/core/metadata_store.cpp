@@ -254,6 +254,30 @@ Status MetadataStore::check_entries(u64 expected_count, Gfp gfp)
 	return {};
 }
 
+namespace {
+// One object, so that load() can tell this refusal by its address.
+const char kShrinkRefused[] =
+	"The data range cannot shrink: a remapped or lost block lies past its new end";
+} // namespace
+
+// Whether table block i (in block_buf_), which this geometry refused, is valid for the data
+// range the superblock was committed with: the table line shortened the data range past an
+// entry.
+bool MetadataStore::shrunk_past_entries(const Superblock &sb, u32 i)
+{
+	Geometry committed;
+	if (sb.data_len <= geo_.data_len() ||
+	    Geometry::create(geo_.data_offset(), sb.data_len, geo_.spare_offset(),
+			     geo_.spare_len(), geo_.block_size(), &committed)
+		    .is_error())
+		return false;
+	u32 crc;
+	return !decode_table_block(committed, sb.uuid, sb.seq, sb.area, i,
+				   slots_in_table_block(committed, sb.used_slots, i), block_buf_,
+				   block_entries_, &crc, sb.version)
+			.is_error();
+}
+
 Status MetadataStore::load_area(const Superblock &sb, Gfp gfp)
 {
 	const u64 e = geo_.entries_per_table_block();
@@ -265,9 +289,13 @@ Status MetadataStore::load_area(const Superblock &sb, Gfp gfp)
 		const u64 sector = geo_.spare_dev_sector(geo_.table_block(sb.area, i));
 		if (io_->read(io_ctx_, RB_SPARE_DEV, sector, block_buf_, geo_.block_size(), 0))
 			return Error::from_errno(-kEIO, "Cannot read the metadata table");
-		TRY(decode_table_block(geo_, sb.uuid, sb.seq, sb.area, i,
-				       slots_in_table_block(geo_, sb.used_slots, i), block_buf_,
-				       block_entries_, &block_crcs_[sb.area][i], sb.version));
+		Status decoded =
+			decode_table_block(geo_, sb.uuid, sb.seq, sb.area, i,
+					   slots_in_table_block(geo_, sb.used_slots, i), block_buf_,
+					   block_entries_, &block_crcs_[sb.area][i], sb.version);
+		if (decoded.is_error())
+			return shrunk_past_entries(sb, i) ? Error::invalid(kShrinkRefused)
+							   : decoded.error();
 		if (reserve_slots(u64(i + 1) * e, gfp).is_error())
 			return Error::from_errno(-kENOMEM,
 						 "Cannot allocate memory to load the metadata");
@@ -337,6 +365,9 @@ Status MetadataStore::load(Gfp gfp)
 		Status loaded = load_area(sb[s], gfp);
 		if (loaded.is_error() && loaded.error().code() != -kEINVAL)
 			return loaded; // out of memory or unreadable: not a reason to load an older commit
+		// Nor is a table line that cuts off an entry: the older commit has fewer of them.
+		if (loaded.is_error() && loaded.error().message() == kShrinkRefused)
+			return loaded;
 		if (loaded.is_error()) {
 			rb_log(RB_LOG_WARN, "metadata superblock slot %u (seq %llu): %s", s,
 			       static_cast<unsigned long long>(sb[s].seq),
@@ -350,6 +381,13 @@ Status MetadataStore::load(Gfp gfp)
 			       static_cast<unsigned long long>(sb[s].seq));
 			fell_back_ = true;
 		}
+		if (sb[s].data_len != geo_.data_len() || sb[s].spare_len != geo_.spare_len())
+			rb_log(RB_LOG_INFO,
+			       "lengths changed since the last commit: data %llu -> %llu sectors, spare %llu -> %llu (recorded at the next commit)",
+			       static_cast<unsigned long long>(sb[s].data_len),
+			       static_cast<unsigned long long>(geo_.data_len()),
+			       static_cast<unsigned long long>(sb[s].spare_len),
+			       static_cast<unsigned long long>(geo_.spare_len()));
 		seq_ = sb[s].seq;
 		version_ = sb[s].version;
 		area_ = sb[s].area;

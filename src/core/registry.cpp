@@ -33,11 +33,10 @@ bool data_overlaps(const AreaClaim &c, const AreaClaim &o)
 
 } // namespace
 
-bool AreaClaim::same_geometry(const AreaClaim &o) const
+bool AreaClaim::same_area(const AreaClaim &o) const
 {
-	return data_dev == o.data_dev && data_offset == o.data_offset && data_len == o.data_len &&
-		spare_dev == o.spare_dev && spare_offset == o.spare_offset &&
-		spare_len == o.spare_len && block_size == o.block_size;
+	return data_dev == o.data_dev && data_offset == o.data_offset && spare_dev == o.spare_dev &&
+		spare_offset == o.spare_offset && block_size == o.block_size;
 }
 
 namespace registry {
@@ -52,9 +51,9 @@ Status add(AreaClaim *c)
 		if (o->owner != c->owner)
 			return Error::busy(spare ? "Spare area is in use by another device"
 						 : "Data range is in use by another remap device");
-		if (!c->same_geometry(*o))
+		if (!c->same_area(*o))
 			return Error::invalid(
-				"A reload must keep the live table's devices, offsets, lengths and block_size");
+				"A reload must keep the live table's devices, offsets and block_size");
 	}
 	c->next = claims;
 	claims = c;
@@ -70,7 +69,7 @@ void remove(AreaClaim *c)
 	if (!c->registered)
 		return;
 	for (AreaClaim *o = claims; c->live && o; o = o->next) {
-		if (o != c && !o->live && o->owner == c->owner && c->same_geometry(*o))
+		if (o != c && !o->live && o->owner == c->owner && c->same_area(*o))
 			o->orphaned = true;
 	}
 	for (AreaClaim **p = &claims; *p; p = &(*p)->next) {
@@ -88,7 +87,7 @@ AreaClaim *live_sibling(const AreaClaim *c)
 {
 	global_assert_held();
 	for (AreaClaim *o = claims; o; o = o->next) {
-		if (o != c && o->live && o->owner == c->owner && c->same_geometry(*o))
+		if (o != c && o->live && o->owner == c->owner && c->same_area(*o))
 			return o;
 	}
 	return nullptr;

@@ -40,13 +40,15 @@ struct AreaClaim {
 	// table of the device has taken the mapping over since.
 	bool live GUARDED_BY(global_lock) = false;
 	bool registered GUARDED_BY(global_lock) = false;
-	// A live claim of the same device and geometry was removed while this one was not live
+	// A live claim of the same device and area was removed while this one was not live
 	// yet: its mapping is on disk only.
 	bool orphaned GUARDED_BY(global_lock) = false;
 	AreaClaim *next GUARDED_BY(global_lock) = nullptr;
 
 	bool registrable() const { return owner && data_dev && spare_dev; }
-	bool same_geometry(const AreaClaim &o) const;
+	// The same devices, offsets and block_size: tables of one device over one area, which a
+	// reload may grow (data_len, spare_len) but not move.
+	bool same_area(const AreaClaim &o) const;
 };
 
 // The module-wide lock (rb_global_lock()); taken before any engine's mutex.
@@ -63,7 +65,7 @@ namespace registry {
 // All three are called with the global lock held (GlobalGuard); they assert it too.
 // Registers c (registrable), or fails with a text for ti->error when another claim forbids
 // it: one of another device overlapping it (-EBUSY), or one of the same device overlapping it
-// with another geometry (-EINVAL).
+// with other devices, offsets or block_size (-EINVAL).
 Status add(AreaClaim *c) REQUIRES(global_lock);
 // Unregisters c if it was registered.
 void remove(AreaClaim *c) REQUIRES(global_lock);

@@ -186,36 +186,49 @@ Status RemapTarget::pick_up_state_locked()
 				return Error::busy(
 					"Another table of this device is live and not suspended");
 			}
+			// A reload that grows (or shrinks) a range: the old table's state is sized for
+			// its own lengths, so this one keeps its load, or loads again below what the old
+			// table committed since. Its mapping is all on disk unless its metadata failed.
+			const bool resized = old->geo_.data_len() != geo_.data_len() ||
+				old->geo_.spare_len() != geo_.spare_len();
+			if (resized && old->metadata_ == MetadataState::Failed)
+				return Error::from_errno(
+					-kEIO,
+					"The lengths cannot change while the metadata has failed: reload with the same lengths first");
 			bool same = old->store_->seq() == store_->seq();
 			for (u32 i = 0; same && i < kUuidBytes; i++)
 				same = old->store_->uuid()[i] == store_->uuid()[i];
-			if (!same)
+			if (!same && !resized)
 				take_over_locked(*old);
 			old->superseded_ = true;
 			__atomic_store_n(&old->metadata_failed_, true, __ATOMIC_RELAXED);
 			sib->live = false;
-		}
-		claim_.live = true;
-		if (sib)
-			return {};
-		// The first table of a device over a fresh area is about to format it, which
-		// writes the spare anyway: read its superblocks first, so that nothing written
-		// there since the load is formatted over (the fresh-area rule). Otherwise the live
-		// table of this device went away before this one resumed (orphaned: dm never does
-		// that, it destroys the old table after the new one's preresume), so its last
-		// commits are only on disk: check there, as for a table that is not registered.
-		if (!claim_.orphaned) {
-			if (!store_->fresh())
+			claim_.live = true;
+			if (!resized || same)
 				return {};
-			auto unchanged = store_->disk_unchanged();
-			// A read error: the format that follows fails on the same device and is
-			// reported (failed mode and an event), never by failing this resume.
-			if (unchanged.is_error() || unchanged.value())
-				return {};
+			// Resized, and the replaced table committed after this one loaded: load that.
+		} else {
+			claim_.live = true;
+			// The first table of a device over a fresh area is about to format it, which
+			// writes the spare anyway: read its superblocks first, so that nothing written
+			// there since the load is formatted over (the fresh-area rule). Otherwise the
+			// live table of this device went away before this one resumed (orphaned: dm
+			// never does that, it destroys the old table after the new one's preresume),
+			// so its last commits are only on disk: check there, as for a table that is
+			// not registered.
+			if (!claim_.orphaned) {
+				if (!store_->fresh())
+					return {};
+				auto unchanged = store_->disk_unchanged();
+				// A read error: the format that follows fails on the same device and is
+				// reported (failed mode and an event), never by failing this resume.
+				if (unchanged.is_error() || unchanged.value())
+					return {};
+			}
 		}
 	}
-	// Not registered (the host named no devices, as tests of the engine alone), or
-	// orphaned: only the disk tells whether another table committed since the load.
+	// Not registered (the host named no devices, as tests of the engine alone), orphaned,
+	// or resized: only the disk tells whether another table committed since the load.
 	// Without it, serving the loaded mapping could route blocks remapped since to their
 	// old places, so a read error fails this resume. (In the kernel neither happens.)
 	auto unchanged = store_->disk_unchanged();

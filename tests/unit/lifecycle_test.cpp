@@ -344,7 +344,7 @@ TEST(Lifecycle, AnotherDeviceOverTheSameAreaIsRefused)
 	EXPECT_TRUE(b) << error;
 }
 
-// A reload must keep the geometry of the live table (growing is not supported yet).
+// A reload must keep the live table's devices, offsets and block_size; it may grow the ranges.
 TEST(Lifecycle, AReloadWithAnotherGeometryIsRefused)
 {
 	Rig rig;
@@ -356,8 +356,7 @@ TEST(Lifecycle, AReloadWithAnotherGeometryIsRefused)
 	Target b = create_with(rig, bigger_blocks, rig.devs, &err, &error);
 	EXPECT_FALSE(b);
 	EXPECT_EQ(err, -kEINVAL);
-	EXPECT_EQ(error,
-		  "A reload must keep the live table's devices, offsets, lengths and block_size");
+	EXPECT_EQ(error, "A reload must keep the live table's devices, offsets and block_size");
 
 	rc_table shifted = rig.table;
 	shifted.spare_offset += rig.layout.bs();
@@ -365,11 +364,23 @@ TEST(Lifecycle, AReloadWithAnotherGeometryIsRefused)
 	EXPECT_FALSE(b);
 	EXPECT_EQ(err, -kEINVAL);
 
+	// Shorter than a remapped block: refused, naming the reason.
+	EXPECT_GE(remap_block(a.get(), rig.layout, rig.layout.data_blocks - 1), 0);
 	rc_devices shorter = rig.devs;
 	shorter.target_len -= rig.layout.bs();
 	b = create_with(rig, rig.table, shorter, &err, &error);
 	EXPECT_FALSE(b);
 	EXPECT_EQ(err, -kEINVAL);
+	EXPECT_EQ(error, "The data range cannot shrink: a remapped or lost block lies past its new end");
+
+	// A smaller spare area: refused.
+	rc_table less_spare = rig.table;
+	less_spare.spare_len -= rig.layout.bs();
+	b = create_with(rig, less_spare, rig.devs, &err, &error);
+	EXPECT_FALSE(b);
+	EXPECT_EQ(err, -kEINVAL);
+	EXPECT_EQ(error, "Superblock geometry does not match the table line: spare_len (the spare "
+			 "area cannot shrink)");
 
 	// The same geometry with other features is a reload like any other.
 	rc_table no_auto = rig.table;
@@ -625,4 +636,115 @@ TEST(LifecycleConcurrency, StatusRacesCommitsAndResumes)
 	EXPECT_EQ(bad.load(), 0u);
 	EXPECT_EQ(stat(a.get(), "remapped"), 0u);
 	EXPECT_EQ(seq(a.get()), 201u);
+}
+
+// A reload over a grown data device (lvextend, say) with a longer data range keeps every remap
+// and lost mark, and the new blocks work; a later create loads the longer range (the first
+// commit recorded it), and shrinking back below a block remapped out there is refused.
+TEST(Lifecycle, AReloadGrowsTheDataRangeAndKeepsEveryRemap)
+{
+	Rig rig;
+	const Layout &l = rig.layout;
+	Target a = rig.started();
+	const long long s5 = remap_block(a.get(), l, 5);
+	const long long slast = remap_block(a.get(), l, l.data_blocks - 1);
+	ASSERT_GE(s5, 0);
+	ASSERT_GE(slast, 0);
+	const Mapping before = list_all(a.get());
+
+	rc_devices grown = rig.devs;
+	grown.target_len += 4 * l.bs(); // the rig's data device has four blocks to spare
+	int err;
+	std::string error;
+	Target b = create_with(rig, rig.table, grown, &err, &error);
+	ASSERT_TRUE(b) << error;
+	rc_target_suspend(a.get());
+	ASSERT_EQ(rc_target_resume(b.get()), 0);
+	EXPECT_EQ(list_all(b.get()), before);
+	EXPECT_EQ(stat(b.get(), "remapped"), 2u);
+
+	// The new blocks: plain I/O goes to the data device, and they can be remapped.
+	const u64 fresh = l.data_blocks + 2;
+	const rc_mapping m = map_io(b.get(), fresh * l.bs(), 1);
+	EXPECT_EQ(m.route, RC_ROUTE_DATA);
+	EXPECT_EQ(m.sector, l.data_offset + fresh * l.bs());
+	EXPECT_GE(remap_block(b.get(), l, fresh), 0);
+	const Mapping after = list_all(b.get());
+	EXPECT_EQ(after.size(), 3u);
+	b.reset();
+	a.reset();
+
+	// Loaded again with the longer range: all three remaps.
+	b = create_with(rig, rig.table, grown, &err, &error);
+	ASSERT_TRUE(b) << error;
+	ASSERT_EQ(rc_target_resume(b.get()), 0);
+	EXPECT_EQ(list_all(b.get()), after);
+	b.reset();
+
+	// Back to the old length: block `fresh` would lie past the end.
+	b = create_with(rig, rig.table, rig.devs, &err, &error);
+	EXPECT_FALSE(b);
+	EXPECT_EQ(err, -kEINVAL);
+	EXPECT_EQ(error, "The data range cannot shrink: a remapped or lost block lies past its new end");
+}
+
+// The same while the old table commits after the new one loaded: the new table loads those
+// commits from disk at its resume (the old table's state is sized for its own lengths).
+TEST(Lifecycle, AGrowingReloadPicksUpCommitsMadeAfterItsLoad)
+{
+	Rig rig;
+	const Layout &l = rig.layout;
+	Target a = rig.started();
+	rc_devices grown = rig.devs;
+	grown.target_len += 4 * l.bs();
+	int err;
+	std::string error;
+	Target b = create_with(rig, rig.table, grown, &err, &error);
+	ASSERT_TRUE(b) << error;
+	ASSERT_GE(remap_block(a.get(), l, 7), 0); // after b loaded
+	const Mapping before = list_all(a.get());
+	rc_target_suspend(a.get());
+	ASSERT_EQ(rc_target_resume(b.get()), 0);
+	EXPECT_EQ(list_all(b.get()), before);
+	EXPECT_GE(remap_block(b.get(), l, l.data_blocks + 3), 0);
+}
+
+// The spare area grows in place while its table areas keep their size: the new blocks are
+// spare blocks to hand out. Where the table areas would have to grow, the reload is refused
+// with a pointer to the admin guide.
+TEST(Lifecycle, TheSpareAreaGrowsWhileItsTableAreasFit)
+{
+	Rig rig; // 100 spare blocks of 4 KiB: T = 1 up to 2 + 254 blocks
+	const Layout &l = rig.layout;
+	Target a = rig.started();
+	const u64 total = stat(a.get(), "spare_total");
+	ASSERT_GE(remap_block(a.get(), l, 3), 0);
+	rc_table more = rig.table;
+	more.spare_len += 4 * l.bs(); // the rig's spare device has four blocks to spare
+	int err;
+	std::string error;
+	Target b = create_with(rig, more, rig.devs, &err, &error);
+	ASSERT_TRUE(b) << error;
+	rc_target_suspend(a.get());
+	ASSERT_EQ(rc_target_resume(b.get()), 0);
+	EXPECT_EQ(stat(b.get(), "spare_total"), total + 4);
+	EXPECT_EQ(list_all(b.get()).size(), 1u);
+	// Every spare block can be handed out, the new ones too, and then no more.
+	const u64 left = total + 4 - 1;
+	for (u64 blk = 10; blk < 10 + left; blk++)
+		ASSERT_GE(remap_block(b.get(), l, blk), 0) << blk;
+	EXPECT_EQ(msg(b.get(), "remap " + std::to_string((10 + left) * l.bs())).rc, -kENOSPC);
+
+	Layout small;
+	small.block_size = 512; // E = 28: T = ceil((S - 2) / 30)
+	small.spare_blocks = 92; // T = 3; 93 blocks would need T = 4
+	Rig rig2(small);
+	Target c = rig2.started();
+	rc_table t4 = rig2.table;
+	t4.spare_len += small.bs();
+	Target d = create_with(rig2, t4, rig2.devs, &err, &error);
+	EXPECT_FALSE(d);
+	EXPECT_EQ(err, -kEINVAL);
+	EXPECT_EQ(error, "The spare area cannot grow in place this far: its table areas would have "
+			 "to grow (see \"Growing\" in the admin guide)");
 }

@@ -483,11 +483,26 @@ TEST(MetadataCodec, SuperblockFieldCorruption)
 		 "Superblock has sequence number 0"},
 		{"data_offset", [](Block &b) { put64(&b[40], le64(&b[40]) + 8); }, true,
 		 geo + "data_offset"},
-		{"data_len", [](Block &b) { put64(&b[48], le64(&b[48]) - 8); }, true,
-		 geo + "data_len"},
+		// The data range may have grown or shrunk since (the loader checks the entries).
+		{"data_len shorter", [](Block &b) { put64(&b[48], le64(&b[48]) - 8); }, true,
+		 "(valid)"},
+		{"data_len longer", [](Block &b) { put64(&b[48], le64(&b[48]) + 8); }, true,
+		 "(valid)"},
 		{"spare_offset", [](Block &b) { put64(&b[56], 0); }, true, geo + "spare_offset"},
+		// The spare area may have grown while T stayed (S 99999 -> 100000 keeps T = 394);
+		// not where T grew (S 99000 has T = 390).
+		{"spare_len one block shorter", [](Block &b) { put64(&b[64], 99999 * 8); }, true,
+		 "(valid)"},
+		{"spare_len with a smaller T",
+		 [](Block &b) {
+			 put64(&b[64], 99000 * 8);
+			 put32(&b[76], 390);
+		 },
+		 true,
+		 "The spare area cannot grow in place this far: its table areas would have to grow "
+		 "(see \"Growing\" in the admin guide)"},
 		{"spare_len", [](Block &b) { put64(&b[64], le64(&b[64]) * 2); }, true,
-		 geo + "spare_len"},
+		 geo + "spare_len (the spare area cannot shrink)"},
 		{"block_size", [](Block &b) { put32(&b[72], 8192); }, true, geo + "block_size"},
 		{"table_blocks", [](Block &b) { put32(&b[76], le32(&b[76]) + 1); }, true,
 		 geo + "table_blocks"},

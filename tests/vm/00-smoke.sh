@@ -89,7 +89,7 @@ check_eq "feature table unchanged after the round trip" "$t2" "$(dmsetup table r
 dmesg_mark
 check_fails "reload with another block_size is refused" \
   dmsetup reload r0 --table "$TABLE 2 block_size 8192"
-check "kernel log names the block_size mismatch" dmesg_since_has "remap: A reload must keep the live table's devices, offsets, lengths and block_size"
+check "kernel log names the block_size mismatch" dmesg_since_has "remap: A reload must keep the live table's devices, offsets and block_size"
 dmsetup clear r0 2>/dev/null
 log "status: $(dmsetup status r0)"
 

@@ -173,12 +173,17 @@ refused "spare range of 2^32+ blocks of 512 bytes" "Spare range too large: at mo
 fresh_spare $S
 check "create t (formats the spare area)" dmsetup create t --table "0 $LEN remap $OK" || exit 1
 check "remove t" dmsetup remove t
-refused "another target length over formatted metadata" \
-  "Superblock geometry does not match the table line: data_len" -EINVAL "0 $((LEN - 8)) remap $OK"
+check "a shorter target over formatted metadata with nothing remapped past it" \
+  dmsetup create t --table "0 $((LEN - 8)) remap $OK"
+dm_remove t
+refused "a smaller spare area over formatted metadata" \
+  "Superblock geometry does not match the table line: spare_len (the spare area cannot shrink)" \
+  -EINVAL "0 $LEN remap $D 0 $S 0 $((SL - 8))"
 refused "another data offset over formatted metadata" \
   "Superblock geometry does not match the table line: data_offset" -EINVAL "0 $LEN remap $D 8 $S 0 $SL"
-refused "another spare length over formatted metadata" \
-  "Superblock geometry does not match the table line: spare_len" -EINVAL "0 $LEN remap $D 0 $S 0 $((SL * 2))"
+refused "a spare area grown past what its table areas describe" \
+  "The spare area cannot grow in place this far: its table areas would have to grow (see \"Growing\" in the admin guide)" \
+  -EINVAL "0 $LEN remap $D 0 $S 0 $((SL * 2))"
 refused "another block_size over formatted metadata" "Metadata was formatted with another block_size" \
   -EINVAL "0 $LEN remap $OK 2 block_size 8192"
 log "$n_refused malformed lines refused"
