@@ -267,8 +267,8 @@ bool MetadataStore::shrunk_past_entries(const Superblock &sb, u32 i)
 {
 	Geometry committed;
 	if (sb.data_len <= geo_.data_len() ||
-	    Geometry::create(geo_.data_offset(), sb.data_len, geo_.spare_offset(),
-			     geo_.spare_len(), geo_.block_size(), &committed)
+	    Geometry::create(geo_.data_offset(), sb.data_len, geo_.spare_offset(), geo_.spare_len(),
+			     geo_.block_size(), &committed)
 		    .is_error())
 		return false;
 	u32 crc;
@@ -276,6 +276,19 @@ bool MetadataStore::shrunk_past_entries(const Superblock &sb, u32 i)
 				   slots_in_table_block(committed, sb.used_slots, i), block_buf_,
 				   block_entries_, &crc, sb.version)
 			.is_error();
+}
+
+// The table line's lengths may differ from the loaded commit's (online growth): say so.
+void MetadataStore::log_resize(const Superblock &sb) const
+{
+	if (sb.data_len == geo_.data_len() && sb.spare_len == geo_.spare_len())
+		return;
+	rb_log(RB_LOG_INFO,
+	       "lengths changed since the last commit: data %llu -> %llu sectors, spare %llu -> %llu (recorded at the next commit)",
+	       static_cast<unsigned long long>(sb.data_len),
+	       static_cast<unsigned long long>(geo_.data_len()),
+	       static_cast<unsigned long long>(sb.spare_len),
+	       static_cast<unsigned long long>(geo_.spare_len()));
 }
 
 Status MetadataStore::load_area(const Superblock &sb, Gfp gfp)
@@ -295,7 +308,7 @@ Status MetadataStore::load_area(const Superblock &sb, Gfp gfp)
 					   block_entries_, &block_crcs_[sb.area][i], sb.version);
 		if (decoded.is_error())
 			return shrunk_past_entries(sb, i) ? Error::invalid(kShrinkRefused)
-							   : decoded.error();
+							  : decoded.error();
 		if (reserve_slots(u64(i + 1) * e, gfp).is_error())
 			return Error::from_errno(-kENOMEM,
 						 "Cannot allocate memory to load the metadata");
@@ -381,13 +394,7 @@ Status MetadataStore::load(Gfp gfp)
 			       static_cast<unsigned long long>(sb[s].seq));
 			fell_back_ = true;
 		}
-		if (sb[s].data_len != geo_.data_len() || sb[s].spare_len != geo_.spare_len())
-			rb_log(RB_LOG_INFO,
-			       "lengths changed since the last commit: data %llu -> %llu sectors, spare %llu -> %llu (recorded at the next commit)",
-			       static_cast<unsigned long long>(sb[s].data_len),
-			       static_cast<unsigned long long>(geo_.data_len()),
-			       static_cast<unsigned long long>(sb[s].spare_len),
-			       static_cast<unsigned long long>(geo_.spare_len()));
+		log_resize(sb[s]);
 		seq_ = sb[s].seq;
 		version_ = sb[s].version;
 		area_ = sb[s].area;

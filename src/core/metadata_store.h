@@ -146,6 +146,7 @@ private:
 
 	Status load_area(const Superblock &sb, Gfp gfp);
 	bool shrunk_past_entries(const Superblock &sb, u32 i);
+	void log_resize(const Superblock &sb) const;
 	bool formatted_with_other_block_size();
 	Status check_fresh(Gfp gfp);
 	static u64 newest_seq(const Superblock *sb, const char *const *why);

@@ -371,7 +371,8 @@ TEST(Lifecycle, AReloadWithAnotherGeometryIsRefused)
 	b = create_with(rig, rig.table, shorter, &err, &error);
 	EXPECT_FALSE(b);
 	EXPECT_EQ(err, -kEINVAL);
-	EXPECT_EQ(error, "The data range cannot shrink: a remapped or lost block lies past its new end");
+	EXPECT_EQ(error,
+		  "The data range cannot shrink: a remapped or lost block lies past its new end");
 
 	// A smaller spare area: refused.
 	rc_table less_spare = rig.table;
@@ -379,8 +380,9 @@ TEST(Lifecycle, AReloadWithAnotherGeometryIsRefused)
 	b = create_with(rig, less_spare, rig.devs, &err, &error);
 	EXPECT_FALSE(b);
 	EXPECT_EQ(err, -kEINVAL);
-	EXPECT_EQ(error, "Superblock geometry does not match the table line: spare_len (the spare "
-			 "area cannot shrink)");
+	EXPECT_EQ(error,
+		  "Superblock geometry does not match the table line: spare_len (the spare "
+		  "area cannot shrink)");
 
 	// The same geometry with other features is a reload like any other.
 	rc_table no_auto = rig.table;
@@ -685,7 +687,8 @@ TEST(Lifecycle, AReloadGrowsTheDataRangeAndKeepsEveryRemap)
 	b = create_with(rig, rig.table, rig.devs, &err, &error);
 	EXPECT_FALSE(b);
 	EXPECT_EQ(err, -kEINVAL);
-	EXPECT_EQ(error, "The data range cannot shrink: a remapped or lost block lies past its new end");
+	EXPECT_EQ(error,
+		  "The data range cannot shrink: a remapped or lost block lies past its new end");
 }
 
 // The same while the old table commits after the new one loaded: the new table loads those
@@ -736,7 +739,7 @@ TEST(Lifecycle, TheSpareAreaGrowsWhileItsTableAreasFit)
 	EXPECT_EQ(msg(b.get(), "remap " + std::to_string((10 + left) * l.bs())).rc, -kENOSPC);
 
 	Layout small;
-	small.block_size = 512; // E = 28: T = ceil((S - 2) / 30)
+	small.block_size = 512;  // E = 28: T = ceil((S - 2) / 30)
 	small.spare_blocks = 92; // T = 3; 93 blocks would need T = 4
 	Rig rig2(small);
 	Target c = rig2.started();
@@ -745,6 +748,7 @@ TEST(Lifecycle, TheSpareAreaGrowsWhileItsTableAreasFit)
 	Target d = create_with(rig2, t4, rig2.devs, &err, &error);
 	EXPECT_FALSE(d);
 	EXPECT_EQ(err, -kEINVAL);
-	EXPECT_EQ(error, "The spare area cannot grow in place this far: its table areas would have "
-			 "to grow (see \"Growing\" in the admin guide)");
+	EXPECT_EQ(error,
+		  "The spare area cannot grow in place this far: its table areas would have "
+		  "to grow (see \"Growing\" in the admin guide)");
 }

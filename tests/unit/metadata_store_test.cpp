@@ -285,8 +285,9 @@ TEST(MetadataStore, GeometryMismatchIsRefused)
 	ASSERT_FALSE(s->commit(nullptr, 0, remap::Gfp::Kernel).is_error());
 	std::string err;
 	EXPECT_FALSE(load(make_geometry(999), disk, &err));
-	EXPECT_EQ(err, "Superblock geometry does not match the table line: spare_len (the spare "
-		       "area cannot shrink)");
+	EXPECT_EQ(err,
+		  "Superblock geometry does not match the table line: spare_len (the spare "
+		  "area cannot shrink)");
 }
 
 TEST(MetadataStore, AllocationFailuresAreClean)

@@ -57,7 +57,16 @@ check "the last new block is writable" \
   dd if=/tmp/pat of=/dev/mapper/r bs=4096 count=1 seek=$((NEW / 8 - 1)) oflag=direct
 log "kernel log: $(dmesg_since | grep remap | tr '\n' '|')"
 
-check "reload with 8 more spare blocks" reload_r $NEW $SL2
+out=$(dmremap resize r --spare-len $((SL * 2)) 2>&1)
+rc=$?
+log "dmremap resize --spare-len $((SL * 2)): exit $rc: $out"
+check "dmremap resize refuses a spare area its table areas cannot describe" [ "$rc" -ne 0 ]
+check_contains "... saying how far it can grow" "$out" "at most $((2288 * 8)) sectors"
+line=$(dmremap resize r --spare-len $SL2 --dry-run)
+log "dry run: $line"
+check_contains "dmremap resize --dry-run prints the new line" "$line" "0 $NEW remap "
+check_contains "... with the new spare length" "$line" " 0 $SL2"
+check "dmremap resize --spare-len: 8 more spare blocks" dmremap resize r --spare-len $SL2
 check_eq "spare_total grew by 8" "$((total + 8))" "$(stat_of spare_total)"
 list_grown=$(msg list)
 check_contains "the remaps are all there" "$list_grown" "$list_before"
@@ -71,6 +80,11 @@ check_fails "shrinking below the block remapped past the old end is refused" \
   dmsetup reload r --table "$(table $OLD $SL2)"
 check "... the kernel log says why" \
   dmesg_since_has "remap: The data range cannot shrink: a remapped or lost block lies past its new end"
+out=$(dmremap resize r --data-len $OLD 2>&1)
+rc=$?
+log "dmremap resize --data-len $OLD: exit $rc: $out"
+check "dmremap resize refuses it too" [ "$rc" -ne 0 ]
+check_contains "... naming the block" "$out" "block 17001 is remapped or lost"
 check "the live table still serves" dmsetup resume r
 check_eq "nothing changed" "$list_grown" "$(msg list)"
 

@@ -471,6 +471,94 @@ int cmd_format(const Args &a, std::ostream &out)
 	return kExitOk;
 }
 
+// ---- resize ------------------------------------------------------------------------------
+
+// A block device's size in sectors, by the major:minor a table line names it with.
+uint64_t sysfs_sectors(const std::string &dev)
+{
+	std::ifstream in("/sys/dev/block/" + dev + "/size");
+	uint64_t n = 0;
+	if (!(in >> n))
+		throw OperationalError("cannot read the size of block device " + dev +
+				       " from sysfs");
+	return n;
+}
+
+remap::Geometry resize_geometry(const TargetTable &t, uint64_t data_len, uint64_t spare_len,
+				uint32_t block_size)
+{
+	remap::Geometry g;
+	const char *bad = remap::error_text(remap::Geometry::create(
+		t.data_offset, data_len, t.spare_offset, spare_len, block_size, &g));
+	if (bad)
+		throw OperationalError(std::string("the new lengths do not work: ") + bad);
+	return g;
+}
+
+// Checks a new data and spare length as the module will, and why it would refuse them, then
+// reloads the live table with them and resumes.
+int cmd_resize(const Args &a, std::ostream &out)
+{
+	require_positional(a, 1, "<name>");
+	const std::string &name = a.positional[0];
+	const TargetTable cur = remap_target(name);
+	if (!a.has("data-len") && !a.has("spare-len"))
+		throw UsageError("resize: give --data-len and/or --spare-len (512-byte sectors)");
+	const uint64_t data_len = a.number("data-len").value_or(cur.length);
+	const uint64_t spare_len = a.number("spare-len").value_or(cur.spare_len);
+	const auto bs = static_cast<uint32_t>(remap_status(name).block_size);
+	const uint64_t data_sectors = sysfs_sectors(cur.data_dev);
+	if (data_len > data_sectors || cur.data_offset > data_sectors - data_len)
+		throw OperationalError("the data device " + cur.data_dev + " has " +
+				       std::to_string(data_sectors) + " sectors, too few for " +
+				       std::to_string(data_len) + " from sector " +
+				       std::to_string(cur.data_offset) + ": grow it first");
+	const uint64_t spare_sectors = sysfs_sectors(cur.spare_dev);
+	if (spare_len > spare_sectors || cur.spare_offset > spare_sectors - spare_len)
+		throw OperationalError("the spare device " + cur.spare_dev + " has " +
+				       std::to_string(spare_sectors) + " sectors, too few for " +
+				       std::to_string(spare_len) + " from sector " +
+				       std::to_string(cur.spare_offset));
+	if (spare_len < cur.spare_len)
+		throw OperationalError("the spare area cannot shrink (" +
+				       std::to_string(cur.spare_len) + " sectors now)");
+	const remap::Geometry before = resize_geometry(cur, cur.length, cur.spare_len, bs);
+	const remap::Geometry after = resize_geometry(cur, data_len, spare_len, bs);
+	if (after.table_blocks() != before.table_blocks()) {
+		const uint64_t most =
+			(2 +
+			 uint64_t{before.table_blocks()} * (before.entries_per_table_block() + 2)) *
+			(bs / 512);
+		throw OperationalError("the spare area cannot grow in place to " +
+				       std::to_string(spare_len) +
+				       " sectors: its table areas would have to grow; at most " +
+				       std::to_string(most) +
+				       " sectors (see \"Growing\" in the dm-remap admin guide)");
+	}
+	if (data_len < cur.length) {
+		const auto entries = list_all(name);
+		if (!entries.empty() && entries.back().data_block >= after.data_blocks())
+			throw OperationalError(
+				"block " + std::to_string(entries.back().data_block) +
+				" is remapped or lost: the data range cannot end before sector " +
+				std::to_string((entries.back().data_block + 1) * (bs / 512)));
+	}
+	std::string line = "0 " + std::to_string(data_len) + " remap " + cur.data_dev + " " +
+		std::to_string(cur.data_offset) + " " + cur.spare_dev + " " +
+		std::to_string(cur.spare_offset) + " " + std::to_string(spare_len);
+	for (const std::string &w : cur.features)
+		line += " " + w;
+	if (a.has("dry-run")) {
+		out << line << "\n";
+		return kExitOk;
+	}
+	dmsetup({"reload", name, "--table", line});
+	dmsetup({"resume", name});
+	out << "resized " << name << ": data " << cur.length << " -> " << data_len
+	    << " sectors, spare " << cur.spare_len << " -> " << spare_len << " sectors\n";
+	return kExitOk;
+}
+
 // ---- the command table -------------------------------------------------------------------
 
 const std::vector<OptionSpec> kTableOptions = {
@@ -520,6 +608,22 @@ const std::vector<Command> &commands()
 		 "spare area: 'dmremap create' with the same options brings it back.\n",
 		 {},
 		 cmd_remove,
+		 false},
+		{"resize",
+		 "grow a device's data range or spare area online",
+		 "Usage: dmremap resize <name> [--data-len N] [--spare-len N] [--dry-run]\n"
+		 "\n"
+		 "Reloads the live table with the new lengths (512-byte sectors) and resumes, after\n"
+		 "the checks the module makes: the devices are long enough (grow the one below\n"
+		 "first, e.g. with lvextend), the data range does not end before a remapped or lost\n"
+		 "block, and the spare area does not shrink nor grow past what its table areas\n"
+		 "describe. Every remap is kept.\n"
+		 "\n"
+		 "  --data-len N   the new length of the data range (the device's size)\n"
+		 "  --spare-len N  the new length of the spare range\n"
+		 "  --dry-run      print the new table line and change nothing\n",
+		 {{"data-len", true}, {"spare-len", true}, {"dry-run", false}},
+		 cmd_resize,
 		 false},
 		{"status",
 		 "show a device's state and counters",
