@@ -187,8 +187,7 @@ bool RemapTarget::device_answers(rb_device dev, u64 first_block, u64 end_block, 
 // read at all (salvage_or_mark_locked() found no sector that reads) and the medium is at fault.
 void RemapTarget::mark_unreadable_locked(MappingChange &change, u64 i)
 {
-	rb_log(RB_LOG_WARN, "block %llu does not read: lost whole",
-	       static_cast<unsigned long long>(change.block(i)));
+	rb_log(RB_LOG_WARN, "block %llu does not read: lost whole", change.block(i));
 	change.set_lost(i);
 }
 
@@ -298,9 +297,8 @@ int RemapTarget::rewrite_pass(const rc_extent *ext, u32 count)
 		stats_.auto_remaps.add(change->count());
 		expected = lookup_->generation();
 	}
-	rb_log(RB_LOG_WARN, "remapped %llu block(s) after %u failed write(s) at sector %llu",
-	       static_cast<unsigned long long>(moved), count,
-	       static_cast<unsigned long long>(ext[0].sector));
+	rb_log(RB_LOG_WARN, "remapped %llu block(s) after %u failed write(s) at sector %llu", moved,
+	       count, ext[0].sector);
 	return 0;
 }
 
@@ -337,7 +335,7 @@ int RemapTarget::retry_in_place(const rc_extent *ext, u32 count, RewritePlan &pl
 				if (!repairable(classify_error(r))) {
 					rb_log(RB_LOG_ERR,
 					       "write to block %llu failed again (error %d): not the medium; it fails",
-					       static_cast<unsigned long long>(b), r);
+					       b, r);
 					return r;
 				}
 				plan.last_err = r;
@@ -389,7 +387,7 @@ int RemapTarget::move_written_locked(MappingChange &change, const rc_extent *ext
 			if (err) {
 				rb_log(RB_LOG_ERR,
 				       "write to block %llu failed and the rest of the block does not read",
-				       static_cast<unsigned long long>(b));
+				       b);
 				break;
 			}
 		}
@@ -441,19 +439,15 @@ void RemapTarget::log_reread(u64 sector, u64 moved, u64 salvaged, u64 salvaged_l
 	auto advance = [&](int w) { n += w > 0 ? static_cast<u32>(w) : 0; };
 	line[0] = '\0';
 	if (moved)
-		advance(rb_snprintf(line + n, room(), "%llu weak block(s) moved",
-				    static_cast<unsigned long long>(moved)));
+		advance(rb_snprintf(line + n, room(), "%llu weak block(s) moved", moved));
 	if (salvaged && room())
 		advance(rb_snprintf(
 			line + n, room(), "%s%llu block(s) salvaged (%llu of %llu sectors lost)",
-			n ? ", " : "", static_cast<unsigned long long>(salvaged),
-			static_cast<unsigned long long>(salvaged_lost),
-			static_cast<unsigned long long>(salvaged) * geo_.block_sectors()));
+			n ? ", " : "", salvaged, salvaged_lost, salvaged * geo_.block_sectors()));
 	if (lost && room())
 		advance(rb_snprintf(line + n, room(), "%s%llu block(s) lost whole", n ? ", " : "",
-				    static_cast<unsigned long long>(lost)));
-	rb_log(RB_LOG_WARN, "read error at sector %llu: %s",
-	       static_cast<unsigned long long>(sector), line);
+				    lost));
+	rb_log(RB_LOG_WARN, "read error at sector %llu: %s", sector, line);
 }
 
 // A read of [sector, sector + sectors) failed where it was routed with error. A failing block
@@ -470,7 +464,7 @@ int RemapTarget::reread(u64 sector, u32 sectors, u8 *buf, int error)
 {
 	if (sectors == 0 || sector >= geo_.data_len() || sectors > geo_.data_len() - sector) {
 		rb_log(RB_LOG_ERR, "reread of sectors %llu+%u outside the data range refused",
-		       static_cast<unsigned long long>(sector), sectors);
+		       sector, sectors);
 		return -kEINVAL;
 	}
 	const int fail = error < 0 ? error : -kEIO;
@@ -834,8 +828,7 @@ int RemapTarget::salvage_or_mark_locked(MappingChange &change, u64 i)
 	err = change.place(i, copy_buf_);
 	if (!err && lost.any())
 		rb_log(RB_LOG_WARN, "block %llu salvaged to spare block %u: %u of %u sectors lost",
-		       static_cast<unsigned long long>(b), change.spare(i), lost.count(),
-		       geo_.block_sectors());
+		       b, change.spare(i), lost.count(), geo_.block_sectors());
 	return err;
 }
 
@@ -870,7 +863,7 @@ bool RemapTarget::rewrite_lost_locked(MappingChange &change, u64 i, const rc_ext
 		if (*err) {
 			rb_log(RB_LOG_ERR,
 			       "write to salvaged block %llu: its spare block does not read (error %d)",
-			       static_cast<unsigned long long>(b), *err);
+			       b, *err);
 			return true;
 		}
 	}
@@ -987,10 +980,7 @@ int RemapTarget::do_reprobe(u64 first, u64 count, TextBuffer &reply)
 		stats_.reprobed.add(at.nbetter);
 		stats_.rescued.add(batch_rescued);
 	}
-	reply.emit("reprobed=%llu rescued=%llu still_lost=%llu",
-		   static_cast<unsigned long long>(reprobed),
-		   static_cast<unsigned long long>(rescued),
-		   static_cast<unsigned long long>(still_lost));
+	reply.emit("reprobed=%llu rescued=%llu still_lost=%llu", reprobed, rescued, still_lost);
 	return 1;
 }
 

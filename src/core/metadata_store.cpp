@@ -344,14 +344,14 @@ const char *MetadataStore::load(Gfp gfp)
 			return bad; // out of memory or unreadable: not a reason to load an older commit
 		if (bad) {
 			rb_log(RB_LOG_WARN, "metadata superblock slot %u (seq %llu): %s", s,
-			       static_cast<unsigned long long>(sb[s].seq), bad);
+			       sb[s].seq, bad);
 			if (!first_problem)
 				first_problem = bad;
 			continue;
 		}
 		if (first_problem) {
 			rb_log(RB_LOG_WARN, "using the older metadata in slot %u (seq %llu)", s,
-			       static_cast<unsigned long long>(sb[s].seq));
+			       sb[s].seq);
 			fell_back_ = true;
 		}
 		seq_ = sb[s].seq;

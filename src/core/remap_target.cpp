@@ -170,7 +170,7 @@ void RemapTarget::take_over_locked(RemapTarget &old)
 	store_relaxed(&snap_.hits_cleared, load_relaxed(&old.snap_.hits_cleared));
 	store_relaxed(&snap_.misses_cleared, load_relaxed(&old.snap_.misses_cleared));
 	rb_log(RB_LOG_INFO, "took over metadata seq %llu from the table this one replaces",
-	       static_cast<unsigned long long>(store_->seq()));
+	       store_->seq());
 }
 
 Status RemapTarget::pick_up_state_locked()
@@ -238,7 +238,7 @@ Status RemapTarget::pick_up_state_locked()
 		}
 		install_locked(move(st));
 		rb_log(RB_LOG_INFO, "picked up metadata seq %llu committed by another table",
-		       static_cast<unsigned long long>(store_->seq()));
+		       store_->seq());
 	}
 	return {};
 }
@@ -345,7 +345,7 @@ Status RemapTarget::resume()
 		else
 			rb_log(RB_LOG_INFO,
 			       "formatted the spare area: %llu spare blocks of %u bytes",
-			       static_cast<unsigned long long>(spare_total()), geo_.block_size());
+			       spare_total(), geo_.block_size());
 	}
 	if (metadata_ == MetadataState::Failed) {
 		rb_log(RB_LOG_ERR,
@@ -454,8 +454,7 @@ void RemapTarget::check_spare_events()
 	if (free <= table_.spare_low_water && !low_water_signalled_) {
 		low_water_signalled_ = true;
 		rb_log(RB_LOG_WARN, "spare blocks running low: %llu left (spare_low_water %llu)",
-		       static_cast<unsigned long long>(free),
-		       static_cast<unsigned long long>(table_.spare_low_water));
+		       free, table_.spare_low_water);
 		if (io_->event)
 			io_->event(io_ctx_);
 	}

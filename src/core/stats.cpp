@@ -69,33 +69,17 @@ void RemapTarget::do_stats(TextBuffer &out) const
 		 "redone_writes=%llu redo_last_ns=%llu redo_avg_ns=%llu redo_max_ns=%llu "
 		 "medium_errors=%llu transient_errors=%llu nospc_errors=%llu readahead_errors=%llu "
 		 "outages=%llu reprobed=%llu rescued=%llu lost_sectors=%llu spare=%s mode=%s",
-		 static_cast<unsigned long long>(load_relaxed(&snap_.remapped)),
-		 static_cast<unsigned long long>(load_relaxed(&snap_.lost)),
-		 static_cast<unsigned long long>(total - free - bad),
-		 static_cast<unsigned long long>(free), static_cast<unsigned long long>(total),
-		 static_cast<unsigned long long>(bad),
-		 static_cast<unsigned long long>(stats_.read_errors.get()),
-		 static_cast<unsigned long long>(stats_.write_errors.get()),
-		 static_cast<unsigned long long>(stats_.auto_remaps.get()),
-		 static_cast<unsigned long long>(stats_.manual_remaps.get()),
-		 static_cast<unsigned long long>(
-			 since(load_relaxed(&snap_.cache_hits), load_relaxed(&snap_.hits_cleared))),
-		 static_cast<unsigned long long>(since(load_relaxed(&snap_.cache_misses),
-						       load_relaxed(&snap_.misses_cleared))),
-		 metadata_name(snapshot_metadata()),
-		 static_cast<unsigned long long>(load_relaxed(&snap_.seq)),
-		 static_cast<unsigned long long>(redone),
-		 static_cast<unsigned long long>(stats_.redo_last_ns.get()),
-		 static_cast<unsigned long long>(redone ? stats_.redo_sum_ns.get() / redone : 0),
-		 static_cast<unsigned long long>(stats_.redo_max_ns.get()),
-		 static_cast<unsigned long long>(stats_.medium_errors.get()),
-		 static_cast<unsigned long long>(stats_.transient_errors.get()),
-		 static_cast<unsigned long long>(stats_.nospc_errors.get()),
-		 static_cast<unsigned long long>(stats_.readahead_errors.get()),
-		 static_cast<unsigned long long>(stats_.outages.get()),
-		 static_cast<unsigned long long>(stats_.reprobed.get()),
-		 static_cast<unsigned long long>(stats_.rescued.get()),
-		 static_cast<unsigned long long>(load_relaxed(&lost_sectors_)),
+		 load_relaxed(&snap_.remapped), load_relaxed(&snap_.lost), total - free - bad, free,
+		 total, bad, stats_.read_errors.get(), stats_.write_errors.get(),
+		 stats_.auto_remaps.get(), stats_.manual_remaps.get(),
+		 since(load_relaxed(&snap_.cache_hits), load_relaxed(&snap_.hits_cleared)),
+		 since(load_relaxed(&snap_.cache_misses), load_relaxed(&snap_.misses_cleared)),
+		 metadata_name(snapshot_metadata()), load_relaxed(&snap_.seq), redone,
+		 stats_.redo_last_ns.get(), redone ? stats_.redo_sum_ns.get() / redone : 0,
+		 stats_.redo_max_ns.get(), stats_.medium_errors.get(),
+		 stats_.transient_errors.get(), stats_.nospc_errors.get(),
+		 stats_.readahead_errors.get(), stats_.outages.get(), stats_.reprobed.get(),
+		 stats_.rescued.get(), load_relaxed(&lost_sectors_),
 		 __atomic_load_n(&spare_failed_, __ATOMIC_RELAXED) ? "failed" : "ok",
 		 table_.read_only ? "ro" : "rw");
 }
@@ -106,11 +90,8 @@ void RemapTarget::status_info(TextBuffer &out) const
 	const u64 total = spare_total();
 	const u64 used = total - load_relaxed(&snap_.spare_free) - load_relaxed(&snap_.spare_bad);
 	out.emit("%u %llu %llu %llu/%llu %s %llu %s", geo_.block_size(),
-		 static_cast<unsigned long long>(load_relaxed(&snap_.remapped)),
-		 static_cast<unsigned long long>(load_relaxed(&snap_.lost)),
-		 static_cast<unsigned long long>(used), static_cast<unsigned long long>(total),
-		 metadata_name(snapshot_metadata()),
-		 static_cast<unsigned long long>(load_relaxed(&snap_.seq)),
+		 load_relaxed(&snap_.remapped), load_relaxed(&snap_.lost), used, total,
+		 metadata_name(snapshot_metadata()), load_relaxed(&snap_.seq),
 		 table_.read_only ? "ro" : "rw");
 }
 
