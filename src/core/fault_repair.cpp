@@ -18,14 +18,19 @@ namespace {
 // block meanwhile); after that the I/O fails with its own error and nothing is changed.
 constexpr u32 kMaxPasses = 3;
 
-// The part of extent e inside block b, as target sectors [lo, hi); empty if none.
+// The part of extent e inside block b, as target sectors [lo, hi) (empty if none), and where
+// it starts in the block (sectors from the block's first one).
 struct Part {
 	u64 lo, hi;
+	u64 at;
 	bool empty() const { return lo >= hi; }
 };
-Part part_of(const rc_extent &e, u64 b, u32 shift)
+Part part_of(const rc_extent &e, u64 b, const Geometry &geo)
 {
-	return {max(e.sector, b << shift), min(e.sector + e.sectors, (b + 1) << shift)};
+	const Sector first = geo.first_sector(DataBlock(b));
+	const u64 lo = max(e.sector, first.value());
+	return {lo, min(e.sector + e.sectors, geo.end_sector(DataBlock(b)).value()),
+		lo - first.value()};
 }
 
 const u8 *payload(const rc_extent &e, u64 sector)
@@ -34,14 +39,14 @@ const u8 *payload(const rc_extent &e, u64 sector)
 }
 
 // Whether the extents together write all of block b.
-bool written_whole(const rc_extent *ext, u32 count, u64 b, u32 shift)
+bool written_whole(const rc_extent *ext, u32 count, u64 b, const Geometry &geo)
 {
-	u64 covered = b << shift;
-	const u64 end = (b + 1) << shift;
+	u64 covered = geo.first_sector(DataBlock(b)).value();
+	const u64 end = geo.end_sector(DataBlock(b)).value();
 	for (bool progress = true; progress && covered < end;) {
 		progress = false;
 		for (u32 i = 0; i < count; i++) {
-			const Part p = part_of(ext[i], b, shift);
+			const Part p = part_of(ext[i], b, geo);
 			if (!p.empty() && p.lo <= covered && p.hi > covered) {
 				covered = p.hi;
 				progress = true;
@@ -58,6 +63,7 @@ bool contains(const u64 *a, u64 n, u64 v)
 			return true;
 	return false;
 }
+
 
 // A worker-side array freed on scope exit (allocated only once a retry failed).
 template <typename T> class Scratch {
@@ -232,13 +238,12 @@ struct RemapTarget::RewritePlan {
 	int last_err = -kEIO;
 	bool probe_data = false, probe_spare = false;
 
-	[[nodiscard]] bool add(u64 b, const rc_extent *ext, u32 count, u32 shift)
+	[[nodiscard]] bool add(u64 b, const rc_extent *ext, u32 count, const Geometry &geo)
 	{
 		if (!need) {
 			u64 total = 0;
 			for (u32 k = 0; k < count; k++)
-				total += ((ext[k].sector + ext[k].sectors - 1) >> shift) -
-					(ext[k].sector >> shift) + 1;
+				total += geo.blocks_touched(Sector(ext[k].sector), ext[k].sectors);
 			if (!need.alloc(total))
 				return false;
 		}
@@ -308,10 +313,10 @@ int RemapTarget::rewrite_pass(const rc_extent *ext, u32 count)
 // the medium's (the write fails with it).
 int RemapTarget::retry_in_place(const rc_extent *ext, u32 count, RewritePlan &plan)
 {
-	const u32 shift = geo_.block_shift();
 	for (u32 i = 0; i < count; i++) {
 		const rc_extent &e = ext[i];
-		for (u64 b = e.sector >> shift; b <= (e.sector + e.sectors - 1) >> shift; b++) {
+		const DataBlock last = geo_.last_block(Sector(e.sector), e.sectors);
+		for (u64 b = geo_.data_block(Sector(e.sector)).value(); b <= last.value(); b++) {
 			if (plan.has(b))
 				continue;
 			u32 v = 0;
@@ -342,7 +347,7 @@ int RemapTarget::retry_in_place(const rc_extent *ext, u32 count, RewritePlan &pl
 				if (r != -kENODATA)
 					(mapped ? plan.probe_spare : plan.probe_data) = true;
 			}
-			if (!plan.add(b, ext, count, shift))
+			if (!plan.add(b, ext, count, geo_))
 				return -kENOMEM;
 		}
 	}
@@ -353,10 +358,9 @@ int RemapTarget::retry_in_place(const rc_extent *ext, u32 count, RewritePlan &pl
 // else the data device. Failfast, and with FUA if the write had it.
 int RemapTarget::retry_part(const rc_extent &e, u64 b, bool mapped, u32 v)
 {
-	const Part p = part_of(e, b, geo_.block_shift());
-	const u64 dev_sector = mapped
-		? geo_.spare_dev_sector(SpareBlock(v)) + (p.lo & (geo_.block_sectors() - 1))
-		: geo_.data_offset() + p.lo;
+	const Part p = part_of(e, b, geo_);
+	const u64 dev_sector =
+		mapped ? geo_.spare_dev_sector(SpareBlock(v)) + p.at : geo_.data_offset() + p.lo;
 	return io_->write(io_ctx_, mapped ? RB_SPARE_DEV : RB_DATA_DEV, dev_sector,
 			  payload(e, p.lo), static_cast<u32>((p.hi - p.lo) << RC_SECTOR_SHIFT),
 			  (e.flags & RB_IO_FUA) | RB_IO_FAILFAST);
@@ -367,7 +371,6 @@ int RemapTarget::retry_part(const rc_extent &e, u64 b, bool mapped, u32 v)
 // commit. 0 once committed; else the error, with every change rolled back.
 int RemapTarget::move_written_locked(MappingChange &change, const rc_extent *ext, u32 count)
 {
-	const u32 shift = geo_.block_shift();
 	Status st = change.prepare(MappingChange::kSpares);
 	if (st.is_error())
 		return st.error().code;
@@ -379,7 +382,7 @@ int RemapTarget::move_written_locked(MappingChange &change, const rc_extent *ext
 		const bool on_spare = change.was_mapped(i, &v) && v != LookupTable::kLost;
 		if (rewrite_lost_locked(change, i, ext, count, &err))
 			continue;
-		if (!written_whole(ext, count, b, shift)) { // keep the rest of the block
+		if (!written_whole(ext, count, b, geo_)) { // keep the rest of the block
 			err = read_where(on_spare ? RB_SPARE_DEV : RB_DATA_DEV,
 					 on_spare ? geo_.spare_dev_sector(SpareBlock(v))
 						  : geo_.data_dev_sector(DataBlock(b)),
@@ -392,11 +395,11 @@ int RemapTarget::move_written_locked(MappingChange &change, const rc_extent *ext
 			}
 		}
 		for (u32 x = 0; x < count; x++) {
-			const Part p = part_of(ext[x], b, shift);
+			const Part p = part_of(ext[x], b, geo_);
 			if (!p.empty())
-				__builtin_memcpy(
-					copy_buf_ + ((p.lo - (b << shift)) << RC_SECTOR_SHIFT),
-					payload(ext[x], p.lo), (p.hi - p.lo) << RC_SECTOR_SHIFT);
+				__builtin_memcpy(copy_buf_ + (p.at << RC_SECTOR_SHIFT),
+						 payload(ext[x], p.lo),
+						 (p.hi - p.lo) << RC_SECTOR_SHIFT);
 		}
 		if (on_spare)
 			change.retire_old(i); // its spare block failed the write
@@ -481,14 +484,14 @@ int RemapTarget::reread(u64 sector, u32 sectors, u8 *buf, int error)
 // A failed read's pass: its range, the caller's buffer, what step 1 found of each block and
 // what step 3 did.
 struct RemapTarget::RereadPlan {
-	RereadPlan(u64 s, u32 sectors, u8 *b, int f, u32 sh) :
-	    sector(s), end(s + sectors), first(s >> sh), count(((end - 1) >> sh) - first + 1),
-	    buf(b), fail(f), shift(sh)
+	RereadPlan(u64 s, u32 sectors, u8 *b, int f, const Geometry &g) :
+	    sector(s), end(s + sectors), first(g.data_block(Sector(s)).value()),
+	    count(g.blocks_touched(Sector(s), sectors)), buf(b), fail(f), geo(g)
 	{}
 	const u64 sector, end, first, count;
 	u8 *const buf;
 	const int fail;
-	const u32 shift;
+	const Geometry &geo;
 	Scratch<Found> found; // allocated at the first block that fails
 	u64 unread = 0, suspects = 0;
 	bool outage = false, probe_data = false, probe_spare = false;
@@ -497,9 +500,11 @@ struct RemapTarget::RereadPlan {
 	// Block b's part of the read, copied from a whole block read into from.
 	void into_buf(u64 b, const u8 *from) const
 	{
-		const u64 lo = max(sector, b << shift), hi = min(end, (b + 1) << shift);
+		const u64 first_of_b = geo.first_sector(DataBlock(b)).value();
+		const u64 lo = max(sector, first_of_b);
+		const u64 hi = min(end, geo.end_sector(DataBlock(b)).value());
 		__builtin_memcpy(buf + ((lo - sector) << RC_SECTOR_SHIFT),
-				 from + ((lo - (b << shift)) << RC_SECTOR_SHIFT),
+				 from + ((lo - first_of_b) << RC_SECTOR_SHIFT),
 				 (hi - lo) << RC_SECTOR_SHIFT);
 	}
 	[[nodiscard]] bool mark(u64 i, Found f)
@@ -513,7 +518,7 @@ struct RemapTarget::RereadPlan {
 
 int RemapTarget::reread_pass(u64 sector, u32 sectors, u8 *buf, int fail)
 {
-	RereadPlan plan(sector, sectors, buf, fail, geo_.block_shift());
+	RereadPlan plan(sector, sectors, buf, fail, geo_);
 	const u32 gen0 = generation_now();
 
 	// 1. Without the mutex: read every block alone, retry the failing ones.
@@ -701,14 +706,13 @@ bool RemapTarget::reread_held_locked(RereadPlan &plan, u64 i)
 namespace {
 
 // Sectors of block b written by the extents, as a mask.
-SectorMask written_mask(const rc_extent *ext, u32 count, u64 b, u32 shift)
+SectorMask written_mask(const rc_extent *ext, u32 count, u64 b, const Geometry &geo)
 {
 	SectorMask m{};
 	for (u32 i = 0; i < count; i++) {
-		const Part p = part_of(ext[i], b, shift);
+		const Part p = part_of(ext[i], b, geo);
 		if (!p.empty())
-			m.set(static_cast<u32>(p.lo - (b << shift)),
-			      static_cast<u32>(p.hi - (b << shift)));
+			m.set(static_cast<u32>(p.at), static_cast<u32>(p.at + (p.hi - p.lo)));
 	}
 	return m;
 }
@@ -836,20 +840,20 @@ bool RemapTarget::writes_lost_sectors(const LookupTable *t, u64 b, const rc_exte
 				      u32 count) const
 {
 	const SectorMask *m = t->lost() ? t->lost()->find(b) : nullptr;
-	return m && m->overlaps(written_mask(ext, count, b, geo_.block_shift()));
+	return m && m->overlaps(written_mask(ext, count, b, geo_));
 }
 
 bool RemapTarget::rewrite_lost_locked(MappingChange &change, u64 i, const rc_extent *ext, u32 count,
 				      int *err)
 {
 	const u64 b = change.block(i);
-	const u32 shift = geo_.block_shift(), bs = geo_.block_sectors();
+	const u32 bs = geo_.block_sectors();
 	u32 v;
 	if (!change.was_mapped(i, &v))
 		return false;
 	const bool whole_lost = v == LookupTable::kLost;
 	const SectorMask *had = !whole_lost && lookup_->lost() ? lookup_->lost()->find(b) : nullptr;
-	const SectorMask written = written_mask(ext, count, b, shift);
+	const SectorMask written = written_mask(ext, count, b, geo_);
 	if (!whole_lost && !(had && had->overlaps(written)))
 		return false;
 
@@ -868,9 +872,9 @@ bool RemapTarget::rewrite_lost_locked(MappingChange &change, u64 i, const rc_ext
 		}
 	}
 	for (u32 k = 0; k < count; k++) {
-		const Part p = part_of(ext[k], b, shift);
+		const Part p = part_of(ext[k], b, geo_);
 		if (!p.empty())
-			__builtin_memcpy(copy_buf_ + ((p.lo - (b << shift)) << RC_SECTOR_SHIFT),
+			__builtin_memcpy(copy_buf_ + (p.at << RC_SECTOR_SHIFT),
 					 payload(ext[k], p.lo), (p.hi - p.lo) << RC_SECTOR_SHIFT);
 	}
 	if ((still.any() || had) && !change.log_lost(i, still)) {

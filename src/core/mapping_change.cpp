@@ -27,12 +27,12 @@ bool RemapTarget::MappingChange::add(u64 block)
 
 u64 RemapTarget::MappingChange::first_sector() const
 {
-	return n_ ? blocks_[0] << t_.geo_.block_shift() : 0;
+	return n_ ? t_.geo_.first_sector(DataBlock(blocks_[0])).value() : 0;
 }
 
 u64 RemapTarget::MappingChange::sectors() const
 {
-	return n_ ? (blocks_[n_ - 1] - blocks_[0] + 1) << t_.geo_.block_shift() : 0;
+	return n_ ? t_.geo_.sectors_of(blocks_[n_ - 1] - blocks_[0] + 1) : 0;
 }
 
 Status RemapTarget::MappingChange::prepare(unsigned flags)
