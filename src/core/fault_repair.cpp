@@ -64,28 +64,6 @@ bool contains(const u64 *a, u64 n, u64 v)
 	return false;
 }
 
-
-// A worker-side array freed on scope exit (allocated only once a retry failed).
-template <typename T> class Scratch {
-public:
-	Scratch() = default;
-	Scratch(const Scratch &) = delete;
-	Scratch &operator=(const Scratch &) = delete;
-	~Scratch() { rb_free_large(p_); }
-	[[nodiscard]] bool alloc(u64 n)
-	{
-		p_ = static_cast<T *>(rb_alloc_large(n * sizeof(T), RB_GFP_NOIO));
-		if (p_)
-			__builtin_memset(static_cast<void *>(p_), 0, n * sizeof(T));
-		return p_ != nullptr;
-	}
-	T *get() const { return p_; }
-	explicit operator bool() const { return p_ != nullptr; }
-
-private:
-	T *p_ = nullptr;
-};
-
 } // namespace
 
 rc_verdict RemapTarget::failed_io(const rc_failed_io &f)
@@ -233,7 +211,7 @@ int RemapTarget::rewrite(const rc_extent *ext, u32 count)
 // What step 1 of a rewrite pass found: the blocks that need a new home (ascending once
 // sorted), the last error a retry returned and whether that error asks to probe the device.
 struct RemapTarget::RewritePlan {
-	Scratch<u64> need;
+	Array<u64> need; // allocated at the first block that fails
 	u64 n = 0;
 	int last_err = -kEIO;
 	bool probe_data = false, probe_spare = false;
@@ -244,13 +222,13 @@ struct RemapTarget::RewritePlan {
 			u64 total = 0;
 			for (u32 k = 0; k < count; k++)
 				total += geo.blocks_touched(Sector(ext[k].sector), ext[k].sectors);
-			if (!need.alloc(total))
+			if (!need.alloc_zeroed(total, Gfp::Noio))
 				return false;
 		}
-		need.get()[n++] = b;
+		need[n++] = b;
 		return true;
 	}
-	bool has(u64 b) const { return need && contains(need.get(), n, b); }
+	bool has(u64 b) const { return need && contains(need.data(), n, b); }
 };
 
 int RemapTarget::rewrite_pass(const rc_extent *ext, u32 count)
@@ -271,8 +249,8 @@ int RemapTarget::rewrite_pass(const rc_extent *ext, u32 count)
 	// 2. An error the medium may not be at fault for moves nothing while the device as a
 	//    whole does not answer.
 	// A batch moves a few hundred blocks at most.
-	insertion_sort(plan.need.get(), plan.n, [](u64 b) { return b; });
-	const u64 lo = plan.need.get()[0], hi = plan.need.get()[plan.n - 1] + 1;
+	insertion_sort(plan.need.data(), plan.n, [](u64 b) { return b; });
+	const u64 lo = plan.need[0], hi = plan.need[plan.n - 1] + 1;
 	if ((plan.probe_data && !device_answers(RB_DATA_DEV, lo, hi, retry_buf_)) ||
 	    (plan.probe_spare && !device_answers(RB_SPARE_DEV, 0, 0, retry_buf_))) {
 		count_outage();
@@ -293,7 +271,7 @@ int RemapTarget::rewrite_pass(const rc_extent *ext, u32 count)
 		Own<MappingChange> change(make<MappingChange>(Gfp::Noio, *this));
 		if (!change)
 			return -kENOMEM;
-		for (; k < plan.n && change->add(plan.need.get()[k]); k++) {
+		for (; k < plan.n && change->add(plan.need[k]); k++) {
 		}
 		const int err = move_written_locked(*change, ext, count);
 		if (err)
@@ -492,7 +470,7 @@ struct RemapTarget::RereadPlan {
 	u8 *const buf;
 	const int fail;
 	const Geometry &geo;
-	Scratch<Found> found; // allocated at the first block that fails
+	Array<Found> found; // allocated at the first block that fails
 	u64 unread = 0, suspects = 0;
 	bool outage = false, probe_data = false, probe_spare = false;
 	u64 moved = 0, salvaged = 0, salvaged_lost = 0, lost = 0;
@@ -509,9 +487,9 @@ struct RemapTarget::RereadPlan {
 	}
 	[[nodiscard]] bool mark(u64 i, Found f)
 	{
-		if (!found && !found.alloc(count))
+		if (!found && !found.alloc_zeroed(count, Gfp::Noio))
 			return false;
-		found.get()[i] = f;
+		found[i] = f;
 		return true;
 	}
 };
@@ -545,7 +523,7 @@ int RemapTarget::reread_pass(u64 sector, u32 sectors, u8 *buf, int fail)
 	// 3. Each suspect block alone: hold it (and only it), read it once more, move or mark it.
 	u32 expected = gen0;
 	for (u64 i = 0; i < plan.count && !plan.outage; i++) {
-		const Found f = plan.found.get()[i];
+		const Found f = plan.found[i];
 		if (f == Found::Fine || f == Found::Lost)
 			continue;
 		MutexGuard guard(mutex_);
@@ -608,7 +586,7 @@ int RemapTarget::read_alone(RereadPlan &plan)
 		} else {
 			plan.unread++;
 		}
-		plan.found.get()[i] = f;
+		plan.found[i] = f;
 		plan.suspects++;
 		(mapped ? plan.probe_spare : plan.probe_data) |= f != Found::Weak && !medium;
 	}
@@ -640,7 +618,7 @@ int RemapTarget::retry_alone(rb_device dev, u64 dev_sector, int r, u32 alone, bo
 // (or read before). False when the pass must stop: no memory or a failed commit.
 bool RemapTarget::reread_held_locked(RereadPlan &plan, u64 i)
 {
-	const Found f = plan.found.get()[i];
+	const Found f = plan.found[i];
 	const u64 b = plan.first + i;
 	Own<MappingChange> change(make<MappingChange>(Gfp::Noio, *this));
 	if (!change || !change->add(b) ||
@@ -951,8 +929,8 @@ int RemapTarget::do_reprobe(u64 first, u64 count, TextBuffer &reply)
 {
 	u64 reprobed = 0, rescued = 0, still_lost = 0;
 	const u64 end = count > geo_.data_blocks() - first ? geo_.data_blocks() : first + count;
-	Scratch<u8> probe;
-	if (!probe.alloc(geo_.block_size()))
+	Array<u8> probe;
+	if (!probe.alloc_zeroed(geo_.block_size(), Gfp::Noio))
 		return -kENOMEM;
 	ReprobeBatch at;
 	for (u64 next = first; next < end;) {
@@ -965,7 +943,7 @@ int RemapTarget::do_reprobe(u64 first, u64 count, TextBuffer &reply)
 		next = at.blocks[at.n - 1] + 1;
 
 		// 2. Without the mutex: which of them read now, at least in part.
-		r = probe_lost(at, probe.get());
+		r = probe_lost(at, probe.data());
 		if (r)
 			return r;
 		reprobed += at.n;

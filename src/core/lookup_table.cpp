@@ -551,21 +551,13 @@ Result<LookupTable *> LookupTable::build(const u64 *data_blocks, const u32 *spar
 		return t;
 	}
 	// Sorted in scratch arrays first, then cut into chunks.
-	u64 key_bytes, value_bytes;
-	if (!checked_mul(count, sizeof(u64), &key_bytes) ||
-	    !checked_mul(count, sizeof(u32), &value_bytes))
+	Array<u64> keys;
+	Array<u32> values;
+	if (!keys.alloc(count, gfp) || !values.alloc(count, gfp))
 		return Error{-kENOMEM};
-	const auto g = static_cast<rb_gfp>(gfp);
-	auto *keys = static_cast<u64 *>(rb_alloc_large(key_bytes, g));
-	auto *values = static_cast<u32 *>(rb_alloc_large(value_bytes, g));
-	if (!keys || !values) {
-		rb_free_large(keys);
-		rb_free_large(values);
-		return Error{-kENOMEM};
-	}
-	__builtin_memcpy(keys, data_blocks, key_bytes);
-	__builtin_memcpy(values, spares, value_bytes);
-	sort_pairs(keys, values, count);
+	__builtin_memcpy(keys.data(), data_blocks, count * sizeof(u64));
+	__builtin_memcpy(values.data(), spares, count * sizeof(u32));
+	sort_pairs(keys.data(), values.data(), count);
 	int err = 0;
 	for (u64 i = 1; i < count && !err; i++) {
 		if (keys[i] == keys[i - 1])
@@ -584,7 +576,7 @@ Result<LookupTable *> LookupTable::build(const u64 *data_blocks, const u32 *spar
 		a.out = t;
 		a.gfp = gfp;
 		a.begin(count, keys[count - 1] - keys[0] > kMaxNarrowSpan);
-		if (a.put_run(keys, 0, values, count)) {
+		if (a.put_run(keys.data(), 0, values.data(), count)) {
 			finish(t, a);
 		} else {
 			a.discard();
@@ -593,8 +585,6 @@ Result<LookupTable *> LookupTable::build(const u64 *data_blocks, const u32 *spar
 			err = -kENOMEM;
 		}
 	}
-	rb_free_large(keys);
-	rb_free_large(values);
 	if (err)
 		return Error{err};
 	return t;

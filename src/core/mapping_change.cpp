@@ -11,7 +11,6 @@ RemapTarget::MappingChange::~MappingChange()
 	if (!committed_)
 		roll_back();
 	LostSectors::put(lost_set_);
-	rb_free_large(lost_slots_);
 }
 
 bool RemapTarget::MappingChange::add(u64 block)
@@ -121,12 +120,9 @@ Status RemapTarget::MappingChange::prepare_lost_locked(u64 *max_changes, u64 *ma
 	lost_set_ = LostSectors::reserve((cur ? cur->size() : 0) + n_, Gfp::Noio);
 	if (!lost_set_)
 		return Error{-kENOMEM};
-	lost_slots_cap_ = *max_changes + runs_now + runs_new;
-	lost_slots_ = static_cast<MetadataStore::SlotChange *>(
-		rb_alloc_large(lost_slots_cap_ * sizeof(MetadataStore::SlotChange), RB_GFP_NOIO));
-	if (!lost_slots_)
+	if (!lost_slots_.alloc(*max_changes + runs_now + runs_new, Gfp::Noio))
 		return Error{-kENOMEM};
-	*max_changes = lost_slots_cap_;
+	*max_changes = lost_slots_.size();
 	*max_inserts += runs_new;
 	return {};
 }
@@ -337,7 +333,7 @@ Status RemapTarget::MappingChange::commit_slots_locked()
 	const u32 bs = t_.geo_.block_sectors();
 	u64 k = 0;
 	auto add = [&](const MetadataStore::SlotChange &c) {
-		if (k < lost_slots_cap_)
+		if (k < lost_slots_.size())
 			lost_slots_[k] = c;
 		k++;
 	};
@@ -354,9 +350,9 @@ Status RemapTarget::MappingChange::commit_slots_locked()
 			     Entry{log[j].block, Entry::run(lo, hi - lo),
 				   EntryState::LostSectors}});
 	}
-	if (k > lost_slots_cap_)
+	if (k > lost_slots_.size())
 		return Error{-kENOMEM}; // cannot happen: prepare_lost_locked() counted every one
-	TRY(t_.commit_locked(lost_slots_, k));
+	TRY(t_.commit_locked(lost_slots_.data(), k));
 	LostSectors *next = nullptr;
 	if (lost_set_->size()) {
 		next = lost_set_;
