@@ -13,9 +13,14 @@
 typedef __UINT8_TYPE__ rb_u8;
 typedef __UINT16_TYPE__ rb_u16;
 typedef __UINT32_TYPE__ rb_u32;
-typedef __UINT64_TYPE__ rb_u64;
+/*
+ * The kernel's u64/s64 are (unsigned) long long on every architecture (int-ll64.h), while
+ * __UINT64_TYPE__ is unsigned long on LP64: the 64-bit types are spelled as the kernel spells
+ * them, so "%llu" takes an rb_u64 and rb_u64 * converts to u64 * without a cast.
+ */
+typedef unsigned long long rb_u64;
 typedef __INT32_TYPE__ rb_s32;
-typedef __INT64_TYPE__ rb_s64;
+typedef long long rb_s64;
 typedef __SIZE_TYPE__ rb_size_t;
 
 #ifdef __cplusplus

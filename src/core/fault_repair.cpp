@@ -19,14 +19,19 @@ namespace {
 // block meanwhile); after that the I/O fails with its own error and nothing is changed.
 constexpr u32 kMaxPasses = 3;
 
-// The part of extent e inside block b, as target sectors [lo, hi); empty if none.
+// The part of extent e inside block b, as target sectors [lo, hi) (empty if none), and where
+// it starts in the block (sectors from the block's first one).
 struct Part {
 	u64 lo, hi;
+	u64 at;
 	bool empty() const { return lo >= hi; }
 };
-Part part_of(const rc_extent &e, u64 b, u32 shift)
+Part part_of(const rc_extent &e, u64 b, const Geometry &geo)
 {
-	return {max(e.sector, b << shift), min(e.sector + e.sectors, (b + 1) << shift)};
+	const Sector first = geo.first_sector(DataBlock(b));
+	const u64 lo = max(e.sector, first.value());
+	return {lo, min(e.sector + e.sectors, geo.end_sector(DataBlock(b)).value()),
+		lo - first.value()};
 }
 
 const u8 *payload(const rc_extent &e, u64 sector)
@@ -35,14 +40,14 @@ const u8 *payload(const rc_extent &e, u64 sector)
 }
 
 // Whether the extents together write all of block b.
-bool written_whole(const rc_extent *ext, u32 count, u64 b, u32 shift)
+bool written_whole(const rc_extent *ext, u32 count, u64 b, const Geometry &geo)
 {
-	u64 covered = b << shift;
-	const u64 end = (b + 1) << shift;
+	u64 covered = geo.first_sector(DataBlock(b)).value();
+	const u64 end = geo.end_sector(DataBlock(b)).value();
 	for (bool progress = true; progress && covered < end;) {
 		progress = false;
 		for (u32 i = 0; i < count; i++) {
-			const Part p = part_of(ext[i], b, shift);
+			const Part p = part_of(ext[i], b, geo);
 			if (!p.empty() && p.lo <= covered && p.hi > covered) {
 				covered = p.hi;
 				progress = true;
@@ -59,27 +64,6 @@ bool contains(const u64 *a, u64 n, u64 v)
 			return true;
 	return false;
 }
-
-// A worker-side array freed on scope exit (allocated only once a retry failed).
-template <typename T> class Scratch {
-public:
-	Scratch() = default;
-	Scratch(const Scratch &) = delete;
-	Scratch &operator=(const Scratch &) = delete;
-	~Scratch() { rb_free_large(p_); }
-	[[nodiscard]] bool alloc(u64 n)
-	{
-		p_ = static_cast<T *>(rb_alloc_large(n * sizeof(T), RB_GFP_NOIO));
-		if (p_)
-			__builtin_memset(static_cast<void *>(p_), 0, n * sizeof(T));
-		return p_ != nullptr;
-	}
-	T *get() const { return p_; }
-	explicit operator bool() const { return p_ != nullptr; }
-
-private:
-	T *p_ = nullptr;
-};
 
 } // namespace
 
@@ -188,8 +172,7 @@ bool RemapTarget::device_answers(rb_device dev, u64 first_block, u64 end_block, 
 // read at all (salvage_or_mark_locked() found no sector that reads) and the medium is at fault.
 void RemapTarget::mark_unreadable_locked(MappingChange &change, u64 i)
 {
-	rb_log(RB_LOG_WARN, "block %llu does not read: lost whole",
-	       static_cast<unsigned long long>(change.block(i)));
+	rb_log(RB_LOG_WARN, "block %llu does not read: lost whole", change.block(i));
 	change.set_lost(i);
 }
 
@@ -229,25 +212,24 @@ int RemapTarget::rewrite(const rc_extent *ext, u32 count)
 // What step 1 of a rewrite pass found: the blocks that need a new home (ascending once
 // sorted), the last error a retry returned and whether that error asks to probe the device.
 struct RemapTarget::RewritePlan {
-	Scratch<u64> need;
+	Array<u64> need; // allocated at the first block that fails
 	u64 n = 0;
 	int last_err = -kEIO;
 	bool probe_data = false, probe_spare = false;
 
-	[[nodiscard]] bool add(u64 b, const rc_extent *ext, u32 count, u32 shift)
+	[[nodiscard]] bool add(u64 b, const rc_extent *ext, u32 count, const Geometry &geo)
 	{
 		if (!need) {
 			u64 total = 0;
 			for (u32 k = 0; k < count; k++)
-				total += ((ext[k].sector + ext[k].sectors - 1) >> shift) -
-					(ext[k].sector >> shift) + 1;
-			if (!need.alloc(total))
+				total += geo.blocks_touched(Sector(ext[k].sector), ext[k].sectors);
+			if (!need.alloc_zeroed(total, Gfp::Noio))
 				return false;
 		}
-		need.get()[n++] = b;
+		need[n++] = b;
 		return true;
 	}
-	bool has(u64 b) const { return need && contains(need.get(), n, b); }
+	bool has(u64 b) const { return need && contains(need.data(), n, b); }
 };
 
 int RemapTarget::rewrite_pass(const rc_extent *ext, u32 count)
@@ -268,8 +250,8 @@ int RemapTarget::rewrite_pass(const rc_extent *ext, u32 count)
 	// 2. An error the medium may not be at fault for moves nothing while the device as a
 	//    whole does not answer.
 	// A batch moves a few hundred blocks at most.
-	insertion_sort(plan.need.get(), plan.n, [](u64 b) { return b; });
-	const u64 lo = plan.need.get()[0], hi = plan.need.get()[plan.n - 1] + 1;
+	insertion_sort(plan.need.data(), plan.n, [](u64 b) { return b; });
+	const u64 lo = plan.need[0], hi = plan.need[plan.n - 1] + 1;
 	if ((plan.probe_data && !device_answers(RB_DATA_DEV, lo, hi, retry_buf_)) ||
 	    (plan.probe_spare && !device_answers(RB_SPARE_DEV, 0, 0, retry_buf_))) {
 		count_outage();
@@ -290,7 +272,7 @@ int RemapTarget::rewrite_pass(const rc_extent *ext, u32 count)
 		Own<MappingChange> change(make<MappingChange>(Gfp::Noio, *this));
 		if (!change)
 			return -kENOMEM;
-		for (; k < plan.n && change->add(plan.need.get()[k]); k++) {
+		for (; k < plan.n && change->add(plan.need[k]); k++) {
 		}
 		const int err = move_written_locked(*change, ext, count);
 		if (err)
@@ -299,9 +281,8 @@ int RemapTarget::rewrite_pass(const rc_extent *ext, u32 count)
 		stats_.auto_remaps.add(change->count());
 		expected = lookup_->generation();
 	}
-	rb_log(RB_LOG_WARN, "remapped %llu block(s) after %u failed write(s) at sector %llu",
-	       static_cast<unsigned long long>(moved), count,
-	       static_cast<unsigned long long>(ext[0].sector));
+	rb_log(RB_LOG_WARN, "remapped %llu block(s) after %u failed write(s) at sector %llu", moved,
+	       count, ext[0].sector);
 	return 0;
 }
 
@@ -311,10 +292,10 @@ int RemapTarget::rewrite_pass(const rc_extent *ext, u32 count)
 // the medium's (the write fails with it).
 int RemapTarget::retry_in_place(const rc_extent *ext, u32 count, RewritePlan &plan)
 {
-	const u32 shift = geo_.block_shift();
 	for (u32 i = 0; i < count; i++) {
 		const rc_extent &e = ext[i];
-		for (u64 b = e.sector >> shift; b <= (e.sector + e.sectors - 1) >> shift; b++) {
+		const DataBlock last = geo_.last_block(Sector(e.sector), e.sectors);
+		for (u64 b = geo_.data_block(Sector(e.sector)).value(); b <= last.value(); b++) {
 			if (plan.has(b))
 				continue;
 			u32 v = 0;
@@ -338,14 +319,14 @@ int RemapTarget::retry_in_place(const rc_extent *ext, u32 count, RewritePlan &pl
 				if (!repairable(classify_error(r))) {
 					rb_log(RB_LOG_ERR,
 					       "write to block %llu failed again (error %d): not the medium; it fails",
-					       static_cast<unsigned long long>(b), r);
+					       b, r);
 					return r;
 				}
 				plan.last_err = r;
 				if (r != -kENODATA)
 					(mapped ? plan.probe_spare : plan.probe_data) = true;
 			}
-			if (!plan.add(b, ext, count, shift))
+			if (!plan.add(b, ext, count, geo_))
 				return -kENOMEM;
 		}
 	}
@@ -356,10 +337,9 @@ int RemapTarget::retry_in_place(const rc_extent *ext, u32 count, RewritePlan &pl
 // else the data device. Failfast, and with FUA if the write had it.
 int RemapTarget::retry_part(const rc_extent &e, u64 b, bool mapped, u32 v)
 {
-	const Part p = part_of(e, b, geo_.block_shift());
-	const u64 dev_sector = mapped
-		? geo_.spare_dev_sector(SpareBlock(v)) + (p.lo & (geo_.block_sectors() - 1))
-		: geo_.data_offset() + p.lo;
+	const Part p = part_of(e, b, geo_);
+	const u64 dev_sector =
+		mapped ? geo_.spare_dev_sector(SpareBlock(v)) + p.at : geo_.data_offset() + p.lo;
 	return io_->write(io_ctx_, mapped ? RB_SPARE_DEV : RB_DATA_DEV, dev_sector,
 			  payload(e, p.lo), static_cast<u32>((p.hi - p.lo) << RC_SECTOR_SHIFT),
 			  (e.flags & RB_IO_FUA) | RB_IO_FAILFAST);
@@ -370,7 +350,6 @@ int RemapTarget::retry_part(const rc_extent &e, u64 b, bool mapped, u32 v)
 // commit. 0 once committed; else the error, with every change rolled back.
 int RemapTarget::move_written_locked(MappingChange &change, const rc_extent *ext, u32 count)
 {
-	const u32 shift = geo_.block_shift();
 	Status st = change.prepare(MappingChange::kSpares);
 	if (st.is_error())
 		return st.error().code();
@@ -384,7 +363,7 @@ int RemapTarget::move_written_locked(MappingChange &change, const rc_extent *ext
 			err = rewrite_lost_locked(change, i, ext, count);
 			continue;
 		}
-		if (!written_whole(ext, count, b, shift)) { // keep the rest of the block
+		if (!written_whole(ext, count, b, geo_)) { // keep the rest of the block
 			err = read_where(on_spare ? RB_SPARE_DEV : RB_DATA_DEV,
 					 on_spare ? geo_.spare_dev_sector(SpareBlock(v))
 						  : geo_.data_dev_sector(DataBlock(b)),
@@ -392,16 +371,16 @@ int RemapTarget::move_written_locked(MappingChange &change, const rc_extent *ext
 			if (err) {
 				rb_log(RB_LOG_ERR,
 				       "write to block %llu failed and the rest of the block does not read",
-				       static_cast<unsigned long long>(b));
+				       b);
 				break;
 			}
 		}
 		for (u32 x = 0; x < count; x++) {
-			const Part p = part_of(ext[x], b, shift);
+			const Part p = part_of(ext[x], b, geo_);
 			if (!p.empty())
-				__builtin_memcpy(
-					copy_buf_ + ((p.lo - (b << shift)) << RC_SECTOR_SHIFT),
-					payload(ext[x], p.lo), (p.hi - p.lo) << RC_SECTOR_SHIFT);
+				__builtin_memcpy(copy_buf_ + (p.at << RC_SECTOR_SHIFT),
+						 payload(ext[x], p.lo),
+						 (p.hi - p.lo) << RC_SECTOR_SHIFT);
 		}
 		if (on_spare)
 			change.retire_old(i); // its spare block failed the write
@@ -444,19 +423,15 @@ void RemapTarget::log_reread(u64 sector, u64 moved, u64 salvaged, u64 salvaged_l
 	auto advance = [&](int w) { n += w > 0 ? static_cast<u32>(w) : 0; };
 	line[0] = '\0';
 	if (moved)
-		advance(rb_snprintf(line + n, room(), "%llu weak block(s) moved",
-				    static_cast<unsigned long long>(moved)));
+		advance(rb_snprintf(line + n, room(), "%llu weak block(s) moved", moved));
 	if (salvaged && room())
 		advance(rb_snprintf(
 			line + n, room(), "%s%llu block(s) salvaged (%llu of %llu sectors lost)",
-			n ? ", " : "", static_cast<unsigned long long>(salvaged),
-			static_cast<unsigned long long>(salvaged_lost),
-			static_cast<unsigned long long>(salvaged) * geo_.block_sectors()));
+			n ? ", " : "", salvaged, salvaged_lost, salvaged * geo_.block_sectors()));
 	if (lost && room())
 		advance(rb_snprintf(line + n, room(), "%s%llu block(s) lost whole", n ? ", " : "",
-				    static_cast<unsigned long long>(lost)));
-	rb_log(RB_LOG_WARN, "read error at sector %llu: %s",
-	       static_cast<unsigned long long>(sector), line);
+				    lost));
+	rb_log(RB_LOG_WARN, "read error at sector %llu: %s", sector, line);
 }
 
 // A read of [sector, sector + sectors) failed where it was routed with error. A failing block
@@ -473,7 +448,7 @@ int RemapTarget::reread(u64 sector, u32 sectors, u8 *buf, int error)
 {
 	if (sectors == 0 || sector >= geo_.data_len() || sectors > geo_.data_len() - sector) {
 		rb_log(RB_LOG_ERR, "reread of sectors %llu+%u outside the data range refused",
-		       static_cast<unsigned long long>(sector), sectors);
+		       sector, sectors);
 		return -kEINVAL;
 	}
 	const int fail = error < 0 ? error : -kEIO;
@@ -490,15 +465,15 @@ int RemapTarget::reread(u64 sector, u32 sectors, u8 *buf, int error)
 // A failed read's pass: its range, the caller's buffer, what step 1 found of each block and
 // what step 3 did.
 struct RemapTarget::RereadPlan {
-	RereadPlan(u64 s, u32 sectors, u8 *b, int f, u32 sh) :
-	    sector(s), end(s + sectors), first(s >> sh), count(((end - 1) >> sh) - first + 1),
-	    buf(b), fail(f), shift(sh)
+	RereadPlan(u64 s, u32 sectors, u8 *b, int f, const Geometry &g) :
+	    sector(s), end(s + sectors), first(g.data_block(Sector(s)).value()),
+	    count(g.blocks_touched(Sector(s), sectors)), buf(b), fail(f), geo(g)
 	{}
 	const u64 sector, end, first, count;
 	u8 *const buf;
 	const int fail;
-	const u32 shift;
-	Scratch<Found> found; // allocated at the first block that fails
+	const Geometry &geo;
+	Array<Found> found; // allocated at the first block that fails
 	u64 unread = 0, suspects = 0;
 	bool outage = false, probe_data = false, probe_spare = false;
 	u64 moved = 0, salvaged = 0, salvaged_lost = 0, lost = 0;
@@ -506,23 +481,25 @@ struct RemapTarget::RereadPlan {
 	// Block b's part of the read, copied from a whole block read into from.
 	void into_buf(u64 b, const u8 *from) const
 	{
-		const u64 lo = max(sector, b << shift), hi = min(end, (b + 1) << shift);
+		const u64 first_of_b = geo.first_sector(DataBlock(b)).value();
+		const u64 lo = max(sector, first_of_b);
+		const u64 hi = min(end, geo.end_sector(DataBlock(b)).value());
 		__builtin_memcpy(buf + ((lo - sector) << RC_SECTOR_SHIFT),
-				 from + ((lo - (b << shift)) << RC_SECTOR_SHIFT),
+				 from + ((lo - first_of_b) << RC_SECTOR_SHIFT),
 				 (hi - lo) << RC_SECTOR_SHIFT);
 	}
 	[[nodiscard]] bool mark(u64 i, Found f)
 	{
-		if (!found && !found.alloc(count))
+		if (!found && !found.alloc_zeroed(count, Gfp::Noio))
 			return false;
-		found.get()[i] = f;
+		found[i] = f;
 		return true;
 	}
 };
 
 int RemapTarget::reread_pass(u64 sector, u32 sectors, u8 *buf, int fail)
 {
-	RereadPlan plan(sector, sectors, buf, fail, geo_.block_shift());
+	RereadPlan plan(sector, sectors, buf, fail, geo_);
 	const u32 gen0 = generation_now();
 
 	// 1. Without the mutex: read every block alone, retry the failing ones.
@@ -549,7 +526,7 @@ int RemapTarget::reread_pass(u64 sector, u32 sectors, u8 *buf, int fail)
 	// 3. Each suspect block alone: hold it (and only it), read it once more, move or mark it.
 	u32 expected = gen0;
 	for (u64 i = 0; i < plan.count && !plan.outage; i++) {
-		const Found f = plan.found.get()[i];
+		const Found f = plan.found[i];
 		if (f == Found::Fine || f == Found::Lost)
 			continue;
 		MutexGuard guard(mutex_);
@@ -612,7 +589,7 @@ int RemapTarget::read_alone(RereadPlan &plan)
 		} else {
 			plan.unread++;
 		}
-		plan.found.get()[i] = f;
+		plan.found[i] = f;
 		plan.suspects++;
 		(mapped ? plan.probe_spare : plan.probe_data) |= f != Found::Weak && !medium;
 	}
@@ -644,7 +621,7 @@ int RemapTarget::retry_alone(rb_device dev, u64 dev_sector, int r, u32 alone, bo
 // (or read before). False when the pass must stop: no memory or a failed commit.
 bool RemapTarget::reread_held_locked(RereadPlan &plan, u64 i)
 {
-	const Found f = plan.found.get()[i];
+	const Found f = plan.found[i];
 	const u64 b = plan.first + i;
 	Own<MappingChange> change(make<MappingChange>(Gfp::Noio, *this));
 	if (!change || !change->add(b) ||
@@ -710,14 +687,13 @@ bool RemapTarget::reread_held_locked(RereadPlan &plan, u64 i)
 namespace {
 
 // Sectors of block b written by the extents, as a mask.
-SectorMask written_mask(const rc_extent *ext, u32 count, u64 b, u32 shift)
+SectorMask written_mask(const rc_extent *ext, u32 count, u64 b, const Geometry &geo)
 {
 	SectorMask m{};
 	for (u32 i = 0; i < count; i++) {
-		const Part p = part_of(ext[i], b, shift);
+		const Part p = part_of(ext[i], b, geo);
 		if (!p.empty())
-			m.set(static_cast<u32>(p.lo - (b << shift)),
-			      static_cast<u32>(p.hi - (b << shift)));
+			m.set(static_cast<u32>(p.at), static_cast<u32>(p.at + (p.hi - p.lo)));
 	}
 	return m;
 }
@@ -837,8 +813,7 @@ int RemapTarget::salvage_or_mark_locked(MappingChange &change, u64 i)
 	err = change.place(i, copy_buf_);
 	if (!err && lost.any())
 		rb_log(RB_LOG_WARN, "block %llu salvaged to spare block %u: %u of %u sectors lost",
-		       static_cast<unsigned long long>(b), change.spare(i), lost.count(),
-		       geo_.block_sectors());
+		       b, change.spare(i), lost.count(), geo_.block_sectors());
 	return err;
 }
 
@@ -846,7 +821,7 @@ bool RemapTarget::writes_lost_sectors(const LookupTable *t, u64 b, const rc_exte
 				      u32 count) const
 {
 	const SectorMask *m = t->lost() ? t->lost()->find(b) : nullptr;
-	return m && m->overlaps(written_mask(ext, count, b, geo_.block_shift()));
+	return m && m->overlaps(written_mask(ext, count, b, geo_));
 }
 
 bool RemapTarget::writes_lost_locked(MappingChange &change, u64 i, const rc_extent *ext,
@@ -861,13 +836,13 @@ bool RemapTarget::writes_lost_locked(MappingChange &change, u64 i, const rc_exte
 int RemapTarget::rewrite_lost_locked(MappingChange &change, u64 i, const rc_extent *ext, u32 count)
 {
 	const u64 b = change.block(i);
-	const u32 shift = geo_.block_shift(), bs = geo_.block_sectors();
+	const u32 bs = geo_.block_sectors();
 	u32 v;
 	if (REMAP_WARN_ON(!change.was_mapped(i, &v))) // writes_lost_locked() said it was
 		return -kEINVAL;
 	const bool whole_lost = v == LookupTable::kLost;
 	const SectorMask *had = !whole_lost && lookup_->lost() ? lookup_->lost()->find(b) : nullptr;
-	const SectorMask written = written_mask(ext, count, b, shift);
+	const SectorMask written = written_mask(ext, count, b, geo_);
 	if (REMAP_WARN_ON(!whole_lost && !had)) // writes_lost_locked() found its lost sectors
 		return -kEINVAL;
 
@@ -882,14 +857,14 @@ int RemapTarget::rewrite_lost_locked(MappingChange &change, u64 i, const rc_exte
 		if (err) {
 			rb_log(RB_LOG_ERR,
 			       "write to salvaged block %llu: its spare block does not read (error %d)",
-			       static_cast<unsigned long long>(b), err);
+			       b, err);
 			return err;
 		}
 	}
 	for (u32 k = 0; k < count; k++) {
-		const Part p = part_of(ext[k], b, shift);
+		const Part p = part_of(ext[k], b, geo_);
 		if (!p.empty())
-			__builtin_memcpy(copy_buf_ + ((p.lo - (b << shift)) << RC_SECTOR_SHIFT),
+			__builtin_memcpy(copy_buf_ + (p.at << RC_SECTOR_SHIFT),
 					 payload(ext[k], p.lo), (p.hi - p.lo) << RC_SECTOR_SHIFT);
 	}
 	if ((still.any() || had) && !change.log_lost(i, still))
@@ -964,8 +939,8 @@ int RemapTarget::do_reprobe(u64 first, u64 count, TextBuffer &reply)
 {
 	u64 reprobed = 0, rescued = 0, still_lost = 0;
 	const u64 end = count > geo_.data_blocks() - first ? geo_.data_blocks() : first + count;
-	Scratch<u8> probe;
-	if (!probe.alloc(geo_.block_size()))
+	Array<u8> probe;
+	if (!probe.alloc_zeroed(geo_.block_size(), Gfp::Noio))
 		return -kENOMEM;
 	ReprobeBatch at;
 	for (u64 next = first; next < end;) {
@@ -978,7 +953,7 @@ int RemapTarget::do_reprobe(u64 first, u64 count, TextBuffer &reply)
 		next = at.blocks[at.n - 1] + 1;
 
 		// 2. Without the mutex: which of them read now, at least in part.
-		r = probe_lost(at, probe.get());
+		r = probe_lost(at, probe.data());
 		if (r)
 			return r;
 		reprobed += at.n;
@@ -997,10 +972,7 @@ int RemapTarget::do_reprobe(u64 first, u64 count, TextBuffer &reply)
 		stats_.reprobed.add(at.nbetter);
 		stats_.rescued.add(batch_rescued);
 	}
-	reply.emit("reprobed=%llu rescued=%llu still_lost=%llu",
-		   static_cast<unsigned long long>(reprobed),
-		   static_cast<unsigned long long>(rescued),
-		   static_cast<unsigned long long>(still_lost));
+	reply.emit("reprobed=%llu rescued=%llu still_lost=%llu", reprobed, rescued, still_lost);
 	return 1;
 }
 

@@ -107,6 +107,17 @@ public:
 		return static_cast<u32>(s.value() & (block_sectors() - 1));
 	}
 	Sector first_sector(DataBlock b) const { return Sector(b.value() << block_shift_); }
+	// The sector just past block b.
+	Sector end_sector(DataBlock b) const { return first_sector(b + 1); }
+	// The last block of the sectors [s, s + sectors), sectors >= 1.
+	DataBlock last_block(Sector s, u64 sectors) const { return data_block(s + (sectors - 1)); }
+	// How many blocks the sectors [s, s + sectors) touch, sectors >= 1.
+	u64 blocks_touched(Sector s, u64 sectors) const
+	{
+		return last_block(s, sectors) - data_block(s) + 1;
+	}
+	// n blocks, in sectors.
+	u64 sectors_of(u64 blocks) const { return blocks << block_shift_; }
 
 	// Absolute sectors on the devices. The arguments must be in range (is_data_block(),
 	// s < data_len, b < spare_blocks); create() made sure the ends do not wrap.

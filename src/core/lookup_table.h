@@ -23,6 +23,11 @@
 // build(), merge() and free() on tables derived from one another must run one at a time (the
 // engine's mutex), while readers never write to a table or a chunk. Versions can be freed in any
 // order; a chunk goes when the last version holding it does.
+//
+// The read side is inline here because map() and rc_io_view_touches() run it for every bio and
+// must compile it into their own code (a call per I/O is measurable); the rest of the read side
+// is lookup_table.cpp, and the writer (build, merge, free and their steps) is
+// lookup_table_build.cpp.
 #pragma once
 
 #include "lost_sectors.h"

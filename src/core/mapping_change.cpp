@@ -12,7 +12,6 @@ RemapTarget::MappingChange::~MappingChange()
 	if (!committed_)
 		roll_back();
 	LostSectors::put(lost_set_);
-	rb_free_large(lost_slots_);
 }
 
 bool RemapTarget::MappingChange::add(u64 block)
@@ -28,12 +27,12 @@ bool RemapTarget::MappingChange::add(u64 block)
 
 u64 RemapTarget::MappingChange::first_sector() const
 {
-	return n_ ? blocks_[0] << t_.geo_.block_shift() : 0;
+	return n_ ? t_.geo_.first_sector(DataBlock(blocks_[0])).value() : 0;
 }
 
 u64 RemapTarget::MappingChange::sectors() const
 {
-	return n_ ? (blocks_[n_ - 1] - blocks_[0] + 1) << t_.geo_.block_shift() : 0;
+	return n_ ? t_.geo_.sectors_of(blocks_[n_ - 1] - blocks_[0] + 1) : 0;
 }
 
 Status RemapTarget::MappingChange::prepare(unsigned flags)
@@ -122,12 +121,9 @@ Status RemapTarget::MappingChange::prepare_lost_locked(u64 *max_changes, u64 *ma
 	lost_set_ = LostSectors::reserve((cur ? cur->size() : 0) + n_, Gfp::Noio);
 	if (!lost_set_)
 		return Error::no_memory("Cannot allocate memory for a mapping change");
-	lost_slots_cap_ = *max_changes + runs_now + runs_new;
-	lost_slots_ = static_cast<MetadataStore::SlotChange *>(
-		rb_alloc_large(lost_slots_cap_ * sizeof(MetadataStore::SlotChange), RB_GFP_NOIO));
-	if (!lost_slots_)
+	if (!lost_slots_.alloc(*max_changes + runs_now + runs_new, Gfp::Noio))
 		return Error::no_memory("Cannot allocate memory for a mapping change");
-	*max_changes = lost_slots_cap_;
+	*max_changes = lost_slots_.size();
 	*max_inserts += runs_new;
 	return {};
 }
@@ -339,7 +335,7 @@ Status RemapTarget::MappingChange::commit_slots_locked()
 	const u32 bs = t_.geo_.block_sectors();
 	u64 k = 0;
 	auto add = [&](const MetadataStore::SlotChange &c) {
-		if (k < lost_slots_cap_)
+		if (k < lost_slots_.size())
 			lost_slots_[k] = c;
 		k++;
 	};
@@ -356,9 +352,9 @@ Status RemapTarget::MappingChange::commit_slots_locked()
 			     Entry{log[j].block, Entry::run(lo, hi - lo),
 				   EntryState::LostSectors}});
 	}
-	if (REMAP_WARN_ON(k > lost_slots_cap_)) // prepare_lost_locked() counted every one
+	if (REMAP_WARN_ON(k > lost_slots_.size())) // prepare_lost_locked() counted every one
 		return Error::invalid("Lost-sector slots miscounted");
-	TRY(t_.commit_locked(lost_slots_, k));
+	TRY(t_.commit_locked(lost_slots_.data(), k));
 	LostSectors *next = nullptr;
 	if (lost_set_->size()) {
 		next = lost_set_;

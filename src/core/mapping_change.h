@@ -141,8 +141,7 @@ private:
 	u32 nretired_ = 0;
 	LostLog lost_log_;                // the blocks whose lost sectors change (room for all n_)
 	LostSectors *lost_set_ = nullptr; // the lost set after the commit, filled by it
-	MetadataStore::SlotChange *lost_slots_ = nullptr; // the commit's slots with lost runs
-	u64 lost_slots_cap_ = 0;
+	Array<MetadataStore::SlotChange> lost_slots_; // the commit's slots with lost runs
 	bool remove_ = false;
 	bool prepared_ = false;
 	bool held_ = false;

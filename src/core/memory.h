@@ -3,6 +3,7 @@
 // plain operator new in the core (the kernel build fails to link if one is used).
 //   Foo *f = make<Foo>(Gfp::Noio, args...);  if (!f) return Error::no_memory("...");
 //   destroy(f);
+//   Array<u64> keys;  if (!keys.alloc(n, Gfp::Kernel)) return Error::no_memory("...");
 #pragma once
 
 #include "base.h"
@@ -82,6 +83,82 @@ public:
 
 private:
 	T *ptr_ = nullptr;
+};
+
+// Sole owner of an array of n Ts from rb_alloc_large() (kmalloc, or vmalloc when large):
+// move-only, returned to rb_free_large() by its destructor. alloc() is the one way to fill it
+// and says whether it did; it constructs nothing, so T is a plain type (integers, pointers,
+// trivially copyable structs) and the elements start as they are, or zeroed by alloc_zeroed().
+template <typename T> class Array {
+	static_assert(__is_trivially_copyable(T), "Array<T> constructs and destroys nothing");
+
+public:
+	Array() = default;
+	Array(const Array &) = delete;
+	Array &operator=(const Array &) = delete;
+	Array(Array &&other) noexcept : data_(other.data_), size_(other.size_)
+	{
+		other.data_ = nullptr;
+		other.size_ = 0;
+	}
+	Array &operator=(Array &&other) noexcept
+	{
+		if (this != &other) {
+			reset();
+			data_ = other.data_;
+			size_ = other.size_;
+			other.data_ = nullptr;
+			other.size_ = 0;
+		}
+		return *this;
+	}
+	~Array() { rb_free_large(data_); }
+
+	// Replaces the contents with n uninitialized elements (none for n = 0, which always
+	// succeeds). false, and the array left empty, if there is no memory or n * sizeof(T)
+	// does not fit in a usize.
+	[[nodiscard]] bool alloc(usize n, Gfp gfp)
+	{
+		reset();
+		usize bytes;
+		if (n == 0)
+			return true;
+		if (__builtin_mul_overflow(n, sizeof(T), &bytes))
+			return false;
+		data_ = static_cast<T *>(rb_alloc_large(bytes, static_cast<rb_gfp>(gfp)));
+		size_ = data_ ? n : 0;
+		return data_ != nullptr;
+	}
+	// The same, every byte zero.
+	[[nodiscard]] bool alloc_zeroed(usize n, Gfp gfp)
+	{
+		if (!alloc(n, gfp))
+			return false;
+		if (n)
+			__builtin_memset(static_cast<void *>(data_), 0, n * sizeof(T));
+		return true;
+	}
+	void reset()
+	{
+		rb_free_large(data_);
+		data_ = nullptr;
+		size_ = 0;
+	}
+
+	usize size() const { return size_; }
+	explicit operator bool() const { return data_ != nullptr; }
+	T *data() { return data_; }
+	const T *data() const { return data_; }
+	T &operator[](usize i) { return data_[i]; }
+	const T &operator[](usize i) const { return data_[i]; }
+	T *begin() { return data_; }
+	T *end() { return data_ + size_; }
+	const T *begin() const { return data_; }
+	const T *end() const { return data_ + size_; }
+
+private:
+	T *data_ = nullptr;
+	usize size_ = 0;
 };
 
 } // namespace remap

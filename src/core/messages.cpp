@@ -22,8 +22,7 @@ bool beyond_end(const Geometry &geo, u64 sector)
 		return false;
 	rb_log(RB_LOG_ERR,
 	       "message rejected: sector %llu is beyond the end of the device (%llu sectors)",
-	       static_cast<unsigned long long>(sector),
-	       static_cast<unsigned long long>(geo.data_len()));
+	       sector, geo.data_len());
 	return true;
 }
 
@@ -33,9 +32,9 @@ bool beyond_end(const Geometry &geo, u64 sector)
 void RemapTarget::emit_place(TextBuffer &reply, u64 block, u32 place)
 {
 	if (place == LookupTable::kLost)
-		reply.emit("%llu lost", static_cast<unsigned long long>(block));
+		reply.emit("%llu lost", block);
 	else
-		reply.emit("%llu %u", static_cast<unsigned long long>(block), place);
+		reply.emit("%llu %u", block, place);
 }
 
 // Reads each block of a held remap chunk and moves it to its spare block, or marks it lost when
@@ -52,7 +51,7 @@ int RemapTarget::copy_to_spares_locked(MappingChange &change)
 		     (r != -kENODATA && !device_answers(RB_DATA_DEV, blk, blk + 1, copy_buf_)))) {
 			rb_log(RB_LOG_ERR,
 			       "remap: block %llu does not read (error %d) and the device is not answering: nothing marked",
-			       static_cast<unsigned long long>(blk), r);
+			       blk, r);
 			return r;
 		}
 		const int err = move_or_mark_locked(change, i, r);
@@ -111,7 +110,7 @@ Status RemapTarget::do_remap(DataBlock first, u64 count, bool range_reply, TextB
 		}
 		if (change->count() < wanted) {
 			rb_log(RB_LOG_ERR, "remap: no spare blocks left: %llu more blocks can move",
-			       static_cast<unsigned long long>(change->count()));
+			       change->count());
 			err = Error::from_errno(-kENOSPC,
 						"No spare blocks left"); // after this chunk
 		}
@@ -144,10 +143,7 @@ Status RemapTarget::do_remap(DataBlock first, u64 count, bool range_reply, TextB
 	if (!range_reply) {
 		emit_place(reply, f, place);
 	} else {
-		reply.emit("remapped=%llu lost=%llu already=%llu",
-			   static_cast<unsigned long long>(done - lost),
-			   static_cast<unsigned long long>(lost),
-			   static_cast<unsigned long long>(already));
+		reply.emit("remapped=%llu lost=%llu already=%llu", done - lost, lost, already);
 	}
 	return {};
 }
@@ -163,13 +159,12 @@ Status RemapTarget::do_unremap(DataBlock block)
 	if (spare == LookupTable::kLost) {
 		rb_log(RB_LOG_ERR,
 		       "unremap: block %llu is lost: there is no data to copy back; write the block instead",
-		       static_cast<unsigned long long>(b));
+		       b);
 		return Error::invalid("The block is lost: there is no data to copy back");
 	}
 	if (has_lost_sectors_locked(b)) {
 		rb_log(RB_LOG_ERR,
-		       "unremap: block %llu has lost sectors: write them or reprobe first",
-		       static_cast<unsigned long long>(b));
+		       "unremap: block %llu has lost sectors: write them or reprobe first", b);
 		return Error::invalid("The block has lost sectors");
 	}
 
@@ -195,8 +190,8 @@ Status RemapTarget::do_unremap(DataBlock block)
 		st = Error::from_errno(r, "The block does not copy back to the data device");
 	}
 	if (st.is_error())
-		rb_log(RB_LOG_ERR, "unremap: block %llu stays remapped (error %d)",
-		       static_cast<unsigned long long>(b), st.error().code());
+		rb_log(RB_LOG_ERR, "unremap: block %llu stays remapped (error %d)", b,
+		       st.error().code());
 	return st;
 }
 
@@ -207,16 +202,16 @@ void RemapTarget::do_list(u64 first, u64 max, TextBuffer &reply) const
 	t->for_each_from(first, [&](u64 key, u32 v) {
 		if (!max--)
 			return false;
-		const unsigned long long b = key;
 		if (v == LookupTable::kLost)
-			return reply.emit_whole("%llu - lost\n", b);
+			return reply.emit_whole("%llu - lost\n", key);
 		if (v == LookupTable::kMoving)
-			return reply.emit_whole("%llu - moving\n", b);
+			return reply.emit_whole("%llu - moving\n", key);
 		const SectorMask *m = t->lost() ? t->lost()->find(key) : nullptr;
 		if (m) // a salvaged block: the sectors that did not read
-			return reply.emit_whole("%llu %u remapped lost_sectors=%u\n", b, v,
+			return reply.emit_whole("%llu %u remapped lost_sectors=%u\n", key, v,
 						m->count());
-		return reply.emit_whole("%llu %u remapped\n", b, v); // a full buffer ends the page
+		return reply.emit_whole("%llu %u remapped\n", key,
+					v); // a full buffer ends the page
 	});
 }
 

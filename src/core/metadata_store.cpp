@@ -131,14 +131,10 @@ Result<LookupTable *> MetadataStore::build_lookup(Gfp gfp) const
 		const EntryState state = slot(i).state;
 		n += state == EntryState::Remapped || state == EntryState::Lost;
 	}
-	const auto g = static_cast<rb_gfp>(gfp);
-	auto *keys = static_cast<u64 *>(rb_alloc_large((n ? n : 1) * sizeof(u64), g));
-	auto *values = static_cast<u32 *>(rb_alloc_large((n ? n : 1) * sizeof(u32), g));
-	if (!keys || !values) {
-		rb_free_large(keys);
-		rb_free_large(values);
+	Array<u64> keys;
+	Array<u32> values;
+	if (!keys.alloc(n ? n : 1, gfp) || !values.alloc(n ? n : 1, gfp))
 		return Error::no_memory("Cannot allocate memory for the metadata");
-	}
 	u64 j = 0;
 	for (u64 i = 0; i < used_slots_; i++) {
 		const Entry e = slot(i);
@@ -147,9 +143,7 @@ Result<LookupTable *> MetadataStore::build_lookup(Gfp gfp) const
 		keys[j] = e.data_block;
 		values[j++] = e.state == EntryState::Lost ? LookupTable::kLost : e.spare_block;
 	}
-	auto r = LookupTable::build(keys, values, n, gfp);
-	rb_free_large(keys);
-	rb_free_large(values);
+	auto r = LookupTable::build(keys.data(), values.data(), n, gfp);
 	if (r.is_error())
 		return r;
 	auto lost = build_lost_set(r.value(), gfp);
@@ -169,12 +163,10 @@ Result<LostSectors *> MetadataStore::build_lost_set(const LookupTable *table, Gf
 	for_each_lost_run([&](u64, const Entry &) { n++; });
 	if (n == 0)
 		return static_cast<LostSectors *>(nullptr);
-	const auto g = static_cast<rb_gfp>(gfp);
-	auto *keys = static_cast<u64 *>(rb_alloc_large(n * sizeof(u64), g));
-	auto *runs = static_cast<u32 *>(rb_alloc_large(n * sizeof(u32), g));
-	auto *changes = static_cast<LostSectors::Change *>(
-		rb_alloc_large(n * sizeof(LostSectors::Change), g));
-	Status err = keys && runs && changes
+	Array<u64> keys;
+	Array<u32> runs;
+	Array<LostSectors::Change> changes;
+	Status err = keys.alloc(n, gfp) && runs.alloc(n, gfp) && changes.alloc(n, gfp)
 		? Status()
 		: Error::no_memory("Cannot allocate memory to load the metadata");
 	u64 j = 0, m = 0;
@@ -183,7 +175,7 @@ Result<LostSectors *> MetadataStore::build_lost_set(const LookupTable *table, Gf
 			keys[j] = e.data_block;
 			runs[j++] = e.spare_block;
 		});
-		sort_pairs(keys, runs, n);
+		sort_pairs(keys.data(), runs.data(), n);
 	}
 	for (u64 i = 0; i < n && !err.is_error(); i++) {
 		u32 v;
@@ -206,15 +198,12 @@ Result<LostSectors *> MetadataStore::build_lost_set(const LookupTable *table, Gf
 	}
 	LostSectors *set = nullptr;
 	if (!err.is_error()) {
-		auto r = LostSectors::apply(nullptr, changes, m, gfp);
+		auto r = LostSectors::apply(nullptr, changes.data(), m, gfp);
 		if (r.is_error())
 			err = r.error();
 		else
 			set = r.value();
 	}
-	rb_free_large(keys);
-	rb_free_large(runs);
-	rb_free_large(changes);
 	if (err.is_error())
 		return err.error();
 	return set;
@@ -383,15 +372,14 @@ Status MetadataStore::load(Gfp gfp)
 			return loaded;
 		if (loaded.is_error()) {
 			rb_log(RB_LOG_WARN, "metadata superblock slot %u (seq %llu): %s", s,
-			       static_cast<unsigned long long>(sb[s].seq),
-			       loaded.error().message());
+			       sb[s].seq, loaded.error().message());
 			if (!first_problem)
 				first_problem = loaded.error().message();
 			continue;
 		}
 		if (first_problem) {
 			rb_log(RB_LOG_WARN, "using the older metadata in slot %u (seq %llu)", s,
-			       static_cast<unsigned long long>(sb[s].seq));
+			       sb[s].seq);
 			fell_back_ = true;
 		}
 		log_resize(sb[s]);

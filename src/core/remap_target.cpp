@@ -165,7 +165,7 @@ void RemapTarget::take_over_locked(RemapTarget &old)
 	store_relaxed(&snap_.hits_cleared, load_relaxed(&old.snap_.hits_cleared));
 	store_relaxed(&snap_.misses_cleared, load_relaxed(&old.snap_.misses_cleared));
 	rb_log(RB_LOG_INFO, "took over metadata seq %llu from the table this one replaces",
-	       static_cast<unsigned long long>(store_->seq()));
+	       store_->seq());
 }
 
 Status RemapTarget::pick_up_state_locked()
@@ -247,7 +247,7 @@ Status RemapTarget::pick_up_state_locked()
 		}
 		install_locked(move(st));
 		rb_log(RB_LOG_INFO, "picked up metadata seq %llu committed by another table",
-		       static_cast<unsigned long long>(store_->seq()));
+		       store_->seq());
 	}
 	return {};
 }
@@ -345,7 +345,7 @@ Status RemapTarget::resume()
 		else
 			rb_log(RB_LOG_INFO,
 			       "formatted the spare area: %llu spare blocks of %u bytes",
-			       static_cast<unsigned long long>(spare_total()), geo_.block_size());
+			       spare_total(), geo_.block_size());
 	}
 	if (metadata_ == MetadataState::Failed) {
 		rb_log(RB_LOG_ERR,
@@ -379,33 +379,32 @@ void RemapTarget::map(u64 sector, u32 sectors, rc_mapping *out) const
 	if (t->size() == 0 || sectors == 0)
 		return;
 
-	const u32 shift = geo_.block_shift();
-	const u64 first = sector >> shift;
-	const u64 last = (sector + sectors - 1) >> shift;
+	const Sector start(sector);
+	const DataBlock first = geo_.data_block(start);
+	const DataBlock last = geo_.last_block(start, sectors);
 	u64 key;
 	u32 v;
-	if (!t->first_at_or_after(first, &key, &v) || key > last)
+	if (!t->first_at_or_after(first.value(), &key, &v) || DataBlock(key) > last)
 		return; // touches no remapped block: pass through whole
-	if (key > first) {
-		out->sectors = static_cast<u32>((key << shift) - sector);
+	if (DataBlock(key) > first) {
+		out->sectors = static_cast<u32>(geo_.first_sector(DataBlock(key)) - start);
 		return; // the clean part before the first remapped block
 	}
 
-	const u64 block_end = (first + 1) << shift;
-	out->sectors = static_cast<u32>(min<u64>(sectors, block_end - sector));
+	out->sectors = static_cast<u32>(min<u64>(sectors, geo_.end_sector(first) - start));
 	if (v == LookupTable::kLost) {
 		out->route = RC_ROUTE_LOST;
 	} else if (v == LookupTable::kMoving) {
 		out->route = RC_ROUTE_HOLD;
 	} else {
 		out->route = RC_ROUTE_SPARE;
-		out->sector = geo_.spare_dev_sector(SpareBlock(v)) + (sector & ((1u << shift) - 1));
+		const u32 off = geo_.offset_in_block(start);
+		out->sector = geo_.spare_dev_sector(SpareBlock(v)) + off;
 		// A salvaged block: the piece fails (a read) or goes to rewrite() (a write) if it
 		// touches a sector that did not read. One compare when nothing is lost anywhere.
 		const LostSectors *lost = t->lost();
 		if (__builtin_expect(lost != nullptr, 0)) {
-			const SectorMask *m = lost->find(first);
-			const u32 off = static_cast<u32>(sector & ((1u << shift) - 1));
+			const SectorMask *m = lost->find(first.value());
 			if (m && m->touches(off, off + out->sectors))
 				out->route = RC_ROUTE_LOST;
 		}
@@ -454,8 +453,7 @@ void RemapTarget::check_spare_events()
 	if (free <= table_.spare_low_water && !low_water_signalled_) {
 		low_water_signalled_ = true;
 		rb_log(RB_LOG_WARN, "spare blocks running low: %llu left (spare_low_water %llu)",
-		       static_cast<unsigned long long>(free),
-		       static_cast<unsigned long long>(table_.spare_low_water));
+		       free, table_.spare_low_water);
 		if (io_->event)
 			io_->event(io_ctx_);
 	}

@@ -45,6 +45,56 @@ void Stats::clear()
 		c->clear();
 }
 
+void Stats::emit(TextBuffer &out, const StatsGauges &g) const
+{
+	const u64 redone = redone_writes.get();
+	// A field is a number, or a word when text is set.
+	struct Field {
+		const char *key;
+		u64 value;
+		const char *text;
+	};
+	const Field fields[] = {
+		{"remapped", g.remapped, nullptr},
+		{"lost", g.lost, nullptr},
+		{"spare_used", g.spare_used, nullptr},
+		{"spare_free", g.spare_free, nullptr},
+		{"spare_total", g.spare_total, nullptr},
+		{"bad_spare", g.spare_bad, nullptr},
+		{"read_errors", read_errors.get(), nullptr},
+		{"write_errors", write_errors.get(), nullptr},
+		{"auto_remaps", auto_remaps.get(), nullptr},
+		{"manual_remaps", manual_remaps.get(), nullptr},
+		{"cache_hits", g.cache_hits, nullptr},
+		{"cache_misses", g.cache_misses, nullptr},
+		{"metadata", 0, g.metadata},
+		{"seq", g.seq, nullptr},
+		{"redone_writes", redone, nullptr},
+		{"redo_last_ns", redo_last_ns.get(), nullptr},
+		{"redo_avg_ns", redone ? redo_sum_ns.get() / redone : 0, nullptr},
+		{"redo_max_ns", redo_max_ns.get(), nullptr},
+		{"medium_errors", medium_errors.get(), nullptr},
+		{"transient_errors", transient_errors.get(), nullptr},
+		{"nospc_errors", nospc_errors.get(), nullptr},
+		{"readahead_errors", readahead_errors.get(), nullptr},
+		{"outages", outages.get(), nullptr},
+		{"reprobed", reprobed.get(), nullptr},
+		{"rescued", rescued.get(), nullptr},
+		{"lost_sectors", g.lost_sectors, nullptr},
+		{"spare", 0, g.spare_failed ? "failed" : "ok"},
+		{"mode", 0, g.read_only ? "ro" : "rw"},
+	};
+	// Field by field: a line cut by a full buffer is the same prefix one printf would leave.
+	const char *sep = "";
+	for (const Field &f : fields) {
+		if (f.text)
+			out.emit("%s%s=%s", sep, f.key, f.text);
+		else
+			out.emit("%s%s=%llu", sep, f.key, f.value);
+		sep = " ";
+	}
+}
+
 u64 RemapTarget::spare_total() const
 {
 	return geo_.spare_blocks() - geo_.first_usable_spare().value();
@@ -59,45 +109,22 @@ u64 RemapTarget::spare_bad_locked() const
 // Reads only snap_ and counters of the target itself, never store_ or allocator_.
 void RemapTarget::do_stats(TextBuffer &out) const
 {
-	const u64 total = spare_total();
-	const u64 free = load_relaxed(&snap_.spare_free);
-	const u64 bad = load_relaxed(&snap_.spare_bad);
-	const u64 redone = stats_.redone_writes.get();
-	out.emit("remapped=%llu lost=%llu spare_used=%llu spare_free=%llu spare_total=%llu "
-		 "bad_spare=%llu read_errors=%llu write_errors=%llu auto_remaps=%llu "
-		 "manual_remaps=%llu cache_hits=%llu cache_misses=%llu metadata=%s seq=%llu "
-		 "redone_writes=%llu redo_last_ns=%llu redo_avg_ns=%llu redo_max_ns=%llu "
-		 "medium_errors=%llu transient_errors=%llu nospc_errors=%llu readahead_errors=%llu "
-		 "outages=%llu reprobed=%llu rescued=%llu lost_sectors=%llu spare=%s mode=%s",
-		 static_cast<unsigned long long>(load_relaxed(&snap_.remapped)),
-		 static_cast<unsigned long long>(load_relaxed(&snap_.lost)),
-		 static_cast<unsigned long long>(total - free - bad),
-		 static_cast<unsigned long long>(free), static_cast<unsigned long long>(total),
-		 static_cast<unsigned long long>(bad),
-		 static_cast<unsigned long long>(stats_.read_errors.get()),
-		 static_cast<unsigned long long>(stats_.write_errors.get()),
-		 static_cast<unsigned long long>(stats_.auto_remaps.get()),
-		 static_cast<unsigned long long>(stats_.manual_remaps.get()),
-		 static_cast<unsigned long long>(
-			 since(load_relaxed(&snap_.cache_hits), load_relaxed(&snap_.hits_cleared))),
-		 static_cast<unsigned long long>(since(load_relaxed(&snap_.cache_misses),
-						       load_relaxed(&snap_.misses_cleared))),
-		 metadata_name(snapshot_metadata()),
-		 static_cast<unsigned long long>(load_relaxed(&snap_.seq)),
-		 static_cast<unsigned long long>(redone),
-		 static_cast<unsigned long long>(stats_.redo_last_ns.get()),
-		 static_cast<unsigned long long>(redone ? stats_.redo_sum_ns.get() / redone : 0),
-		 static_cast<unsigned long long>(stats_.redo_max_ns.get()),
-		 static_cast<unsigned long long>(stats_.medium_errors.get()),
-		 static_cast<unsigned long long>(stats_.transient_errors.get()),
-		 static_cast<unsigned long long>(stats_.nospc_errors.get()),
-		 static_cast<unsigned long long>(stats_.readahead_errors.get()),
-		 static_cast<unsigned long long>(stats_.outages.get()),
-		 static_cast<unsigned long long>(stats_.reprobed.get()),
-		 static_cast<unsigned long long>(stats_.rescued.get()),
-		 static_cast<unsigned long long>(load_relaxed(&lost_sectors_)),
-		 __atomic_load_n(&spare_failed_, __ATOMIC_RELAXED) ? "failed" : "ok",
-		 table_.read_only ? "ro" : "rw");
+	StatsGauges g;
+	g.spare_total = spare_total();
+	g.spare_free = load_relaxed(&snap_.spare_free);
+	g.spare_bad = load_relaxed(&snap_.spare_bad);
+	g.spare_used = g.spare_total - g.spare_free - g.spare_bad;
+	g.remapped = load_relaxed(&snap_.remapped);
+	g.lost = load_relaxed(&snap_.lost);
+	g.cache_hits = since(load_relaxed(&snap_.cache_hits), load_relaxed(&snap_.hits_cleared));
+	g.cache_misses =
+		since(load_relaxed(&snap_.cache_misses), load_relaxed(&snap_.misses_cleared));
+	g.metadata = metadata_name(snapshot_metadata());
+	g.seq = load_relaxed(&snap_.seq);
+	g.lost_sectors = load_relaxed(&lost_sectors_);
+	g.spare_failed = __atomic_load_n(&spare_failed_, __ATOMIC_RELAXED);
+	g.read_only = table_.read_only;
+	stats_.emit(out, g);
 }
 
 // Reads only snap_ (see do_stats()). The fields are a contract: new ones go at the end.
@@ -106,11 +133,8 @@ void RemapTarget::status_info(TextBuffer &out) const
 	const u64 total = spare_total();
 	const u64 used = total - load_relaxed(&snap_.spare_free) - load_relaxed(&snap_.spare_bad);
 	out.emit("%u %llu %llu %llu/%llu %s %llu %s", geo_.block_size(),
-		 static_cast<unsigned long long>(load_relaxed(&snap_.remapped)),
-		 static_cast<unsigned long long>(load_relaxed(&snap_.lost)),
-		 static_cast<unsigned long long>(used), static_cast<unsigned long long>(total),
-		 metadata_name(snapshot_metadata()),
-		 static_cast<unsigned long long>(load_relaxed(&snap_.seq)),
+		 load_relaxed(&snap_.remapped), load_relaxed(&snap_.lost), used, total,
+		 metadata_name(snapshot_metadata()), load_relaxed(&snap_.seq),
 		 table_.read_only ? "ro" : "rw");
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "base.h"
+#include "text_buffer.h"
 
 namespace remap {
 
@@ -17,6 +18,19 @@ public:
 
 private:
 	u64 v_ = 0;
+};
+
+// What the `stats` line shows besides the counters: the engine's state, read by the caller
+// from its snapshot (never from the store or the allocator).
+struct StatsGauges {
+	u64 remapped = 0, lost = 0;
+	u64 spare_used = 0, spare_free = 0, spare_total = 0, spare_bad = 0;
+	u64 cache_hits = 0, cache_misses = 0; // since the last clear_stats
+	const char *metadata = "ok";
+	u64 seq = 0;
+	u64 lost_sectors = 0;
+	bool spare_failed = false;
+	bool read_only = false;
 };
 
 struct Stats {
@@ -36,6 +50,9 @@ struct Stats {
 	void count_redone_write(u64 ns);
 	// clear_stats: every counter to 0.
 	void clear();
+	// The `stats` reply: one line of key=value pairs. The keys are a contract: new ones are
+	// only ever appended.
+	void emit(TextBuffer &out, const StatsGauges &g) const;
 };
 
 } // namespace remap

@@ -33,8 +33,7 @@ void emit_features(TextBuffer &out, const rc_table &t)
 	if (t.explicit_features & RC_FEAT_READ_RETRIES)
 		out.emit(" read_retries %u", t.read_retries);
 	if (t.explicit_features & RC_FEAT_SPARE_LOW_WATER)
-		out.emit(" spare_low_water %llu",
-			 static_cast<unsigned long long>(t.spare_low_water));
+		out.emit(" spare_low_water %llu", t.spare_low_water);
 	if (t.explicit_features & RC_FEAT_ALLOW_LARGER_SPARE_SECTORS)
 		out.emit(" allow_larger_spare_sectors");
 }
@@ -46,9 +45,8 @@ extern "C" void rc_status_table(const struct rc_table *t, const char *data_name,
 				unsigned int *used)
 {
 	TextBuffer out(buf, maxlen, used);
-	out.emit("%s %llu %s %llu %llu", data_name, static_cast<unsigned long long>(t->data_offset),
-		 spare_name, static_cast<unsigned long long>(t->spare_offset),
-		 static_cast<unsigned long long>(t->spare_len));
+	out.emit("%s %llu %s %llu %llu", data_name, t->data_offset, spare_name, t->spare_offset,
+		 t->spare_len);
 	emit_features(out, *t);
 }
 
@@ -60,10 +58,7 @@ extern "C" void rc_status_ima(const struct rc_table *t, const char *data_name,
 	out.emit(",data_device=%s,data_offset=%llu,spare_device=%s,spare_offset=%llu,spare_len=%llu"
 		 ",block_size=%u,auto_remap=%c,read_retries=%u,spare_low_water=%llu"
 		 ",allow_larger_spare_sectors=%c;",
-		 data_name, static_cast<unsigned long long>(t->data_offset), spare_name,
-		 static_cast<unsigned long long>(t->spare_offset),
-		 static_cast<unsigned long long>(t->spare_len), t->block_size,
-		 t->auto_remap ? 'y' : 'n', t->read_retries,
-		 static_cast<unsigned long long>(t->spare_low_water),
+		 data_name, t->data_offset, spare_name, t->spare_offset, t->spare_len,
+		 t->block_size, t->auto_remap ? 'y' : 'n', t->read_retries, t->spare_low_water,
 		 t->explicit_features & RC_FEAT_ALLOW_LARGER_SPARE_SECTORS ? 'y' : 'n');
 }

@@ -62,6 +62,7 @@ rb_size_t rb_alloc_large_bytes(rb_size_t size)
 	return kmalloc_size_roundup(size);
 }
 
+static_assert(__same_type(rb_u64, u64) && __same_type(rb_s64, s64), "rb_u64 is not u64");
 static_assert(sizeof(spinlock_t) <= sizeof(struct rb_spinlock), "spinlock_t does not fit");
 static_assert(sizeof(struct mutex) <= sizeof(struct rb_mutex), "struct mutex does not fit");
 

@@ -24,6 +24,7 @@
 #include "remap_boundary.h"
 #include "boundary_user.h"
 
+_Static_assert(sizeof(rb_u64) == 8 && sizeof(rb_s64) == 8, "64-bit types");
 _Static_assert(sizeof(pthread_spinlock_t) <= sizeof(struct rb_spinlock), "spinlock fits");
 _Static_assert(sizeof(pthread_mutex_t) <= sizeof(struct rb_mutex), "mutex fits");
 /* The core hard-codes Linux errno values; they must agree with this libc. */

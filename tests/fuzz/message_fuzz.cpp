@@ -750,7 +750,7 @@ private:
 				       static_cast<unsigned>(m));
 
 		const unsigned page = static_cast<unsigned>(
-			std::max(longest + 1, whole.size() / 8 + (h >> 8) % 32));
+			std::max<u64>(longest + 1, whole.size() / 8 + (h >> 8) % 32));
 		std::string joined;
 		u64 next = first, left = max;
 		for (size_t pages = 0; left && pages <= ends.size(); pages++) {

@@ -392,8 +392,8 @@ void format_spare(const Device &dev, const Geometry &geo)
 	const uint64_t metadata = geo.first_usable_spare().value() * geo.block_size();
 	// The metadata, the rest of the fresh area (remap::fresh_area_bytes()) and any stale
 	// superblock of another block size: what the module checks reads zero until the commit.
-	const uint64_t zero_len =
-		std::max({metadata, remap::fresh_area_bytes(geo), std::min(kProbeBytes, len)});
+	const uint64_t zero_len = std::max<uint64_t>(
+		{metadata, remap::fresh_area_bytes(geo), std::min(kProbeBytes, len)});
 	const std::vector<uint8_t> zeros(RC_MAX_BLOCK_SIZE, 0);
 	for (uint64_t done = 0; done < zero_len;) {
 		const uint64_t n = std::min<uint64_t>(zeros.size(), zero_len - done);
