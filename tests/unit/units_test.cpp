@@ -29,7 +29,7 @@ static_assert(!Subtracts<Sector, DataBlock>::value, "a sector minus a block");
 Geometry geometry(unsigned block_size)
 {
 	Geometry g;
-	EXPECT_EQ(Geometry::create(0, 1 << 20, 0, 1 << 16, block_size, &g), nullptr);
+	EXPECT_FALSE(Geometry::create(0, 1 << 20, 0, 1 << 16, block_size, &g).is_error());
 	return g;
 }
 
