@@ -70,6 +70,20 @@ static char global_lock_tag; /* what the held list records for rb_global_lock() 
 /* The sanitizers' stack printer when they are linked in, else glibc's. */
 void __sanitizer_print_stack_trace(void) __attribute__((weak));
 
+/* The stack, then abort(): the end of every broken rule and "cannot happen". */
+static void __attribute__((noreturn)) stack_and_abort(void)
+{
+	if (__sanitizer_print_stack_trace) {
+		__sanitizer_print_stack_trace();
+	} else {
+		void *frames[64];
+
+		backtrace_symbols_fd(frames, backtrace(frames, 64), 2);
+	}
+	fflush(stderr);
+	abort();
+}
+
 static void __attribute__((noreturn, format(printf, 1, 2))) rule_broken(const char *fmt, ...)
 {
 	va_list args;
@@ -85,15 +99,7 @@ static void __attribute__((noreturn, format(printf, 1, 2))) rule_broken(const ch
 		fprintf(stderr, "    %s %p\n", rank_names[ctx.held[i].rank], ctx.held[i].lock);
 	fprintf(stderr, "  rcu read-side depth %d, atomic depth %d, noio depth %d\n", ctx.rcu,
 		ctx.atomic, ctx.noio);
-	if (__sanitizer_print_stack_trace) {
-		__sanitizer_print_stack_trace();
-	} else {
-		void *frames[64];
-
-		backtrace_symbols_fd(frames, backtrace(frames, 64), 2);
-	}
-	fflush(stderr);
-	abort();
+	stack_and_abort();
 }
 
 static int in_atomic(void)
@@ -519,15 +525,7 @@ void rb_user_clear_log(void)
 void rb_warn(const char *file, int line, const char *condition)
 {
 	fprintf(stderr, "dm-remap: cannot happen at %s:%d: %s\n", file, line, condition);
-	if (__sanitizer_print_stack_trace) {
-		__sanitizer_print_stack_trace();
-	} else {
-		void *frames[64];
-
-		backtrace_symbols_fd(frames, backtrace(frames, 64), 2);
-	}
-	fflush(stderr);
-	abort();
+	stack_and_abort();
 }
 
 void rb_log(enum rb_log_level level, const char *fmt, ...)
