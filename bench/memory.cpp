@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "geometry.h"
-#include "lookup_table.h"
+#include "lookup_table_probe.h"
 #include "metadata_store.h"
 
 using namespace remap;
@@ -101,14 +101,14 @@ void run(const Case &c)
 	const double lt = static_cast<double>(table->bytes() - table0) / per;
 	const double st = static_cast<double>(store.bytes() - store0) / per;
 	u64 wide = 0;
-	for (u64 i = 0; i < table->chunk_count(); i++)
-		wide += table->chunk_is_wide(i);
+	for (u64 i = 0; i < LookupTableProbe::chunk_count(*table); i++)
+		wide += LookupTableProbe::chunk_is_wide(*table, i);
 	std::printf("memory %-34s %8llu remaps  lookup %5.2f  store %5.2f  total %5.2f B/remap"
 		    "  (%llu chunks, %llu wide, %.0f entries each)\n",
 		    c.name, static_cast<unsigned long long>(c.remaps), lt, st, lt + st,
-		    static_cast<unsigned long long>(table->chunk_count()),
+		    static_cast<unsigned long long>(LookupTableProbe::chunk_count(*table)),
 		    static_cast<unsigned long long>(wide),
-		    per / static_cast<double>(table->chunk_count()));
+		    per / static_cast<double>(LookupTableProbe::chunk_count(*table)));
 	LookupTable::free(table);
 }
 

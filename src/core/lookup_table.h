@@ -191,14 +191,6 @@ public:
 	u32 generation() const { return generation_; }
 	void set_generation(u32 g) { generation_ = g; }
 
-	// For tests: entries the build() or merge() that made this table wrote, chunk entries
-	// plus top-level slots (the work a commit does, which must not grow with size()).
-	u64 copied_entries() const { return copied_; }
-	// For tests: the chunks, their sizes and key widths.
-	u64 chunk_count() const { return chunks_; }
-	u64 chunk_entries(u64 i) const { return chunk_size(i); }
-	bool chunk_is_wide(u64 i) const { return slot_[i].wide(); }
-
 	// A chunk holds between kMinChunk and kMaxChunk entries (fewer only if it is the table's
 	// only chunk). A rebuilt run of entries is cut into as few chunks as hold it, of equal
 	// size. Sizes follow the allocation classes (kmalloc's power-of-two caches): a full
@@ -217,6 +209,8 @@ public:
 	};
 
 private:
+	friend struct LookupTableProbe; // lookup_table_probe.h: the layout, for tests and benchmarks
+
 	// Within a chunk, the first key of every kGroup keys is repeated in a small array (the
 	// fences) searched first: a lookup then waits for its few cache lines and then for one
 	// group's keys and its value, where a binary search over all the keys would wait for ~8

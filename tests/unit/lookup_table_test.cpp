@@ -13,10 +13,11 @@
 #include <time.h>
 
 #include "boundary_user.h"
-#include "lookup_table.h"
+#include "lookup_table_probe.h"
 #include "sort.h"
 
 using remap::LookupTable;
+using remap::LookupTableProbe;
 using remap::u32;
 using remap::u64;
 
@@ -27,13 +28,13 @@ namespace {
 void expect_chunks_sound(const LookupTable *t)
 {
 	u64 total = 0;
-	for (u64 i = 0; i < t->chunk_count(); i++) {
-		const u64 n = t->chunk_entries(i);
+	for (u64 i = 0; i < LookupTableProbe::chunk_count(*t); i++) {
+		const u64 n = LookupTableProbe::chunk_entries(*t, i);
 		ASSERT_GT(n, 0u) << "chunk " << i;
 		ASSERT_LE(n, u64(LookupTable::kMaxChunk)) << "chunk " << i;
-		if (t->chunk_count() > 1) {
+		if (LookupTableProbe::chunk_count(*t) > 1) {
 			ASSERT_GE(n, u64(LookupTable::kMinChunk))
-				<< "chunk " << i << " of " << t->chunk_count();
+				<< "chunk " << i << " of " << LookupTableProbe::chunk_count(*t);
 		}
 		total += n;
 	}
@@ -324,16 +325,16 @@ TEST(LookupTable, ChunksSplitEmptyAndFold)
 	for (u64 i = 0; i < kMax; i++)
 		model[i * 10] = static_cast<u32>(i);
 	LookupTable *t = table_of(model);
-	ASSERT_EQ(t->chunk_count(), 1u);
+	ASSERT_EQ(LookupTableProbe::chunk_count(*t), 1u);
 	expect_matches(t, model, rng);
 
 	// One more entry than a chunk holds: two chunks, each of them shared from then on.
 	std::vector<LookupTable::Change> c{{55, 1, false}};
 	LookupTable *split = merge_ok(t, c);
 	apply_changes(model, c);
-	ASSERT_EQ(split->chunk_count(), 2u);
+	ASSERT_EQ(LookupTableProbe::chunk_count(*split), 2u);
 	expect_matches(split, model, rng);
-	EXPECT_LE(split->copied_entries(), kMax + 1 + 2);
+	EXPECT_LE(LookupTableProbe::copied_entries(*split), kMax + 1 + 2);
 
 	// A change in the second chunk copies that chunk only.
 	c = {{kMax * 10 - 5, 2, false}};
@@ -341,20 +342,21 @@ TEST(LookupTable, ChunksSplitEmptyAndFold)
 	Model second_model = model;
 	apply_changes(second_model, c);
 	expect_matches(second, second_model, rng);
-	EXPECT_LE(second->copied_entries(), split->chunk_entries(1) + 1 + 2);
+	EXPECT_LE(LookupTableProbe::copied_entries(*second),
+		  LookupTableProbe::chunk_entries(*split, 1) + 1 + 2);
 
 	// Emptying the first chunk drops it.
 	std::vector<LookupTable::Change> drop;
-	for (u64 i = 0; i < split->chunk_entries(0); i++) {
+	for (u64 i = 0; i < LookupTableProbe::chunk_entries(*split, 0); i++) {
 		const u64 k = split->key(i);
 		drop.push_back({k, 0, true});
 	}
 	LookupTable *dropped = merge_ok(second, drop);
 	Model dropped_model = second_model;
 	apply_changes(dropped_model, drop);
-	EXPECT_EQ(dropped->chunk_count(), 1u);
+	EXPECT_EQ(LookupTableProbe::chunk_count(*dropped), 1u);
 	expect_matches(dropped, dropped_model, rng);
-	EXPECT_EQ(dropped->copied_entries(), 1u) << "only the top level changes";
+	EXPECT_EQ(LookupTableProbe::copied_entries(*dropped), 1u) << "only the top level changes";
 
 	// A big batch in the middle: several new chunks.
 	std::vector<LookupTable::Change> batch;
@@ -363,21 +365,21 @@ TEST(LookupTable, ChunksSplitEmptyAndFold)
 	LookupTable *big = merge_ok(dropped, batch);
 	Model big_model = dropped_model;
 	apply_changes(big_model, batch);
-	EXPECT_GE(big->chunk_count(), 5u);
+	EXPECT_GE(LookupTableProbe::chunk_count(*big), 5u);
 	expect_matches(big, big_model, rng);
 
 	// Removing all but a few of the last chunk's entries: the rest folds into the one before.
-	const u64 last = big->chunk_count() - 1;
+	const u64 last = LookupTableProbe::chunk_count(*big) - 1;
 	u64 at = 0;
 	for (u64 i = 0; i < last; i++)
-		at += big->chunk_entries(i);
+		at += LookupTableProbe::chunk_entries(*big, i);
 	std::vector<LookupTable::Change> shrink;
 	for (u64 i = at + 3; i < big->size(); i++)
 		shrink.push_back({big->key(i), 0, true});
 	LookupTable *folded = merge_ok(big, shrink);
 	Model folded_model = big_model;
 	apply_changes(folded_model, shrink);
-	EXPECT_EQ(folded->chunk_count(), big->chunk_count() - 1);
+	EXPECT_EQ(LookupTableProbe::chunk_count(*folded), LookupTableProbe::chunk_count(*big) - 1);
 	expect_matches(folded, folded_model, rng);
 
 	// The same in one go with a change to the chunk before: the fold takes in a chunk this
@@ -386,7 +388,7 @@ TEST(LookupTable, ChunksSplitEmptyAndFold)
 	LookupTable *folded2 = merge_ok(big, shrink);
 	Model folded2_model = big_model;
 	apply_changes(folded2_model, shrink);
-	EXPECT_EQ(folded2->chunk_count(), big->chunk_count() - 1);
+	EXPECT_EQ(LookupTableProbe::chunk_count(*folded2), LookupTableProbe::chunk_count(*big) - 1);
 	expect_matches(folded2, folded2_model, rng);
 
 	// Everything removed: no chunks, and lookups answer at once.
@@ -395,7 +397,7 @@ TEST(LookupTable, ChunksSplitEmptyAndFold)
 		all.push_back({k, 0, true});
 	LookupTable *empty = merge_ok(folded, all);
 	EXPECT_EQ(empty->size(), 0u);
-	EXPECT_EQ(empty->chunk_count(), 0u);
+	EXPECT_EQ(LookupTableProbe::chunk_count(*empty), 0u);
 	expect_matches(empty, {}, rng);
 	u32 v = 0;
 	u64 k = 0;
@@ -431,7 +433,7 @@ TEST(LookupTable, MergeAllocationFailureAtEveryStep)
 		model[rng() % 100000] = static_cast<u32>(rng());
 	LookupTable *old = table_of(model);
 	ASSERT_NE(old, nullptr);
-	const u64 chunks = old->chunk_count();
+	const u64 chunks = LookupTableProbe::chunk_count(*old);
 	ASSERT_GE(chunks, 4u);
 
 	// Changes into several chunks: a big batch into the second (split into several), one
@@ -439,7 +441,7 @@ TEST(LookupTable, MergeAllocationFailureAtEveryStep)
 	// this merge rebuilt, when the one before it changes too).
 	std::vector<u64> starts{0};
 	for (u64 i = 0; i < chunks; i++)
-		starts.push_back(starts.back() + old->chunk_entries(i));
+		starts.push_back(starts.back() + LookupTableProbe::chunk_entries(*old, i));
 	std::map<u64, LookupTable::Change> batch;
 	for (u64 i = 0; i < 3 * LookupTable::kChunk; i++) {
 		const u64 lo = old->key(starts[1]), hi = old->key(starts[2] - 1);
@@ -516,7 +518,7 @@ TEST(LookupTable, BuildAllocationFailureAtEveryStep)
 	ASSERT_NE(t, nullptr);
 	// Two scratch arrays, the top level, then each chunk: as few as hold the entries.
 	const u64 chunks = (model.size() + LookupTable::kMaxChunk - 1) / LookupTable::kMaxChunk;
-	EXPECT_EQ(t->chunk_count(), chunks);
+	EXPECT_EQ(LookupTableProbe::chunk_count(*t), chunks);
 	EXPECT_EQ(u64(nth), 3 + chunks);
 	expect_matches(t, model, rng);
 	LookupTable::free(t);
@@ -544,7 +546,7 @@ TEST(LookupTable, SingleInsertCommitsDoNotSlowDown)
 			ASSERT_FALSE(r.is_error());
 			LookupTable::free(t);
 			t = r.value();
-			const u64 copied = t->copied_entries();
+			const u64 copied = LookupTableProbe::copied_entries(*t);
 			worst_copied = std::max(worst_copied, copied);
 			if (i < kWindow)
 				first_copied += copied;
@@ -590,8 +592,8 @@ TEST(LookupTable, KeySpanAtTheLimitOfFourByteOffsets)
 		model[base + span] = LookupTable::kLost;
 		model[base + span - 1] = LookupTable::kMoving;
 		LookupTable *t = table_of(model);
-		ASSERT_EQ(t->chunk_count(), 1u);
-		EXPECT_EQ(t->chunk_is_wide(0), span > kSpan) << span;
+		ASSERT_EQ(LookupTableProbe::chunk_count(*t), 1u);
+		EXPECT_EQ(LookupTableProbe::chunk_is_wide(*t, 0), span > kSpan) << span;
 		expect_matches(t, model, rng);
 		u32 v = 0;
 		u64 k = 0;
@@ -616,12 +618,12 @@ TEST(LookupTable, KeySpanAtTheLimitOfFourByteOffsets)
 		LookupTable *near = merge_ok(t, c);
 		Model near_model = model;
 		apply_changes(near_model, c);
-		EXPECT_EQ(near->chunk_is_wide(0), span > kSpan);
+		EXPECT_EQ(LookupTableProbe::chunk_is_wide(*near, 0), span > kSpan);
 		expect_matches(near, near_model, rng);
 		c = {{base + 1, 9, false}};
 		LookupTable *again = merge_ok(near, c);
 		apply_changes(near_model, c);
-		EXPECT_FALSE(again->chunk_is_wide(0));
+		EXPECT_FALSE(LookupTableProbe::chunk_is_wide(*again, 0));
 		expect_matches(again, near_model, rng);
 		LookupTable::free(t);
 		LookupTable::free(near);
@@ -652,10 +654,10 @@ TEST(LookupTable, WideAndNarrowChunksMixed)
 		expect_matches(t, model, rng);
 	}
 	u64 wide = 0;
-	for (u64 i = 0; i < t->chunk_count(); i++)
-		wide += t->chunk_is_wide(i);
+	for (u64 i = 0; i < LookupTableProbe::chunk_count(*t); i++)
+		wide += LookupTableProbe::chunk_is_wide(*t, i);
 	EXPECT_GT(wide, 0u);
-	EXPECT_LT(wide, t->chunk_count());
+	EXPECT_LT(wide, LookupTableProbe::chunk_count(*t));
 	LookupTable::free(t);
 	EXPECT_EQ(rb_user_live_allocs(), before);
 }
@@ -695,14 +697,14 @@ TEST(LookupTable, ChunksFillTheirAllocationClasses)
 	for (u64 i = 0; i < kMax; i++)
 		model[i * 3] = static_cast<u32>(i);
 	LookupTable *full = table_of(model);
-	ASSERT_EQ(full->chunk_count(), 1u);
+	ASSERT_EQ(LookupTableProbe::chunk_count(*full), 1u);
 	const u64 top = full->bytes() - 8192;
 	EXPECT_EQ(top, rb_alloc_large_bytes(top)) << "the top level is one allocation";
 	std::vector<LookupTable::Change> c{{1, 1, false}};
 	LookupTable *split = merge_ok(full, c);
-	ASSERT_EQ(split->chunk_count(), 2u);
-	EXPECT_EQ(split->chunk_entries(0), u64(LookupTable::kChunk));
-	EXPECT_EQ(split->chunk_entries(1), u64(LookupTable::kChunk));
+	ASSERT_EQ(LookupTableProbe::chunk_count(*split), 2u);
+	EXPECT_EQ(LookupTableProbe::chunk_entries(*split, 0), u64(LookupTable::kChunk));
+	EXPECT_EQ(LookupTableProbe::chunk_entries(*split, 1), u64(LookupTable::kChunk));
 	EXPECT_EQ(split->bytes() - rb_alloc_large_bytes(split->bytes() - 2 * 4096), 2 * 4096u);
 	EXPECT_EQ(rb_alloc_large_bytes(4097), 8192u);
 	EXPECT_EQ(rb_alloc_large_bytes(8193), 16384u);
